@@ -1,0 +1,91 @@
+# capstan — build, test, demo, install.
+#
+#   make                 build/capstan and build/libcapstan.a
+#   make test            unit tests (cmocka) + end-to-end tests (prove)
+#   make demo            bootstrap dev/staging/prod in a throwaway home
+#   make SANITIZE=1 ...  the same tree with ASan + UBSan, in build-san/
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := libcrypto sqlite3 jansson
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-san
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=all
+SANLD   := -fsanitize=address,undefined
+else
+BUILD   ?= build
+OPT     := -O2 -g -D_FORTIFY_SOURCE=2
+SANLD   :=
+endif
+
+CFLAGS  ?=
+CFLAGS  += -std=c11 -Wall -Wextra -Werror $(OPT) -fstack-protector-strong \
+           -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+           -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+           -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsqlite3 -ljansson) \
+           -lpthread
+LDFLAGS += $(SANLD)
+
+LIB_SRC := $(wildcard lib/*.c)
+CMD_SRC := $(wildcard cmd/capstan/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit e2e demo install clean deps
+all: $(BUILD)/capstan $(BUILD)/libcapstan.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libcapstan.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/capstan: $(CMD_OBJ) $(BUILD)/libcapstan.a
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libcapstan.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libcapstan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libcapstan.a $(LDLIBS) -lcmocka
+
+# deps.sh installs what is missing when run as root; otherwise it only checks.
+deps:
+	@bash scripts/deps.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
+
+e2e: all
+	CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan prove -f tests/e2e/
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan bash scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include/capstan $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/capstan $(DESTDIR)$(PREFIX)/bin/capstan
+	install -m 0644 $(BUILD)/libcapstan.a $(DESTDIR)$(PREFIX)/lib/libcapstan.a
+	install -m 0644 include/capstan/*.h $(DESTDIR)$(PREFIX)/include/capstan/
+	install -m 0644 docs/capstan.1 $(DESTDIR)$(PREFIX)/share/man/man1/capstan.1
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)

@@ -1,0 +1,173 @@
+/* Option parsing: declarative tables, global options accepted anywhere,
+ * --name=value and --name value, repeatable options, and "--". */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_usage_error(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("capstan: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (c && c->command)
+		fprintf(stderr, " (usage: capstan %s)", c->command->usage);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+int cli_error(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)c;
+	fputs("capstan: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAILED;
+}
+
+int cli_fail(cli *c)
+{
+	return cli_error(c, "%s", capstan_error_message(c->ctx));
+}
+
+static const cli_opt *find_opt(const cli_opt *opts, const char *name, size_t len)
+{
+	for (; opts && opts->name; opts++)
+		if (strlen(opts->name) == len && strncmp(opts->name, name, len) == 0)
+			return opts;
+	return NULL;
+}
+
+static int list_push(cli_list *list, const char *value)
+{
+	const char **items = realloc(list->items, (list->count + 1) * sizeof(*items));
+
+	if (!items)
+		return -1;
+	items[list->count++] = value;
+	list->items = items;
+	return 0;
+}
+
+static int store_value(cli *c, const cli_opt *opt, const char *value)
+{
+	switch (opt->kind) {
+	case OPT_FLAG:
+		*(int *)opt->dest = 1;
+		return 0;
+	case OPT_VALUE:
+		if (*(const char **)opt->dest)
+			return cli_usage_error(c, "option '--%s' given twice", opt->name);
+		*(const char **)opt->dest = value;
+		return 0;
+	case OPT_LIST:
+		if (list_push(opt->dest, value) < 0)
+			return cli_error(c, "out of memory");
+		return 0;
+	}
+	return EXIT_USAGE;
+}
+
+/* One "--name[=value]" argument; *i advances past a separate value. */
+static int parse_long(cli *c, int argc, char **argv, int *i, const cli_opt *global, const cli_opt *opts)
+{
+	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	const cli_opt *opt = find_opt(opts, arg, len);
+	const char *value = eq ? eq + 1 : NULL;
+
+	if (!opt)
+		opt = find_opt(global, arg, len);
+	if (!opt)
+		return cli_usage_error(c, "unknown option '--%.*s'%s%s", (int)len, arg,
+			c->command ? " for " : "", c->command ? c->command->name : "");
+	if (opt->kind == OPT_FLAG) {
+		if (value)
+			return cli_usage_error(c, "option '--%s' takes no value", opt->name);
+	} else if (!value) {
+		if (*i + 1 >= argc)
+			return cli_usage_error(c, "option '--%s' needs a value", opt->name);
+		value = argv[++*i];
+	}
+	return store_value(c, opt, value);
+}
+
+int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts,
+	const char **positional, size_t max_positional, size_t *npositional)
+{
+	const cli_opt global[] = {
+		{ "home", OPT_VALUE, &c->home_opt },
+		{ "config", OPT_VALUE, &c->config },
+		{ "passphrase-file", OPT_VALUE, &c->passphrase_file },
+		{ "json", OPT_FLAG, &c->json },
+		{ "quiet", OPT_FLAG, &c->quiet },
+		{ NULL, 0, NULL },
+	};
+	size_t n = 0;
+	int only_positional = 0, rc;
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!only_positional && strcmp(arg, "--") == 0) {
+			only_positional = 1;
+		} else if (!only_positional && strncmp(arg, "--", 2) == 0) {
+			if ((rc = parse_long(c, argc, argv, &i, global, opts)) != 0)
+				return rc;
+		} else if (!only_positional && strcmp(arg, "-q") == 0) {
+			c->quiet = 1;
+		} else if (!only_positional && arg[0] == '-' && arg[1]) {
+			return cli_usage_error(c, "unknown option '%s'", arg);
+		} else {
+			if (n == max_positional)
+				return cli_usage_error(c, "unexpected argument '%s'", arg);
+			positional[n++] = arg;
+		}
+	}
+	if (npositional)
+		*npositional = n;
+	return 0;
+}
+
+int cli_duration(cli *c, const char *option, const char *value, int64_t *out)
+{
+	const char *why = NULL;
+
+	if (capstan_parse_duration(value, out, &why) < 0)
+		return cli_usage_error(c, "invalid %s '%s': %s", option, value, why);
+	return 0;
+}
+
+int cli_key_type(cli *c, const char *option, const char *value, capstan_key_type *out)
+{
+	if (capstan_key_type_parse(value, out) < 0)
+		return cli_usage_error(c, "invalid %s '%s': expected one of %s", option, value,
+			capstan_key_type_names());
+	return 0;
+}
+
+int cli_check_ip(const char *value, const char **why)
+{
+	unsigned char ip[16];
+	size_t len;
+
+	return capstan_parse_ip(value, ip, &len, why);
+}
+
+int cli_san_values(cli *c, const char *option, const cli_list *values,
+	int (*check)(const char *, const char **))
+{
+	const char *why = NULL;
+
+	for (size_t i = 0; i < values->count; i++)
+		if (check(values->items[i], &why) < 0)
+			return cli_usage_error(c, "invalid %s '%s': %s", option, values->items[i], why);
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* The capstan command-line tool: shared state, option tables, output helpers. */
+#ifndef CAPSTAN_CLI_H
+#define CAPSTAN_CLI_H
+
+#include <stdio.h>
+
+#include <capstan/capstan.h>
+
+/* Exit codes of the contract. */
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+/* A repeatable option's values. */
+typedef struct {
+	const char **items;
+	size_t count;
+} cli_list;
+
+typedef enum { OPT_FLAG, OPT_VALUE, OPT_LIST } cli_opt_kind;
+
+/* One option of a command: --name, what it takes, where it goes. */
+typedef struct {
+	const char *name;
+	cli_opt_kind kind;
+	void *dest; /* int* for OPT_FLAG, const char** for OPT_VALUE, cli_list* for OPT_LIST */
+} cli_opt;
+
+typedef struct cli cli;
+
+/* A subcommand: its name, what it needs opened, and its function. */
+typedef struct {
+	const char *name;
+	int (*run)(cli *c, int argc, char **argv);
+	unsigned needs;
+	const char *usage;
+} cli_command;
+
+#define NEEDS_HOME       1u /* open the inventory (it must exist) */
+#define NEEDS_NEW_HOME   2u /* open the inventory, creating it if missing */
+#define NEEDS_PASSPHRASE 4u /* unlock the keys before running */
+
+struct cli {
+	capstan_ctx *ctx;
+	const cli_command *command;
+	const char *home_opt; /* --home as given */
+	char *home;           /* the home in use */
+	const char *config;
+	const char *passphrase_file;
+	int json;
+	int quiet;
+};
+
+/*
+ * Parses argv (the command's arguments, global options allowed anywhere) with
+ * the command's option table. Positional arguments are returned in positional
+ * (at most max_positional). Prints a usage error and returns EXIT_USAGE, or 0.
+ */
+int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts,
+	const char **positional, size_t max_positional, size_t *npositional);
+
+/* After a command parsed its options: opens the home and unlocks the keys as
+ * the command's flags ask. Returns an exit code (0 when all is ready). */
+int cli_setup(cli *c);
+
+/* Prints "capstan: <message>" and returns EXIT_USAGE. */
+int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "capstan: <library message>" and returns EXIT_FAILED. */
+int cli_fail(cli *c);
+/* Prints "capstan: <message>" and returns EXIT_FAILED. */
+int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks. */
+int cli_unlock(cli *c);
+
+/* Checked option values: each prints a usage error naming the option. */
+int cli_duration(cli *c, const char *option, const char *value, int64_t *out);
+int cli_key_type(cli *c, const char *option, const char *value, capstan_key_type *out);
+int cli_san_values(cli *c, const char *option, const cli_list *values,
+	int (*check)(const char *, const char **));
+int cli_check_ip(const char *value, const char **why);
+
+/* Output (output.c): text, or one JSON document with --json. */
+int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
+int out_issued(cli *c, const capstan_cert *cert, int64_t requested_lifetime);
+int out_show(cli *c, const capstan_cert *cert);
+/* A file written: path, what it holds (e.g. "chain"), the certificate or NULL. */
+int out_written(cli *c, const char *path, const char *what, const capstan_cert *cert);
+
+/* Streams: begin, one call per item, end. Nothing is held in memory. */
+void out_list_begin(cli *c);
+int out_list_item(cli *c, const capstan_cert *cert, size_t index);
+int out_list_end(cli *c, size_t count);
+void out_audit_begin(cli *c);
+int out_audit_item(cli *c, const capstan_audit_entry *entry, size_t index);
+int out_audit_end(cli *c, size_t count);
+
+/* Commands. */
+int cmd_init(cli *c, int argc, char **argv);
+int cmd_issue(cli *c, int argc, char **argv);
+int cmd_list(cli *c, int argc, char **argv);
+int cmd_show(cli *c, int argc, char **argv);
+int cmd_trust(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
+int cmd_audit(cli *c, int argc, char **argv);
+
+#endif

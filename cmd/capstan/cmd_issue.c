@@ -1,0 +1,97 @@
+/* capstan issue: a leaf certificate from a fresh key or a CSR. */
+#include <stdlib.h>
+
+#include "cli.h"
+
+#define MAX_CSR_FILE (64 * 1024)
+
+typedef struct {
+	const char *env, *profile, *cn, *name, *days, *key, *service, *csr, *renew_before;
+	cli_list dns, ip, uri, email;
+} issue_args;
+
+static void free_args(issue_args *a)
+{
+	free(a->dns.items);
+	free(a->ip.items);
+	free(a->uri.items);
+	free(a->email.items);
+}
+
+/* Checks every value so a typo is a usage error before anything is opened. */
+static int check_args(cli *c, issue_args *a, capstan_issue_opts *o)
+{
+	int rc;
+
+	if (!a->env)
+		return cli_usage_error(c, "--env is required");
+	if (!a->profile)
+		return cli_usage_error(c, "--profile is required (%s)", capstan_profile_names());
+	if (capstan_profile_parse(a->profile, &o->profile) < 0)
+		return cli_usage_error(c, "invalid --profile '%s': expected one of %s", a->profile,
+			capstan_profile_names());
+	if (!a->cn && !a->csr)
+		return cli_usage_error(c, "--cn is required");
+	if (a->key) {
+		if ((rc = cli_key_type(c, "--key", a->key, &o->key)) != 0)
+			return rc;
+		o->key_set = 1;
+	}
+	if ((a->days && (rc = cli_duration(c, "--days", a->days, &o->lifetime)) != 0) ||
+	    (a->renew_before && (rc = cli_duration(c, "--renew-before", a->renew_before,
+					    &o->renew_before)) != 0) ||
+	    (rc = cli_san_values(c, "--dns", &a->dns, capstan_check_dns_name)) != 0 ||
+	    (rc = cli_san_values(c, "--ip", &a->ip, cli_check_ip)) != 0 ||
+	    (rc = cli_san_values(c, "--uri", &a->uri, capstan_check_uri)) != 0 ||
+	    (rc = cli_san_values(c, "--email", &a->email, capstan_check_email)) != 0)
+		return rc;
+	o->env = a->env;
+	o->cn = a->cn;
+	o->name = a->name;
+	o->service = a->service;
+	o->dns = a->dns.items, o->dns_count = a->dns.count;
+	o->ip = a->ip.items, o->ip_count = a->ip.count;
+	o->uri = a->uri.items, o->uri_count = a->uri.count;
+	o->email = a->email.items, o->email_count = a->email.count;
+	return 0;
+}
+
+int cmd_issue(cli *c, int argc, char **argv)
+{
+	issue_args a = { 0 };
+	const cli_opt opts[] = {
+		{ "env", OPT_VALUE, &a.env }, { "profile", OPT_VALUE, &a.profile },
+		{ "cn", OPT_VALUE, &a.cn }, { "name", OPT_VALUE, &a.name },
+		{ "days", OPT_VALUE, &a.days }, { "key", OPT_VALUE, &a.key },
+		{ "service", OPT_VALUE, &a.service }, { "csr", OPT_VALUE, &a.csr },
+		{ "renew-before", OPT_VALUE, &a.renew_before },
+		{ "dns", OPT_LIST, &a.dns }, { "ip", OPT_LIST, &a.ip },
+		{ "uri", OPT_LIST, &a.uri }, { "email", OPT_LIST, &a.email },
+		{ NULL, 0, NULL },
+	};
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+	capstan_buf csr = CAPSTAN_BUF_INIT;
+	capstan_cert *cert = NULL;
+	int rc;
+
+	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0 ||
+	    (rc = check_args(c, &a, &o)) != 0 || (rc = cli_setup(c)) != 0)
+		goto done;
+	if (a.csr) {
+		if (capstan_file_read(c->ctx, &csr, a.csr, MAX_CSR_FILE) < 0) {
+			rc = cli_error(c, "--csr: %s", capstan_error_message(c->ctx));
+			goto done;
+		}
+		o.csr = csr.data;
+		o.csr_len = csr.len;
+	}
+	if (capstan_issue(c->ctx, &o, &cert) < 0)
+		rc = a.csr ? cli_error(c, "--csr '%s': %s", a.csr, capstan_error_message(c->ctx)) : cli_fail(c);
+	else
+		rc = out_issued(c, cert, o.lifetime);
+done:
+	capstan_cert_free(cert);
+	capstan_buf_free(&csr);
+	free_args(&a);
+	return rc;
+}

@@ -1,0 +1,126 @@
+/* capstan: the command-line tool. One dispatch table; setup (opening the
+ * inventory, unlocking keys) happens here once, as each command's flags ask. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+	{ "init", cmd_init, NEEDS_NEW_HOME | NEEDS_PASSPHRASE,
+	  "init --env ENV [--org ORG] [--key TYPE] [--root-days N] [--ca-days N] [--days N]" },
+	{ "issue", cmd_issue, NEEDS_HOME | NEEDS_PASSPHRASE,
+	  "issue --env ENV --profile P --cn CN [--name NAME] [--dns D]... [--ip A]... [--uri U]..."
+	  " [--email E]... [--days N] [--key TYPE] [--service S] [--csr FILE]" },
+	{ "list", cmd_list, NEEDS_HOME,
+	  "list [--env ENV] [--service S] [--status valid|revoked|expired|superseded|all]"
+	  " [--expiring-within DUR] [--ca]" },
+	{ "show", cmd_show, NEEDS_HOME, "show REF [--env ENV] [--pem]" },
+	{ "trust", cmd_trust, NEEDS_HOME, "trust --env ENV --out FILE" },
+	{ "export", cmd_export, NEEDS_HOME,
+	  "export REF [--env ENV] --format cert|chain|key|der --out FILE" },
+	{ "audit", cmd_audit, NEEDS_HOME, "audit" },
+};
+
+static void print_help(FILE *out)
+{
+	fputs("usage: capstan [--home DIR] [--json] [-q] [--passphrase-file FILE] COMMAND [ARGS]\n\n"
+	      "commands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  capstan %s\n", commands[i].usage);
+	fputs("\nThe passphrase that protects keys at rest comes from --passphrase-file,\n"
+	      "$CAPSTAN_PASSPHRASE, or a prompt; never from an argument. See capstan(1).\n", out);
+}
+
+static const cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* The command word is the first argument that is neither an option nor the
+ * value of a global option that takes one. */
+static int find_command_word(int argc, char **argv)
+{
+	static const char *const with_value[] = { "--home", "--config", "--passphrase-file" };
+
+	for (int i = 1; i < argc; i++) {
+		int skip = 0;
+		if (argv[i][0] != '-')
+			return i;
+		for (size_t j = 0; j < 3; j++)
+			if (strcmp(argv[i], with_value[j]) == 0)
+				skip = 1;
+		i += skip;
+	}
+	return -1;
+}
+
+/* Opens the home and unlocks the keys as the command's flags ask. */
+static int setup(cli *c, const char *home_opt)
+{
+	unsigned needs = c->command->needs;
+
+	if (!(needs & (NEEDS_HOME | NEEDS_NEW_HOME)))
+		return 0;
+	c->home = home_opt ? strdup(home_opt) : capstan_home_default();
+	if (!c->home)
+		return cli_error(c, "out of memory");
+	if (capstan_home_open(c->ctx, c->home,
+		    needs & NEEDS_NEW_HOME ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0)
+		return cli_fail(c);
+	if (needs & NEEDS_PASSPHRASE)
+		return cli_unlock(c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	cli c = { 0 };
+	char **args;
+	int word, rc, nargs = 0;
+
+	umask(077);
+	word = find_command_word(argc, argv);
+	if (word < 0) {
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--version") == 0) {
+				printf("capstan %s\n", CAPSTAN_VERSION);
+				return EXIT_OK;
+			}
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				print_help(stdout);
+				return EXIT_OK;
+			}
+		}
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[word], "help") == 0) {
+		print_help(stdout);
+		return EXIT_OK;
+	}
+	if (!(c.command = find_command(argv[word])))
+		return cli_usage_error(NULL, "unknown command '%s' (see 'capstan help')", argv[word]);
+	if (capstan_ctx_new(&c.ctx) < 0)
+		return cli_error(&c, "cannot initialise the library");
+	/* Global options may stand before the command word: hand them on too. */
+	args = calloc((size_t)argc, sizeof(*args));
+	if (!args)
+		return cli_error(&c, "out of memory");
+	for (int i = 1; i < argc; i++)
+		if (i != word)
+			args[nargs++] = argv[i];
+	rc = c.command->run(&c, nargs, args);
+	capstan_ctx_free(c.ctx);
+	free(c.home);
+	free(args);
+	return rc;
+}
+
+int cli_setup(cli *c)
+{
+	return setup(c, c->home_opt);
+}

@@ -1,0 +1,248 @@
+/* What capstan prints: a text form for people, one JSON document for scripts.
+ * The only file of the tool that uses jansson. */
+#include <jansson.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void time_string(time_t t, char *buf, size_t size)
+{
+	capstan_format_time(t, buf, size);
+}
+
+static json_t *json_time(time_t t)
+{
+	char buf[32];
+
+	time_string(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *cert_json(const capstan_cert *cert)
+{
+	json_t *o = json_object(), *sans = json_array();
+	char dur[32];
+
+	for (size_t i = 0; i < cert->san_count; i++)
+		json_array_append_new(sans, json_string(cert->sans[i]));
+	json_object_set_new(o, "name", json_string(cert->name));
+	json_object_set_new(o, "env", json_string(cert->env));
+	json_object_set_new(o, "serial", json_string(cert->serial));
+	json_object_set_new(o, "status", json_string(capstan_status_name(cert->status)));
+	json_object_set_new(o, "kind", json_string(capstan_kind_name(cert->kind)));
+	json_object_set_new(o, "profile",
+		cert->has_profile ? json_string(capstan_profile_name(cert->profile)) : json_null());
+	json_object_set_new(o, "subject", json_string(cert->subject));
+	json_object_set_new(o, "issuer", json_string(cert->issuer));
+	json_object_set_new(o, "sans", sans);
+	json_object_set_new(o, "service", json_str_or_null(cert->service));
+	json_object_set_new(o, "key_type", json_string(capstan_key_type_name(cert->key_type)));
+	json_object_set_new(o, "key_held", json_boolean(cert->has_key));
+	json_object_set_new(o, "not_before", json_time(cert->not_before));
+	json_object_set_new(o, "not_after", json_time(cert->not_after));
+	capstan_format_duration(cert->lifetime, dur, sizeof(dur));
+	json_object_set_new(o, "lifetime", json_string(dur));
+	capstan_format_duration(cert->renew_before ? cert->renew_before :
+		capstan_default_renew_before(cert->lifetime), dur, sizeof(dur));
+	json_object_set_new(o, "renew_before", json_string(dur));
+	json_object_set_new(o, "fingerprint_sha256", json_string(cert->fingerprint_sha256));
+	if (cert->status == CAPSTAN_STATUS_REVOKED) {
+		json_object_set_new(o, "revoked_at", json_time(cert->revoked_at));
+		json_object_set_new(o, "revoke_reason", json_str_or_null(cert->revoke_reason));
+	}
+	return o;
+}
+
+/* Prints one JSON document and frees it. */
+static int print_doc(cli *c, json_t *doc)
+{
+	int rc = doc ? json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -1;
+
+	json_decref(doc);
+	if (rc < 0)
+		return cli_error(c, "cannot write JSON");
+	fputc('\n', stdout);
+	return EXIT_OK;
+}
+
+int out_init(cli *c, const capstan_cert *root, const capstan_cert *inter)
+{
+	char nb[32], na[32];
+
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "env", json_string(root->env));
+		json_object_set_new(doc, "root", cert_json(root));
+		json_object_set_new(doc, "intermediate", cert_json(inter));
+		return print_doc(c, doc);
+	}
+	if (c->quiet)
+		return EXIT_OK;
+	printf("initialized environment '%s' (%s keys)\n", root->env,
+		capstan_key_type_name(root->key_type));
+	time_string(root->not_after, na, sizeof(na));
+	printf("  root CA          %s  %s  until %s\n", root->serial, root->subject, na);
+	time_string(inter->not_after, nb, sizeof(nb));
+	printf("  intermediate CA  %s  %s  until %s\n", inter->serial, inter->subject, nb);
+	return EXIT_OK;
+}
+
+int out_issued(cli *c, const capstan_cert *cert, int64_t requested)
+{
+	/* A leaf never outlives its issuer: say so when the lifetime was cut. */
+	if (requested && cert->not_after < cert->not_before + CAPSTAN_BACKDATE_SECONDS + requested &&
+	    !c->quiet && !c->json) {
+		char na[32];
+		time_string(cert->not_after, na, sizeof(na));
+		fprintf(stderr, "capstan: note: '%s' ends with its issuer, at %s\n", cert->name, na);
+	}
+	if (c->json)
+		return print_doc(c, cert_json(cert));
+	if (!c->quiet)
+		printf("%s\n", cert->serial);
+	return EXIT_OK;
+}
+
+int out_show(cli *c, const capstan_cert *cert)
+{
+	char nb[32], na[32], dur[32];
+
+	if (c->json)
+		return print_doc(c, cert_json(cert));
+	time_string(cert->not_before, nb, sizeof(nb));
+	time_string(cert->not_after, na, sizeof(na));
+	printf("name:         %s\n", cert->name);
+	printf("environment:  %s\n", cert->env);
+	printf("kind:         %s\n", capstan_kind_name(cert->kind));
+	if (cert->has_profile)
+		printf("profile:      %s\n", capstan_profile_name(cert->profile));
+	printf("status:       %s\n", capstan_status_name(cert->status));
+	printf("serial:       %s\n", cert->serial);
+	printf("subject:      %s\n", cert->subject);
+	printf("issuer:       %s\n", cert->issuer);
+	for (size_t i = 0; i < cert->san_count; i++)
+		printf("%s%s\n", i ? "              " : "SANs:         ", cert->sans[i]);
+	if (cert->service)
+		printf("service:      %s\n", cert->service);
+	printf("key:          %s (%s)\n", capstan_key_type_name(cert->key_type),
+		cert->has_key ? "held, encrypted" : "not held: issued from a CSR");
+	printf("not before:   %s\n", nb);
+	printf("not after:    %s\n", na);
+	capstan_format_duration(cert->lifetime, dur, sizeof(dur));
+	printf("lifetime:     %s\n", dur);
+	printf("sha256:       %s\n", cert->fingerprint_sha256);
+	if (cert->status == CAPSTAN_STATUS_REVOKED) {
+		time_string(cert->revoked_at, na, sizeof(na));
+		printf("revoked:      %s (%s)\n", na, cert->revoke_reason ? cert->revoke_reason : "unspecified");
+	}
+	return EXIT_OK;
+}
+
+int out_written(cli *c, const char *path, const char *what, const capstan_cert *cert)
+{
+	if (strcmp(path, "-") == 0)
+		return EXIT_OK; /* the data itself went to standard output */
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "path", json_string(path));
+		json_object_set_new(doc, "content", json_string(what));
+		if (cert) {
+			json_object_set_new(doc, "name", json_string(cert->name));
+			json_object_set_new(doc, "env", json_string(cert->env));
+			json_object_set_new(doc, "serial", json_string(cert->serial));
+		}
+		return print_doc(c, doc);
+	}
+	return EXIT_OK;
+}
+
+void out_list_begin(cli *c)
+{
+	if (c->json)
+		fputs("[", stdout);
+	else if (!c->quiet)
+		printf("%-24s %-10s %-32s %-10s %-7s %s\n", "NAME", "ENV", "SERIAL", "STATUS",
+			"PROFILE", "NOT AFTER");
+}
+
+int out_list_item(cli *c, const capstan_cert *cert, size_t index)
+{
+	if (c->json) {
+		json_t *o = cert_json(cert);
+		int rc;
+		/* One object at a time, so a million rows need no more memory than one. */
+		fputs(index ? ",\n  " : "\n  ", stdout);
+		rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		return rc < 0 ? cli_error(c, "cannot write JSON") : EXIT_OK;
+	}
+	if (!c->quiet) {
+		char na[32];
+		time_string(cert->not_after, na, sizeof(na));
+		printf("%-24s %-10s %-32s %-10s %-7s %s\n", cert->name, cert->env, cert->serial,
+			capstan_status_name(cert->status),
+			cert->has_profile ? capstan_profile_name(cert->profile) : capstan_kind_name(cert->kind),
+			na);
+	}
+	return EXIT_OK;
+}
+
+static int end_array(cli *c, size_t count)
+{
+	if (c->json) {
+		fputs(count ? "\n]\n" : "]\n", stdout);
+	}
+	if (fflush(stdout) != 0)
+		return cli_error(c, "cannot write to standard output");
+	return EXIT_OK;
+}
+
+int out_list_end(cli *c, size_t count)
+{
+	return end_array(c, count);
+}
+
+void out_audit_begin(cli *c)
+{
+	if (c->json)
+		fputs("[", stdout);
+}
+
+int out_audit_item(cli *c, const capstan_audit_entry *e, size_t index)
+{
+	char at[32];
+
+	time_string(e->at, at, sizeof(at));
+	if (c->json) {
+		json_t *o = json_object();
+		int rc;
+		json_object_set_new(o, "id", json_integer(e->id));
+		json_object_set_new(o, "time", json_string(at));
+		json_object_set_new(o, "uid", json_integer(e->uid));
+		json_object_set_new(o, "user", json_string(e->user));
+		json_object_set_new(o, "operation", json_string(e->op));
+		json_object_set_new(o, "env", json_str_or_null(e->env));
+		json_object_set_new(o, "name", json_str_or_null(e->name));
+		json_object_set_new(o, "serial", json_str_or_null(e->serial));
+		json_object_set_new(o, "detail", json_str_or_null(e->detail));
+		fputs(index ? ",\n  " : "\n  ", stdout);
+		rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		return rc < 0 ? cli_error(c, "cannot write JSON") : EXIT_OK;
+	}
+	if (!c->quiet)
+		printf("%s  %-10s %-8s %-10s %-24s %s%s%s\n", at, e->user, e->op, e->env ? e->env : "-",
+			e->name ? e->name : "-", e->serial ? e->serial : "-",
+			e->detail ? "  " : "", e->detail ? e->detail : "");
+	return EXIT_OK;
+}
+
+int out_audit_end(cli *c, size_t count)
+{
+	return end_array(c, count);
+}

@@ -1,0 +1,81 @@
+/* Where the passphrase comes from: --passphrase-file, $CAPSTAN_PASSPHRASE, or a
+ * no-echo prompt on the terminal. Never from an argument. */
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int prompt_line(capstan_ctx *ctx, FILE *tty, const char *prompt, capstan_secret *out)
+{
+	struct termios saved, quiet;
+	char line[1024];
+	int rc, restore;
+
+	fputs(prompt, tty);
+	fflush(tty);
+	restore = tcgetattr(fileno(tty), &saved) == 0;
+	if (restore) {
+		quiet = saved;
+		quiet.c_lflag &= (tcflag_t)~ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	}
+	if (!fgets(line, sizeof(line), tty))
+		line[0] = '\0';
+	if (restore)
+		tcsetattr(fileno(tty), TCSAFLUSH, &saved);
+	fputc('\n', tty);
+	rc = capstan_secret_set(ctx, out, line, strcspn(line, "\r\n"));
+	capstan_wipe(line, sizeof(line));
+	return rc;
+}
+
+static int prompt_passphrase(cli *c, capstan_secret *out)
+{
+	capstan_secret again = CAPSTAN_SECRET_INIT;
+	int confirm = !capstan_home_has_keyring(c->ctx), rc;
+	FILE *tty = fopen("/dev/tty", "r+");
+
+	if (!tty)
+		return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
+	rc = prompt_line(c->ctx, tty, confirm ? "New capstan passphrase: " : "capstan passphrase: ", out);
+	if (rc == 0 && confirm) {
+		rc = prompt_line(c->ctx, tty, "Repeat the passphrase: ", &again);
+		if (rc == 0 && (again.len != out->len || memcmp(again.data, out->data, out->len) != 0)) {
+			fclose(tty);
+			capstan_secret_free(&again);
+			return cli_error(c, "the passphrases do not match");
+		}
+	}
+	fclose(tty);
+	capstan_secret_free(&again);
+	return rc < 0 ? cli_fail(c) : 0;
+}
+
+int cli_unlock(cli *c)
+{
+	capstan_secret pass = CAPSTAN_SECRET_INIT;
+	char *env = getenv("CAPSTAN_PASSPHRASE");
+	int rc;
+
+	if (c->passphrase_file) {
+		if (capstan_secret_from_file(c->ctx, &pass, c->passphrase_file) < 0)
+			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
+	} else if (env && *env) {
+		rc = capstan_secret_set(c->ctx, &pass, env, strlen(env));
+		/* Keep it out of child processes and of a core dump's environment. */
+		capstan_wipe(env, strlen(env));
+		unsetenv("CAPSTAN_PASSPHRASE");
+		if (rc < 0)
+			return cli_fail(c);
+	} else if (isatty(STDIN_FILENO)) {
+		if ((rc = prompt_passphrase(c, &pass)) != 0)
+			return rc;
+	} else {
+		return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
+	}
+	rc = capstan_home_unlock(c->ctx, &pass);
+	capstan_secret_free(&pass);
+	return rc < 0 ? cli_fail(c) : 0;
+}

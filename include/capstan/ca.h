@@ -1,0 +1,85 @@
+/*
+ * capstan — the CA engine: environments (root + intermediate) and issuance.
+ * Each call is one inventory transaction that also writes its audit row.
+ */
+#ifndef CAPSTAN_CA_H
+#define CAPSTAN_CA_H
+
+#include "common.h"
+#include "policy.h"
+#include "cert.h"
+
+typedef struct {
+	unsigned version;
+	const char *env;
+	const char *org;           /* O= of every certificate in the environment; may be NULL */
+	capstan_key_type key;      /* root and intermediate key */
+	int64_t root_lifetime;     /* seconds; 0: default */
+	int64_t ca_lifetime;       /* seconds; 0: default */
+	int64_t leaf_lifetime;     /* default for leaves; 0: default */
+} capstan_init_opts;
+
+#define CAPSTAN_INIT_OPTS_VERSION 1
+#define CAPSTAN_INIT_OPTS_INIT { CAPSTAN_INIT_OPTS_VERSION, NULL, NULL, CAPSTAN_DEFAULT_KEY, 0, 0, 0 }
+
+/* Creates ENV's root CA and an intermediate (pathlen 0) under it; needs an
+ * unlocked home. CAPSTAN_EEXISTS if ENV exists. *root and *intermediate (either
+ * may be NULL) are the caller's. */
+CAPSTAN_WARN_UNUSED int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *opts,
+	capstan_cert **root, capstan_cert **intermediate);
+
+/* Names of the environments, sorted; the caller frees each and the array. */
+CAPSTAN_WARN_UNUSED int capstan_env_list(capstan_ctx *ctx, char ***names, size_t *count);
+
+typedef struct {
+	unsigned version;
+	const char *env;
+	const char *cn;
+	const char *name;          /* NULL: the CN */
+	const char *service;       /* NULL: none */
+	capstan_profile profile;
+	int key_set;               /* 0: CAPSTAN_DEFAULT_KEY */
+	capstan_key_type key;
+	int64_t lifetime;          /* seconds; 0: the environment's default */
+	int64_t renew_before;      /* seconds; 0: the default for the lifetime */
+	const char *const *dns;  size_t dns_count;
+	const char *const *ip;   size_t ip_count;
+	const char *const *uri;  size_t uri_count;
+	const char *const *email; size_t email_count;
+	const unsigned char *csr;  /* PEM or DER; NULL: generate and keep a key */
+	size_t csr_len;
+} capstan_issue_opts;
+
+#define CAPSTAN_ISSUE_OPTS_VERSION 1
+#define CAPSTAN_ISSUE_OPTS_INIT { .version = CAPSTAN_ISSUE_OPTS_VERSION }
+
+/*
+ * Issues a leaf certificate. A fresh key is generated and kept encrypted, or,
+ * with a CSR, the CSR's signature is checked and only its public key is used
+ * (SANs come from the options, else from the CSR). CAPSTAN_EEXISTS when the
+ * line already has a valid certificate (renew or rotate it instead).
+ * If the requested lifetime would outlive the issuer it is cut to the issuer's;
+ * *out (may be NULL) tells the truth.
+ */
+CAPSTAN_WARN_UNUSED int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *opts,
+	capstan_cert **out);
+
+/* PEM of the environment's trusted roots (every unexpired root: old and new
+ * during a root rotation). */
+CAPSTAN_WARN_UNUSED int capstan_trust_pem(capstan_buf *out, capstan_ctx *ctx, const char *env);
+
+typedef enum {
+	CAPSTAN_EXPORT_CERT = 0, /* leaf PEM */
+	CAPSTAN_EXPORT_CHAIN,    /* leaf + intermediates PEM */
+	CAPSTAN_EXPORT_KEY,      /* PKCS8 PEM, unencrypted; needs an unlocked home */
+	CAPSTAN_EXPORT_DER       /* leaf DER */
+} capstan_export_format;
+
+int capstan_export_format_parse(const char *name, capstan_export_format *out);
+/* True when the format holds a private key (written 0600). */
+int capstan_export_format_is_secret(capstan_export_format fmt);
+
+CAPSTAN_WARN_UNUSED int capstan_export(capstan_buf *out, capstan_ctx *ctx,
+	const capstan_cert *cert, capstan_export_format fmt);
+
+#endif

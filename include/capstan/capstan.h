@@ -1,0 +1,17 @@
+/*
+ * capstan — a certificate-authority toolkit. This header includes the whole
+ * public API; see each header for its module.
+ */
+#ifndef CAPSTAN_H
+#define CAPSTAN_H
+
+#include "common.h"
+#include "parse.h"
+#include "policy.h"
+#include "home.h"
+#include "cert.h"
+#include "ca.h"
+#include "audit.h"
+#include "file.h"
+
+#endif

@@ -1,0 +1,19 @@
+/*
+ * capstan — files written safely: a temporary file in the target's directory,
+ * created with the final mode, written, fsynced, renamed over the target, and
+ * the directory fsynced. A failure leaves the target as it was.
+ */
+#ifndef CAPSTAN_FILE_H
+#define CAPSTAN_FILE_H
+
+#include "common.h"
+
+/* PATH "-" writes to standard output instead. */
+CAPSTAN_WARN_UNUSED int capstan_file_write(capstan_ctx *ctx, const char *path,
+	const void *data, size_t len, unsigned mode);
+
+/* Reads a whole file of at most max_len bytes into *out (caller frees). */
+CAPSTAN_WARN_UNUSED int capstan_file_read(capstan_ctx *ctx, capstan_buf *out,
+	const char *path, size_t max_len);
+
+#endif

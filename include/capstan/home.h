@@ -1,0 +1,32 @@
+/*
+ * capstan — the inventory home: a directory (0700) holding capstan.db (0600).
+ */
+#ifndef CAPSTAN_HOME_H
+#define CAPSTAN_HOME_H
+
+#include "common.h"
+
+typedef enum {
+	CAPSTAN_OPEN_EXISTING = 0, /* a missing home or database is an error */
+	CAPSTAN_OPEN_CREATE = 1    /* create the home (0700) and database (0600) */
+} capstan_open_flags;
+
+/* Opens (and migrates) the inventory in HOME and keeps it in the context. */
+CAPSTAN_WARN_UNUSED int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags);
+/* The path of the open home, or NULL. */
+const char *capstan_home_path(const capstan_ctx *ctx);
+
+/*
+ * Derives the key-encryption key from the passphrase (scrypt, once per process)
+ * and checks it against the inventory. The first unlock of a new inventory sets
+ * the passphrase (at least 8 characters). CAPSTAN_EAUTH when it is wrong.
+ * The context keeps only the derived key, wiped when the context is freed.
+ */
+CAPSTAN_WARN_UNUSED int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *passphrase);
+/* True when the inventory already has a passphrase (keys) set. */
+int capstan_home_has_keyring(capstan_ctx *ctx);
+
+/* The default home: $CAPSTAN_HOME, else $HOME/.local/share/capstan. Caller frees. */
+char *capstan_home_default(void);
+
+#endif

@@ -1,0 +1,37 @@
+/* What the CA engine's files (ca.c, issue.c, and later renewal) share. */
+#ifndef CAPSTAN_LIB_CA_INTERNAL_H
+#define CAPSTAN_LIB_CA_INTERNAL_H
+
+#include <capstan/ca.h>
+
+#include "ctx.h"
+#include "keys.h"
+#include "x509.h"
+
+/* Everything needed to sign and record one certificate. */
+typedef struct {
+	capstan_x509_template tmpl;     /* serial is filled in by capstan_ca_mint */
+	const char *name;
+	const char *service;            /* may be NULL */
+	int64_t env_id;
+	const char *env_name;
+	const capstan_key *subject_key;
+	const capstan_buf *sealed_key;  /* NULL: the key is not kept (CSR) */
+	const capstan_cert *issuer;     /* NULL: self-signed root */
+	const capstan_key *issuer_key;
+	int64_t lifetime;
+	int64_t renew_before;
+} capstan_mint;
+
+/* Inside a transaction: picks a serial unused by the issuer, cuts notAfter to
+ * the issuer's, signs, stores the sealed key (if any) and the certificate. */
+int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out);
+
+/* Opens the private key the inventory holds for cert (needs an unlocked home). */
+int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key);
+
+/* value, or fallback when value is 0, checked to lie within 1h..100y. */
+int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64_t fallback,
+	int64_t *out);
+
+#endif

@@ -1,0 +1,125 @@
+/* Certificate signing requests: read, check the self-signature and the key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "crypto_internal.h"
+#include "ossl.h"
+#include "x509.h"
+
+#define MAX_CSR_LEN (64 * 1024)
+
+static X509_REQ *csr_parse(capstan_ctx *ctx, const unsigned char *data, size_t len)
+{
+	X509_REQ *req = X509_REQ_new_ex(ctx->libctx, NULL);
+	BIO *bio;
+
+	if (!req)
+		return NULL;
+	/* DER starts with a SEQUENCE tag; anything else is tried as PEM. */
+	if (data[0] != 0x30) {
+		bio = BIO_new_mem_buf(data, (int)len);
+		if (!bio || !PEM_read_bio_X509_REQ(bio, &req, NULL, NULL)) {
+			X509_REQ_free(req);
+			req = NULL;
+		}
+		BIO_free(bio);
+		return req;
+	}
+	const unsigned char *p = data;
+	if (!d2i_X509_REQ(&req, &p, (long)len) || p != data + len) {
+		X509_REQ_free(req);
+		return NULL;
+	}
+	return req;
+}
+
+static int signature_is_strong(const X509_REQ *req)
+{
+	int md_nid = NID_undef, pk_nid = NID_undef;
+	int sig_nid = X509_REQ_get_signature_nid(req);
+
+	if (sig_nid == NID_ED25519)
+		return 1;
+	if (!OBJ_find_sigid_algs(sig_nid, &md_nid, &pk_nid))
+		return 0;
+	return md_nid == NID_sha256 || md_nid == NID_sha384 || md_nid == NID_sha512;
+}
+
+static char *subject_cn(X509_REQ *req)
+{
+	X509_NAME *name = X509_REQ_get_subject_name(req);
+	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	char *out = NULL;
+	int n;
+
+	if (i < 0)
+		return NULL;
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (n >= 0 && !memchr(utf8, '\0', (size_t)n))
+		out = strndup((const char *)utf8, (size_t)n);
+	OPENSSL_free(utf8);
+	return out;
+}
+
+static int requested_sans(X509_REQ *req, capstan_strlist *sans)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	GENERAL_NAMES *gens = NULL;
+	int rc = 0, i;
+
+	if (exts && (i = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0) {
+		gens = X509V3_EXT_d2i(X509v3_get_ext(exts, i));
+		if (!gens || capstan_general_names_to_strlist(gens, sans) < 0)
+			rc = -1;
+	}
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return rc;
+}
+
+int capstan_csr_read(capstan_ctx *ctx, const unsigned char *data, size_t len,
+	capstan_key **pubkey, char **cn, capstan_strlist *sans)
+{
+	X509_REQ *req = NULL;
+	EVP_PKEY *pkey = NULL;
+	int rc;
+
+	if (len == 0 || len > MAX_CSR_LEN)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the CSR is empty or larger than 64 KiB");
+	if (!(req = csr_parse(ctx, data, len))) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "not a PEM or DER certificate signing request");
+		goto done;
+	}
+	if (!(pkey = X509_REQ_get_pubkey(req))) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's public key cannot be read");
+		goto done;
+	}
+	if (X509_REQ_verify_ex(req, pkey, ctx->libctx, NULL) != 1) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's signature does not verify");
+		goto done;
+	}
+	if (!signature_is_strong(req)) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the CSR is signed with a weak algorithm (%s)",
+			OBJ_nid2ln(X509_REQ_get_signature_nid(req)));
+		goto done;
+	}
+	if ((rc = capstan_key_wrap(pubkey, ctx, pkey)) < 0)
+		goto done;
+	pkey = NULL;
+	*cn = subject_cn(req);
+	if (requested_sans(req, sans) < 0) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's subjectAltName cannot be read");
+		capstan_key_free(*pubkey);
+		*pubkey = NULL;
+		free(*cn);
+		*cn = NULL;
+	}
+done:
+	EVP_PKEY_free(pkey);
+	X509_REQ_free(req);
+	return rc;
+}

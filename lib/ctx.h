@@ -1,0 +1,38 @@
+/* The context's insides, shared by the library's files. */
+#ifndef CAPSTAN_LIB_CTX_H
+#define CAPSTAN_LIB_CTX_H
+
+#include <capstan/common.h>
+
+struct ossl_lib_ctx_st; /* OSSL_LIB_CTX, owned by ossl.c */
+typedef struct capstan_store capstan_store;
+
+#define CAPSTAN_KEK_LEN 32
+
+struct capstan_ctx {
+	int error_code;
+	char error_message[512];
+	struct ossl_lib_ctx_st *libctx;
+	capstan_store *store;
+	char *home;
+	unsigned char kek[CAPSTAN_KEK_LEN];
+	int kek_set;
+};
+
+#if defined(__GNUC__)
+#define CAPSTAN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CAPSTAN_PRINTF(f, a)
+#endif
+
+/* Records a one-line message and returns code, so callers can `return capstan_error(...)`. */
+int capstan_error(capstan_ctx *ctx, int code, const char *fmt, ...) CAPSTAN_PRINTF(3, 4);
+/* Out of memory: the one error that needs no formatting. */
+int capstan_error_oom(capstan_ctx *ctx);
+
+/* Fails with CAPSTAN_EAUTH unless capstan_home_unlock() succeeded. */
+int capstan_require_unlocked(capstan_ctx *ctx);
+/* Fails unless a home is open. */
+int capstan_require_store(capstan_ctx *ctx);
+
+#endif

@@ -1,0 +1,151 @@
+/* Issuing leaf certificates, from a fresh key or from a CSR. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/ca.h>
+#include <capstan/parse.h>
+
+#include "audit.h"
+#include "ca_internal.h"
+#include "request.h"
+#include "store.h"
+
+/* What an issue needs, gathered and checked before the transaction starts. */
+typedef struct {
+	capstan_store_env env;
+	const char *cn;
+	const char *name;
+	int64_t lifetime;
+	capstan_strlist sans;
+	capstan_key *key;            /* the subject's key: fresh, or the CSR's public key */
+	capstan_buf sealed;          /* empty for a CSR */
+	char *csr_cn;
+	capstan_strlist csr_sans;
+	capstan_cert *issuer;
+	capstan_key *issuer_key;
+} issue_plan;
+
+static void plan_clear(issue_plan *p)
+{
+	capstan_store_env_clear(&p->env);
+	capstan_strlist_free(&p->sans);
+	capstan_key_free(p->key);
+	capstan_buf_free(&p->sealed);
+	free(p->csr_cn);
+	capstan_strlist_free(&p->csr_sans);
+	capstan_cert_free(p->issuer);
+	capstan_key_free(p->issuer_key);
+}
+
+static int check_names(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan *p)
+{
+	const char *why = NULL;
+
+	p->cn = o->cn ? o->cn : p->csr_cn;
+	if (!p->cn)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "--cn is required (the CSR names no CN)");
+	if (capstan_check_subject_value(p->cn, &why) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --cn '%s': %s", p->cn, why);
+	p->name = o->name ? o->name : p->cn;
+	if (capstan_check_identifier(p->name, &why) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, o->name ? "invalid --name '%s': %s" :
+			"the CN '%s' cannot be a certificate name (%s): give --name", p->name, why);
+	if (o->service && capstan_check_identifier(o->service, &why) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --service '%s': %s", o->service, why);
+	if ((unsigned)o->profile >= CAPSTAN_PROFILE__COUNT)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown profile");
+	if (o->key_set && (unsigned)o->key >= CAPSTAN_KEY__COUNT)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
+	if (o->renew_before < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the renew-before window must be positive");
+	return 0;
+}
+
+static int plan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan *p)
+{
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 ||
+	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &p->env)) < 0)
+		return rc;
+	if (o->csr && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn,
+			       &p->csr_sans)) < 0)
+		return rc;
+	if (o->csr && o->key_set)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "--key does not go with --csr: the CSR has its key");
+	if ((rc = check_names(ctx, o, p)) < 0 ||
+	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", o->lifetime,
+		     p->env.leaf_lifetime, &p->lifetime)) < 0 ||
+	    (rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
+		return rc;
+	if (o->renew_before >= p->lifetime)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the renew-before window must be shorter than the lifetime");
+	if ((rc = capstan_require_unlocked(ctx)) < 0 ||
+	    (rc = capstan_store_current_ca(ctx, p->env.id, CAPSTAN_KIND_INTERMEDIATE, &p->issuer)) < 0 ||
+	    (rc = capstan_ca_load_key(ctx, p->issuer, &p->issuer_key)) < 0)
+		return rc;
+	if (!o->csr &&
+	    ((rc = capstan_key_generate(&p->key, ctx, o->key_set ? o->key : CAPSTAN_DEFAULT_KEY)) < 0 ||
+	     (rc = capstan_key_seal(&p->sealed, ctx, p->key)) < 0))
+		return rc;
+	return 0;
+}
+
+/* Inside the transaction. */
+static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan *p,
+	capstan_cert **out)
+{
+	capstan_cert *previous = NULL;
+	time_t now = time(NULL);
+	int rc;
+
+	rc = capstan_store_cert_latest(ctx, p->env.id, p->name, CAPSTAN_KIND_LEAF, &previous);
+	if (rc == 0 && previous->status == CAPSTAN_STATUS_VALID) {
+		rc = capstan_error(ctx, CAPSTAN_EEXISTS,
+			"'%s' already has a valid certificate in '%s' (serial %s): renew or rotate it",
+			p->name, p->env.name, previous->serial);
+		goto done;
+	}
+	if (rc < 0 && rc != CAPSTAN_ENOTFOUND)
+		goto done;
+	capstan_mint m = {
+		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = o->profile, .cn = p->cn,
+			  .org = p->env.org, .sans = &p->sans,
+			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
+		.name = p->name, .service = o->service, .env_id = p->env.id, .env_name = p->env.name,
+		.subject_key = p->key, .sealed_key = o->csr ? NULL : &p->sealed,
+		.issuer = p->issuer, .issuer_key = p->issuer_key,
+		.lifetime = p->lifetime, .renew_before = o->renew_before,
+	};
+	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
+		goto done;
+	/* An expired certificate of the same line is replaced by this one. */
+	if (previous && previous->status == CAPSTAN_STATUS_EXPIRED &&
+	    (rc = capstan_store_cert_supersede(ctx, previous->id, (*out)->id)) < 0)
+		goto done;
+	rc = capstan_audit_record(ctx, "issue", p->env.name, p->name, (*out)->serial,
+		o->csr ? "from CSR" : capstan_key_type_name((*out)->key_type));
+done:
+	capstan_cert_free(previous);
+	return rc;
+}
+
+int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **out)
+{
+	issue_plan p = { 0 };
+	capstan_cert *cert = NULL;
+	int rc;
+
+	if ((rc = plan_issue(ctx, o, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0)
+		goto done;
+	if ((rc = issue_records(ctx, o, &p, &cert)) < 0 || (rc = capstan_store_commit(ctx)) < 0) {
+		capstan_store_rollback(ctx);
+		goto done;
+	}
+	if (out)
+		*out = cert, cert = NULL;
+done:
+	capstan_cert_free(cert);
+	plan_clear(&p);
+	return rc;
+}

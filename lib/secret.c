@@ -1,0 +1,72 @@
+/* Buffers and secrets: everything the library hands out is wiped when freed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+
+#define MAX_SECRET_LEN 4096
+
+void capstan_buf_free(capstan_buf *buf)
+{
+	if (!buf)
+		return;
+	capstan_wipe(buf->data, buf->len);
+	free(buf->data);
+	buf->data = NULL;
+	buf->len = 0;
+}
+
+int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out, const char *s, size_t len)
+{
+	char *copy;
+
+	if (len > MAX_SECRET_LEN)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "secret longer than %d bytes", MAX_SECRET_LEN);
+	if (!(copy = malloc(len + 1)))
+		return capstan_error_oom(ctx);
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	capstan_secret_free(out);
+	out->data = copy;
+	out->len = len;
+	return 0;
+}
+
+int capstan_secret_from_file(capstan_ctx *ctx, capstan_secret *out, const char *path)
+{
+	char line[MAX_SECRET_LEN + 2];
+	size_t len;
+	FILE *f;
+	int rc;
+
+	if (!(f = fopen(path, "r")))
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is empty", path);
+	}
+	fclose(f);
+	len = strcspn(line, "\r\n");
+	if (len == 0) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the first line of '%s' is empty", path);
+	} else if (len > MAX_SECRET_LEN) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the first line of '%s' is longer than %d bytes",
+			path, MAX_SECRET_LEN);
+	} else {
+		rc = capstan_secret_set(ctx, out, line, len);
+	}
+	capstan_wipe(line, sizeof(line));
+	return rc;
+}
+
+void capstan_secret_free(capstan_secret *s)
+{
+	if (!s)
+		return;
+	capstan_wipe(s->data, s->len);
+	free(s->data);
+	s->data = NULL;
+	s->len = 0;
+}

@@ -1,0 +1,297 @@
+/* The inventory database: opening, schema migrations, transactions, metadata. */
+#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+/* Each step takes the schema from version i to i + 1; never edit a shipped step. */
+static const char *const migrations[] = {
+	/* 0 -> 1: environments, keys, certificates, audit */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value BLOB NOT NULL);"
+	"CREATE TABLE envs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  org TEXT,"
+	"  key_type TEXT NOT NULL,"
+	"  leaf_lifetime INTEGER NOT NULL CHECK (leaf_lifetime > 0),"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  key_type TEXT NOT NULL,"
+	"  spki_sha256 BLOB NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE certs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  env_id INTEGER NOT NULL REFERENCES envs(id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('root', 'intermediate', 'leaf')),"
+	"  name TEXT NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  issuer_id INTEGER REFERENCES certs(id),"
+	"  key_id INTEGER REFERENCES keys(id),"
+	"  profile TEXT CHECK (profile IN ('server', 'client', 'peer')),"
+	"  status TEXT NOT NULL DEFAULT 'valid'"
+	"    CHECK (status IN ('valid', 'revoked', 'superseded')),"
+	"  subject TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  sans TEXT NOT NULL DEFAULT '',"
+	"  service TEXT,"
+	"  key_type TEXT NOT NULL,"
+	"  lifetime INTEGER NOT NULL,"
+	"  renew_before INTEGER NOT NULL DEFAULT 0,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  fingerprint TEXT NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  revoked_at INTEGER,"
+	"  revoke_reason TEXT,"
+	"  superseded_by INTEGER REFERENCES certs(id),"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (issuer_id, serial));"
+	"CREATE INDEX certs_env_name ON certs(env_id, name);"
+	"CREATE INDEX certs_status ON certs(status);"
+	"CREATE INDEX certs_not_after ON certs(not_after);"
+	"CREATE INDEX certs_serial ON certs(serial);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  op TEXT NOT NULL,"
+	"  env TEXT,"
+	"  name TEXT,"
+	"  serial TEXT,"
+	"  detail TEXT);",
+};
+
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int capstan_store_error(capstan_ctx *ctx, const char *what)
+{
+	capstan_store *st = ctx->store;
+
+	return capstan_error(ctx, CAPSTAN_ERROR, "database '%s': %s: %s",
+		st && st->path ? st->path : "?", what, st && st->db ? sqlite3_errmsg(st->db) : "not open");
+}
+
+int capstan_store_prepare(capstan_ctx *ctx, sqlite3_stmt **stmt, const char *sql)
+{
+	if (!ctx->store)
+		return capstan_error(ctx, CAPSTAN_ERROR, "no inventory is open");
+	if (sqlite3_prepare_v2(ctx->store->db, sql, -1, stmt, NULL) != SQLITE_OK)
+		return capstan_store_error(ctx, "cannot prepare a statement");
+	return 0;
+}
+
+int capstan_store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+	return s ? sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(stmt, i);
+}
+
+char *capstan_store_column_strdup(sqlite3_stmt *stmt, int i)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, i);
+
+	return s ? strdup((const char *)s) : NULL;
+}
+
+static int exec(capstan_ctx *ctx, const char *sql, const char *what)
+{
+	if (sqlite3_exec(ctx->store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return capstan_store_error(ctx, what);
+	return 0;
+}
+
+static int schema_version(capstan_ctx *ctx, int *version)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "PRAGMA user_version")) < 0)
+		return rc;
+	if (sqlite3_step(stmt) != SQLITE_ROW)
+		rc = capstan_store_error(ctx, "cannot read the schema version");
+	else
+		*version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int migrate(capstan_ctx *ctx)
+{
+	char sql[64];
+	int version, rc;
+
+	if ((rc = schema_version(ctx, &version)) < 0)
+		return rc;
+	if (version == MIGRATION_COUNT)
+		return 0;
+	if ((rc = capstan_store_begin(ctx)) < 0)
+		return rc;
+	/* Read again under the write lock: another process may have migrated. */
+	if ((rc = schema_version(ctx, &version)) < 0)
+		goto fail;
+	if (version > MIGRATION_COUNT) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR,
+			"database '%s' has schema version %d, newer than this capstan (%d): upgrade capstan",
+			ctx->store->path, version, MIGRATION_COUNT);
+		goto fail;
+	}
+	for (; version < MIGRATION_COUNT; version++) {
+		if ((rc = exec(ctx, migrations[version], "cannot migrate the schema")) < 0)
+			goto fail;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", MIGRATION_COUNT);
+	if ((rc = exec(ctx, sql, "cannot record the schema version")) < 0)
+		goto fail;
+	return capstan_store_commit(ctx);
+fail:
+	capstan_store_rollback(ctx);
+	return rc;
+}
+
+/* Creates the database file 0600 before SQLite sees it: SQLite would use the
+ * umask, and its -wal and -shm files copy the database's mode. */
+static int create_db_file(capstan_ctx *ctx, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return capstan_error(ctx, CAPSTAN_ERROR, "cannot create '%s': %s", path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create)
+{
+	capstan_store *st;
+	struct stat sb;
+	int rc;
+
+	if (stat(path, &sb) < 0) {
+		if (errno != ENOENT || !create)
+			return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
+		if ((rc = create_db_file(ctx, path)) < 0)
+			return rc;
+	}
+	if (!(st = calloc(1, sizeof(*st))) || !(st->path = strdup(path))) {
+		free(st);
+		return capstan_error_oom(ctx);
+	}
+	ctx->store = st;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		rc = capstan_store_error(ctx, "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	/* Writers queue for up to 30 s rather than failing with "database is locked". */
+	sqlite3_busy_timeout(st->db, 30000);
+	if ((rc = exec(ctx, "PRAGMA journal_mode = WAL", "cannot enable WAL")) < 0 ||
+	    (rc = exec(ctx, "PRAGMA synchronous = FULL", "cannot set synchronous")) < 0 ||
+	    (rc = exec(ctx, "PRAGMA foreign_keys = ON", "cannot enable foreign keys")) < 0 ||
+	    (rc = migrate(ctx)) < 0)
+		goto fail;
+	ctx->store = NULL;
+	*out = st;
+	return 0;
+fail:
+	ctx->store = NULL;
+	capstan_store_close(st);
+	return rc;
+}
+
+void capstan_store_close(capstan_store *st)
+{
+	if (!st)
+		return;
+	sqlite3_close_v2(st->db);
+	free(st->path);
+	free(st);
+}
+
+int capstan_store_begin(capstan_ctx *ctx)
+{
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0)
+		return rc;
+	if (ctx->store->in_tx)
+		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
+	if ((rc = exec(ctx, "BEGIN IMMEDIATE", "cannot begin a transaction")) < 0)
+		return rc;
+	ctx->store->in_tx = 1;
+	return 0;
+}
+
+int capstan_store_commit(capstan_ctx *ctx)
+{
+	int rc = exec(ctx, "COMMIT", "cannot commit");
+
+	if (rc < 0) {
+		capstan_store_rollback(ctx);
+		return rc;
+	}
+	ctx->store->in_tx = 0;
+	return 0;
+}
+
+void capstan_store_rollback(capstan_ctx *ctx)
+{
+	if (!ctx->store || !ctx->store->in_tx)
+		return;
+	/* A failed COMMIT may already have ended the transaction: ignore the result. */
+	sqlite3_exec(ctx->store->db, "ROLLBACK", NULL, NULL, NULL);
+	ctx->store->in_tx = 0;
+}
+
+int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT value FROM meta WHERE key = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+		if (!(out->data = malloc(len + 1))) {
+			rc = capstan_error_oom(ctx);
+		} else {
+			if (len)
+				memcpy(out->data, sqlite3_column_blob(stmt, 0), len);
+			out->data[len] = 0;
+			out->len = len;
+		}
+	} else if (step == SQLITE_DONE) {
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no '%s' in the inventory", key);
+	} else {
+		rc = capstan_store_error(ctx, "cannot read metadata");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_meta_set(capstan_ctx *ctx, const char *key, const void *value, size_t len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+		     " ON CONFLICT (key) DO UPDATE SET value = excluded.value")) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 2, value, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot write metadata");
+	sqlite3_finalize(stmt);
+	return rc;
+}

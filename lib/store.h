@@ -1,0 +1,73 @@
+/*
+ * The inventory store: the only module that speaks SQL. Writes happen inside
+ * capstan_store_begin() (BEGIN IMMEDIATE, so concurrent writers queue on the
+ * busy timeout instead of failing) and capstan_store_commit().
+ */
+#ifndef CAPSTAN_LIB_STORE_H
+#define CAPSTAN_LIB_STORE_H
+
+#include <capstan/audit.h>
+#include <capstan/cert.h>
+
+#include "ctx.h"
+#include "util.h"
+
+#define CAPSTAN_DB_NAME "capstan.db"
+#define CAPSTAN_SCHEMA_VERSION 1
+
+int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create);
+void capstan_store_close(capstan_store *store);
+
+int capstan_store_begin(capstan_ctx *ctx);
+int capstan_store_commit(capstan_ctx *ctx);
+/* Safe to call when no transaction is open. */
+void capstan_store_rollback(capstan_ctx *ctx);
+
+/* Small named values (the keyring). CAPSTAN_ENOTFOUND when absent. */
+int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out);
+int capstan_store_meta_set(capstan_ctx *ctx, const char *key, const void *value, size_t len);
+
+typedef struct {
+	int64_t id;
+	char *name;
+	char *org;               /* NULL when none */
+	capstan_key_type key_type;
+	int64_t leaf_lifetime;   /* seconds */
+} capstan_store_env;
+
+int capstan_store_env_insert(capstan_ctx *ctx, capstan_store_env *env);
+/* CAPSTAN_ENOTFOUND when there is no such environment. */
+int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env *out);
+int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out);
+void capstan_store_env_clear(capstan_store_env *env);
+
+int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
+	const unsigned char spki_sha256[32], const capstan_buf *sealed, int64_t *id);
+int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[32],
+	capstan_buf *sealed);
+
+/* Inserts cert (every field but id/env/status filled in) and sets cert->id. */
+int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id);
+int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);
+/* The key row of a certificate (0 when it was issued from a CSR). */
+int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id);
+/* CAPSTAN_ENOTFOUND, or CAPSTAN_EAMBIGUOUS when two issuers used the serial. */
+int capstan_store_cert_by_serial(capstan_ctx *ctx, const char *serial, capstan_cert **out);
+/* The newest certificate of (env, name, kind). */
+int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name,
+	capstan_cert_kind kind, capstan_cert **out);
+/* The environments that have a leaf named NAME. */
+int capstan_store_envs_with_leaf(capstan_ctx *ctx, const char *name, capstan_strlist *out);
+/* The newest valid, unexpired CA certificate of that kind in the environment. */
+int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind,
+	capstan_cert **out);
+/* Every valid, unexpired root of the environment, oldest first. */
+int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
+int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count);
+/* 1 when issuer_id already used serial, 0 when not. */
+int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *serial);
+int capstan_store_cert_supersede(capstan_ctx *ctx, int64_t id, int64_t by_id);
+
+int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entry);
+
+#endif

@@ -1,0 +1,540 @@
+/* Rows of the inventory: environments, sealed keys, certificates, and the
+ * streaming certificate query behind `list`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/policy.h>
+
+#include "store_internal.h"
+
+/* Every query that builds a capstan_cert selects these columns, in this order. */
+#define CERT_COLUMNS \
+	"c.id, c.kind, c.status, e.name, c.name, c.serial, c.subject, c.issuer, c.service," \
+	" c.fingerprint, c.profile, c.key_type, c.sans, c.not_before, c.not_after, c.lifetime," \
+	" c.renew_before, c.key_id IS NOT NULL, c.revoked_at, c.revoke_reason, c.issuer_id, c.der"
+#define CERT_FROM " FROM certs c JOIN envs e ON e.id = c.env_id "
+
+static const char *const kind_names[] = { "root", "intermediate", "leaf" };
+
+static int kind_parse(const char *s, capstan_cert_kind *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (s && strcmp(s, kind_names[i]) == 0)
+			return *out = (capstan_cert_kind)i, 0;
+	return -1;
+}
+
+static int status_parse_stored(const char *s, capstan_status *out)
+{
+	if (!s)
+		return -1;
+	if (strcmp(s, "valid") == 0)
+		*out = CAPSTAN_STATUS_VALID;
+	else if (strcmp(s, "revoked") == 0)
+		*out = CAPSTAN_STATUS_REVOKED;
+	else if (strcmp(s, "superseded") == 0)
+		*out = CAPSTAN_STATUS_SUPERSEDED;
+	else
+		return -1;
+	return 0;
+}
+
+static int cert_from_row(capstan_ctx *ctx, sqlite3_stmt *s, capstan_cert **out)
+{
+	capstan_cert *c = calloc(1, sizeof(*c));
+	capstan_strlist sans = { 0 };
+	const char *profile = (const char *)sqlite3_column_text(s, 10);
+	int bad = 0;
+
+	if (!c)
+		return capstan_error_oom(ctx);
+	c->id = sqlite3_column_int64(s, 0);
+	bad |= kind_parse((const char *)sqlite3_column_text(s, 1), &c->kind);
+	bad |= status_parse_stored((const char *)sqlite3_column_text(s, 2), &c->status);
+	c->env = capstan_store_column_strdup(s, 3);
+	c->name = capstan_store_column_strdup(s, 4);
+	c->serial = capstan_store_column_strdup(s, 5);
+	c->subject = capstan_store_column_strdup(s, 6);
+	c->issuer = capstan_store_column_strdup(s, 7);
+	c->service = capstan_store_column_strdup(s, 8);
+	c->fingerprint_sha256 = capstan_store_column_strdup(s, 9);
+	if (profile) {
+		c->has_profile = 1;
+		bad |= capstan_profile_parse(profile, &c->profile) < 0;
+	}
+	bad |= capstan_key_type_parse((const char *)sqlite3_column_text(s, 11), &c->key_type) < 0;
+	bad |= capstan_strlist_split(&sans, (const char *)sqlite3_column_text(s, 12), '\n') < 0;
+	c->sans = sans.items;
+	c->san_count = sans.count;
+	c->not_before = (time_t)sqlite3_column_int64(s, 13);
+	c->not_after = (time_t)sqlite3_column_int64(s, 14);
+	c->lifetime = sqlite3_column_int64(s, 15);
+	c->renew_before = sqlite3_column_int64(s, 16);
+	c->has_key = sqlite3_column_int(s, 17);
+	c->revoked_at = (time_t)sqlite3_column_int64(s, 18);
+	c->revoke_reason = capstan_store_column_strdup(s, 19);
+	c->issuer_id = sqlite3_column_int64(s, 20);
+	c->der_len = (size_t)sqlite3_column_bytes(s, 21);
+	if ((c->der = malloc(c->der_len ? c->der_len : 1)) && c->der_len)
+		memcpy(c->der, sqlite3_column_blob(s, 21), c->der_len);
+	if (c->status == CAPSTAN_STATUS_VALID && c->not_after <= time(NULL))
+		c->status = CAPSTAN_STATUS_EXPIRED;
+	if (!c->env || !c->name || !c->serial || !c->subject || !c->issuer ||
+	    !c->fingerprint_sha256 || !c->der) {
+		capstan_cert_free(c);
+		return capstan_error_oom(ctx);
+	}
+	if (bad) {
+		capstan_cert_free(c);
+		return capstan_error(ctx, CAPSTAN_ERROR, "certificate row %lld is corrupt",
+			(long long)sqlite3_column_int64(s, 0));
+	}
+	*out = c;
+	return 0;
+}
+
+/* Runs a prepared single-certificate query. */
+static int cert_one(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out, const char *what)
+{
+	int step = sqlite3_step(stmt), rc;
+
+	if (step == SQLITE_ROW)
+		rc = cert_from_row(ctx, stmt, out);
+	else if (step == SQLITE_DONE)
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no %s", what);
+	else
+		rc = capstan_store_error(ctx, "cannot read a certificate");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int step_done(capstan_ctx *ctx, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : capstan_store_error(ctx, what);
+
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_env_insert(capstan_ctx *ctx, capstan_store_env *env)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO envs (name, org, key_type, leaf_lifetime, created_at)"
+		     " VALUES (?1, ?2, ?3, ?4, strftime('%s', 'now'))")) < 0)
+		return rc;
+	capstan_store_bind_text(stmt, 1, env->name);
+	capstan_store_bind_text(stmt, 2, env->org);
+	capstan_store_bind_text(stmt, 3, capstan_key_type_name(env->key_type));
+	sqlite3_bind_int64(stmt, 4, env->leaf_lifetime);
+	if ((rc = step_done(ctx, stmt, "cannot add the environment")) == 0)
+		env->id = sqlite3_last_insert_rowid(ctx->store->db);
+	return rc;
+}
+
+int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT id, name, org, key_type, leaf_lifetime FROM envs WHERE name = ?1")) < 0)
+		return rc;
+	capstan_store_bind_text(stmt, 1, name);
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(stmt, 0);
+		out->name = capstan_store_column_strdup(stmt, 1);
+		out->org = capstan_store_column_strdup(stmt, 2);
+		if (capstan_key_type_parse((const char *)sqlite3_column_text(stmt, 3), &out->key_type) < 0)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "environment '%s' is corrupt", name);
+		out->leaf_lifetime = sqlite3_column_int64(stmt, 4);
+		if (!out->name)
+			rc = capstan_error_oom(ctx);
+	} else if (step == SQLITE_DONE) {
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND,
+			"unknown environment '%s' (create it with 'capstan init --env %s')", name, name);
+	} else {
+		rc = capstan_store_error(ctx, "cannot read environments");
+	}
+	sqlite3_finalize(stmt);
+	if (rc < 0)
+		capstan_store_env_clear(out);
+	return rc;
+}
+
+void capstan_store_env_clear(capstan_store_env *env)
+{
+	free(env->name);
+	free(env->org);
+	memset(env, 0, sizeof(*env));
+}
+
+static int collect_strings(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_strlist *out)
+{
+	int step, rc = 0;
+
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
+			rc = capstan_error_oom(ctx);
+			break;
+		}
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read names");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT name FROM envs ORDER BY name")) < 0)
+		return rc;
+	return collect_strings(ctx, stmt, out);
+}
+
+int capstan_store_envs_with_leaf(capstan_ctx *ctx, const char *name, capstan_strlist *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT DISTINCT e.name" CERT_FROM "WHERE c.name = ?1 AND c.kind = 'leaf'"
+		     " ORDER BY e.name")) < 0)
+		return rc;
+	capstan_store_bind_text(stmt, 1, name);
+	return collect_strings(ctx, stmt, out);
+}
+
+int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
+	const unsigned char spki_sha256[32], const capstan_buf *sealed, int64_t *id)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO keys (key_type, spki_sha256, sealed, created_at)"
+		     " VALUES (?1, ?2, ?3, strftime('%s', 'now'))")) < 0)
+		return rc;
+	capstan_store_bind_text(stmt, 1, capstan_key_type_name(type));
+	sqlite3_bind_blob(stmt, 2, spki_sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 3, sealed->data, (int)sealed->len, SQLITE_STATIC);
+	if ((rc = step_done(ctx, stmt, "cannot store a key")) == 0)
+		*id = sqlite3_last_insert_rowid(ctx->store->db);
+	return rc;
+}
+
+int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[32],
+	capstan_buf *sealed)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT spki_sha256, sealed FROM keys WHERE id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
+		memcpy(spki_sha256, sqlite3_column_blob(stmt, 0), 32);
+		if (!(sealed->data = malloc(len ? len : 1)))
+			rc = capstan_error_oom(ctx);
+		else if (len)
+			memcpy(sealed->data, sqlite3_column_blob(stmt, 1), len);
+		sealed->len = len;
+	} else if (step == SQLITE_ROW || step == SQLITE_DONE) {
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "key %lld is missing or corrupt", (long long)id);
+	} else {
+		rc = capstan_store_error(ctx, "cannot read a key");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id)
+{
+	capstan_strlist sans = { cert->sans, cert->san_count, cert->san_count };
+	sqlite3_stmt *stmt = NULL;
+	char *joined = capstan_strlist_join(&sans, "\n");
+	int rc;
+
+	if (!joined)
+		return capstan_error_oom(ctx);
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile,"
+		     " subject, issuer, sans, service, key_type, lifetime, renew_before, not_before,"
+		     " not_after, fingerprint, der, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		     " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, strftime('%s', 'now'))")) < 0) {
+		free(joined);
+		return rc;
+	}
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, kind_names[cert->kind]);
+	capstan_store_bind_text(stmt, 3, cert->name);
+	capstan_store_bind_text(stmt, 4, cert->serial);
+	if (cert->issuer_id)
+		sqlite3_bind_int64(stmt, 5, cert->issuer_id);
+	if (key_id)
+		sqlite3_bind_int64(stmt, 6, key_id);
+	capstan_store_bind_text(stmt, 7, cert->has_profile ? capstan_profile_name(cert->profile) : NULL);
+	capstan_store_bind_text(stmt, 8, cert->subject);
+	capstan_store_bind_text(stmt, 9, cert->issuer);
+	capstan_store_bind_text(stmt, 10, joined);
+	capstan_store_bind_text(stmt, 11, cert->service);
+	capstan_store_bind_text(stmt, 12, capstan_key_type_name(cert->key_type));
+	sqlite3_bind_int64(stmt, 13, cert->lifetime);
+	sqlite3_bind_int64(stmt, 14, cert->renew_before);
+	sqlite3_bind_int64(stmt, 15, (sqlite3_int64)cert->not_before);
+	sqlite3_bind_int64(stmt, 16, (sqlite3_int64)cert->not_after);
+	capstan_store_bind_text(stmt, 17, cert->fingerprint_sha256);
+	sqlite3_bind_blob(stmt, 18, cert->der, (int)cert->der_len, SQLITE_STATIC);
+	if ((rc = step_done(ctx, stmt, "cannot record the certificate")) == 0)
+		cert->id = sqlite3_last_insert_rowid(ctx->store->db);
+	free(joined);
+	return rc;
+}
+
+int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	return cert_one(ctx, stmt, out, "such certificate");
+}
+
+int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT key_id FROM certs WHERE id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*key_id = sqlite3_column_int64(stmt, 0);
+	else
+		rc = capstan_store_error(ctx, "cannot read a certificate's key");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_cert_by_serial(capstan_ctx *ctx, const char *serial, capstan_cert **out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS ", count(*) OVER ()" CERT_FROM "WHERE c.serial = ?1")) < 0)
+		return rc;
+	capstan_store_bind_text(stmt, 1, serial);
+	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 22) > 1) {
+		sqlite3_finalize(stmt);
+		return capstan_error(ctx, CAPSTAN_EAMBIGUOUS, "serial %s was used by two issuers", serial);
+	}
+	sqlite3_reset(stmt);
+	return cert_one(ctx, stmt, out, "certificate with that serial");
+}
+
+int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name,
+	capstan_cert_kind kind, capstan_cert **out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM
+		     "WHERE c.env_id = ?1 AND c.name = ?2 AND c.kind = ?3 ORDER BY c.id DESC LIMIT 1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, name);
+	capstan_store_bind_text(stmt, 3, kind_names[kind]);
+	return cert_one(ctx, stmt, out, "certificate of that name");
+}
+
+int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind,
+	capstan_cert **out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = ?2"
+		     " AND c.status = 'valid' AND c.not_after > strftime('%s', 'now')"
+		     " ORDER BY c.id DESC LIMIT 1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, kind_names[kind]);
+	return cert_one(ctx, stmt, out, kind == CAPSTAN_KIND_ROOT ? "valid root CA" : "valid intermediate CA");
+}
+
+int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	capstan_cert **list = NULL, *c;
+	size_t n = 0;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'root'"
+		     " AND c.status = 'valid' AND c.not_after > strftime('%s', 'now') ORDER BY c.id")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		capstan_cert **grown = realloc(list, (n + 1) * sizeof(*list));
+		if (!grown) {
+			rc = capstan_error_oom(ctx);
+			break;
+		}
+		list = grown;
+		if ((rc = cert_from_row(ctx, stmt, &c)) < 0)
+			break;
+		list[n++] = c;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read the roots");
+	sqlite3_finalize(stmt);
+	if (rc < 0) {
+		while (n)
+			capstan_cert_free(list[--n]);
+		free(list);
+		return rc;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+static int int_query(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *out)
+{
+	int rc = 0;
+
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
+	else
+		rc = capstan_store_error(ctx, "cannot count");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT count(*) FROM certs WHERE env_id = ?1 AND kind = ?2")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, kind_names[kind]);
+	return int_query(ctx, stmt, count);
+}
+
+int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *serial)
+{
+	sqlite3_stmt *stmt = NULL;
+	int64_t n = 0;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT count(*) FROM certs WHERE serial = ?2 AND issuer_id IS ?1")) < 0)
+		return rc;
+	if (issuer_id)
+		sqlite3_bind_int64(stmt, 1, issuer_id);
+	capstan_store_bind_text(stmt, 2, serial);
+	if ((rc = int_query(ctx, stmt, &n)) < 0)
+		return rc;
+	return n > 0;
+}
+
+int capstan_store_cert_supersede(capstan_ctx *ctx, int64_t id, int64_t by_id)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "UPDATE certs SET status = 'superseded', superseded_by = ?2"
+		     " WHERE id = ?1 AND status = 'valid'")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, by_id);
+	return step_done(ctx, stmt, "cannot mark a certificate superseded");
+}
+
+/* The list query. */
+struct capstan_cert_iter {
+	capstan_ctx *ctx;
+	sqlite3_stmt *stmt;
+};
+
+static const char *status_clause(capstan_status status)
+{
+	switch (status) {
+	case CAPSTAN_STATUS_VALID: return " AND c.status = 'valid' AND c.not_after > ?5";
+	case CAPSTAN_STATUS_EXPIRED: return " AND c.status = 'valid' AND c.not_after <= ?5";
+	case CAPSTAN_STATUS_REVOKED: return " AND c.status = 'revoked'";
+	case CAPSTAN_STATUS_SUPERSEDED: return " AND c.status = 'superseded'";
+	default: return "";
+	}
+}
+
+int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capstan_list_opts *opts)
+{
+	capstan_cert_iter *it;
+	time_t now = time(NULL);
+	char sql[1024];
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0)
+		return rc;
+	snprintf(sql, sizeof(sql),
+		"SELECT " CERT_COLUMNS CERT_FROM
+		"WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR c.service = ?2)"
+		" AND (?3 OR c.kind = 'leaf') AND (?4 IS NULL OR c.not_after <= ?4) AND ?5 = ?5%s"
+		" ORDER BY e.name, c.name, c.id", status_clause(opts->status));
+	if (!(it = calloc(1, sizeof(*it))))
+		return capstan_error_oom(ctx);
+	if ((rc = capstan_store_prepare(ctx, &it->stmt, sql)) < 0) {
+		free(it);
+		return rc;
+	}
+	capstan_store_bind_text(it->stmt, 1, opts->env);
+	capstan_store_bind_text(it->stmt, 2, opts->service);
+	sqlite3_bind_int(it->stmt, 3, opts->include_ca ? 1 : 0);
+	if (opts->expiring_within > 0)
+		sqlite3_bind_int64(it->stmt, 4, (sqlite3_int64)now + opts->expiring_within);
+	sqlite3_bind_int64(it->stmt, 5, (sqlite3_int64)now);
+	it->ctx = ctx;
+	*out = it;
+	return 0;
+}
+
+int capstan_cert_iter_next(capstan_cert **out, capstan_cert_iter *it)
+{
+	int step = sqlite3_step(it->stmt);
+
+	if (step == SQLITE_ROW)
+		return cert_from_row(it->ctx, it->stmt, out);
+	if (step == SQLITE_DONE)
+		return CAPSTAN_ITEROVER;
+	return capstan_store_error(it->ctx, "cannot list certificates");
+}
+
+void capstan_cert_iter_free(capstan_cert_iter *it)
+{
+	if (!it)
+		return;
+	sqlite3_finalize(it->stmt);
+	free(it);
+}

@@ -1,0 +1,117 @@
+/* Small helpers with no dependency. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int capstan_strlist_push(capstan_strlist *list, const char *s)
+{
+	char *copy;
+
+	if (list->count == list->alloc) {
+		size_t n = list->alloc ? list->alloc * 2 : 8;
+		char **items = realloc(list->items, n * sizeof(*items));
+		if (!items)
+			return -1;
+		list->items = items;
+		list->alloc = n;
+	}
+	if (!(copy = strdup(s)))
+		return -1;
+	list->items[list->count++] = copy;
+	return 0;
+}
+
+int capstan_strlist_contains(const capstan_strlist *list, const char *s)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (strcmp(list->items[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+char *capstan_strlist_join(const capstan_strlist *list, const char *sep)
+{
+	size_t len = 1, seplen = strlen(sep);
+	char *out, *p;
+
+	for (size_t i = 0; i < list->count; i++)
+		len += strlen(list->items[i]) + seplen;
+	if (!(out = malloc(len)))
+		return NULL;
+	p = out;
+	for (size_t i = 0; i < list->count; i++) {
+		size_t n = strlen(list->items[i]);
+		if (i) {
+			memcpy(p, sep, seplen);
+			p += seplen;
+		}
+		memcpy(p, list->items[i], n);
+		p += n;
+	}
+	*p = '\0';
+	return out;
+}
+
+int capstan_strlist_split(capstan_strlist *list, const char *s, char sep)
+{
+	while (s && *s) {
+		const char *end = strchr(s, sep);
+		size_t n = end ? (size_t)(end - s) : strlen(s);
+		if (n) {
+			char *piece = strndup(s, n);
+			int rc;
+			if (!piece)
+				return -1;
+			rc = capstan_strlist_push(list, piece);
+			free(piece);
+			if (rc < 0)
+				return -1;
+		}
+		s = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+void capstan_strlist_free(capstan_strlist *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+void capstan_hex_encode(char *out, const unsigned char *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+char *capstan_strdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+char *capstan_aprintf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *out;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(out = malloc((size_t)n + 1)))
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(out, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return out;
+}

@@ -1,0 +1,30 @@
+/* Small helpers with no dependency: strings, string lists, hex. */
+#ifndef CAPSTAN_LIB_UTIL_H
+#define CAPSTAN_LIB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable list of owned strings. */
+typedef struct {
+	char **items;
+	size_t count;
+	size_t alloc;
+} capstan_strlist;
+
+int capstan_strlist_push(capstan_strlist *list, const char *s);
+int capstan_strlist_contains(const capstan_strlist *list, const char *s);
+/* Joins with sep into a new string (caller frees); "" for an empty list. */
+char *capstan_strlist_join(const capstan_strlist *list, const char *sep);
+/* Splits s on sep into list; empty pieces are skipped. */
+int capstan_strlist_split(capstan_strlist *list, const char *s, char sep);
+void capstan_strlist_free(capstan_strlist *list);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void capstan_hex_encode(char *out, const unsigned char *in, size_t len);
+
+char *capstan_strdup_or_null(const char *s);
+/* malloc'd printf. */
+char *capstan_aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

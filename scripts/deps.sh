@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever the build, the tests and the demo need and this
+# machine lacks. As root it runs apt-get; otherwise it names what is missing and fails.
+set -euo pipefail
+
+packages=(
+	gcc make pkg-config perl            # build, and prove for the TAP tests
+	libssl-dev openssl                  # OpenSSL 3: the library and the verifier the tests use
+	libsqlite3-dev sqlite3              # the inventory, and the shell to inspect it in tests
+	libjansson-dev                      # --json output
+	libcmocka-dev                       # unit tests
+	gnutls-bin                          # certtool, the second verifier
+	faketime                            # time travel in tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
