@@ -16,6 +16,9 @@ BUILD   ?= build-san
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=all
 SANLD   := -fsanitize=address,undefined
+# libfaketime (time-travel tests) is an LD_PRELOAD library that loads before ASan.
+export ASAN_OPTIONS := verify_asan_link_order=0:detect_leaks=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 else
 BUILD   ?= build
 OPT     := -O2 -g -D_FORTIFY_SOURCE=2
@@ -34,6 +37,7 @@ LDFLAGS += $(SANLD)
 LIB_SRC := $(wildcard lib/*.c)
 CMD_SRC := $(wildcard cmd/capstan/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+E2E_TESTS := $(sort $(wildcard tests/e2e/t[0-9]*.sh))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
@@ -66,7 +70,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
 
 e2e: all
-	CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan prove -f tests/e2e/
+	CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan prove -j2 $(E2E_TESTS)
 
 test: deps
 	@$(MAKE) --no-print-directory all

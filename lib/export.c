@@ -4,6 +4,7 @@
 
 #include <capstan/ca.h>
 
+#include "buffer.h"
 #include "ca_internal.h"
 #include "store.h"
 #include "x509.h"
@@ -102,11 +103,7 @@ int capstan_export(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert,
 		rc = key_pem(out, ctx, cert);
 		break;
 	case CAPSTAN_EXPORT_DER:
-		if (!(out->data = malloc(cert->der_len)))
-			return capstan_error_oom(ctx);
-		memcpy(out->data, cert->der, cert->der_len);
-		out->len = cert->der_len;
-		return 0;
+		return capstan_buf_set(ctx, out, cert->der, cert->der_len);
 	default:
 		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown export format");
 	}

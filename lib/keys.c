@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "buffer.h"
 #include "crypto_internal.h"
 #include "ossl.h"
 
@@ -202,12 +203,7 @@ int capstan_key_pkcs8_pem(capstan_buf *out, capstan_ctx *ctx, const capstan_key 
 		goto done;
 	}
 	len = BIO_get_mem_data(bio, &data);
-	if (!(out->data = malloc((size_t)len))) {
-		rc = capstan_error_oom(ctx);
-		goto done;
-	}
-	memcpy(out->data, data, (size_t)len);
-	out->len = (size_t)len;
+	rc = capstan_buf_set(ctx, out, data, (size_t)len);
 done:
 	BIO_free(bio); /* a secmem BIO clears its buffer */
 	return rc;
@@ -256,8 +252,9 @@ int capstan_aead_seal(capstan_buf *out, capstan_ctx *ctx, const unsigned char ke
 	size_t total = GCM_NONCE_LEN + plain_len + GCM_TAG_LEN;
 	int outl = 0, finl = 0, rc;
 
-	if (plain_len > INT32_MAX || !(buf = malloc(total)))
+	if (plain_len > INT32_MAX || !(buf = malloc(total + 1)))
 		return capstan_error_oom(ctx);
+	buf[total] = '\0';
 	if ((rc = capstan_random_bytes(ctx, buf, GCM_NONCE_LEN)) < 0 ||
 	    (rc = aead(ctx, 1, &cctx, key, buf, aad, aad_len)) < 0)
 		goto fail;
@@ -303,6 +300,7 @@ int capstan_aead_open(capstan_buf *out, capstan_ctx *ctx, const unsigned char ke
 		goto fail;
 	}
 	EVP_CIPHER_CTX_free(cctx);
+	buf[plain_len] = '\0';
 	out->data = buf;
 	out->len = plain_len;
 	return 0;

@@ -11,6 +11,7 @@
 
 #include <capstan/parse.h>
 
+#include "buffer.h"
 #include "crypto_internal.h"
 #include "ossl.h"
 #include "x509.h"
@@ -231,13 +232,7 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the certificate");
 		goto done;
 	}
-	if (!(out->data = malloc((size_t)len))) {
-		rc = capstan_error_oom(ctx);
-		goto done;
-	}
-	memcpy(out->data, der, (size_t)len);
-	out->len = (size_t)len;
-	rc = 0;
+	rc = capstan_buf_set(ctx, out, der, (size_t)len);
 done:
 	OPENSSL_free(der);
 	EVP_MD_CTX_free(mctx);
@@ -361,7 +356,6 @@ int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned c
 {
 	X509 *cert = NULL;
 	BIO *bio = NULL;
-	unsigned char *grown;
 	char *data;
 	long n;
 	int rc;
@@ -373,14 +367,7 @@ int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned c
 		goto done;
 	}
 	n = BIO_get_mem_data(bio, &data);
-	if (!(grown = realloc(out->data, out->len + (size_t)n))) {
-		rc = capstan_error_oom(ctx);
-		goto done;
-	}
-	memcpy(grown + out->len, data, (size_t)n);
-	out->data = grown;
-	out->len += (size_t)n;
-	rc = 0;
+	rc = capstan_buf_append(ctx, out, data, (size_t)n);
 done:
 	BIO_free(bio);
 	X509_free(cert);

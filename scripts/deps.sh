@@ -10,6 +10,7 @@ packages=(
 	libjansson-dev                      # --json output
 	libcmocka-dev                       # unit tests
 	gnutls-bin                          # certtool, the second verifier
+	jq                                  # reading --json output in tests
 	faketime                            # time travel in tests
 )
 

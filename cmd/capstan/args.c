@@ -136,6 +136,16 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts,
 	return 0;
 }
 
+int cli_parse_ref(cli *c, int argc, char **argv, const cli_opt *opts, const char **ref)
+{
+	size_t n = 0;
+	int rc = cli_parse(c, argc, argv, opts, ref, 1, &n);
+
+	if (rc == 0 && n != 1)
+		rc = cli_usage_error(c, "a certificate name or serial is required");
+	return rc;
+}
+
 int cli_duration(cli *c, const char *option, const char *value, int64_t *out)
 {
 	const char *why = NULL;

@@ -59,6 +59,9 @@ struct cli {
 int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts,
 	const char **positional, size_t max_positional, size_t *npositional);
 
+/* cli_parse for commands that take exactly one certificate REF (name or serial). */
+int cli_parse_ref(cli *c, int argc, char **argv, const cli_opt *opts, const char **ref);
+
 /* After a command parsed its options: opens the home and unlocks the keys as
  * the command's flags ask. Returns an exit code (0 when all is ready). */
 int cli_setup(cli *c);

@@ -13,13 +13,10 @@ int cmd_export(cli *c, int argc, char **argv)
 	capstan_export_format fmt;
 	capstan_buf data = CAPSTAN_BUF_INIT;
 	capstan_cert *cert = NULL;
-	size_t n = 0;
 	int rc;
 
-	if ((rc = cli_parse(c, argc, argv, opts, &ref, 1, &n)) != 0)
+	if ((rc = cli_parse_ref(c, argc, argv, opts, &ref)) != 0)
 		return rc;
-	if (n != 1)
-		return cli_usage_error(c, "a certificate name or serial is required");
 	if (!format)
 		return cli_usage_error(c, "--format is required (cert, chain, key or der)");
 	if (capstan_export_format_parse(format, &fmt) < 0)

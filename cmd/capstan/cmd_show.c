@@ -12,13 +12,10 @@ int cmd_show(cli *c, int argc, char **argv)
 	};
 	capstan_buf buf = CAPSTAN_BUF_INIT;
 	capstan_cert *cert = NULL;
-	size_t n = 0;
 	int rc;
 
-	if ((rc = cli_parse(c, argc, argv, opts, &ref, 1, &n)) != 0)
+	if ((rc = cli_parse_ref(c, argc, argv, opts, &ref)) != 0)
 		return rc;
-	if (n != 1)
-		return cli_usage_error(c, "a certificate name or serial is required");
 	if ((rc = cli_setup(c)) != 0)
 		return rc;
 	if (capstan_cert_lookup(&cert, c->ctx, ref, env) < 0)

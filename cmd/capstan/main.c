@@ -40,22 +40,36 @@ static const cli_command *find_command(const char *name)
 	return NULL;
 }
 
-/* The command word is the first argument that is neither an option nor the
- * value of a global option that takes one. */
-static int find_command_word(int argc, char **argv)
+/* The command word is the first argument that is neither a global option nor
+ * the value of one. Only global options may stand before it: anything else
+ * there is reported at once, so its value is never taken for a command. */
+static int find_command_word(int argc, char **argv, int *word)
 {
 	static const char *const with_value[] = { "--home", "--config", "--passphrase-file" };
+	static const char *const flags[] = { "--json", "--quiet", "-q", "--help", "-h", "--version" };
 
+	*word = -1;
 	for (int i = 1; i < argc; i++) {
-		int skip = 0;
-		if (argv[i][0] != '-')
-			return i;
-		for (size_t j = 0; j < 3; j++)
-			if (strcmp(argv[i], with_value[j]) == 0)
-				skip = 1;
-		i += skip;
+		const char *arg = argv[i];
+		int known = 0;
+		if (arg[0] != '-') {
+			*word = i;
+			return 0;
+		}
+		for (size_t j = 0; j < sizeof(with_value) / sizeof(with_value[0]); j++) {
+			size_t n = strlen(with_value[j]);
+			if (strcmp(arg, with_value[j]) == 0)
+				known = 1, i++;
+			else if (strncmp(arg, with_value[j], n) == 0 && arg[n] == '=')
+				known = 1;
+		}
+		for (size_t j = 0; j < sizeof(flags) / sizeof(flags[0]); j++)
+			known |= strcmp(arg, flags[j]) == 0;
+		if (!known)
+			return cli_usage_error(NULL, "unknown option '%s' (global options: --home, --config,"
+				" --json, -q, --passphrase-file)", arg);
 	}
-	return -1;
+	return 0;
 }
 
 /* Opens the home and unlocks the keys as the command's flags ask. */
@@ -83,7 +97,8 @@ int main(int argc, char **argv)
 	int word, rc, nargs = 0;
 
 	umask(077);
-	word = find_command_word(argc, argv);
+	if ((rc = find_command_word(argc, argv, &word)) != 0)
+		return rc;
 	if (word < 0) {
 		for (int i = 1; i < argc; i++) {
 			if (strcmp(argv[i], "--version") == 0) {

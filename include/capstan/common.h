@@ -44,7 +44,9 @@ const char *capstan_error_message(const capstan_ctx *ctx);
 int capstan_error_last(const capstan_ctx *ctx);
 
 /* A byte buffer returned by the library. The caller owns it and releases it with
- * capstan_buf_free(), which wipes it (buffers may hold key material). */
+ * capstan_buf_free(), which wipes it (buffers may hold key material). data is
+ * always followed by a NUL byte that len does not count, so text such as PEM
+ * can be used as a C string. */
 typedef struct {
 	unsigned char *data;
 	size_t len;

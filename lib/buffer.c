@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctx.h"
+#include "buffer.h"
 
 #define MAX_SECRET_LEN 4096
 
@@ -16,6 +16,33 @@ void capstan_buf_free(capstan_buf *buf)
 	free(buf->data);
 	buf->data = NULL;
 	buf->len = 0;
+}
+
+int capstan_buf_append(capstan_ctx *ctx, capstan_buf *buf, const void *data, size_t len)
+{
+	unsigned char *grown;
+
+	if (len > SIZE_MAX - buf->len - 1)
+		return capstan_error_oom(ctx);
+	/* realloc would leave a copy of secret bytes behind: grow by hand. */
+	if (!(grown = malloc(buf->len + len + 1)))
+		return capstan_error_oom(ctx);
+	if (buf->len)
+		memcpy(grown, buf->data, buf->len);
+	if (len)
+		memcpy(grown + buf->len, data, len);
+	grown[buf->len + len] = '\0';
+	len += buf->len;
+	capstan_buf_free(buf);
+	buf->data = grown;
+	buf->len = len;
+	return 0;
+}
+
+int capstan_buf_set(capstan_ctx *ctx, capstan_buf *buf, const void *data, size_t len)
+{
+	capstan_buf_free(buf);
+	return capstan_buf_append(ctx, buf, data, len);
 }
 
 int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out, const char *s, size_t len)
