@@ -11,6 +11,7 @@ packages=(
 	libcmocka-dev                       # unit tests
 	gnutls-bin                          # certtool, the second verifier
 	jq                                  # reading --json output in tests
+	python3                             # a pseudo-terminal for the prompt test
 	faketime                            # time travel in tests
 )
 

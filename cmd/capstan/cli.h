@@ -45,7 +45,6 @@ struct cli {
 	const cli_command *command;
 	const char *home_opt; /* --home as given */
 	char *home;           /* the home in use */
-	const char *config;
 	const char *passphrase_file;
 	int json;
 	int quiet;

@@ -45,7 +45,7 @@ static const cli_command *find_command(const char *name)
  * there is reported at once, so its value is never taken for a command. */
 static int find_command_word(int argc, char **argv, int *word)
 {
-	static const char *const with_value[] = { "--home", "--config", "--passphrase-file" };
+	static const char *const with_value[] = { "--home", "--passphrase-file" };
 	static const char *const flags[] = { "--json", "--quiet", "-q", "--help", "-h", "--version" };
 
 	*word = -1;
@@ -66,8 +66,8 @@ static int find_command_word(int argc, char **argv, int *word)
 		for (size_t j = 0; j < sizeof(flags) / sizeof(flags[0]); j++)
 			known |= strcmp(arg, flags[j]) == 0;
 		if (!known)
-			return cli_usage_error(NULL, "unknown option '%s' (global options: --home, --config,"
-				" --json, -q, --passphrase-file)", arg);
+			return cli_usage_error(NULL, "unknown option '%s' (global options: --home, --json, -q,"
+				" --passphrase-file)", arg);
 	}
 	return 0;
 }

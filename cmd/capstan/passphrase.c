@@ -19,12 +19,12 @@ static int prompt_line(capstan_ctx *ctx, FILE *tty, const char *prompt, capstan_
 	if (restore) {
 		quiet = saved;
 		quiet.c_lflag &= (tcflag_t)~ECHO;
-		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		tcsetattr(fileno(tty), TCSADRAIN, &quiet);
 	}
 	if (!fgets(line, sizeof(line), tty))
 		line[0] = '\0';
 	if (restore)
-		tcsetattr(fileno(tty), TCSAFLUSH, &saved);
+		tcsetattr(fileno(tty), TCSADRAIN, &saved);
 	fputc('\n', tty);
 	rc = capstan_secret_set(ctx, out, line, strcspn(line, "\r\n"));
 	capstan_wipe(line, sizeof(line));
