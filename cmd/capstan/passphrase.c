@@ -13,14 +13,16 @@ static int prompt_line(capstan_ctx *ctx, FILE *tty, const char *prompt, capstan_
 	char line[1024];
 	int rc, restore;
 
-	fputs(prompt, tty);
-	fflush(tty);
+	/* Echo goes off before the prompt appears: text typed as soon as the
+	 * prompt shows must never be echoed. */
 	restore = tcgetattr(fileno(tty), &saved) == 0;
 	if (restore) {
 		quiet = saved;
 		quiet.c_lflag &= (tcflag_t)~ECHO;
 		tcsetattr(fileno(tty), TCSADRAIN, &quiet);
 	}
+	fputs(prompt, tty);
+	fflush(tty);
 	if (!fgets(line, sizeof(line), tty))
 		line[0] = '\0';
 	if (restore)
