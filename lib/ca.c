@@ -95,7 +95,7 @@ static int record_from_der(capstan_ctx *ctx, const capstan_mint *m, capstan_buf 
 	c->not_after = info.not_after;
 	c->lifetime = m->lifetime;
 	c->renew_before = m->renew_before;
-	c->has_key = m->sealed_key != NULL;
+	c->has_key = m->sealed_key != NULL || m->key_id > 0;
 	c->issuer_id = m->issuer ? m->issuer->id : 0;
 	c->der = der->data;
 	c->der_len = der->len;
@@ -110,7 +110,7 @@ int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out)
 	capstan_buf der = CAPSTAN_BUF_INIT;
 	unsigned char spki[32];
 	capstan_cert *c = NULL;
-	int64_t key_id = 0;
+	int64_t key_id = m->key_id;
 	int rc;
 
 	if (m->issuer && m->tmpl.not_after > m->issuer->not_after)
@@ -168,43 +168,60 @@ static int env_absent(capstan_ctx *ctx, const char *name)
 	return rc == CAPSTAN_ENOTFOUND ? 0 : rc;
 }
 
+int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char *op, capstan_cert **out)
+{
+	int is_root = spec->kind == CAPSTAN_KIND_ROOT;
+	char cn[64], name[32], detail[64];
+	int rc;
+
+	/* The first root keeps the plain name; later ones are numbered so that no
+	 * two CAs of the environment share a subject. Intermediates are numbered. */
+	if (is_root && spec->generation == 1) {
+		snprintf(cn, sizeof(cn), "%s Root CA", spec->env_name);
+		snprintf(name, sizeof(name), "root-ca");
+	} else {
+		snprintf(cn, sizeof(cn), "%s %s CA %lld", spec->env_name, is_root ? "Root" : "Intermediate",
+			(long long)spec->generation);
+		snprintf(name, sizeof(name), "%s-ca-%lld", is_root ? "root" : "intermediate",
+			(long long)spec->generation);
+	}
+	capstan_mint m = {
+		.tmpl = { .kind = spec->kind, .cn = cn, .org = spec->org,
+			  .not_before = spec->now - CAPSTAN_BACKDATE_SECONDS, .not_after = spec->now + spec->lifetime },
+		.name = name, .env_id = spec->env_id, .env_name = spec->env_name,
+		.subject_key = spec->key, .sealed_key = spec->sealed_key,
+		.issuer = is_root ? NULL : spec->root, .issuer_key = is_root ? spec->key : spec->root_key,
+		.lifetime = spec->lifetime,
+	};
+	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
+		return rc;
+	snprintf(detail, sizeof(detail), "%s CA created", is_root ? "root" : "intermediate");
+	return capstan_audit_record(ctx, op, spec->env_name, (*out)->name, (*out)->serial, detail);
+}
+
 /* Inside the transaction: the environment row, the root, the intermediate. */
 static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int64_t lifetimes[3],
 	capstan_key *keys[2], capstan_buf sealed[2], capstan_cert **root, capstan_cert **inter)
 {
 	capstan_store_env env = { 0, (char *)o->env, (char *)o->org, o->key, lifetimes[2] };
-	char root_cn[64], inter_cn[64];
-	time_t now = time(NULL);
 	int rc;
 
 	if ((rc = env_absent(ctx, o->env)) < 0 || (rc = capstan_store_env_insert(ctx, &env)) < 0)
 		return rc;
-	snprintf(root_cn, sizeof(root_cn), "%s Root CA", o->env);
-	snprintf(inter_cn, sizeof(inter_cn), "%s Intermediate CA 1", o->env);
-	capstan_mint rm = {
-		.tmpl = { .kind = CAPSTAN_KIND_ROOT, .cn = root_cn, .org = o->org,
-			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + lifetimes[0] },
-		.name = "root-ca", .env_id = env.id, .env_name = o->env,
-		.subject_key = keys[0], .sealed_key = &sealed[0], .issuer_key = keys[0],
-		.lifetime = lifetimes[0],
+	capstan_ca_spec spec = {
+		.kind = CAPSTAN_KIND_ROOT, .env_id = env.id, .env_name = o->env, .org = o->org,
+		.generation = 1, .key = keys[0], .sealed_key = &sealed[0], .lifetime = lifetimes[0],
+		.now = time(NULL),
 	};
-	if ((rc = capstan_ca_mint(ctx, &rm, root)) < 0)
+	if ((rc = capstan_ca_mint_ca(ctx, &spec, "init", root)) < 0)
 		return rc;
-	capstan_mint im = {
-		.tmpl = { .kind = CAPSTAN_KIND_INTERMEDIATE, .cn = inter_cn, .org = o->org,
-			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + lifetimes[1] },
-		.name = "intermediate-ca-1", .env_id = env.id, .env_name = o->env,
-		.subject_key = keys[1], .sealed_key = &sealed[1], .issuer = *root, .issuer_key = keys[0],
-		.lifetime = lifetimes[1],
-	};
-	if ((rc = capstan_ca_mint(ctx, &im, inter)) < 0)
-		return rc;
-	if ((rc = capstan_audit_record(ctx, "init", o->env, (*root)->name, (*root)->serial,
-		     "root CA created")) < 0 ||
-	    (rc = capstan_audit_record(ctx, "init", o->env, (*inter)->name, (*inter)->serial,
-		     "intermediate CA created")) < 0)
-		return rc;
-	return 0;
+	spec.kind = CAPSTAN_KIND_INTERMEDIATE;
+	spec.key = keys[1];
+	spec.sealed_key = &sealed[1];
+	spec.lifetime = lifetimes[1];
+	spec.root = *root;
+	spec.root_key = keys[0];
+	return capstan_ca_mint_ca(ctx, &spec, "init", inter);
 }
 
 int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,

@@ -16,7 +16,8 @@ typedef struct {
 	int64_t env_id;
 	const char *env_name;
 	const capstan_key *subject_key;
-	const capstan_buf *sealed_key;  /* NULL: the key is not kept (CSR) */
+	const capstan_buf *sealed_key;  /* a new key to store; NULL: see key_id */
+	int64_t key_id;                 /* the stored key it certifies again; 0: none (CSR) */
 	const capstan_cert *issuer;     /* NULL: self-signed root */
 	const capstan_key *issuer_key;
 	int64_t lifetime;
@@ -26,6 +27,24 @@ typedef struct {
 /* Inside a transaction: picks a serial unused by the issuer, cuts notAfter to
  * the issuer's, signs, stores the sealed key (if any) and the certificate. */
 int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out);
+
+/* A CA certificate to mint: a root (self-signed) or an intermediate under root. */
+typedef struct {
+	capstan_cert_kind kind;
+	int64_t env_id;
+	const char *env_name;
+	const char *org;
+	int64_t generation;            /* 1 for the first of its kind in the environment */
+	const capstan_key *key;
+	const capstan_buf *sealed_key;
+	int64_t lifetime;
+	time_t now;
+	const capstan_cert *root;      /* intermediates: the issuing root */
+	const capstan_key *root_key;
+} capstan_ca_spec;
+
+/* Inside a transaction: mints the CA certificate and writes its audit row (op). */
+int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char *op, capstan_cert **out);
 
 /* Opens the private key the inventory holds for cert (needs an unlocked home). */
 int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key);

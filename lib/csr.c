@@ -48,23 +48,6 @@ static int signature_is_strong(const X509_REQ *req)
 	return md_nid == NID_sha256 || md_nid == NID_sha384 || md_nid == NID_sha512;
 }
 
-static char *subject_cn(X509_REQ *req)
-{
-	X509_NAME *name = X509_REQ_get_subject_name(req);
-	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	unsigned char *utf8 = NULL;
-	char *out = NULL;
-	int n;
-
-	if (i < 0)
-		return NULL;
-	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
-	if (n >= 0 && !memchr(utf8, '\0', (size_t)n))
-		out = strndup((const char *)utf8, (size_t)n);
-	OPENSSL_free(utf8);
-	return out;
-}
-
 static int requested_sans(X509_REQ *req, capstan_strlist *sans)
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
@@ -110,7 +93,7 @@ int capstan_csr_read(capstan_ctx *ctx, const unsigned char *data, size_t len,
 	if ((rc = capstan_key_wrap(pubkey, ctx, pkey)) < 0)
 		goto done;
 	pkey = NULL;
-	*cn = subject_cn(req);
+	*cn = capstan_x509_name_cn(X509_REQ_get_subject_name(req));
 	if (requested_sans(req, sans) < 0) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's subjectAltName cannot be read");
 		capstan_key_free(*pubkey);

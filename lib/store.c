@@ -59,6 +59,14 @@ static const char *const migrations[] = {
 	"CREATE INDEX certs_status ON certs(status);"
 	"CREATE INDEX certs_not_after ON certs(not_after);"
 	"CREATE INDEX certs_serial ON certs(serial);"
+	"CREATE INDEX certs_issuer_status ON certs(issuer_id, status);"
+	/* One row per CA that has signed a CRL: its last CRL number. */
+	"CREATE TABLE crls ("
+	"  issuer_id INTEGER PRIMARY KEY REFERENCES certs(id),"
+	"  number INTEGER NOT NULL,"
+	"  this_update INTEGER NOT NULL,"
+	"  next_update INTEGER NOT NULL);"
+	/* hash = SHA-256(previous row's hash || this row's canonical form). */
 	"CREATE TABLE audit ("
 	"  id INTEGER PRIMARY KEY,"
 	"  at INTEGER NOT NULL,"
@@ -68,7 +76,8 @@ static const char *const migrations[] = {
 	"  env TEXT,"
 	"  name TEXT,"
 	"  serial TEXT,"
-	"  detail TEXT);",
+	"  detail TEXT,"
+	"  hash BLOB NOT NULL);",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

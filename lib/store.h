@@ -61,13 +61,50 @@ int capstan_store_envs_with_leaf(capstan_ctx *ctx, const char *name, capstan_str
 /* The newest valid, unexpired CA certificate of that kind in the environment. */
 int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind,
 	capstan_cert **out);
-/* Every valid, unexpired root of the environment, oldest first. */
+/* The roots the environment trusts, newest first: the current one, and any
+ * unexpired older root that still anchors an unexpired, unrevoked leaf. */
 int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
+/* Every unexpired intermediate of the environment, newest first. */
+int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
+void capstan_cert_list_free(capstan_cert **list, size_t count);
 int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count);
 /* 1 when issuer_id already used serial, 0 when not. */
 int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *serial);
 int capstan_store_cert_supersede(capstan_ctx *ctx, int64_t id, int64_t by_id);
 
+/* Lifecycle (store_lifecycle.c). */
+
+/* Ids of valid leaves (expired ones included) due for renewal at now: inside
+ * `within` seconds of their end if within > 0, else inside their own window. */
+int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t within,
+	int64_t **ids, size_t *count);
+/* True when the certificate is still valid (in the store) and still due. */
+int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within);
+int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason);
+
+/* The intermediates that must publish a CRL: unexpired, and current or with
+ * an unexpired leaf; the current one first. */
+int capstan_store_crl_issuers(capstan_ctx *ctx, int64_t env_id, time_t now, capstan_cert ***out,
+	size_t *count);
+/* Calls fn for each revoked, unexpired leaf of the issuer (read by index). */
+typedef int (*capstan_store_revoked_fn)(const char *serial, time_t revoked_at, const char *reason,
+	void *payload);
+int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
+	capstan_store_revoked_fn fn, void *payload);
+/* Takes the issuer's next CRL number (strictly increasing) and records the update times. */
+int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
+	time_t next_update, int64_t *number);
+
+/* Calls fn with each environment's count of leaves in each status. */
+typedef int (*capstan_store_count_fn)(const char *env, const char *status, int64_t count, void *payload);
+int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_count_fn fn, void *payload);
+
+/* Inserts the row with its id and hash (both set by the caller), and records it
+ * as the chain's head. */
 int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entry);
+/* The last row's id and hash; id 0 and a zero hash for an empty log. */
+int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[32]);
+/* The head the inventory recorded: CAPSTAN_ENOTFOUND before the first row. */
+int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[32]);
 
 #endif

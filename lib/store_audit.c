@@ -4,28 +4,86 @@
 
 #include "store_internal.h"
 
+#define AUDIT_HEAD_KEY "audit.head"
+
 int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e)
 {
+	unsigned char head[8 + 32];
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
 	if (!ctx->store || !ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "an audit row must be written inside its change's transaction");
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO audit (at, uid, user, op, env, name, serial, detail)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")) < 0)
+		     "INSERT INTO audit (id, at, uid, user, op, env, name, serial, detail, hash)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)e->at);
-	sqlite3_bind_int64(stmt, 2, e->uid);
-	capstan_store_bind_text(stmt, 3, e->user);
-	capstan_store_bind_text(stmt, 4, e->op);
-	capstan_store_bind_text(stmt, 5, e->env);
-	capstan_store_bind_text(stmt, 6, e->name);
-	capstan_store_bind_text(stmt, 7, e->serial);
-	capstan_store_bind_text(stmt, 8, e->detail);
+	sqlite3_bind_int64(stmt, 1, e->id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)e->at);
+	sqlite3_bind_int64(stmt, 3, e->uid);
+	capstan_store_bind_text(stmt, 4, e->user);
+	capstan_store_bind_text(stmt, 5, e->op);
+	capstan_store_bind_text(stmt, 6, e->env);
+	capstan_store_bind_text(stmt, 7, e->name);
+	capstan_store_bind_text(stmt, 8, e->serial);
+	capstan_store_bind_text(stmt, 9, e->detail);
+	sqlite3_bind_blob(stmt, 10, e->hash, 32, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot write the audit row");
 	sqlite3_finalize(stmt);
+	if (rc < 0)
+		return rc;
+	/* The head: without it, deleting the newest rows would leave a chain
+	 * that is intact, only shorter. Big-endian id, then the hash. */
+	for (int i = 0; i < 8; i++)
+		head[i] = (unsigned char)((uint64_t)e->id >> (56 - 8 * i));
+	memcpy(head + 8, e->hash, 32);
+	return capstan_store_meta_set(ctx, AUDIT_HEAD_KEY, head, sizeof(head));
+}
+
+static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsigned char hash[32])
+{
+	int step = sqlite3_step(stmt), rc = 0;
+
+	*id = 0;
+	memset(hash, 0, 32);
+	if (step == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+		if (sqlite3_column_bytes(stmt, 1) == 32)
+			memcpy(hash, sqlite3_column_blob(stmt, 1), 32);
+	} else if (step != SQLITE_DONE) {
+		rc = capstan_store_error(ctx, "cannot read the audit log");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[32])
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")) < 0)
+		return rc;
+	return read_id_hash(ctx, stmt, id, hash);
+}
+
+int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[32])
+{
+	capstan_buf head = CAPSTAN_BUF_INIT;
+	int rc = capstan_store_meta_get(ctx, AUDIT_HEAD_KEY, &head);
+
+	if (rc == 0 && head.len != 8 + 32)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the audit head is corrupt");
+	if (rc == 0) {
+		uint64_t v = 0;
+		for (int i = 0; i < 8; i++)
+			v = (v << 8) | head.data[i];
+		*id = (int64_t)v;
+		memcpy(hash, head.data + 8, 32);
+	}
+	capstan_buf_free(&head);
 	return rc;
 }
 
@@ -44,7 +102,7 @@ int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx)
 	if (!(it = calloc(1, sizeof(*it))))
 		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_prepare(ctx, &it->stmt,
-		     "SELECT id, at, uid, user, op, env, name, serial, detail FROM audit ORDER BY id")) < 0) {
+		     "SELECT id, at, uid, user, op, env, name, serial, detail, hash FROM audit ORDER BY id")) < 0) {
 		free(it);
 		return rc;
 	}
@@ -73,6 +131,8 @@ int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *it)
 	e->name = capstan_store_column_strdup(it->stmt, 6);
 	e->serial = capstan_store_column_strdup(it->stmt, 7);
 	e->detail = capstan_store_column_strdup(it->stmt, 8);
+	if (sqlite3_column_bytes(it->stmt, 9) == 32)
+		memcpy(e->hash, sqlite3_column_blob(it->stmt, 9), 32);
 	if (!e->user || !e->op) {
 		capstan_audit_entry_free(e);
 		return capstan_error_oom(it->ctx);

@@ -8,19 +8,12 @@
 
 #include "store_internal.h"
 
-/* Every query that builds a capstan_cert selects these columns, in this order. */
-#define CERT_COLUMNS \
-	"c.id, c.kind, c.status, e.name, c.name, c.serial, c.subject, c.issuer, c.service," \
-	" c.fingerprint, c.profile, c.key_type, c.sans, c.not_before, c.not_after, c.lifetime," \
-	" c.renew_before, c.key_id IS NOT NULL, c.revoked_at, c.revoke_reason, c.issuer_id, c.der"
-#define CERT_FROM " FROM certs c JOIN envs e ON e.id = c.env_id "
-
-static const char *const kind_names[] = { "root", "intermediate", "leaf" };
+const char *const capstan_store_kind_names[] = { "root", "intermediate", "leaf" };
 
 static int kind_parse(const char *s, capstan_cert_kind *out)
 {
 	for (int i = 0; i < 3; i++)
-		if (s && strcmp(s, kind_names[i]) == 0)
+		if (s && strcmp(s, capstan_store_kind_names[i]) == 0)
 			return *out = (capstan_cert_kind)i, 0;
 	return -1;
 }
@@ -40,7 +33,7 @@ static int status_parse_stored(const char *s, capstan_status *out)
 	return 0;
 }
 
-static int cert_from_row(capstan_ctx *ctx, sqlite3_stmt *s, capstan_cert **out)
+int capstan_store_cert_from_row(capstan_ctx *ctx, sqlite3_stmt *s, capstan_cert **out)
 {
 	capstan_cert *c = calloc(1, sizeof(*c));
 	capstan_strlist sans = { 0 };
@@ -100,7 +93,7 @@ static int cert_one(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out, co
 	int step = sqlite3_step(stmt), rc;
 
 	if (step == SQLITE_ROW)
-		rc = cert_from_row(ctx, stmt, out);
+		rc = capstan_store_cert_from_row(ctx, stmt, out);
 	else if (step == SQLITE_DONE)
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no %s", what);
 	else
@@ -277,7 +270,7 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 		return rc;
 	}
 	sqlite3_bind_int64(stmt, 1, env_id);
-	capstan_store_bind_text(stmt, 2, kind_names[cert->kind]);
+	capstan_store_bind_text(stmt, 2, capstan_store_kind_names[cert->kind]);
 	capstan_store_bind_text(stmt, 3, cert->name);
 	capstan_store_bind_text(stmt, 4, cert->serial);
 	if (cert->issuer_id)
@@ -359,7 +352,7 @@ int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
-	capstan_store_bind_text(stmt, 3, kind_names[kind]);
+	capstan_store_bind_text(stmt, 3, capstan_store_kind_names[kind]);
 	return cert_one(ctx, stmt, out, "certificate of that name");
 }
 
@@ -375,22 +368,16 @@ int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind
 		     " ORDER BY c.id DESC LIMIT 1")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
-	capstan_store_bind_text(stmt, 2, kind_names[kind]);
+	capstan_store_bind_text(stmt, 2, capstan_store_kind_names[kind]);
 	return cert_one(ctx, stmt, out, kind == CAPSTAN_KIND_ROOT ? "valid root CA" : "valid intermediate CA");
 }
 
-int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
+int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert ***out, size_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
 	capstan_cert **list = NULL, *c;
 	size_t n = 0;
-	int rc, step;
+	int rc = 0, step;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'root'"
-		     " AND c.status = 'valid' AND c.not_after > strftime('%s', 'now') ORDER BY c.id")) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		capstan_cert **grown = realloc(list, (n + 1) * sizeof(*list));
 		if (!grown) {
@@ -398,22 +385,27 @@ int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***ou
 			break;
 		}
 		list = grown;
-		if ((rc = cert_from_row(ctx, stmt, &c)) < 0)
+		if ((rc = capstan_store_cert_from_row(ctx, stmt, &c)) < 0)
 			break;
 		list[n++] = c;
 	}
 	if (rc == 0 && step != SQLITE_DONE)
-		rc = capstan_store_error(ctx, "cannot read the roots");
+		rc = capstan_store_error(ctx, "cannot read certificates");
 	sqlite3_finalize(stmt);
 	if (rc < 0) {
-		while (n)
-			capstan_cert_free(list[--n]);
-		free(list);
+		capstan_cert_list_free(list, n);
 		return rc;
 	}
 	*out = list;
 	*count = n;
 	return 0;
+}
+
+void capstan_cert_list_free(capstan_cert **list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		capstan_cert_free(list[i]);
+	free(list);
 }
 
 static int int_query(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *out)
@@ -437,7 +429,7 @@ int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind
 		     "SELECT count(*) FROM certs WHERE env_id = ?1 AND kind = ?2")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
-	capstan_store_bind_text(stmt, 2, kind_names[kind]);
+	capstan_store_bind_text(stmt, 2, capstan_store_kind_names[kind]);
 	return int_query(ctx, stmt, count);
 }
 
@@ -525,7 +517,7 @@ int capstan_cert_iter_next(capstan_cert **out, capstan_cert_iter *it)
 	int step = sqlite3_step(it->stmt);
 
 	if (step == SQLITE_ROW)
-		return cert_from_row(it->ctx, it->stmt, out);
+		return capstan_store_cert_from_row(it->ctx, it->stmt, out);
 	if (step == SQLITE_DONE)
 		return CAPSTAN_ITEROVER;
 	return capstan_store_error(it->ctx, "cannot list certificates");

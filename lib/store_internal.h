@@ -12,6 +12,20 @@ struct capstan_store {
 	int in_tx;
 };
 
+/* Every query that builds a capstan_cert selects these columns, in this order. */
+#define CERT_COLUMNS \
+	"c.id, c.kind, c.status, e.name, c.name, c.serial, c.subject, c.issuer, c.service," \
+	" c.fingerprint, c.profile, c.key_type, c.sans, c.not_before, c.not_after, c.lifetime," \
+	" c.renew_before, c.key_id IS NOT NULL, c.revoked_at, c.revoke_reason, c.issuer_id, c.der"
+#define CERT_FROM " FROM certs c JOIN envs e ON e.id = c.env_id "
+
+extern const char *const capstan_store_kind_names[];
+
+/* A capstan_cert from a row that selected CERT_COLUMNS. */
+int capstan_store_cert_from_row(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out);
+/* Steps stmt (CERT_COLUMNS) to the end, collecting every row; finalizes it. */
+int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert ***out, size_t *count);
+
 /* Records sqlite's message for the store's database and returns CAPSTAN_ERROR. */
 int capstan_store_error(capstan_ctx *ctx, const char *what);
 int capstan_store_prepare(capstan_ctx *ctx, sqlite3_stmt **stmt, const char *sql);

@@ -155,8 +155,7 @@ static int set_subject(capstan_ctx *ctx, X509 *cert, const capstan_x509_template
 	return 0;
 }
 
-/* SHA-384 for P-384 issuers, none for Ed25519 (pure EdDSA), else SHA-256. */
-static const char *signing_digest(const capstan_key *issuer_key)
+const char *capstan_signing_digest(const capstan_key *issuer_key)
 {
 	switch (issuer_key->type) {
 	case CAPSTAN_KEY_EC_P384: return "SHA2-384";
@@ -184,7 +183,7 @@ static int set_validity_and_serial(capstan_ctx *ctx, X509 *cert, const capstan_x
 	return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the serial and validity");
 }
 
-static int x509_from_der(capstan_ctx *ctx, X509 **out, const unsigned char *der, size_t len)
+int capstan_x509_from_der(capstan_ctx *ctx, X509 **out, const unsigned char *der, size_t len)
 {
 	const unsigned char *p = der;
 
@@ -211,7 +210,7 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 		rc = capstan_error_oom(ctx);
 		goto done;
 	}
-	if (issuer_der && (rc = x509_from_der(ctx, &issuer, issuer_der, issuer_len)) < 0)
+	if (issuer_der && (rc = capstan_x509_from_der(ctx, &issuer, issuer_der, issuer_len)) < 0)
 		goto done;
 	if ((rc = set_validity_and_serial(ctx, cert, tmpl)) < 0 ||
 	    (rc = set_subject(ctx, cert, tmpl)) < 0)
@@ -223,7 +222,7 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 	}
 	if ((rc = add_extensions(ctx, cert, issuer ? issuer : cert, tmpl, subject_key)) < 0)
 		goto done;
-	if (EVP_DigestSignInit_ex(mctx, NULL, signing_digest(issuer_key), ctx->libctx, NULL,
+	if (EVP_DigestSignInit_ex(mctx, NULL, capstan_signing_digest(issuer_key), ctx->libctx, NULL,
 		    issuer_key->pkey, NULL) != 1 || X509_sign_ctx(cert, mctx) <= 0) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot sign the certificate for '%s'", tmpl->cn);
 		goto done;
@@ -241,6 +240,22 @@ done:
 	return rc;
 }
 
+int capstan_x509_public_key(capstan_key **out, capstan_ctx *ctx, const unsigned char *der, size_t len)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *pkey;
+	int rc;
+
+	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
+		return rc;
+	if (!(pkey = X509_get_pubkey(cert)))
+		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "cannot read the certificate's public key");
+	else if ((rc = capstan_key_wrap(out, ctx, pkey)) < 0)
+		EVP_PKEY_free(pkey);
+	X509_free(cert);
+	return rc;
+}
+
 static char *name_to_string(const X509_NAME *name)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
@@ -253,6 +268,22 @@ static char *name_to_string(const X509_NAME *name)
 		out = strndup(data, (size_t)len);
 	}
 	BIO_free(bio);
+	return out;
+}
+
+char *capstan_x509_name_cn(const X509_NAME *name)
+{
+	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	char *out = NULL;
+	int n;
+
+	if (i < 0)
+		return NULL;
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (n >= 0 && !memchr(utf8, '\0', (size_t)n))
+		out = strndup((const char *)utf8, (size_t)n);
+	OPENSSL_free(utf8);
 	return out;
 }
 
@@ -304,7 +335,7 @@ int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 	int rc, n;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = x509_from_der(ctx, &cert, der, len)) < 0)
+	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
 		return rc;
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	n = bn ? BN_num_bytes(bn) : -1;
@@ -317,6 +348,7 @@ int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 		goto done;
 	capstan_hex_encode(out->fingerprint_sha256, md, 32);
 	out->subject = name_to_string(X509_get_subject_name(cert));
+	out->cn = capstan_x509_name_cn(X509_get_subject_name(cert));
 	out->issuer = name_to_string(X509_get_issuer_name(cert));
 	if (!out->subject || !out->issuer ||
 	    asn1_time_to_time_t(X509_get0_notBefore(cert), &out->not_before) < 0 ||
@@ -347,6 +379,7 @@ done:
 void capstan_x509_info_clear(capstan_x509_info *info)
 {
 	free(info->subject);
+	free(info->cn);
 	free(info->issuer);
 	capstan_strlist_free(&info->sans);
 	memset(info, 0, sizeof(*info));
@@ -360,7 +393,7 @@ int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned c
 	long n;
 	int rc;
 
-	if ((rc = x509_from_der(ctx, &cert, der, len)) < 0)
+	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
 		return rc;
 	if (!(bio = BIO_new(BIO_s_mem())) || PEM_write_bio_X509(bio, cert) != 1) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot write PEM");

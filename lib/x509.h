@@ -32,6 +32,7 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 /* What a certificate says, read from its DER. */
 typedef struct {
 	char *subject;
+	char *cn;                    /* the subject's CN, UTF-8; NULL when none */
 	char *issuer;
 	char serial[2 * 20 + 1];
 	char fingerprint_sha256[65];
@@ -44,6 +45,9 @@ typedef struct {
 int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 	const unsigned char *der, size_t len);
 void capstan_x509_info_clear(capstan_x509_info *info);
+
+/* The public key of a DER certificate (renewal keeps the key it certifies). */
+int capstan_x509_public_key(capstan_key **out, capstan_ctx *ctx, const unsigned char *der, size_t len);
 
 /* Appends the PEM of a DER certificate to out. */
 int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len);
@@ -59,5 +63,34 @@ int capstan_serial_generate(capstan_ctx *ctx, unsigned char serial[CAPSTAN_SERIA
  */
 int capstan_csr_read(capstan_ctx *ctx, const unsigned char *data, size_t len,
 	capstan_key **pubkey, char **cn, capstan_strlist *sans);
+
+/* CRLs (crl.c): built entry by entry, so a long list never sits in memory twice. */
+typedef struct capstan_crl capstan_crl;
+int capstan_crl_new(capstan_crl **out, capstan_ctx *ctx, const unsigned char *issuer_der,
+	size_t issuer_len, time_t this_update, time_t next_update, int64_t number);
+/* reason_code: RFC 5280 CRLReason; 0 (unspecified) adds no reason extension. */
+int capstan_crl_add(capstan_crl *crl, capstan_ctx *ctx, const char *serial_hex, time_t revoked_at,
+	int reason_code);
+int capstan_crl_sign(capstan_buf *der, capstan_crl *crl, capstan_ctx *ctx, const capstan_key *issuer_key);
+void capstan_crl_free(capstan_crl *crl);
+/* Appends the PEM ("X509 CRL") of a DER CRL to out. */
+int capstan_crl_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len);
+
+/* Chain verification (chain.c). */
+typedef struct {
+	const unsigned char *der;
+	size_t len;
+} capstan_der;
+
+/*
+ * Verifies the first certificate of INPUT (PEM, one or more certificates, or
+ * one DER certificate) up to one of the trusted roots, with the rest of INPUT
+ * and the given intermediates as candidates for the chain; X.509 strict rules.
+ * *leaf receives the DER of the verified certificate. CAPSTAN_EINVALID, with
+ * the reason, when it does not verify.
+ */
+int capstan_x509_verify_chain(capstan_buf *leaf, capstan_ctx *ctx, const unsigned char *input,
+	size_t input_len, const capstan_der *roots, size_t nroots, const capstan_der *intermediates,
+	size_t nintermediates);
 
 #endif

@@ -1,6 +1,9 @@
 /*
  * capstan — the audit log: one row per change, written in the change's own
- * transaction (table "audit" in the inventory).
+ * transaction (table "audit" in the inventory). The rows form a hash chain:
+ * each row's hash is SHA-256 over the previous row's hash and its own
+ * canonical content, and the inventory keeps the last row's id and hash, so
+ * editing, deleting, inserting or reordering rows is detected.
  */
 #ifndef CAPSTAN_AUDIT_H
 #define CAPSTAN_AUDIT_H
@@ -17,6 +20,7 @@ typedef struct {
 	char *name;   /* may be NULL */
 	char *serial; /* may be NULL */
 	char *detail; /* may be NULL */
+	unsigned char hash[32];
 } capstan_audit_entry;
 
 void capstan_audit_entry_free(capstan_audit_entry *entry);
@@ -26,5 +30,12 @@ CAPSTAN_WARN_UNUSED int capstan_audit_iter_new(capstan_audit_iter **out, capstan
 /* 0 and *out (caller frees), CAPSTAN_ITEROVER at the end, or an error. */
 CAPSTAN_WARN_UNUSED int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *iter);
 void capstan_audit_iter_free(capstan_audit_iter *iter);
+
+/*
+ * Checks the hash chain. 0 when it is intact; CAPSTAN_EINVALID when it is
+ * not, with *bad_id the first row found wrong (0 when the fault is the chain's
+ * end) and a message saying what is wrong with it.
+ */
+CAPSTAN_WARN_UNUSED int capstan_audit_verify(capstan_ctx *ctx, int64_t *bad_id, int64_t *rows);
 
 #endif

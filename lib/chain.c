@@ -1,0 +1,117 @@
+/* Verifying a certificate chain up to an environment's trusted roots. */
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include "buffer.h"
+#include "crypto_internal.h"
+#include "ossl.h"
+#include "x509.h"
+
+#define MAX_INPUT_CERTS 16
+
+/* Reads INPUT: PEM certificates (up to 16), or one DER certificate. */
+static int read_input(capstan_ctx *ctx, const unsigned char *input, size_t len, STACK_OF(X509) *out)
+{
+	BIO *bio;
+	X509 *cert;
+	int rc = 0;
+
+	if (len > 0 && input[0] == 0x30) {
+		if ((rc = capstan_x509_from_der(ctx, &cert, input, len)) < 0)
+			return rc;
+		if (!sk_X509_push(out, cert)) {
+			X509_free(cert);
+			return capstan_error_oom(ctx);
+		}
+		return 0;
+	}
+	if (!(bio = BIO_new_mem_buf(input, (int)len)))
+		return capstan_error_oom(ctx);
+	while (sk_X509_num(out) < MAX_INPUT_CERTS) {
+		cert = X509_new_ex(ctx->libctx, NULL);
+		if (!cert || !PEM_read_bio_X509(bio, &cert, NULL, NULL)) {
+			X509_free(cert);
+			break;
+		}
+		if (!sk_X509_push(out, cert)) {
+			X509_free(cert);
+			rc = capstan_error_oom(ctx);
+			break;
+		}
+	}
+	ERR_clear_error(); /* the end of the PEM data reads as an error */
+	BIO_free(bio);
+	if (rc == 0 && sk_X509_num(out) == 0)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "no certificate found (expected PEM or DER)");
+	return rc;
+}
+
+static int add_ders(capstan_ctx *ctx, const capstan_der *ders, size_t n, X509_STORE *store,
+	STACK_OF(X509) *chain)
+{
+	for (size_t i = 0; i < n; i++) {
+		X509 *cert = NULL;
+		int rc = capstan_x509_from_der(ctx, &cert, ders[i].der, ders[i].len), ok;
+		if (rc < 0)
+			return rc;
+		ok = store ? X509_STORE_add_cert(store, cert) == 1 : sk_X509_push(chain, cert) > 0;
+		if (store || !ok)
+			X509_free(cert); /* the store keeps its own reference */
+		if (!ok)
+			return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot load a CA certificate");
+	}
+	return 0;
+}
+
+int capstan_x509_verify_chain(capstan_buf *leaf, capstan_ctx *ctx, const unsigned char *input,
+	size_t input_len, const capstan_der *roots, size_t nroots, const capstan_der *intermediates,
+	size_t nintermediates)
+{
+	STACK_OF(X509) *given = sk_X509_new_null(), *untrusted = sk_X509_new_null();
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *sctx = X509_STORE_CTX_new_ex(ctx->libctx, NULL);
+	unsigned char *der = NULL;
+	int rc, len;
+
+	if (!given || !untrusted || !store || !sctx) {
+		rc = capstan_error_oom(ctx);
+		goto done;
+	}
+	if ((rc = read_input(ctx, input, input_len, given)) < 0 ||
+	    (rc = add_ders(ctx, roots, nroots, store, NULL)) < 0 ||
+	    (rc = add_ders(ctx, intermediates, nintermediates, NULL, untrusted)) < 0)
+		goto done;
+	for (int i = 1; i < sk_X509_num(given); i++) {
+		if (!X509_up_ref(sk_X509_value(given, i)) || !sk_X509_push(untrusted, sk_X509_value(given, i))) {
+			rc = capstan_error_oom(ctx);
+			goto done;
+		}
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_X509_STRICT);
+	if (X509_STORE_CTX_init(sctx, store, sk_X509_value(given, 0), untrusted) != 1) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up verification");
+		goto done;
+	}
+	if (X509_verify_cert(sctx) != 1) {
+		int err = X509_STORE_CTX_get_error(sctx);
+		ERR_clear_error();
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "does not verify: %s (at depth %d)",
+			X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(sctx));
+		goto done;
+	}
+	if ((len = i2d_X509(sk_X509_value(given, 0), &der)) <= 0)
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the certificate");
+	else
+		rc = capstan_buf_set(ctx, leaf, der, (size_t)len);
+done:
+	OPENSSL_free(der);
+	X509_STORE_CTX_free(sctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(given, X509_free);
+	sk_X509_pop_free(untrusted, X509_free);
+	return rc;
+}

@@ -1,0 +1,209 @@
+/* Rows for the certificate lifecycle: renewal candidates, revocations, CRL
+ * issuers and numbers, trust anchors, status counts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* The renew-before window of a row, in SQL: the row's own, else 30 days or a
+ * third of the lifetime, whichever is shorter; ?3 (within) overrides it. */
+#define DUE_WINDOW \
+	"CASE WHEN ?3 > 0 THEN ?3 WHEN c.renew_before > 0 THEN c.renew_before" \
+	" ELSE min(2592000, c.lifetime / 3) END"
+
+int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t within,
+	int64_t **ids, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int64_t *list = NULL;
+	size_t n = 0, alloc = 0;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT c.id FROM certs c WHERE c.kind = 'leaf' AND c.status = 'valid'"
+		     " AND (?1 = 0 OR c.env_id = ?1) AND c.not_after <= ?2 + " DUE_WINDOW
+		     " ORDER BY c.not_after, c.id")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	sqlite3_bind_int64(stmt, 3, within);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == alloc) {
+			int64_t *grown = realloc(list, (alloc = alloc ? alloc * 2 : 64) * sizeof(*list));
+			if (!grown) {
+				rc = capstan_error_oom(ctx);
+				break;
+			}
+			list = grown;
+		}
+		list[n++] = sqlite3_column_int64(stmt, 0);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot find certificates due for renewal");
+	sqlite3_finalize(stmt);
+	if (rc < 0) {
+		free(list);
+		return rc;
+	}
+	*ids = list;
+	*count = n;
+	return 0;
+}
+
+int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT 1 FROM certs c WHERE c.id = ?1 AND c.status = 'valid'"
+		     " AND c.not_after <= ?2 + " DUE_WINDOW)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	sqlite3_bind_int64(stmt, 3, within);
+	step = sqlite3_step(stmt);
+	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 :
+		capstan_store_error(ctx, "cannot check a certificate");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "UPDATE certs SET status = 'revoked', revoked_at = ?2, revoke_reason = ?3"
+		     " WHERE id = ?1 AND status != 'revoked'")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)at);
+	capstan_store_bind_text(stmt, 3, reason);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot revoke");
+	else if (sqlite3_changes(ctx->store->db) != 1)
+		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the certificate is already revoked");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'root'"
+		     " AND c.not_after > ?2 AND (c.status = 'valid' OR (c.status = 'superseded' AND EXISTS ("
+		     "   SELECT 1 FROM certs i JOIN certs l ON l.issuer_id = i.id"
+		     "   WHERE i.issuer_id = c.id AND l.kind = 'leaf' AND l.status IN ('valid', 'superseded')"
+		     "   AND l.not_after > ?2)))"
+		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
+int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
+		     " AND c.not_after > ?2 ORDER BY c.id DESC")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
+int capstan_store_crl_issuers(capstan_ctx *ctx, int64_t env_id, time_t now, capstan_cert ***out,
+	size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
+		     " AND c.not_after > ?2 AND (c.status = 'valid' OR EXISTS ("
+		     "   SELECT 1 FROM certs l WHERE l.issuer_id = c.id AND l.not_after > ?2))"
+		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
+int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
+	capstan_store_revoked_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	/* (issuer_id, status) is indexed: only revoked rows are read. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT serial, revoked_at, revoke_reason FROM certs"
+		     " WHERE issuer_id = ?1 AND status = 'revoked' AND not_after > ?2 ORDER BY id")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = fn((const char *)sqlite3_column_text(stmt, 0),
+			     (time_t)sqlite3_column_int64(stmt, 1),
+			     (const char *)sqlite3_column_text(stmt, 2), payload)) < 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read revocations");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
+	time_t next_update, int64_t *number)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO crls (issuer_id, number, this_update, next_update) VALUES (?1, 1, ?2, ?3)"
+		     " ON CONFLICT (issuer_id) DO UPDATE SET number = number + 1,"
+		     " this_update = excluded.this_update, next_update = excluded.next_update"
+		     " RETURNING number")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)this_update);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)next_update);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*number = sqlite3_column_int64(stmt, 0);
+	else
+		rc = capstan_store_error(ctx, "cannot take a CRL number");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_count_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT e.name, CASE WHEN c.status = 'valid' AND c.not_after <= ?1 THEN 'expired'"
+		     " ELSE c.status END AS st, count(*)" CERT_FROM
+		     "WHERE c.kind = 'leaf' GROUP BY e.name, st ORDER BY e.name, st")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = fn((const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
+			     sqlite3_column_int64(stmt, 2), payload)) < 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot count certificates");
+	sqlite3_finalize(stmt);
+	return rc;
+}
