@@ -75,11 +75,13 @@ int capstan_store_cert_supersede(capstan_ctx *ctx, int64_t id, int64_t by_id);
 /* Lifecycle (store_lifecycle.c). */
 
 /* Ids of valid leaves (expired ones included) due for renewal at now: inside
- * `within` seconds of their end if within > 0, else inside their own window. */
+ * `within` seconds of their end if within > 0, else inside their own window
+ * (capped at two thirds of their validity); with from_old_ca, also those whose
+ * issuer was rotated out. */
 int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t within,
-	int64_t **ids, size_t *count);
+	int from_old_ca, int64_t **ids, size_t *count);
 /* True when the certificate is still valid (in the store) and still due. */
-int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within);
+int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within, int from_old_ca);
 int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason);
 
 /* The intermediates that must publish a CRL: unexpired, and current or with

@@ -3,16 +3,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capstan/policy.h>
+
 #include "store_internal.h"
 
-/* The renew-before window of a row, in SQL: the row's own, else 30 days or a
- * third of the lifetime, whichever is shorter; ?3 (within) overrides it. */
+#define CAPSTAN_STR_(x) #x
+#define CAPSTAN_STR(x) CAPSTAN_STR_(x)
+
+/*
+ * When a row is due, in SQL. Its renew-before window is its own, else 30 days
+ * or a third of its lifetime, whichever is shorter; ?3 (--within) overrides
+ * it. A window as long as the validity the certificate was granted would make
+ * every run renew it again, so such a window falls back to a third of the
+ * validity (as cert-manager does): runs stay idempotent. With ?4
+ * (--from-old-ca), a leaf whose issuer was rotated out is due too.
+ */
 #define DUE_WINDOW \
-	"CASE WHEN ?3 > 0 THEN ?3 WHEN c.renew_before > 0 THEN c.renew_before" \
-	" ELSE min(2592000, c.lifetime / 3) END"
+	"(CASE WHEN ?3 > 0 THEN ?3 WHEN c.renew_before > 0 THEN c.renew_before" \
+	" ELSE min(2592000, c.lifetime / 3) END)"
+/* The validity granted, without the backdating of notBefore. */
+#define GRANTED "(c.not_after - c.not_before - " CAPSTAN_STR(CAPSTAN_BACKDATE_SECONDS) ")"
+#define DUE_CONDITION \
+	"(c.not_after <= ?2 + (CASE WHEN " DUE_WINDOW " < " GRANTED " THEN " DUE_WINDOW \
+	" ELSE " GRANTED " / 3 END)" \
+	" OR (?4 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND i.status != 'valid')))"
 
 int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t within,
-	int64_t **ids, size_t *count)
+	int from_old_ca, int64_t **ids, size_t *count)
 {
 	sqlite3_stmt *stmt = NULL;
 	int64_t *list = NULL;
@@ -21,12 +38,13 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT c.id FROM certs c WHERE c.kind = 'leaf' AND c.status = 'valid'"
-		     " AND (?1 = 0 OR c.env_id = ?1) AND c.not_after <= ?2 + " DUE_WINDOW
+		     " AND (?1 = 0 OR c.env_id = ?1) AND " DUE_CONDITION
 		     " ORDER BY c.not_after, c.id")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
 	sqlite3_bind_int64(stmt, 3, within);
+	sqlite3_bind_int(stmt, 4, from_old_ca);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (n == alloc) {
 			int64_t *grown = realloc(list, (alloc = alloc ? alloc * 2 : 64) * sizeof(*list));
@@ -50,18 +68,18 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 	return 0;
 }
 
-int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within)
+int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within, int from_old_ca)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT 1 FROM certs c WHERE c.id = ?1 AND c.status = 'valid'"
-		     " AND c.not_after <= ?2 + " DUE_WINDOW)) < 0)
+		     "SELECT 1 FROM certs c WHERE c.id = ?1 AND c.status = 'valid' AND " DUE_CONDITION)) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
 	sqlite3_bind_int64(stmt, 3, within);
+	sqlite3_bind_int(stmt, 4, from_old_ca);
 	step = sqlite3_step(stmt);
 	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 :
 		capstan_store_error(ctx, "cannot check a certificate");

@@ -12,6 +12,7 @@ packages=(
 	gnutls-bin                          # certtool, the second verifier
 	jq                                  # reading --json output in tests
 	python3                             # a pseudo-terminal for the prompt test
+	prometheus                          # promtool checks the metrics file
 	faketime                            # time travel in tests
 )
 

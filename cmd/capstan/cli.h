@@ -89,6 +89,18 @@ int out_show(cli *c, const capstan_cert *cert);
 /* A file written: path, what it holds (e.g. "chain"), the certificate or NULL. */
 int out_written(cli *c, const char *path, const char *what, const capstan_cert *cert);
 
+/* Lifecycle. */
+int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert);
+int out_revoked(cli *c, const capstan_cert *cert, const char *reason);
+int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
+int out_verified(cli *c, const char *file, const capstan_cert *cert);
+int out_audit_verified(cli *c, int64_t rows);
+/* renew --due: one call per result, then the end (which prints the JSON document). */
+typedef struct out_due out_due;
+out_due *out_due_begin(cli *c);
+int out_due_item(out_due *d, const capstan_due_result *result);
+int out_due_end(out_due *d);
+
 /* Streams: begin, one call per item, end. Nothing is held in memory. */
 void out_list_begin(cli *c);
 int out_list_item(cli *c, const capstan_cert *cert, size_t index);
@@ -105,5 +117,11 @@ int cmd_show(cli *c, int argc, char **argv);
 int cmd_trust(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
+int cmd_renew(cli *c, int argc, char **argv);
+int cmd_rotate(cli *c, int argc, char **argv);
+int cmd_revoke(cli *c, int argc, char **argv);
+int cmd_crl(cli *c, int argc, char **argv);
+int cmd_verify(cli *c, int argc, char **argv);
+int cmd_metrics(cli *c, int argc, char **argv);
 
 #endif

@@ -3,13 +3,24 @@
 
 int cmd_audit(cli *c, int argc, char **argv)
 {
+	int verify = 0;
+	const cli_opt opts[] = {
+		{ "verify", OPT_FLAG, &verify },
+		{ NULL, 0, NULL },
+	};
 	capstan_audit_iter *it = NULL;
 	capstan_audit_entry *e;
 	size_t count = 0;
+	int64_t bad = 0, rows = 0;
 	int rc, next;
 
-	if ((rc = cli_parse(c, argc, argv, NULL, NULL, 0, NULL)) != 0 || (rc = cli_setup(c)) != 0)
+	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0 || (rc = cli_setup(c)) != 0)
 		return rc;
+	if (verify) {
+		if (capstan_audit_verify(c->ctx, &bad, &rows) < 0)
+			return cli_fail(c);
+		return out_audit_verified(c, rows);
+	}
 	if (capstan_audit_iter_new(&it, c->ctx) < 0)
 		return cli_fail(c);
 	out_audit_begin(c);

@@ -19,7 +19,18 @@ static const cli_command commands[] = {
 	{ "trust", cmd_trust, NEEDS_HOME, "trust --env ENV --out FILE" },
 	{ "export", cmd_export, NEEDS_HOME,
 	  "export REF [--env ENV] --format cert|chain|key|der --out FILE" },
-	{ "audit", cmd_audit, NEEDS_HOME, "audit" },
+	{ "renew", cmd_renew, NEEDS_HOME | NEEDS_PASSPHRASE,
+	  "renew REF [--env ENV] [--days N] | renew --due [--env ENV] [--within DUR] [--from-old-ca]" },
+	{ "rotate", cmd_rotate, NEEDS_HOME | NEEDS_PASSPHRASE,
+	  "rotate REF [--env ENV] [--days N] | rotate --env ENV --intermediate|--root [--key TYPE]"
+	  " [--root-days N] [--ca-days N]" },
+	{ "revoke", cmd_revoke, NEEDS_HOME,
+	  "revoke REF [--env ENV] [--reason unspecified|keyCompromise|affiliationChanged|superseded"
+	  "|cessationOfOperation]" },
+	{ "crl", cmd_crl, NEEDS_HOME | NEEDS_PASSPHRASE, "crl --env ENV --out FILE [--der] [--next-update DUR]" },
+	{ "verify", cmd_verify, NEEDS_HOME, "verify FILE --env ENV" },
+	{ "metrics", cmd_metrics, NEEDS_HOME, "metrics --out FILE" },
+	{ "audit", cmd_audit, NEEDS_HOME, "audit [--verify]" },
 };
 
 static void print_help(FILE *out)

@@ -1,6 +1,7 @@
 /* What capstan prints: a text form for people, one JSON document for scripts.
  * The only file of the tool that uses jansson. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -166,7 +167,7 @@ void out_list_begin(cli *c)
 	if (c->json)
 		fputs("[", stdout);
 	else if (!c->quiet)
-		printf("%-24s %-10s %-32s %-10s %-7s %s\n", "NAME", "ENV", "SERIAL", "STATUS",
+		printf("%-24s %-10s %-32s %-10s %-12s %s\n", "NAME", "ENV", "SERIAL", "STATUS",
 			"PROFILE", "NOT AFTER");
 }
 
@@ -184,7 +185,7 @@ int out_list_item(cli *c, const capstan_cert *cert, size_t index)
 	if (!c->quiet) {
 		char na[32];
 		time_string(cert->not_after, na, sizeof(na));
-		printf("%-24s %-10s %-32s %-10s %-7s %s\n", cert->name, cert->env, cert->serial,
+		printf("%-24s %-10s %-32s %-10s %-12s %s\n", cert->name, cert->env, cert->serial,
 			capstan_status_name(cert->status),
 			cert->has_profile ? capstan_profile_name(cert->profile) : capstan_kind_name(cert->kind),
 			na);
@@ -245,4 +246,148 @@ int out_audit_item(cli *c, const capstan_audit_entry *e, size_t index)
 int out_audit_end(cli *c, size_t count)
 {
 	return end_array(c, count);
+}
+
+int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert)
+{
+	if (c->json) {
+		json_t *doc = cert_json(cert);
+		json_object_set_new(doc, "replaces", json_string(old->serial));
+		return print_doc(c, doc);
+	}
+	if (!c->quiet)
+		printf("%s\n", cert->serial);
+	return EXIT_OK;
+}
+
+int out_revoked(cli *c, const capstan_cert *cert, const char *reason)
+{
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "name", json_string(cert->name));
+		json_object_set_new(doc, "env", json_string(cert->env));
+		json_object_set_new(doc, "serial", json_string(cert->serial));
+		json_object_set_new(doc, "reason", json_string(reason));
+		return print_doc(c, doc);
+	}
+	if (!c->quiet)
+		printf("revoked '%s' in %s (serial %s): %s\n", cert->name, cert->env, cert->serial, reason);
+	return EXIT_OK;
+}
+
+int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *inter)
+{
+	char na[32];
+
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "env", json_string(inter->env));
+		json_object_set_new(doc, "root", root ? cert_json(root) : json_null());
+		json_object_set_new(doc, "intermediate", cert_json(inter));
+		return print_doc(c, doc);
+	}
+	if (c->quiet)
+		return EXIT_OK;
+	if (root) {
+		time_string(root->not_after, na, sizeof(na));
+		printf("new root CA          %s  %s  until %s\n", root->serial, root->subject, na);
+	}
+	time_string(inter->not_after, na, sizeof(na));
+	printf("new intermediate CA  %s  %s  until %s\n", inter->serial, inter->subject, na);
+	return EXIT_OK;
+}
+
+int out_verified(cli *c, const char *file, const capstan_cert *cert)
+{
+	char na[32];
+
+	if (c->json) {
+		json_t *doc = cert_json(cert);
+		json_object_set_new(doc, "file", json_string(file));
+		json_object_set_new(doc, "verified", json_true());
+		return print_doc(c, doc);
+	}
+	if (!c->quiet) {
+		time_string(cert->not_after, na, sizeof(na));
+		printf("%s: OK ('%s' in %s, serial %s, %s, until %s)\n", file, cert->name, cert->env,
+			cert->serial, capstan_status_name(cert->status), na);
+	}
+	return EXIT_OK;
+}
+
+int out_audit_verified(cli *c, int64_t rows)
+{
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "intact", json_true());
+		json_object_set_new(doc, "rows", json_integer(rows));
+		return print_doc(c, doc);
+	}
+	if (!c->quiet)
+		printf("audit log intact: %lld rows\n", (long long)rows);
+	return EXIT_OK;
+}
+
+struct out_due {
+	cli *c;
+	json_t *renewed;
+	json_t *failed;
+};
+
+out_due *out_due_begin(cli *c)
+{
+	out_due *d = calloc(1, sizeof(*d));
+
+	if (d) {
+		d->c = c;
+		d->renewed = json_array();
+		d->failed = json_array();
+	}
+	return d;
+}
+
+int out_due_item(out_due *d, const capstan_due_result *r)
+{
+	const capstan_cert *old = r->old;
+	char na[32];
+
+	if (d->c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "env", json_string(old->env));
+		json_object_set_new(o, "name", json_string(old->name));
+		json_object_set_new(o, r->renewed ? "old_serial" : "serial", json_string(old->serial));
+		if (r->renewed) {
+			json_object_set_new(o, "serial", json_string(r->renewed->serial));
+			json_object_set_new(o, "not_after", json_time(r->renewed->not_after));
+			json_array_append_new(d->renewed, o);
+		} else {
+			json_object_set_new(o, "problem", json_string(r->problem));
+			json_array_append_new(d->failed, o);
+		}
+	}
+	if (!r->renewed) {
+		/* Failures are errors: they are said even with -q or --json. */
+		fprintf(stderr, "capstan: %s\n", r->problem);
+	} else if (!d->c->json && !d->c->quiet) {
+		time_string(r->renewed->not_after, na, sizeof(na));
+		printf("renewed %s/%s: %s -> %s, until %s\n", old->env, old->name, old->serial,
+			r->renewed->serial, na);
+	}
+	return 0;
+}
+
+int out_due_end(out_due *d)
+{
+	int rc = EXIT_OK;
+
+	if (d->c->json) {
+		json_t *doc = json_object();
+		json_object_set(doc, "renewed", d->renewed);
+		json_object_set(doc, "failed", d->failed);
+		rc = print_doc(d->c, doc);
+	}
+	json_decref(d->renewed);
+	json_decref(d->failed);
+	free(d);
+	return rc;
 }

@@ -11,6 +11,7 @@
 #include "home.h"
 #include "cert.h"
 #include "ca.h"
+#include "lifecycle.h"
 #include "audit.h"
 #include "file.h"
 

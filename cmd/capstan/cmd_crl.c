@@ -1,0 +1,51 @@
+/* capstan crl: the CRLs of the environment's intermediates. */
+#include "cli.h"
+
+int cmd_crl(cli *c, int argc, char **argv)
+{
+	const char *env = NULL, *out = NULL, *next = NULL;
+	int der = 0;
+	const cli_opt opts[] = {
+		{ "env", OPT_VALUE, &env },
+		{ "out", OPT_VALUE, &out },
+		{ "der", OPT_FLAG, &der },
+		{ "next-update", OPT_VALUE, &next },
+		{ NULL, 0, NULL },
+	};
+	capstan_crl_opts o = CAPSTAN_CRL_OPTS_INIT;
+	capstan_buf *crls = NULL, pem = CAPSTAN_BUF_INIT;
+	const capstan_buf *data;
+	size_t count = 0;
+	int rc;
+
+	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0)
+		return rc;
+	if (!env)
+		return cli_usage_error(c, "--env is required");
+	if (!out)
+		return cli_usage_error(c, "--out is required (a file, or - for standard output)");
+	if ((next && (rc = cli_duration(c, "--next-update", next, &o.next_update)) != 0) ||
+	    (rc = cli_setup(c)) != 0)
+		return rc;
+	o.env = env;
+	if (capstan_crl_generate(c->ctx, &o, &crls, &count) < 0)
+		return cli_fail(c);
+	if (der && count > 1) {
+		rc = cli_error(c, "--der holds one CRL, but %zu intermediates of '%s' have unexpired"
+			" certificates: use PEM", count, env);
+		goto done;
+	}
+	if (!der && capstan_crl_pem(&pem, c->ctx, crls, count) < 0) {
+		rc = cli_fail(c);
+		goto done;
+	}
+	data = der ? &crls[0] : &pem;
+	if (capstan_file_write(c->ctx, out, data->data, data->len, 0644) < 0)
+		rc = cli_fail(c);
+	else
+		rc = out_written(c, out, der ? "crl-der" : "crl", NULL);
+done:
+	capstan_buf_free(&pem);
+	capstan_crl_list_free(crls, count);
+	return rc;
+}

@@ -1,0 +1,279 @@
+/* Renewal, rotation and revocation of leaf certificates, and the nightly
+ * `renew --due`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/lifecycle.h>
+
+#include "audit.h"
+#include "ca_internal.h"
+#include "store.h"
+#include "x509.h"
+
+static const struct { capstan_revoke_reason reason; const char *name; } reasons[] = {
+	{ CAPSTAN_REASON_UNSPECIFIED, "unspecified" },
+	{ CAPSTAN_REASON_KEY_COMPROMISE, "keyCompromise" },
+	{ CAPSTAN_REASON_AFFILIATION_CHANGED, "affiliationChanged" },
+	{ CAPSTAN_REASON_SUPERSEDED, "superseded" },
+	{ CAPSTAN_REASON_CESSATION_OF_OPERATION, "cessationOfOperation" },
+};
+
+int capstan_revoke_reason_parse(const char *name, capstan_revoke_reason *out)
+{
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (name && strcmp(name, reasons[i].name) == 0)
+			return *out = reasons[i].reason, 0;
+	return CAPSTAN_EINVALID;
+}
+
+const char *capstan_revoke_reason_name(capstan_revoke_reason reason)
+{
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].reason == reason)
+			return reasons[i].name;
+	return "unspecified";
+}
+
+const char *capstan_revoke_reason_names(void)
+{
+	return "unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation";
+}
+
+typedef enum { REISSUE_RENEW, REISSUE_ROTATE } reissue_kind;
+
+/* What a reissue needs, gathered before the transaction. */
+typedef struct {
+	capstan_store_env env;
+	capstan_x509_info info;     /* of the old certificate: CN and SANs */
+	capstan_strlist sans;
+	capstan_cert *issuer;
+	capstan_key *issuer_key;
+	capstan_key *key;           /* the subject's key: the old public key, or a new key */
+	capstan_buf sealed;         /* a new key's sealed form */
+	int64_t key_id;             /* renew: the stored key it certifies again */
+	int64_t lifetime;
+} reissue_plan;
+
+static void plan_clear(reissue_plan *p)
+{
+	capstan_store_env_clear(&p->env);
+	capstan_x509_info_clear(&p->info);
+	capstan_strlist_free(&p->sans);
+	capstan_cert_free(p->issuer);
+	capstan_key_free(p->issuer_key);
+	capstan_key_free(p->key);
+	capstan_buf_free(&p->sealed);
+}
+
+static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind)
+{
+	const char *verb = kind == REISSUE_RENEW ? "renewed" : "rotated";
+
+	if (old->kind != CAPSTAN_KIND_LEAF)
+		return capstan_error(ctx, CAPSTAN_EINVALID,
+			"'%s' is a CA certificate: use 'capstan rotate --env %s --intermediate' or '--root'",
+			old->name, old->env);
+	if (!old->has_key)
+		return capstan_error(ctx, CAPSTAN_EINVALID,
+			"'%s' (%s) was issued from a CSR and cannot be %s here: issue it again from a new CSR"
+			" (capstan issue --csr)", old->name, old->env, verb);
+	if (old->status == CAPSTAN_STATUS_SUPERSEDED)
+		return capstan_error(ctx, CAPSTAN_EINVALID,
+			"serial %s of '%s' is superseded by a newer certificate: use the name to reach the current one",
+			old->serial, old->name);
+	if (kind == REISSUE_RENEW && old->status == CAPSTAN_STATUS_REVOKED)
+		return capstan_error(ctx, CAPSTAN_EINVALID,
+			"'%s' (%s) is revoked and its key may be compromised: rotate it for a new key",
+			old->name, old->env);
+	return 0;
+}
+
+static int plan_reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
+	reissue_plan *p)
+{
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_reissuable(ctx, old, kind)) < 0 ||
+	    (rc = capstan_require_unlocked(ctx)) < 0 ||
+	    (rc = capstan_store_env_get(ctx, old->env, &p->env)) < 0 ||
+	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", lifetime, old->lifetime, &p->lifetime)) < 0 ||
+	    (rc = capstan_x509_info_read(&p->info, ctx, old->der, old->der_len)) < 0)
+		return rc;
+	if (!p->info.cn)
+		return capstan_error(ctx, CAPSTAN_ERROR, "'%s' has no CN to carry over", old->name);
+	for (size_t i = 0; i < old->san_count; i++)
+		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
+			return capstan_error_oom(ctx);
+	if ((rc = capstan_store_current_ca(ctx, p->env.id, CAPSTAN_KIND_INTERMEDIATE, &p->issuer)) < 0 ||
+	    (rc = capstan_ca_load_key(ctx, p->issuer, &p->issuer_key)) < 0)
+		return rc;
+	if (kind == REISSUE_RENEW) {
+		/* The same key: its public half is in the old certificate. */
+		if ((rc = capstan_store_cert_key_id(ctx, old->id, &p->key_id)) < 0)
+			return rc;
+		return capstan_x509_public_key(&p->key, ctx, old->der, old->der_len);
+	}
+	/* A new key, made before the transaction so RSA keygen holds no lock. */
+	if ((rc = capstan_key_generate(&p->key, ctx, old->key_type)) < 0)
+		return rc;
+	return capstan_key_seal(&p->sealed, ctx, p->key);
+}
+
+static int reissue_records(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
+	reissue_plan *p, capstan_cert **out)
+{
+	capstan_cert *now_old = NULL, *latest = NULL;
+	time_t now = time(NULL);
+	char detail[96];
+	int rc;
+
+	/* Read both again under the write lock. */
+	if ((rc = capstan_store_cert_get(ctx, old->id, &now_old)) < 0 ||
+	    (rc = capstan_store_cert_latest(ctx, p->env.id, old->name, CAPSTAN_KIND_LEAF, &latest)) < 0)
+		goto done;
+	if (latest->id != now_old->id || now_old->status == CAPSTAN_STATUS_SUPERSEDED) {
+		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "'%s' (%s) was replaced meanwhile by serial %s",
+			old->name, old->env, latest->serial);
+		goto done;
+	}
+	if ((rc = check_reissuable(ctx, now_old, kind)) < 0)
+		goto done;
+	capstan_mint m = {
+		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = old->profile, .cn = p->info.cn,
+			  .org = p->env.org, .sans = &p->sans,
+			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
+		.name = old->name, .service = old->service, .env_id = p->env.id, .env_name = p->env.name,
+		.subject_key = p->key, .sealed_key = kind == REISSUE_ROTATE ? &p->sealed : NULL,
+		.key_id = p->key_id, .issuer = p->issuer, .issuer_key = p->issuer_key,
+		.lifetime = p->lifetime, .renew_before = old->renew_before,
+	};
+	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
+		goto done;
+	/* A revoked certificate stays revoked; a valid or expired one is superseded. */
+	if (now_old->status != CAPSTAN_STATUS_REVOKED &&
+	    (rc = capstan_store_cert_supersede(ctx, now_old->id, (*out)->id)) < 0)
+		goto done;
+	snprintf(detail, sizeof(detail), "replaces %s", now_old->serial);
+	rc = capstan_audit_record(ctx, kind == REISSUE_RENEW ? "renew" : "rotate", p->env.name,
+		old->name, (*out)->serial, detail);
+done:
+	capstan_cert_free(now_old);
+	capstan_cert_free(latest);
+	return rc;
+}
+
+/* due: NULL for an explicit renew; else the claim re-checks that the
+ * certificate is still due, and 1 is returned when it no longer is. */
+static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
+	const capstan_due_opts *due, capstan_cert **out)
+{
+	reissue_plan p = { 0 };
+	capstan_cert *cert = NULL;
+	int rc, claim;
+
+	if ((rc = plan_reissue(ctx, old, kind, lifetime, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0)
+		goto done;
+	/* renew --due claims the certificate under the write lock: if another run
+	 * renewed it meanwhile it is no longer valid, nor due. */
+	claim = due ? capstan_store_still_due(ctx, old->id, time(NULL), due->within, due->from_old_ca) : 1;
+	if (claim <= 0) {
+		capstan_store_rollback(ctx);
+		rc = claim < 0 ? claim : 1; /* another run renewed it first */
+		goto done;
+	}
+	if ((rc = reissue_records(ctx, old, kind, &p, &cert)) < 0 || (rc = capstan_store_commit(ctx)) < 0) {
+		capstan_store_rollback(ctx);
+		goto done;
+	}
+	*out = cert;
+	cert = NULL;
+done:
+	capstan_cert_free(cert);
+	plan_clear(&p);
+	return rc;
+}
+
+int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
+{
+	return reissue(ctx, cert, REISSUE_RENEW, lifetime, NULL, out);
+}
+
+int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
+{
+	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, NULL, out);
+}
+
+int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason)
+{
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0)
+		return rc;
+	if (cert->kind != CAPSTAN_KIND_LEAF)
+		return capstan_error(ctx, CAPSTAN_EINVALID,
+			"'%s' is a CA certificate: rotate the CA instead (capstan rotate --env %s --intermediate)",
+			cert->name, cert->env);
+	if ((rc = capstan_store_begin(ctx)) < 0)
+		return rc;
+	rc = capstan_store_cert_revoke(ctx, cert->id, time(NULL), capstan_revoke_reason_name(reason));
+	if (rc == CAPSTAN_EEXISTS)
+		rc = capstan_error(ctx, rc, "'%s' (serial %s) is already revoked", cert->name, cert->serial);
+	if (rc == 0)
+		rc = capstan_audit_record(ctx, "revoke", cert->env, cert->name, cert->serial,
+			capstan_revoke_reason_name(reason));
+	if (rc < 0 || (rc = capstan_store_commit(ctx)) < 0)
+		capstan_store_rollback(ctx);
+	return rc;
+}
+
+static int renew_one_due(capstan_ctx *ctx, int64_t id, const capstan_due_opts *opts, capstan_due_fn fn,
+	void *payload, int *failures)
+{
+	capstan_cert *old = NULL, *renewed = NULL;
+	capstan_due_result result = { 0 };
+	int rc;
+
+	if ((rc = capstan_store_cert_get(ctx, id, &old)) < 0)
+		return rc;
+	rc = reissue(ctx, old, REISSUE_RENEW, 0, opts, &renewed);
+	if (rc == 1 || rc == CAPSTAN_EEXISTS) {
+		rc = 0; /* another run got there first: exactly once */
+	} else if (rc == CAPSTAN_EINVALID) {
+		result.old = old;
+		result.problem = capstan_error_message(ctx);
+		(*failures)++;
+		rc = fn ? fn(&result, payload) : 0;
+	} else if (rc == 0) {
+		result.old = old;
+		result.renewed = renewed;
+		rc = fn ? fn(&result, payload) : 0;
+	}
+	capstan_cert_free(old);
+	capstan_cert_free(renewed);
+	return rc;
+}
+
+int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_due_fn fn, void *payload)
+{
+	capstan_store_env env = { 0 };
+	int64_t *ids = NULL;
+	size_t count = 0;
+	int rc, failures = 0;
+
+	if ((rc = capstan_require_store(ctx)) < 0)
+		return rc;
+	if (opts->env && (rc = capstan_store_env_get(ctx, opts->env, &env)) < 0)
+		return rc;
+	rc = capstan_store_due_ids(ctx, env.id, time(NULL), opts->within, opts->from_old_ca, &ids, &count);
+	capstan_store_env_clear(&env);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < count && rc == 0; i++)
+		rc = renew_one_due(ctx, ids[i], opts, fn, payload, &failures);
+	free(ids);
+	if (rc == 0 && failures)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%d certificate%s due could not be renewed",
+			failures, failures == 1 ? "" : "s");
+	return rc;
+}

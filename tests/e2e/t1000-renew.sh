@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# renew and rotate one certificate; renew --due with the default window, seen
+# from the future with faketime; catching up on expired certificates; quiet.
+. "$(dirname "$0")/lib.sh"
+
+cap init --env dev >/dev/null || exit 1
+trust=$(trust_of dev)
+pubkey() { "$CAPSTAN" show "$1" --pem | openssl x509 -noout -pubkey; }
+
+cap issue --env dev --profile server --cn web.internal --dns www.internal --service web >"$T/s1"
+pubkey web.internal >"$T/k1"
+check "renew" cap renew web.internal
+s2=$(cat "$T/out")
+like "renew prints the new serial" "$s2" '^[0-9a-f]{32}$'
+check_fails "the serial is new" test "$s2" = "$(cat "$T/s1")"
+check "the key is the same" cmp "$T/k1" <(pubkey web.internal)
+is "the old certificate is superseded" "$("$CAPSTAN" --json show "$(cat "$T/s1")" | jq -r .status)" superseded
+is "the new one is valid" "$("$CAPSTAN" --json show web.internal | jq -r .status)" valid
+is "SANs, profile and service carry over" \
+	"$("$CAPSTAN" --json show web.internal | jq -r '[(.sans | join(" ")), .profile, .service] | join("|")')" \
+	"DNS:web.internal DNS:www.internal|server|web"
+"$CAPSTAN" export web.internal --format chain --out "$T/web.chain"
+check "the renewed certificate verifies" openssl_verify sslserver "$trust" "$T/web.chain"
+check "renew --days changes the line's lifetime" cap renew web.internal --days 30
+is "30 days now" "$("$CAPSTAN" --json show web.internal | jq -r .lifetime)" 30d
+check "and the next renewal keeps it" cap renew web.internal
+is "still 30 days" "$("$CAPSTAN" --json show web.internal | jq -r .lifetime)" 30d
+is "one line, four certificates" "$("$CAPSTAN" --json list --status all | jq '[.[] | select(.name == "web.internal")] | length')" 4
+
+check "rotate" cap rotate web.internal
+check_fails "rotate makes a new key" cmp -s "$T/k1" <(pubkey web.internal)
+check "export the rotated key" cap export web.internal --format key --out "$T/web.key"
+check "the exported key is the new one" cmp <(pubkey web.internal) <(openssl pkey -in "$T/web.key" -pubout)
+refuses "a superseded serial cannot be renewed" 1 "is superseded by a newer certificate" \
+	cap renew "$(cat "$T/s1")"
+
+# CSR-issued and revoked lines.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/csr.key" \
+	-subj "/CN=csr.internal" -out "$T/app.csr" 2>/dev/null
+cap issue --env dev --profile server --csr "$T/app.csr" >/dev/null
+refuses "a CSR-issued certificate needs a new CSR" 1 "issued from a CSR.*issue it again from a new CSR" \
+	cap renew csr.internal
+refuses "and cannot be rotated either" 1 "issued from a CSR" cap rotate csr.internal
+cap issue --env dev --profile client --cn leaked >/dev/null
+"$CAPSTAN" revoke leaked --reason keyCompromise >/dev/null
+refuses "a revoked certificate is not renewed with its key" 1 "is revoked.*rotate it for a new key" cap renew leaked
+check "but can be rotated" cap rotate leaked
+is "the revoked one stays revoked" "$("$CAPSTAN" --json list --status revoked | jq -r '.[].name')" leaked
+refuses "renew needs a REF or --due" 2 "a certificate name or serial is required \(or --due\)" cap renew
+refuses "--due takes no REF" 2 "--due renews what is due" cap renew web.internal --due
+refuses "--within goes with --due" 2 "--within and --from-old-ca go with --due" cap renew web.internal --within 3d
+
+# The default window: 30 days, or a third of the lifetime if shorter.
+cap init --env later >/dev/null
+cap issue --env later --profile server --cn a90.internal >/dev/null                # window 30d
+cap issue --env later --profile client --cn b30 --days 30 >/dev/null               # window 10d
+cap issue --env later --profile client --cn c-own --days 60 --renew-before 45d >/dev/null
+# What is due at +DUR, each time from the same starting inventory (a copy).
+due_at() {
+	rm -rf "$T/probe" && cp -a "$CAPSTAN_HOME" "$T/probe"
+	faketime -f "+$1" "$CAPSTAN" --home "$T/probe" --passphrase-file "$PASS" --json renew --due --env later |
+		jq -r '[.renewed[].name] | sort | join(",")'
+}
+check "nothing is due now" cap renew --due --env later
+is "and nothing is printed" "$(cat "$T/out" "$T/err")" ""
+is "nothing due after 14 days" "$(due_at 14d)" ""
+is "at +16d: c-own (its own 45d window)" "$(due_at 16d)" "c-own"
+is "at +21d: b30 too (a 30d lifetime: 10d window)" "$(due_at 21d)" "b30,c-own"
+is "at +61d: a90 too (30d window)" "$(due_at 61d)" "a90.internal,b30,c-own"
+is "at +59d: not a90 yet" "$(due_at 59d)" "b30,c-own"
+check "the probes changed nothing here" cap renew --due --env later
+# Run twice at the same moment on one copy: the second run has nothing to do.
+probe_again() {
+	faketime -f "+$1" "$CAPSTAN" --home "$T/probe" --passphrase-file "$PASS" --json renew --due --env later "${@:2}" |
+		jq -r '[.renewed[].name] | sort | join(",")'
+}
+due_at 61d >/dev/null
+is "idempotent: a second run at +61d renews nothing" "$(probe_again 61d)" ""
+# --within as long as a lifetime falls back to a third of the validity.
+due_at 1h >/dev/null
+is "--within 1y at +25d: only what is in its last third (b30)" "$(probe_again 25d --within 1y)" "b30"
+is "and the same run again renews nothing" "$(probe_again 25d --within 1y)" ""
+
+# Missed runs catch up: expired certificates are renewed too.
+cap issue --env later --profile client --cn forgotten --days 5 >/dev/null
+is "an expired certificate is renewed (+8d)" "$(due_at 8d)" "forgotten"
+
+# A due certificate issued from a CSR is reported, the rest renewed, exit 1.
+cap init --env csr >/dev/null
+cap issue --env csr --profile server --csr "$T/app.csr" --days 10 >/dev/null
+cap issue --env csr --profile client --cn ok --days 10 >/dev/null
+faketime -f +9d "$CAPSTAN" --passphrase-file "$PASS" renew --due --env csr >"$T/out" 2>"$T/err"
+is "exit 1 when something due could not be renewed" "$?" 1
+like "the renewable one was renewed" "$(cat "$T/out")" "renewed csr/ok"
+like "the CSR one is named" "$(head -1 "$T/err")" "capstan: 'csr.internal' \(csr\) was issued from a CSR"
+like "and the count is given" "$(tail -1 "$T/err")" "capstan: 1 certificate due could not be renewed"
+
+done_testing
