@@ -39,58 +39,113 @@ static void fsync_dir(const char *dir)
 	}
 }
 
-int capstan_file_write(capstan_ctx *ctx, const char *path, const void *data, size_t len, unsigned mode)
-{
-	char *copy = NULL, *tmp = NULL, *dir;
-	struct stat sb;
-	int fd = -1, rc = 0;
+struct capstan_file {
+	capstan_ctx *ctx;
+	char *path;
+	char *dir;
+	char *tmp;      /* NULL for standard output */
+	int fd;
+};
 
-	if (strcmp(path, "-") == 0)
-		return write_all(STDOUT_FILENO, data, len) < 0 ?
-			capstan_error(ctx, CAPSTAN_ERROR, "cannot write to standard output: %s", strerror(errno)) : 0;
-	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is a directory", path);
-	if (!(copy = strdup(path)))
+void capstan_file_abort(capstan_file *f)
+{
+	if (!f)
+		return;
+	if (f->tmp) {
+		if (f->fd >= 0)
+			close(f->fd);
+		unlink(f->tmp);
+	}
+	free(f->tmp);
+	free(f->dir);
+	free(f->path);
+	free(f);
+}
+
+int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path, unsigned mode)
+{
+	capstan_file *f = calloc(1, sizeof(*f));
+	struct stat sb;
+	char *copy;
+
+	if (!f || !(f->path = strdup(path)) || !(copy = strdup(path))) {
+		capstan_file_abort(f);
 		return capstan_error_oom(ctx);
-	dir = dirname(copy);
+	}
+	f->ctx = ctx;
+	f->fd = STDOUT_FILENO;
+	f->dir = strdup(dirname(copy));
+	free(copy);
+	if (!f->dir) {
+		capstan_file_abort(f);
+		return capstan_error_oom(ctx);
+	}
+	if (strcmp(path, "-") == 0) {
+		*out = f;
+		return 0;
+	}
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		capstan_file_abort(f);
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is a directory", path);
+	}
 	/* The temporary file lives beside the target so rename() is atomic, and is
 	 * created 0600 by mkstemp, so a key is never readable by others, even briefly. */
-	if (!(tmp = capstan_aprintf("%s/.capstan-tmp-XXXXXX", dir))) {
-		rc = capstan_error_oom(ctx);
-		goto done;
+	if (!(f->tmp = capstan_aprintf("%s/.capstan-tmp-XXXXXX", f->dir))) {
+		capstan_file_abort(f);
+		return capstan_error_oom(ctx);
 	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", dir, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto done;
+	if ((f->fd = mkstemp(f->tmp)) < 0) {
+		int rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", f->dir, strerror(errno));
+		free(f->tmp);
+		f->tmp = NULL;
+		capstan_file_abort(f);
+		return rc;
 	}
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path, strerror(errno));
-		goto done;
+	if (fchmod(f->fd, mode) < 0) {
+		int rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot chmod '%s': %s", f->tmp, strerror(errno));
+		capstan_file_abort(f);
+		return rc;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path, strerror(errno));
-		goto done;
+	*out = f;
+	return 0;
+}
+
+int capstan_file_commit(capstan_file *f, const void *data, size_t len)
+{
+	capstan_ctx *ctx = f->ctx;
+	int rc = 0, fd = f->fd;
+
+	if (!f->tmp) {
+		if (write_all(STDOUT_FILENO, data, len) < 0)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write to standard output: %s", strerror(errno));
+		capstan_file_abort(f);
+		return rc;
 	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot replace '%s': %s", path, strerror(errno));
-		goto done;
-	}
-	free(tmp);
-	tmp = NULL;
-	fsync_dir(dir);
-done:
-	if (fd >= 0)
+	f->fd = -1; /* closed here, whatever happens */
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", f->path, strerror(errno));
 		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
+	} else if (close(fd) < 0) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", f->path, strerror(errno));
+	} else if (rename(f->tmp, f->path) < 0) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot replace '%s': %s", f->path, strerror(errno));
+	} else {
+		free(f->tmp);
+		f->tmp = NULL; /* renamed: nothing left to remove */
+		fsync_dir(f->dir);
 	}
-	free(copy);
+	capstan_file_abort(f);
 	return rc;
+}
+
+int capstan_file_write(capstan_ctx *ctx, const char *path, const void *data, size_t len, unsigned mode)
+{
+	capstan_file *f = NULL;
+	int rc;
+
+	if ((rc = capstan_file_begin(&f, ctx, path, mode)) < 0)
+		return rc;
+	return capstan_file_commit(f, data, len);
 }
 
 int capstan_file_read(capstan_ctx *ctx, capstan_buf *out, const char *path, size_t max_len)

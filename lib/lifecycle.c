@@ -236,6 +236,12 @@ static int renew_one_due(capstan_ctx *ctx, int64_t id, const capstan_due_opts *o
 
 	if ((rc = capstan_store_cert_get(ctx, id, &old)) < 0)
 		return rc;
+	/* Superseded or revoked since the candidates were read: another run
+	 * renewed it (or an operator revoked it). Nothing to do, nothing to say. */
+	if (old->status != CAPSTAN_STATUS_VALID && old->status != CAPSTAN_STATUS_EXPIRED) {
+		capstan_cert_free(old);
+		return 0;
+	}
 	rc = reissue(ctx, old, REISSUE_RENEW, 0, opts, &renewed);
 	if (rc == 1 || rc == CAPSTAN_EEXISTS) {
 		rc = 0; /* another run got there first: exactly once */

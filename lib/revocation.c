@@ -72,6 +72,10 @@ int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan
 		goto done;
 	if ((rc = capstan_store_crl_issuers(ctx, env.id, now, &issuers, &n)) == 0 && n == 0)
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "environment '%s' has no current intermediate CA", env.name);
+	if (rc == 0 && opts->single && n > 1)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID,
+			"%zu intermediates of '%s' have unexpired certificates: one DER CRL cannot cover them (use PEM)",
+			n, env.name);
 	if (rc == 0 && !(out = calloc(n, sizeof(*out))))
 		rc = capstan_error_oom(ctx);
 	for (size_t i = 0; rc == 0 && i < n; i++)

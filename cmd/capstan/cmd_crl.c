@@ -14,6 +14,7 @@ int cmd_crl(cli *c, int argc, char **argv)
 	};
 	capstan_crl_opts o = CAPSTAN_CRL_OPTS_INIT;
 	capstan_buf *crls = NULL, pem = CAPSTAN_BUF_INIT;
+	capstan_file *file = NULL;
 	const capstan_buf *data;
 	size_t count = 0;
 	int rc;
@@ -28,19 +29,24 @@ int cmd_crl(cli *c, int argc, char **argv)
 	    (rc = cli_setup(c)) != 0)
 		return rc;
 	o.env = env;
-	if (capstan_crl_generate(c->ctx, &o, &crls, &count) < 0)
+	o.single = der;
+	/* The output must be writable before CRL numbers are taken. They are
+	 * committed before the file is renamed into place: a number lost to a
+	 * failed write is harmless, a published number used again is not. */
+	if (capstan_file_begin(&file, c->ctx, out, 0644) < 0)
 		return cli_fail(c);
-	if (der && count > 1) {
-		rc = cli_error(c, "--der holds one CRL, but %zu intermediates of '%s' have unexpired"
-			" certificates: use PEM", count, env);
-		goto done;
+	if (capstan_crl_generate(c->ctx, &o, &crls, &count) < 0) {
+		rc = cli_error(c, "%s%s", der ? "--der: " : "", capstan_error_message(c->ctx));
+		capstan_file_abort(file);
+		return rc;
 	}
 	if (!der && capstan_crl_pem(&pem, c->ctx, crls, count) < 0) {
 		rc = cli_fail(c);
+		capstan_file_abort(file);
 		goto done;
 	}
 	data = der ? &crls[0] : &pem;
-	if (capstan_file_write(c->ctx, out, data->data, data->len, 0644) < 0)
+	if (capstan_file_commit(file, data->data, data->len) < 0)
 		rc = cli_fail(c);
 	else
 		rc = out_written(c, out, der ? "crl-der" : "crl", NULL);

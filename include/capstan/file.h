@@ -12,6 +12,18 @@
 CAPSTAN_WARN_UNUSED int capstan_file_write(capstan_ctx *ctx, const char *path,
 	const void *data, size_t len, unsigned mode);
 
+/*
+ * The same in steps, for outputs that must be known writable before the work
+ * that fills them: capstan_file_begin creates the temporary file (failing if
+ * the directory is not writable), capstan_file_commit writes, fsyncs and
+ * renames it, capstan_file_abort removes it. Both end the handle.
+ */
+typedef struct capstan_file capstan_file;
+CAPSTAN_WARN_UNUSED int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path,
+	unsigned mode);
+CAPSTAN_WARN_UNUSED int capstan_file_commit(capstan_file *file, const void *data, size_t len);
+void capstan_file_abort(capstan_file *file);
+
 /* Reads a whole file of at most max_len bytes into *out (caller frees). */
 CAPSTAN_WARN_UNUSED int capstan_file_read(capstan_ctx *ctx, capstan_buf *out,
 	const char *path, size_t max_len);

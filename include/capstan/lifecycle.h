@@ -100,10 +100,12 @@ typedef struct {
 	unsigned version;
 	const char *env;
 	int64_t next_update;       /* seconds after thisUpdate; 0: 7 days */
+	int single;                /* the output holds one CRL (DER): refuse, changing
+	                              nothing, when more than one is needed */
 } capstan_crl_opts;
 
 #define CAPSTAN_CRL_OPTS_VERSION 1
-#define CAPSTAN_CRL_OPTS_INIT { CAPSTAN_CRL_OPTS_VERSION, NULL, 0 }
+#define CAPSTAN_CRL_OPTS_INIT { CAPSTAN_CRL_OPTS_VERSION, NULL, 0, 0 }
 
 /* One DER CRL per intermediate that still has unexpired certificates, the
  * current one first, each with the next number of its issuer. *crls (an
