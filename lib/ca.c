@@ -84,6 +84,8 @@ static int record_from_der(capstan_ctx *ctx, const capstan_mint *m, capstan_buf 
 	}
 	c->kind = m->tmpl.kind;
 	c->status = CAPSTAN_STATUS_VALID;
+	/* The record takes subject, issuer and SANs over from info; the rest goes. */
+	free(info.cn);
 	c->subject = info.subject;
 	c->issuer = info.issuer;
 	c->has_profile = m->tmpl.kind == CAPSTAN_KIND_LEAF;
@@ -242,13 +244,9 @@ int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,
 		if ((rc = capstan_key_generate(&keys[i], ctx, o->key)) < 0 ||
 		    (rc = capstan_key_seal(&sealed[i], ctx, keys[i])) < 0)
 			goto done;
-	if ((rc = capstan_store_begin(ctx)) < 0)
+	if ((rc = capstan_store_begin(ctx)) < 0 ||
+	    (rc = capstan_store_end(ctx, init_records(ctx, o, lifetimes, keys, sealed, &root, &inter))) < 0)
 		goto done;
-	if ((rc = init_records(ctx, o, lifetimes, keys, sealed, &root, &inter)) < 0 ||
-	    (rc = capstan_store_commit(ctx)) < 0) {
-		capstan_store_rollback(ctx);
-		goto done;
-	}
 	if (root_out)
 		*root_out = root, root = NULL;
 	if (inter_out)

@@ -110,12 +110,9 @@ int capstan_ca_rotate(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, capstan
 	capstan_cert *root = NULL, *inter = NULL;
 	int rc;
 
-	if ((rc = plan_rotation(ctx, o, &r)) < 0 || (rc = capstan_store_begin(ctx)) < 0)
+	if ((rc = plan_rotation(ctx, o, &r)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	    (rc = capstan_store_end(ctx, rotation_records(ctx, o, &r, &root, &inter))) < 0)
 		goto done;
-	if ((rc = rotation_records(ctx, o, &r, &root, &inter)) < 0 || (rc = capstan_store_commit(ctx)) < 0) {
-		capstan_store_rollback(ctx);
-		goto done;
-	}
 	if (root_out)
 		*root_out = root, root = NULL;
 	if (inter_out)

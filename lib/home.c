@@ -195,13 +195,11 @@ static int keyring_create(capstan_ctx *ctx, const capstan_secret *pass)
 		rc = 1; /* set meanwhile: the caller verifies instead */
 		goto done;
 	}
-	if ((rc = capstan_store_meta_set(ctx, "keyring.salt", salt, sizeof(salt))) < 0 ||
-	    (rc = capstan_store_meta_set(ctx, "keyring.params", params, strlen(params))) < 0 ||
-	    (rc = capstan_store_meta_set(ctx, "keyring.check", check.data, check.len)) < 0 ||
-	    (rc = capstan_store_commit(ctx)) < 0) {
-		capstan_store_rollback(ctx);
+	if ((rc = capstan_store_meta_set(ctx, "keyring.salt", salt, sizeof(salt))) == 0 &&
+	    (rc = capstan_store_meta_set(ctx, "keyring.params", params, strlen(params))) == 0)
+		rc = capstan_store_meta_set(ctx, "keyring.check", check.data, check.len);
+	if ((rc = capstan_store_end(ctx, rc)) < 0)
 		goto done;
-	}
 	memcpy(ctx->kek, kek, sizeof(kek));
 	ctx->kek_set = 1;
 done:

@@ -136,12 +136,9 @@ int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = plan_issue(ctx, o, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0)
+	if ((rc = plan_issue(ctx, o, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	    (rc = capstan_store_end(ctx, issue_records(ctx, o, &p, &cert))) < 0)
 		goto done;
-	if ((rc = issue_records(ctx, o, &p, &cert)) < 0 || (rc = capstan_store_commit(ctx)) < 0) {
-		capstan_store_rollback(ctx);
-		goto done;
-	}
 	if (out)
 		*out = cert, cert = NULL;
 done:

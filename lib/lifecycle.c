@@ -182,10 +182,8 @@ static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
 		rc = claim < 0 ? claim : 1; /* another run renewed it first */
 		goto done;
 	}
-	if ((rc = reissue_records(ctx, old, kind, &p, &cert)) < 0 || (rc = capstan_store_commit(ctx)) < 0) {
-		capstan_store_rollback(ctx);
+	if ((rc = capstan_store_end(ctx, reissue_records(ctx, old, kind, &p, &cert))) < 0)
 		goto done;
-	}
 	*out = cert;
 	cert = NULL;
 done:
@@ -222,9 +220,7 @@ int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_re
 	if (rc == 0)
 		rc = capstan_audit_record(ctx, "revoke", cert->env, cert->name, cert->serial,
 			capstan_revoke_reason_name(reason));
-	if (rc < 0 || (rc = capstan_store_commit(ctx)) < 0)
-		capstan_store_rollback(ctx);
-	return rc;
+	return capstan_store_end(ctx, rc);
 }
 
 static int renew_one_due(capstan_ctx *ctx, int64_t id, const capstan_due_opts *opts, capstan_due_fn fn,

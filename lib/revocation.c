@@ -80,8 +80,7 @@ int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan
 		rc = capstan_error_oom(ctx);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = issuer_crl(ctx, issuers[i], now, next, &out[i]);
-	if (rc < 0 || (rc = capstan_store_commit(ctx)) < 0) {
-		capstan_store_rollback(ctx);
+	if ((rc = capstan_store_end(ctx, rc)) < 0) {
 		capstan_crl_list_free(out, out ? n : 0);
 		goto done;
 	}

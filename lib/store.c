@@ -260,6 +260,14 @@ void capstan_store_rollback(capstan_ctx *ctx)
 	ctx->store->in_tx = 0;
 }
 
+int capstan_store_end(capstan_ctx *ctx, int rc)
+{
+	if (rc == 0)
+		return capstan_store_commit(ctx); /* rolls back itself on failure */
+	capstan_store_rollback(ctx);
+	return rc;
+}
+
 int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out)
 {
 	sqlite3_stmt *stmt = NULL;

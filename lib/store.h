@@ -22,6 +22,9 @@ int capstan_store_begin(capstan_ctx *ctx);
 int capstan_store_commit(capstan_ctx *ctx);
 /* Safe to call when no transaction is open. */
 void capstan_store_rollback(capstan_ctx *ctx);
+/* Ends the transaction: commits when rc is 0, else rolls back. Returns rc, or
+ * the commit's error. */
+int capstan_store_end(capstan_ctx *ctx, int rc);
 
 /* Small named values (the keyring). CAPSTAN_ENOTFOUND when absent. */
 int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out);

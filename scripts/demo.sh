@@ -59,6 +59,22 @@ if openssl verify -CAfile "$work/prod-ca.pem" -untrusted "$work/dev-web.pem" "$w
 fi
 echo "  dev's web.internal against prod's trust: rejected, as it should be"
 
+say "A leaked key: rotate it, revoke the old certificate, publish the CRL"
+old_serial=$("$CAPSTAN" --json show web.internal --env staging | jq -r .serial)
+"$CAPSTAN" export web.internal --env staging --format chain --out "$work/leaked.pem"
+run rotate web.internal --env staging
+run revoke "$old_serial" --reason keyCompromise
+run crl --env staging --out "$work/staging.crl"
+cat "$work/staging-ca.pem" "$work/staging.crl" >"$work/staging-ca+crl.pem"
+if openssl verify -crl_check -CAfile "$work/staging-ca+crl.pem" -untrusted "$work/leaked.pem" "$work/leaked.pem" \
+	>/dev/null 2>&1; then
+	echo "  the revoked certificate still verified" >&2
+	exit 1
+fi
+echo "  openssl verify -crl_check on the leaked certificate: rejected (certificate revoked)"
+printf '$ capstan verify leaked.pem --env staging\n'
+"$CAPSTAN" verify "$work/leaked.pem" --env staging 2>&1 | sed 's|'"$work"'/||' || true
+
 say "Keys at rest"
 printf '  %s is mode %s; %d keys stored, all sealed with AES-256-GCM (no plaintext key in the file)\n' \
 	capstan.db "$(stat -c %a "$CAPSTAN_HOME/capstan.db")" \
@@ -68,7 +84,8 @@ if sqlite3 "$CAPSTAN_HOME/capstan.db" .dump | grep -q 'PRIVATE KEY'; then
 	exit 1
 fi
 
-say "The audit log (last 5 of $("$CAPSTAN" --json audit | jq length) changes)"
+say "The audit log (last 5 of $("$CAPSTAN" --json audit | jq length) changes), hash-chained"
 "$CAPSTAN" audit | tail -5
+run audit --verify
 
 say "Done: 3 environments, $verified certificates issued and verified by two independent verifiers."

@@ -47,10 +47,41 @@ static void test_rows_for_changes(void **state)
 	unit_remove_home(home);
 }
 
+static void test_chain_verifies_and_chains(void **state)
+{
+	char *home = NULL;
+	capstan_ctx *ctx = unit_open_home(&home);
+	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
+	capstan_audit_iter *it = NULL;
+	capstan_audit_entry *first = NULL, *second = NULL;
+	static const unsigned char zero[32];
+	int64_t bad = -1, rows = -1;
+
+	(void)state;
+	assert_ok(ctx, capstan_audit_verify(ctx, &bad, &rows));
+	assert_int_equal(rows, 0); /* an empty log is intact */
+	io.env = "dev";
+	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_audit_verify(ctx, &bad, &rows));
+	assert_int_equal(rows, 2);
+	assert_int_equal(bad, 0);
+	assert_ok(ctx, capstan_audit_iter_new(&it, ctx));
+	assert_ok(ctx, capstan_audit_iter_next(&first, it));
+	assert_ok(ctx, capstan_audit_iter_next(&second, it));
+	assert_memory_not_equal(first->hash, zero, 32);
+	assert_memory_not_equal(first->hash, second->hash, 32);
+	capstan_audit_entry_free(first);
+	capstan_audit_entry_free(second);
+	capstan_audit_iter_free(it);
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_for_changes),
+		cmocka_unit_test(test_chain_verifies_and_chains),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

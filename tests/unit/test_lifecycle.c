@@ -1,0 +1,194 @@
+/* Unit tests: renew, rotate, revoke, renew_due, CA rotation, CRLs, verify, metrics. */
+#include "unit.h"
+
+static capstan_ctx *setup(char **home, capstan_cert **leaf, int64_t lifetime)
+{
+	capstan_ctx *ctx = unit_open_home(home);
+	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+
+	io.env = "dev";
+	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	o.env = "dev";
+	o.cn = "svc.internal";
+	o.profile = CAPSTAN_PROFILE_SERVER;
+	o.lifetime = lifetime;
+	assert_ok(ctx, capstan_issue(ctx, &o, leaf));
+	return ctx;
+}
+
+static void teardown(capstan_ctx *ctx, char *home)
+{
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
+static void test_renew_keeps_key_rotate_changes_it(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL, *renewed = NULL, *rotated = NULL, *old = NULL;
+	capstan_buf k1 = CAPSTAN_BUF_INIT, k2 = CAPSTAN_BUF_INIT, k3 = CAPSTAN_BUF_INIT;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+
+	(void)state;
+	assert_ok(ctx, capstan_export(&k1, ctx, leaf, CAPSTAN_EXPORT_KEY));
+	assert_ok(ctx, capstan_renew(ctx, leaf, 30 * 86400, &renewed));
+	assert_string_not_equal(renewed->serial, leaf->serial);
+	assert_int_equal(renewed->lifetime, 30 * 86400);
+	assert_ok(ctx, capstan_export(&k2, ctx, renewed, CAPSTAN_EXPORT_KEY));
+	assert_int_equal(k1.len, k2.len);
+	assert_memory_equal(k1.data, k2.data, k1.len);
+	assert_ok(ctx, capstan_cert_lookup(&old, ctx, leaf->serial, NULL));
+	assert_int_equal(old->status, CAPSTAN_STATUS_SUPERSEDED);
+	/* The superseded serial cannot be renewed again. */
+	assert_int_equal(capstan_renew(ctx, old, 0, &rotated), CAPSTAN_EINVALID);
+	assert_ok(ctx, capstan_rotate(ctx, renewed, 0, &rotated));
+	assert_int_equal(rotated->lifetime, 30 * 86400); /* the line keeps its lifetime */
+	assert_ok(ctx, capstan_export(&k3, ctx, rotated, CAPSTAN_EXPORT_KEY));
+	assert_false(k3.len == k1.len && memcmp(k3.data, k1.data, k1.len) == 0);
+	capstan_buf_free(&k1);
+	capstan_buf_free(&k2);
+	capstan_buf_free(&k3);
+	capstan_cert_free(old);
+	capstan_cert_free(leaf);
+	capstan_cert_free(renewed);
+	capstan_cert_free(rotated);
+	teardown(ctx, home);
+}
+
+static void test_revoke(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL, *again = NULL, *rotated = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_buf chain = CAPSTAN_BUF_INIT;
+	capstan_revoke_reason r;
+
+	(void)state;
+	assert_int_equal(capstan_revoke_reason_parse("keyCompromise", &r), 0);
+	assert_int_equal(r, 1);
+	assert_int_equal(capstan_revoke_reason_parse("stolen", &r), CAPSTAN_EINVALID);
+	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_EXPORT_CHAIN));
+	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, NULL));
+	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_KEY_COMPROMISE));
+	assert_int_equal(capstan_verify(ctx, "dev", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
+	assert_non_null(strstr(capstan_error_message(ctx), "was revoked"));
+	capstan_buf_free(&chain);
+	assert_int_equal(capstan_revoke(ctx, leaf, CAPSTAN_REASON_UNSPECIFIED), CAPSTAN_EEXISTS);
+	assert_ok(ctx, capstan_cert_lookup(&again, ctx, "svc.internal", NULL));
+	assert_int_equal(again->status, CAPSTAN_STATUS_REVOKED);
+	assert_string_equal(again->revoke_reason, "keyCompromise");
+	assert_int_equal(capstan_renew(ctx, again, 0, &rotated), CAPSTAN_EINVALID);
+	assert_ok(ctx, capstan_rotate(ctx, again, 0, &rotated));
+	capstan_cert_free(leaf);
+	capstan_cert_free(again);
+	capstan_cert_free(rotated);
+	teardown(ctx, home);
+}
+
+static int count_results(const capstan_due_result *r, void *payload)
+{
+	int *n = payload;
+
+	assert_non_null(r->renewed);
+	(*n)++;
+	return 0;
+}
+
+/* A certificate just issued is never due, whatever the window: a shorter one
+ * is not reached yet, a longer one falls back to a third of the validity.
+ * (Due certificates are exercised with faketime in tests/e2e/t1000.) */
+static void test_renew_due_idempotent(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 2 * 86400);
+	capstan_due_opts o = CAPSTAN_DUE_OPTS_INIT;
+	const int64_t windows[] = { 0, 3600, 2 * 86400 - 1, 2 * 86400, 365 * 86400 };
+	int n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		o.within = windows[i];
+		assert_ok(ctx, capstan_renew_due(ctx, &o, count_results, &n));
+		assert_int_equal(n, 0);
+	}
+	o.env = "nowhere";
+	assert_int_equal(capstan_renew_due(ctx, &o, count_results, &n), CAPSTAN_ENOTFOUND);
+	capstan_cert_free(leaf);
+	teardown(ctx, home);
+}
+
+static void test_ca_rotation_and_crls(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL, *root = NULL, *inter = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_ca_rotate_opts ro = CAPSTAN_CA_ROTATE_OPTS_INIT;
+	capstan_crl_opts co = CAPSTAN_CRL_OPTS_INIT;
+	capstan_buf *crls = NULL, trust = CAPSTAN_BUF_INIT, chain = CAPSTAN_BUF_INIT;
+	size_t n = 0;
+
+	(void)state;
+	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_EXPORT_CHAIN));
+	ro.env = "dev";
+	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter));
+	assert_null(root);
+	assert_non_null(strstr(inter->subject, "Intermediate CA 2"));
+	co.env = "dev";
+	assert_ok(ctx, capstan_crl_generate(ctx, &co, &crls, &n));
+	assert_int_equal(n, 2); /* the old intermediate still has a live leaf */
+	capstan_crl_list_free(crls, n);
+	co.single = 1;
+	assert_int_equal(capstan_crl_generate(ctx, &co, &crls, &n), CAPSTAN_EINVALID);
+	ro.root = 1;
+	capstan_cert_free(inter);
+	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter));
+	assert_non_null(strstr(root->subject, "Root CA 2"));
+	assert_int_equal(inter->issuer_id, root->id);
+	assert_ok(ctx, capstan_trust_pem(&trust, ctx, "dev"));
+	assert_non_null(strstr(strstr((char *)trust.data, "END CERTIFICATE") + 1, "BEGIN CERTIFICATE"));
+	/* The old leaf still verifies against the environment during the overlap. */
+	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, NULL));
+	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_SUPERSEDED));
+	/* Revoked, it anchors the old root no more: the old root leaves the trust. */
+	assert_int_equal(capstan_verify(ctx, "dev", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
+	assert_non_null(strstr(capstan_error_message(ctx), "unable to get local issuer"));
+	capstan_buf_free(&trust);
+	capstan_buf_free(&chain);
+	capstan_cert_free(root);
+	capstan_cert_free(inter);
+	capstan_cert_free(leaf);
+	teardown(ctx, home);
+}
+
+static void test_metrics(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_buf text = CAPSTAN_BUF_INIT;
+	char want[160];
+
+	(void)state;
+	assert_ok(ctx, capstan_metrics(&text, ctx));
+	snprintf(want, sizeof(want), "capstan_cert_not_after_seconds{env=\"dev\",name=\"svc.internal\",serial=\"%s\","
+		"profile=\"server\"} %lld\n", leaf->serial, (long long)leaf->not_after);
+	assert_non_null(strstr((char *)text.data, want));
+	assert_non_null(strstr((char *)text.data, "capstan_certificates{env=\"dev\",status=\"valid\"} 1\n"));
+	capstan_buf_free(&text);
+	capstan_cert_free(leaf);
+	teardown(ctx, home);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_renew_keeps_key_rotate_changes_it),
+		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_renew_due_idempotent),
+		cmocka_unit_test(test_ca_rotation_and_crls),
+		cmocka_unit_test(test_metrics),
+	};
+	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
+}
