@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include <capstan/convert.h>
+
 #include "keys.h"
 #include "util.h"
 
@@ -30,5 +32,36 @@ char *capstan_x509_name_cn(const X509_NAME *name);
 
 /* Appends "TYPE:value" (DNS, IP, URI, email) for each name; other types are skipped. */
 int capstan_general_names_to_strlist(const GENERAL_NAMES *gens, capstan_strlist *out);
+
+/* Output material (material.c): what export and convert write. */
+struct capstan_material {
+	STACK_OF(X509) *chain;  /* leaf first, then each issuer; may end with the root */
+	STACK_OF(X509) *trust;  /* truststores: the certificates to trust */
+	EVP_PKEY *key;          /* NULL when none */
+	char *alias;
+};
+
+/* A keystore alias made from a certificate: its CN in lower case, spaces and
+ * other punctuation turned into '-'; "cert-N" when it has none. */
+char *capstan_cert_alias(X509 *cert, int n);
+
+/* PKCS12 (pkcs12.c): a keystore (key + chain) or a truststore whose bags carry
+ * Java's trusted-key-usage attribute; modern or legacy protection. */
+int capstan_pkcs12_write(capstan_buf *out, capstan_ctx *ctx, const capstan_material *m, int truststore,
+	const char *alias, const capstan_secret *pass, int legacy);
+/* Reads a DER PKCS12: 1 when data is not a PKCS12 at all, 0 with its key
+ * (may be NULL) and certificates appended to certs, or an error. */
+int capstan_pkcs12_read(capstan_ctx *ctx, const char *name, const unsigned char *data, size_t len,
+	const capstan_secret *pass, EVP_PKEY **key, STACK_OF(X509) *certs);
+
+/* JKS (jks.c): Java's own keystore format, with Sun's key protector. */
+int capstan_jks_write(capstan_buf *out, capstan_ctx *ctx, const capstan_material *m, int truststore,
+	const char *alias, const capstan_secret *pass);
+
+/* Encrypted PKCS8 (pkcs8.c): PBES2, AES-256-CBC, PBKDF2-HMAC-SHA256. */
+int capstan_pkcs8_encrypt_pem(capstan_buf *out, capstan_ctx *ctx, EVP_PKEY *key, const capstan_secret *pass);
+/* Decrypts a DER EncryptedPrivateKeyInfo (any PBE OpenSSL supports). */
+int capstan_pkcs8_decrypt(EVP_PKEY **out, capstan_ctx *ctx, const char *name, const unsigned char *der,
+	size_t len, const capstan_secret *pass);
 
 #endif

@@ -6,9 +6,24 @@
 #define CAPSTAN_LIB_X509_H
 
 #include <capstan/cert.h>
+#include <capstan/convert.h>
 
 #include "keys.h"
 #include "util.h"
+
+/* A DER object held elsewhere. */
+typedef struct {
+	const unsigned char *der;
+	size_t len;
+} capstan_der;
+
+/*
+ * Material (material.c) from DER certificates: a chain, leaf first, or
+ * certificates to trust; and a key, taken over (freed on failure too).
+ * alias is the default keystore alias.
+ */
+int capstan_material_new(capstan_material **out, capstan_ctx *ctx, const capstan_der *chain, size_t nchain,
+	const capstan_der *trust, size_t ntrust, capstan_key *key, const char *alias);
 
 #define CAPSTAN_SERIAL_LEN 16 /* 128 bits, top bit clear: >= 126 bits of entropy */
 
@@ -77,10 +92,6 @@ void capstan_crl_free(capstan_crl *crl);
 int capstan_crl_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len);
 
 /* Chain verification (chain.c). */
-typedef struct {
-	const unsigned char *der;
-	size_t len;
-} capstan_der;
 
 /*
  * Verifies the first certificate of INPUT (PEM, one or more certificates, or

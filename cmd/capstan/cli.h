@@ -74,6 +74,9 @@ int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 
 /* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks. */
 int cli_unlock(cli *c);
+/* A store password from FILE (first line) or $CAPSTAN_STORE_PASSWORD (read,
+ * wiped, unset). 0 with out->data NULL when neither is given. */
+int cli_store_password(cli *c, const char *file, capstan_secret *out);
 
 /* Checked option values: each prints a usage error naming the option. */
 int cli_duration(cli *c, const char *option, const char *value, int64_t *out);
@@ -123,5 +126,6 @@ int cmd_revoke(cli *c, int argc, char **argv);
 int cmd_crl(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
 int cmd_metrics(cli *c, int argc, char **argv);
+int cmd_convert(cli *c, int argc, char **argv);
 
 #endif

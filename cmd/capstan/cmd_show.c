@@ -21,7 +21,7 @@ int cmd_show(cli *c, int argc, char **argv)
 	if (capstan_cert_lookup(&cert, c->ctx, ref, env) < 0)
 		return cli_fail(c);
 	if (pem) {
-		if (capstan_export(&buf, c->ctx, cert, CAPSTAN_EXPORT_CERT) < 0 ||
+		if (capstan_export(&buf, c->ctx, cert, CAPSTAN_FORMAT_CERT, NULL) < 0 ||
 		    capstan_file_write(c->ctx, "-", buf.data, buf.len, 0644) < 0)
 			rc = cli_fail(c);
 	} else {

@@ -55,27 +55,46 @@ static int prompt_passphrase(cli *c, capstan_secret *out)
 	return rc < 0 ? cli_fail(c) : 0;
 }
 
+/* Copies an environment variable's secret, then wipes and unsets it so it
+ * reaches neither child processes nor a core dump's environment. */
+static int take_env_secret(cli *c, const char *name, capstan_secret *out)
+{
+	char *value = getenv(name);
+	int rc;
+
+	if (!value || !*value)
+		return 0;
+	rc = capstan_secret_set(c->ctx, out, value, strlen(value));
+	capstan_wipe(value, strlen(value));
+	unsetenv(name);
+	return rc < 0 ? cli_fail(c) : 0;
+}
+
+int cli_store_password(cli *c, const char *file, capstan_secret *out)
+{
+	if (file) {
+		if (capstan_secret_from_file(c->ctx, out, file) < 0)
+			return cli_error(c, "--password-file: %s", capstan_error_message(c->ctx));
+		return 0;
+	}
+	return take_env_secret(c, "CAPSTAN_STORE_PASSWORD", out);
+}
+
 int cli_unlock(cli *c)
 {
 	capstan_secret pass = CAPSTAN_SECRET_INIT;
-	char *env = getenv("CAPSTAN_PASSPHRASE");
 	int rc;
 
 	if (c->passphrase_file) {
 		if (capstan_secret_from_file(c->ctx, &pass, c->passphrase_file) < 0)
 			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
-	} else if (env && *env) {
-		rc = capstan_secret_set(c->ctx, &pass, env, strlen(env));
-		/* Keep it out of child processes and of a core dump's environment. */
-		capstan_wipe(env, strlen(env));
-		unsetenv("CAPSTAN_PASSPHRASE");
-		if (rc < 0)
-			return cli_fail(c);
-	} else if (isatty(STDIN_FILENO)) {
-		if ((rc = prompt_passphrase(c, &pass)) != 0)
-			return rc;
 	} else {
-		return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
+		if ((rc = take_env_secret(c, "CAPSTAN_PASSPHRASE", &pass)) != 0)
+			return rc;
+		if (!pass.data && !isatty(STDIN_FILENO))
+			return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
+		if (!pass.data && (rc = prompt_passphrase(c, &pass)) != 0)
+			return rc;
 	}
 	rc = capstan_home_unlock(c->ctx, &pass);
 	capstan_secret_free(&pass);

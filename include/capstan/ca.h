@@ -8,6 +8,7 @@
 #include "common.h"
 #include "policy.h"
 #include "cert.h"
+#include "convert.h"
 
 typedef struct {
 	unsigned version;
@@ -68,18 +69,9 @@ CAPSTAN_WARN_UNUSED int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts
  * during a root rotation). */
 CAPSTAN_WARN_UNUSED int capstan_trust_pem(capstan_buf *out, capstan_ctx *ctx, const char *env);
 
-typedef enum {
-	CAPSTAN_EXPORT_CERT = 0, /* leaf PEM */
-	CAPSTAN_EXPORT_CHAIN,    /* leaf + intermediates PEM */
-	CAPSTAN_EXPORT_KEY,      /* PKCS8 PEM, unencrypted; needs an unlocked home */
-	CAPSTAN_EXPORT_DER       /* leaf DER */
-} capstan_export_format;
-
-int capstan_export_format_parse(const char *name, capstan_export_format *out);
-/* True when the format holds a private key (written 0600). */
-int capstan_export_format_is_secret(capstan_export_format fmt);
-
+/* A certificate from the inventory in format FMT (see convert.h): material
+ * from the inventory, then written. Formats with a key need an unlocked home. */
 CAPSTAN_WARN_UNUSED int capstan_export(capstan_buf *out, capstan_ctx *ctx,
-	const capstan_cert *cert, capstan_export_format fmt);
+	const capstan_cert *cert, capstan_format fmt, const capstan_write_opts *opts);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cert.h"
 #include "ca.h"
 #include "lifecycle.h"
+#include "convert.h"
 #include "audit.h"
 #include "file.h"
 

@@ -183,15 +183,15 @@ static void test_export_and_trust(void **state)
 	o.cn = "db";
 	o.profile = CAPSTAN_PROFILE_PEER;
 	assert_ok(ctx, capstan_issue(ctx, &o, &cert));
-	assert_ok(ctx, capstan_export(&buf, ctx, cert, CAPSTAN_EXPORT_CHAIN));
+	assert_ok(ctx, capstan_export(&buf, ctx, cert, CAPSTAN_FORMAT_CHAIN, NULL));
 	for (char *p = (char *)buf.data; (p = strstr(p, "BEGIN CERTIFICATE")); p++)
 		begins++;
 	assert_int_equal(begins, 2); /* leaf + intermediate, not the root */
 	capstan_buf_free(&buf);
-	assert_ok(ctx, capstan_export(&buf, ctx, cert, CAPSTAN_EXPORT_DER));
+	assert_ok(ctx, capstan_export(&buf, ctx, cert, CAPSTAN_FORMAT_DER, NULL));
 	assert_int_equal(buf.len, cert->der_len);
 	capstan_buf_free(&buf);
-	assert_ok(ctx, capstan_export(&buf, ctx, cert, CAPSTAN_EXPORT_KEY));
+	assert_ok(ctx, capstan_export(&buf, ctx, cert, CAPSTAN_FORMAT_KEY, NULL));
 	assert_memory_equal(buf.data, "-----BEGIN PRIVATE KEY-----", 27);
 	capstan_buf_free(&buf);
 	assert_ok(ctx, capstan_trust_pem(&buf, ctx, "dev"));

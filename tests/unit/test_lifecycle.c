@@ -31,11 +31,11 @@ static void test_renew_keeps_key_rotate_changes_it(void **state)
 	capstan_ctx *ctx = setup(&home, &leaf, 0);
 
 	(void)state;
-	assert_ok(ctx, capstan_export(&k1, ctx, leaf, CAPSTAN_EXPORT_KEY));
+	assert_ok(ctx, capstan_export(&k1, ctx, leaf, CAPSTAN_FORMAT_KEY, NULL));
 	assert_ok(ctx, capstan_renew(ctx, leaf, 30 * 86400, &renewed));
 	assert_string_not_equal(renewed->serial, leaf->serial);
 	assert_int_equal(renewed->lifetime, 30 * 86400);
-	assert_ok(ctx, capstan_export(&k2, ctx, renewed, CAPSTAN_EXPORT_KEY));
+	assert_ok(ctx, capstan_export(&k2, ctx, renewed, CAPSTAN_FORMAT_KEY, NULL));
 	assert_int_equal(k1.len, k2.len);
 	assert_memory_equal(k1.data, k2.data, k1.len);
 	assert_ok(ctx, capstan_cert_lookup(&old, ctx, leaf->serial, NULL));
@@ -44,7 +44,7 @@ static void test_renew_keeps_key_rotate_changes_it(void **state)
 	assert_int_equal(capstan_renew(ctx, old, 0, &rotated), CAPSTAN_EINVALID);
 	assert_ok(ctx, capstan_rotate(ctx, renewed, 0, &rotated));
 	assert_int_equal(rotated->lifetime, 30 * 86400); /* the line keeps its lifetime */
-	assert_ok(ctx, capstan_export(&k3, ctx, rotated, CAPSTAN_EXPORT_KEY));
+	assert_ok(ctx, capstan_export(&k3, ctx, rotated, CAPSTAN_FORMAT_KEY, NULL));
 	assert_false(k3.len == k1.len && memcmp(k3.data, k1.data, k1.len) == 0);
 	capstan_buf_free(&k1);
 	capstan_buf_free(&k2);
@@ -68,7 +68,7 @@ static void test_revoke(void **state)
 	assert_int_equal(capstan_revoke_reason_parse("keyCompromise", &r), 0);
 	assert_int_equal(r, 1);
 	assert_int_equal(capstan_revoke_reason_parse("stolen", &r), CAPSTAN_EINVALID);
-	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_EXPORT_CHAIN));
+	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_FORMAT_CHAIN, NULL));
 	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, NULL));
 	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_KEY_COMPROMISE));
 	assert_int_equal(capstan_verify(ctx, "dev", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
@@ -130,7 +130,7 @@ static void test_ca_rotation_and_crls(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_EXPORT_CHAIN));
+	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_FORMAT_CHAIN, NULL));
 	ro.env = "dev";
 	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter));
 	assert_null(root);
