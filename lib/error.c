@@ -7,14 +7,18 @@
 
 int capstan_error(capstan_ctx *ctx, int code, const char *fmt, ...)
 {
+	char message[sizeof(ctx->error_message)];
 	va_list ap;
 
 	if (!ctx)
 		return code;
-	ctx->error_code = code;
+	/* Formatted aside first: callers may prefix the current message, passing
+	 * capstan_error_message(ctx) as an argument. */
 	va_start(ap, fmt);
-	vsnprintf(ctx->error_message, sizeof(ctx->error_message), fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	memcpy(ctx->error_message, message, sizeof(message));
+	ctx->error_code = code;
 	/* One line: a message quoting user input must not smuggle in a newline. */
 	for (char *p = ctx->error_message; *p; p++)
 		if (*p == '\n' || *p == '\r')

@@ -13,6 +13,7 @@ packages=(
 	jq                                  # reading --json output in tests
 	python3                             # a pseudo-terminal for the prompt test
 	prometheus                          # promtool checks the metrics file
+	openjdk-17-jdk-headless             # keytool and a Java TLS handshake check the keystores
 	faketime                            # time travel in tests
 )
 
