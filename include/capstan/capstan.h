@@ -13,6 +13,7 @@
 #include "ca.h"
 #include "lifecycle.h"
 #include "convert.h"
+#include "template.h"
 #include "audit.h"
 #include "file.h"
 

@@ -1,0 +1,37 @@
+/*
+ * capstan — a small logic-less template engine (a mustache subset) for the
+ * configuration files bundles carry: {{name}}, dotted names {{a.b}}, {{.}}
+ * for the current item, sections {{#list}}...{{/list}} (lists, booleans,
+ * maps), inverted sections {{^x}}...{{/x}}, comments {{! ...}}. No HTML
+ * escaping. A tag alone on its line takes its line with it. Strict: an
+ * unknown name or an unclosed section is an error naming the template and line.
+ */
+#ifndef CAPSTAN_TEMPLATE_H
+#define CAPSTAN_TEMPLATE_H
+
+#include "common.h"
+
+/* The data a template sees: strings, booleans, lists and maps. */
+typedef struct capstan_tvalue capstan_tvalue;
+
+capstan_tvalue *capstan_tv_map(void);
+capstan_tvalue *capstan_tv_list(void);
+capstan_tvalue *capstan_tv_string(const char *s);
+capstan_tvalue *capstan_tv_bool(int value);
+/* Adds child under key (map) or at the end (list), taking ownership of child
+ * even on failure. 0, or -1 when out of memory. */
+int capstan_tv_put(capstan_tvalue *map, const char *key, capstan_tvalue *child);
+int capstan_tv_push(capstan_tvalue *list, capstan_tvalue *child);
+/* Shorthand for capstan_tv_put(map, key, capstan_tv_string(value)). */
+int capstan_tv_put_string(capstan_tvalue *map, const char *key, const char *value);
+/* The map's value under key, or NULL. */
+const capstan_tvalue *capstan_tv_get(const capstan_tvalue *map, const char *key);
+/* A deep copy (a map put in two places needs two copies). */
+capstan_tvalue *capstan_tv_copy(const capstan_tvalue *value);
+void capstan_tv_free(capstan_tvalue *value);
+
+/* Renders TEXT (NAME is for messages) with DATA into *out (caller frees). */
+CAPSTAN_WARN_UNUSED int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name,
+	const char *text, size_t len, const capstan_tvalue *data);
+
+#endif
