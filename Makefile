@@ -9,7 +9,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libcrypto sqlite3 jansson
+PKGS    := libcrypto sqlite3 jansson yaml-0.1 libarchive
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-san
@@ -30,7 +30,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror $(OPT) -fstack-protector-strong \
            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsqlite3 -ljansson) \
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsqlite3 -ljansson -lyaml -larchive) \
            -lpthread
 LDFLAGS += $(SANLD)
 

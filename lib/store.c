@@ -78,6 +78,15 @@ static const char *const migrations[] = {
 	"  serial TEXT,"
 	"  detail TEXT,"
 	"  hash BLOB NOT NULL);",
+	/* 1 -> 2: services, as apply records them, so bundle needs no config file.
+	 * certs holds one "NAME<TAB>ROLE" line per certificate, in order. */
+	"CREATE TABLE services ("
+	"  id INTEGER PRIMARY KEY,"
+	"  env_id INTEGER NOT NULL REFERENCES envs(id),"
+	"  name TEXT NOT NULL,"
+	"  template TEXT NOT NULL,"
+	"  certs TEXT NOT NULL,"
+	"  UNIQUE (env_id, name));",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

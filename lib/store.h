@@ -13,7 +13,7 @@
 #include "util.h"
 
 #define CAPSTAN_DB_NAME "capstan.db"
-#define CAPSTAN_SCHEMA_VERSION 1
+#define CAPSTAN_SCHEMA_VERSION 2
 
 int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create);
 void capstan_store_close(capstan_store *store);
@@ -99,6 +99,16 @@ int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 /* Takes the issuer's next CRL number (strictly increasing) and records the update times. */
 int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
 	time_t next_update, int64_t *number);
+
+/* Services (store_lifecycle.c): recorded by apply, read by bundle. certs is
+ * one "NAME\tROLE" line per certificate. put: 1 when it changed, 0 when not. */
+int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const char *template_name,
+	const char *certs);
+/* CAPSTAN_ENOTFOUND when the environment has no such service. */
+int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, char **template_name,
+	char **certs);
+/* The services whose certificates include NAME in the environment. */
+int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out);
 
 /* Calls fn with each environment's count of leaves in each status. */
 typedef int (*capstan_store_count_fn)(const char *env, const char *status, int64_t count, void *payload);

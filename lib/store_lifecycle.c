@@ -225,3 +225,75 @@ int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_coun
 	sqlite3_finalize(stmt);
 	return rc;
 }
+
+int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const char *template_name,
+	const char *certs)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	/* Upsert only when something differs, so a second apply changes nothing. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO services (env_id, name, template, certs) VALUES (?1, ?2, ?3, ?4)"
+		     " ON CONFLICT (env_id, name) DO UPDATE SET template = excluded.template, certs = excluded.certs"
+		     " WHERE template != excluded.template OR certs != excluded.certs")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, name);
+	capstan_store_bind_text(stmt, 3, template_name);
+	capstan_store_bind_text(stmt, 4, certs);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot record the service");
+	else
+		rc = sqlite3_changes(ctx->store->db) > 0;
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, char **template_name,
+	char **certs)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT template, certs FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, name);
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		*template_name = capstan_store_column_strdup(stmt, 0);
+		*certs = capstan_store_column_strdup(stmt, 1);
+		if (!*template_name || !*certs)
+			rc = capstan_error_oom(ctx);
+	} else if (step == SQLITE_DONE) {
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no service '%s' in this environment (capstan apply records it)", name);
+	} else {
+		rc = capstan_store_error(ctx, "cannot read a service");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT name FROM services WHERE env_id = ?1 AND ('\n' || certs || '\n') LIKE"
+		     " ('%' || char(10) || ?2 || char(9) || '%') ORDER BY name")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, cert_name);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
+			rc = capstan_error_oom(ctx);
+			break;
+		}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read services");
+	sqlite3_finalize(stmt);
+	return rc;
+}

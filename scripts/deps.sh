@@ -8,6 +8,8 @@ packages=(
 	libssl-dev openssl                  # OpenSSL 3: the library and the verifier the tests use
 	libsqlite3-dev sqlite3              # the inventory, and the shell to inspect it in tests
 	libjansson-dev                      # --json output
+	libyaml-dev                         # the YAML configuration
+	libarchive-dev                      # bundle --tar
 	libcmocka-dev                       # unit tests
 	gnutls-bin                          # certtool, the second verifier
 	jq                                  # reading --json output in tests

@@ -14,6 +14,7 @@
 #include "lifecycle.h"
 #include "convert.h"
 #include "template.h"
+#include "config.h"
 #include "audit.h"
 #include "file.h"
 

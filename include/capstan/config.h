@@ -1,0 +1,71 @@
+/*
+ * capstan — the declarative configuration (YAML): environments and the
+ * services whose certificates exist in each. The whole file is validated
+ * before anything uses it; an error names the file, line, column and key.
+ */
+#ifndef CAPSTAN_CONFIG_H
+#define CAPSTAN_CONFIG_H
+
+#include "common.h"
+#include "policy.h"
+
+/* A key type and lifetimes; *_set tells which were given. */
+typedef struct {
+	int key_set;
+	capstan_key_type key;
+	int64_t lifetime;        /* seconds; 0: not given */
+	int64_t renew_before;    /* seconds; 0: not given */
+} capstan_config_defaults;
+
+typedef struct {
+	char *name;
+	char *cn;                /* the name when not given */
+	capstan_profile profile;
+	char **dns;   size_t dns_count;
+	char **ip;    size_t ip_count;
+	char **uri;   size_t uri_count;
+	char **email; size_t email_count;
+	capstan_config_defaults settings; /* key, days, renew_before of this certificate */
+	char *role;              /* NULL when none */
+	int line;
+} capstan_config_cert;
+
+typedef struct {
+	char *name;
+	char *template_name;
+	int template_line, template_column;
+	capstan_config_cert *certs;
+	size_t cert_count;
+} capstan_config_service;
+
+typedef struct {
+	char *name;
+	capstan_config_defaults root;
+	capstan_config_defaults intermediate;
+	capstan_config_defaults defaults;
+	int line;
+} capstan_config_env;
+
+typedef struct {
+	char *path;
+	char *organization;      /* NULL when none */
+	capstan_config_defaults defaults;
+	capstan_config_env *envs;
+	size_t env_count;
+	capstan_config_service *services;
+	size_t service_count;
+} capstan_config;
+
+/* Reads and validates FILE (at most 1 MiB). */
+CAPSTAN_WARN_UNUSED int capstan_config_load(capstan_config **out, capstan_ctx *ctx, const char *path);
+/* The same from memory; NAME is used in messages. */
+CAPSTAN_WARN_UNUSED int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *name,
+	const char *text, size_t len);
+void capstan_config_free(capstan_config *config);
+
+/* The settings that apply to a certificate: its own, else its environment's,
+ * else the file's defaults. */
+capstan_config_defaults capstan_config_effective(const capstan_config *config, const capstan_config_env *env,
+	const capstan_config_cert *cert);
+
+#endif
