@@ -39,7 +39,10 @@ CMD_SRC := $(wildcard cmd/capstan/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 E2E_TESTS := $(sort $(wildcard tests/e2e/t[0-9]*.sh))
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# Built-in templates become C data (scripts/embed-templates.sh).
+TEMPLATE_FILES := $(shell find templates -type f 2>/dev/null)
+GEN_TEMPLATES := $(BUILD)/gen/templates_data.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/templates_data.o
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -50,6 +53,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GEN_TEMPLATES): $(TEMPLATE_FILES) scripts/embed-templates.sh
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@bash scripts/embed-templates.sh templates > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/templates_data.o: $(GEN_TEMPLATES)
+	@mkdir -p $(dir $@)
+	@$(CC) $(CFLAGS) -Ilib -c -o $@ $<
 
 $(BUILD)/libcapstan.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -88,6 +100,8 @@ install: all
 	install -m 0644 $(BUILD)/libcapstan.a $(DESTDIR)$(PREFIX)/lib/libcapstan.a
 	install -m 0644 include/capstan/*.h $(DESTDIR)$(PREFIX)/include/capstan/
 	install -m 0644 docs/capstan.1 $(DESTDIR)$(PREFIX)/share/man/man1/capstan.1
+	cd templates && find . -type f | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/capstan/templates/$$f"; done
 
 clean:
 	rm -rf build build-san

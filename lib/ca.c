@@ -147,7 +147,7 @@ static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t
 			o->env ? o->env : "", why ? why : "longer than 32 characters");
 	if (o->org && capstan_check_subject_value(o->org, &why) < 0)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --org '%s': %s", o->org, why);
-	if ((unsigned)o->key >= CAPSTAN_KEY__COUNT)
+	if ((unsigned)o->key >= CAPSTAN_KEY__COUNT || (o->inter_key_set && (unsigned)o->inter_key >= CAPSTAN_KEY__COUNT))
 		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
 	if ((rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * 86400, &lifetimes[0])) < 0 ||
@@ -241,7 +241,7 @@ int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,
 	/* Keys are made before the transaction: RSA-4096 generation must not
 	 * hold the write lock that other capstan processes wait on. */
 	for (int i = 0; i < 2; i++)
-		if ((rc = capstan_key_generate(&keys[i], ctx, o->key)) < 0 ||
+		if ((rc = capstan_key_generate(&keys[i], ctx, i == 1 && o->inter_key_set ? o->inter_key : o->key)) < 0 ||
 		    (rc = capstan_key_seal(&sealed[i], ctx, keys[i])) < 0)
 			goto done;
 	if ((rc = capstan_store_begin(ctx)) < 0 ||

@@ -100,7 +100,7 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, issue_pl
 	int rc;
 
 	rc = capstan_store_cert_latest(ctx, p->env.id, p->name, CAPSTAN_KIND_LEAF, &previous);
-	if (rc == 0 && previous->status == CAPSTAN_STATUS_VALID) {
+	if (rc == 0 && previous->status == CAPSTAN_STATUS_VALID && !o->replace) {
 		rc = capstan_error(ctx, CAPSTAN_EEXISTS,
 			"'%s' already has a valid certificate in '%s' (serial %s): renew or rotate it",
 			p->name, p->env.name, previous->serial);
@@ -119,12 +119,12 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, issue_pl
 	};
 	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
 		goto done;
-	/* An expired certificate of the same line is replaced by this one. */
-	if (previous && previous->status == CAPSTAN_STATUS_EXPIRED &&
+	/* An expired (or, when replacing, valid) certificate of the line is superseded. */
+	if (previous && (previous->status == CAPSTAN_STATUS_EXPIRED || previous->status == CAPSTAN_STATUS_VALID) &&
 	    (rc = capstan_store_cert_supersede(ctx, previous->id, (*out)->id)) < 0)
 		goto done;
-	rc = capstan_audit_record(ctx, "issue", p->env.name, p->name, (*out)->serial,
-		o->csr ? "from CSR" : capstan_key_type_name((*out)->key_type));
+	rc = capstan_audit_record(ctx, o->replace && previous ? "reissue" : "issue", p->env.name, p->name,
+		(*out)->serial, o->csr ? "from CSR" : capstan_key_type_name((*out)->key_type));
 done:
 	capstan_cert_free(previous);
 	return rc;

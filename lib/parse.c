@@ -67,6 +67,13 @@ int capstan_parse_ip(const char *s, unsigned char out[16], size_t *out_len, cons
 	return invalid(why, "not an IPv4 or IPv6 address");
 }
 
+int capstan_ip_to_text(const unsigned char *ip, size_t len, char *out, size_t size)
+{
+	if ((len != 4 && len != 16) || !inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, out, (socklen_t)size))
+		return CAPSTAN_EINVALID;
+	return 0;
+}
+
 static int check_label(const char *s, size_t n, const char **why)
 {
 	if (n == 0)

@@ -130,6 +130,26 @@ const capstan_tvalue *capstan_tv_get(const capstan_tvalue *map, const char *key)
 	return NULL;
 }
 
+size_t capstan_tv_count(const capstan_tvalue *v)
+{
+	return v && (v->type == TV_LIST || v->type == TV_MAP) ? v->count : 0;
+}
+
+const capstan_tvalue *capstan_tv_item(const capstan_tvalue *v, size_t i)
+{
+	return i < capstan_tv_count(v) ? v->items[i] : NULL;
+}
+
+const char *capstan_tv_key(const capstan_tvalue *v, size_t i)
+{
+	return v && v->type == TV_MAP && i < v->count ? v->keys[i] : NULL;
+}
+
+const char *capstan_tv_text(const capstan_tvalue *v)
+{
+	return v && v->type == TV_STRING ? v->string : "";
+}
+
 capstan_tvalue *capstan_tv_copy(const capstan_tvalue *v)
 {
 	capstan_tvalue *c;

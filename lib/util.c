@@ -115,3 +115,37 @@ char *capstan_aprintf(const char *fmt, ...)
 	va_end(ap);
 	return out;
 }
+
+static char *base64_with(const unsigned char *in, size_t len, const char *alphabet, int pad)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+			(i + 2 < len ? in[i + 2] : 0);
+		*p++ = alphabet[v >> 18 & 63];
+		*p++ = alphabet[v >> 12 & 63];
+		if (i + 1 < len)
+			*p++ = alphabet[v >> 6 & 63];
+		else if (pad)
+			*p++ = '=';
+		if (i + 2 < len)
+			*p++ = alphabet[v & 63];
+		else if (pad)
+			*p++ = '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+char *capstan_base64(const unsigned char *in, size_t len)
+{
+	return base64_with(in, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 1);
+}
+
+char *capstan_base64url(const unsigned char *in, size_t len)
+{
+	return base64_with(in, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 0);
+}

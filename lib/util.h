@@ -24,6 +24,11 @@ void capstan_strlist_free(capstan_strlist *list);
 void capstan_hex_encode(char *out, const unsigned char *in, size_t len);
 
 char *capstan_strdup_or_null(const char *s);
+
+/* Standard base64 (with padding) of len bytes, as a new string. */
+char *capstan_base64(const unsigned char *in, size_t len);
+/* base64url without padding: for generated passwords safe in any config file. */
+char *capstan_base64url(const unsigned char *in, size_t len);
 /* malloc'd printf. */
 char *capstan_aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -105,6 +105,8 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts,
 {
 	const cli_opt global[] = {
 		{ "home", OPT_VALUE, &c->home_opt },
+		{ "config", OPT_VALUE, &c->config },
+		{ "templates", OPT_VALUE, &c->templates },
 		{ "passphrase-file", OPT_VALUE, &c->passphrase_file },
 		{ "json", OPT_FLAG, &c->json },
 		{ "quiet", OPT_FLAG, &c->quiet },

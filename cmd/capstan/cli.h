@@ -45,6 +45,9 @@ struct cli {
 	const cli_command *command;
 	const char *home_opt; /* --home as given */
 	char *home;           /* the home in use */
+	const char *config;   /* --config as given */
+	const char *templates;/* --templates as given */
+	char scratch[64];     /* a throwaway home to remove at exit (apply --dry-run) */
 	const char *passphrase_file;
 	int json;
 	int quiet;
@@ -64,6 +67,11 @@ int cli_parse_ref(cli *c, int argc, char **argv, const cli_opt *opts, const char
 /* After a command parsed its options: opens the home and unlocks the keys as
  * the command's flags ask. Returns an exit code (0 when all is ready). */
 int cli_setup(cli *c);
+
+/* The home: --home, else $CAPSTAN_HOME, else the default (caller frees). */
+char *cli_home_path(cli *c);
+/* Opens HOME (creating it when asked). An exit code. */
+int cli_open_home(cli *c, const char *home, int create);
 
 /* Prints "capstan: <message>" and returns EXIT_USAGE. */
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -98,6 +106,12 @@ int out_revoked(cli *c, const capstan_cert *cert, const char *reason);
 int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
 int out_verified(cli *c, const char *file, const capstan_cert *cert);
 int out_audit_verified(cli *c, int64_t rows);
+/* apply: one call per step, then the summary. */
+typedef struct out_apply out_apply;
+out_apply *out_apply_begin(cli *c, int dry_run);
+int out_apply_step(out_apply *o, const capstan_apply_step *step);
+int out_apply_end(out_apply *o, size_t changes, const char *config);
+int out_bundle(cli *c, const char *env, const char *service, const char *where, size_t files);
 /* renew --due: one call per result, then the end (which prints the JSON document). */
 typedef struct out_due out_due;
 out_due *out_due_begin(cli *c);
@@ -127,5 +141,17 @@ int cmd_crl(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
 int cmd_metrics(cli *c, int argc, char **argv);
 int cmd_convert(cli *c, int argc, char **argv);
+int cmd_apply(cli *c, int argc, char **argv);
+int cmd_bundle(cli *c, int argc, char **argv);
+
+/* The configuration file: --config, $CAPSTAN_CONFIG, else HOME/capstan.yaml
+ * when it exists; NULL when none (caller frees). */
+char *cli_config_path(cli *c, const char *home);
+/* The templates directory: --templates, $CAPSTAN_TEMPLATES, else NULL (built in). */
+const char *cli_templates_dir(cli *c);
+/* Writes one service's bundle into DIR (absolute), its configs naming PREFIX
+ * (NULL: DIR) ; password may be NULL. Used by bundle and renew --due. */
+int cli_write_bundle(cli *c, const char *env, const char *service, const char *dir, const char *tar,
+	const char *prefix, const capstan_secret *password, int keystores, size_t *files);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,7 +25,8 @@ static const cli_command commands[] = {
 	  "convert --in FILE [--key FILE] [--chain FILE] [--password-file PF] [--in-password-file PF]"
 	  " --to F --out FILE [--legacy] [--alias A]" },
 	{ "renew", cmd_renew, NEEDS_HOME | NEEDS_PASSPHRASE,
-	  "renew REF [--env ENV] [--days N] | renew --due [--env ENV] [--within DUR] [--from-old-ca]" },
+	  "renew REF [--env ENV] [--days N] | renew --due [--env ENV] [--within DUR] [--from-old-ca]"
+	  " [--bundle-dir DIR [--exec CMD]]" },
 	{ "rotate", cmd_rotate, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "rotate REF [--env ENV] [--days N] | rotate --env ENV --intermediate|--root [--key TYPE]"
 	  " [--root-days N] [--ca-days N]" },
@@ -35,6 +37,9 @@ static const cli_command commands[] = {
 	{ "verify", cmd_verify, NEEDS_HOME, "verify FILE --env ENV" },
 	{ "metrics", cmd_metrics, NEEDS_HOME, "metrics --out FILE" },
 	{ "audit", cmd_audit, NEEDS_HOME, "audit [--verify]" },
+	{ "apply", cmd_apply, 0, "apply [--config FILE] [--env ENV] [--dry-run]" },
+	{ "bundle", cmd_bundle, NEEDS_HOME | NEEDS_PASSPHRASE,
+	  "bundle --env ENV --service S (--out DIR | --tar FILE) [--prefix DIR] [--password-file PF] [--keystores]" },
 };
 
 static void print_help(FILE *out)
@@ -45,6 +50,19 @@ static void print_help(FILE *out)
 		fprintf(out, "  capstan %s\n", commands[i].usage);
 	fputs("\nThe passphrase that protects keys at rest comes from --passphrase-file,\n"
 	      "$CAPSTAN_PASSPHRASE, or a prompt; never from an argument. See capstan(1).\n", out);
+}
+
+/* A dry run's throwaway inventory, removed after it was closed. */
+static void remove_scratch(const char *dir)
+{
+	static const char *const files[] = { "capstan.db", "capstan.db-wal", "capstan.db-shm" };
+	char path[128];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static const cli_command *find_command(const char *name)
@@ -60,7 +78,7 @@ static const cli_command *find_command(const char *name)
  * there is reported at once, so its value is never taken for a command. */
 static int find_command_word(int argc, char **argv, int *word)
 {
-	static const char *const with_value[] = { "--home", "--passphrase-file" };
+	static const char *const with_value[] = { "--home", "--config", "--templates", "--passphrase-file" };
 	static const char *const flags[] = { "--json", "--quiet", "-q", "--help", "-h", "--version" };
 
 	*word = -1;
@@ -81,28 +99,43 @@ static int find_command_word(int argc, char **argv, int *word)
 		for (size_t j = 0; j < sizeof(flags) / sizeof(flags[0]); j++)
 			known |= strcmp(arg, flags[j]) == 0;
 		if (!known)
-			return cli_usage_error(NULL, "unknown option '%s' (global options: --home, --json, -q,"
-				" --passphrase-file)", arg);
+			return cli_usage_error(NULL, "unknown option '%s' (global options: --home, --config,"
+				" --templates, --json, -q, --passphrase-file)", arg);
 	}
 	return 0;
 }
 
+char *cli_home_path(cli *c)
+{
+	return c->home_opt ? strdup(c->home_opt) : capstan_home_default();
+}
+
+int cli_open_home(cli *c, const char *home, int create)
+{
+	free(c->home);
+	if (!(c->home = strdup(home)))
+		return cli_error(c, "out of memory");
+	if (capstan_home_open(c->ctx, c->home, create ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0)
+		return cli_fail(c);
+	return 0;
+}
+
 /* Opens the home and unlocks the keys as the command's flags ask. */
-static int setup(cli *c, const char *home_opt)
+static int setup(cli *c)
 {
 	unsigned needs = c->command->needs;
+	char *home;
+	int rc;
 
 	if (!(needs & (NEEDS_HOME | NEEDS_NEW_HOME)))
 		return 0;
-	c->home = home_opt ? strdup(home_opt) : capstan_home_default();
-	if (!c->home)
+	if (!(home = cli_home_path(c)))
 		return cli_error(c, "out of memory");
-	if (capstan_home_open(c->ctx, c->home,
-		    needs & NEEDS_NEW_HOME ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0)
-		return cli_fail(c);
-	if (needs & NEEDS_PASSPHRASE)
-		return cli_unlock(c);
-	return 0;
+	rc = cli_open_home(c, home, (needs & NEEDS_NEW_HOME) != 0);
+	free(home);
+	if (rc == 0 && (needs & NEEDS_PASSPHRASE))
+		rc = cli_unlock(c);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -145,6 +178,8 @@ int main(int argc, char **argv)
 			args[nargs++] = argv[i];
 	rc = c.command->run(&c, nargs, args);
 	capstan_ctx_free(c.ctx);
+	if (c.scratch[0])
+		remove_scratch(c.scratch);
 	free(c.home);
 	free(args);
 	return rc;
@@ -152,5 +187,5 @@ int main(int argc, char **argv)
 
 int cli_setup(cli *c)
 {
-	return setup(c, c->home_opt);
+	return setup(c);
 }

@@ -391,3 +391,84 @@ int out_due_end(out_due *d)
 	free(d);
 	return rc;
 }
+
+struct out_apply {
+	cli *c;
+	int dry_run;
+	json_t *steps;
+};
+
+out_apply *out_apply_begin(cli *c, int dry_run)
+{
+	out_apply *o = calloc(1, sizeof(*o));
+
+	if (o) {
+		o->c = c;
+		o->dry_run = dry_run;
+		o->steps = json_array();
+	}
+	return o;
+}
+
+int out_apply_step(out_apply *o, const capstan_apply_step *s)
+{
+	static const char *const done[] = { "created", "issued", "reissued", "recorded" };
+	static const char *const planned[] = { "would create", "would issue", "would reissue", "would record" };
+	static const char *const kinds[] = { "create-env", "issue", "reissue", "record-service" };
+
+	if (o->c->json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "action", json_string(kinds[s->kind]));
+		json_object_set_new(j, "env", json_string(s->env));
+		json_object_set_new(j, "name", json_str_or_null(s->name));
+		json_object_set_new(j, "reason", json_str_or_null(s->reason));
+		json_object_set_new(j, "serial", json_str_or_null(s->serial));
+		json_array_append_new(o->steps, j);
+	} else if (!o->c->quiet) {
+		const char *verb = (o->dry_run ? planned : done)[s->kind];
+		if (s->kind == CAPSTAN_STEP_CREATE_ENV)
+			printf("%c environment %s: %s\n", o->dry_run ? '?' : '+', s->env, verb);
+		else if (s->kind == CAPSTAN_STEP_RECORD_SERVICE)
+			printf("%c service %s/%s: %s\n", o->dry_run ? '?' : '+', s->env, s->name, verb);
+		else
+			printf("%c %s/%s: %s (%s)%s%s\n", o->dry_run ? '?' : s->kind == CAPSTAN_STEP_REISSUE ? '~' : '+',
+				s->env, s->name, verb, s->reason, s->serial ? " " : "", s->serial ? s->serial : "");
+	}
+	return 0;
+}
+
+int out_apply_end(out_apply *o, size_t changes, const char *config)
+{
+	int rc = EXIT_OK;
+
+	if (o->c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "config", json_string(config));
+		json_object_set_new(doc, "dry_run", json_boolean(o->dry_run));
+		json_object_set_new(doc, "changes", json_integer((json_int_t)changes));
+		json_object_set(doc, "steps", o->steps);
+		rc = print_doc(o->c, doc);
+	} else if (!o->c->quiet && changes == 0) {
+		printf("nothing to change: the inventory matches %s\n", config);
+	} else if (!o->c->quiet && o->dry_run) {
+		printf("%zu change%s planned; nothing was changed (--dry-run)\n", changes, changes == 1 ? "" : "s");
+	}
+	json_decref(o->steps);
+	free(o);
+	return rc;
+}
+
+int out_bundle(cli *c, const char *env, const char *service, const char *where, size_t files)
+{
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "env", json_string(env));
+		json_object_set_new(doc, "service", json_string(service));
+		json_object_set_new(doc, "path", json_string(where));
+		json_object_set_new(doc, "files", json_integer((json_int_t)files));
+		return print_doc(c, doc);
+	}
+	if (!c->quiet && strcmp(where, "-") != 0)
+		printf("wrote the %s bundle of %s (%zu files) to %s\n", service, env, files, where);
+	return EXIT_OK;
+}

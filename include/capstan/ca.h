@@ -14,14 +14,16 @@ typedef struct {
 	unsigned version;
 	const char *env;
 	const char *org;           /* O= of every certificate in the environment; may be NULL */
-	capstan_key_type key;      /* root and intermediate key */
+	capstan_key_type key;      /* root key, and the intermediate's unless inter_key_set */
+	int inter_key_set;
+	capstan_key_type inter_key;
 	int64_t root_lifetime;     /* seconds; 0: default */
 	int64_t ca_lifetime;       /* seconds; 0: default */
 	int64_t leaf_lifetime;     /* default for leaves; 0: default */
 } capstan_init_opts;
 
 #define CAPSTAN_INIT_OPTS_VERSION 1
-#define CAPSTAN_INIT_OPTS_INIT { CAPSTAN_INIT_OPTS_VERSION, NULL, NULL, CAPSTAN_DEFAULT_KEY, 0, 0, 0 }
+#define CAPSTAN_INIT_OPTS_INIT { .version = CAPSTAN_INIT_OPTS_VERSION, .key = CAPSTAN_DEFAULT_KEY }
 
 /* Creates ENV's root CA and an intermediate (pathlen 0) under it; needs an
  * unlocked home. CAPSTAN_EEXISTS if ENV exists. *root and *intermediate (either
@@ -49,6 +51,8 @@ typedef struct {
 	const char *const *email; size_t email_count;
 	const unsigned char *csr;  /* PEM or DER; NULL: generate and keep a key */
 	size_t csr_len;
+	int replace;               /* a valid certificate of the line is superseded
+	                              rather than a reason to refuse (apply's reissue) */
 } capstan_issue_opts;
 
 #define CAPSTAN_ISSUE_OPTS_VERSION 1

@@ -15,6 +15,8 @@
 #include "convert.h"
 #include "template.h"
 #include "config.h"
+#include "bundle.h"
+#include "apply.h"
 #include "audit.h"
 #include "file.h"
 

@@ -18,6 +18,9 @@ int capstan_parse_duration(const char *s, int64_t *seconds, const char **why);
 /* IPv4 dotted quad or IPv6; out receives 4 or 16 bytes in network order. */
 int capstan_parse_ip(const char *s, unsigned char out[16], size_t *out_len, const char **why);
 
+/* The canonical text of a 4- or 16-byte address (inet_ntop); size >= 46. */
+int capstan_ip_to_text(const unsigned char *ip, size_t len, char *out, size_t size);
+
 /* A DNS name for a SAN: LDH labels, optional leading "*." wildcard label. */
 int capstan_check_dns_name(const char *s, const char **why);
 /* True when s is a DNS host name (no wildcard): used to copy a CN into the SAN. */

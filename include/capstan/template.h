@@ -26,6 +26,13 @@ int capstan_tv_push(capstan_tvalue *list, capstan_tvalue *child);
 int capstan_tv_put_string(capstan_tvalue *map, const char *key, const char *value);
 /* The map's value under key, or NULL. */
 const capstan_tvalue *capstan_tv_get(const capstan_tvalue *map, const char *key);
+/* Lists and maps: the number of items, the i-th item and (maps) its key. */
+size_t capstan_tv_count(const capstan_tvalue *value);
+const capstan_tvalue *capstan_tv_item(const capstan_tvalue *value, size_t i);
+const char *capstan_tv_key(const capstan_tvalue *map, size_t i);
+/* A string's text ("" for anything else). */
+const char *capstan_tv_text(const capstan_tvalue *value);
+
 /* A deep copy (a map put in two places needs two copies). */
 capstan_tvalue *capstan_tv_copy(const capstan_tvalue *value);
 void capstan_tv_free(capstan_tvalue *value);

@@ -1,0 +1,112 @@
+/* capstan bundle: one service's files and configuration for one environment. */
+#include <limits.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Paths land in env, properties, YAML and XML files: plain characters only. */
+static int plain_path(const char *p)
+{
+	if (p[0] != '/')
+		return 0;
+	for (; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-", *p))
+			return 0;
+	return 1;
+}
+
+/* DIR made absolute through its parent (which need not exist yet). */
+static char *absolute(const char *dir)
+{
+	char *copy = strdup(dir), *base = copy ? strdup(basename(copy)) : NULL, *parent, *real = NULL, *out = NULL;
+	char buf[PATH_MAX];
+
+	if (!copy || !base)
+		goto done;
+	snprintf(buf, sizeof(buf), "%s", dir);
+	parent = dirname(buf);
+	if (dir[0] == '/') {
+		out = strdup(dir);
+	} else if ((real = realpath(parent, NULL))) {
+		size_t n = strlen(real) + strlen(base) + 2;
+		if ((out = malloc(n)))
+			snprintf(out, n, "%s/%s", real, base);
+	} else if ((real = realpath(".", NULL))) {
+		size_t n = strlen(real) + strlen(dir) + 2;
+		if ((out = malloc(n)))
+			snprintf(out, n, "%s/%s", real, dir);
+	}
+done:
+	free(real);
+	free(base);
+	free(copy);
+	return out;
+}
+
+int cli_write_bundle(cli *c, const char *env, const char *service, const char *dir, const char *tar,
+	const char *prefix, const capstan_secret *password, int keystores, size_t *files)
+{
+	capstan_bundle_opts o = CAPSTAN_BUNDLE_OPTS_INIT;
+	capstan_bundle *b = NULL;
+	int rc = 0;
+
+	o.env = env;
+	o.service = service;
+	o.dir = prefix ? prefix : dir;
+	o.templates_dir = cli_templates_dir(c);
+	o.password = password;
+	o.keystores = keystores;
+	if (capstan_bundle_build(&b, c->ctx, &o) < 0 ||
+	    (dir && capstan_bundle_write_dir(c->ctx, b, dir) < 0) ||
+	    (tar && capstan_bundle_write_tar(c->ctx, b, tar) < 0))
+		rc = cli_fail(c);
+	else if (files)
+		*files = capstan_bundle_count(b);
+	capstan_bundle_free(b);
+	return rc;
+}
+
+int cmd_bundle(cli *c, int argc, char **argv)
+{
+	const char *env = NULL, *service = NULL, *out = NULL, *tar = NULL, *prefix = NULL, *password_file = NULL;
+	int keystores = 0;
+	const cli_opt opts[] = {
+		{ "env", OPT_VALUE, &env }, { "service", OPT_VALUE, &service }, { "out", OPT_VALUE, &out },
+		{ "tar", OPT_VALUE, &tar }, { "prefix", OPT_VALUE, &prefix },
+		{ "password-file", OPT_VALUE, &password_file }, { "keystores", OPT_FLAG, &keystores },
+		{ NULL, 0, NULL },
+	};
+	capstan_secret password = CAPSTAN_SECRET_INIT;
+	char *dir = NULL;
+	size_t files = 0;
+	int rc;
+
+	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0)
+		return rc;
+	if (!env || !service)
+		return cli_usage_error(c, "--env and --service are required");
+	if (!out && !tar)
+		return cli_usage_error(c, "--out DIR or --tar FILE is required");
+	if (out && !(dir = absolute(out)))
+		return cli_error(c, "cannot resolve '%s'", out);
+	if (!prefix && !dir) {
+		rc = cli_usage_error(c, "--tar needs --prefix: where the bundle will be installed, for the paths in its configs");
+		goto done;
+	}
+	if (!plain_path(prefix ? prefix : dir)) {
+		rc = cli_usage_error(c, "%s '%s' must be an absolute path of letters, digits and / . _ - only"
+			" (it is written into configuration files)", prefix ? "--prefix" : "--out", prefix ? prefix : dir);
+		goto done;
+	}
+	if ((rc = cli_setup(c)) != 0 || (rc = cli_store_password(c, password_file, &password)) != 0)
+		goto done;
+	rc = cli_write_bundle(c, env, service, dir, tar, prefix, password.data ? &password : NULL, keystores, &files);
+	if (rc == 0)
+		rc = out_bundle(c, env, service, out ? dir : tar, files);
+done:
+	capstan_secret_free(&password);
+	free(dir);
+	return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * capstan — apply: make the inventory what the configuration describes.
+ * Missing environments and certificates are created; a certificate whose
+ * current one is revoked, expired or differs from the configuration (subject,
+ * SANs, profile, key type) is reissued, the old one superseded; services are
+ * recorded so bundle needs no configuration file. Each certificate is its own
+ * transaction, so an interrupted apply resumes where it stopped.
+ */
+#ifndef CAPSTAN_APPLY_H
+#define CAPSTAN_APPLY_H
+
+#include "common.h"
+#include "config.h"
+
+typedef enum {
+	CAPSTAN_STEP_CREATE_ENV = 0,
+	CAPSTAN_STEP_ISSUE,
+	CAPSTAN_STEP_REISSUE,
+	CAPSTAN_STEP_RECORD_SERVICE
+} capstan_step_kind;
+
+typedef struct {
+	capstan_step_kind kind;
+	const char *env;
+	const char *name;     /* certificate or service; NULL for an environment */
+	const char *reason;   /* why: "new", "revoked", "SANs differ: ..." */
+	const char *serial;   /* the new certificate's; NULL in a dry run */
+} capstan_apply_step;
+
+typedef int (*capstan_apply_fn)(const capstan_apply_step *step, void *payload);
+
+typedef struct {
+	unsigned version;
+	const char *env;            /* NULL: every environment of the configuration */
+	int dry_run;                /* plan only: nothing changes, no passphrase needed */
+	const char *templates_dir;  /* NULL: the built-in templates */
+} capstan_apply_opts;
+
+#define CAPSTAN_APPLY_OPTS_VERSION 1
+#define CAPSTAN_APPLY_OPTS_INIT { CAPSTAN_APPLY_OPTS_VERSION, NULL, 0, NULL }
+
+/* Calls fn for each step taken (or planned). *changes counts them: 0 means
+ * the inventory already matched. Needs an unlocked home unless dry_run. */
+CAPSTAN_WARN_UNUSED int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *opts,
+	capstan_apply_fn fn, void *payload, size_t *changes);
+
+#endif

@@ -1,0 +1,275 @@
+/* apply: the inventory made to match the configuration, one transaction per change. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/apply.h>
+#include <capstan/bundle.h>
+#include <capstan/ca.h>
+
+#include <capstan/parse.h>
+
+#include "audit.h"
+#include "buffer.h"
+#include "ctx.h"
+#include "request.h"
+#include "store.h"
+#include "util.h"
+#include "x509.h"
+
+typedef struct {
+	capstan_ctx *ctx;
+	const capstan_config *config;
+	const capstan_apply_opts *o;
+	capstan_apply_fn fn;
+	void *payload;
+	size_t changes;
+} applier;
+
+static int step(applier *a, capstan_step_kind kind, const char *env, const char *name, const char *reason,
+	const char *serial)
+{
+	capstan_apply_step s = { kind, env, name, reason, serial };
+
+	a->changes++;
+	return a->fn ? a->fn(&s, a->payload) : 0;
+}
+
+/* Everything is checked before anything changes: templates and environment names. */
+static int check_all(applier *a)
+{
+	const capstan_config *c = a->config;
+	int found = a->o->env == NULL, rc;
+
+	for (size_t i = 0; i < c->service_count; i++) {
+		const capstan_config_service *s = &c->services[i];
+		if ((rc = capstan_template_check(a->ctx, a->o->templates_dir, s->template_name)) < 0)
+			return capstan_error(a->ctx, rc, "%s:%d:%d: services.%s.template: %s", c->path, s->template_line,
+				s->template_column, s->name, capstan_error_message(a->ctx));
+	}
+	for (size_t i = 0; i < c->env_count && !found; i++)
+		found = strcmp(c->envs[i].name, a->o->env) == 0;
+	if (!found)
+		return capstan_error(a->ctx, CAPSTAN_ENOTFOUND, "environment '%s' is not in %s", a->o->env, c->path);
+	return 0;
+}
+
+static int ensure_env(applier *a, const capstan_config_env *e)
+{
+	capstan_store_env have;
+	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
+	capstan_config_defaults leaf = capstan_config_effective(a->config, e, NULL);
+	int rc = capstan_store_env_get(a->ctx, e->name, &have);
+
+	capstan_store_env_clear(&have);
+	if (rc != CAPSTAN_ENOTFOUND)
+		return rc;
+	io.env = e->name;
+	io.org = a->config->organization;
+	/* The CA keys: the root's own, else the environment's or the file's default. */
+	if (e->root.key_set)
+		io.key = e->root.key;
+	else if (leaf.key_set)
+		io.key = leaf.key;
+	io.inter_key_set = e->intermediate.key_set;
+	io.inter_key = e->intermediate.key;
+	io.root_lifetime = e->root.lifetime;
+	io.ca_lifetime = e->intermediate.lifetime;
+	io.leaf_lifetime = leaf.lifetime;
+	if (!a->o->dry_run && capstan_env_init(a->ctx, &io, NULL, NULL) < 0)
+		return capstan_error(a->ctx, capstan_error_last(a->ctx), "environment '%s': %s", e->name,
+			capstan_error_message(a->ctx));
+	return step(a, CAPSTAN_STEP_CREATE_ENV, e->name, NULL, "new", NULL);
+}
+
+static void issue_opts(const capstan_config_cert *c, const capstan_config_defaults *d, const char *env,
+	const char *service, capstan_issue_opts *o)
+{
+	o->env = env;
+	o->cn = c->cn;
+	o->name = c->name;
+	o->service = service;
+	o->profile = c->profile;
+	o->key_set = d->key_set;
+	o->key = d->key;
+	o->lifetime = d->lifetime;
+	o->renew_before = d->renew_before;
+	o->dns = (const char *const *)c->dns, o->dns_count = c->dns_count;
+	o->ip = (const char *const *)c->ip, o->ip_count = c->ip_count;
+	o->uri = (const char *const *)c->uri, o->uri_count = c->uri_count;
+	o->email = (const char *const *)c->email, o->email_count = c->email_count;
+}
+
+/* "IP:0:0::1" and "IP:::1" are one address: compare canonical text. */
+static void canonical_san(const char *san, char *out, size_t size)
+{
+	unsigned char ip[16];
+	size_t len;
+
+	if (strncmp(san, "IP:", 3) == 0 && capstan_parse_ip(san + 3, ip, &len, NULL) == 0 &&
+	    capstan_ip_to_text(ip, len, out + 3, size - 3) == 0) {
+		memcpy(out, "IP:", 3);
+		return;
+	}
+	snprintf(out, size, "%s", san);
+}
+
+static int same_sans(const capstan_strlist *want, char *const *have, size_t have_count)
+{
+	char a[300], b[300];
+	size_t matched = 0;
+
+	if (want->count != have_count)
+		return 0;
+	for (size_t i = 0; i < want->count; i++) {
+		canonical_san(want->items[i], a, sizeof(a));
+		for (size_t j = 0; j < have_count; j++) {
+			canonical_san(have[j], b, sizeof(b));
+			if (strcmp(a, b) == 0) {
+				matched++;
+				break;
+			}
+		}
+	}
+	return matched == want->count;
+}
+
+/* What differs between the current certificate and the configuration ("" when nothing). */
+static int differences(applier *a, const capstan_cert *cur, const capstan_issue_opts *o, char *why, size_t size)
+{
+	capstan_strlist want = { 0 };
+	capstan_x509_info info;
+	capstan_key_type key = o->key_set ? o->key : CAPSTAN_DEFAULT_KEY;
+	int rc;
+
+	why[0] = '\0';
+	if ((rc = capstan_request_sans(a->ctx, o, o->cn, NULL, &want)) < 0 ||
+	    (rc = capstan_x509_info_read(&info, a->ctx, cur->der, cur->der_len)) < 0) {
+		capstan_strlist_free(&want);
+		return rc;
+	}
+	if (!info.cn || strcmp(info.cn, o->cn) != 0)
+		snprintf(why + strlen(why), size - strlen(why), "%sCN differs", *why ? ", " : "");
+	if (!same_sans(&want, cur->sans, cur->san_count))
+		snprintf(why + strlen(why), size - strlen(why), "%sSANs differ", *why ? ", " : "");
+	if (!cur->has_profile || cur->profile != o->profile)
+		snprintf(why + strlen(why), size - strlen(why), "%sprofile differs (%s, want %s)", *why ? ", " : "",
+			capstan_profile_name(cur->profile), capstan_profile_name(o->profile));
+	if (cur->key_type != key)
+		snprintf(why + strlen(why), size - strlen(why), "%skey type differs (%s, want %s)", *why ? ", " : "",
+			capstan_key_type_name(cur->key_type), capstan_key_type_name(key));
+	capstan_x509_info_clear(&info);
+	capstan_strlist_free(&want);
+	return 0;
+}
+
+static int ensure_cert(applier *a, const capstan_config_env *e, const capstan_config_service *s,
+	const capstan_config_cert *c)
+{
+	capstan_config_defaults d = capstan_config_effective(a->config, e, c);
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+	capstan_store_env env = { 0 };
+	capstan_cert *cur = NULL, *made = NULL;
+	const char *reason = "new";
+	char why[200] = "";
+	int rc, reissue = 0;
+
+	issue_opts(c, &d, e->name, s->name, &o);
+	rc = capstan_store_env_get(a->ctx, e->name, &env);
+	if (rc == 0)
+		rc = capstan_store_cert_latest(a->ctx, env.id, c->name, CAPSTAN_KIND_LEAF, &cur);
+	if (rc == CAPSTAN_ENOTFOUND)
+		rc = 0; /* a new environment (dry run) or a new certificate */
+	else if (rc == 0 && cur->status == CAPSTAN_STATUS_VALID) {
+		if ((rc = differences(a, cur, &o, why, sizeof(why))) == 0 && !why[0])
+			goto done; /* as configured */
+		reason = why;
+		reissue = 1;
+	} else if (rc == 0) {
+		reason = capstan_status_name(cur->status);
+	}
+	if (rc < 0)
+		goto done;
+	o.replace = reissue;
+	if (!a->o->dry_run && capstan_issue(a->ctx, &o, &made) < 0) {
+		rc = capstan_error(a->ctx, capstan_error_last(a->ctx), "%s: services.%s, certificate '%s' in %s: %s",
+			a->config->path, s->name, c->name, e->name, capstan_error_message(a->ctx));
+		goto done;
+	}
+	rc = step(a, reissue ? CAPSTAN_STEP_REISSUE : CAPSTAN_STEP_ISSUE, e->name, c->name, reason,
+		made ? made->serial : NULL);
+done:
+	capstan_cert_free(cur);
+	capstan_cert_free(made);
+	capstan_store_env_clear(&env);
+	return rc;
+}
+
+static int ensure_service(applier *a, const capstan_config_env *e, const capstan_config_service *s)
+{
+	capstan_store_env env = { 0 };
+	capstan_buf certs = CAPSTAN_BUF_INIT;
+	char *have_template = NULL, *have_certs = NULL;
+	int rc = 0, changed;
+
+	for (size_t i = 0; rc == 0 && i < s->cert_count; i++) {
+		char *line = capstan_aprintf("%s\t%s\n", s->certs[i].name, s->certs[i].role ? s->certs[i].role : "");
+		rc = line ? capstan_buf_append(a->ctx, &certs, line, strlen(line)) : capstan_error_oom(a->ctx);
+		free(line);
+	}
+	if (rc < 0)
+		goto done;
+	if ((rc = capstan_store_env_get(a->ctx, e->name, &env)) == CAPSTAN_ENOTFOUND && a->o->dry_run) {
+		rc = step(a, CAPSTAN_STEP_RECORD_SERVICE, e->name, s->name, "new", NULL);
+		goto done;
+	}
+	if (rc < 0)
+		goto done;
+	if (a->o->dry_run) {
+		rc = capstan_store_service_get(a->ctx, env.id, s->name, &have_template, &have_certs);
+		changed = rc == CAPSTAN_ENOTFOUND || (rc == 0 && (strcmp(have_template, s->template_name) != 0 ||
+							    strcmp(have_certs, (char *)certs.data) != 0));
+		rc = rc == CAPSTAN_ENOTFOUND ? 0 : rc;
+	} else if ((rc = capstan_store_begin(a->ctx)) == 0) {
+		changed = rc = capstan_store_service_put(a->ctx, env.id, s->name, s->template_name, (char *)certs.data);
+		if (rc > 0)
+			rc = capstan_audit_record(a->ctx, "service", e->name, s->name, NULL, s->template_name);
+		rc = capstan_store_end(a->ctx, rc < 0 ? rc : 0);
+	}
+	if (rc == 0 && changed)
+		rc = step(a, CAPSTAN_STEP_RECORD_SERVICE, e->name, s->name, have_template ? "changed" : "recorded", NULL);
+done:
+	free(have_template);
+	free(have_certs);
+	capstan_buf_free(&certs);
+	capstan_store_env_clear(&env);
+	return rc;
+}
+
+int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o, capstan_apply_fn fn,
+	void *payload, size_t *changes)
+{
+	applier a = { ctx, config, o, fn, payload, 0 };
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
+	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0))
+		return rc;
+	for (size_t i = 0; rc == 0 && i < config->env_count; i++) {
+		const capstan_config_env *e = &config->envs[i];
+		if (o->env && strcmp(o->env, e->name) != 0)
+			continue;
+		if ((rc = ensure_env(&a, e)) < 0)
+			break;
+		for (size_t j = 0; rc == 0 && j < config->service_count; j++) {
+			const capstan_config_service *s = &config->services[j];
+			for (size_t k = 0; rc == 0 && k < s->cert_count; k++)
+				rc = ensure_cert(&a, e, s, &s->certs[k]);
+			if (rc == 0)
+				rc = ensure_service(&a, e, s);
+		}
+	}
+	if (changes)
+		*changes = a.changes;
+	return rc;
+}

@@ -1,0 +1,507 @@
+/* Bundles: a service's certificate files and its rendered configuration. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/bundle.h>
+#include <capstan/ca.h>
+#include <capstan/parse.h>
+#include <capstan/template.h>
+
+#include "buffer.h"
+#include "bundle_internal.h"
+#include "ossl.h"
+#include "store.h"
+#include "templates.h"
+#include "x509.h"
+
+#define MAX_BUNDLE_CERTS 64
+
+void capstan_bundle_free(capstan_bundle *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->count; i++) {
+		free(b->files[i].path);
+		capstan_buf_free(&b->files[i].data);
+	}
+	free(b->files);
+	free(b);
+}
+
+size_t capstan_bundle_count(const capstan_bundle *b) { return b->count; }
+const char *capstan_bundle_path(const capstan_bundle *b, size_t i) { return b->files[i].path; }
+
+int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, unsigned mode, const void *data,
+	size_t len)
+{
+	capstan_bundle_file *f;
+	const char *why = NULL;
+
+	/* File names come from templates too: no paths, nothing hidden. */
+	if (capstan_check_identifier(path, &why) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "bad bundle file name '%s': %s", path, why);
+	for (size_t i = 0; i < b->count; i++)
+		if (strcmp(b->files[i].path, path) == 0)
+			return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle would have two files named '%s'", path);
+	if (b->count == b->alloc) {
+		size_t n = b->alloc ? b->alloc * 2 : 16;
+		capstan_bundle_file *files = realloc(b->files, n * sizeof(*files));
+		if (!files)
+			return capstan_error_oom(ctx);
+		b->files = files;
+		b->alloc = n;
+	}
+	f = &b->files[b->count];
+	memset(f, 0, sizeof(*f));
+	f->mode = mode;
+	if (!(f->path = strdup(path)) || capstan_buf_append(ctx, &f->data, data, len) < 0) {
+		free(f->path);
+		capstan_buf_free(&f->data);
+		return capstan_error_oom(ctx);
+	}
+	b->count++;
+	return 0;
+}
+
+/* What bundle building carries along. */
+typedef struct {
+	const capstan_bundle_opts *o;
+	capstan_template_set *set;
+	capstan_bundle *b;
+	capstan_tvalue *top;       /* the service's data */
+	capstan_tvalue *certs;     /* list of certificate maps (owned by top) */
+	char password[64];
+	int keystores;
+	capstan_buf manifest;
+} build;
+
+static int put_path(capstan_tvalue *map, const char *key, const char *dir, const char *file)
+{
+	char *path = capstan_aprintf("%s/%s", dir, file);
+	int rc = path ? capstan_tv_put_string(map, key, path) : -1;
+
+	free(path);
+	return rc;
+}
+
+static int put_b64(capstan_tvalue *map, const char *key, const capstan_buf *data)
+{
+	char *b64 = capstan_base64(data->data, data->len);
+	int rc = b64 ? capstan_tv_put_string(map, key, b64) : -1;
+
+	if (b64)
+		capstan_wipe(b64, strlen(b64));
+	free(b64);
+	return rc;
+}
+
+static int add_export(capstan_ctx *ctx, build *bd, const capstan_cert *cert, capstan_format fmt, const char *file,
+	capstan_buf *keep)
+{
+	capstan_secret pw = { bd->password, strlen(bd->password) };
+	capstan_write_opts wo = CAPSTAN_WRITE_OPTS_INIT;
+	capstan_buf data = CAPSTAN_BUF_INIT;
+	int rc;
+
+	wo.password = &pw;
+	if ((rc = capstan_export(&data, ctx, cert, fmt, &wo)) == 0)
+		rc = capstan_bundle_add(ctx, bd->b, file, capstan_format_has_key(fmt) ? 0600 : 0644, data.data, data.len);
+	if (rc == 0 && keep)
+		*keep = data, data = (capstan_buf)CAPSTAN_BUF_INIT;
+	capstan_buf_free(&data);
+	return rc;
+}
+
+static int put_sans(capstan_tvalue *map, const capstan_cert *cert)
+{
+	capstan_tvalue *dns = capstan_tv_list(), *ip = capstan_tv_list();
+	int rc = dns && ip ? 0 : -1;
+
+	for (size_t i = 0; rc == 0 && i < cert->san_count; i++) {
+		if (strncmp(cert->sans[i], "DNS:", 4) == 0)
+			rc = capstan_tv_push(dns, capstan_tv_string(cert->sans[i] + 4));
+		else if (strncmp(cert->sans[i], "IP:", 3) == 0)
+			rc = capstan_tv_push(ip, capstan_tv_string(cert->sans[i] + 3));
+	}
+	if (rc < 0) {
+		capstan_tv_free(dns);
+		capstan_tv_free(ip);
+		return -1;
+	}
+	return capstan_tv_put(map, "dns", dns) < 0 || capstan_tv_put(map, "ip", ip) < 0 ? -1 : 0;
+}
+
+/* Kubernetes object names: lower case, digits, '-' and '.'. */
+static void k8s_name(const char *name, char out[65])
+{
+	size_t i = 0;
+
+	for (; name[i] && i < 64; i++)
+		out[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i] == '_' ? '-' : name[i];
+	out[i] = '\0';
+}
+
+/* The data templates see for one certificate. */
+static int cert_data(capstan_ctx *ctx, build *bd, const capstan_cert *cert, const char *role, const char *cn,
+	const capstan_buf files[4], capstan_tvalue *m)
+{
+	const char *dir = bd->o->dir;
+	int server = !cert->has_profile || cert->profile != CAPSTAN_PROFILE_CLIENT;
+	int client = cert->profile != CAPSTAN_PROFILE_SERVER;
+	char file[128], na[32], k8s[65];
+	int rc = 0;
+
+	capstan_format_time(cert->not_after, na, sizeof(na));
+	k8s_name(cert->name, k8s);
+	rc |= capstan_tv_put_string(m, "name", cert->name) | capstan_tv_put_string(m, "cn", cn) |
+		capstan_tv_put_string(m, "profile", capstan_profile_name(cert->profile)) |
+		capstan_tv_put_string(m, "role", role) | capstan_tv_put_string(m, "serial", cert->serial) |
+		capstan_tv_put_string(m, "not_after", na) | capstan_tv_put_string(m, "k8s_name", k8s) |
+		capstan_tv_put(m, "server", capstan_tv_bool(server)) | capstan_tv_put(m, "client", capstan_tv_bool(client)) |
+		capstan_tv_put(m, "client_only", capstan_tv_bool(!server)) | put_sans(m, cert);
+	snprintf(file, sizeof(file), "%s.pem", cert->name);
+	rc |= put_path(m, "cert_file", dir, file);
+	snprintf(file, sizeof(file), "%s-key.pem", cert->name);
+	rc |= put_path(m, "key_file", dir, file);
+	snprintf(file, sizeof(file), "%s-key.pk8", cert->name);
+	rc |= put_path(m, "pk8_file", dir, bd->set->pkcs8 ? file : "");
+	rc |= put_b64(m, "chain_b64", &files[0]) | put_b64(m, "key_b64", &files[1]);
+	if (bd->keystores) {
+		snprintf(file, sizeof(file), "%s.p12", cert->name);
+		rc |= put_path(m, "keystore_file", dir, file) | put_b64(m, "keystore_b64", &files[2]);
+		snprintf(file, sizeof(file), "%s.password", cert->name);
+		rc |= put_path(m, "password_file", dir, file) | capstan_tv_put_string(m, "password", bd->password);
+	}
+	return rc ? capstan_error_oom(ctx) : 0;
+}
+
+/* One certificate's files and its entry in the template data and MANIFEST. */
+static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, const char *name, const char *role)
+{
+	capstan_cert *cert = NULL;
+	capstan_buf files[4] = { CAPSTAN_BUF_INIT, CAPSTAN_BUF_INIT, CAPSTAN_BUF_INIT, CAPSTAN_BUF_INIT };
+	capstan_x509_info info = { 0 };
+	capstan_tvalue *m = capstan_tv_map();
+	char file[128], line[256], na[32];
+	int rc;
+
+	if (!m)
+		return capstan_error_oom(ctx);
+	if ((rc = capstan_store_cert_latest(ctx, env->id, name, CAPSTAN_KIND_LEAF, &cert)) < 0 ||
+	    cert->status != CAPSTAN_STATUS_VALID) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' has no valid certificate in '%s': run capstan apply (or renew)",
+			name, env->name);
+		goto done;
+	}
+	snprintf(file, sizeof(file), "%s.pem", name);
+	if ((rc = add_export(ctx, bd, cert, CAPSTAN_FORMAT_CHAIN, file, &files[0])) < 0)
+		goto done;
+	snprintf(file, sizeof(file), "%s-key.pem", name);
+	if ((rc = add_export(ctx, bd, cert, CAPSTAN_FORMAT_KEY, file, &files[1])) < 0)
+		goto done;
+	snprintf(file, sizeof(file), "%s-key.pk8", name);
+	if (bd->set->pkcs8 && (rc = capstan_bundle_add(ctx, bd->b, file, 0600, files[1].data, files[1].len)) < 0)
+		goto done;
+	if (bd->keystores) {
+		snprintf(file, sizeof(file), "%s.p12", name);
+		if ((rc = add_export(ctx, bd, cert, CAPSTAN_FORMAT_PKCS12, file, &files[2])) < 0)
+			goto done;
+		snprintf(file, sizeof(file), "%s.password", name);
+		snprintf(line, sizeof(line), "%s\n", bd->password);
+		if ((rc = capstan_bundle_add(ctx, bd->b, file, 0600, line, strlen(line))) < 0)
+			goto done;
+	}
+	if ((rc = capstan_x509_info_read(&info, ctx, cert->der, cert->der_len)) < 0 ||
+	    (rc = cert_data(ctx, bd, cert, role, info.cn ? info.cn : name, files, m)) < 0)
+		goto done;
+	capstan_format_time(cert->not_after, na, sizeof(na));
+	snprintf(line, sizeof(line), "cert %s serial %s not_after %s\n", name, cert->serial, na);
+	if ((rc = capstan_buf_append(ctx, &bd->manifest, line, strlen(line))) < 0)
+		goto done;
+	rc = capstan_tv_push(bd->certs, m) < 0 ? capstan_error_oom(ctx) : 0;
+	m = NULL;
+done:
+	capstan_tv_free(m);
+	capstan_x509_info_clear(&info);
+	for (int i = 0; i < 4; i++)
+		capstan_buf_free(&files[i]);
+	capstan_cert_free(cert);
+	return rc;
+}
+
+/* True when a rendered file holds a secret: the store password or a key. */
+static int holds_secret(const build *bd, const capstan_buf *body)
+{
+	const char *text = (const char *)body->data;
+
+	if ((bd->keystores && strstr(text, bd->password)) || strstr(text, "PRIVATE KEY"))
+		return 1;
+	for (size_t i = 0; i < capstan_tv_count(bd->certs); i++) {
+		const capstan_tvalue *key = capstan_tv_get(capstan_tv_item(bd->certs, i), "key_b64");
+		if (key && strstr(text, capstan_tv_text(key)))
+			return 1; /* a Kubernetes Secret carries the key in base64 */
+	}
+	return 0;
+}
+
+/* Renders one template, once with data; an empty (blank) result writes nothing. */
+static int render_one(capstan_ctx *ctx, build *bd, const capstan_template_file *t, const capstan_tvalue *data)
+{
+	capstan_buf name = CAPSTAN_BUF_INIT, body = CAPSTAN_BUF_INIT;
+	char where[160];
+	int rc, blank = 1;
+
+	snprintf(where, sizeof(where), "%s/%s.tmpl", bd->set->target, t->name);
+	if ((rc = capstan_template_render(&name, ctx, where, t->name, strlen(t->name), data)) < 0 ||
+	    (rc = capstan_template_render(&body, ctx, where, t->text, t->len, data)) < 0)
+		goto done;
+	for (size_t i = 0; i < body.len && blank; i++)
+		blank = body.data[i] == ' ' || body.data[i] == '\t' || body.data[i] == '\n' || body.data[i] == '\r';
+	if (!blank)
+		rc = capstan_bundle_add(ctx, bd->b, (const char *)name.data, holds_secret(bd, &body) ? 0600 : 0644,
+			body.data, body.len);
+done:
+	capstan_buf_free(&name);
+	capstan_buf_free(&body);
+	return rc;
+}
+
+/* A template whose file name is itself a template is rendered once per
+ * certificate, with the certificate's fields over the service's. */
+static int render_templates(capstan_ctx *ctx, build *bd)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < bd->set->count; i++) {
+		const capstan_template_file *t = &bd->set->files[i];
+		if (!strstr(t->name, "{{")) {
+			rc = render_one(ctx, bd, t, bd->top);
+			continue;
+		}
+		for (size_t c = 0; rc == 0 && c < capstan_tv_count(bd->certs); c++) {
+			capstan_tvalue *data = capstan_tv_copy(bd->top);
+			const capstan_tvalue *cert = capstan_tv_item(bd->certs, c);
+			for (size_t k = 0; data && k < capstan_tv_count(cert); k++)
+				if (capstan_tv_put(data, capstan_tv_key(cert, k), capstan_tv_copy(capstan_tv_item(cert, k))) < 0) {
+					capstan_tv_free(data);
+					data = NULL;
+				}
+			rc = data ? render_one(ctx, bd, t, data) : capstan_error_oom(ctx);
+			capstan_tv_free(data);
+		}
+	}
+	return rc;
+}
+
+/* The trust files, shared by every certificate of the bundle. */
+static int add_trust(capstan_ctx *ctx, build *bd, const capstan_store_env *env, const capstan_cert *any)
+{
+	capstan_buf ca = CAPSTAN_BUF_INIT, trust = CAPSTAN_BUF_INIT;
+	char line[80];
+	int rc;
+
+	if ((rc = capstan_trust_pem(&ca, ctx, env->name)) < 0 ||
+	    (rc = capstan_bundle_add(ctx, bd->b, "ca.pem", 0644, ca.data, ca.len)) < 0)
+		goto done;
+	rc |= put_path(bd->top, "ca_file", bd->o->dir, "ca.pem") | put_b64(bd->top, "ca_b64", &ca);
+	if (rc == 0 && bd->keystores) {
+		snprintf(line, sizeof(line), "%s\n", bd->password);
+		if ((rc = add_export(ctx, bd, any, CAPSTAN_FORMAT_TRUSTSTORE, "truststore.p12", &trust)) < 0 ||
+		    (rc = capstan_bundle_add(ctx, bd->b, "truststore.password", 0600, line, strlen(line))) < 0)
+			goto done;
+		rc |= put_path(bd->top, "truststore_file", bd->o->dir, "truststore.p12") |
+			put_path(bd->top, "truststore_password_file", bd->o->dir, "truststore.password") |
+			put_b64(bd->top, "truststore_b64", &trust) | capstan_tv_put_string(bd->top, "password", bd->password);
+	}
+	if (rc > 0)
+		rc = capstan_error_oom(ctx);
+done:
+	capstan_buf_free(&ca);
+	capstan_buf_free(&trust);
+	return rc;
+}
+
+/* first, first_server and the lists by role: what templates pick from. */
+static int add_selections(capstan_ctx *ctx, build *bd)
+{
+	capstan_tvalue *first_server = capstan_tv_list(), *first_client = capstan_tv_list(), *by_role = capstan_tv_map();
+	int rc = first_server && first_client && by_role ? 0 : -1;
+
+	/* The roles the target's templates use exist even when no certificate has them. */
+	for (size_t i = 0; rc == 0 && i < bd->set->roles.count; i++) {
+		char key[80];
+		snprintf(key, sizeof(key), "role_%s", bd->set->roles.items[i]);
+		for (char *p = key; *p; p++)
+			*p = *p == '-' || *p == '.' ? '_' : *p;
+		rc |= capstan_tv_put(by_role, key, capstan_tv_list());
+	}
+
+	for (size_t i = 0; rc == 0 && i < capstan_tv_count(bd->certs); i++) {
+		const capstan_tvalue *c = capstan_tv_item(bd->certs, i);
+		const char *role = capstan_tv_text(capstan_tv_get(c, "role"));
+		char key[80];
+		const char *profile = capstan_tv_text(capstan_tv_get(c, "profile"));
+		if (capstan_tv_count(first_server) == 0 && strcmp(profile, "client") != 0)
+			rc |= capstan_tv_push(first_server, capstan_tv_copy(c));
+		if (capstan_tv_count(first_client) == 0 && strcmp(profile, "server") != 0)
+			rc |= capstan_tv_push(first_client, capstan_tv_copy(c));
+		if (*role) {
+			/* role "etcd-client" is reachable as {{#role_etcd_client}} */
+			snprintf(key, sizeof(key), "role_%s", role);
+			for (char *p = key; *p; p++)
+				*p = *p == '-' || *p == '.' ? '_' : *p;
+			if (!capstan_tv_get(by_role, key))
+				rc |= capstan_tv_put(by_role, key, capstan_tv_list());
+			rc |= capstan_tv_push((capstan_tvalue *)capstan_tv_get(by_role, key), capstan_tv_copy(c));
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < capstan_tv_count(by_role); i++)
+		rc |= capstan_tv_put(bd->top, capstan_tv_key(by_role, i), capstan_tv_copy(capstan_tv_item(by_role, i)));
+	rc |= capstan_tv_put(bd->top, "first", capstan_tv_copy(capstan_tv_item(bd->certs, 0)));
+	rc |= capstan_tv_put(bd->top, "first_server", first_server);
+	rc |= capstan_tv_put(bd->top, "first_client", first_client);
+	rc |= capstan_tv_put(bd->top, "several", capstan_tv_bool(capstan_tv_count(bd->certs) > 1));
+	capstan_tv_free(by_role);
+	return rc ? capstan_error_oom(ctx) : 0;
+}
+
+/* The service's certificate names and roles, as apply recorded them. */
+static int service_certs(capstan_ctx *ctx, const capstan_store_env *env, const char *service, char **template_name,
+	capstan_strlist *lines)
+{
+	char *certs = NULL;
+	int rc = capstan_store_service_get(ctx, env->id, service, template_name, &certs);
+
+	if (rc == CAPSTAN_ENOTFOUND)
+		rc = capstan_error(ctx, rc, "no service '%s' in environment '%s': run capstan apply first", service, env->name);
+	if (rc == 0 && capstan_strlist_split(lines, certs, '\n') < 0)
+		rc = capstan_error_oom(ctx);
+	if (rc == 0 && (lines->count == 0 || lines->count > MAX_BUNDLE_CERTS))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "service '%s' has %zu certificates (1 to %d)", service,
+			lines->count, MAX_BUNDLE_CERTS);
+	free(certs);
+	return rc;
+}
+
+static int add_manifest(capstan_ctx *ctx, build *bd)
+{
+	unsigned char md[32];
+	char hex[65], line[200];
+	int rc = 0;
+
+	if ((rc = capstan_buf_append(ctx, &bd->manifest, "# sha256 of each file\n", 22)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < bd->b->count; i++) {
+		const capstan_bundle_file *f = &bd->b->files[i];
+		if ((rc = capstan_sha256(ctx, f->data.data, f->data.len, md)) < 0)
+			break;
+		capstan_hex_encode(hex, md, 32);
+		snprintf(line, sizeof(line), "%s  %s\n", hex, f->path);
+		rc = capstan_buf_append(ctx, &bd->manifest, line, strlen(line));
+	}
+	return rc < 0 ? rc : capstan_bundle_add(ctx, bd->b, "MANIFEST", 0644, bd->manifest.data, bd->manifest.len);
+}
+
+static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, const capstan_strlist *lines)
+{
+	capstan_cert *first = NULL;
+	char head[256], now[32];
+	int rc;
+
+	capstan_format_time(time(NULL), now, sizeof(now));
+	snprintf(head, sizeof(head), "# capstan bundle: environment %s, service %s, template %s, made %s\n",
+		env->name, bd->o->service, bd->set->target, now);
+	if ((rc = capstan_buf_append(ctx, &bd->manifest, head, strlen(head))) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < lines->count; i++) {
+		char *tab = strchr(lines->items[i], '\t');
+		if (tab)
+			*tab = '\0';
+		rc = add_cert(ctx, bd, env, lines->items[i], tab ? tab + 1 : "");
+	}
+	if (rc < 0 || (rc = capstan_store_cert_latest(ctx, env->id, lines->items[0], CAPSTAN_KIND_LEAF, &first)) < 0)
+		return rc;
+	if ((rc = add_trust(ctx, bd, env, first)) == 0 && (rc = add_selections(ctx, bd)) == 0 &&
+	    (rc = render_templates(ctx, bd)) == 0)
+		rc = add_manifest(ctx, bd);
+	capstan_cert_free(first);
+	return rc;
+}
+
+/* Passwords land in properties, XML and env files: a generated one is base64url. */
+static int bundle_password(capstan_ctx *ctx, build *bd)
+{
+	const capstan_secret *given = bd->o->password;
+	unsigned char raw[24];
+	char *b64;
+	int rc;
+
+	if (given && given->data) {
+		for (size_t i = 0; i < given->len; i++)
+			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+=/-", given->data[i]))
+				return capstan_error(ctx, CAPSTAN_EINVALID,
+					"a bundle's store password goes into configuration files: letters, digits and ._~+=/- only");
+		if (given->len < CAPSTAN_MIN_STORE_PASSWORD || given->len >= sizeof(bd->password))
+			return capstan_error(ctx, CAPSTAN_EINVALID, "the store password must have 6 to 63 characters");
+		memcpy(bd->password, given->data, given->len + 1);
+		return 0;
+	}
+	if ((rc = capstan_random_bytes(ctx, raw, sizeof(raw))) < 0)
+		return rc;
+	if (!(b64 = capstan_base64url(raw, sizeof(raw))))
+		return capstan_error_oom(ctx);
+	snprintf(bd->password, sizeof(bd->password), "%s", b64);
+	capstan_wipe(raw, sizeof(raw));
+	capstan_wipe(b64, strlen(b64));
+	free(b64);
+	return 0;
+}
+
+int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_bundle_opts *o)
+{
+	build bd = { .o = o };
+	capstan_store_env env = { 0 };
+	capstan_strlist lines = { 0 };
+	char *template_name = NULL;
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
+	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &env)) < 0 ||
+	    (rc = service_certs(ctx, &env, o->service ? o->service : "", &template_name, &lines)) < 0 ||
+	    (rc = capstan_template_set_load(&bd.set, ctx, o->templates_dir, template_name)) < 0 ||
+	    (rc = bundle_password(ctx, &bd)) < 0)
+		goto done;
+	bd.keystores = bd.set->keystores == KEYSTORES_YES || (bd.set->keystores == KEYSTORES_ASKED && o->keystores);
+	if (!(bd.b = calloc(1, sizeof(*bd.b))) || !(bd.top = capstan_tv_map()) || !(bd.certs = capstan_tv_list()) ||
+	    capstan_tv_put_string(bd.top, "env", env.name) < 0 || capstan_tv_put_string(bd.top, "service", o->service) < 0 ||
+	    capstan_tv_put_string(bd.top, "dir", o->dir) < 0 ||
+	    capstan_tv_put(bd.top, "keystores", capstan_tv_bool(bd.keystores)) < 0) {
+		rc = capstan_error_oom(ctx);
+		goto done;
+	}
+	if ((rc = build_all(ctx, &bd, &env, &lines)) < 0)
+		goto done;
+	*out = bd.b;
+	bd.b = NULL;
+done:
+	capstan_tv_free(bd.certs);
+	capstan_tv_free(bd.top);
+	capstan_bundle_free(bd.b);
+	capstan_template_set_free(bd.set);
+	capstan_buf_free(&bd.manifest);
+	capstan_wipe(bd.password, sizeof(bd.password));
+	capstan_strlist_free(&lines);
+	capstan_store_env_clear(&env);
+	free(template_name);
+	return rc;
+}
+
+int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target)
+{
+	capstan_template_set *set = NULL;
+	int rc = capstan_template_set_load(&set, ctx, dir, target);
+
+	capstan_template_set_free(set);
+	return rc;
+}

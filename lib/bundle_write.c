@@ -1,0 +1,143 @@
+/* Writing a bundle into a directory: a new directory beside the target,
+ * every file fsynced, then swapped in with one rename (RENAME_EXCHANGE when
+ * the target exists), so a deploy script never sees half a bundle. */
+#define _GNU_SOURCE /* renameat2 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle_internal.h"
+#include "util.h"
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Removes a directory this file made (no subdirectories in a bundle). */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char *path;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if ((path = capstan_aprintf("%s/%s", dir, e->d_name))) {
+			unlink(path);
+			free(path);
+		}
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int make_parents(capstan_ctx *ctx, const char *dir)
+{
+	char *copy = strdup(dir);
+	int rc = 0;
+
+	if (!copy)
+		return capstan_error_oom(ctx);
+	for (char *p = copy + 1; *p && rc == 0; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot create '%s': %s", copy, strerror(errno));
+		*p = '/';
+	}
+	free(copy);
+	return rc;
+}
+
+static int write_files(capstan_ctx *ctx, const capstan_bundle *b, const char *tmp)
+{
+	for (size_t i = 0; i < b->count; i++) {
+		const capstan_bundle_file *f = &b->files[i];
+		char *path = capstan_aprintf("%s/%s", tmp, f->path);
+		int fd = path ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, f->mode) : -1, rc = 0;
+		if (fd < 0 || fchmod(fd, f->mode) < 0 || write_all(fd, f->data.data, f->data.len) < 0 || fsync(fd) < 0)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path ? path : f->path, strerror(errno));
+		if (fd >= 0 && close(fd) < 0 && rc == 0)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path, strerror(errno));
+		free(path);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const char *dir)
+{
+	char *copy = strdup(dir), *parent, *tmp = NULL;
+	struct stat sb;
+	int rc, exists;
+
+	if (!copy)
+		return capstan_error_oom(ctx);
+	parent = dirname(copy);
+	if ((rc = make_parents(ctx, dir)) < 0)
+		goto done;
+	exists = lstat(dir, &sb) == 0;
+	if (exists && !S_ISDIR(sb.st_mode)) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' exists and is not a directory", dir);
+		goto done;
+	}
+	/* Beside the target, so the swap is a rename within one file system. */
+	if (!(tmp = capstan_aprintf("%s/.capstan-bundle-XXXXXX", parent)) || !mkdtemp(tmp)) {
+		rc = tmp ? capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", parent, strerror(errno)) :
+			capstan_error_oom(ctx);
+		free(tmp);
+		tmp = NULL;
+		goto done;
+	}
+	if (chmod(tmp, 0755) < 0 || (rc = write_files(ctx, b, tmp)) < 0 || fsync_path(tmp) < 0) {
+		rc = rc < 0 ? rc : capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", tmp, strerror(errno));
+		goto done;
+	}
+	if (exists ? renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) < 0 : rename(tmp, dir) < 0) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot put the bundle in place at '%s': %s", dir, strerror(errno));
+		goto done;
+	}
+	fsync_path(parent);
+	if (!exists) {
+		free(tmp);
+		tmp = NULL; /* renamed into place: nothing left to remove */
+	}
+	rc = 0;
+done:
+	if (tmp)
+		remove_dir(tmp); /* the failed new bundle, or the old one after the swap */
+	free(tmp);
+	free(copy);
+	return rc;
+}

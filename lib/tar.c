@@ -1,0 +1,69 @@
+/* Bundles as .tar.gz, with libarchive: the only file that includes archive.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <capstan/file.h>
+
+#include "bundle_internal.h"
+
+static int add_entry(struct archive *a, const capstan_bundle_file *f, time_t now)
+{
+	struct archive_entry *e = archive_entry_new();
+	int ok;
+
+	if (!e)
+		return -1;
+	archive_entry_set_pathname(e, f->path);
+	archive_entry_set_size(e, (la_int64_t)f->data.len);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, f->mode);
+	archive_entry_set_mtime(e, now, 0);
+	ok = archive_write_header(a, e) == ARCHIVE_OK &&
+		archive_write_data(a, f->data.data, f->data.len) == (la_ssize_t)f->data.len;
+	archive_entry_free(e);
+	return ok ? 0 : -1;
+}
+
+int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const char *path)
+{
+	struct archive *a = archive_write_new();
+	unsigned char *buf = NULL;
+	size_t cap = 1024 * 1024, used = 0;
+	time_t now = time(NULL);
+	int rc = 0;
+
+	/* Into memory first: the file is then written atomically (or to stdout). */
+	for (size_t i = 0; i < b->count; i++)
+		cap += b->files[i].data.len * 2 + 1024;
+	if (!a || !(buf = malloc(cap))) {
+		archive_write_free(a);
+		return capstan_error_oom(ctx);
+	}
+	if (archive_write_add_filter_gzip(a) != ARCHIVE_OK || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_memory(a, buf, cap, &used) != ARCHIVE_OK) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot start the archive: %s", archive_error_string(a));
+		goto done;
+	}
+	for (size_t i = 0; rc == 0 && i < b->count; i++)
+		if (add_entry(a, &b->files[i], now) < 0)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot archive '%s': %s", b->files[i].path,
+				archive_error_string(a));
+	if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot finish the archive: %s", archive_error_string(a));
+	/* The archive holds keys: 0600. */
+	if (rc == 0)
+		rc = capstan_file_write(ctx, path, buf, used, 0600);
+done:
+	archive_write_free(a);
+	if (buf) {
+		capstan_wipe(buf, used);
+		free(buf);
+	}
+	return rc;
+}
