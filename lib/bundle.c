@@ -505,3 +505,22 @@ int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target
 	capstan_template_set_free(set);
 	return rc;
 }
+
+int capstan_cert_services(capstan_ctx *ctx, const char *env_name, const char *cert_name, char ***names, size_t *count)
+{
+	capstan_store_env env;
+	capstan_strlist list = { 0 };
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_store_env_get(ctx, env_name, &env)) < 0)
+		return rc;
+	rc = capstan_store_services_of_cert(ctx, env.id, cert_name, &list);
+	capstan_store_env_clear(&env);
+	if (rc < 0) {
+		capstan_strlist_free(&list);
+		return rc;
+	}
+	*names = list.items;
+	*count = list.count;
+	return 0;
+}

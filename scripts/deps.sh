@@ -16,6 +16,9 @@ packages=(
 	python3                             # a pseudo-terminal for the prompt test
 	prometheus                          # promtool checks the metrics file
 	openjdk-17-jdk-headless             # keytool and a Java TLS handshake check the keystores
+	etcd-server etcd-client             # a real etcd cluster started from a bundle
+	python3-yaml                        # parsing the Kubernetes Secret in tests
+	libxml2-utils                       # xmllint checks the Hadoop XML
 	faketime                            # time travel in tests
 )
 

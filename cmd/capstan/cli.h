@@ -93,6 +93,13 @@ int cli_san_values(cli *c, const char *option, const cli_list *values,
 	int (*check)(const char *, const char **));
 int cli_check_ip(const char *value, const char **why);
 
+/* renew --due's redeployment (redeploy.c). */
+typedef struct redeploys redeploys;
+redeploys *redeploys_new(void);
+void redeploys_free(redeploys *r);
+int redeploys_add(cli *c, redeploys *r, const char *env, const char *name);
+int redeploys_run(cli *c, const redeploys *r, const char *dir, const char *cmd);
+
 /* Output (output.c): text, or one JSON document with --json. */
 int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
 int out_issued(cli *c, const capstan_cert *cert, int64_t requested_lifetime);
@@ -110,6 +117,7 @@ int out_audit_verified(cli *c, int64_t rows);
 typedef struct out_apply out_apply;
 out_apply *out_apply_begin(cli *c, int dry_run);
 int out_apply_step(out_apply *o, const capstan_apply_step *step);
+/* config NULL: apply failed; nothing more is printed. Frees o. */
 int out_apply_end(out_apply *o, size_t changes, const char *config);
 int out_bundle(cli *c, const char *env, const char *service, const char *where, size_t files);
 /* renew --due: one call per result, then the end (which prints the JSON document). */

@@ -99,11 +99,13 @@ int cmd_apply(cli *c, int argc, char **argv)
 		rc = cli_error(c, "out of memory");
 		goto done;
 	}
-	rc = capstan_apply(c->ctx, config, &o, apply_sink, out, &changes) < 0 ? cli_fail(c) : 0;
-	if (rc == 0)
+	if (capstan_apply(c->ctx, config, &o, apply_sink, out, &changes) < 0) {
+		rc = cli_fail(c);
+		/* No summary: "nothing to change" beside an error would be a lie. */
+		out_apply_end(out, 0, NULL);
+	} else {
 		rc = out_apply_end(out, changes, path);
-	else
-		out_apply_end(out, changes, path);
+	}
 done:
 	capstan_config_free(config);
 	free(path);

@@ -3,32 +3,51 @@
 
 #include "cli.h"
 
+typedef struct {
+	cli *c;
+	out_due *out;
+	redeploys *redeploy; /* NULL without --bundle-dir */
+	int failed;
+} due_run;
+
 static int due_sink(const capstan_due_result *result, void *payload)
 {
-	return out_due_item(payload, result);
+	due_run *run = payload;
+
+	if (run->redeploy && result->renewed &&
+	    redeploys_add(run->c, run->redeploy, result->old->env, result->old->name) != 0)
+		run->failed = 1;
+	return out_due_item(run->out, result);
 }
 
-static int renew_due(cli *c, const char *env, int64_t within, int from_old_ca)
+static int renew_due(cli *c, const char *env, int64_t within, int from_old_ca, const char *bundle_dir,
+	const char *exec_cmd)
 {
 	capstan_due_opts o = CAPSTAN_DUE_OPTS_INIT;
-	out_due *out = out_due_begin(c);
-	int rc, out_rc;
+	due_run run = { c, out_due_begin(c), bundle_dir ? redeploys_new() : NULL, 0 };
+	int rc, out_rc, redeploy_rc = 0;
 
-	if (!out)
+	if (!run.out || (bundle_dir && !run.redeploy)) {
+		redeploys_free(run.redeploy);
 		return cli_error(c, "out of memory");
+	}
 	o.env = env;
 	o.within = within;
 	o.from_old_ca = from_old_ca;
-	rc = capstan_renew_due(c->ctx, &o, due_sink, out);
-	out_rc = out_due_end(out);
+	rc = capstan_renew_due(c->ctx, &o, due_sink, &run);
+	out_rc = out_due_end(run.out);
+	/* What was renewed is redeployed even when something else failed. */
+	if (run.redeploy)
+		redeploy_rc = redeploys_run(c, run.redeploy, bundle_dir, exec_cmd);
+	redeploys_free(run.redeploy);
 	if (rc < 0)
 		return cli_fail(c);
-	return out_rc;
+	return run.failed ? EXIT_FAILED : redeploy_rc ? redeploy_rc : out_rc;
 }
 
 int cmd_renew(cli *c, int argc, char **argv)
 {
-	const char *env = NULL, *days = NULL, *within = NULL, *ref = NULL;
+	const char *env = NULL, *days = NULL, *within = NULL, *ref = NULL, *bundle_dir = NULL, *exec_cmd = NULL;
 	int due = 0, from_old_ca = 0;
 	const cli_opt opts[] = {
 		{ "env", OPT_VALUE, &env },
@@ -36,6 +55,8 @@ int cmd_renew(cli *c, int argc, char **argv)
 		{ "due", OPT_FLAG, &due },
 		{ "within", OPT_VALUE, &within },
 		{ "from-old-ca", OPT_FLAG, &from_old_ca },
+		{ "bundle-dir", OPT_VALUE, &bundle_dir },
+		{ "exec", OPT_VALUE, &exec_cmd },
 		{ NULL, 0, NULL },
 	};
 	capstan_cert *old = NULL, *cert = NULL;
@@ -49,14 +70,16 @@ int cmd_renew(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--due renews what is due: it takes no REF and no --days");
 	if (!due && n != 1)
 		return cli_usage_error(c, "a certificate name or serial is required (or --due)");
-	if (!due && (within || from_old_ca))
-		return cli_usage_error(c, "--within and --from-old-ca go with --due");
+	if (!due && (within || from_old_ca || bundle_dir || exec_cmd))
+		return cli_usage_error(c, "--within, --from-old-ca, --bundle-dir and --exec go with --due");
+	if (exec_cmd && !bundle_dir)
+		return cli_usage_error(c, "--exec needs --bundle-dir: the hook reloads a redeployed bundle");
 	if ((days && (rc = cli_duration(c, "--days", days, &lifetime)) != 0) ||
 	    (within && (rc = cli_duration(c, "--within", within, &window)) != 0) ||
 	    (rc = cli_setup(c)) != 0)
 		return rc;
 	if (due)
-		return renew_due(c, env, window, from_old_ca);
+		return renew_due(c, env, window, from_old_ca, bundle_dir, exec_cmd);
 	if (capstan_cert_lookup(&old, c->ctx, ref, env) < 0 || capstan_renew(c->ctx, old, lifetime, &cert) < 0)
 		rc = cli_fail(c);
 	else

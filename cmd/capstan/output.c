@@ -441,7 +441,9 @@ int out_apply_end(out_apply *o, size_t changes, const char *config)
 {
 	int rc = EXIT_OK;
 
-	if (o->c->json) {
+	if (!config) {
+		/* apply failed: the error was said; no summary */
+	} else if (o->c->json) {
 		json_t *doc = json_object();
 		json_object_set_new(doc, "config", json_string(config));
 		json_object_set_new(doc, "dry_run", json_boolean(o->dry_run));

@@ -38,6 +38,11 @@ CAPSTAN_WARN_UNUSED int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan
 /* A gzip-compressed tar of the files ("-": standard output). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *bundle, const char *path);
 
+/* The services of ENV whose certificates include CERT_NAME, as apply recorded
+ * them. *names (each and the array) is the caller's. */
+CAPSTAN_WARN_UNUSED int capstan_cert_services(capstan_ctx *ctx, const char *env, const char *cert_name,
+	char ***names, size_t *count);
+
 /* Template names that exist (built in, or in DIR): 0, or CAPSTAN_ENOTFOUND naming those there are. */
 CAPSTAN_WARN_UNUSED int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target);
 

@@ -48,7 +48,7 @@ check "but can be rotated" cap rotate leaked
 is "the revoked one stays revoked" "$("$CAPSTAN" --json list --status revoked | jq -r '.[].name')" leaked
 refuses "renew needs a REF or --due" 2 "a certificate name or serial is required \(or --due\)" cap renew
 refuses "--due takes no REF" 2 "--due renews what is due" cap renew web.internal --due
-refuses "--within goes with --due" 2 "--within and --from-old-ca go with --due" cap renew web.internal --within 3d
+refuses "--within goes with --due" 2 "--within, --from-old-ca, --bundle-dir and --exec go with --due" cap renew web.internal --within 3d
 
 # The default window: 30 days, or a third of the lifetime if shorter.
 cap init --env later >/dev/null

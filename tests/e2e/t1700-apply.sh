@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# apply: the YAML configuration made real; plans, idempotence, reissues, and
+# bad configurations refused with their line, changing nothing.
+. "$(dirname "$0")/lib.sh"
+conf="$(cd "$(dirname "$0")" && pwd)/data/capstan.yaml"
+
+check "apply --dry-run on a new home" cap apply --config "$conf" --dry-run
+like "it plans the environments" "$(cat "$T/out")" "\? environment dev: would create"
+like "and the certificates" "$(cat "$T/out")" "\? prod/etcd-1: would issue \(new\)"
+like "and says nothing changed" "$(tail -1 "$T/out")" "changes planned; nothing was changed \(--dry-run\)"
+check_fails "and created no home" test -e "$CAPSTAN_HOME"
+
+check "apply" cap apply --config "$conf"
+is "both environments" "$("$CAPSTAN" --json list --ca | jq -r '[.[].env] | unique | join(",")')" "dev,prod"
+is "every certificate in every environment (10 each)" "$("$CAPSTAN" --json list | jq length)" 20
+is "prod's CA is P-384, as configured" \
+	"$("$CAPSTAN" --json list --ca --env prod | jq -r '[.[] | select(.kind != "leaf") | .key_type] | unique | join(",")')" ec-p384
+is "prod's leaves last 60 days (its own default)" "$("$CAPSTAN" --json show etcd-1 --env prod | jq -r .lifetime)" 60d
+is "dev's 90 days" "$("$CAPSTAN" --json show etcd-1 --env dev | jq -r .lifetime)" 90d
+is "services are recorded on the certificates" "$("$CAPSTAN" --json show alluxio-etcd-client --env dev | jq -r .service)" alluxio
+is "O from organization" "$("$CAPSTAN" --json show web --env dev | jq -r .subject)" "CN=web,O=Example Corp"
+check "a second apply" cap apply --config "$conf"
+is "changes nothing and says so" "$(cat "$T/out")" "nothing to change: the inventory matches $conf"
+is "--json says so too" "$(cap --json apply --config "$conf" | jq -c '[.changes, .dry_run]')" "[0,false]"
+is "a dry run now plans nothing" "$(cap apply --config "$conf" --dry-run)" "nothing to change: the inventory matches $conf"
+
+# A changed configuration reissues what differs, like cert-manager.
+sed 's/dns: \[web.internal\]/dns: [web.internal, www.internal]/' "$conf" >"$T/changed.yaml"
+old=$("$CAPSTAN" --json show web --env dev | jq -r .serial)
+check "apply a changed SAN" cap apply --config "$T/changed.yaml" --env dev
+like "it reissues, saying why" "$(cat "$T/out")" "~ dev/web: reissued \(SANs differ\) [0-9a-f]{32}"
+is "only web, only in dev" "$(grep -c '^[~+]' "$T/out")" 1
+is "the old certificate is superseded" "$("$CAPSTAN" --json show "$old" | jq -r .status)" superseded
+is "the new one has the SAN" "$("$CAPSTAN" --json show web --env dev | jq -r '.sans | join(" ")')" "DNS:web DNS:web.internal DNS:www.internal"
+"$CAPSTAN" revoke root --env dev >/dev/null
+check "apply after a revocation" cap apply --config "$T/changed.yaml" --env dev
+like "reissues the revoked one" "$(cat "$T/out")" "\+ dev/root: issued \(revoked\)"
+sed 's/{ name: spark-client, profile: client }/{ name: spark-client, profile: client, key: rsa-2048 }/' "$T/changed.yaml" >"$T/rsa.yaml"
+check "apply a changed key type" cap apply --config "$T/rsa.yaml" --env prod
+like "reissues with the reason" "$(cat "$T/out")" "key type differs \(ec-p256, want rsa-2048\)"
+is "apply writes audit rows" "$("$CAPSTAN" --json audit | jq '[.[] | select(.operation == "reissue" or .operation == "service")] | length > 0')" true
+
+# Bad configurations: refused whole, with file, line and key; nothing changes.
+bad() {
+	local desc=$1 pattern=$2
+	cat >"$T/bad.yaml" # from a process substitution: this shell keeps the TAP count
+	refuses "$desc" 1 "$pattern" cap apply --config "$T/bad.yaml"
+}
+	bad "a bad IP" "bad\.yaml:6:[0-9]+: services\.web\.certs\[0\]\.ip: bad IP address '10\.0\.0\.300'" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    template: kubernetes\n    certs:\n      - { name: web, profile: server, ip: [10.0.0.300] }\n')
+	bad "an unknown key" "bad\.yaml:4:5: services\.web: unknown key 'tempalte' \(expected template, certs\)" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    tempalte: kubernetes\n')
+	bad "a bad duration" "bad\.yaml:1:[0-9]+: environments\.dev\.defaults\.days: bad duration 'soon'" < <(printf 'environments: { dev: { defaults: { days: soon } } }\n')
+	bad "a template that does not exist" "bad\.yaml:4:15: services\.web\.template: no template 'nginx' \(built in: alluxio, etcd, hadoop, kubernetes, spark\)" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    template: nginx\n    certs: [ { name: web, profile: client } ]\n')
+	bad "a duplicate name" "certificate name 'x' is used twice \(also at line 3\)" < <(printf 'environments: { dev: {} }\nservices:\n  a: { template: etcd, certs: [ { name: x, profile: client } ] }\n  b: { template: etcd, certs: [ { name: x, profile: client } ] }\n')
+	bad "a wrong type" "bad\.yaml:5:12: services\.web\.certs: expected a list of certificates" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    template: etcd\n    certs: { name: x }\n')
+bad "broken YAML" "bad\.yaml:[0-9]+:[0-9]+: not valid YAML" < <(printf 'environments:\n  dev: {\n')
+bad "deep nesting" "bad\.yaml" < <(python3 -c "print('environments: { dev: {} }'); print('x: ' + '['*2000 + ']'*2000)")
+	bad "a huge document" "bad\.yaml' is larger than 1048576 bytes" < <({ echo 'environments: { dev: {} }'; echo 'services:'; for i in $(seq 1 30000); do echo "  s$i: { template: etcd, certs: [ { name: n$i, profile: client } ] }"; done; })
+refuses "apply without a configuration" 2 "no configuration: give --config FILE" cap apply
+refuses "an environment the configuration lacks" 1 "environment 'qa' is not in" cap apply --config "$conf" --env qa
+check "CAPSTAN_CONFIG names the file too" env CAPSTAN_CONFIG="$conf" "$CAPSTAN" --passphrase-file "$PASS" apply --dry-run --env dev
+
+# Users' own targets, without recompiling.
+mkdir -p "$T/tpl/nginx"
+printf 'keystores = no\n' >"$T/tpl/nginx/target.conf"
+printf 'ssl_certificate {{cert_file}};\nssl_certificate_key {{key_file}};\nssl_client_certificate {{ca_file}};\n' >"$T/tpl/nginx/{{name}}-tls.conf.tmpl"
+printf 'environments: { dev: {} }\nservices:\n  proxy: { template: nginx, certs: [ { name: proxy.internal, profile: server } ] }\n' >"$T/own.yaml"
+refuses "a user target needs --templates" 1 "no template 'nginx'" cap apply --config "$T/own.yaml"
+check "apply with --templates" cap --templates "$T/tpl" apply --config "$T/own.yaml"
+check "and bundle it" cap --templates "$T/tpl" bundle --env dev --service proxy --out "$T/proxy"
+is "rendered from the user's template" "$(head -1 "$T/proxy/proxy.internal-tls.conf")" "ssl_certificate $T/proxy/proxy.internal.pem;"
+
+done_testing
