@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# bundle: each target's files checked by what consumes them — modes, MANIFEST,
+# paths that exist, a Kubernetes Secret that parses, Hadoop XML that is well
+# formed, Spark's stores loaded by Java with the passwords its config names.
+. "$(dirname "$0")/lib.sh"
+dir="$(cd "$(dirname "$0")" && pwd)"
+cap apply --config "$dir/data/capstan.yaml" >/dev/null || exit 1
+B="$T/bundles"
+for s in etcd alluxio spark hdfs web; do
+	check "bundle $s" cap bundle --env dev --service "$s" --out "$B/$s"
+done
+like "says what it wrote" "$(cat "$T/out")" "wrote the web bundle of dev \([0-9]+ files\) to $B/web"
+
+# Modes: anything secret 0600, the rest 0644.
+mode() { stat -c %a "$B/$1"; }
+for f in etcd/etcd-1-key.pem etcd/root-key.pem spark/spark-node.p12 spark/spark-node.password spark/spark-defaults.conf \
+	alluxio/alluxio-etcd-client-key.pk8 alluxio/alluxio-site.properties hdfs/ssl-server.xml web/web-secret.yaml \
+	spark/truststore.password; do
+	is "$f is 0600" "$(mode "$f")" 600
+done
+for f in etcd/etcd-1.pem etcd/ca.pem etcd/etcd-1.env etcd/etcdctl-root.env etcd/MANIFEST spark/truststore.p12; do
+	is "$f is 0644" "$(mode "$f")" 644
+done
+
+# MANIFEST: every file's SHA-256, the serials and expiry.
+for s in etcd alluxio spark hdfs web; do
+	check "$s: MANIFEST sums verify" bash -c "cd '$B/$s' && grep -E '^[0-9a-f]{64}  ' MANIFEST | sha256sum -c --quiet"
+	is "$s: MANIFEST lists every other file" "$(grep -cE '^[0-9a-f]{64}  ' "$B/$s/MANIFEST")" "$(( $(ls "$B/$s" | wc -l) - 1 ))"
+done
+is "MANIFEST names the serial of etcd-1" "$(awk '/^cert etcd-1 /{print $4}' "$B/etcd/MANIFEST")" \
+	"$("$CAPSTAN" --json show etcd-1 --env dev | jq -r .serial)"
+
+# etcd: the contents cli.md lists.
+for f in ca.pem etcd-1.pem etcd-1-key.pem etcd-1.env etcd-1.conf.yml etcd-2.env root.pem root-key.pem etcdctl-root.env; do
+	check "etcd bundle has $f" test -s "$B/etcd/$f"
+done
+check_fails "no etcdctl env for a member" test -e "$B/etcd/etcdctl-etcd-1.env"
+check_fails "no member env for a client" test -e "$B/etcd/root.env"
+is "the env file carries TLS settings only" "$(grep -v '^#' "$B/etcd/etcd-1.env" | cut -d= -f1 | tr '\n' ' ')" \
+	"ETCD_CERT_FILE ETCD_KEY_FILE ETCD_TRUSTED_CA_FILE ETCD_CLIENT_CERT_AUTH ETCD_PEER_CERT_FILE ETCD_PEER_KEY_FILE ETCD_PEER_TRUSTED_CA_FILE ETCD_PEER_CLIENT_CERT_AUTH "
+check "conf.yml parses as YAML with both blocks" python3 -c "
+import yaml, sys
+d = yaml.safe_load(open('$B/etcd/etcd-1.conf.yml'))
+assert d['client-transport-security']['client-cert-auth'] is True
+assert d['peer-transport-security']['cert-file'] == '$B/etcd/etcd-1.pem'"
+check "the member chain verifies for both roles" openssl verify -x509_strict -purpose sslclient -CAfile "$B/etcd/ca.pem" \
+	-untrusted "$B/etcd/etcd-1.pem" "$B/etcd/etcd-1.pem"
+
+# Kubernetes: a kubernetes.io/tls Secret that decodes to the inventory's cert and key.
+"$CAPSTAN" export web --env dev --format chain --out "$T/web.chain"
+cap export web --env dev --format key --out "$T/web.key"
+check "the Secret parses and decodes to the inventory's" python3 -c "
+import yaml, base64
+s = yaml.safe_load(open('$B/web/web-secret.yaml'))
+assert s['apiVersion'] == 'v1' and s['kind'] == 'Secret' and s['type'] == 'kubernetes.io/tls'
+assert s['metadata']['name'] == 'web-tls'
+d = s['data']
+assert base64.b64decode(d['tls.crt']) == open('$T/web.chain', 'rb').read()
+assert base64.b64decode(d['tls.key']) == open('$T/web.key', 'rb').read()
+assert base64.b64decode(d['ca.crt']) == open('$B/web/ca.pem', 'rb').read()
+assert 'keystore.p12' not in d"
+check "with --keystores" cap bundle --env dev --service web --out "$B/web-ks" --keystores
+check "the Secret carries keystore.p12 and truststore.p12" python3 -c "
+import yaml, base64
+d = yaml.safe_load(open('$B/web-ks/web-secret.yaml'))['data']
+open('$T/k8s.p12', 'wb').write(base64.b64decode(d['keystore.p12']))
+assert len(base64.b64decode(d['truststore.p12'])) > 0"
+check "keytool opens that keystore with the bundle's password" \
+	keytool -list -keystore "$T/k8s.p12" -storepass "$(cat "$B/web-ks/web.password")"
+
+# Alluxio: every path it names exists; the etcd client key is PKCS#8.
+paths=$(grep -E '^[a-z.]+=/' "$B/alluxio/alluxio-site.properties" | cut -d= -f2)
+check "alluxio-site.properties names files" test -n "$paths"
+for p in $paths; do check "alluxio: $(basename "$p") exists" test -s "$p"; done
+like "the etcd client key (jetcd) is PKCS#8" \
+	"$(head -1 "$(grep '^alluxio.etcd.tls.client.key=' "$B/alluxio/alluxio-site.properties" | cut -d= -f2)")" "^-----BEGIN PRIVATE KEY-----$"
+check "the etcd client is the certificate with that role" \
+	grep -q "^alluxio.etcd.tls.client.cert=$B/alluxio/alluxio-etcd-client.pem$" "$B/alluxio/alluxio-site.properties"
+check "internal TLS uses the peer's keystore" grep -q "^alluxio.network.tls.keystore.alias=alluxio-master$" "$B/alluxio/alluxio-site.properties"
+
+# Hadoop: well-formed XML, existing files, a keystore that opens with its password.
+for x in ssl-server.xml ssl-client.xml; do
+	check "$x is well formed" xmllint --noout "$B/hdfs/$x"
+	for p in $(grep -oE '<value>/[^<]+</value>' "$B/hdfs/$x" | sed 's/<[^>]*>//g'); do
+		check "$x: $(basename "$p") exists" test -s "$p"
+	done
+done
+ks=$(xmllint --xpath 'string(//property[name="ssl.server.keystore.location"]/value)' "$B/hdfs/ssl-server.xml")
+pw=$(xmllint --xpath 'string(//property[name="ssl.server.keystore.password"]/value)' "$B/hdfs/ssl-server.xml")
+check "keytool opens the server keystore with the XML's password" keytool -list -keystore "$ks" -storepass "$pw"
+
+# Spark: Java loads the stores spark-defaults.conf names, with its passwords, and completes mutual TLS.
+conf() { awk -v k="$1" '$1 == k { print $2 }' "$B/spark/spark-defaults.conf"; }
+check "spark-defaults.conf sets PKCS12 store types" test "$(conf spark.ssl.keyStoreType)/$(conf spark.ssl.trustStoreType)" = PKCS12/PKCS12
+check "and needClientAuth" test "$(conf spark.ssl.needClientAuth)" = true
+conf spark.ssl.keyStorePassword >"$T/spark.pw"
+check "the password file agrees with the configuration" cmp "$T/spark.pw" "$B/spark/spark-node.password"
+check "several certificates: one file each" test -s "$B/spark/spark-client.spark-defaults.conf"
+check "Java: mutual TLS with the stores Spark is told to use" java "$dir/java/TlsHandshake.java" \
+	"$(conf spark.ssl.keyStore)" PKCS12 "$B/spark/spark-client.p12" PKCS12 "$(conf spark.ssl.trustStore)" PKCS12 "$T/spark.pw"
+like "both sides authenticated" "$(cat "$T/out")" "server=CN=spark-node.* client=CN=spark-client"
+
+# --prefix, --tar, and the swap.
+check "--prefix" cap bundle --env dev --service etcd --out "$B/etcd-prefixed" --prefix /etc/etcd/tls
+is "paths name the prefix" "$(grep ETCD_CERT_FILE "$B/etcd-prefixed/etcd-1.env")" "ETCD_CERT_FILE=/etc/etcd/tls/etcd-1.pem"
+check "--tar" cap bundle --env dev --service etcd --tar "$T/etcd.tar.gz" --prefix /etc/etcd/tls
+is "the archive is 0600" "$(stat -c %a "$T/etcd.tar.gz")" 600
+is "it holds the same files" "$(tar -tzf "$T/etcd.tar.gz" | sort | tr '\n' ' ')" "$(ls "$B/etcd-prefixed" | sort | tr '\n' ' ')"
+mkdir "$T/untar" && tar -xzf "$T/etcd.tar.gz" -C "$T/untar"
+check "with the same certificates" cmp "$T/untar/etcd-1.pem" "$B/etcd-prefixed/etcd-1.pem"
+is "keys keep 0600 in the archive" "$(stat -c %a "$T/untar/etcd-1-key.pem")" 600
+check "--tar - writes to standard output" bash -c "'$CAPSTAN' --passphrase-file '$PASS' bundle --env dev --service etcd --tar - --prefix /x | tar -tz | grep -q MANIFEST"
+touch "$B/etcd/stale-file"
+inode=$(stat -c %i "$B/etcd")
+check "bundling again" cap bundle --env dev --service etcd --out "$B/etcd"
+check_fails "replaces the whole directory (a stale file is gone)" test -e "$B/etcd/stale-file"
+check_fails "by a swap: a new directory" test "$(stat -c %i "$B/etcd")" = "$inode"
+is "no temporary directory is left" "$(ls -A "$B" | grep -c capstan-bundle)" 0
+check "bundle creates missing parents" cap bundle --env dev --service web --out "$T/a/b/c/web"
+
+# Refusals leave the previous bundle as it was.
+cp -a "$B/etcd" "$T/etcd-before"
+refuses "an unknown service" 1 "no service 'nginx' in environment 'dev': run capstan apply first" \
+	cap bundle --env dev --service nginx --out "$B/etcd"
+"$CAPSTAN" revoke etcd-2 --env dev >/dev/null
+refuses "a service with a revoked certificate" 1 "'etcd-2' has no valid certificate in 'dev': run capstan apply" \
+	cap bundle --env dev --service etcd --out "$B/etcd"
+check "the previous bundle is intact" diff -r "$T/etcd-before" "$B/etcd"
+refuses "--tar without --prefix" 2 "--tar needs --prefix" cap bundle --env dev --service etcd --tar "$T/x.tgz"
+refuses "a prefix with spaces" 2 "must be an absolute path of letters" cap bundle --env dev --service etcd --out "$T/x" --prefix "/etc/my tls"
+printf 'p&ss<word>\n' >"$T/badpw"
+refuses "a password that cannot go into configuration files" 1 "letters, digits and" \
+	cap bundle --env dev --service spark --out "$T/x" --password-file "$T/badpw"
+check "a given password is used everywhere" cap bundle --env dev --service spark --out "$B/spark2" --password-file <(echo given-pass-123)
+is "in the password file" "$(cat "$B/spark2/spark-node.password")" given-pass-123
+cap apply --config "$dir/data/capstan.yaml" --env dev >/dev/null
+
+# From renewal to redeploy: renew --due --bundle-dir --exec.
+mkdir -p "$T/deploy"
+faketime -f +70d "$CAPSTAN" --passphrase-file "$PASS" renew --due --env dev --bundle-dir "$T/deploy" \
+	--exec 'echo "$CAPSTAN_ENV $CAPSTAN_SERVICE $CAPSTAN_RENEWED" >> "'"$T"'/hook.log"; test -s "$CAPSTAN_BUNDLE/MANIFEST"' \
+	>"$T/out" 2>"$T/err"
+is "renew --due with a hook exits 0" "$?" 0
+is "the hook ran once per service" "$(sort "$T/hook.log" | cut -d' ' -f1,2 | tr '\n' ',')" "dev alluxio,dev etcd,dev hdfs,dev spark,dev web,"
+is "with the renewed names" "$(grep ' etcd ' "$T/hook.log" | cut -d' ' -f3- | tr ' ' '\n' | sort | tr '\n' ' ')" "etcd-1 etcd-2 root "
+is "each bundle is in DIR/ENV/SERVICE" "$(ls "$T/deploy/dev" | tr '\n' ' ')" "alluxio etcd hdfs spark web "
+is "with the renewed serial" "$(awk '/^cert etcd-1 /{print $4}' "$T/deploy/dev/etcd/MANIFEST")" \
+	"$(faketime -f +70d "$CAPSTAN" --json show etcd-1 --env dev | jq -r .serial)"
+check "a second run has nothing to do" faketime -f +70d "$CAPSTAN" --passphrase-file "$PASS" renew --due --env dev \
+	--bundle-dir "$T/deploy" --exec false
+is "and says nothing" "$(cat "$T/out" "$T/err")" ""
+refuses "--exec without --bundle-dir" 2 "--exec needs --bundle-dir" cap renew --due --exec true
+
+done_testing
