@@ -66,15 +66,12 @@ static int fresh_serial(capstan_ctx *ctx, int64_t issuer_id, unsigned char seria
 	return capstan_error(ctx, CAPSTAN_ERROR, "cannot find an unused serial");
 }
 
-/* Moves what the signed certificate says into a new record. */
-static int record_from_der(capstan_ctx *ctx, const capstan_mint *m, capstan_buf *der, capstan_cert **out)
+/* Moves what the signed certificate says into a new record (info is consumed). */
+static int record_from_info(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+	capstan_cert **out)
 {
-	capstan_x509_info info;
 	capstan_cert *c;
-	int rc;
 
-	if ((rc = capstan_x509_info_read(&info, ctx, der->data, der->len)) < 0)
-		return rc;
 	if (!(c = calloc(1, sizeof(*c))) || !(c->name = strdup(m->name)) ||
 	    !(c->serial = strdup(info.serial)) || !(c->fingerprint_sha256 = strdup(info.fingerprint_sha256)) ||
 	    !(c->env = strdup(m->env_name)) || (m->service && !(c->service = strdup(m->service)))) {
@@ -107,21 +104,45 @@ static int record_from_der(capstan_ctx *ctx, const capstan_mint *m, capstan_buf 
 	return 0;
 }
 
+int capstan_ca_sign(capstan_ctx *ctx, capstan_mint *m, capstan_buf *der, capstan_x509_info *info)
+{
+	capstan_x509_issuer *parsed = NULL;
+	int rc = 0;
+
+	if (m->issuer && m->tmpl.not_after > m->issuer->not_after)
+		m->tmpl.not_after = m->issuer->not_after; /* never outlive the issuer */
+	if (m->issuer && !m->issuer_parsed)
+		rc = capstan_x509_issuer_new(&parsed, ctx, m->issuer->der, m->issuer->der_len);
+	if (rc == 0)
+		rc = capstan_x509_sign_with(der, info, ctx, &m->tmpl, m->subject_key,
+			m->issuer_parsed ? m->issuer_parsed : parsed, m->issuer_key);
+	capstan_x509_issuer_free(parsed);
+	return rc;
+}
+
 int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out)
 {
 	capstan_buf der = CAPSTAN_BUF_INIT;
+	capstan_x509_info info;
+	int rc;
+
+	if ((rc = fresh_serial(ctx, m->issuer ? m->issuer->id : 0, m->tmpl.serial)) < 0 ||
+	    (rc = capstan_ca_sign(ctx, m, &der, &info)) < 0)
+		return rc;
+	rc = capstan_ca_record(ctx, m, info, &der, out);
+	capstan_buf_free(&der);
+	return rc;
+}
+
+int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+	capstan_cert **out)
+{
 	unsigned char spki[32];
 	capstan_cert *c = NULL;
 	int64_t key_id = m->key_id;
 	int rc;
 
-	if (m->issuer && m->tmpl.not_after > m->issuer->not_after)
-		m->tmpl.not_after = m->issuer->not_after; /* never outlive the issuer */
-	if ((rc = fresh_serial(ctx, m->issuer ? m->issuer->id : 0, m->tmpl.serial)) < 0 ||
-	    (rc = capstan_x509_sign(&der, ctx, &m->tmpl, m->subject_key,
-		     m->issuer ? m->issuer->der : NULL, m->issuer ? m->issuer->der_len : 0,
-		     m->issuer_key)) < 0 ||
-	    (rc = record_from_der(ctx, m, &der, &c)) < 0)
+	if ((rc = record_from_info(ctx, m, info, der, &c)) < 0)
 		goto done;
 	if (m->sealed_key &&
 	    ((rc = capstan_key_spki_sha256(ctx, m->subject_key, spki)) < 0 ||
@@ -133,7 +154,6 @@ int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out)
 	c = NULL;
 done:
 	capstan_cert_free(c);
-	capstan_buf_free(&der);
 	return rc;
 }
 

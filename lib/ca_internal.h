@@ -6,6 +6,7 @@
 
 #include "ctx.h"
 #include "keys.h"
+#include "store.h"
 #include "x509.h"
 
 /* Everything needed to sign and record one certificate. */
@@ -19,6 +20,7 @@ typedef struct {
 	const capstan_buf *sealed_key;  /* a new key to store; NULL: see key_id */
 	int64_t key_id;                 /* the stored key it certifies again; 0: none (CSR) */
 	const capstan_cert *issuer;     /* NULL: self-signed root */
+	const capstan_x509_issuer *issuer_parsed; /* the issuer parsed already, or NULL */
 	const capstan_key *issuer_key;
 	int64_t lifetime;
 	int64_t renew_before;
@@ -27,6 +29,39 @@ typedef struct {
 /* Inside a transaction: picks a serial unused by the issuer, cuts notAfter to
  * the issuer's, signs, stores the sealed key (if any) and the certificate. */
 int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out);
+/* The two halves of mint. sign needs no database (m->tmpl.serial must be
+ * set): batch workers call it. record stores what sign made (info is
+ * consumed, der taken over) inside a transaction. */
+int capstan_ca_sign(capstan_ctx *ctx, capstan_mint *m, capstan_buf *der, capstan_x509_info *info);
+int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+	capstan_cert **out);
+
+/* Issuance, in parts the batch path shares (issue.c). */
+typedef struct {
+	capstan_store_env env;
+	const char *cn;
+	const char *name;
+	int64_t lifetime;
+	capstan_strlist sans;
+	capstan_key *key;            /* the subject's key: fresh, or the CSR's public key */
+	capstan_buf sealed;          /* empty for a CSR */
+	char *csr_cn;
+	capstan_strlist csr_sans;
+	capstan_cert *issuer;        /* owned unless borrowed */
+	capstan_key *issuer_key;
+	const capstan_x509_issuer *issuer_parsed;
+	int borrowed;                /* issuer, issuer_key belong to the caller (batch) */
+} capstan_issue_plan;
+
+/* Checks the request and resolves names, lifetime and SANs: no key, no issuer yet. */
+int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p);
+/* The mint for a planned request. */
+capstan_mint capstan_issue_mint(const capstan_issue_opts *o, const capstan_issue_plan *p, time_t now);
+/* Inside the transaction: refuses a line that has a valid certificate (unless
+ * replacing), stores what was signed, supersedes the old, writes the audit row. */
+int capstan_issue_record(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p,
+	capstan_mint *m, capstan_x509_info info, capstan_buf *der, capstan_cert **out);
+void capstan_issue_plan_clear(capstan_issue_plan *p);
 
 /* A CA certificate to mint: a root (self-signed) or an intermediate under root. */
 typedef struct {

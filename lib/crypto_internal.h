@@ -13,7 +13,16 @@
 struct capstan_key {
 	EVP_PKEY *pkey;
 	capstan_key_type type;
+	unsigned char *spki;    /* DER SubjectPublicKeyInfo, made once (capstan_key_spki) */
+	size_t spki_len;
 };
+
+/* The key's SubjectPublicKeyInfo in DER, cached on the key. EC and Ed25519
+ * keys skip OpenSSL 3.0's generic encoder, which costs ~100 us a call. */
+int capstan_key_spki(capstan_ctx *ctx, capstan_key *key, const unsigned char **der, size_t *len);
+/* Sets cert's public key from the key's SubjectPublicKeyInfo parts, without
+ * X509_set_pubkey (~375 us through the encoder in OpenSSL 3.0). */
+int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert);
 
 /* Classifies a key against the policy: CAPSTAN_EINVALID for a weak or unknown one. */
 int capstan_key_classify(capstan_ctx *ctx, EVP_PKEY *pkey, capstan_key_type *out);

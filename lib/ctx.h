@@ -17,7 +17,12 @@ struct capstan_ctx {
 	char *home;
 	unsigned char kek[CAPSTAN_KEK_LEN];
 	int kek_set;
+	int worker;     /* a batch worker's: the library context is its parent's */
 };
+
+/* A context for a worker thread: the parent's OpenSSL library context (which
+ * is thread-safe) and key-encryption key, its own error message, no store. */
+int capstan_ctx_worker_new(capstan_ctx **out, const capstan_ctx *parent);
 
 #if defined(__GNUC__)
 #define CAPSTAN_PRINTF(f, a) __attribute__((format(printf, f, a)))

@@ -34,13 +34,28 @@ int capstan_ctx_new(capstan_ctx **out)
 	return 0;
 }
 
+int capstan_ctx_worker_new(capstan_ctx **out, const capstan_ctx *parent)
+{
+	capstan_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return CAPSTAN_ERROR;
+	ctx->libctx = parent->libctx;
+	memcpy(ctx->kek, parent->kek, sizeof(ctx->kek));
+	ctx->kek_set = parent->kek_set;
+	ctx->worker = 1;
+	*out = ctx;
+	return 0;
+}
+
 void capstan_ctx_free(capstan_ctx *ctx)
 {
 	if (!ctx)
 		return;
 	capstan_store_rollback(ctx);
 	capstan_store_close(ctx->store);
-	capstan_ossl_free(ctx);
+	if (!ctx->worker)
+		capstan_ossl_free(ctx);
 	capstan_wipe(ctx->kek, sizeof(ctx->kek));
 	free(ctx->home);
 	free(ctx);

@@ -10,22 +10,7 @@
 #include "request.h"
 #include "store.h"
 
-/* What an issue needs, gathered and checked before the transaction starts. */
-typedef struct {
-	capstan_store_env env;
-	const char *cn;
-	const char *name;
-	int64_t lifetime;
-	capstan_strlist sans;
-	capstan_key *key;            /* the subject's key: fresh, or the CSR's public key */
-	capstan_buf sealed;          /* empty for a CSR */
-	char *csr_cn;
-	capstan_strlist csr_sans;
-	capstan_cert *issuer;
-	capstan_key *issuer_key;
-} issue_plan;
-
-static void plan_clear(issue_plan *p)
+void capstan_issue_plan_clear(capstan_issue_plan *p)
 {
 	capstan_store_env_clear(&p->env);
 	capstan_strlist_free(&p->sans);
@@ -33,11 +18,14 @@ static void plan_clear(issue_plan *p)
 	capstan_buf_free(&p->sealed);
 	free(p->csr_cn);
 	capstan_strlist_free(&p->csr_sans);
-	capstan_cert_free(p->issuer);
-	capstan_key_free(p->issuer_key);
+	if (!p->borrowed) {
+		capstan_cert_free(p->issuer);
+		capstan_key_free(p->issuer_key);
+	}
+	memset(p, 0, sizeof(*p));
 }
 
-static int check_names(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan *p)
+static int check_names(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p)
 {
 	const char *why = NULL;
 
@@ -61,29 +49,35 @@ static int check_names(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan
 	return 0;
 }
 
-static int plan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan *p)
+int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p)
 {
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &p->env)) < 0)
 		return rc;
-	if (o->csr && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn,
-			       &p->csr_sans)) < 0)
+	if (o->csr && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn, &p->csr_sans)) < 0)
 		return rc;
 	if (o->csr && o->key_set)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "--key does not go with --csr: the CSR has its key");
 	if ((rc = check_names(ctx, o, p)) < 0 ||
-	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", o->lifetime,
-		     p->env.leaf_lifetime, &p->lifetime)) < 0 ||
+	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0 ||
 	    (rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
 		return rc;
 	if (o->renew_before >= p->lifetime)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "the renew-before window must be shorter than the lifetime");
-	if ((rc = capstan_require_unlocked(ctx)) < 0 ||
+	return 0;
+}
+
+static int plan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p)
+{
+	int rc;
+
+	if ((rc = capstan_issue_check(ctx, o, p)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_current_ca(ctx, p->env.id, CAPSTAN_KIND_INTERMEDIATE, &p->issuer)) < 0 ||
 	    (rc = capstan_ca_load_key(ctx, p->issuer, &p->issuer_key)) < 0)
 		return rc;
+	/* Keys are made before the transaction: RSA-4096 must not hold the write lock. */
 	if (!o->csr &&
 	    ((rc = capstan_key_generate(&p->key, ctx, o->key_set ? o->key : CAPSTAN_DEFAULT_KEY)) < 0 ||
 	     (rc = capstan_key_seal(&p->sealed, ctx, p->key)) < 0))
@@ -91,12 +85,23 @@ static int plan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan 
 	return 0;
 }
 
-/* Inside the transaction. */
-static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, issue_plan *p,
-	capstan_cert **out)
+capstan_mint capstan_issue_mint(const capstan_issue_opts *o, const capstan_issue_plan *p, time_t now)
+{
+	capstan_mint m = {
+		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = o->profile, .cn = p->cn, .org = p->env.org,
+			  .sans = &p->sans, .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
+		.name = p->name, .service = o->service, .env_id = p->env.id, .env_name = p->env.name,
+		.subject_key = p->key, .sealed_key = o->csr ? NULL : &p->sealed,
+		.issuer = p->issuer, .issuer_parsed = p->issuer_parsed, .issuer_key = p->issuer_key,
+		.lifetime = p->lifetime, .renew_before = o->renew_before,
+	};
+	return m;
+}
+
+int capstan_issue_record(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p,
+	capstan_mint *m, capstan_x509_info info, capstan_buf *der, capstan_cert **out)
 {
 	capstan_cert *previous = NULL;
-	time_t now = time(NULL);
 	int rc;
 
 	rc = capstan_store_cert_latest(ctx, p->env.id, p->name, CAPSTAN_KIND_LEAF, &previous);
@@ -108,17 +113,11 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, issue_pl
 	}
 	if (rc < 0 && rc != CAPSTAN_ENOTFOUND)
 		goto done;
-	capstan_mint m = {
-		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = o->profile, .cn = p->cn,
-			  .org = p->env.org, .sans = &p->sans,
-			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
-		.name = p->name, .service = o->service, .env_id = p->env.id, .env_name = p->env.name,
-		.subject_key = p->key, .sealed_key = o->csr ? NULL : &p->sealed,
-		.issuer = p->issuer, .issuer_key = p->issuer_key,
-		.lifetime = p->lifetime, .renew_before = o->renew_before,
-	};
-	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
+	if ((rc = capstan_ca_record(ctx, m, info, der, out)) < 0) {
+		info = (capstan_x509_info){ 0 }; /* consumed */
 		goto done;
+	}
+	info = (capstan_x509_info){ 0 };
 	/* An expired (or, when replacing, valid) certificate of the line is superseded. */
 	if (previous && (previous->status == CAPSTAN_STATUS_EXPIRED || previous->status == CAPSTAN_STATUS_VALID) &&
 	    (rc = capstan_store_cert_supersede(ctx, previous->id, (*out)->id)) < 0)
@@ -126,13 +125,33 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, issue_pl
 	rc = capstan_audit_record(ctx, o->replace && previous ? "reissue" : "issue", p->env.name, p->name,
 		(*out)->serial, o->csr ? "from CSR" : capstan_key_type_name((*out)->key_type));
 done:
+	capstan_x509_info_clear(&info);
 	capstan_cert_free(previous);
+	return rc;
+}
+
+/* Inside the transaction: the serial, the signature, the records. */
+static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p, capstan_cert **out)
+{
+	capstan_mint m = capstan_issue_mint(o, p, time(NULL));
+	capstan_buf der = CAPSTAN_BUF_INIT;
+	capstan_x509_info info;
+	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
+	int rc;
+
+	/* 126 random bits: a serial the issuer used is practically impossible, and
+	 * the (issuer, serial) UNIQUE index refuses one anyway. */
+	if ((rc = capstan_serial_generate(ctx, m.tmpl.serial, hex)) < 0 ||
+	    (rc = capstan_ca_sign(ctx, &m, &der, &info)) < 0)
+		return rc;
+	rc = capstan_issue_record(ctx, o, p, &m, info, &der, out);
+	capstan_buf_free(&der);
 	return rc;
 }
 
 int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **out)
 {
-	issue_plan p = { 0 };
+	capstan_issue_plan p = { 0 };
 	capstan_cert *cert = NULL;
 	int rc;
 
@@ -143,6 +162,6 @@ int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **
 		*out = cert, cert = NULL;
 done:
 	capstan_cert_free(cert);
-	plan_clear(&p);
+	capstan_issue_plan_clear(&p);
 	return rc;
 }

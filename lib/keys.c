@@ -101,6 +101,7 @@ void capstan_key_free(capstan_key *key)
 	if (!key)
 		return;
 	EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material on free */
+	free(key->spki);
 	free(key);
 }
 
@@ -109,16 +110,97 @@ capstan_key_type capstan_key_get_type(const capstan_key *key)
 	return key->type;
 }
 
+/* The algorithm identifier and key bits of an EC or Ed25519 key, read as
+ * parameters; 0 when the key is of another kind (the caller encodes it). */
+static int pubkey_parts(capstan_key *key, int *alg_nid, int *param_nid, unsigned char **bits, size_t *len)
+{
+	size_t n = 0;
+
+	*bits = NULL;
+	if (key->type == CAPSTAN_KEY_EC_P256 || key->type == CAPSTAN_KEY_EC_P384) {
+		*alg_nid = NID_X9_62_id_ecPublicKey;
+		*param_nid = key->type == CAPSTAN_KEY_EC_P256 ? NID_X9_62_prime256v1 : NID_secp384r1;
+		if (EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0, &n) != 1 ||
+		    !(*bits = OPENSSL_malloc(n)) ||
+		    EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, *bits, n, &n) != 1)
+			return -1;
+	} else if (key->type == CAPSTAN_KEY_ED25519) {
+		*alg_nid = NID_ED25519;
+		*param_nid = NID_undef;
+		if (EVP_PKEY_get_raw_public_key(key->pkey, NULL, &n) != 1 || !(*bits = OPENSSL_malloc(n)) ||
+		    EVP_PKEY_get_raw_public_key(key->pkey, *bits, &n) != 1)
+			return -1;
+	} else {
+		return 0;
+	}
+	*len = n;
+	return 1;
+}
+
+/* Fills pub from the key's parts; pub takes the bits. */
+static int set_pubkey_parts(X509_PUBKEY *pub, int alg_nid, int param_nid, unsigned char *bits, size_t len)
+{
+	return X509_PUBKEY_set0_param(pub, OBJ_nid2obj(alg_nid), param_nid == NID_undef ? V_ASN1_UNDEF : V_ASN1_OBJECT,
+		param_nid == NID_undef ? NULL : OBJ_nid2obj(param_nid), bits, (int)len) == 1;
+}
+
+int capstan_key_spki(capstan_ctx *ctx, capstan_key *key, const unsigned char **der, size_t *len)
+{
+	X509_PUBKEY *pub = NULL;
+	unsigned char *bits = NULL, *out = NULL;
+	int alg, param, n = -1, kind;
+
+	if (!key->spki) {
+		if ((kind = pubkey_parts(key, &alg, &param, &bits, len)) < 0) {
+			OPENSSL_free(bits);
+			return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot read the public key");
+		}
+		if (kind == 0)
+			n = i2d_PUBKEY(key->pkey, &out); /* RSA: keygen dwarfs the encoder anyway */
+		else if ((pub = X509_PUBKEY_new()) && set_pubkey_parts(pub, alg, param, bits, *len))
+			bits = NULL, n = i2d_X509_PUBKEY(pub, &out);
+		OPENSSL_free(bits);
+		X509_PUBKEY_free(pub);
+		if (n <= 0 || !(key->spki = malloc((size_t)n))) {
+			OPENSSL_free(out);
+			return n <= 0 ? capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the public key") :
+				capstan_error_oom(ctx);
+		}
+		memcpy(key->spki, out, (size_t)n);
+		key->spki_len = (size_t)n;
+		OPENSSL_free(out);
+	}
+	*der = key->spki;
+	*len = key->spki_len;
+	return 0;
+}
+
+int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert)
+{
+	unsigned char *bits = NULL;
+	int alg, param, kind;
+	size_t len;
+
+	if ((kind = pubkey_parts(key, &alg, &param, &bits, &len)) == 0)
+		return X509_set_pubkey(cert, key->pkey) == 1 ? 0 :
+			capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the public key");
+	if (kind < 0 || !set_pubkey_parts(X509_get_X509_PUBKEY(cert), alg, param, bits, len)) {
+		OPENSSL_free(bits);
+		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the public key");
+	}
+	return 0;
+}
+
 int capstan_key_spki_sha256(capstan_ctx *ctx, const capstan_key *key, unsigned char out[32])
 {
-	unsigned char *der = NULL;
-	int len = i2d_PUBKEY(key->pkey, &der), rc;
+	const unsigned char *der;
+	size_t len;
+	int rc;
 
-	if (len <= 0)
-		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the public key");
-	rc = capstan_sha256(ctx, der, (size_t)len, out);
-	OPENSSL_free(der);
-	return rc;
+	/* The cache is not the key's meaning: filling it is not a change to the key. */
+	if ((rc = capstan_key_spki(ctx, (capstan_key *)key, &der, &len)) < 0)
+		return rc;
+	return capstan_sha256(ctx, der, len, out);
 }
 
 static void seal_aad(unsigned char aad[sizeof(seal_aad_label) + 32], const unsigned char spki[32])

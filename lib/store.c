@@ -269,6 +269,21 @@ void capstan_store_rollback(capstan_ctx *ctx)
 	ctx->store->in_tx = 0;
 }
 
+int capstan_store_savepoint(capstan_ctx *ctx)
+{
+	return exec(ctx, "SAVEPOINT item", "cannot start a savepoint");
+}
+
+int capstan_store_release(capstan_ctx *ctx)
+{
+	return exec(ctx, "RELEASE item", "cannot release a savepoint");
+}
+
+void capstan_store_undo(capstan_ctx *ctx)
+{
+	sqlite3_exec(ctx->store->db, "ROLLBACK TO item; RELEASE item", NULL, NULL, NULL);
+}
+
 int capstan_store_end(capstan_ctx *ctx, int rc)
 {
 	if (rc == 0)

@@ -22,6 +22,11 @@ int capstan_store_begin(capstan_ctx *ctx);
 int capstan_store_commit(capstan_ctx *ctx);
 /* Safe to call when no transaction is open. */
 void capstan_store_rollback(capstan_ctx *ctx);
+/* Inside a transaction: a savepoint, so one failed item of a batch does not
+ * undo the others. release keeps the item's changes, undo drops them. */
+int capstan_store_savepoint(capstan_ctx *ctx);
+int capstan_store_release(capstan_ctx *ctx);
+void capstan_store_undo(capstan_ctx *ctx);
 /* Ends the transaction: commits when rc is 0, else rolls back. Returns rc, or
  * the commit's error. */
 int capstan_store_end(capstan_ctx *ctx, int rc);

@@ -197,11 +197,77 @@ int capstan_x509_from_der(capstan_ctx *ctx, X509 **out, const unsigned char *der
 	return 0;
 }
 
-int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_template *tmpl,
-	const capstan_key *subject_key, const unsigned char *issuer_der, size_t issuer_len,
+struct capstan_x509_issuer {
+	X509 *cert;
+};
+
+int capstan_x509_issuer_new(capstan_x509_issuer **out, capstan_ctx *ctx, const unsigned char *der, size_t len)
+{
+	capstan_x509_issuer *i = calloc(1, sizeof(*i));
+	int rc;
+
+	if (!i)
+		return capstan_error_oom(ctx);
+	if ((rc = capstan_x509_from_der(ctx, &i->cert, der, len)) < 0) {
+		free(i);
+		return rc;
+	}
+	*out = i;
+	return 0;
+}
+
+void capstan_x509_issuer_free(capstan_x509_issuer *i)
+{
+	if (!i)
+		return;
+	X509_free(i->cert);
+	free(i);
+}
+
+static char *name_to_string(const X509_NAME *name);
+
+/* What the certificate says, from the template and the certificate in memory. */
+static int info_from_memory(capstan_x509_info *info, capstan_ctx *ctx, X509 *cert, const capstan_buf *der,
+	const capstan_x509_template *tmpl, const capstan_key *subject_key)
+{
+	unsigned char md[32], ip[16];
+	char text[64];
+	size_t len;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	capstan_hex_encode(info->serial, tmpl->serial, CAPSTAN_SERIAL_LEN);
+	if ((rc = capstan_sha256(ctx, der->data, der->len, md)) < 0)
+		return rc;
+	capstan_hex_encode(info->fingerprint_sha256, md, 32);
+	info->not_before = tmpl->not_before;
+	info->not_after = tmpl->not_after;
+	info->key_type = subject_key->type;
+	info->subject = name_to_string(X509_get_subject_name(cert));
+	info->issuer = name_to_string(X509_get_issuer_name(cert));
+	info->cn = strdup(tmpl->cn);
+	for (size_t i = 0; rc == 0 && tmpl->sans && i < tmpl->sans->count; i++) {
+		const char *san = tmpl->sans->items[i];
+		/* Addresses as the certificate will read back: canonical text. */
+		if (strncmp(san, "IP:", 3) == 0 && capstan_parse_ip(san + 3, ip, &len, NULL) == 0 &&
+		    capstan_ip_to_text(ip, len, text + 3, sizeof(text) - 3) == 0) {
+			memcpy(text, "IP:", 3);
+			san = text;
+		}
+		rc = capstan_strlist_push(&info->sans, san);
+	}
+	if (rc < 0 || !info->subject || !info->issuer || !info->cn) {
+		capstan_x509_info_clear(info);
+		return capstan_error_oom(ctx);
+	}
+	return 0;
+}
+
+int capstan_x509_sign_with(capstan_buf *out, capstan_x509_info *info, capstan_ctx *ctx,
+	const capstan_x509_template *tmpl, const capstan_key *subject_key, const capstan_x509_issuer *issuer_handle,
 	const capstan_key *issuer_key)
 {
-	X509 *cert = NULL, *issuer = NULL;
+	X509 *cert = NULL, *issuer = issuer_handle ? issuer_handle->cert : NULL;
 	EVP_MD_CTX *mctx = NULL;
 	unsigned char *der = NULL;
 	int rc, len;
@@ -210,17 +276,15 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 		rc = capstan_error_oom(ctx);
 		goto done;
 	}
-	if (issuer_der && (rc = capstan_x509_from_der(ctx, &issuer, issuer_der, issuer_len)) < 0)
-		goto done;
 	if ((rc = set_validity_and_serial(ctx, cert, tmpl)) < 0 ||
 	    (rc = set_subject(ctx, cert, tmpl)) < 0)
 		goto done;
-	if (X509_set_issuer_name(cert, X509_get_subject_name(issuer ? issuer : cert)) != 1 ||
-	    X509_set_pubkey(cert, subject_key->pkey) != 1) {
-		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the issuer and public key");
+	if (X509_set_issuer_name(cert, X509_get_subject_name(issuer ? issuer : cert)) != 1) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the issuer name");
 		goto done;
 	}
-	if ((rc = add_extensions(ctx, cert, issuer ? issuer : cert, tmpl, subject_key)) < 0)
+	if ((rc = capstan_key_set_cert_pubkey(ctx, (capstan_key *)subject_key, cert)) < 0 ||
+	    (rc = add_extensions(ctx, cert, issuer ? issuer : cert, tmpl, subject_key)) < 0)
 		goto done;
 	if (EVP_DigestSignInit_ex(mctx, NULL, capstan_signing_digest(issuer_key), ctx->libctx, NULL,
 		    issuer_key->pkey, NULL) != 1 || X509_sign_ctx(cert, mctx) <= 0) {
@@ -231,12 +295,27 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the certificate");
 		goto done;
 	}
-	rc = capstan_buf_set(ctx, out, der, (size_t)len);
+	if ((rc = capstan_buf_set(ctx, out, der, (size_t)len)) == 0 && info &&
+	    (rc = info_from_memory(info, ctx, cert, out, tmpl, subject_key)) < 0)
+		capstan_buf_free(out);
 done:
 	OPENSSL_free(der);
 	EVP_MD_CTX_free(mctx);
-	X509_free(issuer);
 	X509_free(cert);
+	return rc;
+}
+
+int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_template *tmpl,
+	const capstan_key *subject_key, const unsigned char *issuer_der, size_t issuer_len,
+	const capstan_key *issuer_key)
+{
+	capstan_x509_issuer *issuer = NULL;
+	int rc;
+
+	if (issuer_der && (rc = capstan_x509_issuer_new(&issuer, ctx, issuer_der, issuer_len)) < 0)
+		return rc;
+	rc = capstan_x509_sign_with(out, NULL, ctx, tmpl, subject_key, issuer, issuer_key);
+	capstan_x509_issuer_free(issuer);
 	return rc;
 }
 

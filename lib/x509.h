@@ -38,6 +38,20 @@ typedef struct {
 	unsigned char serial[CAPSTAN_SERIAL_LEN];
 } capstan_x509_template;
 
+/* An issuer certificate parsed once, for signing many certificates. */
+typedef struct capstan_x509_issuer capstan_x509_issuer;
+int capstan_x509_issuer_new(capstan_x509_issuer **out, capstan_ctx *ctx, const unsigned char *der, size_t len);
+void capstan_x509_issuer_free(capstan_x509_issuer *issuer);
+
+typedef struct capstan_x509_info capstan_x509_info;
+
+/* Signs a certificate for subject_key under issuer (NULL: self-signed, with
+ * issuer_key the subject's key). *out is DER; info (may be NULL) receives what
+ * the certificate says, taken from memory rather than parsed back. */
+int capstan_x509_sign_with(capstan_buf *out, capstan_x509_info *info, capstan_ctx *ctx,
+	const capstan_x509_template *tmpl, const capstan_key *subject_key, const capstan_x509_issuer *issuer,
+	const capstan_key *issuer_key);
+
 /* Signs a certificate for subject_key. issuer_der NULL means self-signed (a root:
  * issuer_key must then be the subject's key). *out is DER. */
 int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_template *tmpl,
@@ -45,7 +59,7 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 	const capstan_key *issuer_key);
 
 /* What a certificate says, read from its DER. */
-typedef struct {
+struct capstan_x509_info {
 	char *subject;
 	char *cn;                    /* the subject's CN, UTF-8; NULL when none */
 	char *issuer;
@@ -55,7 +69,7 @@ typedef struct {
 	time_t not_after;
 	capstan_key_type key_type;
 	capstan_strlist sans;
-} capstan_x509_info;
+};
 
 int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 	const unsigned char *der, size_t len);

@@ -93,6 +93,14 @@ int cli_san_values(cli *c, const char *option, const cli_list *values,
 	int (*check)(const char *, const char **));
 int cli_check_ip(const char *value, const char **why);
 
+/* issue --batch's input (batch_input.c): JSON lines, every one checked first. */
+typedef struct batch_input batch_input;
+int batch_input_read(cli *c, const char *file, batch_input **out);
+void batch_input_free(batch_input *in);
+size_t batch_input_count(const batch_input *in);
+const capstan_issue_opts *batch_input_requests(const batch_input *in);
+size_t batch_input_line(const batch_input *in, size_t i);
+
 /* renew --due's redeployment (redeploy.c). */
 typedef struct redeploys redeploys;
 redeploys *redeploys_new(void);
@@ -120,6 +128,10 @@ int out_apply_step(out_apply *o, const capstan_apply_step *step);
 /* config NULL: apply failed; nothing more is printed. Frees o. */
 int out_apply_end(out_apply *o, size_t changes, const char *config);
 int out_bundle(cli *c, const char *env, const char *service, const char *where, size_t files);
+/* issue --batch: a line per certificate issued (a JSON array with --json). */
+void out_batch_begin(cli *c);
+int out_batch_item(cli *c, const capstan_cert *cert, size_t line);
+void out_batch_end(cli *c, size_t count);
 /* renew --due: one call per result, then the end (which prints the JSON document). */
 typedef struct out_due out_due;
 out_due *out_due_begin(cli *c);

@@ -1,12 +1,14 @@
 /* capstan issue: a leaf certificate from a fresh key or a CSR. */
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 #define MAX_CSR_FILE (64 * 1024)
 
 typedef struct {
-	const char *env, *profile, *cn, *name, *days, *key, *service, *csr, *renew_before;
+	const char *env, *profile, *cn, *name, *days, *key, *service, *csr, *renew_before, *batch;
 	cli_list dns, ip, uri, email;
 } issue_args;
 
@@ -56,6 +58,66 @@ static int check_args(cli *c, issue_args *a, capstan_issue_opts *o)
 	return 0;
 }
 
+typedef struct {
+	cli *c;
+	const char *file;
+	const batch_input *in;
+	size_t done, total;
+	double last_progress;
+	int progress;
+} batch_run;
+
+static double now_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int batch_sink(const capstan_batch_result *r, void *payload)
+{
+	batch_run *run = payload;
+	size_t line = batch_input_line(run->in, r->index);
+	double now;
+
+	run->done++;
+	if (!r->cert)
+		fprintf(stderr, "%scapstan: %s:%zu: %s\n", run->progress ? "\r\033[K" : "", run->file, line, r->error);
+	else if (out_batch_item(run->c, r->cert, line) != 0)
+		return CAPSTAN_ERROR;
+	if (run->progress && ((now = now_seconds()) - run->last_progress > 0.1 || run->done == run->total)) {
+		fprintf(stderr, "\rissued %zu of %zu", run->done, run->total);
+		run->last_progress = now;
+	}
+	return 0;
+}
+
+/* issue --batch: every request in one process, signed on every core. */
+static int issue_batch(cli *c, const char *file)
+{
+	batch_input *in = NULL;
+	batch_run run = { c, file, NULL, 0, 0, 0, 0 };
+	capstan_batch_opts bo = CAPSTAN_BATCH_OPTS_INIT;
+	int rc;
+
+	if ((rc = batch_input_read(c, file, &in)) != 0 || (rc = cli_setup(c)) != 0)
+		goto done;
+	run.in = in;
+	run.total = batch_input_count(in);
+	run.progress = isatty(STDERR_FILENO) && !c->quiet && run.total >= 100;
+	out_batch_begin(c);
+	rc = capstan_issue_batch(c->ctx, batch_input_requests(in), run.total, &bo, batch_sink, &run);
+	if (run.progress)
+		fputc('\n', stderr);
+	out_batch_end(c, run.done);
+	if (rc < 0)
+		rc = cli_fail(c);
+done:
+	batch_input_free(in);
+	return rc;
+}
+
 int cmd_issue(cli *c, int argc, char **argv)
 {
 	issue_args a = { 0 };
@@ -65,6 +127,7 @@ int cmd_issue(cli *c, int argc, char **argv)
 		{ "days", OPT_VALUE, &a.days }, { "key", OPT_VALUE, &a.key },
 		{ "service", OPT_VALUE, &a.service }, { "csr", OPT_VALUE, &a.csr },
 		{ "renew-before", OPT_VALUE, &a.renew_before },
+		{ "batch", OPT_VALUE, &a.batch },
 		{ "dns", OPT_LIST, &a.dns }, { "ip", OPT_LIST, &a.ip },
 		{ "uri", OPT_LIST, &a.uri }, { "email", OPT_LIST, &a.email },
 		{ NULL, 0, NULL },
@@ -74,8 +137,17 @@ int cmd_issue(cli *c, int argc, char **argv)
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0 ||
-	    (rc = check_args(c, &a, &o)) != 0 || (rc = cli_setup(c)) != 0)
+	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0)
+		goto done;
+	if (a.batch) {
+		if (a.env || a.profile || a.cn || a.name || a.days || a.key || a.service || a.csr || a.renew_before ||
+		    a.dns.count || a.ip.count || a.uri.count || a.email.count)
+			rc = cli_usage_error(c, "--batch takes its requests from the file: no other issue option");
+		else
+			rc = issue_batch(c, a.batch);
+		goto done;
+	}
+	if ((rc = check_args(c, &a, &o)) != 0 || (rc = cli_setup(c)) != 0)
 		goto done;
 	if (a.csr) {
 		if (capstan_file_read(c->ctx, &csr, a.csr, MAX_CSR_FILE) < 0) {

@@ -474,3 +474,40 @@ int out_bundle(cli *c, const char *env, const char *service, const char *where, 
 		printf("wrote the %s bundle of %s (%zu files) to %s\n", service, env, files, where);
 	return EXIT_OK;
 }
+
+static size_t batch_items;
+
+void out_batch_begin(cli *c)
+{
+	batch_items = 0;
+	if (c->json)
+		fputs("[", stdout);
+}
+
+int out_batch_item(cli *c, const capstan_cert *cert, size_t line)
+{
+	if (c->json) {
+		json_t *o = json_object();
+		int rc;
+		json_object_set_new(o, "line", json_integer((json_int_t)line));
+		json_object_set_new(o, "env", json_string(cert->env));
+		json_object_set_new(o, "name", json_string(cert->name));
+		json_object_set_new(o, "serial", json_string(cert->serial));
+		json_object_set_new(o, "not_after", json_time(cert->not_after));
+		fputs(batch_items++ ? ",\n  " : "\n  ", stdout);
+		rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		return rc < 0 ? cli_error(c, "cannot write JSON") : EXIT_OK;
+	}
+	if (!c->quiet)
+		printf("%s %s/%s\n", cert->serial, cert->env, cert->name);
+	return EXIT_OK;
+}
+
+void out_batch_end(cli *c, size_t count)
+{
+	(void)count;
+	if (c->json)
+		fputs(batch_items ? "\n]\n" : "]\n", stdout);
+	fflush(stdout);
+}

@@ -69,6 +69,35 @@ typedef struct {
 CAPSTAN_WARN_UNUSED int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *opts,
 	capstan_cert **out);
 
+/* Many certificates in one process: key generation and signing on worker
+ * threads, one writer committing in groups (every `group` certificates or
+ * `group_ms`), so a crash loses at most the group being written. fn is called
+ * for each request: with the certificate once its group has committed, or
+ * with the reason it failed (the others go on). */
+typedef struct {
+	size_t index;               /* in the request array */
+	const capstan_cert *cert;   /* NULL when it failed */
+	const char *error;          /* why, when it failed */
+} capstan_batch_result;
+
+typedef int (*capstan_batch_fn)(const capstan_batch_result *result, void *payload);
+
+typedef struct {
+	unsigned version;
+	unsigned threads;           /* 0: one per online CPU */
+	size_t group;               /* 0: 64 */
+	unsigned group_ms;          /* 0: 50 */
+} capstan_batch_opts;
+
+#define CAPSTAN_BATCH_OPTS_VERSION 1
+#define CAPSTAN_BATCH_OPTS_INIT { CAPSTAN_BATCH_OPTS_VERSION, 0, 0, 0 }
+
+/* 0 when every request was issued, CAPSTAN_EINVALID when some failed (each
+ * reported through fn), or an error that stopped the batch. CSRs are not
+ * taken here. */
+CAPSTAN_WARN_UNUSED int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *requests, size_t count,
+	const capstan_batch_opts *opts, capstan_batch_fn fn, void *payload);
+
 /* PEM of the environment's trusted roots (every unexpired root: old and new
  * during a root rotation). */
 CAPSTAN_WARN_UNUSED int capstan_trust_pem(capstan_buf *out, capstan_ctx *ctx, const char *env);

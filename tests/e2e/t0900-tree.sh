@@ -16,8 +16,13 @@ is "only the crypto files include OpenSSL" \
 	"lib/chain.c lib/crl.c lib/crypto_internal.h lib/csr.c lib/jks.c lib/keys.c lib/material.c lib/material_read.c lib/ossl.c lib/pkcs12.c lib/pkcs8.c lib/x509.c "
 is "only the crypto files include crypto_internal.h" \
 	"$(grep -l '"crypto_internal.h"' lib/*.c | sort | tr '\n' ' ')" "lib/chain.c lib/crl.c lib/csr.c lib/jks.c lib/keys.c lib/material.c lib/material_read.c lib/pkcs12.c lib/pkcs8.c lib/x509.c "
-is "only output.c uses jansson" "$(grep -l '#include <jansson.h>' lib/* cmd/capstan/* include/capstan/* | tr '\n' ' ')" \
-	"cmd/capstan/output.c "
+is "only output.c (JSON out) and batch_input.c (JSON lines in) use jansson" \
+	"$(grep -l '#include <jansson.h>' lib/* cmd/capstan/* include/capstan/* | tr '\n' ' ')" \
+	"cmd/capstan/batch_input.c cmd/capstan/output.c "
+is "only config.c includes yaml.h" "$(grep -l '#include <yaml.h>' lib/* cmd/capstan/* include/capstan/* | tr '\n' ' ')" \
+	"lib/config.c "
+is "only tar.c includes libarchive" "$(grep -l '#include <archive' lib/* cmd/capstan/* include/capstan/* | tr '\n' ' ')" \
+	"lib/tar.c "
 is "the tool includes no library internals" \
 	"$(grep -h '#include "' cmd/capstan/*.c cmd/capstan/*.h | sort -u | tr '\n' ' ')" '#include "cli.h" '
 is "the library never prints" \
