@@ -46,7 +46,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/templates_data.o
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit e2e demo install clean deps
+.PHONY: all test unit e2e demo bench install clean deps
 all: $(BUILD)/capstan $(BUILD)/libcapstan.a
 
 $(BUILD)/obj/%.o: %.c
@@ -92,6 +92,12 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan bash scripts/demo.sh
+
+# A benchmark, not a test: figures for the README, no assertion on time.
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/deps.sh bench
+	@CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan bash scripts/bench/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \

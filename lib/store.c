@@ -87,6 +87,12 @@ static const char *const migrations[] = {
 	"  template TEXT NOT NULL,"
 	"  certs TEXT NOT NULL,"
 	"  UNIQUE (env_id, name));",
+	/* 2 -> 3: for a million certificates: renewal candidates by (status,
+	 * not_after) range, the widest renew-before window by index. */
+	"CREATE INDEX certs_status_not_after ON certs(status, not_after);"
+	"CREATE INDEX certs_renew_before ON certs(renew_before);"
+	/* the current CA of an environment, without reading its leaves */
+	"CREATE INDEX certs_env_kind ON certs(env_id, kind, status);",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

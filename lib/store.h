@@ -13,7 +13,7 @@
 #include "util.h"
 
 #define CAPSTAN_DB_NAME "capstan.db"
-#define CAPSTAN_SCHEMA_VERSION 2
+#define CAPSTAN_SCHEMA_VERSION 3
 
 int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create);
 void capstan_store_close(capstan_store *store);

@@ -363,7 +363,8 @@ int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = ?2"
+		     "SELECT " CERT_COLUMNS " FROM certs c INDEXED BY certs_env_kind JOIN envs e ON e.id = c.env_id"
+		     " WHERE c.env_id = ?1 AND c.kind = ?2"
 		     " AND c.status = 'valid' AND c.not_after > strftime('%s', 'now')"
 		     " ORDER BY c.id DESC LIMIT 1")) < 0)
 		return rc;
@@ -493,8 +494,10 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	snprintf(sql, sizeof(sql),
 		"SELECT " CERT_COLUMNS CERT_FROM
 		"WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR c.service = ?2)"
-		" AND (?3 OR c.kind = 'leaf') AND (?4 IS NULL OR c.not_after <= ?4) AND ?5 = ?5%s"
-		" ORDER BY e.name, c.name, c.id", status_clause(opts->status));
+		" AND (?3 OR c.kind = 'leaf') AND ?5 = ?5%s%s"
+		" ORDER BY e.name, c.name, c.id", status_clause(opts->status),
+		/* written out only when asked, so that SQLite can range over the index */
+		opts->expiring_within > 0 ? " AND c.not_after <= ?4" : "");
 	if (!(it = calloc(1, sizeof(*it))))
 		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_prepare(ctx, &it->stmt, sql)) < 0) {

@@ -28,23 +28,51 @@
 	" ELSE " GRANTED " / 3 END)" \
 	" OR (?4 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND i.status != 'valid')))"
 
+/* The widest window any certificate can have: --within, else 30 days or the
+ * largest renew-before of all (an index lookup). Only a certificate ending
+ * within that of now can be due, so the candidates are an index range. */
+static int widest_window(capstan_ctx *ctx, int64_t within, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (within > 0)
+		return *out = within, 0;
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT max(renew_before) FROM certs")) < 0)
+		return rc;
+	if (sqlite3_step(stmt) != SQLITE_ROW)
+		rc = capstan_store_error(ctx, "cannot read renew-before windows");
+	else
+		*out = sqlite3_column_int64(stmt, 0) > 2592000 ? sqlite3_column_int64(stmt, 0) : 2592000;
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
 int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t within,
 	int from_old_ca, int64_t **ids, size_t *count)
 {
 	sqlite3_stmt *stmt = NULL;
-	int64_t *list = NULL;
+	int64_t *list = NULL, widest = 0;
 	size_t n = 0, alloc = 0;
 	int rc, step;
 
+	if ((rc = widest_window(ctx, within, &widest)) < 0)
+		return rc;
+	/* ?4 is 0 here: the old-CA case is its own indexed branch. */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT c.id FROM certs c WHERE c.kind = 'leaf' AND c.status = 'valid'"
-		     " AND (?1 = 0 OR c.env_id = ?1) AND " DUE_CONDITION
-		     " ORDER BY c.not_after, c.id")) < 0)
+		     "SELECT c.id, c.not_after FROM certs c WHERE c.status = 'valid' AND c.not_after <= ?2 + ?5"
+		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1) AND " DUE_CONDITION
+		     " UNION SELECT c.id, c.not_after FROM certs i JOIN certs c ON c.issuer_id = i.id"
+		     " WHERE ?6 AND i.kind = 'intermediate' AND i.status != 'valid' AND c.status = 'valid'"
+		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1)"
+		     " ORDER BY 2, 1")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
 	sqlite3_bind_int64(stmt, 3, within);
-	sqlite3_bind_int(stmt, 4, from_old_ca);
+	sqlite3_bind_int(stmt, 4, 0);
+	sqlite3_bind_int64(stmt, 5, widest);
+	sqlite3_bind_int(stmt, 6, from_old_ca);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (n == alloc) {
 			int64_t *grown = realloc(list, (alloc = alloc ? alloc * 2 : 64) * sizeof(*list));

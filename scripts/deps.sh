@@ -22,6 +22,11 @@ packages=(
 	faketime                            # time travel in tests
 )
 
+# make bench adds the peers it measures against.
+if [ "${1:-}" = bench ]; then
+	packages+=(easy-rsa golang-cfssl bc time curl)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

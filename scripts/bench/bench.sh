@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# make bench: capstan against openssl ca, easy-rsa and cfssl on the same work
+# (EC P-256 server certificates with fresh keys), in one run, on this machine;
+# then capstan with a million certificates in its inventory. Prints one table.
+# A benchmark, not a test: nothing here asserts a time.
+set -euo pipefail
+CAPSTAN=${CAPSTAN_BIN:?}
+BATCH=${BENCH_BATCH:-5000}       # certificates for capstan's batch path
+CALLS=${BENCH_CALLS:-20}         # one process per certificate, for every tool
+EASY=${BENCH_EASYRSA:-8}         # easy-rsa is slow
+SCALE=${BENCH_SCALE:-1000000}    # the inventory for the scale figures
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d /tmp/capstan-bench.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
+cd "$W"
+export CAPSTAN_HOME="$W/home" CAPSTAN_PASSPHRASE=
+unset CAPSTAN_PASSPHRASE
+head -c 24 /dev/urandom | base64 >pass
+rows=()
+row() { rows+=("$(printf '%-46s %12s %10s' "$1" "$2" "$3")"); printf '  %-46s %12s %10s\n' "$1" "$2" "$3" >&2; }
+# timed OUT CMD...: runs CMD, writes "seconds maxrss_kb" to OUT.
+timed() { local out=$1; shift; /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>&1; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / (s > 0 ? s : 0.001) }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f MB", k / 1024 }'; }
+CAP=("$CAPSTAN" --passphrase-file "$W/pass")
+cap() { "${CAP[@]}" "$@"; }
+echo "capstan bench: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(openssl version | cut -d' ' -f1-2)" >&2
+
+# capstan, batch: one process, every core.
+cap init --env bench -q
+for i in $(seq 1 "$BATCH"); do printf '{"env":"bench","profile":"server","cn":"b%d.internal"}\n' "$i"; done >batch.jsonl
+timed t.batch "$CAPSTAN" --passphrase-file "$W/pass" -q issue --batch batch.jsonl
+read -r s k <t.batch; batch_rate=$(rate "$BATCH" "$s")
+row "capstan issue --batch ($BATCH)" "$batch_rate" "$(mb "$k")"
+
+# capstan, one process per certificate (each pays the scrypt unlock).
+start=$(date +%s.%N)
+for i in $(seq 1 "$CALLS"); do timed t.call "${CAP[@]}" -q issue --env bench --profile server --cn "c$i.internal"; done
+end=$(date +%s.%N); read -r s k <t.call
+call_rate=$(rate "$CALLS" "$(echo "$end - $start" | bc)")
+row "capstan issue, one process each ($CALLS)" "$call_rate" "$(mb "$k")"
+
+# openssl req + openssl ca, per certificate.
+mkdir -p ossl/db && : >ossl/db/index.txt && echo 1000 >ossl/db/serial
+cat >ossl/ca.cnf <<CNF
+[ ca ]
+default_ca = bench
+[ bench ]
+dir = $W/ossl
+database = \$dir/db/index.txt
+serial = \$dir/db/serial
+new_certs_dir = \$dir
+certificate = \$dir/ca.pem
+private_key = \$dir/ca.key
+default_md = sha256
+policy = anything
+unique_subject = no
+copy_extensions = copy
+[ anything ]
+commonName = supplied
+[ server ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+CNF
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ossl/ca.key -out ossl/ca.pem \
+	-subj /CN=bench-ca -days 365 2>/dev/null
+start=$(date +%s.%N)
+for i in $(seq 1 "$CALLS"); do
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ossl/k$i.pem -out ossl/r$i.csr \
+		-subj "/CN=o$i.internal" -addext "subjectAltName=DNS:o$i.internal" 2>/dev/null
+	timed t.ossl openssl ca -batch -config ossl/ca.cnf -extensions server -days 90 -notext -in ossl/r$i.csr -out ossl/c$i.pem
+done
+end=$(date +%s.%N); read -r s k <t.ossl
+ossl_rate=$(rate "$CALLS" "$(echo "$end - $start" | bc)")
+row "openssl req + openssl ca ($CALLS)" "$ossl_rate" "$(mb "$k")"
+
+# easy-rsa build-server-full.
+if [ -x /usr/share/easy-rsa/easyrsa ]; then
+	export EASYRSA_BATCH=1 EASYRSA_ALGO=ec EASYRSA_CURVE=prime256v1 EASYRSA_PKI="$W/pki"
+	/usr/share/easy-rsa/easyrsa init-pki >/dev/null 2>&1
+	EASYRSA_REQ_CN=bench-ca /usr/share/easy-rsa/easyrsa build-ca nopass >/dev/null 2>&1
+	start=$(date +%s.%N)
+	for i in $(seq 1 "$EASY"); do timed t.easy /usr/share/easy-rsa/easyrsa build-server-full "e$i" nopass; done
+	end=$(date +%s.%N); read -r s k <t.easy
+	row "easy-rsa build-server-full ($EASY)" "$(rate "$EASY" "$(echo "$end - $start" | bc)")" "$(mb "$k")"
+fi
+
+# cfssl gencert, per certificate, and cfssl serve with keep-alive HTTP.
+if command -v cfssl >/dev/null && command -v cfssljson >/dev/null; then
+	echo '{"CN":"bench-ca","key":{"algo":"ecdsa","size":256}}' | cfssl genkey -initca - 2>/dev/null | cfssljson -bare cfca
+	echo '{"signing":{"default":{"expiry":"2160h","usages":["digital signature","server auth"]}}}' >cfssl.json
+	echo '{"CN":"f.internal","hosts":["f.internal"],"key":{"algo":"ecdsa","size":256}}' >req.json
+	start=$(date +%s.%N)
+	for i in $(seq 1 "$CALLS"); do
+		timed t.cfssl cfssl gencert -ca cfca.pem -ca-key cfca-key.pem -config cfssl.json req.json
+	done
+	end=$(date +%s.%N); read -r s k <t.cfssl
+	row "cfssl gencert ($CALLS)" "$(rate "$CALLS" "$(echo "$end - $start" | bc)")" "$(mb "$k")"
+	port=$((28000 + RANDOM % 1000))
+	cfssl serve -address 127.0.0.1 -port "$port" -ca cfca.pem -ca-key cfca-key.pem -config cfssl.json \
+		>cfssl-serve.log 2>&1 &
+	sleep 2
+	n=$((CALLS * 10))
+	echo '{"request":{"CN":"s.internal","hosts":["s.internal"],"key":{"algo":"ecdsa","size":256}}}' >newcert.json
+	urls=(); for i in $(seq 1 "$n"); do urls+=("http://127.0.0.1:$port/api/v1/cfssl/newcert"); done
+	start=$(date +%s.%N)
+	curl -s -d @newcert.json "${urls[@]}" >serve.out || true
+	end=$(date +%s.%N)
+	ok=$(grep -o '"success":true' serve.out | wc -l)
+	row "cfssl serve, keep-alive HTTP ($ok of $n, no certdb)" "$(rate "$ok" "$(echo "$end - $start" | bc)")" \
+		"$(ps -o rss= -p "$(pgrep -f "cfssl serve -address 127.0.0.1 -port $port" | head -1)" 2>/dev/null | awk '{printf "%.0f MB", $1/1024}')"
+	kill %1 2>/dev/null || true
+fi
+
+# The in-process limit: stock OpenSSL 3.0 calls in one process.
+cc -O2 -o inproc "$HERE/inproc.c" -lcrypto
+read -r naive fast < <(./inproc 3000)
+row "in-process limit, X509_set_pubkey" "$naive" "-"
+row "in-process limit, encoded-pub-key" "$fast" "-"
+
+# What the per-call figure is made of: the scrypt unlock every process pays.
+timed t.unlock "${CAP[@]}" -q export c1.internal --format key --out /dev/null
+read -r unlock k <t.unlock
+
+# Scale: SCALE certificates synthesized straight into SQLite: rows like the
+# real ones (the same DER template, random serials, expiry spread over two
+# years, 10% revoked), and 1,000 in the last 10 days of a year's validity,
+# holding a real key so that they really renew.
+export CAPSTAN_HOME="$W/scale"
+cap init --env big -q
+cap -q issue --env big --profile server --cn template.internal --days 365
+db="$CAPSTAN_HOME/capstan.db"
+start=$(date +%s.%N)
+sqlite3 "$db" >/dev/null <<SQL
+PRAGMA synchronous = OFF;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $SCALE)
+INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile, status, subject, issuer, sans,
+	service, key_type, lifetime, renew_before, not_before, not_after, fingerprint, der, created_at,
+	revoked_at, revoke_reason)
+SELECT t.env_id, 'leaf', 'syn-' || i, lower(hex(randomblob(16))), t.issuer_id,
+	CASE WHEN i <= 1000 THEN t.key_id END, 'server',
+	CASE WHEN i > 1000 AND i % 10 = 0 THEN 'revoked' ELSE 'valid' END,
+	'CN=syn-' || i, t.issuer, 'DNS:syn-' || i || '.internal', 'synthetic', t.key_type, 31536000, 0,
+	CASE WHEN i <= 1000 THEN strftime('%s', 'now') - 355 * 86400 ELSE strftime('%s', 'now') - 86400 END,
+	CASE WHEN i <= 1000 THEN strftime('%s', 'now') + 864000 ELSE strftime('%s', 'now') + 86400 * (40 + (i * 7919) % 690) END,
+	lower(hex(randomblob(32))), t.der, strftime('%s', 'now'),
+	CASE WHEN i > 1000 AND i % 10 = 0 THEN strftime('%s', 'now') END,
+	CASE WHEN i > 1000 AND i % 10 = 0 THEN 'keyCompromise' END
+FROM n, (SELECT * FROM certs WHERE name = 'template.internal') t;
+PRAGMA wal_checkpoint(TRUNCATE); -- measure steady state, not the synthesis's checkpoint
+SQL
+end=$(date +%s.%N)
+total=$(sqlite3 "$db" 'SELECT count(*) FROM certs')
+echo "  (synthesized $SCALE rows in $(printf '%.1f' "$(echo "$end - $start" | bc)") s)" >&2
+size=$(stat -c %s "$db")
+row "inventory: bytes per certificate ($total rows)" "$((size / total))" "$(mb $((size / 1024)))"
+
+timed t.list "$CAPSTAN" --json list --expiring-within 30d
+read -r s k <t.list
+row "list --expiring-within 30d --json (1,000 rows)" "$(printf '%.0f ms' "$(echo "$s * 1000" | bc)")" "$(mb "$k")"
+timed t.all "$CAPSTAN" --json list --status all
+read -r s k <t.all
+row "list --status all --json (all rows, streamed)" "$(printf '%.1f s' "$s")" "$(mb "$k")"
+timed t.crl "${CAP[@]}" crl --env big --out crl.pem
+read -r s k <t.crl
+row "crl, $(grep -c . <(openssl crl -in crl.pem -noout -text | grep 'Serial Number')) revoked" "$(printf '%.2f s' "$s")" "$(mb "$k")"
+timed t.renew "${CAP[@]}" -q renew --due
+read -r s k <t.renew
+row "renew --due: renewing the 1,000 due" "$(printf '%.2f s' "$s")" "$(mb "$k")"
+timed t.none "${CAP[@]}" -q renew --due
+read -r s_none k <t.none
+row "renew --due, nothing due (unlock included)" "$(printf '%.0f ms' "$(echo "$s_none * 1000" | bc)")" "$(mb "$k")"
+timed t.one "${CAP[@]}" -q issue --env big --profile server --cn one-more.internal
+read -r s_one k <t.one
+row "issue one more certificate (unlock included)" "$(printf '%.0f ms' "$(echo "$s_one * 1000" | bc)")" "$(mb "$k")"
+
+# The same two on an empty inventory, for comparison.
+export CAPSTAN_HOME="$W/empty"
+cap init --env big -q
+cap -q issue --env big --profile server --cn first.internal
+timed t.none0 "${CAP[@]}" -q renew --due
+read -r s_none0 k <t.none0
+timed t.one0 "${CAP[@]}" -q issue --env big --profile server --cn one-more.internal
+read -r s_one0 k <t.one0
+row "  the same on an empty inventory: renew --due" "$(printf '%.0f ms' "$(echo "$s_none0 * 1000" | bc)")" "-"
+row "  the same on an empty inventory: issue" "$(printf '%.0f ms' "$(echo "$s_one0 * 1000" | bc)")" "-"
+
+echo
+printf '%-46s %12s %10s\n' "EC P-256 server certificates, fresh keys" "certs/s" "peak RSS"
+printf '%s\n' "${rows[@]}"
+echo
+awk -v b="$batch_rate" -v c="$call_rate" -v o="$ossl_rate" -v u="$unlock" -v f="$fast" 'BEGIN {
+	printf "capstan batch / openssl ca per certificate:   %.0fx (target >= 40x)\n", b / o
+	printf "capstan batch / in-process limit (fast):      %.2f (goal >= 0.5)\n", b / f
+	printf "capstan per call, without its %.0f ms unlock:   %.1f ms a certificate; openssl ca: %.1f ms (target <= 2x)\n",
+		u * 1000, (1 / c - u) * 1000, 1000 / o
+}'
