@@ -15,6 +15,7 @@
 struct capstan_crl {
 	X509_CRL *crl;
 	X509 *issuer;
+	X509_EXTENSION *reasons[11]; /* one per CRLReason code, made once: a CRL may list 100,000 */
 };
 
 static int set_time(capstan_ctx *ctx, X509_CRL *crl, time_t t, int next)
@@ -75,34 +76,61 @@ fail:
 	return rc;
 }
 
-static int set_reason(X509_REVOKED *rev, int reason_code)
+static int set_reason(capstan_crl *c, X509_REVOKED *rev, int reason_code)
 {
 	ASN1_ENUMERATED *e;
-	int ok;
 
-	if (reason_code == 0)
+	if (reason_code <= 0 || reason_code > 10)
 		return 1; /* RFC 5280: the reason extension is omitted for unspecified */
-	e = ASN1_ENUMERATED_new();
-	ok = e && ASN1_ENUMERATED_set(e, reason_code) == 1 &&
-		X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, e, 0, X509V3_ADD_DEFAULT) == 1;
-	ASN1_ENUMERATED_free(e);
-	return ok;
+	if (!c->reasons[reason_code]) {
+		if (!(e = ASN1_ENUMERATED_new()) || ASN1_ENUMERATED_set(e, reason_code) != 1) {
+			ASN1_ENUMERATED_free(e);
+			return 0;
+		}
+		c->reasons[reason_code] = X509V3_EXT_i2d(NID_crl_reason, 0, e);
+		ASN1_ENUMERATED_free(e);
+		if (!c->reasons[reason_code])
+			return 0;
+	}
+	return X509_REVOKED_add_ext(rev, c->reasons[reason_code], -1) == 1;
+}
+
+/* A positive INTEGER straight from hex digits, without a BIGNUM. */
+static ASN1_INTEGER *serial_from_hex(const char *hex)
+{
+	unsigned char bytes[20];
+	size_t len = strlen(hex), n = (len + 1) / 2, i;
+	ASN1_INTEGER *serial;
+
+	if (len == 0 || n > sizeof(bytes))
+		return NULL;
+	for (i = 0; i < n; i++) {
+		int hi = i == 0 && len % 2 ? 0 : OPENSSL_hexchar2int((unsigned char)*hex++);
+		int lo = OPENSSL_hexchar2int((unsigned char)*hex++);
+		if (hi < 0 || lo < 0)
+			return NULL;
+		bytes[i] = (unsigned char)(hi << 4 | lo);
+	}
+	for (i = 0; i + 1 < n && bytes[i] == 0; i++)
+		;
+	if (!(serial = ASN1_INTEGER_new()) || ASN1_STRING_set(serial, bytes + i, (int)(n - i)) != 1) {
+		ASN1_INTEGER_free(serial);
+		return NULL;
+	}
+	return serial;
 }
 
 int capstan_crl_add(capstan_crl *c, capstan_ctx *ctx, const char *serial_hex, time_t revoked_at,
 	int reason_code)
 {
 	X509_REVOKED *rev = X509_REVOKED_new();
-	BIGNUM *bn = NULL;
-	ASN1_INTEGER *serial = NULL;
+	ASN1_INTEGER *serial = serial_from_hex(serial_hex);
 	ASN1_TIME *at = ASN1_TIME_set(NULL, revoked_at);
-	int ok = rev && at && BN_hex2bn(&bn, serial_hex) > 0 &&
-		(serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
+	int ok = rev && at && serial &&
 		X509_REVOKED_set_serialNumber(rev, serial) == 1 &&
 		X509_REVOKED_set_revocationDate(rev, at) == 1 &&
-		set_reason(rev, reason_code) && X509_CRL_add0_revoked(c->crl, rev) == 1;
+		set_reason(c, rev, reason_code) && X509_CRL_add0_revoked(c->crl, rev) == 1;
 
-	BN_free(bn);
 	ASN1_INTEGER_free(serial);
 	ASN1_TIME_free(at);
 	if (!ok) {
@@ -136,25 +164,25 @@ void capstan_crl_free(capstan_crl *c)
 		return;
 	X509_CRL_free(c->crl);
 	X509_free(c->issuer);
+	for (size_t i = 0; i < sizeof(c->reasons) / sizeof(c->reasons[0]); i++)
+		X509_EXTENSION_free(c->reasons[i]);
 	free(c);
 }
 
 int capstan_crl_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len)
 {
-	const unsigned char *p = der;
-	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *data;
 	long n;
 	int rc;
 
-	if (!crl || !bio || PEM_write_bio_X509_CRL(bio, crl) != 1) {
+	/* Armour around the DER as it is: no parsing and encoding a CRL again. */
+	if (!bio || PEM_write_bio(bio, PEM_STRING_X509_CRL, "", der, (long)len) <= 0) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot write the CRL as PEM");
 	} else {
 		n = BIO_get_mem_data(bio, &data);
 		rc = capstan_buf_append(ctx, out, data, (size_t)n);
 	}
 	BIO_free(bio);
-	X509_CRL_free(crl);
 	return rc;
 }

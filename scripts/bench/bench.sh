@@ -119,10 +119,6 @@ read -r naive fast < <(./inproc 3000)
 row "in-process limit, X509_set_pubkey" "$naive" "-"
 row "in-process limit, encoded-pub-key" "$fast" "-"
 
-# What the per-call figure is made of: the scrypt unlock every process pays.
-timed t.unlock "${CAP[@]}" -q export c1.internal --format key --out /dev/null
-read -r unlock k <t.unlock
-
 # Scale: SCALE certificates synthesized straight into SQLite: rows like the
 # real ones (the same DER template, random serials, expiry spread over two
 # years, 10% revoked), and 1,000 in the last 10 days of a year's validity,
@@ -190,9 +186,13 @@ echo
 printf '%-46s %12s %10s\n' "EC P-256 server certificates, fresh keys" "certs/s" "peak RSS"
 printf '%s\n' "${rows[@]}"
 echo
-awk -v b="$batch_rate" -v c="$call_rate" -v o="$ossl_rate" -v u="$unlock" -v f="$fast" 'BEGIN {
+# A process that only starts, opens the inventory and unlocks it: renew --due
+# with nothing due on an empty inventory. What a call costs beyond that is
+# the issuance itself.
+awk -v b="$batch_rate" -v c="$call_rate" -v o="$ossl_rate" -v u="$s_none0" -v f="$fast" 'BEGIN {
 	printf "capstan batch / openssl ca per certificate:   %.0fx (target >= 40x)\n", b / o
 	printf "capstan batch / in-process limit (fast):      %.2f (goal >= 0.5)\n", b / f
-	printf "capstan per call, without its %.0f ms unlock:   %.1f ms a certificate; openssl ca: %.1f ms (target <= 2x)\n",
-		u * 1000, (1 / c - u) * 1000, 1000 / o
+	printf "capstan per call: %.0f ms, of which start + unlock (scrypt) %.0f ms; the rest %.1f ms\n",
+		1000 / c, u * 1000, (1 / c - u) * 1000
+	printf "  against openssl req + ca per certificate:   %.1f ms (target: the rest <= 2x)\n", 1000 / o
 }'
