@@ -163,45 +163,109 @@ static int differences(applier *a, const capstan_cert *cur, const capstan_issue_
 	return 0;
 }
 
-static int ensure_cert(applier *a, const capstan_config_env *e, const capstan_config_service *s,
-	const capstan_config_cert *c)
+/* A certificate apply will issue, waiting for the environment's batch. */
+typedef struct {
+	capstan_issue_opts o;
+	const capstan_config_service *s;
+	const capstan_config_cert *c;
+	int reissue;
+	char reason[200];
+} wanted;
+
+/* Whether the certificate needs issuing, and why: 1 (w filled), 0 (as configured). */
+static int plan_cert(applier *a, const capstan_config_env *e, const capstan_config_service *s,
+	const capstan_config_cert *c, wanted *w)
 {
 	capstan_config_defaults d = capstan_config_effective(a->config, e, c);
-	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 	capstan_store_env env = { 0 };
-	capstan_cert *cur = NULL, *made = NULL;
-	const char *reason = "new";
-	char why[200] = "";
-	int rc, reissue = 0;
+	capstan_cert *cur = NULL;
+	int rc;
 
-	issue_opts(c, &d, e->name, s->name, &o);
+	memset(w, 0, sizeof(*w));
+	w->o = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
+	issue_opts(c, &d, e->name, s->name, &w->o);
+	w->s = s;
+	w->c = c;
+	snprintf(w->reason, sizeof(w->reason), "new");
 	rc = capstan_store_env_get(a->ctx, e->name, &env);
 	if (rc == 0)
 		rc = capstan_store_cert_latest(a->ctx, env.id, c->name, CAPSTAN_KIND_LEAF, &cur);
-	if (rc == CAPSTAN_ENOTFOUND)
-		rc = 0; /* a new environment (dry run) or a new certificate */
-	else if (rc == 0 && cur->status == CAPSTAN_STATUS_VALID) {
-		if ((rc = differences(a, cur, &o, why, sizeof(why))) == 0 && !why[0])
-			goto done; /* as configured */
-		reason = why;
-		reissue = 1;
+	if (rc == CAPSTAN_ENOTFOUND) {
+		rc = 1; /* a new environment (dry run) or a new certificate */
+	} else if (rc == 0 && cur->status == CAPSTAN_STATUS_VALID) {
+		if ((rc = differences(a, cur, &w->o, w->reason, sizeof(w->reason))) == 0)
+			rc = w->reason[0] != '\0'; /* nothing differs: as configured */
+		w->reissue = w->o.replace = rc;
 	} else if (rc == 0) {
-		reason = capstan_status_name(cur->status);
+		snprintf(w->reason, sizeof(w->reason), "%s", capstan_status_name(cur->status));
+		rc = 1;
 	}
-	if (rc < 0)
-		goto done;
-	o.replace = reissue;
-	if (!a->o->dry_run && capstan_issue(a->ctx, &o, &made) < 0) {
-		rc = capstan_error(a->ctx, capstan_error_last(a->ctx), "%s: services.%s, certificate '%s' in %s: %s",
-			a->config->path, s->name, c->name, e->name, capstan_error_message(a->ctx));
-		goto done;
-	}
-	rc = step(a, reissue ? CAPSTAN_STEP_REISSUE : CAPSTAN_STEP_ISSUE, e->name, c->name, reason,
-		made ? made->serial : NULL);
-done:
 	capstan_cert_free(cur);
-	capstan_cert_free(made);
 	capstan_store_env_clear(&env);
+	return rc;
+}
+
+typedef struct {
+	applier *a;
+	const capstan_config_env *e;
+	wanted *w;
+	int failed;
+} batch_run;
+
+static int batch_sink(const capstan_batch_result *r, void *payload)
+{
+	batch_run *run = payload;
+	const wanted *w = &run->w[r->index];
+
+	if (!r->cert) {
+		/* The first failure is what apply reports; the others were written or failed alone. */
+		if (!run->failed++)
+			capstan_error(run->a->ctx, CAPSTAN_EINVALID, "%s: services.%s, certificate '%s' in %s: %s",
+				run->a->config->path, w->s->name, w->c->name, run->e->name, r->error);
+		return 0;
+	}
+	return step(run->a, w->reissue ? CAPSTAN_STEP_REISSUE : CAPSTAN_STEP_ISSUE, run->e->name, w->c->name,
+		w->reason, r->cert->serial);
+}
+
+/* Every certificate of the environment that needs issuing, through the batch
+ * path: signed on every core, committed in groups; a re-run picks up whatever
+ * an interruption left undone. */
+static int ensure_certs(applier *a, const capstan_config_env *e)
+{
+	size_t total = 0, n = 0;
+	wanted *w;
+	int rc = 0;
+
+	for (size_t j = 0; j < a->config->service_count; j++)
+		total += a->config->services[j].cert_count;
+	if (!(w = calloc(total ? total : 1, sizeof(*w))))
+		return capstan_error_oom(a->ctx);
+	for (size_t j = 0; rc == 0 && j < a->config->service_count; j++) {
+		const capstan_config_service *s = &a->config->services[j];
+		for (size_t k = 0; rc == 0 && k < s->cert_count; k++)
+			if ((rc = plan_cert(a, e, s, &s->certs[k], &w[n])) > 0)
+				n++, rc = 0;
+	}
+	if (rc == 0 && a->o->dry_run) {
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = step(a, w[i].reissue ? CAPSTAN_STEP_REISSUE : CAPSTAN_STEP_ISSUE, e->name, w[i].c->name,
+				w[i].reason, NULL);
+	} else if (rc == 0 && n > 0) {
+		capstan_issue_opts *reqs = calloc(n, sizeof(*reqs));
+		batch_run run = { a, e, w, 0 };
+		if (!reqs) {
+			free(w);
+			return capstan_error_oom(a->ctx);
+		}
+		for (size_t i = 0; i < n; i++)
+			reqs[i] = w[i].o;
+		rc = capstan_issue_batch(a->ctx, reqs, n, NULL, batch_sink, &run);
+		if (run.failed)
+			rc = CAPSTAN_EINVALID; /* the message is the first failure's, set in batch_sink */
+		free(reqs);
+	}
+	free(w);
 	return rc;
 }
 
@@ -259,15 +323,10 @@ int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_
 		const capstan_config_env *e = &config->envs[i];
 		if (o->env && strcmp(o->env, e->name) != 0)
 			continue;
-		if ((rc = ensure_env(&a, e)) < 0)
+		if ((rc = ensure_env(&a, e)) < 0 || (rc = ensure_certs(&a, e)) < 0)
 			break;
-		for (size_t j = 0; rc == 0 && j < config->service_count; j++) {
-			const capstan_config_service *s = &config->services[j];
-			for (size_t k = 0; rc == 0 && k < s->cert_count; k++)
-				rc = ensure_cert(&a, e, s, &s->certs[k]);
-			if (rc == 0)
-				rc = ensure_service(&a, e, s);
-		}
+		for (size_t j = 0; rc == 0 && j < config->service_count; j++)
+			rc = ensure_service(&a, e, &config->services[j]);
 	}
 	if (changes)
 		*changes = a.changes;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <capstan/lifecycle.h>
 
@@ -163,26 +164,15 @@ done:
 	return rc;
 }
 
-/* due: NULL for an explicit renew; else the claim re-checks that the
- * certificate is still due, and 1 is returned when it no longer is. */
 static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
-	const capstan_due_opts *due, capstan_cert **out)
+	capstan_cert **out)
 {
 	reissue_plan p = { 0 };
 	capstan_cert *cert = NULL;
-	int rc, claim;
+	int rc;
 
-	if ((rc = plan_reissue(ctx, old, kind, lifetime, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0)
-		goto done;
-	/* renew --due claims the certificate under the write lock: if another run
-	 * renewed it meanwhile it is no longer valid, nor due. */
-	claim = due ? capstan_store_still_due(ctx, old->id, time(NULL), due->within, due->from_old_ca) : 1;
-	if (claim <= 0) {
-		capstan_store_rollback(ctx);
-		rc = claim < 0 ? claim : 1; /* another run renewed it first */
-		goto done;
-	}
-	if ((rc = capstan_store_end(ctx, reissue_records(ctx, old, kind, &p, &cert))) < 0)
+	if ((rc = plan_reissue(ctx, old, kind, lifetime, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	    (rc = capstan_store_end(ctx, reissue_records(ctx, old, kind, &p, &cert))) < 0)
 		goto done;
 	*out = cert;
 	cert = NULL;
@@ -192,14 +182,36 @@ done:
 	return rc;
 }
 
+/* renew --due, inside the group's transaction: the certificate is claimed
+ * under the write lock (if another run renewed it meanwhile it is no longer
+ * valid, nor due: 1 is returned) and renewed under a savepoint of its own. */
+static int renew_claimed(capstan_ctx *ctx, const capstan_cert *old, const capstan_due_opts *due, capstan_cert **out)
+{
+	reissue_plan p = { 0 };
+	int rc, claim;
+
+	if ((rc = plan_reissue(ctx, old, REISSUE_RENEW, 0, &p)) < 0 || (rc = capstan_store_savepoint(ctx)) < 0)
+		goto done;
+	claim = capstan_store_still_due(ctx, old->id, time(NULL), due->within, due->from_old_ca);
+	if (claim <= 0 || (rc = reissue_records(ctx, old, REISSUE_RENEW, &p, out)) < 0) {
+		capstan_store_undo(ctx);
+		rc = claim < 0 ? claim : claim == 0 ? 1 : rc;
+		goto done;
+	}
+	rc = capstan_store_release(ctx);
+done:
+	plan_clear(&p);
+	return rc;
+}
+
 int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
 {
-	return reissue(ctx, cert, REISSUE_RENEW, lifetime, NULL, out);
+	return reissue(ctx, cert, REISSUE_RENEW, lifetime, out);
 }
 
 int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
 {
-	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, NULL, out);
+	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, out);
 }
 
 int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason)
@@ -223,8 +235,43 @@ int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_re
 	return capstan_store_end(ctx, rc);
 }
 
-static int renew_one_due(capstan_ctx *ctx, int64_t id, const capstan_due_opts *opts, capstan_due_fn fn,
-	void *payload, int *failures)
+#define DUE_GROUP 64
+#define DUE_GROUP_SECONDS 0.05
+
+/* The renewals of the open transaction, reported once it commits. */
+typedef struct {
+	capstan_cert *old[DUE_GROUP];
+	capstan_cert *renewed[DUE_GROUP];
+	size_t count;
+} due_group;
+
+static int report_group(due_group *g, capstan_due_fn fn, void *payload, int committed)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < g->count; i++) {
+		capstan_due_result r = { g->old[i], g->renewed[i], NULL };
+		if (committed && rc == 0 && fn)
+			rc = fn(&r, payload);
+		capstan_cert_free(g->old[i]);
+		capstan_cert_free(g->renewed[i]);
+	}
+	g->count = 0;
+	return rc;
+}
+
+static double now_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* One candidate inside the group: renewed (kept for the report), skipped
+ * (another run got it), or failed (reported now: nothing of it is written). */
+static int renew_candidate(capstan_ctx *ctx, int64_t id, const capstan_due_opts *opts, due_group *g,
+	capstan_due_fn fn, void *payload, int *failures)
 {
 	capstan_cert *old = NULL, *renewed = NULL;
 	capstan_due_result result = { 0 };
@@ -232,13 +279,12 @@ static int renew_one_due(capstan_ctx *ctx, int64_t id, const capstan_due_opts *o
 
 	if ((rc = capstan_store_cert_get(ctx, id, &old)) < 0)
 		return rc;
-	/* Superseded or revoked since the candidates were read: another run
-	 * renewed it (or an operator revoked it). Nothing to do, nothing to say. */
+	/* Superseded or revoked since the candidates were read: nothing to do or say. */
 	if (old->status != CAPSTAN_STATUS_VALID && old->status != CAPSTAN_STATUS_EXPIRED) {
 		capstan_cert_free(old);
 		return 0;
 	}
-	rc = reissue(ctx, old, REISSUE_RENEW, 0, opts, &renewed);
+	rc = renew_claimed(ctx, old, opts, &renewed);
 	if (rc == 1 || rc == CAPSTAN_EEXISTS) {
 		rc = 0; /* another run got there first: exactly once */
 	} else if (rc == CAPSTAN_EINVALID) {
@@ -247,9 +293,9 @@ static int renew_one_due(capstan_ctx *ctx, int64_t id, const capstan_due_opts *o
 		(*failures)++;
 		rc = fn ? fn(&result, payload) : 0;
 	} else if (rc == 0) {
-		result.old = old;
-		result.renewed = renewed;
-		rc = fn ? fn(&result, payload) : 0;
+		g->old[g->count] = old;
+		g->renewed[g->count++] = renewed;
+		return 0;
 	}
 	capstan_cert_free(old);
 	capstan_cert_free(renewed);
@@ -259,9 +305,11 @@ static int renew_one_due(capstan_ctx *ctx, int64_t id, const capstan_due_opts *o
 int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_due_fn fn, void *payload)
 {
 	capstan_store_env env = { 0 };
+	due_group g = { .count = 0 };
 	int64_t *ids = NULL;
 	size_t count = 0;
-	int rc, failures = 0;
+	double started = 0;
+	int rc, failures = 0, in_tx = 0;
 
 	if ((rc = capstan_require_store(ctx)) < 0)
 		return rc;
@@ -269,10 +317,25 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 		return rc;
 	rc = capstan_store_due_ids(ctx, env.id, time(NULL), opts->within, opts->from_old_ca, &ids, &count);
 	capstan_store_env_clear(&env);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < count && rc == 0; i++)
-		rc = renew_one_due(ctx, ids[i], opts, fn, payload, &failures);
+	/* Renewals are committed in groups (64, or 50 ms): one fsync for many,
+	 * and the write lock held briefly so that other runs interleave. */
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		if (!in_tx) {
+			if ((rc = capstan_store_begin(ctx)) < 0)
+				break;
+			in_tx = 1;
+			started = now_seconds();
+		}
+		rc = renew_candidate(ctx, ids[i], opts, &g, fn, payload, &failures);
+		if (rc == 0 && (g.count == DUE_GROUP || now_seconds() - started >= DUE_GROUP_SECONDS || i + 1 == count)) {
+			in_tx = 0;
+			if ((rc = capstan_store_commit(ctx)) == 0)
+				rc = report_group(&g, fn, payload, 1);
+		}
+	}
+	if (in_tx)
+		rc = capstan_store_end(ctx, rc ? rc : CAPSTAN_ERROR);
+	report_group(&g, fn, payload, 0); /* rolled back: not renewed, not reported */
 	free(ids);
 	if (rc == 0 && failures)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%d certificate%s due could not be renewed",

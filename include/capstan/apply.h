@@ -3,8 +3,9 @@
  * Missing environments and certificates are created; a certificate whose
  * current one is revoked, expired or differs from the configuration (subject,
  * SANs, profile, key type) is reissued, the old one superseded; services are
- * recorded so bundle needs no configuration file. Each certificate is its own
- * transaction, so an interrupted apply resumes where it stopped.
+ * recorded so bundle needs no configuration file. Certificates go through the
+ * batch path (signed on every core, committed in groups of 64), so an
+ * interrupted apply loses at most a group, and a second run makes what is missing.
  */
 #ifndef CAPSTAN_APPLY_H
 #define CAPSTAN_APPLY_H
