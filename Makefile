@@ -106,7 +106,7 @@ install: all
 	install -m 0644 $(BUILD)/libcapstan.a $(DESTDIR)$(PREFIX)/lib/libcapstan.a
 	install -m 0644 include/capstan/*.h $(DESTDIR)$(PREFIX)/include/capstan/
 	install -m 0644 docs/capstan.1 $(DESTDIR)$(PREFIX)/share/man/man1/capstan.1
-	install -D -m 0644 dist/cron/capstan $(DESTDIR)$(PREFIX)/share/capstan/examples/cron.d/capstan
+	install -D -m 0644 dist/cron/capstan.cron $(DESTDIR)$(PREFIX)/share/capstan/examples/cron.d/capstan
 	install -D -m 0644 dist/systemd/capstan-renew.service $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.service
 	install -D -m 0644 dist/systemd/capstan-renew.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.timer
 	cd templates && find . -type f | while read -r f; do \

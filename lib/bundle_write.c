@@ -15,31 +15,6 @@
 #include "bundle_internal.h"
 #include "util.h"
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Removes a directory this file made (no subdirectories in a bundle). */
 static void remove_dir(const char *dir)
 {
@@ -85,7 +60,7 @@ static int write_files(capstan_ctx *ctx, const capstan_bundle *b, const char *tm
 		const capstan_bundle_file *f = &b->files[i];
 		char *path = capstan_aprintf("%s/%s", tmp, f->path);
 		int fd = path ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, f->mode) : -1, rc = 0;
-		if (fd < 0 || fchmod(fd, f->mode) < 0 || write_all(fd, f->data.data, f->data.len) < 0 || fsync(fd) < 0)
+		if (fd < 0 || fchmod(fd, f->mode) < 0 || capstan_write_all(fd, f->data.data, f->data.len) < 0 || fsync(fd) < 0)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path ? path : f->path, strerror(errno));
 		if (fd >= 0 && close(fd) < 0 && rc == 0)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path, strerror(errno));
@@ -120,7 +95,7 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		tmp = NULL;
 		goto done;
 	}
-	if (chmod(tmp, 0755) < 0 || (rc = write_files(ctx, b, tmp)) < 0 || fsync_path(tmp) < 0) {
+	if (chmod(tmp, 0755) < 0 || (rc = write_files(ctx, b, tmp)) < 0 || capstan_fsync_dir(tmp) < 0) {
 		rc = rc < 0 ? rc : capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", tmp, strerror(errno));
 		goto done;
 	}
@@ -128,7 +103,7 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot put the bundle in place at '%s': %s", dir, strerror(errno));
 		goto done;
 	}
-	fsync_path(parent);
+	capstan_fsync_dir(parent);
 	if (!exists) {
 		free(tmp);
 		tmp = NULL; /* renamed into place: nothing left to remove */

@@ -13,32 +13,6 @@
 #include "ctx.h"
 #include "util.h"
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 struct capstan_file {
 	capstan_ctx *ctx;
 	char *path;
@@ -116,13 +90,13 @@ int capstan_file_commit(capstan_file *f, const void *data, size_t len)
 	int rc = 0, fd = f->fd;
 
 	if (!f->tmp) {
-		if (write_all(STDOUT_FILENO, data, len) < 0)
+		if (capstan_write_all(STDOUT_FILENO, data, len) < 0)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write to standard output: %s", strerror(errno));
 		capstan_file_abort(f);
 		return rc;
 	}
 	f->fd = -1; /* closed here, whatever happens */
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (capstan_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", f->path, strerror(errno));
 		close(fd);
 	} else if (close(fd) < 0) {
@@ -132,7 +106,7 @@ int capstan_file_commit(capstan_file *f, const void *data, size_t len)
 	} else {
 		free(f->tmp);
 		f->tmp = NULL; /* renamed: nothing left to remove */
-		fsync_dir(f->dir);
+		capstan_fsync_dir(f->dir);
 	}
 	capstan_file_abort(f);
 	return rc;

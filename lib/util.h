@@ -20,6 +20,11 @@ char *capstan_strlist_join(const capstan_strlist *list, const char *sep);
 int capstan_strlist_split(capstan_strlist *list, const char *s, char sep);
 void capstan_strlist_free(capstan_strlist *list);
 
+/* write(2) until done, through EINTR: 0, or -1 with errno set. */
+int capstan_write_all(int fd, const void *data, size_t len);
+/* fsync(2) a directory, so a rename in it is durable. 0, or -1. */
+int capstan_fsync_dir(const char *dir);
+
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void capstan_hex_encode(char *out, const unsigned char *in, size_t len);
 
