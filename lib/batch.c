@@ -97,8 +97,10 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 	return 0;
 }
 
-/* In a worker: a key, sealed, and a signed certificate. No database. */
-static void sign_job(capstan_ctx *w, job *j)
+/* In a worker: a key, sealed, and a signed certificate. No database. The
+ * outcome is returned, not stored: the caller publishes it under the lock,
+ * which is what makes the job's other fields visible to the writer. */
+static job_state sign_job(capstan_ctx *w, job *j)
 {
 	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
 	const capstan_issue_opts *o = j->o;
@@ -107,18 +109,16 @@ static void sign_job(capstan_ctx *w, job *j)
 	    capstan_key_seal(&j->plan.sealed, w, j->plan.key) < 0 ||
 	    capstan_serial_generate(w, j->mint.tmpl.serial, hex) < 0) {
 		snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(w));
-		j->state = JOB_FAILED;
-		return;
+		return JOB_FAILED;
 	}
 	j->mint.subject_key = j->plan.key;
 	j->mint.sealed_key = &j->plan.sealed;
 	j->mint.tmpl.sans = &j->plan.sans;
 	if (capstan_ca_sign(w, &j->mint, &j->der, &j->info) < 0) {
 		snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(w));
-		j->state = JOB_FAILED;
-		return;
+		return JOB_FAILED;
 	}
-	j->state = JOB_SIGNED;
+	return JOB_SIGNED;
 }
 
 static void *worker(void *arg)
@@ -130,6 +130,7 @@ static void *worker(void *arg)
 		return NULL;
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
+		job_state state;
 		size_t i;
 		while (!b->stop && b->next < b->count && b->next >= b->written + WINDOW)
 			pthread_cond_wait(&b->room_cv, &b->mu);
@@ -139,8 +140,9 @@ static void *worker(void *arg)
 		if (b->jobs[i].state == JOB_FAILED)
 			continue; /* refused at planning */
 		pthread_mutex_unlock(&b->mu);
-		sign_job(w, &b->jobs[i]);
+		state = sign_job(w, &b->jobs[i]);
 		pthread_mutex_lock(&b->mu);
+		b->jobs[i].state = state;
 		pthread_cond_broadcast(&b->signed_cv);
 	}
 	pthread_mutex_unlock(&b->mu);
