@@ -75,6 +75,8 @@ int cli_open_home(cli *c, const char *home, int create);
 
 /* Prints "capstan: <message>" and returns EXIT_USAGE. */
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The one wording for a missing --out, for every command that writes a file. */
+#define CLI_OUT_REQUIRED "--out is required (a file, or - for standard output)"
 /* Prints "capstan: <library message>" and returns EXIT_FAILED. */
 int cli_fail(cli *c);
 /* Prints "capstan: <message>" and returns EXIT_FAILED. */
@@ -117,6 +119,9 @@ int out_written(cli *c, const char *path, const char *what, const capstan_cert *
 
 /* Lifecycle. */
 int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert);
+/* Look REF up, renew or rotate it, print the outcome (cmd_renew.c). */
+typedef int (*cli_reissue_fn)(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out);
+int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_reissue_fn reissue);
 int out_revoked(cli *c, const capstan_cert *cert, const char *reason);
 int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
 int out_verified(cli *c, const char *file, const capstan_cert *cert);

@@ -60,7 +60,7 @@ int cmd_convert(cli *c, int argc, char **argv)
 	if (capstan_format_parse(a.to, &fmt) < 0)
 		return cli_usage_error(c, "invalid --to '%s': expected one of %s", a.to, capstan_format_names());
 	if (!a.out)
-		return cli_usage_error(c, "--out is required (a file, or - for standard output)");
+		return cli_usage_error(c, "%s", CLI_OUT_REQUIRED);
 	if ((rc = cli_setup(c)) != 0 || (rc = read_passwords(c, &a, &out_pw, &in_pw)) != 0 ||
 	    (rc = read_input(c, "--in", a.in, &files[0], &in.in)) != 0 ||
 	    (rc = read_input(c, "--key", a.key, &files[1], &in.key)) != 0 ||

@@ -24,7 +24,7 @@ int cmd_crl(cli *c, int argc, char **argv)
 	if (!env)
 		return cli_usage_error(c, "--env is required");
 	if (!out)
-		return cli_usage_error(c, "--out is required (a file, or - for standard output)");
+		return cli_usage_error(c, "%s", CLI_OUT_REQUIRED);
 	if ((next && (rc = cli_duration(c, "--next-update", next, &o.next_update)) != 0) ||
 	    (rc = cli_setup(c)) != 0)
 		return rc;

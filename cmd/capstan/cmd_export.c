@@ -28,7 +28,7 @@ int cmd_export(cli *c, int argc, char **argv)
 	if (capstan_format_parse(format, &fmt) < 0)
 		return cli_usage_error(c, "invalid --format '%s': expected one of %s", format, capstan_format_names());
 	if (!out)
-		return cli_usage_error(c, "--out is required (a file, or - for standard output)");
+		return cli_usage_error(c, "%s", CLI_OUT_REQUIRED);
 	if ((rc = cli_setup(c)) != 0)
 		return rc;
 	if (capstan_format_needs_password(fmt) && (rc = cli_store_password(c, password_file, &password)) != 0)

@@ -45,6 +45,22 @@ static int renew_due(cli *c, const char *env, int64_t within, int from_old_ca, c
 	return run.failed ? EXIT_FAILED : redeploy_rc ? redeploy_rc : out_rc;
 }
 
+/* One certificate renewed or rotated: shared by renew and rotate, which
+ * differ only in whether the key is kept. */
+int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_reissue_fn reissue)
+{
+	capstan_cert *old = NULL, *cert = NULL;
+	int rc;
+
+	if (capstan_cert_lookup(&old, c->ctx, ref, env) < 0 || reissue(c->ctx, old, lifetime, &cert) < 0)
+		rc = cli_fail(c);
+	else
+		rc = out_reissued(c, old, cert);
+	capstan_cert_free(old);
+	capstan_cert_free(cert);
+	return rc;
+}
+
 int cmd_renew(cli *c, int argc, char **argv)
 {
 	const char *env = NULL, *days = NULL, *within = NULL, *ref = NULL, *bundle_dir = NULL, *exec_cmd = NULL;
@@ -59,7 +75,6 @@ int cmd_renew(cli *c, int argc, char **argv)
 		{ "exec", OPT_VALUE, &exec_cmd },
 		{ NULL, 0, NULL },
 	};
-	capstan_cert *old = NULL, *cert = NULL;
 	int64_t lifetime = 0, window = 0;
 	size_t n = 0;
 	int rc;
@@ -80,11 +95,5 @@ int cmd_renew(cli *c, int argc, char **argv)
 		return rc;
 	if (due)
 		return renew_due(c, env, window, from_old_ca, bundle_dir, exec_cmd);
-	if (capstan_cert_lookup(&old, c->ctx, ref, env) < 0 || capstan_renew(c->ctx, old, lifetime, &cert) < 0)
-		rc = cli_fail(c);
-	else
-		rc = out_reissued(c, old, cert);
-	capstan_cert_free(old);
-	capstan_cert_free(cert);
-	return rc;
+	return cli_reissue(c, ref, env, lifetime, capstan_renew);
 }

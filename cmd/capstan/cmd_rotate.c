@@ -52,7 +52,6 @@ int cmd_rotate(cli *c, int argc, char **argv)
 		{ "root", OPT_FLAG, &a.root },
 		{ NULL, 0, NULL },
 	};
-	capstan_cert *old = NULL, *cert = NULL;
 	int64_t lifetime = 0;
 	size_t n = 0;
 	int rc;
@@ -72,11 +71,5 @@ int cmd_rotate(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--key, --root-days and --ca-days are for CA rotation");
 	if ((a.days && (rc = cli_duration(c, "--days", a.days, &lifetime)) != 0) || (rc = cli_setup(c)) != 0)
 		return rc;
-	if (capstan_cert_lookup(&old, c->ctx, ref, a.env) < 0 || capstan_rotate(c->ctx, old, lifetime, &cert) < 0)
-		rc = cli_fail(c);
-	else
-		rc = out_reissued(c, old, cert);
-	capstan_cert_free(old);
-	capstan_cert_free(cert);
-	return rc;
+	return cli_reissue(c, ref, a.env, lifetime, capstan_rotate);
 }

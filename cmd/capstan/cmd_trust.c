@@ -17,7 +17,7 @@ int cmd_trust(cli *c, int argc, char **argv)
 	if (!env)
 		return cli_usage_error(c, "--env is required");
 	if (!out)
-		return cli_usage_error(c, "--out is required (a file, or - for standard output)");
+		return cli_usage_error(c, "%s", CLI_OUT_REQUIRED);
 	if ((rc = cli_setup(c)) != 0)
 		return rc;
 	if (capstan_trust_pem(&pem, c->ctx, env) < 0 ||
