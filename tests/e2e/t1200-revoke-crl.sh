@@ -75,4 +75,24 @@ check "the revocation audit rows" bash -c "'$CAPSTAN' --json audit | jq -e '[.[]
 refuses "an unwritable CRL destination changes nothing" 1 "cannot write in '.*/missing'" \
 	cap crl --env dev --out "$T/missing/crl.pem"
 
+# The revoked list is DER-encoded by capstan itself: check it with a second
+# parser, in serial order, empty, and under every CA key type's signature.
+intermediate_of() { "$CAPSTAN" --json list --env "$1" --ca | jq -r '.[] | select(.kind == "intermediate" and .status == "valid") | .serial' | head -1; }
+check "certtool verifies the CRL against the intermediate" certtool --verify-crl \
+	--load-ca-certificate <("$CAPSTAN" show "$(intermediate_of dev)" --env dev --pem) --infile "$T/crl3.pem"
+serials=$(openssl crl -in "$T/crl.pem" -noout -text | awk '/Serial Number:/ { print $3 }')
+is "entries in serial order" "$serials" "$(printf '%s\n' $serials | awk '{ printf "%03d %s\n", length($0), $0 }' | sort | cut -d' ' -f2)"
+check "an empty CRL" cap crl --env prod --out "$T/empty.pem"
+like "lists nothing" "$(openssl crl -in "$T/empty.pem" -noout -text)" "No Revoked Certificates"
+for k in rsa-2048 ed25519; do
+	cap init --env "$k" --key "$k" >/dev/null
+	cap issue --env "$k" --profile server --cn "gone.$k" >/dev/null
+	"$CAPSTAN" revoke "gone.$k" --env "$k" --reason affiliationChanged >/dev/null
+	cap crl --env "$k" --out "$T/$k.crl"
+	"$CAPSTAN" show "$(intermediate_of "$k")" --env "$k" --pem >"$T/$k.ca"
+	check "a $k CA's CRL verifies (openssl)" openssl crl -in "$T/$k.crl" -noout -CAfile "$T/$k.ca"
+	check "a $k CA's CRL verifies (certtool)" certtool --verify-crl --load-ca-certificate "$T/$k.ca" --infile "$T/$k.crl"
+	like "and carries the reason" "$(openssl crl -in "$T/$k.crl" -noout -text)" "Affiliation Changed"
+done
+
 done_testing
