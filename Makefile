@@ -72,7 +72,7 @@ $(BUILD)/capstan: $(CMD_OBJ) $(BUILD)/libcapstan.a
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libcapstan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libcapstan.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Ilib -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libcapstan.a $(LDLIBS) -lcmocka
 
 # deps.sh installs what is missing when run as root; otherwise it only checks.
 deps:
@@ -115,4 +115,4 @@ install: all
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -46,23 +46,53 @@ typedef enum { REISSUE_RENEW, REISSUE_ROTATE } reissue_kind;
 /* What a reissue needs, gathered before the transaction. */
 typedef struct {
 	capstan_store_env env;
-	capstan_x509_info info;     /* of the old certificate: CN and SANs */
+	char *cn;                   /* of the old certificate */
 	capstan_strlist sans;
 	capstan_cert *issuer;
 	capstan_key *issuer_key;
+	capstan_x509_issuer *issuer_parsed;
 	capstan_key *key;           /* the subject's key: the old public key, or a new key */
 	capstan_buf sealed;         /* a new key's sealed form */
 	int64_t key_id;             /* renew: the stored key it certifies again */
 	int64_t lifetime;
+	int issuer_cached;          /* the issuer_* belong to an issuer_cache */
 } reissue_plan;
+
+/* renew --due: each environment's intermediate and its unsealed key, loaded
+ * once per commit group rather than once per renewal (~0.5 ms each). Emptied
+ * when a group starts, so a CA rotated meanwhile is seen under the lock. */
+#define ISSUER_CACHE_SLOTS 8
+
+typedef struct {
+	struct {
+		int64_t env_id;
+		capstan_cert *issuer;
+		capstan_key *key;
+		capstan_x509_issuer *parsed;
+	} slot[ISSUER_CACHE_SLOTS];
+	size_t count;
+} issuer_cache;
+
+static void issuer_cache_clear(issuer_cache *c)
+{
+	for (size_t i = 0; i < c->count; i++) {
+		capstan_cert_free(c->slot[i].issuer);
+		capstan_key_free(c->slot[i].key);
+		capstan_x509_issuer_free(c->slot[i].parsed);
+	}
+	c->count = 0;
+}
 
 static void plan_clear(reissue_plan *p)
 {
 	capstan_store_env_clear(&p->env);
-	capstan_x509_info_clear(&p->info);
+	free(p->cn);
 	capstan_strlist_free(&p->sans);
-	capstan_cert_free(p->issuer);
-	capstan_key_free(p->issuer_key);
+	if (!p->issuer_cached) {
+		capstan_cert_free(p->issuer);
+		capstan_key_free(p->issuer_key);
+		capstan_x509_issuer_free(p->issuer_parsed);
+	}
 	capstan_key_free(p->key);
 	capstan_buf_free(&p->sealed);
 }
@@ -90,31 +120,58 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 	return 0;
 }
 
+static int plan_issuer(capstan_ctx *ctx, reissue_plan *p, issuer_cache *cache)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; cache && i < cache->count; i++)
+		if (cache->slot[i].env_id == p->env.id)
+			break;
+	if (cache && i < cache->count) {
+		p->issuer = cache->slot[i].issuer;
+		p->issuer_key = cache->slot[i].key;
+		p->issuer_parsed = cache->slot[i].parsed;
+		p->issuer_cached = 1;
+		return 0;
+	}
+	if ((rc = capstan_store_current_ca(ctx, p->env.id, CAPSTAN_KIND_INTERMEDIATE, &p->issuer)) < 0 ||
+	    (rc = capstan_ca_load_key(ctx, p->issuer, &p->issuer_key)) < 0 ||
+	    (rc = capstan_x509_issuer_new(&p->issuer_parsed, ctx, p->issuer->der, p->issuer->der_len)) < 0)
+		return rc;
+	if (cache && cache->count < ISSUER_CACHE_SLOTS) {
+		cache->slot[cache->count].env_id = p->env.id;
+		cache->slot[cache->count].issuer = p->issuer;
+		cache->slot[cache->count].key = p->issuer_key;
+		cache->slot[cache->count++].parsed = p->issuer_parsed;
+		p->issuer_cached = 1;
+	}
+	return 0;
+}
+
 static int plan_reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
-	reissue_plan *p)
+	reissue_plan *p, issuer_cache *cache)
 {
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_reissuable(ctx, old, kind)) < 0 ||
 	    (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, old->env, &p->env)) < 0 ||
-	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", lifetime, old->lifetime, &p->lifetime)) < 0 ||
-	    (rc = capstan_x509_info_read(&p->info, ctx, old->der, old->der_len)) < 0)
+	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", lifetime, old->lifetime, &p->lifetime)) < 0)
 		return rc;
-	if (!p->info.cn)
+	/* Renewal certifies the old public key again; rotation only needs the CN. */
+	if ((rc = capstan_x509_renewal_read(&p->cn, kind == REISSUE_RENEW ? &p->key : NULL, ctx, old->der,
+		     old->der_len)) < 0)
+		return rc;
+	if (!p->cn)
 		return capstan_error(ctx, CAPSTAN_ERROR, "'%s' has no CN to carry over", old->name);
 	for (size_t i = 0; i < old->san_count; i++)
 		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
 			return capstan_error_oom(ctx);
-	if ((rc = capstan_store_current_ca(ctx, p->env.id, CAPSTAN_KIND_INTERMEDIATE, &p->issuer)) < 0 ||
-	    (rc = capstan_ca_load_key(ctx, p->issuer, &p->issuer_key)) < 0)
+	if ((rc = plan_issuer(ctx, p, cache)) < 0)
 		return rc;
-	if (kind == REISSUE_RENEW) {
-		/* The same key: its public half is in the old certificate. */
-		if ((rc = capstan_store_cert_key_id(ctx, old->id, &p->key_id)) < 0)
-			return rc;
-		return capstan_x509_public_key(&p->key, ctx, old->der, old->der_len);
-	}
+	if (kind == REISSUE_RENEW)
+		return capstan_store_cert_key_id(ctx, old->id, &p->key_id);
 	/* A new key, made before the transaction so RSA keygen holds no lock. */
 	if ((rc = capstan_key_generate(&p->key, ctx, old->key_type)) < 0)
 		return rc;
@@ -141,12 +198,13 @@ static int reissue_records(capstan_ctx *ctx, const capstan_cert *old, reissue_ki
 	if ((rc = check_reissuable(ctx, now_old, kind)) < 0)
 		goto done;
 	capstan_mint m = {
-		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = old->profile, .cn = p->info.cn,
+		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = old->profile, .cn = p->cn,
 			  .org = p->env.org, .sans = &p->sans,
 			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
 		.name = old->name, .service = old->service, .env_id = p->env.id, .env_name = p->env.name,
 		.subject_key = p->key, .sealed_key = kind == REISSUE_ROTATE ? &p->sealed : NULL,
 		.key_id = p->key_id, .issuer = p->issuer, .issuer_key = p->issuer_key,
+		.issuer_parsed = p->issuer_parsed,
 		.lifetime = p->lifetime, .renew_before = old->renew_before,
 	};
 	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
@@ -171,7 +229,7 @@ static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = plan_reissue(ctx, old, kind, lifetime, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	if ((rc = plan_reissue(ctx, old, kind, lifetime, &p, NULL)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
 	    (rc = capstan_store_end(ctx, reissue_records(ctx, old, kind, &p, &cert))) < 0)
 		goto done;
 	*out = cert;
@@ -185,12 +243,13 @@ done:
 /* renew --due, inside the group's transaction: the certificate is claimed
  * under the write lock (if another run renewed it meanwhile it is no longer
  * valid, nor due: 1 is returned) and renewed under a savepoint of its own. */
-static int renew_claimed(capstan_ctx *ctx, const capstan_cert *old, const capstan_due_opts *due, capstan_cert **out)
+static int renew_claimed(capstan_ctx *ctx, const capstan_cert *old, const capstan_due_opts *due,
+	issuer_cache *cache, capstan_cert **out)
 {
 	reissue_plan p = { 0 };
 	int rc, claim;
 
-	if ((rc = plan_reissue(ctx, old, REISSUE_RENEW, 0, &p)) < 0 || (rc = capstan_store_savepoint(ctx)) < 0)
+	if ((rc = plan_reissue(ctx, old, REISSUE_RENEW, 0, &p, cache)) < 0 || (rc = capstan_store_savepoint(ctx)) < 0)
 		goto done;
 	claim = capstan_store_still_due(ctx, old->id, time(NULL), due->within, due->from_old_ca);
 	if (claim <= 0 || (rc = reissue_records(ctx, old, REISSUE_RENEW, &p, out)) < 0) {
@@ -271,7 +330,7 @@ static double now_seconds(void)
 /* One candidate inside the group: renewed (kept for the report), skipped
  * (another run got it), or failed (reported now: nothing of it is written). */
 static int renew_candidate(capstan_ctx *ctx, int64_t id, const capstan_due_opts *opts, due_group *g,
-	capstan_due_fn fn, void *payload, int *failures)
+	issuer_cache *cache, capstan_due_fn fn, void *payload, int *failures)
 {
 	capstan_cert *old = NULL, *renewed = NULL;
 	capstan_due_result result = { 0 };
@@ -284,7 +343,7 @@ static int renew_candidate(capstan_ctx *ctx, int64_t id, const capstan_due_opts 
 		capstan_cert_free(old);
 		return 0;
 	}
-	rc = renew_claimed(ctx, old, opts, &renewed);
+	rc = renew_claimed(ctx, old, opts, cache, &renewed);
 	if (rc == 1 || rc == CAPSTAN_EEXISTS) {
 		rc = 0; /* another run got there first: exactly once */
 	} else if (rc == CAPSTAN_EINVALID) {
@@ -306,6 +365,7 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 {
 	capstan_store_env env = { 0 };
 	due_group g = { .count = 0 };
+	issuer_cache cache = { .count = 0 };
 	int64_t *ids = NULL;
 	size_t count = 0;
 	double started = 0;
@@ -325,8 +385,9 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 				break;
 			in_tx = 1;
 			started = now_seconds();
+			issuer_cache_clear(&cache);
 		}
-		rc = renew_candidate(ctx, ids[i], opts, &g, fn, payload, &failures);
+		rc = renew_candidate(ctx, ids[i], opts, &g, &cache, fn, payload, &failures);
 		if (rc == 0 && (g.count == DUE_GROUP || now_seconds() - started >= DUE_GROUP_SECONDS || i + 1 == count)) {
 			in_tx = 0;
 			if ((rc = capstan_store_commit(ctx)) == 0)
@@ -336,6 +397,7 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 	if (in_tx)
 		rc = capstan_store_end(ctx, rc ? rc : CAPSTAN_ERROR);
 	report_group(&g, fn, payload, 0); /* rolled back: not renewed, not reported */
+	issuer_cache_clear(&cache);
 	free(ids);
 	if (rc == 0 && failures)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%d certificate%s due could not be renewed",

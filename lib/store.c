@@ -110,11 +110,43 @@ int capstan_store_error(capstan_ctx *ctx, const char *what)
 
 int capstan_store_prepare(capstan_ctx *ctx, sqlite3_stmt **stmt, const char *sql)
 {
-	if (!ctx->store)
+	capstan_store *st = ctx->store;
+	size_t i;
+
+	if (!st)
 		return capstan_error(ctx, CAPSTAN_ERROR, "no inventory is open");
-	if (sqlite3_prepare_v2(ctx->store->db, sql, -1, stmt, NULL) != SQLITE_OK)
+	/* By text, not by pointer: some callers build their SQL in a buffer. */
+	for (i = 0; i < st->cached; i++) {
+		if (!st->cache[i].in_use && strcmp(sqlite3_sql(st->cache[i].stmt), sql) == 0) {
+			st->cache[i].in_use = 1;
+			*stmt = st->cache[i].stmt;
+			return 0;
+		}
+	}
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK)
 		return capstan_store_error(ctx, "cannot prepare a statement");
+	if (st->cached < STMT_CACHE_SLOTS) {
+		st->cache[st->cached].stmt = *stmt;
+		st->cache[st->cached++].in_use = 1;
+	}
 	return 0;
+}
+
+void capstan_store_finish(capstan_ctx *ctx, sqlite3_stmt *stmt)
+{
+	capstan_store *st = ctx->store;
+
+	if (!stmt)
+		return;
+	for (size_t i = 0; st && i < st->cached; i++) {
+		if (st->cache[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			st->cache[i].in_use = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
 }
 
 int capstan_store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
@@ -147,7 +179,7 @@ static int schema_version(capstan_ctx *ctx, int *version)
 		rc = capstan_store_error(ctx, "cannot read the schema version");
 	else
 		*version = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -238,6 +270,8 @@ void capstan_store_close(capstan_store *st)
 {
 	if (!st)
 		return;
+	for (size_t i = 0; i < st->cached; i++)
+		sqlite3_finalize(st->cache[i].stmt);
 	sqlite3_close_v2(st->db);
 	free(st->path);
 	free(st);
@@ -325,7 +359,7 @@ int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out)
 	} else {
 		rc = capstan_store_error(ctx, "cannot read metadata");
 	}
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -342,6 +376,6 @@ int capstan_store_meta_set(capstan_ctx *ctx, const char *key, const void *value,
 	sqlite3_bind_blob(stmt, 2, value, (int)len, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot write metadata");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }

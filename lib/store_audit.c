@@ -30,7 +30,7 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e)
 	sqlite3_bind_blob(stmt, 10, e->hash, 32, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot write the audit row");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	if (rc < 0)
 		return rc;
 	/* The head: without it, deleting the newest rows would leave a chain
@@ -54,7 +54,7 @@ static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsig
 	} else if (step != SQLITE_DONE) {
 		rc = capstan_store_error(ctx, "cannot read the audit log");
 	}
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -145,6 +145,6 @@ void capstan_audit_iter_free(capstan_audit_iter *it)
 {
 	if (!it)
 		return;
-	sqlite3_finalize(it->stmt);
+	capstan_store_finish(it->ctx, it->stmt);
 	free(it);
 }

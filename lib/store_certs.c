@@ -98,7 +98,7 @@ static int cert_one(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out, co
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no %s", what);
 	else
 		rc = capstan_store_error(ctx, "cannot read a certificate");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -106,7 +106,7 @@ static int step_done(capstan_ctx *ctx, sqlite3_stmt *stmt, const char *what)
 {
 	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : capstan_store_error(ctx, what);
 
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -154,7 +154,7 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 	} else {
 		rc = capstan_store_error(ctx, "cannot read environments");
 	}
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	if (rc < 0)
 		capstan_store_env_clear(out);
 	return rc;
@@ -179,7 +179,7 @@ static int collect_strings(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_strlist
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot read names");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -248,7 +248,7 @@ int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha25
 	} else {
 		rc = capstan_store_error(ctx, "cannot read a key");
 	}
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -319,7 +319,7 @@ int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id
 		*key_id = sqlite3_column_int64(stmt, 0);
 	else
 		rc = capstan_store_error(ctx, "cannot read a certificate's key");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -333,7 +333,7 @@ int capstan_store_cert_by_serial(capstan_ctx *ctx, const char *serial, capstan_c
 		return rc;
 	capstan_store_bind_text(stmt, 1, serial);
 	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 22) > 1) {
-		sqlite3_finalize(stmt);
+		capstan_store_finish(ctx, stmt);
 		return capstan_error(ctx, CAPSTAN_EAMBIGUOUS, "serial %s was used by two issuers", serial);
 	}
 	sqlite3_reset(stmt);
@@ -392,7 +392,7 @@ int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert *
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot read certificates");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	if (rc < 0) {
 		capstan_cert_list_free(list, n);
 		return rc;
@@ -417,7 +417,7 @@ static int int_query(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *out)
 		*out = sqlite3_column_int64(stmt, 0);
 	else
 		rc = capstan_store_error(ctx, "cannot count");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -530,6 +530,6 @@ void capstan_cert_iter_free(capstan_cert_iter *it)
 {
 	if (!it)
 		return;
-	sqlite3_finalize(it->stmt);
+	capstan_store_finish(it->ctx, it->stmt);
 	free(it);
 }

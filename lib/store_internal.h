@@ -6,10 +6,16 @@
 
 #include "store.h"
 
+/* Prepared statements kept for reuse: compiling one costs more than running
+ * most of them, and renew --due runs a dozen per certificate. */
+#define STMT_CACHE_SLOTS 48
+
 struct capstan_store {
 	sqlite3 *db;
 	char *path;
 	int in_tx;
+	struct { sqlite3_stmt *stmt; int in_use; } cache[STMT_CACHE_SLOTS];
+	size_t cached;
 };
 
 /* Every query that builds a capstan_cert selects these columns, in this order. */
@@ -28,7 +34,10 @@ int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert *
 
 /* Records sqlite's message for the store's database and returns CAPSTAN_ERROR. */
 int capstan_store_error(capstan_ctx *ctx, const char *what);
+/* A statement for sql, from the cache when one is free; hand it back with
+ * capstan_store_finish, which resets it (NULL is fine). */
 int capstan_store_prepare(capstan_ctx *ctx, sqlite3_stmt **stmt, const char *sql);
+void capstan_store_finish(capstan_ctx *ctx, sqlite3_stmt *stmt);
 /* Binds text, or NULL when s is NULL. */
 int capstan_store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
 /* A copy of column i as a string, or NULL when the column is NULL. */

@@ -44,7 +44,7 @@ static int widest_window(capstan_ctx *ctx, int64_t within, int64_t *out)
 		rc = capstan_store_error(ctx, "cannot read renew-before windows");
 	else
 		*out = sqlite3_column_int64(stmt, 0) > 2592000 ? sqlite3_column_int64(stmt, 0) : 2592000;
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -86,7 +86,7 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot find certificates due for renewal");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	if (rc < 0) {
 		free(list);
 		return rc;
@@ -111,7 +111,7 @@ int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t wi
 	step = sqlite3_step(stmt);
 	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 :
 		capstan_store_error(ctx, "cannot check a certificate");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -131,7 +131,7 @@ int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const cha
 		rc = capstan_store_error(ctx, "cannot revoke");
 	else if (sqlite3_changes(ctx->store->db) != 1)
 		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the certificate is already revoked");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -205,7 +205,7 @@ int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot read revocations");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -228,7 +228,7 @@ int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t th
 		*number = sqlite3_column_int64(stmt, 0);
 	else
 		rc = capstan_store_error(ctx, "cannot take a CRL number");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -250,7 +250,7 @@ int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_coun
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot count certificates");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -274,7 +274,7 @@ int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name
 		rc = capstan_store_error(ctx, "cannot record the service");
 	else
 		rc = sqlite3_changes(ctx->store->db) > 0;
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -300,7 +300,7 @@ int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name
 	} else {
 		rc = capstan_store_error(ctx, "cannot read a service");
 	}
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -322,6 +322,6 @@ int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char 
 		}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot read services");
-	sqlite3_finalize(stmt);
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }

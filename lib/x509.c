@@ -319,19 +319,25 @@ int capstan_x509_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_x509_tem
 	return rc;
 }
 
-int capstan_x509_public_key(capstan_key **out, capstan_ctx *ctx, const unsigned char *der, size_t len)
+int capstan_x509_renewal_read(char **cn, capstan_key **key, capstan_ctx *ctx, const unsigned char *der,
+	size_t len)
 {
 	X509 *cert = NULL;
-	EVP_PKEY *pkey;
+	EVP_PKEY *pkey = NULL;
 	int rc;
 
 	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
 		return rc;
-	if (!(pkey = X509_get_pubkey(cert)))
+	*cn = capstan_x509_name_cn(X509_get_subject_name(cert));
+	if (key && !(pkey = X509_get_pubkey(cert)))
 		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "cannot read the certificate's public key");
-	else if ((rc = capstan_key_wrap(out, ctx, pkey)) < 0)
+	else if (key && (rc = capstan_key_wrap(key, ctx, pkey)) < 0)
 		EVP_PKEY_free(pkey);
 	X509_free(cert);
+	if (rc < 0) {
+		free(*cn);
+		*cn = NULL;
+	}
 	return rc;
 }
 

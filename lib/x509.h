@@ -75,8 +75,10 @@ int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 	const unsigned char *der, size_t len);
 void capstan_x509_info_clear(capstan_x509_info *info);
 
-/* The public key of a DER certificate (renewal keeps the key it certifies). */
-int capstan_x509_public_key(capstan_key **out, capstan_ctx *ctx, const unsigned char *der, size_t len);
+/* What renewing a certificate carries over, from one parse: its subject's CN
+ * (NULL when none; the caller's, free()) and, unless key is NULL, its public key. */
+int capstan_x509_renewal_read(char **cn, capstan_key **key, capstan_ctx *ctx, const unsigned char *der,
+	size_t len);
 
 /* Appends the PEM of a DER certificate to out. */
 int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len);
