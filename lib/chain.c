@@ -1,4 +1,5 @@
 /* Verifying a certificate chain up to an environment's trusted roots. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/pem.h>
@@ -114,4 +115,80 @@ done:
 	sk_X509_pop_free(given, X509_free);
 	sk_X509_pop_free(untrusted, X509_free);
 	return rc;
+}
+
+struct capstan_x509_verifier {
+	X509_STORE *store;
+	STACK_OF(X509) *untrusted;
+	X509_STORE_CTX *sctx;
+};
+
+int capstan_x509_verifier_new(capstan_x509_verifier **out, capstan_ctx *ctx, const capstan_der *roots,
+	size_t nroots, const capstan_der *intermediates, size_t nintermediates)
+{
+	capstan_x509_verifier *v = calloc(1, sizeof(*v));
+	int rc;
+
+	if (!v || !(v->store = X509_STORE_new()) || !(v->untrusted = sk_X509_new_null()) ||
+	    !(v->sctx = X509_STORE_CTX_new_ex(ctx->libctx, NULL))) {
+		capstan_x509_verifier_free(v);
+		return capstan_error_oom(ctx);
+	}
+	if ((rc = add_ders(ctx, roots, nroots, v->store, NULL)) < 0 ||
+	    (rc = add_ders(ctx, intermediates, nintermediates, NULL, v->untrusted)) < 0) {
+		capstan_x509_verifier_free(v);
+		return rc;
+	}
+	X509_STORE_set_flags(v->store, X509_V_FLAG_X509_STRICT);
+	*out = v;
+	return 0;
+}
+
+/* SHA-256 of the certificate's SubjectPublicKeyInfo, as it is encoded in it. */
+static int spki_sha256(capstan_ctx *ctx, X509 *cert, unsigned char out[32])
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der), rc;
+
+	if (len <= 0)
+		return capstan_ossl_error(ctx, CAPSTAN_EINVALID, "cannot read the certificate's public key");
+	rc = capstan_sha256(ctx, der, (size_t)len, out);
+	OPENSSL_free(der);
+	return rc;
+}
+
+int capstan_x509_verifier_check(capstan_x509_verifier *v, capstan_ctx *ctx, const unsigned char *der,
+	size_t len, int check_chain, unsigned char spki[32])
+{
+	X509 *cert = NULL;
+	int rc;
+
+	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
+		return rc;
+	if ((rc = spki_sha256(ctx, cert, spki)) < 0 || !check_chain)
+		goto done;
+	if (X509_STORE_CTX_init(v->sctx, v->store, cert, v->untrusted) != 1) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up verification");
+		goto done;
+	}
+	if (X509_verify_cert(v->sctx) != 1) {
+		int err = X509_STORE_CTX_get_error(v->sctx);
+		ERR_clear_error();
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "does not verify: %s (at depth %d)",
+			X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(v->sctx));
+	}
+	X509_STORE_CTX_cleanup(v->sctx);
+done:
+	X509_free(cert);
+	return rc;
+}
+
+void capstan_x509_verifier_free(capstan_x509_verifier *v)
+{
+	if (!v)
+		return;
+	X509_STORE_CTX_free(v->sctx);
+	sk_X509_pop_free(v->untrusted, X509_free);
+	X509_STORE_free(v->store);
+	free(v);
 }

@@ -100,6 +100,11 @@ static const char *const migrations[] = {
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+int capstan_store_schema_latest(void)
+{
+	return MIGRATION_COUNT;
+}
+
 int capstan_store_error(capstan_ctx *ctx, const char *what)
 {
 	capstan_store *st = ctx->store;

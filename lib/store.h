@@ -13,7 +13,6 @@
 #include "util.h"
 
 #define CAPSTAN_DB_NAME "capstan.db"
-#define CAPSTAN_SCHEMA_VERSION 3
 
 int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create);
 void capstan_store_close(capstan_store *store);
@@ -126,5 +125,31 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entr
 int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[32]);
 /* The head the inventory recorded: CAPSTAN_ENOTFOUND before the first row. */
 int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[32]);
+
+/* capstan check (store_check.c). fn gets a one-line description of each fault. */
+typedef int (*capstan_store_problem_fn)(const char *problem, void *payload);
+int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload);
+int capstan_store_schema_version(capstan_ctx *ctx, int *version);
+/* The version this capstan's migrations lead to. */
+int capstan_store_schema_latest(void);
+int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload);
+
+/* A certificate row with its key row; pointers valid during the callback. */
+typedef struct {
+	int64_t id, env_id;
+	const char *env, *name, *serial, *fingerprint, *kind, *status;
+	time_t not_after;
+	const unsigned char *der;
+	size_t der_len;
+	int64_t key_id;                 /* 0: no key (issued from a CSR, or lost) */
+	const unsigned char *spki;      /* the key row's; NULL when it is missing */
+	size_t spki_len;
+	const unsigned char *sealed;
+	size_t sealed_len;
+	int from_csr;                   /* its audit row says it was issued from a CSR */
+} capstan_store_check_row;
+
+typedef int (*capstan_store_check_fn)(const capstan_store_check_row *row, void *payload);
+int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *payload);
 
 #endif

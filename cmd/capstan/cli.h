@@ -143,6 +143,13 @@ out_due *out_due_begin(cli *c);
 int out_due_item(out_due *d, const capstan_due_result *result);
 int out_due_end(out_due *d);
 
+/* check: each problem as it is found (stderr; collected with --json), then
+ * the summary (NULL: the check could not run). Frees o; returns the exit code. */
+typedef struct out_check out_check;
+out_check *out_check_begin(cli *c);
+int out_check_problem(const capstan_check_problem *problem, void *o);
+int out_check_end(out_check *o, const capstan_check_summary *summary);
+
 /* Streams: begin, one call per item, end. Nothing is held in memory. */
 void out_list_begin(cli *c);
 int out_list_item(cli *c, const capstan_cert *cert, size_t index);
@@ -153,6 +160,7 @@ int out_audit_end(cli *c, size_t count);
 
 /* Commands. */
 int cmd_init(cli *c, int argc, char **argv);
+int cmd_check(cli *c, int argc, char **argv);
 int cmd_issue(cli *c, int argc, char **argv);
 int cmd_list(cli *c, int argc, char **argv);
 int cmd_show(cli *c, int argc, char **argv);

@@ -37,6 +37,7 @@ static const cli_command commands[] = {
 	{ "verify", cmd_verify, NEEDS_HOME, "verify FILE --env ENV" },
 	{ "metrics", cmd_metrics, NEEDS_HOME, "metrics --out FILE" },
 	{ "audit", cmd_audit, NEEDS_HOME, "audit [--verify]" },
+	{ "check", cmd_check, NEEDS_HOME, "check [--keys]" },
 	{ "apply", cmd_apply, 0, "apply [--config FILE] [--env ENV] [--dry-run]" },
 	{ "bundle", cmd_bundle, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "bundle --env ENV --service S (--out DIR | --tar FILE) [--prefix DIR] [--password-file PF] [--keystores]" },

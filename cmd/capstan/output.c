@@ -328,6 +328,65 @@ int out_audit_verified(cli *c, int64_t rows)
 	return EXIT_OK;
 }
 
+struct out_check {
+	cli *c;
+	json_t *problems;
+};
+
+out_check *out_check_begin(cli *c)
+{
+	out_check *o = calloc(1, sizeof(*o));
+
+	if (o && !(o->problems = json_array())) {
+		free(o);
+		return NULL;
+	}
+	if (o)
+		o->c = c;
+	return o;
+}
+
+int out_check_problem(const capstan_check_problem *problem, void *payload)
+{
+	out_check *o = payload;
+	json_t *item;
+
+	if (!o->c->json) {
+		fprintf(stderr, "capstan: check: %s: %s\n", problem->area, problem->message);
+		return 0;
+	}
+	item = json_object();
+	json_object_set_new(item, "area", json_string(problem->area));
+	json_object_set_new(item, "message", json_string(problem->message));
+	return json_array_append_new(o->problems, item) == 0 ? 0 : CAPSTAN_ERROR;
+}
+
+int out_check_end(out_check *o, const capstan_check_summary *sum)
+{
+	cli *c = o->c;
+	int rc = !sum ? cli_fail(c) : sum->problems ? EXIT_FAILED : EXIT_OK;
+
+	if (sum && c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "home", json_string(capstan_home_path(c->ctx)));
+		json_object_set_new(doc, "ok", json_boolean(sum->problems == 0));
+		json_object_set(doc, "problems", o->problems);
+		json_object_set_new(doc, "certificates", json_integer((json_int_t)sum->certs));
+		json_object_set_new(doc, "chains_verified", json_integer((json_int_t)sum->verified));
+		json_object_set_new(doc, "keys_opened", json_integer((json_int_t)sum->keys_opened));
+		json_object_set_new(doc, "audit_rows", json_integer(sum->audit_rows));
+		if (print_doc(c, doc) != EXIT_OK)
+			rc = EXIT_FAILED;
+	} else if (sum && !c->quiet) {
+		printf("%s: %s: %zu certificates (%zu live chains verified, %zu keys opened), %lld audit rows\n",
+			capstan_home_path(c->ctx), sum->problems ? "PROBLEMS FOUND" : "OK", sum->certs,
+			sum->verified, sum->keys_opened, (long long)sum->audit_rows);
+	}
+	json_decref(o->problems);
+	free(o);
+	return rc;
+}
+
 struct out_due {
 	cli *c;
 	json_t *renewed;

@@ -19,5 +19,6 @@
 #include "apply.h"
 #include "audit.h"
 #include "file.h"
+#include "check.h"
 
 #endif

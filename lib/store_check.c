@@ -1,0 +1,121 @@
+/* The store's side of `capstan check`: SQLite's own checks, and every
+ * certificate row with its key row, read in one pass. */
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	char msg[512];
+	int rc = 0, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "PRAGMA integrity_check")) < 0)
+		return rc;
+	while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(stmt, 0);
+		if (text && strcmp(text, "ok") != 0)
+			rc = fn(text, payload);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = fn(sqlite3_errmsg(ctx->store->db), payload);
+	capstan_store_finish(ctx, stmt);
+	if (rc < 0 || (rc = capstan_store_prepare(ctx, &stmt, "PRAGMA foreign_key_check")) < 0)
+		return rc;
+	while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		snprintf(msg, sizeof(msg), "row %lld of table %s refers to a missing row of %s",
+			(long long)sqlite3_column_int64(stmt, 1), (const char *)sqlite3_column_text(stmt, 0),
+			(const char *)sqlite3_column_text(stmt, 2));
+		rc = fn(msg, payload);
+	}
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_schema_version(capstan_ctx *ctx, int *version)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "PRAGMA user_version")) < 0)
+		return rc;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*version = sqlite3_column_int(stmt, 0);
+	else
+		rc = capstan_store_error(ctx, "cannot read the schema version");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	char msg[256];
+	int rc;
+
+	/* The UNIQUE index should make this impossible; a damaged one would not. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT c.serial, coalesce(i.subject, '(self-signed)'), count(*) FROM certs c"
+		     " LEFT JOIN certs i ON i.id = c.issuer_id"
+		     " GROUP BY c.issuer_id, c.serial HAVING count(*) > 1")) < 0)
+		return rc;
+	while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
+		snprintf(msg, sizeof(msg), "serial %s is used %d times by issuer %s",
+			(const char *)sqlite3_column_text(stmt, 0), sqlite3_column_int(stmt, 2),
+			(const char *)sqlite3_column_text(stmt, 1));
+		rc = fn(msg, payload);
+	}
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+static void row_from_stmt(sqlite3_stmt *s, capstan_store_check_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	r->env_id = sqlite3_column_int64(s, 1);
+	r->env = (const char *)sqlite3_column_text(s, 2);
+	r->name = (const char *)sqlite3_column_text(s, 3);
+	r->serial = (const char *)sqlite3_column_text(s, 4);
+	r->fingerprint = (const char *)sqlite3_column_text(s, 5);
+	r->kind = (const char *)sqlite3_column_text(s, 6);
+	r->status = (const char *)sqlite3_column_text(s, 7);
+	r->not_after = (time_t)sqlite3_column_int64(s, 8);
+	r->der = sqlite3_column_blob(s, 9);
+	r->der_len = (size_t)sqlite3_column_bytes(s, 9);
+	r->key_id = sqlite3_column_int64(s, 10);
+	r->spki = sqlite3_column_blob(s, 11);
+	r->spki_len = (size_t)sqlite3_column_bytes(s, 11);
+	r->sealed = sqlite3_column_blob(s, 12);
+	r->sealed_len = (size_t)sqlite3_column_bytes(s, 12);
+	r->from_csr = sqlite3_column_int(s, 13);
+}
+
+int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	capstan_store_check_row row;
+	int rc, step;
+
+	/* A keyless certificate is fine when it was issued from a CSR, which its
+	 * audit row says (looked up only for keyless rows: audit has no serial index). */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT c.id, c.env_id, e.name, c.name, c.serial, c.fingerprint, c.kind, c.status,"
+		     " c.not_after, c.der, c.key_id, k.spki_sha256, k.sealed,"
+		     " CASE WHEN c.key_id IS NULL THEN EXISTS (SELECT 1 FROM audit a WHERE a.serial = c.serial"
+		     "   AND a.op = 'issue' AND a.detail = 'from CSR') ELSE 0 END"
+		     " FROM certs c JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id"
+		     " ORDER BY c.id")) < 0)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		row_from_stmt(stmt, &row);
+		if ((rc = fn(&row, payload)) < 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read the certificates");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# capstan check: a sound home passes; each kind of damage is found, named,
+# and exits 1, and the check itself changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+cap init --env dev >/dev/null && cap init --env prod >/dev/null || exit 1
+for n in a b c; do cap issue --env dev --profile server --cn "$n.internal" >/dev/null; done
+cap issue --env prod --profile client --cn p.internal >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/csr.key" \
+	-subj /CN=fromcsr.internal -out "$T/req.csr" 2>/dev/null
+cap issue --env dev --profile server --csr "$T/req.csr" >/dev/null
+cap renew b.internal >/dev/null
+"$CAPSTAN" revoke c.internal >/dev/null
+cap crl --env dev --out "$T/crl.pem" >/dev/null
+
+before=$(inventory_digest)
+check "a sound home passes" "$CAPSTAN" check
+like "and says what it looked at" "$(cat "$T/out")" ": OK: 10 certificates \(8 live chains verified, 0 keys opened\), [0-9]+ audit rows$"
+is "the check changed nothing" "$(inventory_digest)" "$before"
+check "with the passphrase, every sealed key is opened" cap check
+like "all seven" "$(cat "$T/out")" "7 keys opened"
+check "--keys asks for it" cap check --keys
+is "--json" "$("$CAPSTAN" --json check | jq -c '[.ok, .problems, .certificates]')" '[true,[],10]'
+refuses "a missing home is an error" 1 "no inventory in '$T/nowhere'" "$CAPSTAN" --home "$T/nowhere" check
+
+# damaged NAME SQL: a copy of the home with SQL applied behind capstan's back.
+damaged() {
+	rm -rf "$T/$1" && cp -a "$CAPSTAN_HOME" "$T/$1" &&
+		sqlite3 "$T/$1/capstan.db" "PRAGMA foreign_keys = OFF; $2"
+}
+# finds NAME AREA PATTERN [--passphrase-file F]: check exits 1 naming the damage.
+finds() {
+	local name=$1 area=$2 pattern=$3; shift 3
+	"$CAPSTAN" "$@" --home "$T/$name" check >"$T/out" 2>"$T/err"
+	local rc=$?
+	if [ "$rc" = 1 ] && grep -Eq "^capstan: check: $area: .*$pattern" "$T/err" && grep -q "PROBLEMS FOUND" "$T/out"; then
+		ok "finds: $name"
+	else
+		not_ok "finds: $name"; echo "#   exit $rc" >&2; diag "$T/out" "$T/err"
+	fi
+}
+
+leaf_id() { sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT id FROM certs WHERE name = '$1' AND status = 'valid'"; }
+
+damaged audit-edited "UPDATE audit SET detail = 'nothing to see' WHERE id = 3"
+finds audit-edited audit "row 3"
+damaged audit-deleted "DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)"
+finds audit-deleted audit ""
+damaged key-row-gone "DELETE FROM keys WHERE id = (SELECT key_id FROM certs WHERE id = $(leaf_id a.internal))"
+finds key-row-gone key "leaf 'a.internal' in dev .*its key \(row [0-9]+\) is missing"
+finds key-row-gone database "row [0-9]+ of table certs refers to a missing row of keys"
+damaged key-unlinked "UPDATE certs SET key_id = NULL WHERE id = $(leaf_id a.internal)"
+finds key-unlinked key "'a.internal' .* has no key, and was not issued from a CSR"
+damaged key-swapped "UPDATE certs SET key_id = (SELECT key_id FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
+finds key-swapped key "'a.internal' .*is not the key the certificate certifies"
+damaged key-sealed-flipped "UPDATE keys SET sealed = substr(sealed, 1, 20) || x'00' || substr(sealed, 22)
+	WHERE id = (SELECT key_id FROM certs WHERE id = $(leaf_id a.internal))"
+check "a flipped byte in a sealed key passes without the passphrase" "$CAPSTAN" --home "$T/key-sealed-flipped" check
+finds key-sealed-flipped key "'a.internal' .*its sealed key does not open" --passphrase-file "$PASS"
+damaged der-swapped "UPDATE certs SET der = (SELECT der FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
+finds der-swapped record "'a.internal' .*does not match its recorded fingerprint"
+damaged wrong-env "UPDATE certs SET der = (SELECT der FROM certs WHERE name = 'p.internal'),
+	fingerprint = (SELECT fingerprint FROM certs WHERE name = 'p.internal'),
+	key_id = (SELECT key_id FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
+finds wrong-env chain "'a.internal' in dev .*does not verify: unable to get local issuer certificate"
+damaged no-root "UPDATE certs SET status = 'revoked' WHERE kind = 'root' AND env_id = (SELECT id FROM envs WHERE name = 'prod')"
+finds no-root chain "environment 'prod' has no valid root"
+damaged schema "PRAGMA user_version = 99"
+refuses "a schema from a newer capstan is named" 1 "has schema version 99, newer than this capstan \([0-9]+\): upgrade capstan" \
+	"$CAPSTAN" --home "$T/schema" check
+damaged modes ""
+chmod 644 "$T/modes/capstan.db" && chmod 755 "$T/modes"
+finds modes file "'$T/modes/capstan.db' has mode 644: expected 600"
+finds modes file "home '$T/modes' has mode 755: expected 700"
+
+# Pages overwritten on disk: SQLite's own check says where.
+damaged torn ""
+size=$(stat -c %s "$T/torn/capstan.db")
+dd if=/dev/urandom of="$T/torn/capstan.db" bs=4096 seek=$((size / 4096 / 2)) count=2 conv=notrunc 2>/dev/null
+"$CAPSTAN" --home "$T/torn" check >"$T/out" 2>"$T/err"
+rc=$?
+is "torn pages: exit 1" "$rc" 1
+like "torn pages: named" "$(head -1 "$T/err")" "^capstan: (check: database: |.*malformed|.*corrupt)"
+
+done_testing
