@@ -1,7 +1,8 @@
 # capstan — build, test, demo, install.
 #
 #   make                 build/capstan and build/libcapstan.a
-#   make test            unit tests (cmocka) + end-to-end tests (prove)
+#   make test            unit tests (cmocka) + end-to-end tests (prove), then the same
+#                        again under ASan + UBSan (make sanitized)
 #   make demo            bootstrap dev/staging/prod in a throwaway home
 #   make SANITIZE=1 ...  the same tree with ASan + UBSan, in build-san/
 #   make install PREFIX=/usr/local DESTDIR=
@@ -17,8 +18,11 @@ OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=all
 SANLD   := -fsanitize=address,undefined
 # libfaketime (time-travel tests) is an LD_PRELOAD library that loads before ASan.
-export ASAN_OPTIONS := verify_asan_link_order=0:detect_leaks=1
-export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+# Reports also go to files, so that one from a command a test expected to fail
+# (any nonzero exit would do) still fails the run: see `make sanitized`.
+SAN_REPORTS := $(CURDIR)/build-san/reports
+export ASAN_OPTIONS := verify_asan_link_order=0:detect_leaks=1:log_path=$(SAN_REPORTS)/asan
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1:log_path=$(SAN_REPORTS)/ubsan
 else
 BUILD   ?= build
 OPT     := -O2 -g -D_FORTIFY_SOURCE=2
@@ -46,7 +50,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/templates_data.o
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit e2e demo bench install clean deps
+.PHONY: all test unit e2e sanitized demo bench install clean deps
 all: $(BUILD)/capstan $(BUILD)/libcapstan.a
 
 $(BUILD)/obj/%.o: %.c
@@ -88,6 +92,15 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory sanitized
+
+# The whole suite on the ASan + UBSan build; any report at all fails it.
+sanitized:
+	@rm -rf build-san/reports && mkdir -p build-san/reports
+	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@$(MAKE) --no-print-directory SANITIZE=1 unit
+	@$(MAKE) --no-print-directory SANITIZE=1 e2e
+	@bash scripts/sanitizer-verdict.sh build-san/reports
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -327,7 +327,8 @@ int capstan_crl_sign(capstan_buf *der, capstan_crl *c, capstan_ctx *ctx, const c
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot sign the CRL");
 		goto done;
 	}
-	qsort(c->entries, c->count, sizeof(*c->entries), entry_cmp);
+	if (c->count > 1)
+		qsort(c->entries, c->count, sizeof(*c->entries), entry_cmp);
 	if ((rc = splice_tbs(ctx, c, head, (size_t)head_len, &tbs, &tbs_len)) < 0)
 		goto done;
 	EVP_MD_CTX_free(mctx);

@@ -93,8 +93,10 @@ int cli_unlock(cli *c)
 			return rc;
 		if (!pass.data && !isatty(STDIN_FILENO))
 			return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
-		if (!pass.data && (rc = prompt_passphrase(c, &pass)) != 0)
+		if (!pass.data && (rc = prompt_passphrase(c, &pass)) != 0) {
+			capstan_secret_free(&pass);
 			return rc;
+		}
 	}
 	rc = capstan_home_unlock(c->ctx, &pass);
 	capstan_secret_free(&pass);
