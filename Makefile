@@ -2,9 +2,12 @@
 #
 #   make                 build/capstan and build/libcapstan.a
 #   make test            unit tests (cmocka) + end-to-end tests (prove), then the same
-#                        again under ASan + UBSan (make sanitized)
+#                        again under ASan + UBSan (make sanitized), then each fuzz
+#                        target for 10 s (make fuzz)
 #   make demo            bootstrap dev/staging/prod in a throwaway home
 #   make SANITIZE=1 ...  the same tree with ASan + UBSan, in build-san/
+#   make valgrind        the end-to-end suite under valgrind memcheck (slow)
+#   make fuzz FUZZ_SECONDS=N  each libFuzzer target (tests/fuzz/) for N seconds
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -12,7 +15,14 @@ DESTDIR ?=
 CC      ?= cc
 PKGS    := libcrypto sqlite3 jansson yaml-0.1 libarchive
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# libFuzzer targets (tests/fuzz/) need the library built by clang with coverage.
+BUILD   ?= build-fuzz
+CC      := clang-14
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-sanitize-recover=all
+SANLD   := -fsanitize=address,undefined
+else ifeq ($(SANITIZE),1)
 BUILD   ?= build-san
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=all
@@ -49,8 +59,9 @@ GEN_TEMPLATES := $(BUILD)/gen/templates_data.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/templates_data.o
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all test unit e2e sanitized demo bench install clean deps
+.PHONY: all test unit e2e sanitized valgrind fuzz fuzz-build demo bench install clean deps
 all: $(BUILD)/capstan $(BUILD)/libcapstan.a
 
 $(BUILD)/obj/%.o: %.c
@@ -78,6 +89,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libcapstan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilib -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libcapstan.a $(LDLIBS) -lcmocka
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(BUILD)/libcapstan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilib -MMD -MP -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libcapstan.a $(LDLIBS)
+
 # deps.sh installs what is missing when run as root; otherwise it only checks.
 deps:
 	@bash scripts/deps.sh
@@ -93,6 +108,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory sanitized
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # The whole suite on the ASan + UBSan build; any report at all fails it.
 sanitized:
@@ -101,6 +117,24 @@ sanitized:
 	@$(MAKE) --no-print-directory SANITIZE=1 unit
 	@$(MAKE) --no-print-directory SANITIZE=1 e2e
 	@bash scripts/sanitizer-verdict.sh build-san/reports
+
+# Every fuzz target for FUZZ_SECONDS each, after replaying its seeds and the
+# crashers kept in tests/fuzz/regressions/. Fails on any crash, leak or report.
+FUZZ_SECONDS ?= 60
+fuzz-build: $(FUZZ_BIN)
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@bash scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# The end-to-end suite with every capstan run under valgrind memcheck (~20x
+# slower: not part of make test). Fails on any error log.
+VALGRIND_TESTS ?= $(E2E_TESTS)
+valgrind: all
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	CAPSTAN_VALGRIND_BIN=$(CURDIR)/$(BUILD)/capstan CAPSTAN_VALGRIND_LOGS=$(CURDIR)/$(BUILD)/valgrind \
+		CAPSTAN_BIN=$(CURDIR)/scripts/valgrind-capstan.sh prove -j2 $(VALGRIND_TESTS)
+	@find $(BUILD)/valgrind -type f -empty -delete
+	@bash scripts/sanitizer-verdict.sh $(BUILD)/valgrind
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -126,6 +160,6 @@ install: all
 		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/capstan/templates/$$f"; done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,36 @@ static int write_files(capstan_ctx *ctx, const capstan_bundle *b, const char *tm
 	return 0;
 }
 
+#define TMP_PREFIX ".capstan-bundle-"
+
+/*
+ * A bundle run killed before it finished leaves its ".capstan-bundle-PID-*"
+ * directory beside the target, keys and all. The next run removes those whose
+ * process is gone; a live one is another run at work, and is left alone.
+ */
+static void remove_stale_tmp(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char *end, *path;
+		long pid;
+		if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+			continue;
+		pid = strtol(e->d_name + strlen(TMP_PREFIX), &end, 10);
+		if (end == e->d_name + strlen(TMP_PREFIX) || *end != '-' || pid <= 0 ||
+		    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if ((path = capstan_aprintf("%s/%s", parent, e->d_name))) {
+			remove_dir(path);
+			free(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const char *dir)
 {
 	char *copy = strdup(dir), *parent, *tmp = NULL;
@@ -87,8 +118,9 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' exists and is not a directory", dir);
 		goto done;
 	}
+	remove_stale_tmp(parent);
 	/* Beside the target, so the swap is a rename within one file system. */
-	if (!(tmp = capstan_aprintf("%s/.capstan-bundle-XXXXXX", parent)) || !mkdtemp(tmp)) {
+	if (!(tmp = capstan_aprintf("%s/" TMP_PREFIX "%ld-XXXXXX", parent, (long)getpid())) || !mkdtemp(tmp)) {
 		rc = tmp ? capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", parent, strerror(errno)) :
 			capstan_error_oom(ctx);
 		free(tmp);

@@ -94,8 +94,8 @@ static const char *const migrations[] = {
 	/* the current CA of an environment, without reading its leaves */
 	"CREATE INDEX certs_env_kind ON certs(env_id, kind, status);",
 	/* 3 -> 4: a CRL reads only this index, never the ~1 KB certificate rows. */
-	"CREATE INDEX certs_revoked ON certs(issuer_id, not_after, serial, revoked_at, revoke_reason)"
-	"  WHERE status = 'revoked';",
+	("CREATE INDEX certs_revoked ON certs(issuer_id, not_after, serial, revoked_at, revoke_reason)"
+	 "  WHERE status = 'revoked';"),
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

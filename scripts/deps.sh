@@ -20,6 +20,8 @@ packages=(
 	python3-yaml                        # parsing the Kubernetes Secret in tests
 	libxml2-utils                       # xmllint checks the Hadoop XML
 	faketime                            # time travel in tests
+	clang-14 libclang-rt-14-dev         # libFuzzer targets (make fuzz), run briefly by make test
+	valgrind                            # make valgrind: the end-to-end suite under memcheck
 )
 
 # make bench adds the peers it measures against.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when the sanitized run left any ASan/UBSan/LeakSanitizer report.
+# Fails when a checked run left any report (ASan, UBSan, LeakSanitizer, valgrind).
 set -u
 dir=${1:?usage: sanitizer-verdict.sh REPORT_DIR}
 shopt -s nullglob
