@@ -112,6 +112,9 @@ int capstan_request_sans(capstan_ctx *ctx, const capstan_issue_opts *opts, const
 		rc = csr_sans ? add_from_csr(ctx, csr_sans, out) : 0;
 	if (rc < 0)
 		return rc;
+	if (out->count > CAPSTAN_MAX_SANS)
+		return capstan_error(ctx, CAPSTAN_EINVALID,
+			"%zu subject alternative names: at most %d in one certificate", out->count, CAPSTAN_MAX_SANS);
 	if (opts->profile == CAPSTAN_PROFILE_SERVER && !has_prefix(out, "DNS:") && !has_prefix(out, "IP:"))
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"profile server needs a DNS or IP SAN: add --dns or --ip (or use a host name as --cn)");

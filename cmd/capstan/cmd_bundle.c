@@ -7,12 +7,19 @@
 #include "cli.h"
 
 /* Paths land in env, properties, YAML and XML files: plain characters only. */
+/* Absolute, plain characters, and no "." or ".." component: what a config
+ * file says must be where the bundle really is. */
 static int plain_path(const char *p)
 {
+	const char *start = p;
+
 	if (p[0] != '/')
 		return 0;
 	for (; *p; p++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-", *p))
+			return 0;
+	for (p = start; (p = strstr(p, "/.")); p++)
+		if (p[2] == '/' || p[2] == '\0' || (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))
 			return 0;
 	return 1;
 }
@@ -96,7 +103,7 @@ int cmd_bundle(cli *c, int argc, char **argv)
 		goto done;
 	}
 	if (!plain_path(prefix ? prefix : dir)) {
-		rc = cli_usage_error(c, "%s '%s' must be an absolute path of letters, digits and / . _ - only"
+		rc = cli_usage_error(c, "%s '%s' must be an absolute path of letters, digits and / . _ - only, without . or .. parts"
 			" (it is written into configuration files)", prefix ? "--prefix" : "--out", prefix ? prefix : dir);
 		goto done;
 	}

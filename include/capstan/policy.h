@@ -30,6 +30,9 @@ typedef enum {
 #define CAPSTAN_DEFAULT_CA_DAYS      1825
 #define CAPSTAN_DEFAULT_LEAF_DAYS    90
 #define CAPSTAN_DEFAULT_RENEW_BEFORE (30 * 86400)
+/* Subject alternative names in one certificate: plenty for a service, and a
+ * bound on what one request (or CSR) can make the CA sign. */
+#define CAPSTAN_MAX_SANS             100
 /* notBefore is set this far in the past so that clocks a little behind accept it. */
 #define CAPSTAN_BACKDATE_SECONDS     300
 

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Hostile inputs: a table of malformed files and values fed to convert,
+# issue --csr, apply, verify, bundle and issue. Each must be a clean refusal
+# (exit 1 or 2, one "capstan: " line, nothing on stdout, the inventory as it
+# was), never a crash, and nothing may be written outside the home or --out.
+. "$(dirname "$0")/lib.sh"
+
+H="$T/hostile"; mkdir -p "$H" "$T/out-dir"
+cat >"$T/base.yaml" <<'YAML'
+environments:
+  dev: {}
+services:
+  web:
+    template: kubernetes
+    certs:
+      - { name: web, profile: server, dns: [web.internal] }
+YAML
+cap apply --config "$T/base.yaml" >/dev/null || exit 1
+"$CAPSTAN" export web --format chain --out "$T/web.chain"
+"$CAPSTAN" export web --format der --out "$T/web.der"
+cap export web --format key --out "$T/web.key"
+
+# --- the inputs -----------------------------------------------------------
+pem() { printf -- '-----BEGIN %s-----\n%s\n-----END %s-----\n' "$1" "$2" "$1"; }
+: >"$H/empty"
+printf 'garbage\n' >"$H/garbage"
+head -c 4096 /dev/urandom >"$H/random"
+pem CERTIFICATE '!!!!not base64!!!!' >"$H/pem-junk"
+pem CERTIFICATE "$(head -c 600 /dev/urandom | base64 -w 64)" >"$H/pem-random"
+printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n' >"$H/pem-unterminated"
+pem 'PRIVATE KEY' "$(head -c 200 /dev/urandom | base64 -w 64)" >"$H/key-junk"
+pem 'CERTIFICATE REQUEST' "$(head -c 300 /dev/urandom | base64 -w 64)" >"$H/csr-junk"
+head -c 100 "$T/web.der" >"$H/der-truncated"
+{ printf '\x30\x84\xff\xff\xff\xff'; head -c 64 /dev/urandom; } >"$H/der-huge-length"
+python3 - "$T/web.der" "$H/der-mangled" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+d[4] ^= 0xff; d[20] ^= 0x55   # a length and a tag inside the TBS
+open(sys.argv[2], 'wb').write(bytes(d))
+PY
+python3 -c "import sys; sys.stdout.buffer.write(b'\x30\x80' * 5000)" >"$H/der-deep"
+head -c $((17 * 1024 * 1024)) /dev/zero >"$H/huge"
+printf '\xfe\xed\xfe\xed\x00\x00\x00\x02\x00\x00\x00\x01' >"$H/jks-truncated"
+openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:right-password -out "$T/web.p12" 2>/dev/null
+head -c 300 "$T/web.p12" >"$H/p12-truncated"
+printf 'wrong-password\n' >"$H/wrong-password"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$H/rsa1024.key" 2>/dev/null
+openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 -out "$T/dsa.param" 2>/dev/null &&
+	openssl genpkey -paramfile "$T/dsa.param" -out "$H/dsa.key" 2>/dev/null
+openssl req -new -key "$H/rsa1024.key" -subj /CN=weak.internal -out "$H/csr-rsa1024" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ec.key" 2>/dev/null
+openssl req -new -key "$T/ec.key" -subj /CN=ok.internal -out "$T/ok.csr" 2>/dev/null
+openssl req -in "$T/ok.csr" -outform DER -out "$T/ok.csr.der"
+python3 - "$T/ok.csr.der" "$H/csr-bad-signature" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+d[-5] ^= 0x01                 # inside the signature
+open(sys.argv[2], 'wb').write(bytes(d))
+PY
+head -c 80 "$T/ok.csr.der" >"$H/csr-truncated"
+printf 'x' >"$H/one-byte"
+openssl req -new -key "$T/ec.key" -subj "/CN=$(printf 'evil\001a.internal')" -out "$H/csr-ctrl-cn" 2>/dev/null
+openssl req -new -key "$T/ec.key" -subj /CN=ok.internal -addext "subjectAltName=DNS:*.*.internal" -out "$H/csr-double-wildcard" 2>/dev/null
+openssl req -new -key "$T/ec.key" -subj /CN=ok.internal \
+	-addext "subjectAltName=$(seq -s, -f 'DNS:h%g.internal' 1 300)" -out "$H/csr-300-sans" 2>/dev/null
+openssl req -new -key "$T/ec.key" -subj /CN=ok.internal -addext "subjectAltName=DNS:bad_name.internal" -out "$H/csr-bad-san" 2>/dev/null
+"$CAPSTAN" crl --help >/dev/null 2>&1; cap crl --env dev --out "$H/a-crl" >/dev/null
+openssl req -x509 -new -key "$T/ec.key" -subj /CN=stranger -days 1 -out "$H/stranger.pem" 2>/dev/null
+cat "$T/web.chain" "$H/stranger.pem" >"$H/chain-with-stranger"
+
+y() { printf '%s\n' "$2" >"$H/$1.yaml"; }
+y yaml-empty ''
+y yaml-scalar 'just a string'
+y yaml-list '[1, 2, 3]'
+y yaml-tabs $'environments:\n\tdev: {}'
+y yaml-dup-key $'environments:\n  dev: {}\nenvironments:\n  prod: {}'
+y yaml-traversal-env $'environments:\n  ../../escape: {}'
+y yaml-traversal-name $'environments:\n  dev: {}\nservices:\n  web:\n    template: kubernetes\n    certs:\n      - { name: ../../../escaped, profile: server }'
+y yaml-traversal-template $'environments:\n  dev: {}\nservices:\n  web:\n    template: ../../../../etc\n    certs:\n      - { name: a, profile: server }'
+y yaml-absurd-days $'environments:\n  dev: { defaults: { days: 99999999999999 } }'
+y yaml-negative-days $'environments:\n  dev: { defaults: { days: -5 } }'
+y yaml-bad-ip $'environments:\n  dev: {}\nservices:\n  web:\n    template: kubernetes\n    certs:\n      - { name: a, profile: server, ip: [999.1.1.1] }'
+y yaml-long-dns "$(printf 'environments:\n  dev: {}\nservices:\n  web:\n    template: kubernetes\n    certs:\n      - { name: a, profile: server, dns: [%s.internal] }' "$(head -c 300 /dev/zero | tr '\0' a)")"
+y yaml-unknown-profile $'environments:\n  dev: {}\nservices:\n  web:\n    template: kubernetes\n    certs:\n      - { name: a, profile: admin }'
+y yaml-alias-bomb "$(python3 -c "
+print('a: &a [x, x, x, x, x, x, x, x, x, x]')
+for i in range(1, 10): print(f'{chr(97+i)}: &{chr(97+i)} [' + ', '.join([f'*{chr(96+i)}'] * 10) + ']')
+print('environments:'); print('  dev: {}')")"
+python3 -c "print('environments: ' + '[' * 20000 + ']' * 20000)" >"$H/yaml-deep.yaml"
+python3 -c "print('organization: ' + 'x' * (2 * 1024 * 1024))" >"$H/yaml-huge.yaml"
+head -c 3000 /dev/urandom >"$H/yaml-binary.yaml"
+
+# A template set whose file name renders to a path: {{ca_file}} is "/.../ca.pem".
+mkdir -p "$T/tpl/kubernetes"; cp "$(dirname "$0")/../../templates/kubernetes/target.conf" "$T/tpl/kubernetes/"
+printf 'x\n' >"$T/tpl/kubernetes/{{ca_file}}.tmpl"
+
+# --- the table --------------------------------------------------------------
+touch "$T/stamp"; sleep 0.01
+ESCAPE_NAMES=(/tmp/escaped "$T/escaped" "$T/../escaped" "$T/escape")
+crashes=0
+# hostile DESC CMD...: a clean refusal, exit 1 or 2, one line, nothing changed.
+hostile() {
+	local desc=$1; shift
+	local before after rc lines
+	before=$(inventory_digest)
+	"$@" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	after=$(inventory_digest)
+	lines=$(wc -l <"$T/err")
+	if { [ "$rc" = 1 ] || [ "$rc" = 2 ]; } && [ "$lines" = 1 ] && [ ! -s "$T/out" ] &&
+	   grep -q '^capstan: ' "$T/err" && [ "$before" = "$after" ]; then
+		ok "refused: $desc"; [ -n "${SHOW:-}" ] && diag "$T/err"
+	else
+		[ "$rc" -gt 2 ] && crashes=$((crashes + 1))
+		not_ok "refused: $desc"
+		echo "#   exit $rc, $lines stderr line(s), inventory $([ "$before" = "$after" ] && echo unchanged || echo CHANGED)" >&2
+		diag "$T/out" "$T/err"
+	fi
+}
+
+for f in empty garbage random pem-junk pem-random pem-unterminated key-junk der-truncated der-huge-length \
+	der-mangled der-deep huge jks-truncated p12-truncated a-crl csr-junk; do
+	hostile "convert --in $f" "$CAPSTAN" convert --in "$H/$f" --to pem --out "$T/out-dir/c.pem"
+done
+hostile "convert a PKCS12 with the wrong password" \
+	"$CAPSTAN" convert --in "$T/web.p12" --in-password-file "$H/wrong-password" --to pem --out "$T/out-dir/c.pem"
+hostile "convert an RSA-1024 key" "$CAPSTAN" convert --in "$T/web.chain" --key "$H/rsa1024.key" --to pem --out "$T/out-dir/c.pem"
+hostile "convert a DSA key" "$CAPSTAN" convert --in "$H/dsa.key" --to key --out "$T/out-dir/c.pem"
+hostile "convert with a key that is not the certificate's" \
+	"$CAPSTAN" convert --in "$T/web.chain" --key "$T/ec.key" --to pem --out "$T/out-dir/c.pem"
+hostile "convert a directory" "$CAPSTAN" convert --in "$H" --to pem --out "$T/out-dir/c.pem"
+hostile "convert a device" "$CAPSTAN" convert --in /dev/zero --to pem --out "$T/out-dir/c.pem"
+hostile "convert into a missing directory" "$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/missing/c.pem"
+hostile "convert onto a directory" "$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/out-dir"
+hostile "convert a chain with a stranger in it" "$CAPSTAN" convert --in "$H/chain-with-stranger" --to chain --out "$T/out-dir/c.pem"
+
+for f in empty garbage random csr-junk csr-truncated csr-bad-signature csr-rsa1024 one-byte csr-ctrl-cn \
+	csr-double-wildcard csr-300-sans csr-bad-san huge; do
+	hostile "issue --csr $f" cap issue --env dev --profile server --csr "$H/$f"
+done
+
+for f in yaml-empty yaml-scalar yaml-list yaml-tabs yaml-dup-key yaml-traversal-env yaml-traversal-name \
+	yaml-traversal-template yaml-absurd-days yaml-negative-days yaml-bad-ip yaml-long-dns yaml-unknown-profile \
+	yaml-alias-bomb yaml-deep yaml-huge yaml-binary; do
+	hostile "apply $f" cap apply --config "$H/$f.yaml"
+done
+
+for f in empty garbage pem-junk der-truncated der-mangled a-crl stranger.pem huge; do
+	hostile "verify $f" "$CAPSTAN" verify "$H/$f" --env dev
+done
+
+hostile "bundle a traversal service" cap bundle --env dev --service ../../escape --out "$T/out-dir/b"
+hostile "bundle a traversal environment" cap bundle --env ../escape --service web --out "$T/out-dir/b"
+hostile "bundle onto a file" cap bundle --env dev --service web --out "$T/web.chain"
+hostile "bundle with a relative --prefix" cap bundle --env dev --service web --out "$T/out-dir/b" --prefix etc/tls
+hostile "bundle with a traversal --prefix" cap bundle --env dev --service web --out "$T/out-dir/b" --prefix /etc/../../x
+hostile "bundle with an empty --out" cap bundle --env dev --service web --out ""
+hostile "bundle a template set that names a file outside" \
+	cap --templates "$T/tpl" bundle --env dev --service web --out "$T/out-dir/b"
+
+hostile "issue a CN with a newline" cap issue --env dev --profile server --cn "$(printf 'a\nb')"
+hostile "issue a name with a slash" cap issue --env dev --profile server --cn ok.internal --name ../../escape
+hostile "issue for 10^15 days" cap issue --env dev --profile server --cn ok.internal --days 1000000000000000
+hostile "issue a 300-character DNS name" cap issue --env dev --profile server --cn ok.internal --dns "$(head -c 300 /dev/zero | tr '\0' a).internal"
+hostile "issue an IP with five parts" cap issue --env dev --profile server --cn ok.internal --ip 1.2.3.4.5
+hostile "issue --batch with junk" cap issue --batch "$H/random"
+
+# --- nothing escaped --------------------------------------------------------
+is "no crash among $tap_n inputs" "$crashes" 0
+escaped=$(find "$T" -newer "$T/stamp" -not -path "$CAPSTAN_HOME*" -not -path "$T/out" -not -path "$T/err" \
+	-not -path "$T" -not -path "$T/out-dir" -print)
+is "nothing was written outside the home" "$escaped" ""
+for p in "${ESCAPE_NAMES[@]}"; do check_fails "no $p" test -e "$p"; done
+check "and the home still checks" cap check
+
+done_testing
