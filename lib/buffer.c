@@ -63,18 +63,20 @@ int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out, const char *s, siz
 
 int capstan_secret_from_file(capstan_ctx *ctx, capstan_secret *out, const char *path)
 {
-	char line[MAX_SECRET_LEN + 2];
+	char line[MAX_SECRET_LEN + 2], iobuf[BUFSIZ];
 	size_t len;
 	FILE *f;
-	int rc;
+	int rc, empty;
 
 	if (!(f = fopen(path, "r")))
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is empty", path);
-	}
+	/* stdio's own buffer would keep a copy of the secret in freed memory. */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+	empty = !fgets(line, sizeof(line), f);
 	fclose(f);
+	capstan_wipe(iobuf, sizeof(iobuf));
+	if (empty)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is empty", path);
 	len = strcspn(line, "\r\n");
 	if (len == 0) {
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the first line of '%s' is empty", path);

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -256,12 +258,23 @@ done:
 	return rc;
 }
 
+int capstan_protect_process(void)
+{
+	struct rlimit none = { 0, 0 };
+	int rc = setrlimit(RLIMIT_CORE, &none);
+
+	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || rc < 0 ? -1 : 0;
+}
+
 int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *pass)
 {
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0)
 		return rc;
+	if (capstan_protect_process() < 0)
+		return capstan_error(ctx, CAPSTAN_ERROR, "cannot disable core dumps before loading keys: %s",
+			strerror(errno));
 	if (!pass || !pass->data || pass->len == 0)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "empty passphrase");
 	if (!capstan_home_has_keyring(ctx) && (rc = keyring_create(ctx, pass)) <= 0)

@@ -146,6 +146,7 @@ int main(int argc, char **argv)
 	int word, rc, nargs = 0;
 
 	umask(077);
+	capstan_protect_process(); /* again at unlock, with an error if it fails there */
 	if ((rc = find_command_word(argc, argv, &word)) != 0)
 		return rc;
 	if (word < 0) {

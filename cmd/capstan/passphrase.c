@@ -38,19 +38,23 @@ static int prompt_passphrase(cli *c, capstan_secret *out)
 	capstan_secret again = CAPSTAN_SECRET_INIT;
 	int confirm = !capstan_home_has_keyring(c->ctx), rc;
 	FILE *tty = fopen("/dev/tty", "r+");
+	char iobuf[BUFSIZ];
 
 	if (!tty)
 		return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
+	setvbuf(tty, iobuf, _IOFBF, sizeof(iobuf)); /* ours, so that it can be wiped */
 	rc = prompt_line(c->ctx, tty, confirm ? "New capstan passphrase: " : "capstan passphrase: ", out);
 	if (rc == 0 && confirm) {
 		rc = prompt_line(c->ctx, tty, "Repeat the passphrase: ", &again);
 		if (rc == 0 && (again.len != out->len || memcmp(again.data, out->data, out->len) != 0)) {
 			fclose(tty);
+			capstan_wipe(iobuf, sizeof(iobuf));
 			capstan_secret_free(&again);
 			return cli_error(c, "the passphrases do not match");
 		}
 	}
 	fclose(tty);
+	capstan_wipe(iobuf, sizeof(iobuf));
 	capstan_secret_free(&again);
 	return rc < 0 ? cli_fail(c) : 0;
 }

@@ -1,4 +1,7 @@
 /* Unit tests: key generation, the KEK, sealing keys at rest. */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include "unit.h"
 
 #include "keys.h"
@@ -116,6 +119,25 @@ static void test_seal_needs_unlock(void **state)
 	capstan_ctx_free(ctx);
 }
 
+/* Once keys can be loaded, no core dump may hold them. */
+static void test_unlock_disables_core_dumps(void **state)
+{
+	char *home = NULL;
+	struct rlimit core = { RLIM_INFINITY, RLIM_INFINITY };
+	capstan_ctx *ctx;
+
+	(void)state;
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &core);
+	ctx = unit_open_home(&home);
+	assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	assert_int_equal(getrlimit(RLIMIT_CORE, &core), 0);
+	assert_int_equal(core.rlim_cur, 0);
+	assert_int_equal(core.rlim_max, 0);
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +146,7 @@ int main(void)
 		cmocka_unit_test(test_kek_derive),
 		cmocka_unit_test(test_seal_unseal),
 		cmocka_unit_test(test_seal_needs_unlock),
+		cmocka_unit_test(test_unlock_disables_core_dumps),
 	};
 	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }
