@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/err.h>
@@ -10,6 +11,7 @@
 #include "buffer.h"
 #include "crypto_internal.h"
 #include "ossl.h"
+#include "util.h"
 #include "x509.h"
 
 #define MAX_INPUT_CERTS 16
@@ -157,15 +159,36 @@ static int spki_sha256(capstan_ctx *ctx, X509 *cert, unsigned char out[32])
 	return rc;
 }
 
+static int read_facts(capstan_ctx *ctx, X509 *cert, capstan_x509_facts *f)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	unsigned char serial[20];
+	struct tm tm;
+	int n = bn ? BN_num_bytes(bn) : -1, rc;
+
+	if (n < 1 || n > 20 || BN_bn2bin(bn, serial) != n)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "its serial is not 1-20 bytes");
+	else if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "its notAfter does not read");
+	else
+		rc = spki_sha256(ctx, cert, f->spki_sha256);
+	if (rc == 0) {
+		capstan_hex_encode(f->serial, serial, (size_t)n);
+		f->not_after = timegm(&tm);
+	}
+	BN_free(bn);
+	return rc;
+}
+
 int capstan_x509_verifier_check(capstan_x509_verifier *v, capstan_ctx *ctx, const unsigned char *der,
-	size_t len, int check_chain, unsigned char spki[32])
+	size_t len, int check_chain, capstan_x509_facts *facts)
 {
 	X509 *cert = NULL;
 	int rc;
 
 	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
 		return rc;
-	if ((rc = spki_sha256(ctx, cert, spki)) < 0 || !check_chain)
+	if ((rc = read_facts(ctx, cert, facts)) < 0 || !check_chain)
 		goto done;
 	if (X509_STORE_CTX_init(v->sctx, v->store, cert, v->untrusted) != 1) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up verification");

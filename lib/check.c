@@ -223,11 +223,13 @@ static int check_row(const capstan_store_check_row *row, void *payload)
 {
 	checker *k = payload;
 	int live = strcmp(row->status, "valid") == 0 && row->not_after > k->now;
-	unsigned char md[32], spki[32];
+	unsigned char md[32];
+	capstan_x509_facts facts;
 	char hex[65], what[256];
 	env_trust *trust = NULL;
 	int rc;
 
+	memset(&facts, 0, sizeof(facts));
 	k->sum->certs++;
 	snprintf(what, sizeof(what), "%s '%s' in %s (serial %s)", row->kind, row->name, row->env, row->serial);
 	if ((rc = capstan_sha256(k->ctx, row->der, row->der_len, md)) < 0)
@@ -240,14 +242,19 @@ static int check_row(const capstan_store_check_row *row, void *payload)
 	if (!live)
 		return 0; /* revoked, superseded and expired certificates need neither key nor chain */
 	rc = capstan_x509_verifier_check(trust->verifier, k->ctx, row->der, row->der_len,
-		trust->verifier != NULL, spki);
+		trust->verifier != NULL, &facts);
+	if (rc == CAPSTAN_EINVALID && facts.serial[0] == '\0')
+		return report(k, "record", "%s: its certificate does not read: %s", what, capstan_error_message(k->ctx));
 	if (rc == CAPSTAN_EINVALID)
-		return report(k, "chain", "%s %s", what, capstan_error_message(k->ctx));
+		rc = report(k, "chain", "%s %s", what, capstan_error_message(k->ctx));
+	else if (rc == 0 && trust->verifier)
+		k->sum->verified++;
 	if (rc < 0)
 		return rc;
-	if (trust->verifier)
-		k->sum->verified++;
-	return check_key(k, row, spki, what);
+	/* What lookups and renew --due go by must be what the certificate says. */
+	if (strcmp(facts.serial, row->serial) != 0 || facts.not_after != row->not_after)
+		return report(k, "record", "%s: its row's serial or expiry differs from its certificate's", what);
+	return check_key(k, row, facts.spki_sha256, what);
 }
 
 int capstan_check(capstan_ctx *ctx, capstan_check_fn fn, void *payload, capstan_check_summary *summary)

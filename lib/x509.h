@@ -124,10 +124,16 @@ int capstan_x509_verify_chain(capstan_buf *leaf, capstan_ctx *ctx, const unsigne
 typedef struct capstan_x509_verifier capstan_x509_verifier;
 int capstan_x509_verifier_new(capstan_x509_verifier **out, capstan_ctx *ctx, const capstan_der *roots,
 	size_t nroots, const capstan_der *intermediates, size_t nintermediates);
-/* spki receives the SHA-256 of the certificate's SubjectPublicKeyInfo; the
- * chain is verified too when check_chain (CAPSTAN_EINVALID with the reason). */
+/* What the certificate says that its inventory row repeats. */
+typedef struct {
+	unsigned char spki_sha256[32]; /* of its SubjectPublicKeyInfo */
+	char serial[2 * 20 + 1];
+	time_t not_after;
+} capstan_x509_facts;
+/* Reads the facts; verifies the chain too when check_chain (CAPSTAN_EINVALID
+ * with the reason). */
 int capstan_x509_verifier_check(capstan_x509_verifier *v, capstan_ctx *ctx, const unsigned char *der,
-	size_t len, int check_chain, unsigned char spki[32]);
+	size_t len, int check_chain, capstan_x509_facts *facts);
 void capstan_x509_verifier_free(capstan_x509_verifier *v);
 
 #endif

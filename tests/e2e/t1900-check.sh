@@ -59,6 +59,11 @@ check "a flipped byte in a sealed key passes without the passphrase" "$CAPSTAN" 
 finds key-sealed-flipped key "'a.internal' .*its sealed key does not open" --passphrase-file "$PASS"
 damaged der-swapped "UPDATE certs SET der = (SELECT der FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
 finds der-swapped record "'a.internal' .*does not match its recorded fingerprint"
+damaged expiry-moved "UPDATE certs SET not_after = not_after + 86400 * 365 WHERE id = $(leaf_id a.internal)"
+finds expiry-moved record "'a.internal' .*its row's serial or expiry differs from its certificate's"
+junk_fp=$(printf '\x30\x03\x02\x01\x01' | sha256sum | cut -d' ' -f1)
+damaged unreadable "UPDATE certs SET der = x'3003020101', fingerprint = '$junk_fp' WHERE id = $(leaf_id a.internal)"
+finds unreadable record "'a.internal' .*its certificate does not read: not a DER certificate"
 damaged wrong-env "UPDATE certs SET der = (SELECT der FROM certs WHERE name = 'p.internal'),
 	fingerprint = (SELECT fingerprint FROM certs WHERE name = 'p.internal'),
 	key_id = (SELECT key_id FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
