@@ -126,17 +126,6 @@ static int check_audit(checker *k)
 	return rc;
 }
 
-static capstan_der *ders_of(capstan_cert **certs, size_t n)
-{
-	capstan_der *ders = calloc(n ? n : 1, sizeof(*ders));
-
-	for (size_t i = 0; ders && i < n; i++) {
-		ders[i].der = certs[i]->der;
-		ders[i].len = certs[i]->der_len;
-	}
-	return ders;
-}
-
 /* The environment's trust, as `capstan verify` sees it: its live roots and
  * intermediates. An environment without a valid root is itself a finding. */
 static int load_trust(checker *k, int64_t env_id, const char *env, env_trust *out)
@@ -155,7 +144,7 @@ static int load_trust(checker *k, int64_t env_id, const char *env, env_trust *ou
 		rc = report(k, "chain", "environment '%s' has no valid %s", env, nroots ? "intermediate" : "root");
 		goto done;
 	}
-	if (!(rd = ders_of(roots, nroots)) || !(id = ders_of(inters, ninters))) {
+	if (!(rd = capstan_ders_of(roots, nroots)) || !(id = capstan_ders_of(inters, ninters))) {
 		rc = capstan_error_oom(k->ctx);
 		goto done;
 	}

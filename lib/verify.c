@@ -9,7 +9,7 @@
 #include "store.h"
 #include "x509.h"
 
-static capstan_der *ders_of(capstan_cert **certs, size_t n)
+capstan_der *capstan_ders_of(capstan_cert **certs, size_t n)
 {
 	capstan_der *ders = calloc(n ? n : 1, sizeof(*ders));
 
@@ -66,7 +66,7 @@ int capstan_verify(capstan_ctx *ctx, const char *env_name, const unsigned char *
 	if ((rc = capstan_store_env_roots(ctx, env.id, &roots, &nroots)) < 0 ||
 	    (rc = capstan_store_env_intermediates(ctx, env.id, &inters, &ninters)) < 0)
 		goto done;
-	if (!(root_ders = ders_of(roots, nroots)) || !(inter_ders = ders_of(inters, ninters))) {
+	if (!(root_ders = capstan_ders_of(roots, nroots)) || !(inter_ders = capstan_ders_of(inters, ninters))) {
 		rc = capstan_error_oom(ctx);
 		goto done;
 	}

@@ -120,6 +120,9 @@ int capstan_x509_verify_chain(capstan_buf *leaf, capstan_ctx *ctx, const unsigne
 	size_t input_len, const capstan_der *roots, size_t nroots, const capstan_der *intermediates,
 	size_t nintermediates);
 
+/* The DER of each certificate, for the functions above (verify.c; free() it). */
+capstan_der *capstan_ders_of(capstan_cert **certs, size_t n);
+
 /* The same for many certificates, with the trust set up once (capstan check). */
 typedef struct capstan_x509_verifier capstan_x509_verifier;
 int capstan_x509_verifier_new(capstan_x509_verifier **out, capstan_ctx *ctx, const capstan_der *roots,

@@ -51,7 +51,7 @@ inventory_digest() {
 	fi
 }
 
-# refuses DESC EXIT PATTERN CMD...: CMD exits EXIT (1 or 2), prints nothing on
+# refuses DESC EXIT PATTERN CMD...: CMD exits EXIT (1, 2, or 1|2), prints nothing on
 # stdout, exactly one stderr line "capstan: ..." matching PATTERN, and leaves
 # the inventory as it was.
 refuses() {
@@ -62,7 +62,7 @@ refuses() {
 	rc=$?
 	after=$(inventory_digest)
 	lines=$(wc -l <"$T/err")
-	if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && [ ! -s "$T/out" ] &&
+	if [[ "$rc" =~ ^($want)$ ]] && [ "$lines" = 1 ] && [ ! -s "$T/out" ] &&
 	   grep -Eq -- "^capstan: .*$pattern" "$T/err" && [ "$before" = "$after" ]; then
 		ok "$desc"
 	else

@@ -97,26 +97,9 @@ printf 'x\n' >"$T/tpl/kubernetes/{{ca_file}}.tmpl"
 # --- the table --------------------------------------------------------------
 touch "$T/stamp"; sleep 0.01
 ESCAPE_NAMES=(/tmp/escaped "$T/escaped" "$T/../escaped" "$T/escape")
-crashes=0
-# hostile DESC CMD...: a clean refusal, exit 1 or 2, one line, nothing changed.
-hostile() {
-	local desc=$1; shift
-	local before after rc lines
-	before=$(inventory_digest)
-	"$@" >"$T/out" 2>"$T/err" </dev/null
-	rc=$?
-	after=$(inventory_digest)
-	lines=$(wc -l <"$T/err")
-	if { [ "$rc" = 1 ] || [ "$rc" = 2 ]; } && [ "$lines" = 1 ] && [ ! -s "$T/out" ] &&
-	   grep -q '^capstan: ' "$T/err" && [ "$before" = "$after" ]; then
-		ok "refused: $desc"; [ -n "${SHOW:-}" ] && diag "$T/err"
-	else
-		[ "$rc" -gt 2 ] && crashes=$((crashes + 1))
-		not_ok "refused: $desc"
-		echo "#   exit $rc, $lines stderr line(s), inventory $([ "$before" = "$after" ] && echo unchanged || echo CHANGED)" >&2
-		diag "$T/out" "$T/err"
-	fi
-}
+# hostile DESC CMD...: a clean refusal: exit 1 or 2 (not a signal, not a
+# sanitizer's exit), one "capstan: " line, nothing on stdout, nothing changed.
+hostile() { local desc=$1; shift; refuses "refused: $desc" '1|2' '' "$@"; }
 
 for f in empty garbage random pem-junk pem-random pem-unterminated key-junk der-truncated der-huge-length \
 	der-mangled der-deep huge jks-truncated p12-truncated a-crl csr-junk; do
@@ -166,7 +149,6 @@ hostile "issue an IP with five parts" cap issue --env dev --profile server --cn 
 hostile "issue --batch with junk" cap issue --batch "$H/random"
 
 # --- nothing escaped --------------------------------------------------------
-is "no crash among $tap_n inputs" "$crashes" 0
 escaped=$(find "$T" -newer "$T/stamp" -not -path "$CAPSTAN_HOME*" -not -path "$T/out" -not -path "$T/err" \
 	-not -path "$T" -not -path "$T/out-dir" -print)
 is "nothing was written outside the home" "$escaped" ""
