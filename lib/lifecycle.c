@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "ca_internal.h"
 #include "store.h"
+#include "reissue.h"
 #include "x509.h"
 
 static const struct { capstan_revoke_reason reason; const char *name; } reasons[] = {
@@ -41,39 +42,7 @@ const char *capstan_revoke_reason_names(void)
 	return "unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation";
 }
 
-typedef enum { REISSUE_RENEW, REISSUE_ROTATE } reissue_kind;
-
-/* What a reissue needs, gathered before the transaction. */
-typedef struct {
-	capstan_store_env env;
-	char *cn;                   /* of the old certificate */
-	capstan_strlist sans;
-	capstan_cert *issuer;
-	capstan_key *issuer_key;
-	capstan_x509_issuer *issuer_parsed;
-	capstan_key *key;           /* the subject's key: the old public key, or a new key */
-	capstan_buf sealed;         /* a new key's sealed form */
-	int64_t key_id;             /* renew: the stored key it certifies again */
-	int64_t lifetime;
-	int issuer_cached;          /* the issuer_* belong to an issuer_cache */
-} reissue_plan;
-
-/* renew --due: each environment's intermediate and its unsealed key, loaded
- * once per commit group rather than once per renewal (~0.5 ms each). Emptied
- * when a group starts, so a CA rotated meanwhile is seen under the lock. */
-#define ISSUER_CACHE_SLOTS 8
-
-typedef struct {
-	struct {
-		int64_t env_id;
-		capstan_cert *issuer;
-		capstan_key *key;
-		capstan_x509_issuer *parsed;
-	} slot[ISSUER_CACHE_SLOTS];
-	size_t count;
-} issuer_cache;
-
-static void issuer_cache_clear(issuer_cache *c)
+void capstan_issuer_cache_clear(issuer_cache *c)
 {
 	for (size_t i = 0; i < c->count; i++) {
 		capstan_cert_free(c->slot[i].issuer);
@@ -83,7 +52,7 @@ static void issuer_cache_clear(issuer_cache *c)
 	c->count = 0;
 }
 
-static void plan_clear(reissue_plan *p)
+void capstan_reissue_plan_clear(reissue_plan *p)
 {
 	capstan_store_env_clear(&p->env);
 	free(p->cn);
@@ -149,7 +118,7 @@ static int plan_issuer(capstan_ctx *ctx, reissue_plan *p, issuer_cache *cache)
 	return 0;
 }
 
-static int plan_reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
+int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
 	reissue_plan *p, issuer_cache *cache)
 {
 	int rc;
@@ -159,30 +128,53 @@ static int plan_reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind 
 	    (rc = capstan_store_env_get(ctx, old->env, &p->env)) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", lifetime, old->lifetime, &p->lifetime)) < 0)
 		return rc;
+	for (size_t i = 0; i < old->san_count; i++)
+		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
+			return capstan_error_oom(ctx);
+	if ((rc = plan_issuer(ctx, p, cache)) < 0)
+		return rc;
+	return kind == REISSUE_RENEW ? capstan_store_cert_key_id(ctx, old->id, &p->key_id) : 0;
+}
+
+int capstan_reissue_subject(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, reissue_plan *p)
+{
+	int rc;
+
 	/* Renewal certifies the old public key again; rotation only needs the CN. */
 	if ((rc = capstan_x509_renewal_read(&p->cn, kind == REISSUE_RENEW ? &p->key : NULL, ctx, old->der,
 		     old->der_len)) < 0)
 		return rc;
 	if (!p->cn)
 		return capstan_error(ctx, CAPSTAN_ERROR, "'%s' has no CN to carry over", old->name);
-	for (size_t i = 0; i < old->san_count; i++)
-		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
-			return capstan_error_oom(ctx);
-	if ((rc = plan_issuer(ctx, p, cache)) < 0)
-		return rc;
 	if (kind == REISSUE_RENEW)
-		return capstan_store_cert_key_id(ctx, old->id, &p->key_id);
+		return 0;
 	/* A new key, made before the transaction so RSA keygen holds no lock. */
 	if ((rc = capstan_key_generate(&p->key, ctx, old->key_type)) < 0)
 		return rc;
 	return capstan_key_seal(&p->sealed, ctx, p->key);
 }
 
-static int reissue_records(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
-	reissue_plan *p, capstan_cert **out)
+capstan_mint capstan_reissue_mint(const capstan_cert *old, reissue_kind kind, const reissue_plan *p, time_t now)
+{
+	capstan_mint m = {
+		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = old->profile, .cn = p->cn,
+			  .org = p->env.org, .sans = &p->sans,
+			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
+		.name = old->name, .service = old->service, .env_id = p->env.id, .env_name = p->env.name,
+		.subject_key = p->key, .sealed_key = kind == REISSUE_ROTATE ? &p->sealed : NULL,
+		.key_id = p->key_id, .issuer = p->issuer, .issuer_key = p->issuer_key,
+		.issuer_parsed = p->issuer_parsed,
+		.lifetime = p->lifetime, .renew_before = old->renew_before,
+	};
+
+	return m;
+}
+
+int capstan_reissue_records(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, reissue_plan *p,
+	reissue_signed *presigned, capstan_cert **out)
 {
 	capstan_cert *now_old = NULL, *latest = NULL;
-	time_t now = time(NULL);
+	capstan_mint m;
 	char detail[96];
 	int rc;
 
@@ -197,17 +189,14 @@ static int reissue_records(capstan_ctx *ctx, const capstan_cert *old, reissue_ki
 	}
 	if ((rc = check_reissuable(ctx, now_old, kind)) < 0)
 		goto done;
-	capstan_mint m = {
-		.tmpl = { .kind = CAPSTAN_KIND_LEAF, .profile = old->profile, .cn = p->cn,
-			  .org = p->env.org, .sans = &p->sans,
-			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
-		.name = old->name, .service = old->service, .env_id = p->env.id, .env_name = p->env.name,
-		.subject_key = p->key, .sealed_key = kind == REISSUE_ROTATE ? &p->sealed : NULL,
-		.key_id = p->key_id, .issuer = p->issuer, .issuer_key = p->issuer_key,
-		.issuer_parsed = p->issuer_parsed,
-		.lifetime = p->lifetime, .renew_before = old->renew_before,
-	};
-	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
+	if (presigned) {
+		rc = capstan_ca_record(ctx, &presigned->mint, presigned->info, &presigned->der, out);
+		presigned->info = (capstan_x509_info){ 0 }; /* consumed */
+	} else {
+		m = capstan_reissue_mint(old, kind, p, time(NULL));
+		rc = capstan_ca_mint(ctx, &m, out);
+	}
+	if (rc < 0)
 		goto done;
 	/* A revoked certificate stays revoked; a valid or expired one is superseded. */
 	if (now_old->status != CAPSTAN_STATUS_REVOKED &&
@@ -229,37 +218,15 @@ static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = plan_reissue(ctx, old, kind, lifetime, &p, NULL)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
-	    (rc = capstan_store_end(ctx, reissue_records(ctx, old, kind, &p, &cert))) < 0)
+	if ((rc = capstan_reissue_plan(ctx, old, kind, lifetime, &p, NULL)) < 0 ||
+	    (rc = capstan_reissue_subject(ctx, old, kind, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	    (rc = capstan_store_end(ctx, capstan_reissue_records(ctx, old, kind, &p, NULL, &cert))) < 0)
 		goto done;
 	*out = cert;
 	cert = NULL;
 done:
 	capstan_cert_free(cert);
-	plan_clear(&p);
-	return rc;
-}
-
-/* renew --due, inside the group's transaction: the certificate is claimed
- * under the write lock (if another run renewed it meanwhile it is no longer
- * valid, nor due: 1 is returned) and renewed under a savepoint of its own. */
-static int renew_claimed(capstan_ctx *ctx, const capstan_cert *old, const capstan_due_opts *due,
-	issuer_cache *cache, capstan_cert **out)
-{
-	reissue_plan p = { 0 };
-	int rc, claim;
-
-	if ((rc = plan_reissue(ctx, old, REISSUE_RENEW, 0, &p, cache)) < 0 || (rc = capstan_store_savepoint(ctx)) < 0)
-		goto done;
-	claim = capstan_store_still_due(ctx, old->id, time(NULL), due->within, due->from_old_ca);
-	if (claim <= 0 || (rc = reissue_records(ctx, old, REISSUE_RENEW, &p, out)) < 0) {
-		capstan_store_undo(ctx);
-		rc = claim < 0 ? claim : claim == 0 ? 1 : rc;
-		goto done;
-	}
-	rc = capstan_store_release(ctx);
-done:
-	plan_clear(&p);
+	capstan_reissue_plan_clear(&p);
 	return rc;
 }
 
@@ -292,115 +259,4 @@ int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_re
 		rc = capstan_audit_record(ctx, "revoke", cert->env, cert->name, cert->serial,
 			capstan_revoke_reason_name(reason));
 	return capstan_store_end(ctx, rc);
-}
-
-#define DUE_GROUP 64
-#define DUE_GROUP_SECONDS 0.05
-
-/* The renewals of the open transaction, reported once it commits. */
-typedef struct {
-	capstan_cert *old[DUE_GROUP];
-	capstan_cert *renewed[DUE_GROUP];
-	size_t count;
-} due_group;
-
-static int report_group(due_group *g, capstan_due_fn fn, void *payload, int committed)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < g->count; i++) {
-		capstan_due_result r = { g->old[i], g->renewed[i], NULL };
-		if (committed && rc == 0 && fn)
-			rc = fn(&r, payload);
-		capstan_cert_free(g->old[i]);
-		capstan_cert_free(g->renewed[i]);
-	}
-	g->count = 0;
-	return rc;
-}
-
-static double now_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* One candidate inside the group: renewed (kept for the report), skipped
- * (another run got it), or failed (reported now: nothing of it is written). */
-static int renew_candidate(capstan_ctx *ctx, int64_t id, const capstan_due_opts *opts, due_group *g,
-	issuer_cache *cache, capstan_due_fn fn, void *payload, int *failures)
-{
-	capstan_cert *old = NULL, *renewed = NULL;
-	capstan_due_result result = { 0 };
-	int rc;
-
-	if ((rc = capstan_store_cert_get(ctx, id, &old)) < 0)
-		return rc;
-	/* Superseded or revoked since the candidates were read: nothing to do or say. */
-	if (old->status != CAPSTAN_STATUS_VALID && old->status != CAPSTAN_STATUS_EXPIRED) {
-		capstan_cert_free(old);
-		return 0;
-	}
-	rc = renew_claimed(ctx, old, opts, cache, &renewed);
-	if (rc == 1 || rc == CAPSTAN_EEXISTS) {
-		rc = 0; /* another run got there first: exactly once */
-	} else if (rc == CAPSTAN_EINVALID) {
-		result.old = old;
-		result.problem = capstan_error_message(ctx);
-		(*failures)++;
-		rc = fn ? fn(&result, payload) : 0;
-	} else if (rc == 0) {
-		g->old[g->count] = old;
-		g->renewed[g->count++] = renewed;
-		return 0;
-	}
-	capstan_cert_free(old);
-	capstan_cert_free(renewed);
-	return rc;
-}
-
-int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_due_fn fn, void *payload)
-{
-	capstan_store_env env = { 0 };
-	due_group g = { .count = 0 };
-	issuer_cache cache = { .count = 0 };
-	int64_t *ids = NULL;
-	size_t count = 0;
-	double started = 0;
-	int rc, failures = 0, in_tx = 0;
-
-	if ((rc = capstan_require_store(ctx)) < 0)
-		return rc;
-	if (opts->env && (rc = capstan_store_env_get(ctx, opts->env, &env)) < 0)
-		return rc;
-	rc = capstan_store_due_ids(ctx, env.id, time(NULL), opts->within, opts->from_old_ca, &ids, &count);
-	capstan_store_env_clear(&env);
-	/* Renewals are committed in groups (64, or 50 ms): one fsync for many,
-	 * and the write lock held briefly so that other runs interleave. */
-	for (size_t i = 0; rc == 0 && i < count; i++) {
-		if (!in_tx) {
-			if ((rc = capstan_store_begin(ctx)) < 0)
-				break;
-			in_tx = 1;
-			started = now_seconds();
-			issuer_cache_clear(&cache);
-		}
-		rc = renew_candidate(ctx, ids[i], opts, &g, &cache, fn, payload, &failures);
-		if (rc == 0 && (g.count == DUE_GROUP || now_seconds() - started >= DUE_GROUP_SECONDS || i + 1 == count)) {
-			in_tx = 0;
-			if ((rc = capstan_store_commit(ctx)) == 0)
-				rc = report_group(&g, fn, payload, 1);
-		}
-	}
-	if (in_tx)
-		rc = capstan_store_end(ctx, rc ? rc : CAPSTAN_ERROR);
-	report_group(&g, fn, payload, 0); /* rolled back: not renewed, not reported */
-	issuer_cache_clear(&cache);
-	free(ids);
-	if (rc == 0 && failures)
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%d certificate%s due could not be renewed",
-			failures, failures == 1 ? "" : "s");
-	return rc;
 }
