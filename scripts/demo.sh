@@ -88,4 +88,7 @@ say "The audit log (last 5 of $("$CAPSTAN" --json audit | jq length) changes), h
 "$CAPSTAN" audit | tail -5
 run audit --verify
 
+say "The whole home checked: database, keys (each opened), chains, serials, audit chain, file modes"
+run check --keys
+
 say "Done: 3 environments, $verified certificates issued and verified by two independent verifiers."
