@@ -10,6 +10,10 @@
 #define MAX_TEMPLATE (1024 * 1024)
 #define MAX_DEPTH 32
 #define MAX_OUTPUT (16 * 1024 * 1024)
+/* Nodes visited in one rendering: sections nested over lists multiply, and
+ * ones that print nothing would never reach MAX_OUTPUT. A bundle's templates
+ * take a few thousand. */
+#define MAX_STEPS 1000000
 #define MAX_NAME 128
 
 /* Data. */
@@ -354,14 +358,46 @@ static int parse_nodes(parser *p, const char **pos, const node *open, node **out
 	}
 }
 
-/* Rendering. */
+/* Rendering, into a buffer that doubles (capstan_buf grows by copying, which
+ * would make many small appends quadratic); wiped, as configs hold passwords. */
+typedef struct {
+	unsigned char *data;
+	size_t len, cap;
+} growbuf;
+
 typedef struct {
 	capstan_ctx *ctx;
 	const char *name;
-	capstan_buf *out;
+	growbuf out;
 	const capstan_tvalue *stack[MAX_DEPTH + 2];
 	int depth;
+	size_t steps;
 } renderer;
+
+static int emit(renderer *r, const void *data, size_t len)
+{
+	growbuf *b = &r->out;
+	unsigned char *grown;
+	size_t cap;
+
+	if (len > MAX_OUTPUT || b->len + len > MAX_OUTPUT)
+		return capstan_error(r->ctx, CAPSTAN_EINVALID, "%s: output larger than 16 MiB", r->name);
+	if (b->len + len > b->cap) {
+		for (cap = b->cap ? b->cap : 4096; cap < b->len + len; cap *= 2)
+			;
+		if (!(grown = malloc(cap)))
+			return capstan_error_oom(r->ctx);
+		if (b->len)
+			memcpy(grown, b->data, b->len);
+		capstan_wipe(b->data, b->len);
+		free(b->data);
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
 
 static int lookup(renderer *r, const node *n, const capstan_tvalue **out)
 {
@@ -440,23 +476,24 @@ static int render_nodes(renderer *r, const node *n)
 	int rc;
 
 	for (; n; n = n->next) {
+		if (++r->steps > MAX_STEPS)
+			return capstan_error(r->ctx, CAPSTAN_EINVALID,
+				"%s:%d: too much to render (sections nested over lists?)", r->name, n->line);
 		if (n->type == NODE_TEXT) {
-			rc = capstan_buf_append(r->ctx, r->out, n->text, n->len);
+			rc = emit(r, n->text, n->len);
 		} else if ((rc = lookup(r, n, &v)) == 0) {
 			if (n->type != NODE_VAR)
 				rc = render_section(r, n, v);
 			else if (v->type == TV_STRING)
-				rc = capstan_buf_append(r->ctx, r->out, v->string, strlen(v->string));
+				rc = emit(r, v->string, strlen(v->string));
 			else if (v->type == TV_BOOL)
-				rc = capstan_buf_append(r->ctx, r->out, v->boolean ? "true" : "false", v->boolean ? 4 : 5);
+				rc = emit(r, v->boolean ? "true" : "false", v->boolean ? 4 : 5);
 			else
 				rc = capstan_error(r->ctx, CAPSTAN_EINVALID, "%s:%d: '%s' is a %s, not text (use a section)",
 					r->name, n->line, n->name, v->type == TV_LIST ? "list" : "map");
 		}
 		if (rc < 0)
 			return rc;
-		if (r->out->len > MAX_OUTPUT)
-			return capstan_error(r->ctx, CAPSTAN_EINVALID, "%s: output larger than 16 MiB", r->name);
 	}
 	return 0;
 }
@@ -465,7 +502,7 @@ int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name
 	const capstan_tvalue *data)
 {
 	parser p = { ctx, name, text, text + len, 1 };
-	renderer r = { ctx, name, out, { data }, 1 };
+	renderer r = { .ctx = ctx, .name = name, .stack = { data }, .depth = 1 };
 	const char *pos = text;
 	node *tree = NULL;
 	int rc;
@@ -474,9 +511,11 @@ int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name
 		return capstan_error(ctx, CAPSTAN_EINVALID, "%s: template larger than 1 MiB", name);
 	if (!data || data->type != TV_MAP)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "%s: template data must be a map", name);
-	if ((rc = parse_nodes(&p, &pos, NULL, &tree, 0)) == 0 && (rc = capstan_buf_append(ctx, out, "", 0)) == 0)
-		rc = render_nodes(&r, tree);
+	if ((rc = parse_nodes(&p, &pos, NULL, &tree, 0)) == 0 && (rc = render_nodes(&r, tree)) == 0)
+		rc = capstan_buf_append(ctx, out, r.out.data, r.out.len);
 	nodes_free(tree);
+	capstan_wipe(r.out.data, r.out.len);
+	free(r.out.data);
 	if (rc < 0)
 		capstan_buf_free(out);
 	return rc;

@@ -15,14 +15,14 @@ for bin in "$build"/fuzz/fuzz_*; do
 	regressions=tests/fuzz/regressions/${name#fuzz_}
 	corpus=$build/corpus/$name
 	mkdir -p "$corpus" "$build/crashes"
-	if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
-		if ! "$bin" -runs=0 "$regressions"/* >"$build/$name.replay.log" 2>&1 &&
-		   ! "$bin" "$regressions"/* >>"$build/$name.replay.log" 2>&1; then
-			echo "fuzz: $name: a kept crasher fails again (see $build/$name.replay.log)" >&2
+	# Each kept input alone, within 10 s (libFuzzer applies -timeout only while fuzzing).
+	for input in "$regressions"/*; do
+		[ -f "$input" ] || continue
+		if ! timeout 10 "$bin" "$input" >"$build/$name.replay.log" 2>&1; then
+			echo "fuzz: $name: kept input $input fails again (see $build/$name.replay.log)" >&2
 			status=1
-			continue
 		fi
-	fi
+	done
 	# New inputs go to the first directory (under build/); seeds stay as they are.
 	if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 		-artifact_prefix="$build/crashes/$name-" -print_final_stats=1 \

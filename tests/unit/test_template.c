@@ -100,6 +100,24 @@ static void test_refusals(void **state)
 	capstan_ctx_free(ctx);
 }
 
+/* Sections nested over a list multiply: 25 deep over two items is 2^25
+ * renderings of nothing, which no output limit would stop (found by fuzz_template). */
+static void test_work_is_bounded(void **state)
+{
+	capstan_ctx *ctx = NULL;
+	char text[25 * 20 + 1];
+
+	(void)state;
+	assert_int_equal(capstan_ctx_new(&ctx), 0);
+	for (int i = 0; i < 25; i++) {
+		memcpy(text + 10 * i, "{{#certs}}", 10);
+		memcpy(text + 250 + 10 * i, "{{/certs}}", 10);
+	}
+	text[500] = '\0';
+	assert_refuses(ctx, text, "t.tmpl:1: too much to render (sections nested over lists?)");
+	capstan_ctx_free(ctx);
+}
+
 static void test_copy(void **state)
 {
 	capstan_tvalue *d = data(), *c = capstan_tv_copy(d);
@@ -117,6 +135,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_work_is_bounded),
 		cmocka_unit_test(test_copy),
 	};
 	return cmocka_run_group_tests_name("template", tests, NULL, NULL);
