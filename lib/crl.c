@@ -1,8 +1,8 @@
-/* Certificate revocation lists, built and signed with OpenSSL. */
+/* Certificate revocation lists: the header built by OpenSSL, the entries by hand. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
