@@ -55,11 +55,12 @@ int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn f
 	char msg[256];
 	int rc;
 
-	/* The UNIQUE index should make this impossible; a damaged one would not. */
+	/* The UNIQUE index compares text: "AB" and "ab" pass it, and a damaged
+	 * index passes anything. A serial is a number: compared in lower case. */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT c.serial, coalesce(i.subject, '(self-signed)'), count(*) FROM certs c"
+		     "SELECT lower(c.serial), coalesce(i.subject, '(self-signed)'), count(*) FROM certs c"
 		     " LEFT JOIN certs i ON i.id = c.issuer_id"
-		     " GROUP BY c.issuer_id, c.serial HAVING count(*) > 1")) < 0)
+		     " GROUP BY c.issuer_id, lower(c.serial) HAVING count(*) > 1")) < 0)
 		return rc;
 	while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
 		snprintf(msg, sizeof(msg), "serial %s is used %d times by issuer %s",

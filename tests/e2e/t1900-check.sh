@@ -68,6 +68,12 @@ damaged wrong-env "UPDATE certs SET der = (SELECT der FROM certs WHERE name = 'p
 	fingerprint = (SELECT fingerprint FROM certs WHERE name = 'p.internal'),
 	key_id = (SELECT key_id FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
 finds wrong-env chain "'a.internal' in dev .*does not verify: unable to get local issuer certificate"
+damaged serial-twice "INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile, status, subject,
+	issuer, sans, service, key_type, lifetime, renew_before, not_before, not_after, fingerprint, der, created_at)
+	SELECT env_id, kind, 'copy', upper(serial), issuer_id, key_id, profile, 'superseded', subject, issuer, sans,
+	service, key_type, lifetime, renew_before, not_before, not_after, fingerprint, der, created_at
+	FROM certs WHERE id = $(leaf_id a.internal)"
+finds serial-twice serial "serial [0-9a-f]+ is used 2 times by issuer CN=dev Intermediate CA 1"
 damaged no-root "UPDATE certs SET status = 'revoked' WHERE kind = 'root' AND env_id = (SELECT id FROM envs WHERE name = 'prod')"
 finds no-root chain "environment 'prod' has no valid root"
 damaged schema "PRAGMA user_version = 99"
