@@ -30,6 +30,10 @@ killed_at() {
 	sleep "$delay"
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# libfaketime (LATER) makes a semaphore and shared memory named after the
+	# pid and removes them at exit, which SIGKILL skips: left behind, they make
+	# a later faketime(1) that gets the same pid fail with "sem_open: File exists".
+	rm -f "/dev/shm/faketime_shm_$pid" "/dev/shm/sem.faketime_sem_$pid"
 	return 0
 }
 # A random moment within the first 60% of RUN_MS, how long an uninterrupted
