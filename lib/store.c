@@ -173,7 +173,7 @@ static int exec(capstan_ctx *ctx, const char *sql, const char *what)
 	return 0;
 }
 
-static int schema_version(capstan_ctx *ctx, int *version)
+int capstan_store_schema_version(capstan_ctx *ctx, int *version)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc;
@@ -193,14 +193,14 @@ static int migrate(capstan_ctx *ctx)
 	char sql[64];
 	int version, rc;
 
-	if ((rc = schema_version(ctx, &version)) < 0)
+	if ((rc = capstan_store_schema_version(ctx, &version)) < 0)
 		return rc;
 	if (version == MIGRATION_COUNT)
 		return 0;
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		return rc;
 	/* Read again under the write lock: another process may have migrated. */
-	if ((rc = schema_version(ctx, &version)) < 0)
+	if ((rc = capstan_store_schema_version(ctx, &version)) < 0)
 		goto fail;
 	if (version > MIGRATION_COUNT) {
 		rc = capstan_error(ctx, CAPSTAN_ERROR,

@@ -129,8 +129,9 @@ int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[3
 /* capstan check (store_check.c). fn gets a one-line description of each fault. */
 typedef int (*capstan_store_problem_fn)(const char *problem, void *payload);
 int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload);
+/* The schema version the database says it has (store.c, which migrates by it),
+ * and the one this capstan's migrations lead to. */
 int capstan_store_schema_version(capstan_ctx *ctx, int *version);
-/* The version this capstan's migrations lead to. */
 int capstan_store_schema_latest(void);
 int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload);
 

@@ -34,21 +34,6 @@ int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void 
 	return rc;
 }
 
-int capstan_store_schema_version(capstan_ctx *ctx, int *version)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-
-	if ((rc = capstan_store_prepare(ctx, &stmt, "PRAGMA user_version")) < 0)
-		return rc;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*version = sqlite3_column_int(stmt, 0);
-	else
-		rc = capstan_store_error(ctx, "cannot read the schema version");
-	capstan_store_finish(ctx, stmt);
-	return rc;
-}
-
 int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload)
 {
 	sqlite3_stmt *stmt = NULL;
