@@ -28,20 +28,11 @@ typedef struct {
 	char error[300];
 } job;
 
-/* What each environment's requests are signed by: loaded once. */
-typedef struct {
-	int64_t env_id;
-	capstan_cert *issuer;
-	capstan_key *key;
-	capstan_x509_issuer *parsed;
-} env_ca;
-
 typedef struct {
 	capstan_ctx *ctx;
 	job *jobs;
 	size_t count;
-	env_ca *cas;
-	size_t ca_count;
+	capstan_signers signers; /* what each environment's requests are signed by */
 	pthread_mutex_t mu;
 	pthread_cond_t signed_cv, room_cv;
 	size_t next;         /* the next job a worker takes */
@@ -49,31 +40,10 @@ typedef struct {
 	int stop;
 } batch;
 
-static int ca_for(batch *b, int64_t env_id, env_ca **out)
-{
-	env_ca *grown;
-	int rc;
-
-	for (size_t i = 0; i < b->ca_count; i++)
-		if (b->cas[i].env_id == env_id)
-			return *out = &b->cas[i], 0;
-	if (!(grown = realloc(b->cas, (b->ca_count + 1) * sizeof(*grown))))
-		return capstan_error_oom(b->ctx);
-	b->cas = grown;
-	*out = memset(&b->cas[b->ca_count++], 0, sizeof(env_ca));
-	(*out)->env_id = env_id;
-	if ((rc = capstan_store_current_ca(b->ctx, env_id, CAPSTAN_KIND_INTERMEDIATE, &(*out)->issuer)) < 0 ||
-	    (rc = capstan_ca_load_key(b->ctx, (*out)->issuer, &(*out)->key)) < 0 ||
-	    (rc = capstan_x509_issuer_new(&(*out)->parsed, b->ctx, (*out)->issuer->der, (*out)->issuer->der_len)) < 0)
-		return rc;
-	return 0;
-}
-
 /* In the calling thread, before any signing: each request checked. */
 static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 {
 	time_t now = time(NULL);
-	env_ca *ca = NULL;
 	int rc;
 
 	for (size_t i = 0; i < b->count; i++) {
@@ -81,17 +51,14 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 		j->o = &reqs[i];
 		rc = reqs[i].csr ? capstan_error(b->ctx, CAPSTAN_EINVALID, "a batch takes no CSR") :
 			capstan_issue_check(b->ctx, &reqs[i], &j->plan);
-		if (rc == 0 && (rc = ca_for(b, j->plan.env.id, &ca)) < 0 && rc != CAPSTAN_ENOTFOUND)
+		if (rc == 0 && (rc = capstan_signers_get(b->ctx, &b->signers, j->plan.env.id, &j->plan.signer)) < 0 &&
+		    rc != CAPSTAN_ENOTFOUND)
 			return rc; /* a key that does not open: the whole batch stops */
 		if (rc < 0) {
 			j->state = JOB_FAILED;
 			snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(b->ctx));
 			continue;
 		}
-		j->plan.issuer = ca->issuer;
-		j->plan.issuer_key = ca->key;
-		j->plan.issuer_parsed = ca->parsed;
-		j->plan.borrowed = 1;
 		j->mint = capstan_issue_mint(&reqs[i], &j->plan, now);
 	}
 	return 0;
@@ -288,12 +255,7 @@ int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t
 		capstan_x509_info_clear(&b.jobs[i].info);
 		capstan_issue_plan_clear(&b.jobs[i].plan);
 	}
-	for (size_t i = 0; i < b.ca_count; i++) {
-		capstan_cert_free(b.cas[i].issuer);
-		capstan_key_free(b.cas[i].key);
-		capstan_x509_issuer_free(b.cas[i].parsed);
-	}
-	free(b.cas);
+	capstan_signers_clear(&b.signers);
 	free(b.jobs);
 	pthread_cond_destroy(&b.signed_cv);
 	pthread_cond_destroy(&b.room_cv);

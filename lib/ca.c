@@ -50,6 +50,53 @@ int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key 
 	return rc;
 }
 
+static void signer_free(capstan_signer *s)
+{
+	if (!s)
+		return;
+	capstan_cert_free(s->issuer);
+	capstan_key_free(s->key);
+	capstan_x509_issuer_free(s->parsed);
+	free(s);
+}
+
+int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_id,
+	const capstan_signer **out)
+{
+	capstan_signer *s, **grown;
+	int rc;
+
+	for (size_t i = 0; i < signers->count; i++)
+		if (signers->items[i]->env_id == env_id)
+			return *out = signers->items[i], 0;
+	if (!(s = calloc(1, sizeof(*s))))
+		return capstan_error_oom(ctx);
+	s->env_id = env_id;
+	if ((rc = capstan_store_current_ca(ctx, env_id, CAPSTAN_KIND_INTERMEDIATE, &s->issuer)) < 0 ||
+	    (rc = capstan_ca_load_key(ctx, s->issuer, &s->key)) < 0 ||
+	    (rc = capstan_x509_issuer_new(&s->parsed, ctx, s->issuer->der, s->issuer->der_len)) < 0) {
+		signer_free(s);
+		return rc;
+	}
+	if (!(grown = realloc(signers->items, (signers->count + 1) * sizeof(*grown)))) {
+		signer_free(s);
+		return capstan_error_oom(ctx);
+	}
+	signers->items = grown;
+	signers->items[signers->count++] = s;
+	*out = s;
+	return 0;
+}
+
+void capstan_signers_clear(capstan_signers *signers)
+{
+	for (size_t i = 0; i < signers->count; i++)
+		signer_free(signers->items[i]);
+	free(signers->items);
+	signers->items = NULL;
+	signers->count = 0;
+}
+
 /* Picks a serial the issuer has not used; 126 random bits make a retry
  * practically impossible, but uniqueness per issuer is a promise. */
 static int fresh_serial(capstan_ctx *ctx, int64_t issuer_id, unsigned char serial[CAPSTAN_SERIAL_LEN])

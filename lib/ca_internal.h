@@ -36,6 +36,27 @@ int capstan_ca_sign(capstan_ctx *ctx, capstan_mint *m, capstan_buf *der, capstan
 int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
 	capstan_cert **out);
 
+/* An environment's current intermediate, its unsealed key and its parsed
+ * form: loaded once and lent to every certificate signed under it. */
+typedef struct {
+	int64_t env_id;
+	capstan_cert *issuer;
+	capstan_key *key;
+	capstan_x509_issuer *parsed;
+} capstan_signer;
+
+/* The signers loaded so far (by issue, batch, reissue and renew --due). Their
+ * addresses stay put while more are loaded; clearing frees them all. */
+typedef struct {
+	capstan_signer **items;
+	size_t count;
+} capstan_signers;
+
+/* ENV_ID's signer, loaded on first use; nothing is kept when loading fails. */
+int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_id,
+	const capstan_signer **out);
+void capstan_signers_clear(capstan_signers *signers);
+
 /* Issuance, in parts the batch path shares (issue.c). */
 typedef struct {
 	capstan_store_env env;
@@ -47,10 +68,7 @@ typedef struct {
 	capstan_buf sealed;          /* empty for a CSR */
 	char *csr_cn;
 	capstan_strlist csr_sans;
-	capstan_cert *issuer;        /* owned unless borrowed */
-	capstan_key *issuer_key;
-	const capstan_x509_issuer *issuer_parsed;
-	int borrowed;                /* issuer, issuer_key belong to the caller (batch) */
+	const capstan_signer *signer; /* lent by the caller's capstan_signers */
 } capstan_issue_plan;
 
 /* Checks the request and resolves names, lifetime and SANs: no key, no issuer yet. */

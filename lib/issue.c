@@ -18,10 +18,6 @@ void capstan_issue_plan_clear(capstan_issue_plan *p)
 	capstan_buf_free(&p->sealed);
 	free(p->csr_cn);
 	capstan_strlist_free(&p->csr_sans);
-	if (!p->borrowed) {
-		capstan_cert_free(p->issuer);
-		capstan_key_free(p->issuer_key);
-	}
 	memset(p, 0, sizeof(*p));
 }
 
@@ -69,13 +65,13 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 	return 0;
 }
 
-static int plan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p)
+static int plan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p,
+	capstan_signers *signers)
 {
 	int rc;
 
 	if ((rc = capstan_issue_check(ctx, o, p)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
-	    (rc = capstan_store_current_ca(ctx, p->env.id, CAPSTAN_KIND_INTERMEDIATE, &p->issuer)) < 0 ||
-	    (rc = capstan_ca_load_key(ctx, p->issuer, &p->issuer_key)) < 0)
+	    (rc = capstan_signers_get(ctx, signers, p->env.id, &p->signer)) < 0)
 		return rc;
 	/* Keys are made before the transaction: RSA-4096 must not hold the write lock. */
 	if (!o->csr &&
@@ -92,7 +88,7 @@ capstan_mint capstan_issue_mint(const capstan_issue_opts *o, const capstan_issue
 			  .sans = &p->sans, .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
 		.name = p->name, .service = o->service, .env_id = p->env.id, .env_name = p->env.name,
 		.subject_key = p->key, .sealed_key = o->csr ? NULL : &p->sealed,
-		.issuer = p->issuer, .issuer_parsed = p->issuer_parsed, .issuer_key = p->issuer_key,
+		.issuer = p->signer->issuer, .issuer_parsed = p->signer->parsed, .issuer_key = p->signer->key,
 		.lifetime = p->lifetime, .renew_before = o->renew_before,
 	};
 	return m;
@@ -152,10 +148,11 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_
 int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **out)
 {
 	capstan_issue_plan p = { 0 };
+	capstan_signers signers = { 0 };
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = plan_issue(ctx, o, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	if ((rc = plan_issue(ctx, o, &p, &signers)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
 	    (rc = capstan_store_end(ctx, issue_records(ctx, o, &p, &cert))) < 0)
 		goto done;
 	if (out)
@@ -163,5 +160,6 @@ int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **
 done:
 	capstan_cert_free(cert);
 	capstan_issue_plan_clear(&p);
+	capstan_signers_clear(&signers);
 	return rc;
 }

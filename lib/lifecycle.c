@@ -42,26 +42,11 @@ const char *capstan_revoke_reason_names(void)
 	return "unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation";
 }
 
-void capstan_issuer_cache_clear(issuer_cache *c)
-{
-	for (size_t i = 0; i < c->count; i++) {
-		capstan_cert_free(c->slot[i].issuer);
-		capstan_key_free(c->slot[i].key);
-		capstan_x509_issuer_free(c->slot[i].parsed);
-	}
-	c->count = 0;
-}
-
 void capstan_reissue_plan_clear(reissue_plan *p)
 {
 	capstan_store_env_clear(&p->env);
 	free(p->cn);
 	capstan_strlist_free(&p->sans);
-	if (!p->issuer_cached) {
-		capstan_cert_free(p->issuer);
-		capstan_key_free(p->issuer_key);
-		capstan_x509_issuer_free(p->issuer_parsed);
-	}
 	capstan_key_free(p->key);
 	capstan_buf_free(&p->sealed);
 }
@@ -89,37 +74,8 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 	return 0;
 }
 
-static int plan_issuer(capstan_ctx *ctx, reissue_plan *p, issuer_cache *cache)
-{
-	size_t i;
-	int rc;
-
-	for (i = 0; cache && i < cache->count; i++)
-		if (cache->slot[i].env_id == p->env.id)
-			break;
-	if (cache && i < cache->count) {
-		p->issuer = cache->slot[i].issuer;
-		p->issuer_key = cache->slot[i].key;
-		p->issuer_parsed = cache->slot[i].parsed;
-		p->issuer_cached = 1;
-		return 0;
-	}
-	if ((rc = capstan_store_current_ca(ctx, p->env.id, CAPSTAN_KIND_INTERMEDIATE, &p->issuer)) < 0 ||
-	    (rc = capstan_ca_load_key(ctx, p->issuer, &p->issuer_key)) < 0 ||
-	    (rc = capstan_x509_issuer_new(&p->issuer_parsed, ctx, p->issuer->der, p->issuer->der_len)) < 0)
-		return rc;
-	if (cache && cache->count < ISSUER_CACHE_SLOTS) {
-		cache->slot[cache->count].env_id = p->env.id;
-		cache->slot[cache->count].issuer = p->issuer;
-		cache->slot[cache->count].key = p->issuer_key;
-		cache->slot[cache->count++].parsed = p->issuer_parsed;
-		p->issuer_cached = 1;
-	}
-	return 0;
-}
-
 int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
-	reissue_plan *p, issuer_cache *cache)
+	reissue_plan *p, capstan_signers *signers)
 {
 	int rc;
 
@@ -131,7 +87,7 @@ int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind
 	for (size_t i = 0; i < old->san_count; i++)
 		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
 			return capstan_error_oom(ctx);
-	if ((rc = plan_issuer(ctx, p, cache)) < 0)
+	if ((rc = capstan_signers_get(ctx, signers, p->env.id, &p->signer)) < 0)
 		return rc;
 	return kind == REISSUE_RENEW ? capstan_store_cert_key_id(ctx, old->id, &p->key_id) : 0;
 }
@@ -162,8 +118,8 @@ capstan_mint capstan_reissue_mint(const capstan_cert *old, reissue_kind kind, co
 			  .not_before = now - CAPSTAN_BACKDATE_SECONDS, .not_after = now + p->lifetime },
 		.name = old->name, .service = old->service, .env_id = p->env.id, .env_name = p->env.name,
 		.subject_key = p->key, .sealed_key = kind == REISSUE_ROTATE ? &p->sealed : NULL,
-		.key_id = p->key_id, .issuer = p->issuer, .issuer_key = p->issuer_key,
-		.issuer_parsed = p->issuer_parsed,
+		.key_id = p->key_id, .issuer = p->signer->issuer, .issuer_key = p->signer->key,
+		.issuer_parsed = p->signer->parsed,
 		.lifetime = p->lifetime, .renew_before = old->renew_before,
 	};
 
@@ -215,10 +171,11 @@ static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
 	capstan_cert **out)
 {
 	reissue_plan p = { 0 };
+	capstan_signers signers = { 0 };
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = capstan_reissue_plan(ctx, old, kind, lifetime, &p, NULL)) < 0 ||
+	if ((rc = capstan_reissue_plan(ctx, old, kind, lifetime, &p, &signers)) < 0 ||
 	    (rc = capstan_reissue_subject(ctx, old, kind, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
 	    (rc = capstan_store_end(ctx, capstan_reissue_records(ctx, old, kind, &p, NULL, &cert))) < 0)
 		goto done;
@@ -227,6 +184,7 @@ static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
 done:
 	capstan_cert_free(cert);
 	capstan_reissue_plan_clear(&p);
+	capstan_signers_clear(&signers);
 	return rc;
 }
 

@@ -13,38 +13,18 @@ typedef struct {
 	capstan_store_env env;
 	char *cn;                   /* of the old certificate */
 	capstan_strlist sans;
-	capstan_cert *issuer;
-	capstan_key *issuer_key;
-	capstan_x509_issuer *issuer_parsed;
+	const capstan_signer *signer; /* lent by the caller's capstan_signers */
 	capstan_key *key;           /* the subject's key: the old public key, or a new key */
 	capstan_buf sealed;         /* a new key's sealed form */
 	int64_t key_id;             /* renew: the stored key it certifies again */
 	int64_t lifetime;
-	int issuer_cached;          /* the issuer_* belong to an issuer_cache */
 } reissue_plan;
-
-/* renew --due: each environment's intermediate and its unsealed key, loaded
- * once per commit group rather than once per renewal (~0.5 ms each). Emptied
- * when a group starts, so a CA rotated meanwhile is seen under the lock. */
-#define ISSUER_CACHE_SLOTS 8
-
-typedef struct {
-	struct {
-		int64_t env_id;
-		capstan_cert *issuer;
-		capstan_key *key;
-		capstan_x509_issuer *parsed;
-	} slot[ISSUER_CACHE_SLOTS];
-	size_t count;
-} issuer_cache;
-
-void capstan_issuer_cache_clear(issuer_cache *c);
 
 void capstan_reissue_plan_clear(reissue_plan *p);
 /* In the writer: whether OLD may be reissued, its environment, lifetime and
- * issuer (from cache when given), and for a renewal its stored key's row. */
+ * signer (from SIGNERS), and for a renewal its stored key's row. */
 int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
-	reissue_plan *p, issuer_cache *cache);
+	reissue_plan *p, capstan_signers *signers);
 /* No database: the CN (and for a renewal, the public key) from OLD's
  * certificate; for a rotation, a new key, sealed. */
 int capstan_reissue_subject(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, reissue_plan *p);

@@ -114,7 +114,8 @@ static int sign_all(capstan_ctx *ctx, due_item *items, size_t count)
 
 /* Under the write lock: each candidate read again (another run may have
  * renewed, revoked or rotated it) and planned. */
-static int plan_items(capstan_ctx *ctx, const int64_t *ids, due_item *items, size_t count, issuer_cache *cache)
+static int plan_items(capstan_ctx *ctx, const int64_t *ids, due_item *items, size_t count,
+	capstan_signers *signers)
 {
 	int rc;
 
@@ -124,7 +125,7 @@ static int plan_items(capstan_ctx *ctx, const int64_t *ids, due_item *items, siz
 			return rc;
 		if (it->old->status != CAPSTAN_STATUS_VALID && it->old->status != CAPSTAN_STATUS_EXPIRED)
 			continue; /* superseded or revoked since the candidates were read */
-		rc = capstan_reissue_plan(ctx, it->old, REISSUE_RENEW, 0, &it->plan, cache);
+		rc = capstan_reissue_plan(ctx, it->old, REISSUE_RENEW, 0, &it->plan, signers);
 		if (rc == CAPSTAN_EINVALID) {
 			it->state = ITEM_FAILED;
 			snprintf(it->error, sizeof(it->error), "%s", capstan_error_message(ctx));
@@ -168,12 +169,13 @@ static int renew_group(capstan_ctx *ctx, const int64_t *ids, size_t count, const
 {
 	due_item items[DUE_GROUP] = { 0 };
 	capstan_cert *renewed[DUE_GROUP] = { 0 };
-	issuer_cache cache = { .count = 0 };
+	/* Loaded under this group's lock: a CA rotated by another run is seen. */
+	capstan_signers signers = { 0 };
 	int rc;
 
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		return rc;
-	if ((rc = plan_items(ctx, ids, items, count, &cache)) < 0 || (rc = sign_all(ctx, items, count)) < 0)
+	if ((rc = plan_items(ctx, ids, items, count, &signers)) < 0 || (rc = sign_all(ctx, items, count)) < 0)
 		goto done;
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		if (items[i].state == ITEM_FAILED) {
@@ -195,7 +197,7 @@ done:
 		capstan_cert_free(renewed[i]);
 		item_clear(&items[i]);
 	}
-	capstan_issuer_cache_clear(&cache);
+	capstan_signers_clear(&signers);
 	return rc;
 }
 
