@@ -70,55 +70,6 @@ static int add_ders(capstan_ctx *ctx, const capstan_der *ders, size_t n, X509_ST
 	return 0;
 }
 
-int capstan_x509_verify_chain(capstan_buf *leaf, capstan_ctx *ctx, const unsigned char *input,
-	size_t input_len, const capstan_der *roots, size_t nroots, const capstan_der *intermediates,
-	size_t nintermediates)
-{
-	STACK_OF(X509) *given = sk_X509_new_null(), *untrusted = sk_X509_new_null();
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *sctx = X509_STORE_CTX_new_ex(ctx->libctx, NULL);
-	unsigned char *der = NULL;
-	int rc, len;
-
-	if (!given || !untrusted || !store || !sctx) {
-		rc = capstan_error_oom(ctx);
-		goto done;
-	}
-	if ((rc = read_input(ctx, input, input_len, given)) < 0 ||
-	    (rc = add_ders(ctx, roots, nroots, store, NULL)) < 0 ||
-	    (rc = add_ders(ctx, intermediates, nintermediates, NULL, untrusted)) < 0)
-		goto done;
-	for (int i = 1; i < sk_X509_num(given); i++) {
-		if (!X509_up_ref(sk_X509_value(given, i)) || !sk_X509_push(untrusted, sk_X509_value(given, i))) {
-			rc = capstan_error_oom(ctx);
-			goto done;
-		}
-	}
-	X509_STORE_set_flags(store, X509_V_FLAG_X509_STRICT);
-	if (X509_STORE_CTX_init(sctx, store, sk_X509_value(given, 0), untrusted) != 1) {
-		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up verification");
-		goto done;
-	}
-	if (X509_verify_cert(sctx) != 1) {
-		int err = X509_STORE_CTX_get_error(sctx);
-		ERR_clear_error();
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "does not verify: %s (at depth %d)",
-			X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(sctx));
-		goto done;
-	}
-	if ((len = i2d_X509(sk_X509_value(given, 0), &der)) <= 0)
-		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the certificate");
-	else
-		rc = capstan_buf_set(ctx, leaf, der, (size_t)len);
-done:
-	OPENSSL_free(der);
-	X509_STORE_CTX_free(sctx);
-	X509_STORE_free(store);
-	sk_X509_pop_free(given, X509_free);
-	sk_X509_pop_free(untrusted, X509_free);
-	return rc;
-}
-
 struct capstan_x509_verifier {
 	X509_STORE *store;
 	STACK_OF(X509) *untrusted;
@@ -144,6 +95,67 @@ int capstan_x509_verifier_new(capstan_x509_verifier **out, capstan_ctx *ctx, con
 	X509_STORE_set_flags(v->store, X509_V_FLAG_X509_STRICT);
 	*out = v;
 	return 0;
+}
+
+void capstan_x509_verifier_free(capstan_x509_verifier *v)
+{
+	if (!v)
+		return;
+	X509_STORE_CTX_free(v->sctx);
+	sk_X509_pop_free(v->untrusted, X509_free);
+	X509_STORE_free(v->store);
+	free(v);
+}
+
+/* One certificate up to the verifier's roots, X.509 strict rules. */
+static int verify_cert(capstan_x509_verifier *v, capstan_ctx *ctx, X509 *cert)
+{
+	int rc = 0;
+
+	if (X509_STORE_CTX_init(v->sctx, v->store, cert, v->untrusted) != 1)
+		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up verification");
+	if (X509_verify_cert(v->sctx) != 1) {
+		int err = X509_STORE_CTX_get_error(v->sctx);
+		ERR_clear_error();
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "does not verify: %s (at depth %d)",
+			X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(v->sctx));
+	}
+	X509_STORE_CTX_cleanup(v->sctx);
+	return rc;
+}
+
+int capstan_x509_verify_chain(capstan_buf *leaf, capstan_ctx *ctx, const unsigned char *input,
+	size_t input_len, const capstan_der *roots, size_t nroots, const capstan_der *intermediates,
+	size_t nintermediates)
+{
+	STACK_OF(X509) *given = sk_X509_new_null();
+	capstan_x509_verifier *v = NULL;
+	unsigned char *der = NULL;
+	int rc, len;
+
+	if (!given)
+		return capstan_error_oom(ctx);
+	if ((rc = read_input(ctx, input, input_len, given)) < 0 ||
+	    (rc = capstan_x509_verifier_new(&v, ctx, roots, nroots, intermediates, nintermediates)) < 0)
+		goto done;
+	/* The rest of INPUT may complete the chain. */
+	for (int i = 1; i < sk_X509_num(given); i++) {
+		if (!X509_up_ref(sk_X509_value(given, i)) || !sk_X509_push(v->untrusted, sk_X509_value(given, i))) {
+			rc = capstan_error_oom(ctx);
+			goto done;
+		}
+	}
+	if ((rc = verify_cert(v, ctx, sk_X509_value(given, 0))) < 0)
+		goto done;
+	if ((len = i2d_X509(sk_X509_value(given, 0), &der)) <= 0)
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the certificate");
+	else
+		rc = capstan_buf_set(ctx, leaf, der, (size_t)len);
+done:
+	OPENSSL_free(der);
+	capstan_x509_verifier_free(v);
+	sk_X509_pop_free(given, X509_free);
+	return rc;
 }
 
 /* SHA-256 of the certificate's SubjectPublicKeyInfo, as it is encoded in it. */
@@ -188,30 +200,8 @@ int capstan_x509_verifier_check(capstan_x509_verifier *v, capstan_ctx *ctx, cons
 
 	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
 		return rc;
-	if ((rc = read_facts(ctx, cert, facts)) < 0 || !check_chain)
-		goto done;
-	if (X509_STORE_CTX_init(v->sctx, v->store, cert, v->untrusted) != 1) {
-		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up verification");
-		goto done;
-	}
-	if (X509_verify_cert(v->sctx) != 1) {
-		int err = X509_STORE_CTX_get_error(v->sctx);
-		ERR_clear_error();
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "does not verify: %s (at depth %d)",
-			X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(v->sctx));
-	}
-	X509_STORE_CTX_cleanup(v->sctx);
-done:
+	if ((rc = read_facts(ctx, cert, facts)) == 0 && check_chain)
+		rc = verify_cert(v, ctx, cert);
 	X509_free(cert);
 	return rc;
-}
-
-void capstan_x509_verifier_free(capstan_x509_verifier *v)
-{
-	if (!v)
-		return;
-	X509_STORE_CTX_free(v->sctx);
-	sk_X509_pop_free(v->untrusted, X509_free);
-	X509_STORE_free(v->store);
-	free(v);
 }
