@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "buffer.h"
 #include "ctx.h"
+#include "delivery.h"
 #include "request.h"
 #include "store.h"
 #include "util.h"
@@ -272,8 +273,9 @@ static int ensure_certs(applier *a, const capstan_config_env *e)
 static int ensure_service(applier *a, const capstan_config_env *e, const capstan_config_service *s)
 {
 	capstan_store_env env = { 0 };
-	capstan_buf certs = CAPSTAN_BUF_INIT;
-	char *have_template = NULL, *have_certs = NULL;
+	capstan_store_service have = { 0 };
+	capstan_buf certs = CAPSTAN_BUF_INIT, delivery = CAPSTAN_BUF_INIT;
+	capstan_store_service want = { s->template_name, NULL, NULL };
 	int rc = 0, changed;
 
 	for (size_t i = 0; rc == 0 && i < s->cert_count; i++) {
@@ -281,8 +283,11 @@ static int ensure_service(applier *a, const capstan_config_env *e, const capstan
 		rc = line ? capstan_buf_append(a->ctx, &certs, line, strlen(line)) : capstan_error_oom(a->ctx);
 		free(line);
 	}
-	if (rc < 0)
+	if (rc < 0 || (rc = capstan_delivery_encode(a->ctx, s, &delivery)) < 0 ||
+	    (rc = capstan_buf_append(a->ctx, &delivery, "", 0)) < 0)
 		goto done;
+	want.certs = (char *)certs.data;
+	want.delivery = (char *)delivery.data;
 	if ((rc = capstan_store_env_get(a->ctx, e->name, &env)) == CAPSTAN_ENOTFOUND && a->o->dry_run) {
 		rc = step(a, CAPSTAN_STEP_RECORD_SERVICE, e->name, s->name, "new", NULL);
 		goto done;
@@ -290,22 +295,22 @@ static int ensure_service(applier *a, const capstan_config_env *e, const capstan
 	if (rc < 0)
 		goto done;
 	if (a->o->dry_run) {
-		rc = capstan_store_service_get(a->ctx, env.id, s->name, &have_template, &have_certs);
-		changed = rc == CAPSTAN_ENOTFOUND || (rc == 0 && (strcmp(have_template, s->template_name) != 0 ||
-							    strcmp(have_certs, (char *)certs.data) != 0));
+		rc = capstan_store_service_get(a->ctx, env.id, s->name, &have);
+		changed = rc == CAPSTAN_ENOTFOUND || (rc == 0 && (strcmp(have.template_name, want.template_name) != 0 ||
+			strcmp(have.certs, want.certs) != 0 || strcmp(have.delivery, want.delivery) != 0));
 		rc = rc == CAPSTAN_ENOTFOUND ? 0 : rc;
 	} else if ((rc = capstan_store_begin(a->ctx)) == 0) {
-		changed = rc = capstan_store_service_put(a->ctx, env.id, s->name, s->template_name, (char *)certs.data);
+		changed = rc = capstan_store_service_put(a->ctx, env.id, s->name, &want);
 		if (rc > 0)
 			rc = capstan_audit_record(a->ctx, "service", e->name, s->name, NULL, s->template_name);
 		rc = capstan_store_end(a->ctx, rc < 0 ? rc : 0);
 	}
 	if (rc == 0 && changed)
-		rc = step(a, CAPSTAN_STEP_RECORD_SERVICE, e->name, s->name, have_template ? "changed" : "recorded", NULL);
+		rc = step(a, CAPSTAN_STEP_RECORD_SERVICE, e->name, s->name, have.template_name ? "changed" : "recorded", NULL);
 done:
-	free(have_template);
-	free(have_certs);
+	capstan_store_service_clear(&have);
 	capstan_buf_free(&certs);
+	capstan_buf_free(&delivery);
 	capstan_store_env_clear(&env);
 	return rc;
 }

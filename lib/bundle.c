@@ -1,7 +1,10 @@
 /* Bundles: a service's certificate files and its rendered configuration. */
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <capstan/bundle.h>
 #include <capstan/ca.h>
@@ -9,6 +12,7 @@
 #include <capstan/template.h>
 
 #include "buffer.h"
+#include "delivery.h"
 #include "bundle_internal.h"
 #include "ossl.h"
 #include "store.h"
@@ -26,11 +30,17 @@ void capstan_bundle_free(capstan_bundle *b)
 		capstan_buf_free(&b->files[i].data);
 	}
 	free(b->files);
+	capstan_strlist_free(&b->warnings);
+	free(b->certs);
 	free(b);
 }
 
 size_t capstan_bundle_count(const capstan_bundle *b) { return b->count; }
 const char *capstan_bundle_path(const capstan_bundle *b, size_t i) { return b->files[i].path; }
+size_t capstan_bundle_warning_count(const capstan_bundle *b) { return b->warnings.count; }
+const char *capstan_bundle_warning(const capstan_bundle *b, size_t i) { return b->warnings.items[i]; }
+const char *capstan_bundle_certs(const capstan_bundle *b) { return b->certs ? b->certs : ""; }
+int64_t capstan_bundle_crl_refresh_at(const capstan_bundle *b) { return b->crl_refresh_at; }
 
 int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, unsigned mode, const void *data,
 	size_t len)
@@ -74,6 +84,9 @@ typedef struct {
 	char password[64];
 	int keystores;
 	capstan_buf manifest;
+	capstan_buf certs_lines;   /* the ledger's "NAME SERIAL NOT_AFTER" lines */
+	capstan_delivery delivery;
+	capstan_cert *first;       /* the first certificate rendered */
 } build;
 
 static int put_path(capstan_tvalue *map, const char *key, const char *dir, const char *file)
@@ -188,12 +201,17 @@ static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, c
 
 	if (!m)
 		return capstan_error_oom(ctx);
-	if ((rc = capstan_store_cert_latest(ctx, env->id, name, CAPSTAN_KIND_LEAF, &cert)) < 0 ||
-	    cert->status != CAPSTAN_STATUS_VALID) {
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' has no valid certificate in '%s': run capstan apply (or renew)",
-			name, env->name);
+	if ((rc = capstan_store_cert_latest(ctx, env->id, name, CAPSTAN_KIND_LEAF, &cert)) == CAPSTAN_ENOTFOUND ||
+	    (rc == 0 && cert->status != CAPSTAN_STATUS_VALID)) {
+		/* One revoked or missing line does not hold back the rest of the service. */
+		char *why = capstan_aprintf("%s/%s: '%s' is left out: it has no valid certificate (%s); run capstan apply",
+			env->name, bd->o->service, name, cert ? capstan_status_name(cert->status) : "none issued");
+		rc = why && capstan_strlist_push(&bd->b->warnings, why) == 0 ? 0 : capstan_error_oom(ctx);
+		free(why);
 		goto done;
 	}
+	if (rc < 0)
+		goto done;
 	snprintf(file, sizeof(file), "%s.pem", name);
 	if ((rc = add_export(ctx, bd, cert, CAPSTAN_FORMAT_CHAIN, file, &files[0])) < 0)
 		goto done;
@@ -219,8 +237,13 @@ static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, c
 	snprintf(line, sizeof(line), "cert %s serial %s not_after %s\n", name, cert->serial, na);
 	if ((rc = capstan_buf_append(ctx, &bd->manifest, line, strlen(line))) < 0)
 		goto done;
+	snprintf(line, sizeof(line), "%s %s %lld\n", name, cert->serial, (long long)cert->not_after);
+	if ((rc = capstan_buf_append(ctx, &bd->certs_lines, line, strlen(line))) < 0)
+		goto done;
 	rc = capstan_tv_push(bd->certs, m) < 0 ? capstan_error_oom(ctx) : 0;
 	m = NULL;
+	if (rc == 0 && !bd->first)
+		bd->first = cert, cert = NULL;
 done:
 	capstan_tv_free(m);
 	capstan_x509_info_clear(&info);
@@ -366,21 +389,43 @@ static int add_selections(capstan_ctx *ctx, build *bd)
 	return rc ? capstan_error_oom(ctx) : 0;
 }
 
-/* The service's certificate names and roles, as apply recorded them. */
-static int service_certs(capstan_ctx *ctx, const capstan_store_env *env, const char *service, char **template_name,
+/* The service's certificate names and roles, as apply recorded them; with a
+ * host, only the lines that live there. */
+static int service_certs(capstan_ctx *ctx, build *bd, const capstan_store_env *env, char **template_name,
 	capstan_strlist *lines)
 {
-	char *certs = NULL;
-	int rc = capstan_store_service_get(ctx, env->id, service, template_name, &certs);
+	const char *service = bd->o->service ? bd->o->service : "", *host = bd->o->host, *mine = NULL;
+	capstan_store_service sv = { 0 };
+	capstan_strlist all = { 0 }, on_host = { 0 };
+	int rc = capstan_store_service_get(ctx, env->id, service, &sv);
 
 	if (rc == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, rc, "no service '%s' in environment '%s': run capstan apply first", service, env->name);
-	if (rc == 0 && capstan_strlist_split(lines, certs, '\n') < 0)
+	if (rc == 0 && (capstan_strlist_split(&all, sv.certs, '\n') < 0 ||
+			(rc = capstan_delivery_decode(ctx, sv.delivery, &bd->delivery)) < 0))
+		rc = rc < 0 ? rc : capstan_error_oom(ctx);
+	if (rc == 0 && host && !(mine = capstan_delivery_host_certs(&bd->delivery, host)))
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "service '%s' has no host '%s'%s", service, host,
+			bd->delivery.hosts.count ? " (see its hosts: in the configuration)" : ": it has no hosts: mapping");
+	if (rc == 0 && mine && capstan_strlist_split(&on_host, mine, ' ') < 0)
 		rc = capstan_error_oom(ctx);
+	for (size_t i = 0; rc == 0 && i < all.count; i++) {
+		size_t n = strcspn(all.items[i], "\t");
+		char name[128];
+		snprintf(name, sizeof(name), "%.*s", (int)n, all.items[i]);
+		if ((!mine || capstan_strlist_contains(&on_host, name)) && capstan_strlist_push(lines, all.items[i]) < 0)
+			rc = capstan_error_oom(ctx);
+	}
 	if (rc == 0 && (lines->count == 0 || lines->count > MAX_BUNDLE_CERTS))
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "service '%s' has %zu certificates (1 to %d)", service,
-			lines->count, MAX_BUNDLE_CERTS);
-	free(certs);
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "service '%s' has %zu certificates%s%s (1 to %d)", service,
+			lines->count, host ? " on host " : "", host ? host : "", MAX_BUNDLE_CERTS);
+	if (rc == 0) {
+		*template_name = sv.template_name;
+		sv.template_name = NULL;
+	}
+	capstan_strlist_free(&all);
+	capstan_strlist_free(&on_host);
+	capstan_store_service_clear(&sv);
 	return rc;
 }
 
@@ -405,13 +450,12 @@ static int add_manifest(capstan_ctx *ctx, build *bd)
 
 static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, const capstan_strlist *lines)
 {
-	capstan_cert *first = NULL;
 	char head[256], now[32];
 	int rc;
 
 	capstan_format_time(time(NULL), now, sizeof(now));
-	snprintf(head, sizeof(head), "# capstan bundle: environment %s, service %s, template %s, made %s\n",
-		env->name, bd->o->service, bd->set->target, now);
+	snprintf(head, sizeof(head), "# capstan bundle: environment %s, service %s%s%s, template %s, made %s\n",
+		env->name, bd->o->service, bd->o->host ? ", host " : "", bd->o->host ? bd->o->host : "", bd->set->target, now);
 	if ((rc = capstan_buf_append(ctx, &bd->manifest, head, strlen(head))) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < lines->count; i++) {
@@ -420,41 +464,43 @@ static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 			*tab = '\0';
 		rc = add_cert(ctx, bd, env, lines->items[i], tab ? tab + 1 : "");
 	}
-	if (rc < 0 || (rc = capstan_store_cert_latest(ctx, env->id, lines->items[0], CAPSTAN_KIND_LEAF, &first)) < 0)
+	if (rc == 0 && capstan_tv_count(bd->certs) == 0)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s", bd->b->warnings.items[0]);
+	if (rc < 0)
 		return rc;
-	if ((rc = add_trust(ctx, bd, env, first)) == 0 && (rc = add_selections(ctx, bd)) == 0 &&
-	    (rc = render_templates(ctx, bd)) == 0)
+	if ((rc = add_trust(ctx, bd, env, bd->first)) == 0 && (rc = capstan_bundle_add_crls(ctx, bd->b, bd->top, env,
+			bd->o->dir)) == 0 && (rc = capstan_bundle_add_rbac(ctx, bd->top, &bd->delivery)) == 0 &&
+	    (rc = add_selections(ctx, bd)) == 0 && (rc = render_templates(ctx, bd)) == 0)
 		rc = add_manifest(ctx, bd);
-	capstan_cert_free(first);
 	return rc;
 }
 
-/* Passwords land in properties, XML and env files: a generated one is base64url. */
-static int bundle_password(capstan_ctx *ctx, build *bd)
+/* The files' owner: the options', else the service's; only root gives files away. */
+static int resolve_owner(capstan_ctx *ctx, build *bd)
 {
-	const capstan_secret *given = bd->o->password;
-	unsigned char raw[24];
-	char *b64;
-	int rc;
+	const char *owner = bd->o->owner ? bd->o->owner : bd->delivery.owner;
+	const char *group = bd->o->group ? bd->o->group : bd->delivery.group;
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
 
-	if (given && given->data) {
-		for (size_t i = 0; i < given->len; i++)
-			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+=/-", given->data[i]))
-				return capstan_error(ctx, CAPSTAN_EINVALID,
-					"a bundle's store password goes into configuration files: letters, digits and ._~+=/- only");
-		if (given->len < CAPSTAN_MIN_STORE_PASSWORD || given->len >= sizeof(bd->password))
-			return capstan_error(ctx, CAPSTAN_EINVALID, "the store password must have 6 to 63 characters");
-		memcpy(bd->password, given->data, given->len + 1);
+	if (!owner && !group)
 		return 0;
-	}
-	if ((rc = capstan_random_bytes(ctx, raw, sizeof(raw))) < 0)
-		return rc;
-	if (!(b64 = capstan_base64url(raw, sizeof(raw))))
-		return capstan_error_oom(ctx);
-	snprintf(bd->password, sizeof(bd->password), "%s", b64);
-	capstan_wipe(raw, sizeof(raw));
-	capstan_wipe(b64, strlen(b64));
-	free(b64);
+	if (owner && !(pw = getpwnam(owner)))
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "owner '%s' of %s/%s: no such user on this machine", owner,
+			bd->o->env, bd->o->service);
+	if (group && !(gr = getgrnam(group)))
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "group '%s' of %s/%s: no such group on this machine", group,
+			bd->o->env, bd->o->service);
+	bd->b->uid = pw ? pw->pw_uid : (uid_t)-1;
+	bd->b->gid = gr ? gr->gr_gid : pw ? pw->pw_gid : (gid_t)-1;
+	if (geteuid() != 0 && (bd->b->uid != (uid_t)-1 && bd->b->uid != geteuid()))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "files of %s/%s are to be owned by '%s': that needs root", bd->o->env,
+			bd->o->service, owner);
+	bd->b->chown = 1;
+	/* Key files readable by the service: its user's (0600), or its group's (0640). */
+	for (size_t i = 0; i < bd->b->count; i++)
+		if (bd->b->files[i].mode == 0600 && !pw)
+			bd->b->files[i].mode = 0640;
 	return 0;
 }
 
@@ -468,20 +514,25 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &env)) < 0 ||
-	    (rc = service_certs(ctx, &env, o->service ? o->service : "", &template_name, &lines)) < 0 ||
-	    (rc = capstan_template_set_load(&bd.set, ctx, o->templates_dir, template_name)) < 0 ||
-	    (rc = bundle_password(ctx, &bd)) < 0)
+	    (rc = service_certs(ctx, &bd, &env, &template_name, &lines)) < 0 ||
+	    (rc = capstan_template_set_load(&bd.set, ctx, o->templates_dir, template_name)) < 0)
 		goto done;
 	bd.keystores = bd.set->keystores == KEYSTORES_YES || (bd.set->keystores == KEYSTORES_ASKED && o->keystores);
+	if (bd.keystores && (rc = capstan_bundle_password(ctx, &env, o->service, o->password, o->new_password,
+				     bd.password, sizeof(bd.password))) < 0)
+		goto done;
 	if (!(bd.b = calloc(1, sizeof(*bd.b))) || !(bd.top = capstan_tv_map()) || !(bd.certs = capstan_tv_list()) ||
 	    capstan_tv_put_string(bd.top, "env", env.name) < 0 || capstan_tv_put_string(bd.top, "service", o->service) < 0 ||
+	    capstan_tv_put_string(bd.top, "host", o->host ? o->host : "") < 0 ||
 	    capstan_tv_put_string(bd.top, "dir", o->dir) < 0 ||
 	    capstan_tv_put(bd.top, "keystores", capstan_tv_bool(bd.keystores)) < 0) {
 		rc = capstan_error_oom(ctx);
 		goto done;
 	}
-	if ((rc = build_all(ctx, &bd, &env, &lines)) < 0)
+	if ((rc = build_all(ctx, &bd, &env, &lines)) < 0 || (rc = resolve_owner(ctx, &bd)) < 0)
 		goto done;
+	bd.b->certs = (char *)bd.certs_lines.data;
+	bd.certs_lines = (capstan_buf)CAPSTAN_BUF_INIT;
 	*out = bd.b;
 	bd.b = NULL;
 done:
@@ -490,6 +541,9 @@ done:
 	capstan_bundle_free(bd.b);
 	capstan_template_set_free(bd.set);
 	capstan_buf_free(&bd.manifest);
+	capstan_buf_free(&bd.certs_lines);
+	capstan_delivery_clear(&bd.delivery);
+	capstan_cert_free(bd.first);
 	capstan_wipe(bd.password, sizeof(bd.password));
 	capstan_strlist_free(&lines);
 	capstan_store_env_clear(&env);
@@ -523,4 +577,25 @@ int capstan_cert_services(capstan_ctx *ctx, const char *env_name, const char *ce
 	*names = list.items;
 	*count = list.count;
 	return 0;
+}
+
+int capstan_service_hosts(capstan_ctx *ctx, const char *env_name, const char *service, char ***names, size_t *count)
+{
+	capstan_store_env env = { 0 };
+	capstan_store_service sv = { 0 };
+	capstan_delivery d = { 0 };
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_store_env_get(ctx, env_name, &env)) < 0)
+		return rc;
+	if ((rc = capstan_store_service_get(ctx, env.id, service, &sv)) == 0 &&
+	    (rc = capstan_delivery_decode(ctx, sv.delivery, &d)) == 0) {
+		*names = d.hosts.items;
+		*count = d.hosts.count;
+		d.hosts = (capstan_strlist){ 0 };
+	}
+	capstan_delivery_clear(&d);
+	capstan_store_service_clear(&sv);
+	capstan_store_env_clear(&env);
+	return rc;
 }

@@ -4,7 +4,13 @@
 
 #include <capstan/bundle.h>
 
+#include <sys/types.h>
+
+#include <capstan/template.h>
+
 #include "ctx.h"
+#include "delivery.h"
+#include "store.h"
 
 typedef struct {
 	char *path;      /* a plain file name */
@@ -15,10 +21,27 @@ typedef struct {
 struct capstan_bundle {
 	capstan_bundle_file *files;
 	size_t count, alloc;
+	int chown;                 /* give the files to uid:gid (capstan runs as root) */
+	uid_t uid;
+	gid_t gid;
+	capstan_strlist warnings;  /* lines left out, and why */
+	char *certs;               /* "NAME SERIAL NOT_AFTER" lines, as rendered */
+	int64_t crl_refresh_at;    /* when its CRLs are in the last third of their life */
 };
 
 /* Adds a copy of data; a second file of the same name is an error. */
 int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, unsigned mode,
 	const void *data, size_t len);
+
+/* bundle_extras.c: the CRL files (and crl_file, crl_all_file for templates);
+ * the etcd RBAC data (etcd_rbac, etcd_roles, etcd_users). */
+int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, capstan_tvalue *top,
+	const capstan_store_env *env, const char *dir);
+int capstan_bundle_add_rbac(capstan_ctx *ctx, capstan_tvalue *top, const capstan_delivery *d);
+
+/* The keystore password for a render: given (checked), else the stored one,
+ * else (or with renew) a new one, generated, sealed and stored. */
+int capstan_bundle_password(capstan_ctx *ctx, const capstan_store_env *env, const char *service,
+	const capstan_secret *given, int renew, char *out, size_t size);
 
 #endif

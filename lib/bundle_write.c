@@ -61,7 +61,8 @@ static int write_files(capstan_ctx *ctx, const capstan_bundle *b, const char *tm
 		const capstan_bundle_file *f = &b->files[i];
 		char *path = capstan_aprintf("%s/%s", tmp, f->path);
 		int fd = path ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, f->mode) : -1, rc = 0;
-		if (fd < 0 || fchmod(fd, f->mode) < 0 || capstan_write_all(fd, f->data.data, f->data.len) < 0 || fsync(fd) < 0)
+		if (fd < 0 || (b->chown && fchown(fd, b->uid, b->gid) < 0) || fchmod(fd, f->mode) < 0 ||
+		    capstan_write_all(fd, f->data.data, f->data.len) < 0 || fsync(fd) < 0)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path ? path : f->path, strerror(errno));
 		if (fd >= 0 && close(fd) < 0 && rc == 0)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot write '%s': %s", path, strerror(errno));
@@ -127,7 +128,9 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		tmp = NULL;
 		goto done;
 	}
-	if (chmod(tmp, 0755) < 0 || (rc = write_files(ctx, b, tmp)) < 0 || capstan_fsync_dir(tmp) < 0) {
+	/* The service's user owns its bundle directory, so it can read what is inside. */
+	if (chmod(tmp, 0755) < 0 || (b->chown && chown(tmp, b->uid, b->gid) < 0) ||
+	    (rc = write_files(ctx, b, tmp)) < 0 || capstan_fsync_dir(tmp) < 0) {
 		rc = rc < 0 ? rc : capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", tmp, strerror(errno));
 		goto done;
 	}

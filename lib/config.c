@@ -283,6 +283,116 @@ static int has_key(walker *w, yaml_node_t *map, const char *key)
 	return 0;
 }
 
+static size_t pair_count(yaml_node_t *n);
+
+static int check_name(const char *s, const char **why)
+{
+	return capstan_check_identifier(s, why);
+}
+
+/* An etcd key prefix or user name: it is quoted into a shell script. */
+static int check_etcd_text(const char *s, const char **why)
+{
+	if (!*s || strlen(s) > 256) {
+		*why = "1 to 256 characters";
+		return -1;
+	}
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\'' || *s == '\\') {
+			*why = "no control characters, quotes or backslashes";
+			return -1;
+		}
+	return 0;
+}
+
+static int host_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_service *s = payload;
+	capstan_config_host *h = &s->hosts[s->host_count++];
+
+	h->line = (int)v->start_mark.line + 1;
+	if (!(h->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > 64)
+		return fail(w, v, path, "bad host name '%s' (letters, digits, '.', '_', '-')", key);
+	return value_list(w, v, path, check_name, "certificate name", &h->certs, &h->cert_count);
+}
+
+static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	static const char *const perm_keys[] = { "read", "write", "readwrite", NULL };
+	capstan_config_service *s = payload;
+	capstan_config_etcd_role *r = &s->etcd_roles[s->etcd_role_count++];
+	const char *why = NULL;
+	int rc;
+
+	if (!(r->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (capstan_check_identifier(key, &why) < 0 || strcmp(key, "root") == 0)
+		return fail(w, v, path, "bad etcd role name '%s'%s", key, why ? "" : " (root is etcd's own)");
+	if ((rc = mapping(w, v, path, perm_keys)) != 0)
+		return rc > 0 ? fail(w, v, path, "a role needs read, write or readwrite prefixes") : rc;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+		const char *perm = (const char *)node_at(w, p->key)->data.scalar.value;
+		yaml_node_t *list = node_at(w, p->value);
+		char ***items = strcmp(perm, "read") == 0 ? &r->read : strcmp(perm, "write") == 0 ? &r->write : &r->readwrite;
+		size_t *count = strcmp(perm, "read") == 0 ? &r->read_count : strcmp(perm, "write") == 0 ? &r->write_count :
+			&r->readwrite_count;
+		if (!list)
+			return fail(w, v, path, "broken mapping");
+		if ((rc = value_list(w, list, path, check_etcd_text, "key prefix", items, count)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int etcd_user_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_service *s = payload;
+	capstan_config_etcd_user *u = &s->etcd_users[s->etcd_user_count++];
+	const char *why = NULL;
+
+	if (!(u->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (check_etcd_text(key, &why) < 0)
+		return fail(w, v, path, "bad etcd user '%s': %s", key, why);
+	return value_list(w, v, path, check_name, "etcd role", &u->roles, &u->role_count);
+}
+
+static int etcd_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_service *s = payload;
+	int rc;
+
+	if ((rc = mapping(w, v, path, NULL)) != 0)
+		return rc > 0 ? 0 : rc;
+	if (strcmp(key, "roles") == 0) {
+		if (!(s->etcd_roles = calloc(pair_count(v) + 1, sizeof(*s->etcd_roles))))
+			return capstan_error_oom(w->ctx);
+		return each_pair(w, v, path, etcd_role_pair, s);
+	}
+	if (!(s->etcd_users = calloc(pair_count(v) + 1, sizeof(*s->etcd_users))))
+		return capstan_error_oom(w->ctx);
+	return each_pair(w, v, path, etcd_user_pair, s);
+}
+
+/* owner, group, hosts and etcd: how the service's bundles are delivered. */
+static int delivery_pair(walker *w, const char *key, yaml_node_t *v, const char *path, capstan_config_service *s)
+{
+	static const char *const etcd_keys[] = { "roles", "users", NULL };
+	int rc;
+
+	if (strcmp(key, "owner") == 0 || strcmp(key, "group") == 0)
+		return identifier(w, v, path, key[0] == 'o' ? "owner" : "group", key[0] == 'o' ? &s->owner : &s->group, 32);
+	if ((rc = mapping(w, v, path, strcmp(key, "etcd") == 0 ? etcd_keys : NULL)) != 0)
+		return rc > 0 ? 0 : rc;
+	if (strcmp(key, "etcd") == 0)
+		return each_pair(w, v, path, etcd_pair, s);
+	if (!(s->hosts = calloc(pair_count(v) + 1, sizeof(*s->hosts))))
+		return capstan_error_oom(w->ctx);
+	return each_pair(w, v, path, host_pair, s);
+}
+
 static int service_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
 	static const char *const cert_keys[] = { "name", "profile", "cn", "dns", "ip", "uri", "email", "days", "key",
@@ -296,6 +406,8 @@ static int service_pair(walker *w, const char *key, yaml_node_t *v, const char *
 		s->template_column = (int)v->start_mark.column + 1;
 		return identifier(w, v, path, "template name", &s->template_name, 64);
 	}
+	if (strcmp(key, "certs") != 0)
+		return delivery_pair(w, key, v, path, s);
 	if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
 		return fail(w, v, path, "expected a list of certificates");
 	s->cert_count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -318,13 +430,45 @@ static int service_pair(walker *w, const char *key, yaml_node_t *v, const char *
 	return 0;
 }
 
+static int service_has_cert(const capstan_config_service *s, const char *name, const capstan_config_cert **out)
+{
+	for (size_t i = 0; i < s->cert_count; i++)
+		if (strcmp(s->certs[i].name, name) == 0) {
+			if (out)
+				*out = &s->certs[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* hosts name the service's own certificates; etcd users hold roles it defines. */
+static int check_delivery(walker *w, yaml_node_t *n, const char *path, const capstan_config_service *s)
+{
+	for (size_t i = 0; i < s->host_count; i++)
+		for (size_t j = 0; j < s->hosts[i].cert_count; j++)
+			if (!service_has_cert(s, s->hosts[i].certs[j], NULL))
+				return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s:%d: %s.hosts.%s: '%s' is not a certificate of %s",
+					w->file, s->hosts[i].line, path, s->hosts[i].name, s->hosts[i].certs[j], s->name);
+	for (size_t i = 0; i < s->etcd_user_count; i++)
+		for (size_t j = 0; j < s->etcd_users[i].role_count; j++) {
+			size_t k = 0;
+			while (k < s->etcd_role_count && strcmp(s->etcd_roles[k].name, s->etcd_users[i].roles[j]) != 0)
+				k++;
+			if (k == s->etcd_role_count && strcmp(s->etcd_users[i].roles[j], "root") != 0)
+				return fail(w, n, path, "etcd user '%s' has role '%s', which etcd.roles does not define",
+					s->etcd_users[i].name, s->etcd_users[i].roles[j]);
+		}
+	return 0;
+}
+
 static int services_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
-	static const char *const service_keys[] = { "template", "certs", NULL };
+	static const char *const service_keys[] = { "template", "certs", "owner", "group", "hosts", "etcd", NULL };
 	capstan_config *c = payload;
 	capstan_config_service *s = &c->services[c->service_count++];
 	int rc;
 
+	s->line = (int)v->start_mark.line + 1;
 	if (!(s->name = strdup(key)))
 		return capstan_error_oom(w->ctx);
 	if (capstan_check_identifier(key, NULL) < 0)
@@ -337,7 +481,7 @@ static int services_pair(walker *w, const char *key, yaml_node_t *v, const char 
 		return fail(w, v, path, "a service needs a template (etcd, alluxio, spark, hadoop, kubernetes, or your own)");
 	if (!s->certs)
 		return fail(w, v, path, "a service needs certs");
-	return 0;
+	return check_delivery(w, v, path, s);
 }
 
 static int env_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -508,6 +652,25 @@ void capstan_config_free(capstan_config *c)
 		free(s->certs);
 		free(s->name);
 		free(s->template_name);
+		free(s->owner);
+		free(s->group);
+		for (size_t j = 0; j < s->host_count; j++) {
+			free(s->hosts[j].name);
+			free_list(s->hosts[j].certs, s->hosts[j].cert_count);
+		}
+		free(s->hosts);
+		for (size_t j = 0; j < s->etcd_role_count; j++) {
+			free(s->etcd_roles[j].name);
+			free_list(s->etcd_roles[j].read, s->etcd_roles[j].read_count);
+			free_list(s->etcd_roles[j].write, s->etcd_roles[j].write_count);
+			free_list(s->etcd_roles[j].readwrite, s->etcd_roles[j].readwrite_count);
+		}
+		free(s->etcd_roles);
+		for (size_t j = 0; j < s->etcd_user_count; j++) {
+			free(s->etcd_users[j].name);
+			free_list(s->etcd_users[j].roles, s->etcd_users[j].role_count);
+		}
+		free(s->etcd_users);
 	}
 	for (size_t i = 0; i < c->env_count; i++)
 		free(c->envs[i].name);

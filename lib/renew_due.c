@@ -157,7 +157,7 @@ static int record_item(capstan_ctx *ctx, due_item *it, const capstan_due_opts *d
 static int report_failure(const due_item *it, const char *problem, capstan_due_fn fn, void *payload,
 	int *failures)
 {
-	capstan_due_result r = { it->old, NULL, problem };
+	capstan_due_result r = { it->old, NULL, problem, 0 };
 
 	(*failures)++;
 	return fn ? fn(&r, payload) : 0;
@@ -191,13 +191,29 @@ static int renew_group(capstan_ctx *ctx, const int64_t *ids, size_t count, const
 done:
 	rc = capstan_store_end(ctx, rc);
 	for (size_t i = 0; i < count; i++) {
-		capstan_due_result r = { items[i].old, renewed[i], NULL };
+		capstan_due_result r = { items[i].old, renewed[i], NULL, 0 };
 		if (rc == 0 && renewed[i] && fn)
 			rc = fn(&r, payload); /* committed: now it may be said */
 		capstan_cert_free(renewed[i]);
 		item_clear(&items[i]);
 	}
 	capstan_signers_clear(&signers);
+	return rc;
+}
+
+/* A dry run: each candidate reported as planned. */
+static int report_due(capstan_ctx *ctx, const int64_t *ids, size_t count, capstan_due_fn fn, void *payload)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		capstan_cert *cert = NULL;
+		if ((rc = capstan_store_cert_get(ctx, ids[i], &cert)) == 0 && fn) {
+			capstan_due_result r = { cert, NULL, NULL, 1 };
+			rc = fn(&r, payload);
+		}
+		capstan_cert_free(cert);
+	}
 	return rc;
 }
 
@@ -214,6 +230,11 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 		return rc;
 	rc = capstan_store_due_ids(ctx, env.id, time(NULL), opts->within, opts->from_old_ca, &ids, &count);
 	capstan_store_env_clear(&env);
+	if (rc == 0 && opts->dry_run) {
+		rc = report_due(ctx, ids, count, fn, payload);
+		free(ids);
+		return rc;
+	}
 	/* One fsync per group, and the write lock held briefly so that other
 	 * runs interleave (they find what this one renewed no longer due). */
 	for (size_t i = 0; rc == 0 && i < count; i += DUE_GROUP)

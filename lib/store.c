@@ -96,6 +96,32 @@ static const char *const migrations[] = {
 	/* 3 -> 4: a CRL reads only this index, never the ~1 KB certificate rows. */
 	("CREATE INDEX certs_revoked ON certs(issuer_id, not_after, serial, revoked_at, revoke_reason)"
 	 "  WHERE status = 'revoked';"),
+	/* 4 -> 5: delivery. A service's owner, group, hosts and etcd RBAC (text
+	 * lines, see delivery.c); its keystore password, sealed, generated once
+	 * and reused by every render; and the deploy ledger: what renew --due
+	 * --bundle-dir rendered where, at which serials, and whether the hook
+	 * ran, so what failed is owed and retried until it succeeds. */
+	("ALTER TABLE services ADD COLUMN delivery TEXT NOT NULL DEFAULT '';"
+	 "CREATE TABLE bundle_passwords ("
+	 "  env_id INTEGER NOT NULL REFERENCES envs(id),"
+	 "  service TEXT NOT NULL,"
+	 "  sealed BLOB NOT NULL,"
+	 "  created_at INTEGER NOT NULL,"
+	 "  PRIMARY KEY (env_id, service));"
+	 "CREATE TABLE deploys ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  env_id INTEGER NOT NULL REFERENCES envs(id),"
+	 "  service TEXT NOT NULL,"
+	 "  host TEXT NOT NULL DEFAULT '',"
+	 "  dir TEXT,"                      /* NULL: a baseline, never rendered by renew --due */
+	 "  certs TEXT NOT NULL DEFAULT '',"  /* 'NAME SERIAL NOT_AFTER' lines, as rendered */
+	 "  crl_refresh_at INTEGER NOT NULL DEFAULT 0,"
+	 "  rendered_at INTEGER NOT NULL DEFAULT 0,"
+	 "  hook_pending INTEGER NOT NULL DEFAULT 0,"
+	 "  failures INTEGER NOT NULL DEFAULT 0,"
+	 "  last_error TEXT,"
+	 "  deployed_at INTEGER NOT NULL DEFAULT 0,"
+	 "  UNIQUE (env_id, service, host));"),
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

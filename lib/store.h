@@ -105,14 +105,57 @@ int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t th
 	time_t next_update, int64_t *number);
 
 /* Services (store_lifecycle.c): recorded by apply, read by bundle. certs is
- * one "NAME\tROLE" line per certificate. put: 1 when it changed, 0 when not. */
-int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const char *template_name,
-	const char *certs);
+ * one "NAME\tROLE" line per certificate; delivery its owner, group, hosts and
+ * etcd RBAC (delivery.c). put: 1 when it changed, 0 when not. */
+typedef struct {
+	char *template_name;
+	char *certs;
+	char *delivery;
+} capstan_store_service;
+
+int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const capstan_store_service *s);
 /* CAPSTAN_ENOTFOUND when the environment has no such service. */
-int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, char **template_name,
-	char **certs);
+int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, capstan_store_service *out);
+void capstan_store_service_clear(capstan_store_service *s);
 /* The services whose certificates include NAME in the environment. */
 int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out);
+/* The names of the environment's services, in order. */
+int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlist *out);
+
+/* A service's keystore password, sealed (store_deploy.c). CAPSTAN_ENOTFOUND when none. */
+int capstan_store_bundle_password_get(capstan_ctx *ctx, int64_t env_id, const char *service, capstan_buf *sealed);
+int capstan_store_bundle_password_put(capstan_ctx *ctx, int64_t env_id, const char *service, const capstan_buf *sealed);
+
+/* The deploy ledger (store_deploy.c): one row per (environment, service,
+ * host) that renew --due --bundle-dir delivers; host "" is the whole service. */
+typedef struct {
+	int64_t id, env_id;
+	char *env, *service, *host;
+	char *dir;               /* NULL: a baseline, never rendered here */
+	char *certs;             /* "NAME SERIAL NOT_AFTER" lines as rendered */
+	int64_t crl_refresh_at, rendered_at, deployed_at;
+	int hook_pending;
+	int64_t failures;
+	char *last_error;        /* NULL after a success */
+} capstan_store_deploy;
+
+/* Adds the row as a baseline (certs as they are now) unless it exists. */
+int capstan_store_deploy_track(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host,
+	const char *certs);
+/* Every row (of one environment when env_id > 0), by environment, service, host. */
+int capstan_store_deploy_list(capstan_ctx *ctx, int64_t env_id, capstan_store_deploy **out, size_t *count);
+void capstan_store_deploy_list_free(capstan_store_deploy *rows, size_t count);
+/* Rendered into dir at these certificates; the hook (if any) still to run. */
+int capstan_store_deploy_rendered(capstan_ctx *ctx, int64_t id, const char *dir, const char *certs,
+	int64_t crl_refresh_at, int64_t at, int hook_pending);
+/* The hook ran (or there was none): nothing is owed. */
+int capstan_store_deploy_done(capstan_ctx *ctx, int64_t id, int64_t at);
+/* A render or hook failed: owed, with why. */
+int capstan_store_deploy_failed(capstan_ctx *ctx, int64_t id, const char *error);
+/* Rows of services or hosts the inventory no longer records are dropped. */
+int capstan_store_deploy_forget(capstan_ctx *ctx, int64_t id);
+/* The latest revocation time among the environment's certificates (0: none). */
+int capstan_store_last_revocation(capstan_ctx *ctx, int64_t env_id, int64_t *at);
 
 /* Calls fn with each environment's count of leaves in each status. */
 typedef int (*capstan_store_count_fn)(const char *env, const char *status, int64_t count, void *payload);

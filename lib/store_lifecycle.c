@@ -254,22 +254,24 @@ int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_coun
 	return rc;
 }
 
-int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const char *template_name,
-	const char *certs)
+int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const capstan_store_service *sv)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
 	/* Upsert only when something differs, so a second apply changes nothing. */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO services (env_id, name, template, certs) VALUES (?1, ?2, ?3, ?4)"
-		     " ON CONFLICT (env_id, name) DO UPDATE SET template = excluded.template, certs = excluded.certs"
-		     " WHERE template != excluded.template OR certs != excluded.certs")) < 0)
+		     "INSERT INTO services (env_id, name, template, certs, delivery) VALUES (?1, ?2, ?3, ?4, ?5)"
+		     " ON CONFLICT (env_id, name) DO UPDATE SET template = excluded.template, certs = excluded.certs,"
+		     " delivery = excluded.delivery"
+		     " WHERE template != excluded.template OR certs != excluded.certs"
+		     " OR delivery != excluded.delivery")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
-	capstan_store_bind_text(stmt, 3, template_name);
-	capstan_store_bind_text(stmt, 4, certs);
+	capstan_store_bind_text(stmt, 3, sv->template_name);
+	capstan_store_bind_text(stmt, 4, sv->certs);
+	capstan_store_bind_text(stmt, 5, sv->delivery ? sv->delivery : "");
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot record the service");
 	else
@@ -278,28 +280,58 @@ int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name
 	return rc;
 }
 
-int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, char **template_name,
-	char **certs)
+int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, capstan_store_service *out)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc, step;
 
+	memset(out, 0, sizeof(*out));
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT template, certs FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
+		     "SELECT template, certs, delivery FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
 	step = sqlite3_step(stmt);
 	if (step == SQLITE_ROW) {
-		*template_name = capstan_store_column_strdup(stmt, 0);
-		*certs = capstan_store_column_strdup(stmt, 1);
-		if (!*template_name || !*certs)
+		out->template_name = capstan_store_column_strdup(stmt, 0);
+		out->certs = capstan_store_column_strdup(stmt, 1);
+		out->delivery = capstan_store_column_strdup(stmt, 2);
+		if (!out->template_name || !out->certs || !out->delivery)
 			rc = capstan_error_oom(ctx);
 	} else if (step == SQLITE_DONE) {
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no service '%s' in this environment (capstan apply records it)", name);
 	} else {
 		rc = capstan_store_error(ctx, "cannot read a service");
 	}
+	capstan_store_finish(ctx, stmt);
+	if (rc < 0)
+		capstan_store_service_clear(out);
+	return rc;
+}
+
+void capstan_store_service_clear(capstan_store_service *s)
+{
+	free(s->template_name);
+	free(s->certs);
+	free(s->delivery);
+	memset(s, 0, sizeof(*s));
+}
+
+int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlist *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT name FROM services WHERE env_id = ?1 ORDER BY name")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
+			rc = capstan_error_oom(ctx);
+			break;
+		}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read services");
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }

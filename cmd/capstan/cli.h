@@ -104,11 +104,8 @@ const capstan_issue_opts *batch_input_requests(const batch_input *in);
 size_t batch_input_line(const batch_input *in, size_t i);
 
 /* renew --due's redeployment (redeploy.c). */
-typedef struct redeploys redeploys;
-redeploys *redeploys_new(void);
-void redeploys_free(redeploys *r);
-int redeploys_add(cli *c, redeploys *r, const char *env, const char *name);
-int redeploys_run(cli *c, const redeploys *r, const char *dir, const char *cmd);
+/* Delivers (or, dry, lists) what the deploy ledger owes; redeploy.c. */
+int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int dry_run);
 
 /* Output (output.c): text, or one JSON document with --json. */
 int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
@@ -182,9 +179,12 @@ int cmd_bundle(cli *c, int argc, char **argv);
 char *cli_config_path(cli *c, const char *home);
 /* The templates directory: --templates, $CAPSTAN_TEMPLATES, else NULL (built in). */
 const char *cli_templates_dir(cli *c);
-/* Writes one service's bundle into DIR (absolute), its configs naming PREFIX
- * (NULL: DIR) ; password may be NULL. Used by bundle and renew --due. */
-int cli_write_bundle(cli *c, const char *env, const char *service, const char *dir, const char *tar,
-	const char *prefix, const capstan_secret *password, int keystores, size_t *files);
+/* Renders a bundle and writes it into DIR (absolute) and/or TAR, saying what
+ * it left out; *kept (may be NULL) gets the bundle. */
+int cli_write_bundle(cli *c, const capstan_bundle_opts *o, const char *dir, const char *tar, capstan_bundle **kept);
+/* DIR made absolute (its parent need not exist); NULL on failure. */
+char *cli_absolute_path(const char *dir);
+/* A usage error unless path may be written into configuration files. */
+int cli_check_bundle_path(cli *c, const char *option, const char *path);
 
 #endif

@@ -6,9 +6,9 @@
 
 #include "cli.h"
 
-/* Paths land in env, properties, YAML and XML files: plain characters only. */
-/* Absolute, plain characters, and no "." or ".." component: what a config
- * file says must be where the bundle really is. */
+/* Absolute, plain characters, and no "." or ".." component: paths land in
+ * env, properties, YAML and XML files, and what a config file says must be
+ * where the bundle really is. */
 static int plain_path(const char *p)
 {
 	const char *start = p;
@@ -24,8 +24,16 @@ static int plain_path(const char *p)
 	return 1;
 }
 
+int cli_check_bundle_path(cli *c, const char *option, const char *path)
+{
+	if (plain_path(path))
+		return 0;
+	return cli_usage_error(c, "%s '%s' must be an absolute path of letters, digits and / . _ - only, without . or .. parts"
+		" (it is written into configuration files)", option, path);
+}
+
 /* DIR made absolute through its parent (which need not exist yet). */
-static char *absolute(const char *dir)
+char *cli_absolute_path(const char *dir)
 {
 	char *copy = strdup(dir), *base = copy ? strdup(basename(copy)) : NULL, *parent, *real = NULL, *out = NULL;
 	char buf[PATH_MAX];
@@ -52,25 +60,22 @@ done:
 	return out;
 }
 
-int cli_write_bundle(cli *c, const char *env, const char *service, const char *dir, const char *tar,
-	const char *prefix, const capstan_secret *password, int keystores, size_t *files)
+/* A bundle rendered and written; what it left out is said on stderr, -q or not. */
+int cli_write_bundle(cli *c, const capstan_bundle_opts *o, const char *dir, const char *tar, capstan_bundle **kept)
 {
-	capstan_bundle_opts o = CAPSTAN_BUNDLE_OPTS_INIT;
 	capstan_bundle *b = NULL;
 	int rc = 0;
 
-	o.env = env;
-	o.service = service;
-	o.dir = prefix ? prefix : dir;
-	o.templates_dir = cli_templates_dir(c);
-	o.password = password;
-	o.keystores = keystores;
-	if (capstan_bundle_build(&b, c->ctx, &o) < 0 ||
+	if (capstan_bundle_build(&b, c->ctx, o) < 0 ||
 	    (dir && capstan_bundle_write_dir(c->ctx, b, dir) < 0) ||
-	    (tar && capstan_bundle_write_tar(c->ctx, b, tar) < 0))
+	    (tar && capstan_bundle_write_tar(c->ctx, b, tar) < 0)) {
 		rc = cli_fail(c);
-	else if (files)
-		*files = capstan_bundle_count(b);
+	} else {
+		for (size_t i = 0; i < capstan_bundle_warning_count(b); i++)
+			fprintf(stderr, "capstan: warning: %s\n", capstan_bundle_warning(b, i));
+	}
+	if (rc == 0 && kept)
+		*kept = b, b = NULL;
 	capstan_bundle_free(b);
 	return rc;
 }
@@ -78,16 +83,20 @@ int cli_write_bundle(cli *c, const char *env, const char *service, const char *d
 int cmd_bundle(cli *c, int argc, char **argv)
 {
 	const char *env = NULL, *service = NULL, *out = NULL, *tar = NULL, *prefix = NULL, *password_file = NULL;
-	int keystores = 0;
+	const char *host = NULL, *owner = NULL, *group = NULL;
+	int keystores = 0, new_password = 0;
 	const cli_opt opts[] = {
 		{ "env", OPT_VALUE, &env }, { "service", OPT_VALUE, &service }, { "out", OPT_VALUE, &out },
 		{ "tar", OPT_VALUE, &tar }, { "prefix", OPT_VALUE, &prefix },
 		{ "password-file", OPT_VALUE, &password_file }, { "keystores", OPT_FLAG, &keystores },
+		{ "host", OPT_VALUE, &host }, { "owner", OPT_VALUE, &owner }, { "group", OPT_VALUE, &group },
+		{ "new-password", OPT_FLAG, &new_password },
 		{ NULL, 0, NULL },
 	};
+	capstan_bundle_opts o = CAPSTAN_BUNDLE_OPTS_INIT;
 	capstan_secret password = CAPSTAN_SECRET_INIT;
+	capstan_bundle *b = NULL;
 	char *dir = NULL;
-	size_t files = 0;
 	int rc;
 
 	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0)
@@ -96,23 +105,27 @@ int cmd_bundle(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--env and --service are required");
 	if (!out && !tar)
 		return cli_usage_error(c, "--out DIR or --tar FILE is required");
-	if (out && !(dir = absolute(out)))
+	if (new_password && password_file)
+		return cli_usage_error(c, "--new-password makes a password: it does not go with --password-file");
+	if (out && !(dir = cli_absolute_path(out)))
 		return cli_error(c, "cannot resolve '%s'", out);
 	if (!prefix && !dir) {
 		rc = cli_usage_error(c, "--tar needs --prefix: where the bundle will be installed, for the paths in its configs");
 		goto done;
 	}
-	if (!plain_path(prefix ? prefix : dir)) {
-		rc = cli_usage_error(c, "%s '%s' must be an absolute path of letters, digits and / . _ - only, without . or .. parts"
-			" (it is written into configuration files)", prefix ? "--prefix" : "--out", prefix ? prefix : dir);
+	if ((rc = cli_check_bundle_path(c, prefix ? "--prefix" : "--out", prefix ? prefix : dir)) != 0)
 		goto done;
-	}
 	if ((rc = cli_setup(c)) != 0 || (rc = cli_store_password(c, password_file, &password)) != 0)
 		goto done;
-	rc = cli_write_bundle(c, env, service, dir, tar, prefix, password.data ? &password : NULL, keystores, &files);
+	o.env = env, o.service = service, o.host = host, o.dir = prefix ? prefix : dir;
+	o.templates_dir = cli_templates_dir(c);
+	o.password = password.data ? &password : NULL;
+	o.new_password = new_password, o.keystores = keystores, o.owner = owner, o.group = group;
+	rc = cli_write_bundle(c, &o, dir, tar, &b);
 	if (rc == 0)
-		rc = out_bundle(c, env, service, out ? dir : tar, files);
+		rc = out_bundle(c, env, service, out ? dir : tar, capstan_bundle_count(b));
 done:
+	capstan_bundle_free(b);
 	capstan_secret_free(&password);
 	free(dir);
 	return rc;

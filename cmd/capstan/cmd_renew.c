@@ -1,48 +1,115 @@
 /* capstan renew: one certificate, or every certificate that is due. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
 typedef struct {
+	const char *env, *within_text, *bundle_dir, *exec_cmd, *prefix, *password_file;
+	int64_t within;
+	int from_old_ca, dry_run;
+} due_args;
+
+typedef struct {
 	cli *c;
 	out_due *out;
-	redeploys *redeploy; /* NULL without --bundle-dir */
-	int failed;
+	int deliver;         /* a dry run with --bundle-dir: say which services a renewal redeploys */
+	char **said;         /* "ENV/SERVICE" already said */
+	size_t said_n;
 } due_run;
+
+/* Says "would redeploy ENV/SERVICE" once per service. */
+static void say_service(due_run *run, const char *env, const char *service)
+{
+	char key[200], **grown;
+
+	snprintf(key, sizeof(key), "%s/%s", env, service);
+	for (size_t i = 0; i < run->said_n; i++)
+		if (strcmp(run->said[i], key) == 0)
+			return;
+	if (!(grown = realloc(run->said, (run->said_n + 1) * sizeof(*grown))))
+		return;
+	run->said = grown;
+	if (!(run->said[run->said_n] = strdup(key)))
+		return;
+	run->said_n++;
+	if (!run->c->quiet && !run->c->json)
+		printf("would redeploy %s: a certificate of it is due\n", key);
+}
 
 static int due_sink(const capstan_due_result *result, void *payload)
 {
 	due_run *run = payload;
+	char **services = NULL;
+	size_t n = 0;
 
-	if (run->redeploy && result->renewed &&
-	    redeploys_add(run->c, run->redeploy, result->old->env, result->old->name) != 0)
-		run->failed = 1;
+	if (run->deliver && result->planned &&
+	    capstan_cert_services(run->c->ctx, result->old->env, result->old->name, &services, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			say_service(run, result->old->env, services[i]);
+			free(services[i]);
+		}
+		free(services);
+	}
 	return out_due_item(run->out, result);
 }
 
-static int renew_due(cli *c, const char *env, int64_t within, int from_old_ca, const char *bundle_dir,
-	const char *exec_cmd)
+static int renew_only(cli *c, const due_args *a)
 {
 	capstan_due_opts o = CAPSTAN_DUE_OPTS_INIT;
-	due_run run = { c, out_due_begin(c), bundle_dir ? redeploys_new() : NULL, 0 };
-	int rc, out_rc, redeploy_rc = 0;
+	due_run run = { c, out_due_begin(c), a->dry_run && a->bundle_dir != NULL, NULL, 0 };
+	int rc, out_rc;
 
-	if (!run.out || (bundle_dir && !run.redeploy)) {
-		redeploys_free(run.redeploy);
+	if (!run.out)
 		return cli_error(c, "out of memory");
-	}
-	o.env = env;
-	o.within = within;
-	o.from_old_ca = from_old_ca;
+	o.env = a->env;
+	o.within = a->within;
+	o.from_old_ca = a->from_old_ca;
+	o.dry_run = a->dry_run;
 	rc = capstan_renew_due(c->ctx, &o, due_sink, &run);
 	out_rc = out_due_end(run.out);
-	/* What was renewed is redeployed even when something else failed. */
-	if (run.redeploy)
-		redeploy_rc = redeploys_run(c, run.redeploy, bundle_dir, exec_cmd);
-	redeploys_free(run.redeploy);
-	if (rc < 0)
-		return cli_fail(c);
-	return run.failed ? EXIT_FAILED : redeploy_rc ? redeploy_rc : out_rc;
+	for (size_t i = 0; i < run.said_n; i++)
+		free(run.said[i]);
+	free(run.said);
+	return rc < 0 ? cli_fail(c) : out_rc;
+}
+
+/*
+ * With --bundle-dir, under the home's deploy lock: what is not yet tracked is
+ * tracked as it is; what an earlier run owes is delivered first; then the
+ * renewals; then what they changed. Each failure is recorded and owed.
+ */
+static int renew_and_deliver(cli *c, const due_args *a)
+{
+	capstan_deploy_opts o = CAPSTAN_DEPLOY_OPTS_INIT;
+	capstan_secret password = CAPSTAN_SECRET_INIT;
+	char *dir = cli_absolute_path(a->bundle_dir);
+	int rc, owed_rc = EXIT_OK, lock = -1;
+
+	if (!dir)
+		return cli_error(c, "cannot resolve '%s'", a->bundle_dir);
+	if ((rc = cli_check_bundle_path(c, a->prefix ? "--prefix" : "--bundle-dir", a->prefix ? a->prefix : dir)) != 0 ||
+	    (rc = cli_store_password(c, a->password_file, &password)) != 0)
+		goto done;
+	o.env = a->env, o.dir = dir, o.prefix = a->prefix, o.templates_dir = cli_templates_dir(c);
+	o.password = password.data ? &password : NULL;
+	o.hook = a->exec_cmd != NULL;
+	if (capstan_deploy_lock(c->ctx, &lock) < 0 || (!a->dry_run && capstan_deploy_track(c->ctx, &o) < 0)) {
+		rc = cli_fail(c);
+		goto done;
+	}
+	if (!a->dry_run)
+		owed_rc = redeploy_owed(c, &o, a->exec_cmd, 0);
+	rc = renew_only(c, a);
+	/* What was renewed is delivered even when something else failed. */
+	if (redeploy_owed(c, &o, a->exec_cmd, a->dry_run) != EXIT_OK || owed_rc != EXIT_OK)
+		rc = rc == EXIT_OK ? EXIT_FAILED : rc;
+done:
+	capstan_deploy_unlock(lock);
+	capstan_secret_free(&password);
+	free(dir);
+	return rc;
 }
 
 /* One certificate renewed or rotated: shared by renew and rotate, which
@@ -63,19 +130,23 @@ int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_
 
 int cmd_renew(cli *c, int argc, char **argv)
 {
-	const char *env = NULL, *days = NULL, *within = NULL, *ref = NULL, *bundle_dir = NULL, *exec_cmd = NULL;
-	int due = 0, from_old_ca = 0;
+	due_args a = { 0 };
+	const char *days = NULL, *ref = NULL;
+	int due = 0;
 	const cli_opt opts[] = {
-		{ "env", OPT_VALUE, &env },
+		{ "env", OPT_VALUE, &a.env },
 		{ "days", OPT_VALUE, &days },
 		{ "due", OPT_FLAG, &due },
-		{ "within", OPT_VALUE, &within },
-		{ "from-old-ca", OPT_FLAG, &from_old_ca },
-		{ "bundle-dir", OPT_VALUE, &bundle_dir },
-		{ "exec", OPT_VALUE, &exec_cmd },
+		{ "within", OPT_VALUE, &a.within_text },
+		{ "from-old-ca", OPT_FLAG, &a.from_old_ca },
+		{ "bundle-dir", OPT_VALUE, &a.bundle_dir },
+		{ "exec", OPT_VALUE, &a.exec_cmd },
+		{ "prefix", OPT_VALUE, &a.prefix },
+		{ "password-file", OPT_VALUE, &a.password_file },
+		{ "dry-run", OPT_FLAG, &a.dry_run },
 		{ NULL, 0, NULL },
 	};
-	int64_t lifetime = 0, window = 0;
+	int64_t lifetime = 0;
 	size_t n = 0;
 	int rc;
 
@@ -85,15 +156,19 @@ int cmd_renew(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--due renews what is due: it takes no REF and no --days");
 	if (!due && n != 1)
 		return cli_usage_error(c, "a certificate name or serial is required (or --due)");
-	if (!due && (within || from_old_ca || bundle_dir || exec_cmd))
-		return cli_usage_error(c, "--within, --from-old-ca, --bundle-dir and --exec go with --due");
-	if (exec_cmd && !bundle_dir)
+	if (!due && (a.within_text || a.from_old_ca || a.bundle_dir || a.exec_cmd || a.prefix || a.password_file ||
+		     a.dry_run))
+		return cli_usage_error(c, "--within, --from-old-ca, --bundle-dir and --exec go with --due"
+			" (and so do --prefix, --password-file and --dry-run)");
+	if (a.exec_cmd && !a.bundle_dir)
 		return cli_usage_error(c, "--exec needs --bundle-dir: the hook reloads a redeployed bundle");
+	if ((a.prefix || a.password_file) && !a.bundle_dir)
+		return cli_usage_error(c, "--prefix and --password-file go with --bundle-dir: they are for the bundles");
 	if ((days && (rc = cli_duration(c, "--days", days, &lifetime)) != 0) ||
-	    (within && (rc = cli_duration(c, "--within", within, &window)) != 0) ||
+	    (a.within_text && (rc = cli_duration(c, "--within", a.within_text, &a.within)) != 0) ||
 	    (rc = cli_setup(c)) != 0)
 		return rc;
 	if (due)
-		return renew_due(c, env, window, from_old_ca, bundle_dir, exec_cmd);
-	return cli_reissue(c, ref, env, lifetime, capstan_renew);
+		return a.bundle_dir ? renew_and_deliver(c, &a) : renew_only(c, &a);
+	return cli_reissue(c, ref, a.env, lifetime, capstan_renew);
 }

@@ -405,11 +405,32 @@ out_due *out_due_begin(cli *c)
 	return d;
 }
 
+/* A dry run's line: what would be renewed. */
+static int out_due_planned(out_due *d, const capstan_due_result *r)
+{
+	char na[32];
+
+	time_string(r->old->not_after, na, sizeof(na));
+	if (d->c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "env", json_string(r->old->env));
+		json_object_set_new(o, "name", json_string(r->old->name));
+		json_object_set_new(o, "serial", json_string(r->old->serial));
+		json_object_set_new(o, "not_after", json_time(r->old->not_after));
+		json_array_append_new(d->renewed, o);
+	} else if (!d->c->quiet) {
+		printf("would renew %s/%s: %s, until %s\n", r->old->env, r->old->name, r->old->serial, na);
+	}
+	return 0;
+}
+
 int out_due_item(out_due *d, const capstan_due_result *r)
 {
 	const capstan_cert *old = r->old;
 	char na[32];
 
+	if (r->planned)
+		return out_due_planned(d, r);
 	if (d->c->json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "env", json_string(old->env));

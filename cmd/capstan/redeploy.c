@@ -1,8 +1,8 @@
-/* renew --due --bundle-dir DIR --exec CMD: after renewal, re-render the bundle
- * of every service that had a certificate renewed into DIR/ENV/SERVICE, then
- * run the reload hook once per such service. */
+/* renew --due --bundle-dir DIR [--exec CMD]: deliver what the deploy ledger
+ * says is owed — each bundle rendered into DIR/ENV/SERVICE[/HOST] and its
+ * reload hook run — recording each outcome, so that what failed is retried by
+ * the next run until it succeeds. */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -10,104 +10,104 @@
 
 #include "cli.h"
 
-typedef struct {
-	char env[64];
-	char service[80];
-	char renewed[1024];   /* names, space-separated */
-} redeploy;
-
-struct redeploys {
-	redeploy *items;
-	size_t count;
-};
-
-redeploys *redeploys_new(void)
+/* The hook's environment: what was delivered, and nothing secret (the
+ * passphrase and store password were taken out of ours when read). */
+static void hook_env(const capstan_deploy_item *it)
 {
-	return calloc(1, sizeof(redeploys));
+	unsetenv("CAPSTAN_PASSPHRASE");
+	unsetenv("CAPSTAN_STORE_PASSWORD");
+	setenv("CAPSTAN_ENV", it->env, 1);
+	setenv("CAPSTAN_SERVICE", it->service, 1);
+	setenv("CAPSTAN_HOST", it->host, 1);
+	setenv("CAPSTAN_BUNDLE", it->path, 1);
+	setenv("CAPSTAN_RENEWED", it->renewed, 1);
+	setenv("CAPSTAN_REASON", it->why, 1);
 }
 
-void redeploys_free(redeploys *r)
-{
-	if (r)
-		free(r->items);
-	free(r);
-}
-
-/* Notes that cert NAME of ENV was renewed: each service it belongs to is to be redeployed. */
-int redeploys_add(cli *c, redeploys *r, const char *env, const char *name)
-{
-	char **services = NULL;
-	size_t n = 0, i, j;
-
-	if (capstan_cert_services(c->ctx, env, name, &services, &n) < 0)
-		return cli_fail(c);
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < r->count; j++)
-			if (strcmp(r->items[j].env, env) == 0 && strcmp(r->items[j].service, services[i]) == 0)
-				break;
-		if (j == r->count) {
-			redeploy *grown = realloc(r->items, (r->count + 1) * sizeof(*grown));
-			if (!grown)
-				break;
-			r->items = grown;
-			memset(&r->items[j], 0, sizeof(r->items[j]));
-			snprintf(r->items[j].env, sizeof(r->items[j].env), "%s", env);
-			snprintf(r->items[j].service, sizeof(r->items[j].service), "%s", services[i]);
-			r->count++;
-		}
-		size_t used = strlen(r->items[j].renewed);
-		snprintf(r->items[j].renewed + used, sizeof(r->items[j].renewed) - used, "%s%s", used ? " " : "", name);
-	}
-	for (i = 0; i < n; i++)
-		free(services[i]);
-	free(services);
-	return i == n ? 0 : cli_error(c, "out of memory");
-}
-
-static int run_hook(cli *c, const char *cmd, const redeploy *d, const char *bundle)
+/* Runs the hook; 0, or -1 with what went wrong in why. */
+static int run_hook(const char *cmd, const capstan_deploy_item *it, char *why, size_t size)
 {
 	pid_t pid;
 	int status;
 
 	fflush(NULL);
-	if ((pid = fork()) < 0)
-		return cli_error(c, "--exec: cannot start a process: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		snprintf(why, size, "--exec: cannot start a process: %s", strerror(errno));
+		return -1;
+	}
 	if (pid == 0) {
-		setenv("CAPSTAN_ENV", d->env, 1);
-		setenv("CAPSTAN_SERVICE", d->service, 1);
-		setenv("CAPSTAN_BUNDLE", bundle, 1);
-		setenv("CAPSTAN_RENEWED", d->renewed, 1);
+		hook_env(it);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return cli_error(c, "--exec: cannot wait for the hook: %s", strerror(errno));
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return cli_error(c, "--exec for %s/%s failed (%s %d)", d->env, d->service,
-			WIFEXITED(status) ? "exit status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	return 0;
+		if (errno != EINTR) {
+			snprintf(why, size, "--exec: cannot wait for the hook: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	snprintf(why, size, "the hook failed (%s %d)", WIFEXITED(status) ? "exit status" : "signal",
+		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return -1;
 }
 
-/* Every bundle is re-rendered, every hook run; the first failure decides the exit. */
-int redeploys_run(cli *c, const redeploys *r, const char *dir, const char *cmd)
+static const char *where(const capstan_deploy_item *it, char *buf, size_t size)
 {
-	char base[PATH_MAX], bundle[PATH_MAX + 160];
-	int rc = 0;
+	snprintf(buf, size, "%s/%s%s%s", it->env, it->service, *it->host ? "/" : "", it->host);
+	return buf;
+}
 
-	if (!realpath(dir, base))
-		return cli_error(c, "--bundle-dir '%s': %s", dir, strerror(errno));
-	for (size_t i = 0; i < r->count; i++) {
-		const redeploy *d = &r->items[i];
+/* One owed bundle: rendered, swapped in, hook run, outcome recorded. */
+static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_item *it, const char *cmd)
+{
+	capstan_bundle *b = NULL;
+	char name[300], why[300];
+	int rc;
+
+	where(it, name, sizeof(name));
+	if (capstan_deploy_render(c->ctx, o, it, &b) < 0) {
+		fprintf(stderr, "capstan: redeploy %s: %s (owed: the next renew --due --bundle-dir retries it)\n", name,
+			capstan_error_message(c->ctx));
+		return EXIT_FAILED;
+	}
+	for (size_t i = 0; i < capstan_bundle_warning_count(b); i++)
+		fprintf(stderr, "capstan: warning: %s\n", capstan_bundle_warning(b, i));
+	capstan_bundle_free(b);
+	rc = cmd ? run_hook(cmd, it, why, sizeof(why)) : 0;
+	if (capstan_deploy_finish(c->ctx, it, rc < 0 ? why : NULL) < 0)
+		return cli_fail(c);
+	if (rc < 0) {
+		fprintf(stderr, "capstan: redeploy %s: %s (owed: the next renew --due --bundle-dir runs it again)\n", name,
+			why);
+		return EXIT_FAILED;
+	}
+	if (!c->quiet && !c->json)
+		printf("redeployed %s to %s (%s%s%s)\n", name, it->path, *it->renewed ? "renewed: " : "",
+			*it->renewed ? it->renewed : "", *it->renewed ? "" : it->why);
+	return EXIT_OK;
+}
+
+int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int dry_run)
+{
+	capstan_deploy_item *items = NULL;
+	size_t n = 0;
+	int rc = EXIT_OK;
+
+	if (capstan_deploy_owed(c->ctx, o, &items, &n) < 0)
+		return cli_fail(c);
+	for (size_t i = 0; i < n; i++) {
+		char name[300];
 		int one;
-		snprintf(bundle, sizeof(bundle), "%s/%s/%s", base, d->env, d->service);
-		one = cli_write_bundle(c, d->env, d->service, bundle, NULL, NULL, NULL, 0, NULL);
-		if (one == 0 && !c->quiet && !c->json)
-			printf("redeployed %s/%s to %s (%s)\n", d->env, d->service, bundle, d->renewed);
-		if (one == 0 && cmd)
-			one = run_hook(c, cmd, d, bundle);
-		if (rc == 0)
+		if (dry_run) {
+			if (!c->quiet)
+				printf("would redeploy %s to %s (%s)\n", where(&items[i], name, sizeof(name)), items[i].path,
+					items[i].why);
+			continue;
+		}
+		if ((one = deliver(c, o, &items[i], cmd)) != EXIT_OK && rc == EXIT_OK)
 			rc = one;
 	}
+	capstan_deploy_items_free(items, n);
 	return rc;
 }

@@ -12,13 +12,17 @@ typedef struct {
 	unsigned version;
 	const char *env;
 	const char *service;
+	const char *host;           /* NULL: every certificate; else only that host's (the service's hosts:) */
 	const char *dir;            /* where the files will be: the paths written into configs */
 	const char *templates_dir;  /* NULL: the built-in templates */
-	const capstan_secret *password; /* keystore password; NULL: a random one */
+	const capstan_secret *password; /* keystore password for this render; NULL: the service's stored one */
+	int new_password;           /* generate, store and use a new keystore password */
 	int keystores;              /* also for targets that make them only when asked */
+	const char *owner;          /* files' user and group; NULL: the service's owner:/group: */
+	const char *group;
 } capstan_bundle_opts;
 
-#define CAPSTAN_BUNDLE_OPTS_VERSION 1
+#define CAPSTAN_BUNDLE_OPTS_VERSION 2
 #define CAPSTAN_BUNDLE_OPTS_INIT { .version = CAPSTAN_BUNDLE_OPTS_VERSION }
 
 typedef struct capstan_bundle capstan_bundle;
@@ -30,6 +34,13 @@ void capstan_bundle_free(capstan_bundle *bundle);
 /* Number of files and each one's relative path (for messages). */
 size_t capstan_bundle_count(const capstan_bundle *bundle);
 const char *capstan_bundle_path(const capstan_bundle *bundle, size_t i);
+/* What the render left out (a revoked line that could not be reissued...), one line each. */
+size_t capstan_bundle_warning_count(const capstan_bundle *bundle);
+const char *capstan_bundle_warning(const capstan_bundle *bundle, size_t i);
+/* The certificates it holds: one "NAME SERIAL NOT_AFTER" line each. */
+const char *capstan_bundle_certs(const capstan_bundle *bundle);
+/* When its CRLs enter the last third of their validity: re-render by then. */
+int64_t capstan_bundle_crl_refresh_at(const capstan_bundle *bundle);
 
 /* Writes into a new directory beside DIR, fsyncs it, and swaps it in place of
  * DIR (creating missing parents): a reader sees the old bundle or the new one,
@@ -37,6 +48,10 @@ const char *capstan_bundle_path(const capstan_bundle *bundle, size_t i);
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *bundle, const char *dir);
 /* A gzip-compressed tar of the files ("-": standard output). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *bundle, const char *path);
+
+/* The hosts of the service (its hosts: mapping); none when it has no hosts. */
+CAPSTAN_WARN_UNUSED int capstan_service_hosts(capstan_ctx *ctx, const char *env, const char *service,
+	char ***names, size_t *count);
 
 /* The services of ENV whose certificates include CERT_NAME, as apply recorded
  * them. *names (each and the array) is the caller's. */

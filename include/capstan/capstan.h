@@ -16,6 +16,7 @@
 #include "template.h"
 #include "config.h"
 #include "bundle.h"
+#include "deploy.h"
 #include "apply.h"
 #include "audit.h"
 #include "file.h"

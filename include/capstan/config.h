@@ -30,12 +30,42 @@ typedef struct {
 	int line;
 } capstan_config_cert;
 
+/* hosts: which certificates (and keys) live on a host. */
+typedef struct {
+	char *name;
+	char **certs; size_t cert_count;
+	int line;
+} capstan_config_host;
+
+/* etcd: { roles: NAME: { read, write, readwrite: [key prefixes] } }. */
+typedef struct {
+	char *name;
+	char **read; size_t read_count;
+	char **write; size_t write_count;
+	char **readwrite; size_t readwrite_count;
+} capstan_config_etcd_role;
+
+/* etcd: { users: CN: [roles] }: users beyond the service's own client certificates. */
+typedef struct {
+	char *name;
+	char **roles; size_t role_count;
+} capstan_config_etcd_user;
+
 typedef struct {
 	char *name;
 	char *template_name;
 	int template_line, template_column;
+	int line;
 	capstan_config_cert *certs;
 	size_t cert_count;
+	char *owner;             /* user and group of rendered files; NULL: unchanged */
+	char *group;
+	capstan_config_host *hosts;
+	size_t host_count;
+	capstan_config_etcd_role *etcd_roles;
+	size_t etcd_role_count;
+	capstan_config_etcd_user *etcd_users;
+	size_t etcd_user_count;
 } capstan_config_service;
 
 typedef struct {

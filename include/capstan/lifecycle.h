@@ -51,15 +51,17 @@ typedef struct {
 	                       the previous run renewed. */
 	int from_old_ca;    /* also renew leaves whose CA was rotated out, moving
 	                       them to the current CA */
+	int dry_run;        /* report what is due (planned), change nothing */
 } capstan_due_opts;
 
-#define CAPSTAN_DUE_OPTS_VERSION 1
-#define CAPSTAN_DUE_OPTS_INIT { CAPSTAN_DUE_OPTS_VERSION, NULL, 0, 0 }
+#define CAPSTAN_DUE_OPTS_VERSION 2
+#define CAPSTAN_DUE_OPTS_INIT { CAPSTAN_DUE_OPTS_VERSION, NULL, 0, 0, 0 }
 
 typedef struct {
 	const capstan_cert *old;
-	const capstan_cert *renewed; /* NULL when it could not be renewed */
-	const char *problem;         /* why not, when renewed is NULL */
+	const capstan_cert *renewed; /* NULL when it could not be renewed (or in a dry run) */
+	const char *problem;         /* why not, when renewed is NULL and it is not planned */
+	int planned;                 /* a dry run: it is due */
 } capstan_due_result;
 
 typedef int (*capstan_due_fn)(const capstan_due_result *result, void *payload);

@@ -123,8 +123,11 @@ cp -a "$B/etcd" "$T/etcd-before"
 refuses "an unknown service" 1 "no service 'nginx' in environment 'dev': run capstan apply first" \
 	cap bundle --env dev --service nginx --out "$B/etcd"
 "$CAPSTAN" revoke etcd-2 --env dev >/dev/null
-refuses "a service with a revoked certificate" 1 "'etcd-2' has no valid certificate in 'dev': run capstan apply" \
-	cap bundle --env dev --service etcd --out "$B/etcd"
+# One revoked line does not hold back the rest of the service: it is left out, and said.
+check "a service with a revoked certificate still renders" cap bundle --env dev --service etcd --out "$B/etcd-rev"
+like "the revoked line is named on stderr" "$(cat "$T/err")" "^capstan: warning: dev/etcd: 'etcd-2' is left out: it has no valid certificate \(revoked\)"
+is "without its files" "$(ls "$B/etcd-rev" | grep -c '^etcd-2')" 0
+check "the others are there" test -s "$B/etcd-rev/etcd-1.pem"
 check "the previous bundle is intact" diff -r "$T/etcd-before" "$B/etcd"
 refuses "--tar without --prefix" 2 "--tar needs --prefix" cap bundle --env dev --service etcd --tar "$T/x.tgz"
 refuses "a prefix with spaces" 2 "must be an absolute path of letters" cap bundle --env dev --service etcd --out "$T/x" --prefix "/etc/my tls"

@@ -1,0 +1,68 @@
+/*
+ * capstan — delivery that can be left unattended: the deploy ledger behind
+ * renew --due --bundle-dir. Every (environment, service, host) delivered into
+ * a bundle directory has a row in the inventory that says what was rendered
+ * there (which serials, CRLs fresh until when) and whether the reload hook has
+ * run since. What differs from the inventory, or failed, is owed, and every
+ * later run renders it again and reruns its hook until it succeeds:
+ *
+ *   capstan_deploy_track()   before renewals: start tracking what is recorded
+ *   capstan_renew_due()      the renewals
+ *   capstan_deploy_owed()    what differs, failed, or has CRLs growing old
+ *   capstan_deploy_render()  each owed bundle rendered and swapped in place
+ *   capstan_deploy_finish()  ...and the hook's outcome recorded
+ */
+#ifndef CAPSTAN_DEPLOY_H
+#define CAPSTAN_DEPLOY_H
+
+#include "bundle.h"
+#include "common.h"
+
+typedef struct {
+	unsigned version;
+	const char *env;                /* NULL: every environment */
+	const char *dir;                /* bundles go to DIR/ENV/SERVICE, or DIR/ENV/SERVICE/HOST (absolute) */
+	const char *prefix;             /* where they will be installed, for their configs; NULL: dir */
+	const char *templates_dir;      /* NULL: the built-in templates */
+	const capstan_secret *password; /* NULL: each service's stored keystore password */
+	int hook;                       /* a hook runs after each render: done only once it has */
+} capstan_deploy_opts;
+
+#define CAPSTAN_DEPLOY_OPTS_VERSION 1
+#define CAPSTAN_DEPLOY_OPTS_INIT { .version = CAPSTAN_DEPLOY_OPTS_VERSION }
+
+typedef struct {
+	int64_t id;
+	char *env, *service;
+	char *host;          /* "" when the service has no hosts: mapping */
+	char *path;          /* the bundle directory */
+	char *renewed;       /* names whose certificate changed since the last render, space-separated */
+	char *why;           /* why it is owed, for messages */
+	int64_t failures;    /* failed attempts before this one */
+} capstan_deploy_item;
+
+/* Takes the deploy lock of the home (blocking): overlapping runs deliver one
+ * after the other, so each hook runs once per change. -1 on failure. */
+CAPSTAN_WARN_UNUSED int capstan_deploy_lock(capstan_ctx *ctx, int *fd);
+void capstan_deploy_unlock(int fd);
+
+/* Rows for every recorded service (each host) not yet tracked, as they are
+ * now; rows of services or hosts no longer recorded are dropped. */
+CAPSTAN_WARN_UNUSED int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *opts);
+/* Everything owed now. *items is the caller's: capstan_deploy_items_free(). */
+CAPSTAN_WARN_UNUSED int capstan_deploy_owed(capstan_ctx *ctx, const capstan_deploy_opts *opts,
+	capstan_deploy_item **items, size_t *count);
+void capstan_deploy_items_free(capstan_deploy_item *items, size_t count);
+/* Renders one owed bundle and swaps it in place. A line whose certificate is
+ * revoked is reissued first (new key); one that cannot be is left out (a
+ * warning of the bundle). A failure is recorded against the row, and owed. */
+CAPSTAN_WARN_UNUSED int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *opts,
+	const capstan_deploy_item *item, capstan_bundle **out);
+/* After the hook: error NULL when it succeeded (or there was none). */
+CAPSTAN_WARN_UNUSED int capstan_deploy_finish(capstan_ctx *ctx, const capstan_deploy_item *item, const char *error);
+
+/* Prometheus lines for the ledger: pending per bundle, and the serial and
+ * expiry of each certificate last deployed (metrics.c). */
+CAPSTAN_WARN_UNUSED int capstan_deploy_metrics(capstan_ctx *ctx, capstan_buf *out);
+
+#endif
