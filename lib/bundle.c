@@ -87,6 +87,9 @@ typedef struct {
 	capstan_buf certs_lines;   /* the ledger's "NAME SERIAL NOT_AFTER" lines */
 	capstan_delivery delivery;
 	capstan_cert *first;       /* the first certificate rendered */
+	int chown, group_reads;    /* give the files to uid:gid; keys 0640 */
+	uid_t uid;
+	gid_t gid;
 } build;
 
 static int put_path(capstan_tvalue *map, const char *key, const char *dir, const char *file)
@@ -475,7 +478,8 @@ static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 	return rc;
 }
 
-/* The files' owner: the options', else the service's; only root gives files away. */
+/* The files' owner, resolved before anything is rendered: the options', else
+ * the service's; only root gives files away. */
 static int resolve_owner(capstan_ctx *ctx, build *bd)
 {
 	const char *owner = bd->o->owner ? bd->o->owner : bd->delivery.owner;
@@ -491,17 +495,25 @@ static int resolve_owner(capstan_ctx *ctx, build *bd)
 	if (group && !(gr = getgrnam(group)))
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "group '%s' of %s/%s: no such group on this machine", group,
 			bd->o->env, bd->o->service);
-	bd->b->uid = pw ? pw->pw_uid : (uid_t)-1;
-	bd->b->gid = gr ? gr->gr_gid : pw ? pw->pw_gid : (gid_t)-1;
-	if (geteuid() != 0 && (bd->b->uid != (uid_t)-1 && bd->b->uid != geteuid()))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "files of %s/%s are to be owned by '%s': that needs root", bd->o->env,
-			bd->o->service, owner);
-	bd->b->chown = 1;
-	/* Key files readable by the service: its user's (0600), or its group's (0640). */
-	for (size_t i = 0; i < bd->b->count; i++)
-		if (bd->b->files[i].mode == 0600 && !pw)
-			bd->b->files[i].mode = 0640;
+	if (geteuid() != 0 && ((pw && pw->pw_uid != geteuid()) || (gr && gr->gr_gid != getegid())))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "files of %s/%s are to be owned by %s:%s: that needs root",
+			bd->o->env, bd->o->service, owner ? owner : "-", group ? group : "-");
+	bd->uid = pw ? pw->pw_uid : (uid_t)-1;
+	bd->gid = gr ? gr->gr_gid : pw ? pw->pw_gid : (gid_t)-1;
+	/* Keys for the owner alone (0600), or for a group beside it (0640). */
+	bd->group_reads = gr && (!pw || gr->gr_gid != pw->pw_gid);
+	bd->chown = 1;
 	return 0;
+}
+
+static void apply_owner(build *bd)
+{
+	bd->b->chown = bd->chown;
+	bd->b->uid = bd->uid;
+	bd->b->gid = bd->gid;
+	for (size_t i = 0; bd->group_reads && i < bd->b->count; i++)
+		if (bd->b->files[i].mode == 0600)
+			bd->b->files[i].mode = 0640;
 }
 
 int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_bundle_opts *o)
@@ -515,7 +527,8 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &env)) < 0 ||
 	    (rc = service_certs(ctx, &bd, &env, &template_name, &lines)) < 0 ||
-	    (rc = capstan_template_set_load(&bd.set, ctx, o->templates_dir, template_name)) < 0)
+	    (rc = capstan_template_set_load(&bd.set, ctx, o->templates_dir, template_name)) < 0 ||
+	    (rc = resolve_owner(ctx, &bd)) < 0)
 		goto done;
 	bd.keystores = bd.set->keystores == KEYSTORES_YES || (bd.set->keystores == KEYSTORES_ASKED && o->keystores);
 	if (bd.keystores && (rc = capstan_bundle_password(ctx, &env, o->service, o->password, o->new_password,
@@ -529,8 +542,9 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 		rc = capstan_error_oom(ctx);
 		goto done;
 	}
-	if ((rc = build_all(ctx, &bd, &env, &lines)) < 0 || (rc = resolve_owner(ctx, &bd)) < 0)
+	if ((rc = build_all(ctx, &bd, &env, &lines)) < 0)
 		goto done;
+	apply_owner(&bd);
 	bd.b->certs = (char *)bd.certs_lines.data;
 	bd.certs_lines = (capstan_buf)CAPSTAN_BUF_INIT;
 	*out = bd.b;

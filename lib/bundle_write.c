@@ -47,7 +47,9 @@ static int make_parents(capstan_ctx *ctx, const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+		/* 0755 whatever the umask (capstan's is 077): the service's user must
+		 * reach its bundle; the files inside keep their own modes. */
+		if (mkdir(copy, 0755) == 0 ? chmod(copy, 0755) < 0 : errno != EEXIST)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot create '%s': %s", copy, strerror(errno));
 		*p = '/';
 	}

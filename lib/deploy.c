@@ -228,7 +228,7 @@ static void owed_why(const capstan_store_deploy *row, const char *path, const ch
 		snprintf(why, size, "the bundle directory changed (was %s)", row->dir);
 	else if (lstat(manifest, &sb) < 0)
 		snprintf(why, size, "its MANIFEST is missing");
-	else if (revoked > row->rendered_at)
+	else if (revoked >= row->rendered_at) /* the same second counts: a render may have missed it */
 		snprintf(why, size, "a revocation since it was rendered: new CRLs");
 	else if (row->crl_refresh_at && now >= row->crl_refresh_at)
 		snprintf(why, size, "its CRLs are in the last third of their validity");

@@ -77,15 +77,16 @@ static int renew_only(cli *c, const due_args *a)
 
 /*
  * With --bundle-dir, under the home's deploy lock: what is not yet tracked is
- * tracked as it is; what an earlier run owes is delivered first; then the
- * renewals; then what they changed. Each failure is recorded and owed.
+ * tracked as it is now; the renewals; then everything owed is delivered: what
+ * they changed, and whatever earlier runs could not deliver. Each failure is
+ * recorded and owed to the next run.
  */
 static int renew_and_deliver(cli *c, const due_args *a)
 {
 	capstan_deploy_opts o = CAPSTAN_DEPLOY_OPTS_INIT;
 	capstan_secret password = CAPSTAN_SECRET_INIT;
 	char *dir = cli_absolute_path(a->bundle_dir);
-	int rc, owed_rc = EXIT_OK, lock = -1;
+	int rc, lock = -1;
 
 	if (!dir)
 		return cli_error(c, "cannot resolve '%s'", a->bundle_dir);
@@ -99,12 +100,10 @@ static int renew_and_deliver(cli *c, const due_args *a)
 		rc = cli_fail(c);
 		goto done;
 	}
-	if (!a->dry_run)
-		owed_rc = redeploy_owed(c, &o, a->exec_cmd, 0);
 	rc = renew_only(c, a);
 	/* What was renewed is delivered even when something else failed. */
-	if (redeploy_owed(c, &o, a->exec_cmd, a->dry_run) != EXIT_OK || owed_rc != EXIT_OK)
-		rc = rc == EXIT_OK ? EXIT_FAILED : rc;
+	if (redeploy_owed(c, &o, a->exec_cmd, a->dry_run) != EXIT_OK && rc == EXIT_OK)
+		rc = EXIT_FAILED;
 done:
 	capstan_deploy_unlock(lock);
 	capstan_secret_free(&password);
