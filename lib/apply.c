@@ -7,6 +7,7 @@
 #include <capstan/bundle.h>
 #include <capstan/ca.h>
 
+#include <capstan/lifecycle.h>
 #include <capstan/parse.h>
 
 #include "audit.h"
@@ -32,7 +33,8 @@ static int step(applier *a, capstan_step_kind kind, const char *env, const char 
 {
 	capstan_apply_step s = { kind, env, name, reason, serial };
 
-	a->changes++;
+	if (kind != CAPSTAN_STEP_LEFT)
+		a->changes++;
 	return a->fn ? a->fn(&s, a->payload) : 0;
 }
 
@@ -315,6 +317,95 @@ done:
 	return rc;
 }
 
+static const capstan_config_service *config_service(const capstan_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->service_count; i++)
+		if (strcmp(c->services[i].name, name) == 0)
+			return &c->services[i];
+	return NULL;
+}
+
+/* A certificate line the configuration dropped: revoked with --prune, else said to be left. */
+static int prune_line(applier *a, const capstan_store_env *env, const char *service, const char *name)
+{
+	capstan_cert *cert = NULL;
+	char why[160];
+	int rc = capstan_store_cert_latest(a->ctx, env->id, name, CAPSTAN_KIND_LEAF, &cert);
+
+	if (rc == CAPSTAN_ENOTFOUND || (rc == 0 && (cert->status != CAPSTAN_STATUS_VALID || cert->not_after <= time(NULL)))) {
+		capstan_cert_free(cert);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "service %s no longer names it%s", service,
+		a->o->prune ? "" : "; left valid (apply --prune revokes it)");
+	if (rc == 0 && a->o->prune && !a->o->dry_run)
+		rc = capstan_revoke(a->ctx, cert, CAPSTAN_REASON_CESSATION_OF_OPERATION);
+	if (rc == 0)
+		rc = step(a, a->o->prune ? CAPSTAN_STEP_PRUNE : CAPSTAN_STEP_LEFT, env->name, name, why, cert->serial);
+	capstan_cert_free(cert);
+	return rc;
+}
+
+/* The valid certificates issued for SERVICE whose names the configuration's
+ * SERVICE does not have (all of them when it has no such service). */
+static int prune_service(applier *a, const capstan_store_env *env, const char *service)
+{
+	const capstan_config_service *s = config_service(a->config, service);
+	capstan_list_opts lo = CAPSTAN_LIST_OPTS_INIT;
+	capstan_cert_iter *it = NULL;
+	capstan_strlist dropped = { 0 };
+	capstan_cert *cert;
+	int rc;
+
+	lo.env = env->name;
+	lo.service = service;
+	if ((rc = capstan_cert_iter_new(&it, a->ctx, &lo)) < 0)
+		return rc;
+	/* Collected first: revoking writes, and the iterator is still reading. */
+	while ((rc = capstan_cert_iter_next(&cert, it)) == 0) {
+		size_t k = 0;
+		while (s && k < s->cert_count && strcmp(s->certs[k].name, cert->name) != 0)
+			k++;
+		if ((!s || k == s->cert_count) && !capstan_strlist_contains(&dropped, cert->name) &&
+		    capstan_strlist_push(&dropped, cert->name) < 0)
+			rc = capstan_error_oom(a->ctx);
+		capstan_cert_free(cert);
+		if (rc < 0)
+			break;
+	}
+	capstan_cert_iter_free(it);
+	rc = rc == CAPSTAN_ITEROVER ? 0 : rc;
+	for (size_t i = 0; rc == 0 && i < dropped.count; i++)
+		rc = prune_line(a, env, service, dropped.items[i]);
+	/* A service gone from the file is forgotten with --prune: nothing reissues its lines. */
+	if (rc == 0 && !s && a->o->prune && !a->o->dry_run)
+		rc = capstan_store_service_forget(a->ctx, env->id, service);
+	capstan_strlist_free(&dropped);
+	return rc;
+}
+
+/* Every service recorded or configured, pruned of what the file dropped. */
+static int prune_env(applier *a, const capstan_config_env *e)
+{
+	capstan_store_env env = { 0 };
+	capstan_strlist services = { 0 };
+	int rc = capstan_store_env_get(a->ctx, e->name, &env);
+
+	if (rc == CAPSTAN_ENOTFOUND)
+		return 0; /* a dry run's new environment */
+	if (rc == 0)
+		rc = capstan_store_service_names(a->ctx, env.id, &services);
+	for (size_t i = 0; rc == 0 && i < a->config->service_count; i++)
+		if (!capstan_strlist_contains(&services, a->config->services[i].name) &&
+		    capstan_strlist_push(&services, a->config->services[i].name) < 0)
+			rc = capstan_error_oom(a->ctx);
+	for (size_t i = 0; rc == 0 && i < services.count; i++)
+		rc = prune_service(a, &env, services.items[i]);
+	capstan_strlist_free(&services);
+	capstan_store_env_clear(&env);
+	return rc;
+}
+
 int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o, capstan_apply_fn fn,
 	void *payload, size_t *changes)
 {
@@ -328,7 +419,7 @@ int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_
 		const capstan_config_env *e = &config->envs[i];
 		if (o->env && strcmp(o->env, e->name) != 0)
 			continue;
-		if ((rc = ensure_env(&a, e)) < 0 || (rc = ensure_certs(&a, e)) < 0)
+		if ((rc = ensure_env(&a, e)) < 0 || (rc = ensure_certs(&a, e)) < 0 || (rc = prune_env(&a, e)) < 0)
 			break;
 		for (size_t j = 0; rc == 0 && j < config->service_count; j++)
 			rc = ensure_service(&a, e, &config->services[j]);

@@ -119,6 +119,8 @@ int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name
 void capstan_store_service_clear(capstan_store_service *s);
 /* The services whose certificates include NAME in the environment. */
 int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out);
+/* Drops a service's record (apply --prune, when the configuration dropped it). */
+int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *name);
 /* The names of the environment's services, in order. */
 int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlist *out);
 

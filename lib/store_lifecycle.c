@@ -317,6 +317,21 @@ void capstan_store_service_clear(capstan_store_service *s)
 	memset(s, 0, sizeof(*s));
 }
 
+int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *name)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "DELETE FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, name);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot forget a service");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
 int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlist *out)
 {
 	sqlite3_stmt *stmt = NULL;

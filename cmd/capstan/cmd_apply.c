@@ -63,10 +63,11 @@ static int open_for_dry_run(cli *c, const char *home)
 int cmd_apply(cli *c, int argc, char **argv)
 {
 	const char *env = NULL;
-	int dry_run = 0;
+	int dry_run = 0, prune = 0;
 	const cli_opt opts[] = {
 		{ "env", OPT_VALUE, &env },
 		{ "dry-run", OPT_FLAG, &dry_run },
+		{ "prune", OPT_FLAG, &prune },
 		{ NULL, 0, NULL },
 	};
 	capstan_apply_opts o = CAPSTAN_APPLY_OPTS_INIT;
@@ -94,6 +95,7 @@ int cmd_apply(cli *c, int argc, char **argv)
 		goto done;
 	o.env = env;
 	o.dry_run = dry_run;
+	o.prune = prune;
 	o.templates_dir = cli_templates_dir(c);
 	if (!(out = out_apply_begin(c, dry_run))) {
 		rc = cli_error(c, "out of memory");

@@ -26,7 +26,7 @@ static const cli_command commands[] = {
 	  " --to F --out FILE [--legacy] [--alias A]" },
 	{ "renew", cmd_renew, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "renew REF [--env ENV] [--days N] | renew --due [--env ENV] [--within DUR] [--from-old-ca]"
-	  " [--bundle-dir DIR [--exec CMD]]" },
+	  " [--dry-run] [--bundle-dir DIR [--exec CMD] [--prefix DIR] [--password-file PF]]" },
 	{ "rotate", cmd_rotate, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "rotate REF [--env ENV] [--days N] | rotate --env ENV --intermediate|--root [--key TYPE]"
 	  " [--root-days N] [--ca-days N]" },
@@ -38,9 +38,10 @@ static const cli_command commands[] = {
 	{ "metrics", cmd_metrics, NEEDS_HOME, "metrics --out FILE" },
 	{ "audit", cmd_audit, NEEDS_HOME, "audit [--verify]" },
 	{ "check", cmd_check, NEEDS_HOME, "check [--keys]" },
-	{ "apply", cmd_apply, 0, "apply [--config FILE] [--env ENV] [--dry-run]" },
+	{ "apply", cmd_apply, 0, "apply [--config FILE] [--env ENV] [--dry-run] [--prune]" },
 	{ "bundle", cmd_bundle, NEEDS_HOME | NEEDS_PASSPHRASE,
-	  "bundle --env ENV --service S (--out DIR | --tar FILE) [--prefix DIR] [--password-file PF] [--keystores]" },
+	  "bundle --env ENV --service S [--host H] (--out DIR | --tar FILE) [--owner U] [--group G] [--prefix DIR]"
+	  " [--password-file PF | --new-password] [--keystores]" },
 };
 
 static void print_help(FILE *out)

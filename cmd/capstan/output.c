@@ -492,8 +492,9 @@ out_apply *out_apply_begin(cli *c, int dry_run)
 
 int out_apply_step(out_apply *o, const capstan_apply_step *s)
 {
-	static const char *const done[] = { "created", "issued", "reissued", "recorded" };
-	static const char *const planned[] = { "would create", "would issue", "would reissue", "would record" };
+	static const char *const done[] = { "created", "issued", "reissued", "recorded", "revoked", "left" };
+	static const char *const planned[] = { "would create", "would issue", "would reissue", "would record",
+		"would revoke", "left" };
 	static const char *const kinds[] = { "create-env", "issue", "reissue", "record-service" };
 
 	if (o->c->json) {
@@ -511,7 +512,8 @@ int out_apply_step(out_apply *o, const capstan_apply_step *s)
 		else if (s->kind == CAPSTAN_STEP_RECORD_SERVICE)
 			printf("%c service %s/%s: %s\n", o->dry_run ? '?' : '+', s->env, s->name, verb);
 		else
-			printf("%c %s/%s: %s (%s)%s%s\n", o->dry_run ? '?' : s->kind == CAPSTAN_STEP_REISSUE ? '~' : '+',
+			printf("%c %s/%s: %s (%s)%s%s\n", o->dry_run ? '?' : s->kind == CAPSTAN_STEP_REISSUE ? '~' :
+				s->kind == CAPSTAN_STEP_PRUNE ? '-' : s->kind == CAPSTAN_STEP_LEFT ? '!' : '+',
 				s->env, s->name, verb, s->reason, s->serial ? " " : "", s->serial ? s->serial : "");
 	}
 	return 0;

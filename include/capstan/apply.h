@@ -17,7 +17,9 @@ typedef enum {
 	CAPSTAN_STEP_CREATE_ENV = 0,
 	CAPSTAN_STEP_ISSUE,
 	CAPSTAN_STEP_REISSUE,
-	CAPSTAN_STEP_RECORD_SERVICE
+	CAPSTAN_STEP_RECORD_SERVICE,
+	CAPSTAN_STEP_PRUNE,        /* revoked: its service no longer names it (--prune) */
+	CAPSTAN_STEP_LEFT          /* no longer named, left valid (no --prune): not a change */
 } capstan_step_kind;
 
 typedef struct {
@@ -35,10 +37,12 @@ typedef struct {
 	const char *env;            /* NULL: every environment of the configuration */
 	int dry_run;                /* plan only: nothing changes, no passphrase needed */
 	const char *templates_dir;  /* NULL: the built-in templates */
+	int prune;                  /* revoke (cessationOfOperation) the current certificates of
+	                               recorded services that the configuration no longer names */
 } capstan_apply_opts;
 
-#define CAPSTAN_APPLY_OPTS_VERSION 1
-#define CAPSTAN_APPLY_OPTS_INIT { CAPSTAN_APPLY_OPTS_VERSION, NULL, 0, NULL }
+#define CAPSTAN_APPLY_OPTS_VERSION 2
+#define CAPSTAN_APPLY_OPTS_INIT { CAPSTAN_APPLY_OPTS_VERSION, NULL, 0, NULL, 0 }
 
 /* Calls fn for each step taken (or planned). *changes counts them: 0 means
  * the inventory already matched. Needs an unlocked home unless dry_run. */

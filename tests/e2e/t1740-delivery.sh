@@ -137,6 +137,23 @@ is "and changes nothing" "$(inventory_digest)" "$before"
 night +50d & night +50d & wait
 is "two runs at once: each bundle delivered once" "$(sort "$HOOKLOG" | cut -d' ' -f1 | uniq -c | awk '{print $1}' | sort -u)" 1
 is "all three" "$(wc -l <"$HOOKLOG")" 3
+# apply --prune: what the file no longer names is revoked; without it, said to be left.
+sed -e '/^  spark:/,/^  etcd:/{/^  etcd:/!d}' -e '/name: root,/d' -e 's/node-a: \[etcd-1, root\]/node-a: [etcd-1]/' \
+	"$dir/data/delivery.yaml" >"$T/trimmed.yaml"
+at +50d apply --config "$T/trimmed.yaml" >"$T/out" 2>"$T/err"
+is "apply without --prune succeeds" "$?" 0
+like "and says what it leaves" "$(cat "$T/out")" "! dev/root: left \(service etcd no longer names it; left valid \(apply --prune revokes it\)\)"
+like "spark too" "$(cat "$T/out")" "! dev/spark-node: left"
+is "both still valid" "$(at +50d --json list --env dev | jq -r '[.[] | select(.name == "root" or .name == "spark-node")] | length')" 2
+at +50d apply --config "$T/trimmed.yaml" --prune >"$T/out" 2>"$T/err"
+is "apply --prune succeeds" "$?" 0
+like "and revokes them" "$(cat "$T/out")" "- dev/spark-node: revoked"
+is "as cessationOfOperation" "$(at +50d --json list --env dev --status revoked | jq -r '[.[] | select(.name == "root" or .name == "spark-node")] | length')" 2
+refuses "the service it dropped is forgotten" 1 "no service 'spark' in environment 'dev'" \
+	at +50d bundle --env dev --service spark --out "$T/gone"
+at +50d apply --config "$T/trimmed.yaml" --prune >"$T/out"
+like "a second run changes nothing" "$(cat "$T/out")" "^nothing to change"
+
 check "the home is sound" at +50d check
 
 done_testing
