@@ -148,6 +148,8 @@ typedef struct {
 	const unsigned char *sealed;
 	size_t sealed_len;
 	int from_csr;                   /* its audit row says it was issued from a CSR */
+	const unsigned char *cert_spki; /* the certificate row's key digest (NULL: none) */
+	size_t cert_spki_len;
 } capstan_store_check_row;
 
 typedef int (*capstan_store_check_fn)(const capstan_store_check_row *row, void *payload);
