@@ -73,7 +73,6 @@ int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind
 int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
 /* Every unexpired intermediate of the environment, newest first. */
 int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
-void capstan_cert_list_free(capstan_cert **list, size_t count);
 int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count);
 /* 1 when issuer_id already used serial, 0 when not. */
 int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *serial);
@@ -90,6 +89,10 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 /* True when the certificate is still valid (in the store) and still due. */
 int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within, int from_old_ca);
 int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason);
+/* The other leaves that certify the same public key as cert_id (any
+ * environment, CSR-issued ones too), unexpired at now and not revoked, oldest first. */
+int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, capstan_cert ***out,
+	size_t *count);
 
 /* The intermediates that must publish a CRL: unexpired, and current or with
  * an unexpired leaf; the current one first. */

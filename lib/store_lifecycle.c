@@ -135,6 +135,24 @@ int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const cha
 	return rc;
 }
 
+int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, capstan_cert ***out,
+	size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	/* The subquery is one value: certs_spki is searched for it. A row whose
+	 * digest is NULL (its DER did not read) matches nothing. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM
+		     "WHERE c.spki_sha256 = (SELECT spki_sha256 FROM certs WHERE id = ?1) AND c.id != ?1"
+		     " AND c.kind = 'leaf' AND c.status != 'revoked' AND c.not_after > ?2 ORDER BY c.id")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
 int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
 {
 	sqlite3_stmt *stmt = NULL;

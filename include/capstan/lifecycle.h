@@ -38,7 +38,27 @@ CAPSTAN_WARN_UNUSED int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert
 CAPSTAN_WARN_UNUSED int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime,
 	capstan_cert **out);
 
-/* Revokes a leaf (valid, expired or superseded). CAPSTAN_EEXISTS if it already is. */
+/* What a revocation did to the other certificates of the same public key. */
+typedef struct {
+	capstan_cert **same_key; /* the other unexpired, unrevoked leaves in the inventory
+	                            that certify the key (renewals of the line, CSR-issued
+	                            certificates of a reused key), oldest first */
+	size_t count;
+	int revoked;             /* 1: revoked with it (keyCompromise); 0: left as they were */
+} capstan_revocation;
+
+/*
+ * Revokes a leaf (valid, expired or superseded). CAPSTAN_EEXISTS if it already
+ * is. keyCompromise revokes the key: every other unexpired certificate that
+ * carries it is revoked in the same transaction, each with its audit row (an
+ * expired one verifies nowhere and is left as it is). Any other reason revokes
+ * this one certificate. out (may be NULL) receives the others either way:
+ * capstan_revocation_clear().
+ */
+CAPSTAN_WARN_UNUSED int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert,
+	capstan_revoke_reason reason, capstan_revocation *out);
+void capstan_revocation_clear(capstan_revocation *r);
+/* capstan_revoke_ex without the report. */
 CAPSTAN_WARN_UNUSED int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert,
 	capstan_revoke_reason reason);
 

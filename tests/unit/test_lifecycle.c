@@ -163,6 +163,69 @@ static void test_ca_rotation_and_crls(void **state)
 	teardown(ctx, home);
 }
 
+/* keyCompromise revokes every unexpired certificate of the key; another
+ * reason revokes one and reports the others. */
+static void test_revoke_key(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL, *renewed = NULL, *newest = NULL, *old = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_revocation r = { 0 };
+
+	(void)state;
+	assert_ok(ctx, capstan_renew(ctx, leaf, 0, &renewed));
+	assert_ok(ctx, capstan_revoke_ex(ctx, renewed, CAPSTAN_REASON_SUPERSEDED, &r));
+	assert_int_equal(r.count, 1);
+	assert_false(r.revoked);
+	assert_string_equal(r.same_key[0]->serial, leaf->serial);
+	assert_int_equal(r.same_key[0]->status, CAPSTAN_STATUS_SUPERSEDED);
+	capstan_revocation_clear(&r);
+	assert_ok(ctx, capstan_rotate(ctx, renewed, 0, &newest)); /* a new key: not one of them */
+	assert_ok(ctx, capstan_revoke_ex(ctx, newest, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_int_equal(r.count, 0);
+	capstan_revocation_clear(&r);
+	/* The first certificate of the old key: its renewal is revoked already,
+	 * nothing else live carries that key. */
+	assert_ok(ctx, capstan_cert_lookup(&old, ctx, leaf->serial, NULL));
+	assert_ok(ctx, capstan_revoke_ex(ctx, old, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_int_equal(r.count, 0); /* the renewal was revoked already */
+	capstan_revocation_clear(&r);
+	capstan_cert_free(old);
+	capstan_cert_free(leaf);
+	capstan_cert_free(renewed);
+	capstan_cert_free(newest);
+	teardown(ctx, home);
+}
+
+static void test_revoke_key_revokes_the_line(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL, *r1 = NULL, *r2 = NULL, *old = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_revocation r = { 0 };
+
+	(void)state;
+	assert_ok(ctx, capstan_renew(ctx, leaf, 0, &r1));
+	assert_ok(ctx, capstan_renew(ctx, r1, 0, &r2));
+	assert_ok(ctx, capstan_revoke_ex(ctx, r2, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_int_equal(r.count, 2);
+	assert_true(r.revoked);
+	assert_string_equal(r.same_key[0]->serial, leaf->serial); /* oldest first */
+	assert_string_equal(r.same_key[1]->serial, r1->serial);
+	for (size_t i = 0; i < 2; i++) {
+		assert_ok(ctx, capstan_cert_lookup(&old, ctx, r.same_key[i]->serial, NULL));
+		assert_int_equal(old->status, CAPSTAN_STATUS_REVOKED);
+		assert_string_equal(old->revoke_reason, "keyCompromise");
+		assert_int_equal(r.same_key[i]->status, CAPSTAN_STATUS_REVOKED);
+		capstan_cert_free(old);
+	}
+	capstan_revocation_clear(&r);
+	capstan_cert_free(leaf);
+	capstan_cert_free(r1);
+	capstan_cert_free(r2);
+	teardown(ctx, home);
+}
+
 static void test_metrics(void **state)
 {
 	char *home = NULL;
@@ -189,6 +252,8 @@ int main(void)
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_renew_due_idempotent),
 		cmocka_unit_test(test_ca_rotation_and_crls),
+		cmocka_unit_test(test_revoke_key),
+		cmocka_unit_test(test_revoke_key_revokes_the_line),
 		cmocka_unit_test(test_metrics),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
