@@ -107,6 +107,18 @@ int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
 	time_t next_update, int64_t *number);
 
+/* An issuer's last signed CRL (crls row). der is empty when none was stored
+ * (no CRL yet, or one signed before schema 5): the caller's, capstan_buf_free(). */
+typedef struct {
+	capstan_buf der;
+	time_t this_update, next_update;
+	int64_t number;
+	int revoked_since;  /* a certificate of the issuer was revoked at or after this_update */
+} capstan_store_crl;
+int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_crl *out);
+/* Stores the DER of the CRL whose number capstan_store_crl_next_number just took. */
+int capstan_store_crl_keep(capstan_ctx *ctx, int64_t issuer_id, const unsigned char *der, size_t len);
+
 /* Services (store_lifecycle.c): recorded by apply, read by bundle. certs is
  * one "NAME\tROLE" line per certificate. put: 1 when it changed, 0 when not. */
 int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const char *template_name,
