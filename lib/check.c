@@ -228,18 +228,21 @@ static int check_row(const capstan_store_check_row *row, void *payload)
 		return report(k, "record", "%s: its certificate does not match its recorded fingerprint", what);
 	if ((rc = trust_for(k, row, &trust)) < 0)
 		return rc;
-	if (!live)
-		return 0; /* revoked, superseded and expired certificates need neither key nor chain */
+	/* Every row is read, live or not: revoking a key finds even superseded
+	 * certificates by their key digest. Only live ones need a chain. */
 	rc = capstan_x509_verifier_check(trust->verifier, k->ctx, row->der, row->der_len,
-		trust->verifier != NULL, &facts);
+		live && trust->verifier != NULL, &facts);
 	if (rc == CAPSTAN_EINVALID && facts.serial[0] == '\0')
 		return report(k, "record", "%s: its certificate does not read: %s", what, capstan_error_message(k->ctx));
 	if (rc == CAPSTAN_EINVALID)
 		rc = report(k, "chain", "%s %s", what, capstan_error_message(k->ctx));
-	else if (rc == 0 && trust->verifier)
+	else if (rc == 0 && live && trust->verifier)
 		k->sum->verified++;
-	if (rc < 0)
-		return rc;
+	if (rc == 0 && (row->cert_spki_len != 32 || memcmp(row->cert_spki, facts.spki_sha256, 32) != 0))
+		rc = report(k, "record", "%s: its row's key digest (spki_sha256) is not its certificate's public key",
+			what);
+	if (rc < 0 || !live)
+		return rc; /* revoked, superseded and expired certificates need neither key nor chain */
 	/* What lookups and renew --due go by must be what the certificate says. */
 	if (strcmp(facts.serial, row->serial) != 0 || facts.not_after != row->not_after)
 		return report(k, "record", "%s: its row's serial or expiry differs from its certificate's", what);

@@ -198,8 +198,44 @@ int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime,
 	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, out);
 }
 
-int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason)
+/* Inside the transaction: the certificate, then (keyCompromise) every other
+ * certificate of its key, at the same time and with the same reason. */
+static int revoke_records(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason,
+	capstan_revocation *r)
 {
+	const char *why = capstan_revoke_reason_name(reason);
+	time_t now = time(NULL);
+	char detail[128];
+	int rc;
+
+	rc = capstan_store_cert_revoke(ctx, cert->id, now, why);
+	if (rc == CAPSTAN_EEXISTS)
+		return capstan_error(ctx, rc, "'%s' (serial %s) is already revoked", cert->name, cert->serial);
+	if (rc < 0 || (rc = capstan_audit_record(ctx, "revoke", cert->env, cert->name, cert->serial, why)) < 0 ||
+	    (rc = capstan_store_certs_same_key(ctx, cert->id, now, &r->same_key, &r->count)) < 0)
+		return rc;
+	if (reason != CAPSTAN_REASON_KEY_COMPROMISE)
+		return 0;
+	r->revoked = 1;
+	snprintf(detail, sizeof(detail), "%s: carries the key of serial %s", why, cert->serial);
+	for (size_t i = 0; rc == 0 && i < r->count; i++) {
+		capstan_cert *o = r->same_key[i];
+		if ((rc = capstan_store_cert_revoke(ctx, o->id, now, why)) == 0)
+			rc = capstan_audit_record(ctx, "revoke", o->env, o->name, o->serial, detail);
+		/* the caller's copy says what the row now says */
+		free(o->revoke_reason);
+		if (rc == 0 && !(o->revoke_reason = strdup(why)))
+			rc = capstan_error_oom(ctx);
+		o->status = CAPSTAN_STATUS_REVOKED;
+		o->revoked_at = now;
+	}
+	return rc;
+}
+
+int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason,
+	capstan_revocation *out)
+{
+	capstan_revocation r = { 0 };
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0)
@@ -210,11 +246,23 @@ int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_re
 			cert->name, cert->env);
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		return rc;
-	rc = capstan_store_cert_revoke(ctx, cert->id, time(NULL), capstan_revoke_reason_name(reason));
-	if (rc == CAPSTAN_EEXISTS)
-		rc = capstan_error(ctx, rc, "'%s' (serial %s) is already revoked", cert->name, cert->serial);
-	if (rc == 0)
-		rc = capstan_audit_record(ctx, "revoke", cert->env, cert->name, cert->serial,
-			capstan_revoke_reason_name(reason));
-	return capstan_store_end(ctx, rc);
+	if ((rc = capstan_store_end(ctx, revoke_records(ctx, cert, reason, &r))) < 0 || !out) {
+		capstan_revocation_clear(&r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void capstan_revocation_clear(capstan_revocation *r)
+{
+	if (!r)
+		return;
+	capstan_cert_list_free(r->same_key, r->count);
+	memset(r, 0, sizeof(*r));
+}
+
+int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason)
+{
+	return capstan_revoke_ex(ctx, cert, reason, NULL);
 }

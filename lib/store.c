@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "store_internal.h"
+#include "x509.h"
 
 /* Each step takes the schema from version i to i + 1; never edit a shipped step. */
 static const char *const migrations[] = {
@@ -96,7 +97,14 @@ static const char *const migrations[] = {
 	/* 3 -> 4: a CRL reads only this index, never the ~1 KB certificate rows. */
 	("CREATE INDEX certs_revoked ON certs(issuer_id, not_after, serial, revoked_at, revoke_reason)"
 	 "  WHERE status = 'revoked';"),
-	/* 4 -> 5: delivery. A service's owner, group, hosts and etcd RBAC (text
+	/* 4 -> 5: every certificate of a public key by index (revoking a key
+	 * revokes them all, CSR-issued ones too: they have no key row), and each
+	 * issuer's last signed CRL, handed out again while it is fresh.
+	 * backfill_spki() fills spki_sha256 of the rows that were there. */
+	"ALTER TABLE certs ADD COLUMN spki_sha256 BLOB;"
+	"CREATE INDEX certs_spki ON certs(spki_sha256);"
+	"ALTER TABLE crls ADD COLUMN der BLOB;",
+	/* 5 -> 6: delivery. A service's owner, group, hosts and etcd RBAC (text
 	 * lines, see delivery.c); its keystore password, sealed, generated once
 	 * and reused by every render; and the deploy ledger: what renew --due
 	 * --bundle-dir rendered where, at which serials, and whether the hook
@@ -123,6 +131,9 @@ static const char *const migrations[] = {
 	 "  deployed_at INTEGER NOT NULL DEFAULT 0,"
 	 "  UNIQUE (env_id, service, host));"),
 };
+
+/* The version whose step added certs.spki_sha256. */
+#define SCHEMA_SPKI 5
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -214,10 +225,45 @@ int capstan_store_schema_version(capstan_ctx *ctx, int *version)
 	return rc;
 }
 
+/*
+ * After step 4 -> 5: each row's spki_sha256 from its DER, in one pass over
+ * the table in rowid order (the update touches no column the scan goes by).
+ * A row whose DER does not read keeps NULL: capstan check reports it, and
+ * refusing to open the inventory would help no one.
+ */
+static int backfill_spki(capstan_ctx *ctx)
+{
+	sqlite3_stmt *rows = NULL, *set = NULL;
+	unsigned char md[32];
+	int rc, step = SQLITE_DONE;
+
+	if ((rc = capstan_store_prepare(ctx, &rows, "SELECT id, der FROM certs NOT INDEXED ORDER BY id")) < 0 ||
+	    (rc = capstan_store_prepare(ctx, &set, "UPDATE certs SET spki_sha256 = ?2 WHERE id = ?1")) < 0)
+		goto done;
+	while ((step = sqlite3_step(rows)) == SQLITE_ROW) {
+		if (capstan_x509_spki_sha256(ctx, sqlite3_column_blob(rows, 1), (size_t)sqlite3_column_bytes(rows, 1),
+			    md) < 0)
+			continue;
+		sqlite3_bind_int64(set, 1, sqlite3_column_int64(rows, 0));
+		sqlite3_bind_blob(set, 2, md, 32, SQLITE_STATIC);
+		if (sqlite3_step(set) != SQLITE_DONE) {
+			rc = capstan_store_error(ctx, "cannot record a certificate's key digest");
+			break;
+		}
+		sqlite3_reset(set);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read the certificates");
+done:
+	capstan_store_finish(ctx, rows);
+	capstan_store_finish(ctx, set);
+	return rc;
+}
+
 static int migrate(capstan_ctx *ctx)
 {
 	char sql[64];
-	int version, rc;
+	int version, from, rc;
 
 	if ((rc = capstan_store_schema_version(ctx, &version)) < 0)
 		return rc;
@@ -234,10 +280,12 @@ static int migrate(capstan_ctx *ctx)
 			ctx->store->path, version, MIGRATION_COUNT);
 		goto fail;
 	}
-	for (; version < MIGRATION_COUNT; version++) {
+	for (from = version; version < MIGRATION_COUNT; version++) {
 		if ((rc = exec(ctx, migrations[version], "cannot migrate the schema")) < 0)
 			goto fail;
 	}
+	if (from < SCHEMA_SPKI && (rc = backfill_spki(ctx)) < 0)
+		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", MIGRATION_COUNT);
 	if ((rc = exec(ctx, sql, "cannot record the schema version")) < 0)
 		goto fail;

@@ -73,7 +73,6 @@ int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind
 int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
 /* Every unexpired intermediate of the environment, newest first. */
 int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
-void capstan_cert_list_free(capstan_cert **list, size_t count);
 int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count);
 /* 1 when issuer_id already used serial, 0 when not. */
 int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *serial);
@@ -90,6 +89,10 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 /* True when the certificate is still valid (in the store) and still due. */
 int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within, int from_old_ca);
 int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason);
+/* The other leaves that certify the same public key as cert_id (any
+ * environment, CSR-issued ones too), unexpired at now and not revoked, oldest first. */
+int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, capstan_cert ***out,
+	size_t *count);
 
 /* The intermediates that must publish a CRL: unexpired, and current or with
  * an unexpired leaf; the current one first. */
@@ -103,6 +106,18 @@ int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 /* Takes the issuer's next CRL number (strictly increasing) and records the update times. */
 int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
 	time_t next_update, int64_t *number);
+
+/* An issuer's last signed CRL (crls row). der is empty when none was stored
+ * (no CRL yet, or one signed before schema 5): the caller's, capstan_buf_free(). */
+typedef struct {
+	capstan_buf der;
+	time_t this_update, next_update;
+	int64_t number;
+	int revoked_since;  /* a certificate of the issuer was revoked at or after this_update */
+} capstan_store_crl;
+int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_crl *out);
+/* Stores the DER of the CRL whose number capstan_store_crl_next_number just took. */
+int capstan_store_crl_keep(capstan_ctx *ctx, int64_t issuer_id, const unsigned char *der, size_t len);
 
 /* Services (store_lifecycle.c): recorded by apply, read by bundle. certs is
  * one "NAME\tROLE" line per certificate; delivery its owner, group, hosts and
@@ -193,6 +208,8 @@ typedef struct {
 	const unsigned char *sealed;
 	size_t sealed_len;
 	int from_csr;                   /* its audit row says it was issued from a CSR */
+	const unsigned char *cert_spki; /* the certificate row's key digest (NULL: none) */
+	size_t cert_spki_len;
 } capstan_store_check_row;
 
 typedef int (*capstan_store_check_fn)(const capstan_store_check_row *row, void *payload);

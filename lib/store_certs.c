@@ -7,6 +7,7 @@
 #include <capstan/policy.h>
 
 #include "store_internal.h"
+#include "x509.h"
 
 const char *const capstan_store_kind_names[] = { "root", "intermediate", "leaf" };
 
@@ -256,16 +257,20 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 {
 	capstan_strlist sans = { cert->sans, cert->san_count, cert->san_count };
 	sqlite3_stmt *stmt = NULL;
-	char *joined = capstan_strlist_join(&sans, "\n");
+	unsigned char spki[32];
+	char *joined;
 	int rc;
 
-	if (!joined)
+	/* Every certificate is found by its key, whether the inventory holds the key or not. */
+	if ((rc = capstan_x509_spki_sha256(ctx, cert->der, cert->der_len, spki)) < 0)
+		return rc;
+	if (!(joined = capstan_strlist_join(&sans, "\n")))
 		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile,"
 		     " subject, issuer, sans, service, key_type, lifetime, renew_before, not_before,"
-		     " not_after, fingerprint, der, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-		     " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, strftime('%s', 'now'))")) < 0) {
+		     " not_after, fingerprint, der, spki_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+		     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, strftime('%s', 'now'))")) < 0) {
 		free(joined);
 		return rc;
 	}
@@ -289,6 +294,7 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 	sqlite3_bind_int64(stmt, 16, (sqlite3_int64)cert->not_after);
 	capstan_store_bind_text(stmt, 17, cert->fingerprint_sha256);
 	sqlite3_bind_blob(stmt, 18, cert->der, (int)cert->der_len, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 19, spki, 32, SQLITE_STATIC);
 	if ((rc = step_done(ctx, stmt, "cannot record the certificate")) == 0)
 		cert->id = sqlite3_last_insert_rowid(ctx->store->db);
 	free(joined);

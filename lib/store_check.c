@@ -77,6 +77,8 @@ static void row_from_stmt(sqlite3_stmt *s, capstan_store_check_row *r)
 	r->sealed = sqlite3_column_blob(s, 12);
 	r->sealed_len = (size_t)sqlite3_column_bytes(s, 12);
 	r->from_csr = sqlite3_column_int(s, 13);
+	r->cert_spki = sqlite3_column_blob(s, 14);
+	r->cert_spki_len = (size_t)sqlite3_column_bytes(s, 14);
 }
 
 int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *payload)
@@ -91,7 +93,7 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 		     "SELECT c.id, c.env_id, e.name, c.name, c.serial, c.fingerprint, c.kind, c.status,"
 		     " c.not_after, c.der, c.key_id, k.spki_sha256, k.sealed,"
 		     " CASE WHEN c.key_id IS NULL THEN EXISTS (SELECT 1 FROM audit a WHERE a.serial = c.serial"
-		     "   AND a.op = 'issue' AND a.detail = 'from CSR') ELSE 0 END"
+		     "   AND a.op = 'issue' AND a.detail = 'from CSR') ELSE 0 END, c.spki_sha256"
 		     " FROM certs c JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id"
 		     " ORDER BY c.id")) < 0)
 		return rc;

@@ -5,6 +5,7 @@
 
 #include <capstan/policy.h>
 
+#include "buffer.h"
 #include "store_internal.h"
 
 #define CAPSTAN_STR_(x) #x
@@ -135,6 +136,24 @@ int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const cha
 	return rc;
 }
 
+int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, capstan_cert ***out,
+	size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	/* The subquery is one value: certs_spki is searched for it. A row whose
+	 * digest is NULL (its DER did not read) matches nothing. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM
+		     "WHERE c.spki_sha256 = (SELECT spki_sha256 FROM certs WHERE id = ?1) AND c.id != ?1"
+		     " AND c.kind = 'leaf' AND c.status != 'revoked' AND c.not_after > ?2 ORDER BY c.id")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
 int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -228,6 +247,51 @@ int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t th
 		*number = sqlite3_column_int64(stmt, 0);
 	else
 		rc = capstan_store_error(ctx, "cannot take a CRL number");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_crl *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	memset(out, 0, sizeof(*out));
+	/* A revocation in the second of thisUpdate may have come after the
+	 * signing: it counts as newer. certs_revoked answers the EXISTS. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT r.der, r.this_update, r.next_update, r.number, EXISTS (SELECT 1 FROM certs c"
+		     "   WHERE c.issuer_id = r.issuer_id AND c.status = 'revoked' AND c.revoked_at >= r.this_update)"
+		     " FROM crls r WHERE r.issuer_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+		out->this_update = (time_t)sqlite3_column_int64(stmt, 1);
+		out->next_update = (time_t)sqlite3_column_int64(stmt, 2);
+		out->number = sqlite3_column_int64(stmt, 3);
+		out->revoked_since = sqlite3_column_int(stmt, 4);
+		if (len && (rc = capstan_buf_set(ctx, &out->der, sqlite3_column_blob(stmt, 0), len)) < 0)
+			memset(out, 0, sizeof(*out));
+	} else if (step != SQLITE_DONE) {
+		rc = capstan_store_error(ctx, "cannot read a CRL");
+	}
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_crl_keep(capstan_ctx *ctx, int64_t issuer_id, const unsigned char *der, size_t len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "UPDATE crls SET der = ?2 WHERE issuer_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	sqlite3_bind_blob(stmt, 2, der, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_DONE || sqlite3_changes(ctx->store->db) != 1)
+		rc = capstan_store_error(ctx, "cannot store the CRL");
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }

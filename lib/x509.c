@@ -491,3 +491,44 @@ done:
 	X509_free(cert);
 	return rc;
 }
+
+/* Steps over one DER element at *p (within end), checking its tag; 0 when it
+ * is not there or does not fit. With enter, *p moves into its contents. */
+static int der_step(const unsigned char **p, const unsigned char *end, int want_tag, int enter)
+{
+	const unsigned char *q = *p;
+	long len;
+	int tag, xclass, ret;
+
+	if (q >= end)
+		return 0;
+	/* 0x80: malformed or longer than the input; 0x01: indefinite length, not DER */
+	ret = ASN1_get_object(&q, &len, &tag, &xclass, end - q);
+	if ((ret & 0x81) || tag != want_tag || (want_tag && xclass != V_ASN1_UNIVERSAL))
+		return 0;
+	*p = enter ? q : q + len;
+	return 1;
+}
+
+int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[32])
+{
+	const unsigned char *p = der, *end = der + len, *spki;
+
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL,
+	 * serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ... } } */
+	if (!der_step(&p, end, V_ASN1_SEQUENCE, 1) || !der_step(&p, end, V_ASN1_SEQUENCE, 1))
+		goto bad;
+	if (p < end && *p == 0xa0 && !der_step(&p, end, 0, 0))
+		goto bad;
+	if (!der_step(&p, end, V_ASN1_INTEGER, 0))
+		goto bad;
+	for (int i = 0; i < 4; i++)
+		if (!der_step(&p, end, V_ASN1_SEQUENCE, 0))
+			goto bad;
+	spki = p;
+	if (!der_step(&p, end, V_ASN1_SEQUENCE, 0))
+		goto bad;
+	return capstan_sha256(ctx, spki, (size_t)(p - spki), out);
+bad:
+	return capstan_error(ctx, CAPSTAN_EINVALID, "cannot find the certificate's public key");
+}

@@ -80,6 +80,11 @@ void capstan_x509_info_clear(capstan_x509_info *info);
 int capstan_x509_renewal_read(char **cn, capstan_key **key, capstan_ctx *ctx, const unsigned char *der,
 	size_t len);
 
+/* SHA-256 of the certificate's SubjectPublicKeyInfo as its DER encodes it:
+ * what the inventory finds every certificate of a key by. A walk over the
+ * DER, not a parse (the schema 5 back-fill reads every row once). */
+int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[32]);
+
 /* Appends the PEM of a DER certificate to out. */
 int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len);
 

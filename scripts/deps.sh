@@ -17,6 +17,8 @@ packages=(
 	prometheus                          # promtool checks the metrics file
 	openjdk-17-jdk-headless             # keytool and a Java TLS handshake check the keystores
 	etcd-server etcd-client             # a real etcd cluster started from a bundle
+	nginx-light curl                    # a real nginx checking client certificates against the CRLs
+	postgresql                          # a real PostgreSQL server doing the same (ssl_crl_file)
 	python3-yaml                        # parsing the Kubernetes Secret in tests
 	libxml2-utils                       # xmllint checks the Hadoop XML
 	faketime                            # time travel in tests

@@ -119,7 +119,8 @@ int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert);
 /* Look REF up, renew or rotate it, print the outcome (cmd_renew.c). */
 typedef int (*cli_reissue_fn)(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out);
 int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_reissue_fn reissue);
-int out_revoked(cli *c, const capstan_cert *cert, const char *reason);
+/* r: the other certificates of the key, revoked too or (a note) not. */
+int out_revoked(cli *c, const capstan_cert *cert, const char *reason, const capstan_revocation *r);
 int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
 int out_verified(cli *c, const char *file, const capstan_cert *cert);
 int out_audit_verified(cli *c, int64_t rows);

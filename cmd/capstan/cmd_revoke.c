@@ -1,4 +1,5 @@
-/* capstan revoke: a certificate, with an RFC 5280 reason. */
+/* capstan revoke: a certificate, with an RFC 5280 reason; keyCompromise
+ * revokes every certificate of its key. */
 #include "cli.h"
 
 int cmd_revoke(cli *c, int argc, char **argv)
@@ -10,6 +11,7 @@ int cmd_revoke(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL },
 	};
 	capstan_revoke_reason reason = CAPSTAN_REASON_UNSPECIFIED;
+	capstan_revocation r = { 0 };
 	capstan_cert *cert = NULL;
 	int rc;
 
@@ -20,10 +22,11 @@ int cmd_revoke(cli *c, int argc, char **argv)
 			capstan_revoke_reason_names());
 	if ((rc = cli_setup(c)) != 0)
 		return rc;
-	if (capstan_cert_lookup(&cert, c->ctx, ref, env) < 0 || capstan_revoke(c->ctx, cert, reason) < 0)
+	if (capstan_cert_lookup(&cert, c->ctx, ref, env) < 0 || capstan_revoke_ex(c->ctx, cert, reason, &r) < 0)
 		rc = cli_fail(c);
 	else
-		rc = out_revoked(c, cert, capstan_revoke_reason_name(reason));
+		rc = out_revoked(c, cert, capstan_revoke_reason_name(reason), &r);
+	capstan_revocation_clear(&r);
 	capstan_cert_free(cert);
 	return rc;
 }

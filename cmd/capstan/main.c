@@ -33,7 +33,7 @@ static const cli_command commands[] = {
 	{ "revoke", cmd_revoke, NEEDS_HOME,
 	  "revoke REF [--env ENV] [--reason unspecified|keyCompromise|affiliationChanged|superseded"
 	  "|cessationOfOperation]" },
-	{ "crl", cmd_crl, NEEDS_HOME | NEEDS_PASSPHRASE, "crl --env ENV --out FILE [--der] [--next-update DUR]" },
+	{ "crl", cmd_crl, NEEDS_HOME | NEEDS_PASSPHRASE, "crl --env ENV --out FILE [--der | --all] [--next-update DUR]" },
 	{ "verify", cmd_verify, NEEDS_HOME, "verify FILE --env ENV" },
 	{ "metrics", cmd_metrics, NEEDS_HOME, "metrics --out FILE" },
 	{ "audit", cmd_audit, NEEDS_HOME, "audit [--verify]" },

@@ -260,18 +260,45 @@ int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert)
 	return EXIT_OK;
 }
 
-int out_revoked(cli *c, const capstan_cert *cert, const char *reason)
+/* "spark-2 (serial X, superseded), ..." */
+static void print_same_key(const capstan_revocation *r)
+{
+	for (size_t i = 0; i < r->count; i++)
+		printf("%s%s (serial %s, %s)", i ? ", " : "", r->same_key[i]->name, r->same_key[i]->serial,
+			capstan_status_name(r->same_key[i]->status));
+}
+
+int out_revoked(cli *c, const capstan_cert *cert, const char *reason, const capstan_revocation *r)
 {
 	if (c->json) {
-		json_t *doc = json_object();
+		json_t *doc = json_object(), *same = json_array();
+		for (size_t i = 0; i < r->count; i++)
+			json_array_append_new(same, cert_json(r->same_key[i]));
 		json_object_set_new(doc, "name", json_string(cert->name));
 		json_object_set_new(doc, "env", json_string(cert->env));
 		json_object_set_new(doc, "serial", json_string(cert->serial));
 		json_object_set_new(doc, "reason", json_string(reason));
+		json_object_set_new(doc, "same_key", same);
+		json_object_set_new(doc, "same_key_revoked", json_boolean(r->revoked));
 		return print_doc(c, doc);
 	}
-	if (!c->quiet)
-		printf("revoked '%s' in %s (serial %s): %s\n", cert->name, cert->env, cert->serial, reason);
+	if (c->quiet)
+		return EXIT_OK;
+	if (r->revoked && r->count > 0) {
+		printf("revoked %zu certificates that carry the key of %s (%s): %s", r->count + 1, cert->name,
+			reason, cert->serial);
+		for (size_t i = 0; i < r->count; i++)
+			printf(", %s", r->same_key[i]->serial);
+		putchar('\n');
+		return EXIT_OK;
+	}
+	printf("revoked '%s' in %s (serial %s): %s\n", cert->name, cert->env, cert->serial, reason);
+	if (r->count > 0) {
+		printf("note: %zu other unexpired certificate%s the same key: ", r->count,
+			r->count == 1 ? " carries" : "s carry");
+		print_same_key(r);
+		printf("; revoke with --reason keyCompromise to revoke them all, or rotate for a new key\n");
+	}
 	return EXIT_OK;
 }
 

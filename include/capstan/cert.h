@@ -51,6 +51,8 @@ typedef struct {
 
 /* Frees every field and the struct. NULL is a no-op. */
 void capstan_cert_free(capstan_cert *cert);
+/* Frees each certificate of an array of count, and the array. */
+void capstan_cert_list_free(capstan_cert **list, size_t count);
 
 const char *capstan_status_name(capstan_status status);
 int capstan_status_parse(const char *name, capstan_status *out);

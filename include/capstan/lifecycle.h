@@ -38,7 +38,27 @@ CAPSTAN_WARN_UNUSED int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert
 CAPSTAN_WARN_UNUSED int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime,
 	capstan_cert **out);
 
-/* Revokes a leaf (valid, expired or superseded). CAPSTAN_EEXISTS if it already is. */
+/* What a revocation did to the other certificates of the same public key. */
+typedef struct {
+	capstan_cert **same_key; /* the other unexpired, unrevoked leaves in the inventory
+	                            that certify the key (renewals of the line, CSR-issued
+	                            certificates of a reused key), oldest first */
+	size_t count;
+	int revoked;             /* 1: revoked with it (keyCompromise); 0: left as they were */
+} capstan_revocation;
+
+/*
+ * Revokes a leaf (valid, expired or superseded). CAPSTAN_EEXISTS if it already
+ * is. keyCompromise revokes the key: every other unexpired certificate that
+ * carries it is revoked in the same transaction, each with its audit row (an
+ * expired one verifies nowhere and is left as it is). Any other reason revokes
+ * this one certificate. out (may be NULL) receives the others either way:
+ * capstan_revocation_clear().
+ */
+CAPSTAN_WARN_UNUSED int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert,
+	capstan_revoke_reason reason, capstan_revocation *out);
+void capstan_revocation_clear(capstan_revocation *r);
+/* capstan_revoke_ex without the report. */
 CAPSTAN_WARN_UNUSED int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert,
 	capstan_revoke_reason reason);
 
@@ -104,10 +124,13 @@ typedef struct {
 	int64_t next_update;       /* seconds after thisUpdate; 0: 7 days */
 	int single;                /* the output holds one CRL (DER): refuse, changing
 	                              nothing, when more than one is needed */
+	/* version 2 */
+	int reuse;                 /* capstan_crl_items: hand out an issuer's stored CRL
+	                              while it is fresh (see there) instead of signing */
 } capstan_crl_opts;
 
-#define CAPSTAN_CRL_OPTS_VERSION 1
-#define CAPSTAN_CRL_OPTS_INIT { CAPSTAN_CRL_OPTS_VERSION, NULL, 0, 0 }
+#define CAPSTAN_CRL_OPTS_VERSION 2
+#define CAPSTAN_CRL_OPTS_INIT { CAPSTAN_CRL_OPTS_VERSION, NULL, 0, 0, 0 }
 
 /* One DER CRL per intermediate that still has unexpired certificates, the
  * current one first, each with the next number of its issuer. *crls (an
@@ -115,6 +138,49 @@ typedef struct {
 CAPSTAN_WARN_UNUSED int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts,
 	capstan_buf **crls, size_t *count);
 void capstan_crl_list_free(capstan_buf *crls, size_t count);
+
+/* One issuer's CRL. */
+typedef struct {
+	capstan_buf der;
+	char *issuer_name;         /* the CA's inventory name: "intermediate-ca-2", "root-ca" */
+	char *issuer_serial;
+	int is_root;
+	int is_current;            /* the environment's current CA of its kind (the
+	                              intermediate that issues, the root that anchors it) */
+	time_t this_update, next_update;
+	int64_t number;            /* its CRL number */
+	int reused;                /* handed out again from the inventory, not signed now */
+} capstan_crl_item;
+
+/*
+ * The CRLs every consumer of the environment needs: each intermediate that
+ * needs one (as capstan_crl_generate: current first), then each root that is
+ * still trusted (the current one, and an older one during a root rotation),
+ * current first. A root's CRL lists the intermediates it revoked. Verifiers
+ * that check every CA below the root (nginx ssl_crl, PostgreSQL ssl_crl_file,
+ * openssl -crl_check_all) refuse every client without the root's.
+ *
+ * Each CRL signed is stored in the inventory. With opts->reuse, an issuer's
+ * stored CRL is handed out again (reused = 1, nothing signed, no audit row)
+ * while it is fresh: no certificate of the issuer was revoked at or after its
+ * thisUpdate, and now is before thisUpdate + 2/3 of (nextUpdate - thisUpdate).
+ * Otherwise a new one is signed, with the issuer's next number: that needs
+ * the keys unlocked. opts->single is ignored. *items is the caller's:
+ * capstan_crl_items_free().
+ */
+CAPSTAN_WARN_UNUSED int capstan_crl_items(capstan_ctx *ctx, const capstan_crl_opts *opts,
+	capstan_crl_item **items, size_t *count);
+void capstan_crl_items_free(capstan_crl_item *items, size_t count);
+
+/*
+ * When the environment's CRLs go stale for reuse: the earliest time at which
+ * capstan_crl_items with opts->reuse would sign a new CRL for one of the
+ * issuers it covers (the start of the last third of a CRL's validity, or 0
+ * when an issuer has no stored CRL or revoked a certificate since). A nightly
+ * job re-renders when *refresh_at <= now. Reads only: no lock, no keys.
+ */
+CAPSTAN_WARN_UNUSED int capstan_crl_refresh_at(capstan_ctx *ctx, const char *env, time_t *refresh_at);
+
 /* The PEM of the CRLs, concatenated. */
 CAPSTAN_WARN_UNUSED int capstan_crl_pem(capstan_buf *out, capstan_ctx *ctx,
 	const capstan_buf *crls, size_t count);

@@ -142,15 +142,15 @@ sqlite3 "$db" >/dev/null <<SQL
 PRAGMA synchronous = OFF;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $SCALE)
 INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile, status, subject, issuer, sans,
-	service, key_type, lifetime, renew_before, not_before, not_after, fingerprint, der, created_at,
-	revoked_at, revoke_reason)
+	service, key_type, lifetime, renew_before, not_before, not_after, fingerprint, der, spki_sha256,
+	created_at, revoked_at, revoke_reason)
 SELECT t.env_id, 'leaf', 'syn-' || i, lower(hex(randomblob(16))), t.issuer_id,
 	CASE WHEN i <= 1000 THEN t.key_id END, 'server',
 	CASE WHEN i > 1000 AND i % 10 = 0 THEN 'revoked' ELSE 'valid' END,
 	'CN=syn-' || i, t.issuer, 'DNS:syn-' || i || '.internal', 'synthetic', t.key_type, 31536000, 0,
 	CASE WHEN i <= 1000 THEN strftime('%s', 'now') - 355 * 86400 ELSE strftime('%s', 'now') - 86400 END,
 	CASE WHEN i <= 1000 THEN strftime('%s', 'now') + 864000 ELSE strftime('%s', 'now') + 86400 * (40 + (i * 7919) % 690) END,
-	lower(hex(randomblob(32))), t.der, strftime('%s', 'now'),
+	lower(hex(randomblob(32))), t.der, t.spki_sha256, strftime('%s', 'now'),
 	CASE WHEN i > 1000 AND i % 10 = 0 THEN strftime('%s', 'now') END,
 	CASE WHEN i > 1000 AND i % 10 = 0 THEN 'keyCompromise' END
 FROM n, (SELECT * FROM certs WHERE name = 'template.internal') t;

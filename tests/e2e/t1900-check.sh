@@ -61,6 +61,10 @@ damaged der-swapped "UPDATE certs SET der = (SELECT der FROM certs WHERE name = 
 finds der-swapped record "'a.internal' .*does not match its recorded fingerprint"
 damaged expiry-moved "UPDATE certs SET not_after = not_after + 86400 * 365 WHERE id = $(leaf_id a.internal)"
 finds expiry-moved record "'a.internal' .*its row's serial or expiry differs from its certificate's"
+damaged spki-moved "UPDATE certs SET spki_sha256 = (SELECT spki_sha256 FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
+finds spki-moved record "'a.internal' .*its row's key digest \(spki_sha256\) is not its certificate's public key"
+damaged spki-lost "UPDATE certs SET spki_sha256 = NULL WHERE name = 'b.internal' AND status = 'superseded'"
+finds spki-lost record "leaf 'b.internal' in dev .*its row's key digest \(spki_sha256\) is not its certificate's public key"
 junk_fp=$(printf '\x30\x03\x02\x01\x01' | sha256sum | cut -d' ' -f1)
 damaged unreadable "UPDATE certs SET der = x'3003020101', fingerprint = '$junk_fp' WHERE id = $(leaf_id a.internal)"
 finds unreadable record "'a.internal' .*its certificate does not read: not a DER certificate"

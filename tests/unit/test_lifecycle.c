@@ -1,6 +1,8 @@
 /* Unit tests: renew, rotate, revoke, renew_due, CA rotation, CRLs, verify, metrics. */
 #include "unit.h"
 
+#include "store_internal.h" /* to age a stored CRL */
+
 static capstan_ctx *setup(char **home, capstan_cert **leaf, int64_t lifetime)
 {
 	capstan_ctx *ctx = unit_open_home(home);
@@ -163,6 +165,155 @@ static void test_ca_rotation_and_crls(void **state)
 	teardown(ctx, home);
 }
 
+/* keyCompromise revokes every unexpired certificate of the key; another
+ * reason revokes one and reports the others. */
+static void test_revoke_key(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL, *renewed = NULL, *newest = NULL, *old = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_revocation r = { 0 };
+
+	(void)state;
+	assert_ok(ctx, capstan_renew(ctx, leaf, 0, &renewed));
+	assert_ok(ctx, capstan_revoke_ex(ctx, renewed, CAPSTAN_REASON_SUPERSEDED, &r));
+	assert_int_equal(r.count, 1);
+	assert_false(r.revoked);
+	assert_string_equal(r.same_key[0]->serial, leaf->serial);
+	assert_int_equal(r.same_key[0]->status, CAPSTAN_STATUS_SUPERSEDED);
+	capstan_revocation_clear(&r);
+	assert_ok(ctx, capstan_rotate(ctx, renewed, 0, &newest)); /* a new key: not one of them */
+	assert_ok(ctx, capstan_revoke_ex(ctx, newest, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_int_equal(r.count, 0);
+	capstan_revocation_clear(&r);
+	/* The first certificate of the old key: its renewal is revoked already,
+	 * nothing else live carries that key. */
+	assert_ok(ctx, capstan_cert_lookup(&old, ctx, leaf->serial, NULL));
+	assert_ok(ctx, capstan_revoke_ex(ctx, old, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_int_equal(r.count, 0); /* the renewal was revoked already */
+	capstan_revocation_clear(&r);
+	capstan_cert_free(old);
+	capstan_cert_free(leaf);
+	capstan_cert_free(renewed);
+	capstan_cert_free(newest);
+	teardown(ctx, home);
+}
+
+static void test_revoke_key_revokes_the_line(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL, *r1 = NULL, *r2 = NULL, *old = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_revocation r = { 0 };
+
+	(void)state;
+	assert_ok(ctx, capstan_renew(ctx, leaf, 0, &r1));
+	assert_ok(ctx, capstan_renew(ctx, r1, 0, &r2));
+	assert_ok(ctx, capstan_revoke_ex(ctx, r2, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_int_equal(r.count, 2);
+	assert_true(r.revoked);
+	assert_string_equal(r.same_key[0]->serial, leaf->serial); /* oldest first */
+	assert_string_equal(r.same_key[1]->serial, r1->serial);
+	for (size_t i = 0; i < 2; i++) {
+		assert_ok(ctx, capstan_cert_lookup(&old, ctx, r.same_key[i]->serial, NULL));
+		assert_int_equal(old->status, CAPSTAN_STATUS_REVOKED);
+		assert_string_equal(old->revoke_reason, "keyCompromise");
+		assert_int_equal(r.same_key[i]->status, CAPSTAN_STATUS_REVOKED);
+		capstan_cert_free(old);
+	}
+	capstan_revocation_clear(&r);
+	capstan_cert_free(leaf);
+	capstan_cert_free(r1);
+	capstan_cert_free(r2);
+	teardown(ctx, home);
+}
+
+static void age_crls(capstan_ctx *ctx, int64_t seconds)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "UPDATE crls SET this_update = this_update - %lld, next_update = next_update - %lld",
+		(long long)seconds, (long long)seconds);
+	assert_int_equal(sqlite3_exec(ctx->store->db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* The intermediate's and the root's CRL; with reuse, signed once and handed
+ * out again until a revocation or the last third of their validity. */
+static void test_crl_items_reuse(void **state)
+{
+	char *home = NULL;
+	capstan_cert *leaf = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+	capstan_crl_opts co = CAPSTAN_CRL_OPTS_INIT;
+	capstan_crl_item *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	time_t at = 1;
+
+	(void)state;
+	co.env = "dev";
+	co.reuse = 1;
+	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_int_equal(at, 0); /* nothing signed yet: due now */
+	assert_ok(ctx, capstan_crl_items(ctx, &co, &a, &na));
+	assert_int_equal(na, 2);
+	assert_string_equal(a[0].issuer_name, "intermediate-ca-1");
+	assert_false(a[0].is_root);
+	assert_true(a[0].is_current);
+	assert_string_equal(a[1].issuer_name, "root-ca");
+	assert_true(a[1].is_root);
+	assert_true(a[1].is_current);
+	assert_false(a[0].reused);
+	assert_int_equal(a[0].number, 1);
+	assert_int_equal(a[0].next_update - a[0].this_update, 7 * 86400);
+	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_int_equal(at, a[0].this_update + 7 * 86400 * 2 / 3);
+
+	/* Again: the same CRLs, not signed anew. */
+	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_int_equal(nb, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_true(b[i].reused);
+		assert_int_equal(b[i].number, 1);
+		assert_int_equal(b[i].der.len, a[i].der.len);
+		assert_memory_equal(b[i].der.data, a[i].der.data, a[i].der.len);
+	}
+	capstan_crl_items_free(b, nb);
+
+	/* Four days into seven: still fresh. Five: the last third, signed anew. */
+	age_crls(ctx, 4 * 86400);
+	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_true(b[0].reused && b[1].reused);
+	capstan_crl_items_free(b, nb);
+	age_crls(ctx, 86400);
+	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_true(at <= time(NULL));
+	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_false(b[0].reused || b[1].reused);
+	assert_int_equal(b[0].number, 2);
+	capstan_crl_items_free(b, nb);
+
+	/* A revocation makes only its issuer's CRL stale. */
+	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_UNSPECIFIED));
+	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_int_equal(at, 0);
+	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_false(b[0].reused);
+	assert_int_equal(b[0].number, 3);
+	assert_true(b[1].reused);
+	assert_int_equal(b[1].number, 2);
+	capstan_crl_items_free(b, nb);
+
+	/* Without reuse every call signs, as the crl command does. */
+	co.reuse = 0;
+	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_false(b[0].reused || b[1].reused);
+	assert_int_equal(b[1].number, 3);
+	capstan_crl_items_free(b, nb);
+	capstan_crl_items_free(a, na);
+	capstan_cert_free(leaf);
+	teardown(ctx, home);
+}
+
 static void test_metrics(void **state)
 {
 	char *home = NULL;
@@ -189,6 +340,9 @@ int main(void)
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_renew_due_idempotent),
 		cmocka_unit_test(test_ca_rotation_and_crls),
+		cmocka_unit_test(test_revoke_key),
+		cmocka_unit_test(test_revoke_key_revokes_the_line),
+		cmocka_unit_test(test_crl_items_reuse),
 		cmocka_unit_test(test_metrics),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
