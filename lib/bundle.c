@@ -471,9 +471,11 @@ static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s", bd->b->warnings.items[0]);
 	if (rc < 0)
 		return rc;
-	if ((rc = add_trust(ctx, bd, env, bd->first)) == 0 && (rc = capstan_bundle_add_crls(ctx, bd->b, bd->top, env,
-			bd->o->dir)) == 0 && (rc = capstan_bundle_add_rbac(ctx, bd->top, &bd->delivery)) == 0 &&
-	    (rc = add_selections(ctx, bd)) == 0 && (rc = render_templates(ctx, bd)) == 0)
+	if ((rc = add_trust(ctx, bd, env, bd->first)) == 0 &&
+	    (rc = capstan_bundle_crl_paths(ctx, bd->top, bd->o->dir)) == 0 &&
+	    (rc = capstan_bundle_add_rbac(ctx, bd->top, &bd->delivery)) == 0 &&
+	    (rc = add_selections(ctx, bd)) == 0 && (rc = render_templates(ctx, bd)) == 0 &&
+	    (rc = capstan_bundle_add_crls(ctx, bd->b, env)) == 0)
 		rc = add_manifest(ctx, bd);
 	return rc;
 }

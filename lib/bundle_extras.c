@@ -21,8 +21,6 @@
 #include "bundle_internal.h"
 #include "delivery.h"
 
-#define DEFAULT_CRL_LIFE (7 * 86400)
-
 static int put_path(capstan_ctx *ctx, capstan_tvalue *top, const char *key, const char *dir, const char *file)
 {
 	char *path = capstan_aprintf("%s/%s", dir, file);
@@ -32,28 +30,49 @@ static int put_path(capstan_ctx *ctx, capstan_tvalue *top, const char *key, cons
 	return rc;
 }
 
-int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, capstan_tvalue *top, const capstan_store_env *env,
-	const char *dir)
+int capstan_bundle_crl_paths(capstan_ctx *ctx, capstan_tvalue *top, const char *dir)
+{
+	int rc = put_path(ctx, top, "crl_file", dir, "crl.pem");
+
+	return rc < 0 ? rc : put_path(ctx, top, "crl_all_file", dir, "crl-all.pem");
+}
+
+/* When a CRL enters the last third of its validity: a consumer never holds an expired one. */
+static time_t refresh_time(const capstan_crl_item *it)
+{
+	return it->this_update + (it->next_update - it->this_update) * 2 / 3;
+}
+
+/* Last, once everything else rendered: a stored CRL is reused while fresh,
+ * and one is signed (and stored) only when none is. */
+int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, const capstan_store_env *env)
 {
 	capstan_crl_opts o = CAPSTAN_CRL_OPTS_INIT;
-	capstan_buf *crls = NULL, current = CAPSTAN_BUF_INIT, all = CAPSTAN_BUF_INIT;
+	capstan_crl_item *items = NULL;
+	capstan_buf current = CAPSTAN_BUF_INIT, all = CAPSTAN_BUF_INIT;
 	size_t n = 0;
-	time_t now = time(NULL);
 	int rc;
 
 	o.env = env->name;
-	if ((rc = capstan_crl_generate(ctx, &o, &crls, &n)) < 0)
+	o.reuse = 1;
+	if ((rc = capstan_crl_items(ctx, &o, &items, &n)) < 0)
 		return rc;
-	if ((rc = capstan_crl_pem(&current, ctx, crls, 1)) == 0 && (rc = capstan_crl_pem(&all, ctx, crls, n)) == 0 &&
-	    (rc = capstan_bundle_add(ctx, b, "crl.pem", 0644, current.data, current.len)) == 0 &&
-	    (rc = capstan_bundle_add(ctx, b, "crl-all.pem", 0644, all.data, all.len)) == 0 &&
-	    (rc = put_path(ctx, top, "crl_file", dir, "crl.pem")) == 0)
-		rc = put_path(ctx, top, "crl_all_file", dir, "crl-all.pem");
-	/* Fresh for two thirds of its life: then renew --due renders it anew. */
-	b->crl_refresh_at = now + DEFAULT_CRL_LIFE * 2 / 3;
+	b->crl_refresh_at = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!b->crl_refresh_at || refresh_time(&items[i]) < b->crl_refresh_at)
+			b->crl_refresh_at = refresh_time(&items[i]);
+		if (!items[i].is_root && items[i].is_current)
+			rc = capstan_crl_pem(&current, ctx, &items[i].der, 1);
+		if (rc == 0)
+			rc = capstan_crl_pem(&all, ctx, &items[i].der, 1);
+	}
+	if (rc == 0 && current.len == 0)
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "environment '%s' has no current intermediate CA", env->name);
+	if (rc == 0 && (rc = capstan_bundle_add(ctx, b, "crl.pem", 0644, current.data, current.len)) == 0)
+		rc = capstan_bundle_add(ctx, b, "crl-all.pem", 0644, all.data, all.len);
 	capstan_buf_free(&current);
 	capstan_buf_free(&all);
-	capstan_crl_list_free(crls, n);
+	capstan_crl_items_free(items, n);
 	return rc;
 }
 

@@ -33,10 +33,12 @@ struct capstan_bundle {
 int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, unsigned mode,
 	const void *data, size_t len);
 
-/* bundle_extras.c: the CRL files (and crl_file, crl_all_file for templates);
- * the etcd RBAC data (etcd_rbac, etcd_roles, etcd_users). */
-int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, capstan_tvalue *top,
-	const capstan_store_env *env, const char *dir);
+/* bundle_extras.c: crl_file and crl_all_file for the templates; the CRL
+ * files themselves (signed or reused: the last step before the MANIFEST, so a
+ * render that fails changes nothing); the etcd RBAC data (etcd_rbac,
+ * etcd_roles, etcd_users). */
+int capstan_bundle_crl_paths(capstan_ctx *ctx, capstan_tvalue *top, const char *dir);
+int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, const capstan_store_env *env);
 int capstan_bundle_add_rbac(capstan_ctx *ctx, capstan_tvalue *top, const capstan_delivery *d);
 
 /* The keystore password for a render: given (checked), else the stored one,

@@ -105,6 +105,15 @@ static void remove_stale_tmp(const char *parent)
 		closedir(d);
 }
 
+int capstan_bundle_check_dir(capstan_ctx *ctx, const char *dir)
+{
+	struct stat sb;
+
+	if (lstat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' exists and is not a directory", dir);
+	return 0;
+}
+
 int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const char *dir)
 {
 	char *copy = strdup(dir), *parent, *tmp = NULL;

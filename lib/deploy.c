@@ -376,7 +376,8 @@ int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *o, const 
 	bo.dir = installed ? installed : it->path;
 	bo.templates_dir = o->templates_dir;
 	bo.password = o->password;
-	if ((rc = reissue_revoked(ctx, it)) == 0 && (rc = capstan_bundle_build(&b, ctx, &bo)) == 0 &&
+	if ((rc = capstan_bundle_check_dir(ctx, it->path)) == 0 && (rc = reissue_revoked(ctx, it)) == 0 &&
+	    (rc = capstan_bundle_build(&b, ctx, &bo)) == 0 &&
 	    (rc = capstan_bundle_write_dir(ctx, b, it->path)) == 0 && (rc = capstan_store_begin(ctx)) == 0) {
 		rc = capstan_store_deploy_rendered(ctx, it->id, it->path, capstan_bundle_certs(b),
 			capstan_bundle_crl_refresh_at(b), (int64_t)time(NULL), o->hook);

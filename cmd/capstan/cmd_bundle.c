@@ -66,7 +66,7 @@ int cli_write_bundle(cli *c, const capstan_bundle_opts *o, const char *dir, cons
 	capstan_bundle *b = NULL;
 	int rc = 0;
 
-	if (capstan_bundle_build(&b, c->ctx, o) < 0 ||
+	if ((dir && capstan_bundle_check_dir(c->ctx, dir) < 0) || capstan_bundle_build(&b, c->ctx, o) < 0 ||
 	    (dir && capstan_bundle_write_dir(c->ctx, b, dir) < 0) ||
 	    (tar && capstan_bundle_write_tar(c->ctx, b, tar) < 0)) {
 		rc = cli_fail(c);

@@ -46,6 +46,8 @@ int64_t capstan_bundle_crl_refresh_at(const capstan_bundle *bundle);
  * DIR (creating missing parents): a reader sees the old bundle or the new one,
  * never a mix. */
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *bundle, const char *dir);
+/* Before rendering: DIR can take a bundle (it is a directory, or is not there). */
+CAPSTAN_WARN_UNUSED int capstan_bundle_check_dir(capstan_ctx *ctx, const char *dir);
 /* A gzip-compressed tar of the files ("-": standard output). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *bundle, const char *path);
 

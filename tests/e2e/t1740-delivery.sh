@@ -112,6 +112,9 @@ night +31d
 like "old CRLs are re-rendered" "$(cat "$T/out")" "redeployed dev/etcd/node-a .*CRLs are in the last third"
 check "every bundle got fresh ones" grep -q "dev/etcd/node-b" "$HOOKLOG"
 check "crl.pem is the current intermediate's, one CRL" test "$(grep -c 'BEGIN X509 CRL' "$B/node-a/crl.pem")" = 1
+is "crl-all.pem has the intermediate's and the root's" "$(grep -c 'BEGIN X509 CRL' "$B/node-a/crl-all.pem")" 2
+like "which openssl -crl_check_all accepts for a valid member" "$(cd "$B/node-a" && faketime -f +31d openssl verify \
+	-crl_check_all -CAfile ca.pem -CRLfile crl-all.pem -untrusted etcd-1.pem etcd-1.pem 2>&1)" "etcd-1.pem: OK"
 
 # A revocation reaches every bundle's CRL; the revoked line is reissued with a new key.
 old2=$(at +31d --json show etcd-2 --env dev | jq -r .serial)
