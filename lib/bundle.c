@@ -328,7 +328,8 @@ static int add_trust(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 	int rc;
 
 	if ((rc = capstan_trust_pem(&ca, ctx, env->name)) < 0 ||
-	    (rc = capstan_bundle_add(ctx, bd->b, "ca.pem", 0644, ca.data, ca.len)) < 0)
+	    (rc = capstan_bundle_add(ctx, bd->b, "ca.pem", 0644, ca.data, ca.len)) < 0 ||
+	    (rc = capstan_bundle_trust_line(ctx, &ca, &bd->certs_lines)) < 0)
 		goto done;
 	rc |= put_path(bd->top, "ca_file", bd->o->dir, "ca.pem") | put_b64(bd->top, "ca_b64", &ca);
 	if (rc == 0 && bd->keystores) {

@@ -19,6 +19,7 @@
 #include <capstan/template.h>
 
 #include "bundle_internal.h"
+#include "ossl.h"
 #include "delivery.h"
 
 static int put_path(capstan_ctx *ctx, capstan_tvalue *top, const char *key, const char *dir, const char *file)
@@ -35,6 +36,19 @@ int capstan_bundle_crl_paths(capstan_ctx *ctx, capstan_tvalue *top, const char *
 	int rc = put_path(ctx, top, "crl_file", dir, "crl.pem");
 
 	return rc < 0 ? rc : put_path(ctx, top, "crl_all_file", dir, "crl-all.pem");
+}
+
+int capstan_bundle_trust_line(capstan_ctx *ctx, const capstan_buf *ca_pem, capstan_buf *out)
+{
+	unsigned char md[32];
+	char hex[65], line[80];
+	int rc;
+
+	if ((rc = capstan_sha256(ctx, ca_pem->data, ca_pem->len, md)) < 0)
+		return rc;
+	capstan_hex_encode(hex, md, sizeof(md));
+	snprintf(line, sizeof(line), "%s %s 0\n", CAPSTAN_TRUST_LINE, hex);
+	return capstan_buf_append(ctx, out, line, strlen(line));
 }
 
 /* When a CRL enters the last third of its validity: a consumer never holds an expired one. */

@@ -1,4 +1,4 @@
-/* The bundle's insides, for bundle.c, bundle_write.c and tar.c. */
+/* The bundle's insides, for bundle*.c, tar.c and the deploy ledger. */
 #ifndef CAPSTAN_LIB_BUNDLE_INTERNAL_H
 #define CAPSTAN_LIB_BUNDLE_INTERNAL_H
 
@@ -37,6 +37,11 @@ int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, un
  * files themselves (signed or reused: the last step before the MANIFEST, so a
  * render that fails changes nothing); the etcd RBAC data (etcd_rbac,
  * etcd_roles, etcd_users). */
+/* The deploy ledger's line for the trust bundle a render holds ("@trust
+ * SHA256 0"), beside its "NAME SERIAL NOT_AFTER" lines: when a root joins or
+ * leaves the trust bundle, the bundle is owed a render. Also for deploy.c. */
+#define CAPSTAN_TRUST_LINE "@trust"
+int capstan_bundle_trust_line(capstan_ctx *ctx, const capstan_buf *ca_pem, capstan_buf *out);
 int capstan_bundle_crl_paths(capstan_ctx *ctx, capstan_tvalue *top, const char *dir);
 int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, const capstan_store_env *env);
 int capstan_bundle_add_rbac(capstan_ctx *ctx, capstan_tvalue *top, const capstan_delivery *d);

@@ -9,12 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <capstan/ca.h>
 #include <capstan/deploy.h>
 #include <capstan/lifecycle.h>
 
 #include "audit.h"
 #include "buffer.h"
 #include "ctx.h"
+#include "bundle_internal.h"
 #include "delivery.h"
 #include "store.h"
 
@@ -70,9 +72,12 @@ done:
 	return rc == -1 ? capstan_error_oom(ctx) : rc;
 }
 
-/* "NAME SERIAL NOT_AFTER" of each name's valid certificate, as a bundle records them. */
-static int current_certs(capstan_ctx *ctx, int64_t env_id, const capstan_strlist *names, capstan_buf *out)
+/* "NAME SERIAL NOT_AFTER" of each name's valid certificate, and the trust
+ * bundle's line, as a render records them. */
+static int current_certs(capstan_ctx *ctx, const char *env, int64_t env_id, const capstan_strlist *names,
+	capstan_buf *out)
 {
+	capstan_buf ca = CAPSTAN_BUF_INIT;
 	int rc = capstan_buf_append(ctx, out, "", 0);
 
 	for (size_t i = 0; rc == 0 && i < names->count; i++) {
@@ -86,19 +91,22 @@ static int current_certs(capstan_ctx *ctx, int64_t env_id, const capstan_strlist
 		rc = rc == CAPSTAN_ENOTFOUND ? 0 : rc;
 		capstan_cert_free(cert);
 	}
+	if (rc == 0 && (rc = capstan_trust_pem(&ca, ctx, env)) == 0)
+		rc = capstan_bundle_trust_line(ctx, &ca, out);
+	capstan_buf_free(&ca);
 	return rc;
 }
 
-static int track_one(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host)
+static int track_one(capstan_ctx *ctx, const capstan_store_env *env, const char *service, const char *host)
 {
 	capstan_strlist names = { 0 };
 	capstan_delivery d = { 0 };
 	capstan_buf certs = CAPSTAN_BUF_INIT;
 	int rc;
 
-	if ((rc = row_names(ctx, env_id, service, host, &names, &d)) == 0 &&
-	    (rc = current_certs(ctx, env_id, &names, &certs)) == 0)
-		rc = capstan_store_deploy_track(ctx, env_id, service, host, (const char *)certs.data);
+	if ((rc = row_names(ctx, env->id, service, host, &names, &d)) == 0 &&
+	    (rc = current_certs(ctx, env->name, env->id, &names, &certs)) == 0)
+		rc = capstan_store_deploy_track(ctx, env->id, service, host, (const char *)certs.data);
 	capstan_buf_free(&certs);
 	capstan_delivery_clear(&d);
 	capstan_strlist_free(&names);
@@ -106,8 +114,9 @@ static int track_one(capstan_ctx *ctx, int64_t env_id, const char *service, cons
 }
 
 /* Every service of the environment, each of its hosts, tracked. */
-static int track_env(capstan_ctx *ctx, int64_t env_id)
+static int track_env(capstan_ctx *ctx, const capstan_store_env *env)
 {
+	int64_t env_id = env->id;
 	capstan_strlist services = { 0 };
 	int rc = capstan_store_service_names(ctx, env_id, &services);
 
@@ -117,9 +126,9 @@ static int track_env(capstan_ctx *ctx, int64_t env_id)
 		if ((rc = capstan_store_service_get(ctx, env_id, services.items[i], &sv)) == 0 &&
 		    (rc = capstan_delivery_decode(ctx, sv.delivery, &d)) == 0) {
 			for (size_t h = 0; rc == 0 && h < d.hosts.count; h++)
-				rc = track_one(ctx, env_id, services.items[i], d.hosts.items[h]);
+				rc = track_one(ctx, env, services.items[i], d.hosts.items[h]);
 			if (rc == 0 && d.hosts.count == 0)
-				rc = track_one(ctx, env_id, services.items[i], "");
+				rc = track_one(ctx, env, services.items[i], "");
 		}
 		capstan_delivery_clear(&d);
 		capstan_store_service_clear(&sv);
@@ -169,7 +178,7 @@ int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *o)
 	for (size_t i = 0; rc == 0 && i < envs.count; i++) {
 		capstan_store_env env = { 0 };
 		if ((rc = capstan_store_env_get(ctx, envs.items[i], &env)) == 0 && (rc = forget_gone(ctx, env.id)) == 0)
-			rc = track_env(ctx, env.id);
+			rc = track_env(ctx, &env);
 		capstan_store_env_clear(&env);
 	}
 	rc = capstan_store_end(ctx, rc);
@@ -187,7 +196,7 @@ static char *changed_names(const char *was, const char *now)
 	if (capstan_strlist_split(&a, was, '\n') < 0 || capstan_strlist_split(&b, now, '\n') < 0)
 		goto done;
 	for (size_t i = 0; i < b.count; i++)
-		if (!capstan_strlist_contains(&a, b.items[i])) {
+		if (!capstan_strlist_contains(&a, b.items[i]) && b.items[i][0] != '@') {
 			b.items[i][strcspn(b.items[i], " ")] = '\0';
 			if (capstan_strlist_push(&out, b.items[i]) < 0)
 				goto done;
@@ -198,6 +207,16 @@ done:
 	capstan_strlist_free(&b);
 	capstan_strlist_free(&out);
 	return joined;
+}
+
+/* Whether the trust lines of two ledger texts differ. */
+static int trust_changed(const char *was, const char *now)
+{
+	const char *a = strstr(was, CAPSTAN_TRUST_LINE " "), *b = strstr(now, CAPSTAN_TRUST_LINE " ");
+
+	if (!a || !b)
+		return a != b;
+	return strncmp(a, b, strcspn(a, "\n")) != 0;
 }
 
 static char *bundle_path(const char *base, const capstan_store_deploy *row)
@@ -216,7 +235,8 @@ static void owed_why(const capstan_store_deploy *row, const char *path, const ch
 	why[0] = '\0';
 	snprintf(manifest, sizeof(manifest), "%s/MANIFEST", path);
 	if (strcmp(row->certs, now_certs) != 0)
-		snprintf(why, size, "%s", row->dir ? "certificates changed" : "renewed");
+		snprintf(why, size, "%s", trust_changed(row->certs, now_certs) ? "the trust bundle changed" :
+			row->dir ? "certificates changed" : "renewed");
 	else if (!row->dir)
 		return; /* a baseline: nothing renewed since tracking began */
 	else if (row->failures > 0)
@@ -248,7 +268,7 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	if (!path)
 		return capstan_error_oom(ctx);
 	if ((rc = row_names(ctx, row->env_id, row->service, row->host, &names, &d)) == 0 &&
-	    (rc = current_certs(ctx, row->env_id, &names, &certs)) == 0) {
+	    (rc = current_certs(ctx, row->env, row->env_id, &names, &certs)) == 0) {
 		owed_why(row, path, (const char *)certs.data, revoked, why, sizeof(why));
 		if ((*owed = why[0] != '\0')) {
 			it->id = row->id;
@@ -428,7 +448,7 @@ static int put_deployed(capstan_ctx *ctx, capstan_buf *out, const capstan_store_
 	for (size_t i = 0; rc == 0 && i < lines.count; i++) {
 		char name[128], serial[80], labels[260];
 		long long not_after;
-		if (sscanf(lines.items[i], "%127s %79s %lld", name, serial, &not_after) != 3)
+		if (lines.items[i][0] == '@' || sscanf(lines.items[i], "%127s %79s %lld", name, serial, &not_after) != 3)
 			continue;
 		snprintf(labels, sizeof(labels), ",name=\"%s\",serial=\"%s\"", name, serial);
 		rc = put_metric(ctx, out, "capstan_deployed_cert_not_after_seconds", row, labels, not_after);

@@ -127,6 +127,14 @@ check "etcd-2 was reissued for node-b" test -n "$new2" -a "$new2" != "$old2"
 check "its CRL lists the revoked serial" sh -c "openssl crl -in '$B/node-b/crl.pem' -noout -text | tr -d ':' | grep -qi '$old2'"
 check "node-a got the new CRL as well" grep -q "dev/etcd/node-a" "$HOOKLOG"
 
+# A root rotation changes every bundle's trust: each is delivered again with both roots.
+at +31d rotate --env dev --root >/dev/null
+: >"$HOOKLOG"
+night +31d
+like "a root rotation redelivers the bundles" "$(cat "$T/out")" "redeployed dev/spark to [^ ]* \(the trust bundle changed\)"
+is "all three" "$(wc -l <"$HOOKLOG")" 3
+is "whose ca.pem has both roots" "$(grep -c 'BEGIN CERTIFICATE' "$D/dev/spark/ca.pem")" 2
+
 # --dry-run: what would be renewed and redeployed; nothing changes.
 before=$(inventory_digest)
 at +50d renew --due --dry-run --bundle-dir "$D" --exec false >"$T/out" 2>"$T/err"
