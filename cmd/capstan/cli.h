@@ -94,8 +94,9 @@ int cli_parse_ref(cli *c, int argc, char **argv, const cli_opt *opts, const char
  * the command's flags ask. Returns an exit code (0 when all is ready). */
 int cli_setup(cli *c);
 
-/* The home: --home, else $CAPSTAN_HOME, else the default (caller frees). */
-char *cli_home_path(cli *c);
+/* The home: --home, else $CAPSTAN_HOME, else under $HOME (*out: caller
+ * frees). An exit code: no usable HOME is refused. */
+int cli_home_path(cli *c, char **out);
 /* Opens HOME (creating it when asked). An exit code. */
 int cli_open_home(cli *c, const char *home, int create);
 

@@ -134,9 +134,11 @@ static int find_command_word(int argc, char **argv, int *word)
 	return 0;
 }
 
-char *cli_home_path(cli *c)
+int cli_home_path(cli *c, char **out)
 {
-	return c->home_opt ? strdup(c->home_opt) : capstan_home_default();
+	if (c->home_opt)
+		return (*out = strdup(c->home_opt)) ? EXIT_OK : cli_error(c, "out of memory");
+	return capstan_home_default(out, c->ctx) < 0 ? cli_fail(c) : EXIT_OK;
 }
 
 int cli_open_home(cli *c, const char *home, int create)
@@ -158,8 +160,8 @@ static int setup(cli *c)
 
 	if (!(needs & (NEEDS_HOME | NEEDS_NEW_HOME)))
 		return 0;
-	if (!(home = cli_home_path(c)))
-		return cli_error(c, "out of memory");
+	if ((rc = cli_home_path(c, &home)) != 0)
+		return rc;
 	rc = cli_open_home(c, home, (needs & NEEDS_NEW_HOME) != 0);
 	free(home);
 	if (rc == 0 && (needs & NEEDS_PASSPHRASE))
