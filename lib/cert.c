@@ -57,6 +57,13 @@ const char *capstan_kind_name(capstan_cert_kind kind)
 	}
 }
 
+int64_t capstan_cert_renew_window(const capstan_cert *cert)
+{
+	int64_t granted = (int64_t)(cert->not_after - cert->not_before) - CAPSTAN_BACKDATE_SECONDS;
+
+	return capstan_renew_window(cert->lifetime, granted, cert->renew_before);
+}
+
 /* A serial as users type it: hex, optionally with colons, any case, >= 16 digits. */
 static int normalize_serial(const char *ref, char *out, size_t size)
 {

@@ -18,7 +18,7 @@
  * certificate was granted would make every run renew it again, so it falls
  * back to a third of the validity (as cert-manager does): nightly runs stay
  * idempotent. With ?4 (--from-old-ca), a leaf whose issuer was rotated out is
- * due too.
+ * due too. capstan_renew_window (policy.c) is the same rule in C.
  */
 #define OWN_WINDOW \
 	"(CASE WHEN c.renew_before > 0 THEN c.renew_before ELSE min(2592000, c.lifetime / 3) END)"

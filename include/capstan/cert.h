@@ -55,6 +55,9 @@ void capstan_cert_free(capstan_cert *cert);
 const char *capstan_status_name(capstan_status status);
 int capstan_status_parse(const char *name, capstan_status *out);
 const char *capstan_kind_name(capstan_cert_kind kind);
+/* The certificate's renew-before window as renew --due applies it (see
+ * capstan_renew_window): its own, or a third of its validity. Seconds. */
+int64_t capstan_cert_renew_window(const capstan_cert *cert);
 
 /*
  * Finds a certificate by REF: a serial in hex, or a certificate name (the newest

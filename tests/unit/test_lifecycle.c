@@ -1,5 +1,6 @@
 /* Unit tests: renew, rotate, revoke, renew_due, CA rotation, CRLs, verify, metrics. */
 #include "unit.h"
+#include "store.h" /* capstan_store_still_due: the due query itself */
 
 static capstan_ctx *setup(char **home, capstan_cert **leaf, int64_t lifetime)
 {
@@ -127,6 +128,40 @@ static void test_renew_due_idempotent(void **state)
 	teardown(ctx, home);
 }
 
+/* One rule for the renew-before window: whatever window a certificate was
+ * issued with (none, shorter than its lifetime, as long, longer), the store's
+ * due query turns due exactly where capstan_cert_renew_window says. */
+static void test_renew_window_is_one_rule(void **state)
+{
+	static const struct { int64_t lifetime, renew_before; } lines[] = {
+		{ 90 * 86400, 0 }, { 30 * 86400, 0 }, { 60 * 86400, 45 * 86400 },
+		{ 30 * 86400, 30 * 86400 }, { 10 * 86400, 20 * 86400 },
+	};
+	char *home = NULL, name[32];
+	capstan_cert *leaf = NULL, *cert = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+		int64_t window;
+		snprintf(name, sizeof(name), "line%zu", i);
+		o.env = "dev";
+		o.cn = name;
+		o.profile = CAPSTAN_PROFILE_CLIENT;
+		o.lifetime = lines[i].lifetime;
+		o.renew_before = lines[i].renew_before;
+		assert_ok(ctx, capstan_issue(ctx, &o, &cert));
+		window = capstan_cert_renew_window(cert);
+		assert_true(window > 0 && window < lines[i].lifetime);
+		assert_int_equal(capstan_store_still_due(ctx, cert->id, cert->not_after - window - 60, 0, 0), 0);
+		assert_int_equal(capstan_store_still_due(ctx, cert->id, cert->not_after - window + 60, 0, 0), 1);
+		capstan_cert_free(cert);
+	}
+	capstan_cert_free(leaf);
+	teardown(ctx, home);
+}
+
 static void test_ca_rotation_and_crls(void **state)
 {
 	char *home = NULL;
@@ -195,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_renew_keeps_key_rotate_changes_it),
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_renew_due_idempotent),
+		cmocka_unit_test(test_renew_window_is_one_rule),
 		cmocka_unit_test(test_ca_rotation_and_crls),
 		cmocka_unit_test(test_metrics),
 	};
