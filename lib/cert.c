@@ -87,7 +87,7 @@ static int lookup_by_name(capstan_cert **out, capstan_ctx *ctx, const char *name
 	int rc;
 
 	if (!env) {
-		if ((rc = capstan_store_envs_with_leaf(ctx, name, &envs)) < 0)
+		if ((rc = capstan_store_envs_with_name(ctx, name, &envs)) < 0)
 			return rc;
 		if (envs.count == 0) {
 			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no certificate named '%s'", name);
@@ -106,7 +106,12 @@ static int lookup_by_name(capstan_cert **out, capstan_ctx *ctx, const char *name
 	capstan_strlist_free(&envs);
 	if (rc < 0)
 		return rc;
+	/* A leaf first (a leaf may be named like a CA), then the CAs list prints. */
 	rc = capstan_store_cert_latest(ctx, e.id, name, CAPSTAN_KIND_LEAF, out);
+	if (rc == CAPSTAN_ENOTFOUND)
+		rc = capstan_store_cert_latest(ctx, e.id, name, CAPSTAN_KIND_ROOT, out);
+	if (rc == CAPSTAN_ENOTFOUND)
+		rc = capstan_store_cert_latest(ctx, e.id, name, CAPSTAN_KIND_INTERMEDIATE, out);
 	if (rc == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, rc, "no certificate named '%s' in environment '%s'", name, e.name);
 	capstan_store_env_clear(&e);

@@ -181,6 +181,11 @@ int out_check_end(out_check *o, const capstan_check_summary *summary);
 void out_list_begin(cli *c);
 int out_list_item(cli *c, const capstan_cert *cert, size_t index);
 int out_list_end(cli *c, size_t count);
+/* list --ca: CAs with their kind; a root says whether it is in the trust
+ * bundle and, for an old root on its way out, until when (0: no end). Ends
+ * with out_list_end. */
+void out_ca_list_begin(cli *c);
+int out_ca_list_item(cli *c, const capstan_cert *cert, size_t index, int in_trust, time_t until);
 void out_audit_begin(cli *c);
 int out_audit_item(cli *c, const capstan_audit_entry *entry, size_t index);
 int out_audit_end(cli *c, size_t count);

@@ -202,6 +202,43 @@ int out_list_item(cli *c, const capstan_cert *cert, size_t index)
 	return EXIT_OK;
 }
 
+void out_ca_list_begin(cli *c)
+{
+	if (c->json)
+		fputs("[", stdout);
+	else if (!c->quiet)
+		printf("%-24s %-10s %-32s %-12s %-10s %-20s %s\n", "NAME", "ENV", "SERIAL", "KIND", "STATUS",
+			"NOT AFTER", "TRUST BUNDLE");
+}
+
+int out_ca_list_item(cli *c, const capstan_cert *cert, size_t index, int in_trust, time_t until)
+{
+	int root = cert->kind == CAPSTAN_KIND_ROOT;
+	char na[32], at[32] = "";
+
+	if (until)
+		time_string(until, at, sizeof(at));
+	if (c->json) {
+		json_t *o = cert_json(cert);
+		int rc;
+		if (root)
+			json_object_set_new(o, "in_trust_bundle", json_boolean(in_trust));
+		if (root && until)
+			json_object_set_new(o, "leaves_trust_at", json_string(at));
+		fputs(index ? ",\n  " : "\n  ", stdout);
+		rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		return rc < 0 ? cli_error(c, "cannot write JSON") : EXIT_OK;
+	}
+	if (!c->quiet) {
+		time_string(cert->not_after, na, sizeof(na));
+		printf("%-24s %-10s %-32s %-12s %-10s %-20s %s%s\n", cert->name, cert->env, cert->serial,
+			capstan_kind_name(cert->kind), capstan_status_name(cert->status), na,
+			!root ? "-" : !in_trust ? "no" : until ? "until " : "yes", at);
+	}
+	return EXIT_OK;
+}
+
 static int end_array(cli *c, size_t count)
 {
 	if (c->json) {

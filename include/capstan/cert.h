@@ -61,8 +61,10 @@ int64_t capstan_cert_renew_window(const capstan_cert *cert);
 
 /*
  * Finds a certificate by REF: a serial in hex, or a certificate name (the newest
- * certificate of that line). ENV may be NULL unless several environments have
- * the name (CAPSTAN_EAMBIGUOUS). *out is the caller's: capstan_cert_free().
+ * certificate of that line): a leaf's, else a CA's as list names them
+ * ("root-ca-2", "intermediate-ca-3"). ENV may be NULL unless several
+ * environments have the name (CAPSTAN_EAMBIGUOUS). *out is the caller's:
+ * capstan_cert_free().
  */
 CAPSTAN_WARN_UNUSED int capstan_cert_lookup(capstan_cert **out, capstan_ctx *ctx,
 	const char *ref, const char *env);
@@ -74,10 +76,11 @@ typedef struct {
 	capstan_status status;    /* default VALID */
 	int64_t expiring_within;  /* seconds; 0: no expiry filter */
 	int include_ca;           /* also root and intermediate certificates */
+	int ca_only;              /* only root and intermediate certificates */
 } capstan_list_opts;
 
 #define CAPSTAN_LIST_OPTS_VERSION 1
-#define CAPSTAN_LIST_OPTS_INIT { CAPSTAN_LIST_OPTS_VERSION, NULL, NULL, CAPSTAN_STATUS_VALID, 0, 0 }
+#define CAPSTAN_LIST_OPTS_INIT { CAPSTAN_LIST_OPTS_VERSION, NULL, NULL, CAPSTAN_STATUS_VALID, 0, 0, 0 }
 
 /* Streams certificates in (env, name, id) order without loading them all. */
 typedef struct capstan_cert_iter capstan_cert_iter;

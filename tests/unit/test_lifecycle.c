@@ -170,9 +170,13 @@ static void test_ca_rotation_and_crls(void **state)
 	capstan_ca_rotate_opts ro = CAPSTAN_CA_ROTATE_OPTS_INIT;
 	capstan_crl_opts co = CAPSTAN_CRL_OPTS_INIT;
 	capstan_buf *crls = NULL, trust = CAPSTAN_BUF_INIT, chain = CAPSTAN_BUF_INIT;
+	capstan_leaving_root *leaving = NULL;
 	size_t n = 0;
 
 	(void)state;
+	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, "dev"));
+	assert_int_equal(n, 0); /* no rotation: no root on its way out */
+	assert_int_equal(capstan_trust_leaving(&leaving, &n, ctx, "nowhere"), CAPSTAN_ENOTFOUND);
 	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_FORMAT_CHAIN, NULL));
 	ro.env = "dev";
 	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter));
@@ -193,7 +197,18 @@ static void test_ca_rotation_and_crls(void **state)
 	assert_non_null(strstr(strstr((char *)trust.data, "END CERTIFICATE") + 1, "BEGIN CERTIFICATE"));
 	/* The old leaf still verifies against the environment during the overlap. */
 	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, NULL));
+	/* The old root is on its way out: it leaves when that leaf expires. */
+	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, NULL));
+	assert_int_equal(n, 1);
+	assert_int_equal(leaving[0].root->kind, CAPSTAN_KIND_ROOT);
+	assert_int_not_equal(leaving[0].root->id, root->id);
+	assert_string_equal(leaving[0].root->name, "root-ca");
+	assert_string_equal(leaving[0].root->subject, "CN=dev Root CA");
+	assert_int_equal(leaving[0].leaves_trust_at, leaf->not_after);
+	capstan_leaving_roots_free(leaving, n);
 	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_SUPERSEDED));
+	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, "dev"));
+	assert_int_equal(n, 0); /* its last leaf revoked, it has left already */
 	/* Revoked, it anchors the old root no more: the old root leaves the trust. */
 	assert_int_equal(capstan_verify(ctx, "dev", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
 	assert_non_null(strstr(capstan_error_message(ctx), "unable to get local issuer"));
