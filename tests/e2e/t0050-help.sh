@@ -83,4 +83,14 @@ is "--opt=value works too" "$(complete_line capstan export x --format = pk)" "pk
 mkdir -p "$T/files" && touch "$T/files/req.jsonl"
 is "a FILE value completes files" "$(complete_line capstan issue --batch "$T/files/re")" "$T/files/req.jsonl "
 
+# The documents a clone carries stand alone, and the nightly job they show
+# says which home it renews (cron has no HOME worth trusting).
+check_fails "README and the man page name nothing outside the repository" \
+	grep -nE '\.\./|shared/spec' "$repo/README.md" "$repo/docs/capstan.1"
+check "the README's cron example sets CAPSTAN_HOME" \
+	sh -c "sed -n '/^\`\`\`cron/,/^\`\`\`\$/p' '$repo/README.md' | grep -q '^CAPSTAN_HOME=/'"
+check "and so does dist/cron" grep -q '^CAPSTAN_HOME=/' "$repo/dist/cron/capstan.cron"
+check "the man page documents --help and the completion" \
+	sh -c "grep -q 'BASH COMPLETION' '$repo/docs/capstan.1' && grep -q 'completions/capstan' '$repo/README.md'"
+
 done_testing
