@@ -9,6 +9,7 @@
 #   make valgrind        the end-to-end suite under valgrind memcheck (slow)
 #   make fuzz FUZZ_SECONDS=N  each libFuzzer target (tests/fuzz/) for N seconds
 #   make install PREFIX=/usr/local DESTDIR=
+#   make completion      refresh dist/bash-completion/capstan from the command table
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -61,8 +62,10 @@ CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all test unit e2e sanitized valgrind fuzz fuzz-build demo bench install clean deps
-all: $(BUILD)/capstan $(BUILD)/libcapstan.a
+COMPLETION := $(BUILD)/bash-completion/capstan
+
+.PHONY: all test unit e2e sanitized valgrind fuzz fuzz-build demo bench install clean deps completion
+all: $(BUILD)/capstan $(BUILD)/libcapstan.a $(COMPLETION)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +87,16 @@ $(BUILD)/libcapstan.a: $(LIB_OBJ)
 
 $(BUILD)/capstan: $(CMD_OBJ) $(BUILD)/libcapstan.a
 	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libcapstan.a $(LDLIBS)
+
+# The bash completion is what the binary says its commands are (t0050 checks
+# that dist/ holds the same; make completion copies it there).
+$(COMPLETION): $(BUILD)/capstan
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@$(BUILD)/capstan completion bash > $@.tmp && mv $@.tmp $@
+
+completion: $(COMPLETION)
+	cp $(COMPLETION) dist/bash-completion/capstan
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libcapstan.a
 	@mkdir -p $(dir $@)
@@ -154,6 +167,7 @@ install: all
 	install -m 0644 include/capstan/*.h $(DESTDIR)$(PREFIX)/include/capstan/
 	install -m 0644 docs/capstan.1 $(DESTDIR)$(PREFIX)/share/man/man1/capstan.1
 	install -D -m 0644 dist/cron/capstan.cron $(DESTDIR)$(PREFIX)/share/capstan/examples/cron.d/capstan
+	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/capstan
 	install -D -m 0644 dist/systemd/capstan-renew.service $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.service
 	install -D -m 0644 dist/systemd/capstan-renew.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.timer
 	cd templates && find . -type f | while read -r f; do \

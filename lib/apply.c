@@ -26,6 +26,7 @@ typedef struct {
 	capstan_apply_fn fn;
 	void *payload;
 	size_t changes;
+	size_t requested, failed; /* certificates sent to be issued, and those that were not */
 } applier;
 
 static int step(applier *a, capstan_step_kind kind, const char *env, const char *name, const char *reason,
@@ -215,18 +216,28 @@ typedef struct {
 	int failed;
 } batch_run;
 
+/* A certificate that could not be issued: reported with its own reason,
+ * naming its entry of the file; the others go on. */
+static int report_failure(batch_run *run, const wanted *w, const char *error)
+{
+	applier *a = run->a;
+	char *why = capstan_aprintf("%s: services.%s, certificate '%s' in %s: %s", a->config->path, w->s->name,
+		w->c->name, run->e->name, error);
+	capstan_apply_step s = { CAPSTAN_STEP_FAILED, run->e->name, w->c->name, why ? why : error, NULL };
+	int rc = a->fn ? a->fn(&s, a->payload) : 0;
+
+	run->failed++;
+	free(why);
+	return rc;
+}
+
 static int batch_sink(const capstan_batch_result *r, void *payload)
 {
 	batch_run *run = payload;
 	const wanted *w = &run->w[r->index];
 
-	if (!r->cert) {
-		/* The first failure is what apply reports; the others were written or failed alone. */
-		if (!run->failed++)
-			capstan_error(run->a->ctx, CAPSTAN_EINVALID, "%s: services.%s, certificate '%s' in %s: %s",
-				run->a->config->path, w->s->name, w->c->name, run->e->name, r->error);
-		return 0;
-	}
+	if (!r->cert)
+		return report_failure(run, w, r->error);
 	return step(run->a, w->reissue ? CAPSTAN_STEP_REISSUE : CAPSTAN_STEP_ISSUE, run->e->name, w->c->name,
 		w->reason, r->cert->serial);
 }
@@ -264,8 +275,10 @@ static int ensure_certs(applier *a, const capstan_config_env *e)
 		for (size_t i = 0; i < n; i++)
 			reqs[i] = w[i].o;
 		rc = capstan_issue_batch(a->ctx, reqs, n, NULL, batch_sink, &run);
-		if (run.failed)
-			rc = CAPSTAN_EINVALID; /* the message is the first failure's, set in batch_sink */
+		a->requested += n;
+		a->failed += run.failed;
+		if (rc == CAPSTAN_EINVALID && run.failed)
+			rc = 0; /* each failure was reported; capstan_apply ends with the count */
 		free(reqs);
 	}
 	free(w);
@@ -409,7 +422,7 @@ static int prune_env(applier *a, const capstan_config_env *e)
 int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o, capstan_apply_fn fn,
 	void *payload, size_t *changes)
 {
-	applier a = { ctx, config, o, fn, payload, 0 };
+	applier a = { ctx, config, o, fn, payload, 0, 0, 0 };
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
@@ -424,6 +437,9 @@ int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_
 		for (size_t j = 0; rc == 0 && j < config->service_count; j++)
 			rc = ensure_service(&a, e, &config->services[j]);
 	}
+	if (rc == 0 && a.failed)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%zu of %zu certificates could not be issued", a.failed,
+			a.requested);
 	if (changes)
 		*changes = a.changes;
 	return rc;

@@ -57,6 +57,13 @@ const char *capstan_kind_name(capstan_cert_kind kind)
 	}
 }
 
+int64_t capstan_cert_renew_window(const capstan_cert *cert)
+{
+	int64_t granted = (int64_t)(cert->not_after - cert->not_before) - CAPSTAN_BACKDATE_SECONDS;
+
+	return capstan_renew_window(cert->lifetime, granted, cert->renew_before);
+}
+
 /* A serial as users type it: hex, optionally with colons, any case, >= 16 digits. */
 static int normalize_serial(const char *ref, char *out, size_t size)
 {
@@ -80,7 +87,7 @@ static int lookup_by_name(capstan_cert **out, capstan_ctx *ctx, const char *name
 	int rc;
 
 	if (!env) {
-		if ((rc = capstan_store_envs_with_leaf(ctx, name, &envs)) < 0)
+		if ((rc = capstan_store_envs_with_name(ctx, name, &envs)) < 0)
 			return rc;
 		if (envs.count == 0) {
 			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no certificate named '%s'", name);
@@ -99,7 +106,12 @@ static int lookup_by_name(capstan_cert **out, capstan_ctx *ctx, const char *name
 	capstan_strlist_free(&envs);
 	if (rc < 0)
 		return rc;
+	/* A leaf first (a leaf may be named like a CA), then the CAs list prints. */
 	rc = capstan_store_cert_latest(ctx, e.id, name, CAPSTAN_KIND_LEAF, out);
+	if (rc == CAPSTAN_ENOTFOUND)
+		rc = capstan_store_cert_latest(ctx, e.id, name, CAPSTAN_KIND_ROOT, out);
+	if (rc == CAPSTAN_ENOTFOUND)
+		rc = capstan_store_cert_latest(ctx, e.id, name, CAPSTAN_KIND_INTERMEDIATE, out);
 	if (rc == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, rc, "no certificate named '%s' in environment '%s'", name, e.name);
 	capstan_store_env_clear(&e);

@@ -74,13 +74,26 @@ int capstan_require_unlocked(capstan_ctx *ctx)
 		"the inventory is locked: a passphrase is needed (--passphrase-file or CAPSTAN_PASSPHRASE)");
 }
 
-char *capstan_home_default(void)
+int capstan_home_default(char **out, capstan_ctx *ctx)
 {
 	const char *env = getenv("CAPSTAN_HOME"), *home = getenv("HOME");
+	struct stat sb;
 
+	*out = NULL;
 	if (env && *env)
-		return strdup(env);
-	return capstan_aprintf("%s/.local/share/capstan", home && *home ? home : ".");
+		return (*out = strdup(env)) ? 0 : capstan_error_oom(ctx);
+	/* Without a real HOME the default would be relative to wherever capstan
+	 * runs (./.local/...) or would create a stray tree (/nonexistent/...):
+	 * an inventory must be where it was the last time, so ask instead. */
+	if (!home || !*home)
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "HOME is not set: give --home DIR or set CAPSTAN_HOME");
+	if (stat(home, &sb) < 0)
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "HOME '%s' %s: give --home DIR or set CAPSTAN_HOME", home,
+			errno == ENOENT ? "does not exist" : strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "HOME '%s' is not a directory: give --home DIR or set CAPSTAN_HOME",
+			home);
+	return (*out = capstan_aprintf("%s/.local/share/capstan", home)) ? 0 : capstan_error_oom(ctx);
 }
 
 /* mkdir -p; the directories it creates are 0700. */

@@ -60,8 +60,8 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0 ||
 	    (rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
 		return rc;
-	if (o->renew_before >= p->lifetime)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "the renew-before window must be shorter than the lifetime");
+	/* A window as long as the lifetime is kept as asked: capstan_renew_window
+	 * makes it a third of the validity, for every way a certificate comes in. */
 	return 0;
 }
 

@@ -66,3 +66,10 @@ int64_t capstan_default_renew_before(int64_t lifetime)
 
 	return third < CAPSTAN_DEFAULT_RENEW_BEFORE ? third : CAPSTAN_DEFAULT_RENEW_BEFORE;
 }
+
+int64_t capstan_renew_window(int64_t lifetime, int64_t granted, int64_t renew_before)
+{
+	int64_t own = renew_before > 0 ? renew_before : capstan_default_renew_before(lifetime);
+
+	return own < granted ? own : granted / 3;
+}

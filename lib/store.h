@@ -63,14 +63,19 @@ int capstan_store_cert_by_serial(capstan_ctx *ctx, const char *serial, capstan_c
 /* The newest certificate of (env, name, kind). */
 int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name,
 	capstan_cert_kind kind, capstan_cert **out);
-/* The environments that have a leaf named NAME. */
-int capstan_store_envs_with_leaf(capstan_ctx *ctx, const char *name, capstan_strlist *out);
+/* The environments that have a certificate (leaf or CA) named NAME. */
+int capstan_store_envs_with_name(capstan_ctx *ctx, const char *name, capstan_strlist *out);
 /* The newest valid, unexpired CA certificate of that kind in the environment. */
 int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind,
 	capstan_cert **out);
 /* The roots the environment trusts, newest first: the current one, and any
  * unexpired older root that still anchors an unexpired, unrevoked leaf. */
 int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
+/* The old roots among those (superseded ones kept by their leaves), with when
+ * each leaves: the expiry of its last unexpired, unrevoked leaf, or its own
+ * if sooner. env_id 0: every environment. Both arrays are the caller's. */
+int capstan_store_roots_leaving(capstan_ctx *ctx, int64_t env_id, time_t now, capstan_cert ***roots,
+	time_t **until, size_t *count);
 /* Every unexpired intermediate of the environment, newest first. */
 int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count);
 int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count);

@@ -194,14 +194,13 @@ int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out)
 	return collect_strings(ctx, stmt, out);
 }
 
-int capstan_store_envs_with_leaf(capstan_ctx *ctx, const char *name, capstan_strlist *out)
+int capstan_store_envs_with_name(capstan_ctx *ctx, const char *name, capstan_strlist *out)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT DISTINCT e.name" CERT_FROM "WHERE c.name = ?1 AND c.kind = 'leaf'"
-		     " ORDER BY e.name")) < 0)
+		     "SELECT DISTINCT e.name" CERT_FROM "WHERE c.name = ?1 ORDER BY e.name")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, name);
 	return collect_strings(ctx, stmt, out);
@@ -427,6 +426,56 @@ static int int_query(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *out)
 	return rc;
 }
 
+int capstan_store_roots_leaving(capstan_ctx *ctx, int64_t env_id, time_t now, capstan_cert ***roots,
+	time_t **until, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	capstan_cert **list = NULL;
+	time_t *at = NULL;
+	size_t n = 0;
+	int rc, step;
+
+	/* capstan_store_env_roots's rule for an old root, with the expiry of the
+	 * last leaf that keeps it there (or its own, if that comes first). */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT * FROM (SELECT " CERT_COLUMNS ", min(c.not_after, ("
+		     "   SELECT max(l.not_after) FROM certs i JOIN certs l ON l.issuer_id = i.id"
+		     "   WHERE i.issuer_id = c.id AND l.kind = 'leaf' AND l.status IN ('valid', 'superseded')"
+		     "   AND l.not_after > ?2)) AS leaves_at" CERT_FROM
+		     " WHERE (?1 = 0 OR c.env_id = ?1) AND c.kind = 'root' AND c.status = 'superseded'"
+		     " AND c.not_after > ?2 ORDER BY e.name, c.id) WHERE leaves_at IS NOT NULL")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		capstan_cert **more = realloc(list, (n + 1) * sizeof(*list));
+		time_t *more_at = more ? realloc(at, (n + 1) * sizeof(*at)) : NULL;
+		if (more)
+			list = more;
+		if (more_at)
+			at = more_at;
+		if (!more || !more_at) {
+			rc = capstan_error_oom(ctx);
+			break;
+		}
+		if ((rc = capstan_store_cert_from_row(ctx, stmt, &list[n])) < 0)
+			break;
+		at[n++] = (time_t)sqlite3_column_int64(stmt, 22);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read the trusted roots");
+	capstan_store_finish(ctx, stmt);
+	if (rc < 0) {
+		capstan_cert_list_free(list, n);
+		free(at);
+		return rc;
+	}
+	*roots = list;
+	*until = at;
+	*count = n;
+	return 0;
+}
+
 int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -500,7 +549,7 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	snprintf(sql, sizeof(sql),
 		"SELECT " CERT_COLUMNS CERT_FROM
 		"WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR c.service = ?2)"
-		" AND (?3 OR c.kind = 'leaf') AND ?5 = ?5%s%s"
+		" AND (?3 OR c.kind = 'leaf') AND (NOT ?6 OR c.kind != 'leaf') AND ?5 = ?5%s%s"
 		" ORDER BY e.name, c.name, c.id", status_clause(opts->status),
 		/* written out only when asked, so that SQLite can range over the index */
 		opts->expiring_within > 0 ? " AND c.not_after <= ?4" : "");
@@ -512,7 +561,8 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	}
 	capstan_store_bind_text(it->stmt, 1, opts->env);
 	capstan_store_bind_text(it->stmt, 2, opts->service);
-	sqlite3_bind_int(it->stmt, 3, opts->include_ca ? 1 : 0);
+	sqlite3_bind_int(it->stmt, 3, opts->include_ca || opts->ca_only ? 1 : 0);
+	sqlite3_bind_int(it->stmt, 6, opts->ca_only ? 1 : 0);
 	if (opts->expiring_within > 0)
 		sqlite3_bind_int64(it->stmt, 4, (sqlite3_int64)now + opts->expiring_within);
 	sqlite3_bind_int64(it->stmt, 5, (sqlite3_int64)now);

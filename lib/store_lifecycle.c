@@ -12,21 +12,24 @@
 #define CAPSTAN_STR(x) CAPSTAN_STR_(x)
 
 /*
- * When a row is due, in SQL. Its renew-before window is its own, else 30 days
- * or a third of its lifetime, whichever is shorter; ?3 (--within) overrides
- * it. A window as long as the validity the certificate was granted would make
- * every run renew it again, so such a window falls back to a third of the
- * validity (as cert-manager does): runs stay idempotent. With ?4
- * (--from-old-ca), a leaf whose issuer was rotated out is due too.
+ * When a row is due, in SQL. ?3 (--within) is taken as asked: a run told to
+ * renew what ends within 400 days renews a 30-day certificate. Otherwise the
+ * window is the certificate's own, else 30 days or a third of its lifetime,
+ * whichever is shorter; an own window as long as the validity the
+ * certificate was granted would make every run renew it again, so it falls
+ * back to a third of the validity (as cert-manager does): nightly runs stay
+ * idempotent. With ?4 (--from-old-ca), a leaf whose issuer was rotated out is
+ * due too. capstan_renew_window (policy.c) is the same rule in C.
  */
-#define DUE_WINDOW \
-	"(CASE WHEN ?3 > 0 THEN ?3 WHEN c.renew_before > 0 THEN c.renew_before" \
-	" ELSE min(2592000, c.lifetime / 3) END)"
+#define OWN_WINDOW \
+	"(CASE WHEN c.renew_before > 0 THEN c.renew_before ELSE min(2592000, c.lifetime / 3) END)"
 /* The validity granted, without the backdating of notBefore. */
 #define GRANTED "(c.not_after - c.not_before - " CAPSTAN_STR(CAPSTAN_BACKDATE_SECONDS) ")"
+#define DUE_WINDOW \
+	"(CASE WHEN ?3 > 0 THEN ?3 WHEN " OWN_WINDOW " < " GRANTED " THEN " OWN_WINDOW \
+	" ELSE " GRANTED " / 3 END)"
 #define DUE_CONDITION \
-	"(c.not_after <= ?2 + (CASE WHEN " DUE_WINDOW " < " GRANTED " THEN " DUE_WINDOW \
-	" ELSE " GRANTED " / 3 END)" \
+	"(c.not_after <= ?2 + " DUE_WINDOW \
 	" OR (?4 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND i.status != 'valid')))"
 
 /* The widest window any certificate can have: --within, else 30 days or the

@@ -39,6 +39,32 @@ typedef struct {
 #define NEEDS_HOME       1u /* open the inventory (it must exist) */
 #define NEEDS_NEW_HOME   2u /* open the inventory, creating it if missing */
 #define NEEDS_PASSPHRASE 4u /* unlock the keys before running */
+#define HIDDEN           8u /* not in capstan --help (completion bash) */
+
+/* The global options, accepted before or after the command word. */
+#define CLI_GLOBAL_USAGE \
+	"[--home DIR] [--config FILE] [--templates DIR] [--passphrase-file FILE] [--json] [-q|--quiet]"
+
+/* The command table (main.c), hidden commands included. */
+const cli_command *cli_commands(size_t *count);
+
+/* Usage strings as data (usage.c). One option a usage names: "--name" or
+ * "--name METAVAR" (metavar NULL for a flag); pointers into the usage. */
+typedef struct {
+	const char *name;
+	size_t name_len;
+	const char *metavar;
+	size_t metavar_len;
+} usage_opt;
+/* The options USAGE names, each once, in order (at most max); the count. */
+size_t usage_options(const char *usage, usage_opt *out, size_t max);
+/* The argument before any option in USAGE ("REF", "FILE", "bash"), or NULL. */
+const char *usage_positional(const char *usage, size_t *len);
+/* True when argv asks for help (--help or -h, not as an option's value and
+ * not after "--"); argv[skip] is the command word. */
+int usage_asks_help(const cli_command *cmd, int argc, char **argv, int skip);
+/* usage: capstan COMMAND ..., one line per form, then the global options. */
+void usage_print(FILE *out, const cli_command *cmd);
 
 struct cli {
 	capstan_ctx *ctx;
@@ -68,8 +94,9 @@ int cli_parse_ref(cli *c, int argc, char **argv, const cli_opt *opts, const char
  * the command's flags ask. Returns an exit code (0 when all is ready). */
 int cli_setup(cli *c);
 
-/* The home: --home, else $CAPSTAN_HOME, else the default (caller frees). */
-char *cli_home_path(cli *c);
+/* The home: --home, else $CAPSTAN_HOME, else under $HOME (*out: caller
+ * frees). An exit code: no usable HOME is refused. */
+int cli_home_path(cli *c, char **out);
 /* Opens HOME (creating it when asked). An exit code. */
 int cli_open_home(cli *c, const char *home, int create);
 
@@ -152,6 +179,11 @@ int out_check_end(out_check *o, const capstan_check_summary *summary);
 void out_list_begin(cli *c);
 int out_list_item(cli *c, const capstan_cert *cert, size_t index);
 int out_list_end(cli *c, size_t count);
+/* list --ca: CAs with their kind; a root says whether it is in the trust
+ * bundle and, for an old root on its way out, until when (0: no end). Ends
+ * with out_list_end. */
+void out_ca_list_begin(cli *c);
+int out_ca_list_item(cli *c, const capstan_cert *cert, size_t index, int in_trust, time_t until);
 void out_audit_begin(cli *c);
 int out_audit_item(cli *c, const capstan_audit_entry *entry, size_t index);
 int out_audit_end(cli *c, size_t count);
@@ -174,6 +206,7 @@ int cmd_metrics(cli *c, int argc, char **argv);
 int cmd_convert(cli *c, int argc, char **argv);
 int cmd_apply(cli *c, int argc, char **argv);
 int cmd_bundle(cli *c, int argc, char **argv);
+int cmd_completion(cli *c, int argc, char **argv);
 
 /* The configuration file: --config, $CAPSTAN_CONFIG, else HOME/capstan.yaml
  * when it exists; NULL when none (caller frees). */

@@ -79,8 +79,8 @@ int cmd_apply(cli *c, int argc, char **argv)
 
 	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0)
 		return rc;
-	if (!(home = cli_home_path(c)))
-		return cli_error(c, "out of memory");
+	if ((rc = cli_home_path(c, &home)) != 0)
+		return rc;
 	if (!(path = cli_config_path(c, home))) {
 		rc = cli_usage_error(c, "no configuration: give --config FILE (or set CAPSTAN_CONFIG)");
 		goto done;

@@ -12,7 +12,8 @@ static const cli_command commands[] = {
 	  "init --env ENV [--org ORG] [--key TYPE] [--root-days N] [--ca-days N] [--days N]" },
 	{ "issue", cmd_issue, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "issue --env ENV --profile P --cn CN [--name NAME] [--dns D]... [--ip A]... [--uri U]..."
-	  " [--email E]... [--days N] [--key TYPE] [--service S] [--csr FILE] | issue --batch FILE" },
+	  " [--email E]... [--days N] [--renew-before DUR] [--key TYPE] [--service S] [--csr FILE]"
+	  " | issue --batch FILE" },
 	{ "list", cmd_list, NEEDS_HOME,
 	  "list [--env ENV] [--service S] [--status valid|revoked|expired|superseded|all]"
 	  " [--expiring-within DUR] [--ca]" },
@@ -42,14 +43,24 @@ static const cli_command commands[] = {
 	{ "bundle", cmd_bundle, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "bundle --env ENV --service S [--host H] (--out DIR | --tar FILE) [--owner U] [--group G] [--prefix DIR]"
 	  " [--password-file PF | --new-password] [--keystores]" },
+	{ "completion", cmd_completion, HIDDEN, "completion bash" },
 };
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+const cli_command *cli_commands(size_t *count)
+{
+	*count = COMMAND_COUNT;
+	return commands;
+}
 
 static void print_help(FILE *out)
 {
 	fputs("usage: capstan [--home DIR] [--json] [-q] [--passphrase-file FILE] COMMAND [ARGS]\n\n"
 	      "commands:\n", out);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  capstan %s\n", commands[i].usage);
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		if (!(commands[i].needs & HIDDEN))
+			fprintf(out, "  capstan %s\n", commands[i].usage);
 	fputs("\nThe passphrase that protects keys at rest comes from --passphrase-file,\n"
 	      "$CAPSTAN_PASSPHRASE, or a prompt; never from an argument. See capstan(1).\n", out);
 }
@@ -69,10 +80,24 @@ static void remove_scratch(const char *dir)
 
 static const cli_command *find_command(const char *name)
 {
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
+}
+
+/* capstan help [COMMAND]: the summary, or one command's usage. */
+static int help_command(const char *name)
+{
+	const cli_command *cmd = name ? find_command(name) : NULL;
+
+	if (name && !cmd)
+		return cli_usage_error(NULL, "unknown command '%s' (see 'capstan help')", name);
+	if (cmd)
+		usage_print(stdout, cmd);
+	else
+		print_help(stdout);
+	return EXIT_OK;
 }
 
 /* The command word is the first argument that is neither a global option nor
@@ -80,8 +105,9 @@ static const cli_command *find_command(const char *name)
  * there is reported at once, so its value is never taken for a command. */
 static int find_command_word(int argc, char **argv, int *word)
 {
-	static const char *const with_value[] = { "--home", "--config", "--templates", "--passphrase-file" };
 	static const char *const flags[] = { "--json", "--quiet", "-q", "--help", "-h", "--version" };
+	usage_opt global[16];
+	size_t count = usage_options(CLI_GLOBAL_USAGE, global, 16);
 
 	*word = -1;
 	for (int i = 1; i < argc; i++) {
@@ -91,11 +117,13 @@ static int find_command_word(int argc, char **argv, int *word)
 			*word = i;
 			return 0;
 		}
-		for (size_t j = 0; j < sizeof(with_value) / sizeof(with_value[0]); j++) {
-			size_t n = strlen(with_value[j]);
-			if (strcmp(arg, with_value[j]) == 0)
+		for (size_t j = 0; j < count; j++) {
+			size_t n = global[j].name_len;
+			if (!global[j].metavar || strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, global[j].name, n) != 0)
+				continue;
+			if (arg[2 + n] == '\0')
 				known = 1, i++;
-			else if (strncmp(arg, with_value[j], n) == 0 && arg[n] == '=')
+			else if (arg[2 + n] == '=')
 				known = 1;
 		}
 		for (size_t j = 0; j < sizeof(flags) / sizeof(flags[0]); j++)
@@ -107,9 +135,11 @@ static int find_command_word(int argc, char **argv, int *word)
 	return 0;
 }
 
-char *cli_home_path(cli *c)
+int cli_home_path(cli *c, char **out)
 {
-	return c->home_opt ? strdup(c->home_opt) : capstan_home_default();
+	if (c->home_opt)
+		return (*out = strdup(c->home_opt)) ? EXIT_OK : cli_error(c, "out of memory");
+	return capstan_home_default(out, c->ctx) < 0 ? cli_fail(c) : EXIT_OK;
 }
 
 int cli_open_home(cli *c, const char *home, int create)
@@ -131,8 +161,8 @@ static int setup(cli *c)
 
 	if (!(needs & (NEEDS_HOME | NEEDS_NEW_HOME)))
 		return 0;
-	if (!(home = cli_home_path(c)))
-		return cli_error(c, "out of memory");
+	if ((rc = cli_home_path(c, &home)) != 0)
+		return rc;
 	rc = cli_open_home(c, home, (needs & NEEDS_NEW_HOME) != 0);
 	free(home);
 	if (rc == 0 && (needs & NEEDS_PASSPHRASE))
@@ -164,12 +194,15 @@ int main(int argc, char **argv)
 		print_help(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(argv[word], "help") == 0) {
-		print_help(stdout);
-		return EXIT_OK;
-	}
+	if (strcmp(argv[word], "help") == 0)
+		return help_command(word + 1 < argc ? argv[word + 1] : NULL);
 	if (!(c.command = find_command(argv[word])))
 		return cli_usage_error(NULL, "unknown command '%s' (see 'capstan help')", argv[word]);
+	/* Before anything is opened: help needs no home and no passphrase. */
+	if (usage_asks_help(c.command, argc, argv, word)) {
+		usage_print(stdout, c.command);
+		return EXIT_OK;
+	}
 	if (capstan_ctx_new(&c.ctx) < 0)
 		return cli_error(&c, "cannot initialise the library");
 	/* Global options may stand before the command word: hand them on too. */

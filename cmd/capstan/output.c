@@ -48,8 +48,7 @@ static json_t *cert_json(const capstan_cert *cert)
 	json_object_set_new(o, "not_after", json_time(cert->not_after));
 	capstan_format_duration(cert->lifetime, dur, sizeof(dur));
 	json_object_set_new(o, "lifetime", json_string(dur));
-	capstan_format_duration(cert->renew_before ? cert->renew_before :
-		capstan_default_renew_before(cert->lifetime), dur, sizeof(dur));
+	capstan_format_duration(capstan_cert_renew_window(cert), dur, sizeof(dur));
 	json_object_set_new(o, "renew_before", json_string(dur));
 	json_object_set_new(o, "fingerprint_sha256", json_string(cert->fingerprint_sha256));
 	if (cert->status == CAPSTAN_STATUS_REVOKED) {
@@ -95,12 +94,22 @@ int out_init(cli *c, const capstan_cert *root, const capstan_cert *inter)
 
 int out_issued(cli *c, const capstan_cert *cert, int64_t requested)
 {
+	int64_t window = capstan_cert_renew_window(cert);
+
 	/* A leaf never outlives its issuer: say so when the lifetime was cut. */
 	if (requested && cert->not_after < cert->not_before + CAPSTAN_BACKDATE_SECONDS + requested &&
 	    !c->quiet && !c->json) {
 		char na[32];
 		time_string(cert->not_after, na, sizeof(na));
 		fprintf(stderr, "capstan: note: '%s' ends with its issuer, at %s\n", cert->name, na);
+	}
+	/* A window asked for that does not fit the lifetime: say what it became. */
+	if (cert->renew_before && window != cert->renew_before && !c->quiet && !c->json) {
+		char asked[32], third[32];
+		capstan_format_duration(cert->renew_before, asked, sizeof(asked));
+		capstan_format_duration(window, third, sizeof(third));
+		fprintf(stderr, "capstan: note: '%s': a renew-before window of %s is not shorter than its lifetime:"
+			" it is renewed in its last third (%s)\n", cert->name, asked, third);
 	}
 	if (c->json)
 		return print_doc(c, cert_json(cert));
@@ -189,6 +198,43 @@ int out_list_item(cli *c, const capstan_cert *cert, size_t index)
 			capstan_status_name(cert->status),
 			cert->has_profile ? capstan_profile_name(cert->profile) : capstan_kind_name(cert->kind),
 			na);
+	}
+	return EXIT_OK;
+}
+
+void out_ca_list_begin(cli *c)
+{
+	if (c->json)
+		fputs("[", stdout);
+	else if (!c->quiet)
+		printf("%-24s %-10s %-32s %-12s %-10s %-20s %s\n", "NAME", "ENV", "SERIAL", "KIND", "STATUS",
+			"NOT AFTER", "TRUST BUNDLE");
+}
+
+int out_ca_list_item(cli *c, const capstan_cert *cert, size_t index, int in_trust, time_t until)
+{
+	int root = cert->kind == CAPSTAN_KIND_ROOT;
+	char na[32], at[32] = "";
+
+	if (until)
+		time_string(until, at, sizeof(at));
+	if (c->json) {
+		json_t *o = cert_json(cert);
+		int rc;
+		if (root)
+			json_object_set_new(o, "in_trust_bundle", json_boolean(in_trust));
+		if (root && until)
+			json_object_set_new(o, "leaves_trust_at", json_string(at));
+		fputs(index ? ",\n  " : "\n  ", stdout);
+		rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		return rc < 0 ? cli_error(c, "cannot write JSON") : EXIT_OK;
+	}
+	if (!c->quiet) {
+		time_string(cert->not_after, na, sizeof(na));
+		printf("%-24s %-10s %-32s %-12s %-10s %-20s %s%s\n", cert->name, cert->env, cert->serial,
+			capstan_kind_name(cert->kind), capstan_status_name(cert->status), na,
+			!root ? "-" : !in_trust ? "no" : until ? "until " : "yes", at);
 	}
 	return EXIT_OK;
 }
@@ -519,11 +565,18 @@ out_apply *out_apply_begin(cli *c, int dry_run)
 
 int out_apply_step(out_apply *o, const capstan_apply_step *s)
 {
-	static const char *const done[] = { "created", "issued", "reissued", "recorded", "revoked", "left" };
+	/* By capstan_step_kind. */
+	static const char *const done[] = { "created", "issued", "reissued", "recorded", "failed", "revoked", "left" };
 	static const char *const planned[] = { "would create", "would issue", "would reissue", "would record",
-		"would revoke", "left" };
-	static const char *const kinds[] = { "create-env", "issue", "reissue", "record-service" };
+		"failed", "would revoke", "left" };
+	static const char *const kinds[] = { "create-env", "issue", "reissue", "record-service", "failed", "prune",
+		"left" };
 
+	if (s->kind == CAPSTAN_STEP_FAILED) {
+		/* Each failure as it comes, like issue --batch; apply's count follows. */
+		fprintf(stderr, "capstan: %s\n", s->reason);
+		return 0;
+	}
 	if (o->c->json) {
 		json_t *j = json_object();
 		json_object_set_new(j, "action", json_string(kinds[s->kind]));

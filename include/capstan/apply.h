@@ -18,6 +18,7 @@ typedef enum {
 	CAPSTAN_STEP_ISSUE,
 	CAPSTAN_STEP_REISSUE,
 	CAPSTAN_STEP_RECORD_SERVICE,
+	CAPSTAN_STEP_FAILED,       /* a certificate that could not be issued; not a change */
 	CAPSTAN_STEP_PRUNE,        /* revoked: its service no longer names it (--prune) */
 	CAPSTAN_STEP_LEFT          /* no longer named, left valid (no --prune): not a change */
 } capstan_step_kind;
@@ -26,8 +27,9 @@ typedef struct {
 	capstan_step_kind kind;
 	const char *env;
 	const char *name;     /* certificate or service; NULL for an environment */
-	const char *reason;   /* why: "new", "revoked", "SANs differ: ..." */
-	const char *serial;   /* the new certificate's; NULL in a dry run */
+	const char *reason;   /* why: "new", "revoked", "SANs differ: ..."; for a failure the
+	                         whole message: "FILE: services.S, certificate 'N' in ENV: why" */
+	const char *serial;   /* the new certificate's; NULL in a dry run or a failure */
 } capstan_apply_step;
 
 typedef int (*capstan_apply_fn)(const capstan_apply_step *step, void *payload);
@@ -45,7 +47,10 @@ typedef struct {
 #define CAPSTAN_APPLY_OPTS_INIT { CAPSTAN_APPLY_OPTS_VERSION, NULL, 0, NULL, 0 }
 
 /* Calls fn for each step taken (or planned). *changes counts them: 0 means
- * the inventory already matched. Needs an unlocked home unless dry_run. */
+ * the inventory already matched. Needs an unlocked home unless dry_run.
+ * A certificate that cannot be issued is reported to fn (CAPSTAN_STEP_FAILED)
+ * and the rest of the configuration is applied; then CAPSTAN_EINVALID, "N of
+ * M certificates could not be issued". */
 CAPSTAN_WARN_UNUSED int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *opts,
 	capstan_apply_fn fn, void *payload, size_t *changes);
 

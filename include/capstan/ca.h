@@ -102,6 +102,29 @@ CAPSTAN_WARN_UNUSED int capstan_issue_batch(capstan_ctx *ctx, const capstan_issu
  * during a root rotation). */
 CAPSTAN_WARN_UNUSED int capstan_trust_pem(capstan_buf *out, capstan_ctx *ctx, const char *env);
 
+/* An old root that a root rotation left in an environment's trust bundle. */
+typedef struct {
+	capstan_cert *root;       /* the old root (env, name, serial, subject, ...) */
+	time_t leaves_trust_at;   /* when it leaves the trust bundle, as things stand */
+} capstan_leaving_root;
+
+/*
+ * The old roots in ENV's trust bundle (NULL: every environment's), each with
+ * the moment it leaves it. After 'rotate --root' the old root stays in the
+ * bundle (capstan_trust_pem) while any unexpired, unrevoked leaf chains to it
+ * (superseded leaves count: they may still be deployed), so it leaves when
+ * the last of those expires, or when it expires itself if that is sooner.
+ * Revoking those leaves brings the moment nearer; nothing issued later moves
+ * it, since new leaves chain to the new root. Sorted by environment, then
+ * oldest root first; none (count 0) when no rotation is under way.
+ * *out (an array of *count) is the caller's: capstan_leaving_roots_free().
+ * CAPSTAN_ENOTFOUND for an unknown ENV.
+ */
+CAPSTAN_WARN_UNUSED int capstan_trust_leaving(capstan_leaving_root **out, size_t *count, capstan_ctx *ctx,
+	const char *env);
+/* Frees each root and the array. NULL is a no-op. */
+void capstan_leaving_roots_free(capstan_leaving_root *roots, size_t count);
+
 /* A certificate from the inventory in format FMT (see convert.h): material
  * from the inventory, then written. Formats with a key need an unlocked home. */
 CAPSTAN_WARN_UNUSED int capstan_export(capstan_buf *out, capstan_ctx *ctx,

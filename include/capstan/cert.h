@@ -57,11 +57,16 @@ void capstan_cert_list_free(capstan_cert **list, size_t count);
 const char *capstan_status_name(capstan_status status);
 int capstan_status_parse(const char *name, capstan_status *out);
 const char *capstan_kind_name(capstan_cert_kind kind);
+/* The certificate's renew-before window as renew --due applies it (see
+ * capstan_renew_window): its own, or a third of its validity. Seconds. */
+int64_t capstan_cert_renew_window(const capstan_cert *cert);
 
 /*
  * Finds a certificate by REF: a serial in hex, or a certificate name (the newest
- * certificate of that line). ENV may be NULL unless several environments have
- * the name (CAPSTAN_EAMBIGUOUS). *out is the caller's: capstan_cert_free().
+ * certificate of that line): a leaf's, else a CA's as list names them
+ * ("root-ca-2", "intermediate-ca-3"). ENV may be NULL unless several
+ * environments have the name (CAPSTAN_EAMBIGUOUS). *out is the caller's:
+ * capstan_cert_free().
  */
 CAPSTAN_WARN_UNUSED int capstan_cert_lookup(capstan_cert **out, capstan_ctx *ctx,
 	const char *ref, const char *env);
@@ -73,10 +78,11 @@ typedef struct {
 	capstan_status status;    /* default VALID */
 	int64_t expiring_within;  /* seconds; 0: no expiry filter */
 	int include_ca;           /* also root and intermediate certificates */
+	int ca_only;              /* only root and intermediate certificates */
 } capstan_list_opts;
 
 #define CAPSTAN_LIST_OPTS_VERSION 1
-#define CAPSTAN_LIST_OPTS_INIT { CAPSTAN_LIST_OPTS_VERSION, NULL, NULL, CAPSTAN_STATUS_VALID, 0, 0 }
+#define CAPSTAN_LIST_OPTS_INIT { CAPSTAN_LIST_OPTS_VERSION, NULL, NULL, CAPSTAN_STATUS_VALID, 0, 0, 0 }
 
 /* Streams certificates in (env, name, id) order without loading them all. */
 typedef struct capstan_cert_iter capstan_cert_iter;

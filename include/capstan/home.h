@@ -33,7 +33,12 @@ int capstan_protect_process(void);
 /* True when the inventory already has a passphrase (keys) set. */
 int capstan_home_has_keyring(capstan_ctx *ctx);
 
-/* The default home: $CAPSTAN_HOME, else $HOME/.local/share/capstan. Caller frees. */
-char *capstan_home_default(void);
+/*
+ * The default home: $CAPSTAN_HOME, else $HOME/.local/share/capstan. *out is
+ * the caller's (free()). CAPSTAN_ENOTFOUND when neither is set (an empty
+ * value is unset) or HOME names nothing, CAPSTAN_EINVALID when HOME is not a
+ * directory: the home is never made relative to the working directory.
+ */
+CAPSTAN_WARN_UNUSED int capstan_home_default(char **out, capstan_ctx *ctx);
 
 #endif

@@ -65,10 +65,11 @@ CAPSTAN_WARN_UNUSED int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cer
 typedef struct {
 	unsigned version;
 	const char *env;    /* NULL: every environment */
-	int64_t within;     /* seconds; 0: each certificate's own renew-before window.
-	                       A window as long as a certificate's validity falls
-	                       back to a third of it, so a run never renews what
-	                       the previous run renewed. */
+	int64_t within;     /* seconds; 0: each certificate's own renew-before window
+	                       (one as long as a certificate's validity falls back
+	                       to a third of it, so a nightly run never renews what
+	                       the previous run renewed); else whatever ends within
+	                       it, as asked, even beyond every lifetime. */
 	int from_old_ca;    /* also renew leaves whose CA was rotated out, moving
 	                       them to the current CA */
 	int dry_run;        /* report what is due (planned), change nothing */

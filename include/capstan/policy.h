@@ -51,4 +51,14 @@ const char *capstan_profile_names(void);
  * of the lifetime if that is shorter. */
 int64_t capstan_default_renew_before(int64_t lifetime);
 
+/*
+ * The window renew --due uses: RENEW_BEFORE (0: the default for LIFETIME),
+ * unless that is not shorter than the validity the certificate was GRANTED
+ * (its lifetime, or less when its issuer ends first); then a third of the
+ * validity, as cert-manager does, so that a renewal is never due at once.
+ * Every way in (issue, issue --batch, apply, renew) takes such a window and
+ * lets this rule apply; the store's due query says the same in SQL.
+ */
+int64_t capstan_renew_window(int64_t lifetime, int64_t granted, int64_t renew_before);
+
 #endif

@@ -24,7 +24,9 @@ is "--expiring-within 30d" "$("$CAPSTAN" --json list --expiring-within 30d | jq 
 is "--expiring-within 61d" "$("$CAPSTAN" --json list --expiring-within 61d | jq -r '[.[].name] | join(",")')" "worker,db.internal"
 is "--status revoked (none yet)" "$("$CAPSTAN" --json list --status revoked)" "[]"
 is "--status all" "$("$CAPSTAN" --json list --status all | jq length)" 4
-is "--ca adds root and intermediate per environment" "$("$CAPSTAN" --json list --ca | jq length)" 8
+is "--ca lists the CAs only: a root and an intermediate per environment" \
+	"$("$CAPSTAN" --json list --ca | jq -r '[.[] | .env + "/" + .kind] | join(",")')" \
+	"dev/intermediate,dev/root,prod/intermediate,prod/root"
 is "global options after the command" "$("$CAPSTAN" list --json --env dev | jq length)" 2
 is "global options before the command" "$("$CAPSTAN" --json --home "$CAPSTAN_HOME" list --env dev | jq length)" 2
 "$CAPSTAN" list >"$T/table"

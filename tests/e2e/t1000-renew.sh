@@ -76,10 +76,14 @@ probe_again() {
 }
 due_at 61d >/dev/null
 is "idempotent: a second run at +61d renews nothing" "$(probe_again 61d)" ""
-# --within as long as a lifetime falls back to a third of the validity.
-due_at 1h >/dev/null
-is "--within 1y at +25d: only what is in its last third (b30)" "$(probe_again 25d --within 1y)" "b30"
-is "and the same run again renews nothing" "$(probe_again 25d --within 1y)" ""
+# An explicit --within is taken as asked, even longer than every lifetime.
+cap init --env month >/dev/null
+for n in m1 m2 m3; do cap issue --env month --profile client --cn "$n" --days 30 >/dev/null; done
+is "--within 400d renews every 30-day certificate" \
+	"$(cap --json renew --due --env month --within 400d | jq -r '[.renewed[].name] | sort | join(",")')" "m1,m2,m3"
+check "a second run with the default window" cap renew --due --env month
+is "renews nothing" "$(cat "$T/out" "$T/err")" ""
+is "one renewal each" "$("$CAPSTAN" --json list --env month --status superseded | jq length)" 3
 
 # Missed runs catch up: expired certificates are renewed too.
 cap issue --env later --profile client --cn forgotten --days 5 >/dev/null

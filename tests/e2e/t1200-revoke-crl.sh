@@ -20,7 +20,8 @@ check "an expired certificate can be revoked" faketime -f +3d "$CAPSTAN" revoke 
 refuses "revoking twice" 1 "'bad.internal' \(serial [0-9a-f]+\) is already revoked" "$CAPSTAN" revoke bad.internal
 refuses "an unknown reason" 2 "invalid --reason 'stolen': expected one of unspecified, keyCompromise" \
 	"$CAPSTAN" revoke good.internal --reason stolen
-refuses "a CA is not revoked by name" 1 "no certificate named 'root-ca'" "$CAPSTAN" revoke root-ca
+refuses "a CA is not revoked by name" 1 "'root-ca' is a CA certificate: rotate the CA instead" \
+	"$CAPSTAN" revoke root-ca --env dev
 is "list --status revoked" "$("$CAPSTAN" --json list --status revoked | jq -r '[.[].name] | sort | join(",")')" \
 	"bad.internal,expiring,old.internal"
 is "the reason is recorded" "$("$CAPSTAN" --json list --status revoked | jq -r '.[] | select(.name == "bad.internal") | .revoke_reason')" keyCompromise

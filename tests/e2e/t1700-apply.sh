@@ -59,6 +59,62 @@ refuses "apply without a configuration" 2 "no configuration: give --config FILE"
 refuses "an environment the configuration lacks" 1 "environment 'qa' is not in" cap apply --config "$conf" --env qa
 check "CAPSTAN_CONFIG names the file too" env CAPSTAN_CONFIG="$conf" "$CAPSTAN" --passphrase-file "$PASS" apply --dry-run --env dev
 
+# Certificates apply cannot issue: each named with its own reason on stderr,
+# the others issued, then the count; exit 1. Nothing else is held back.
+cat >"$T/fails.yaml" <<'EOF'
+environments: { stage: {}, qa: {} }
+services:
+  web:
+    template: kubernetes
+    certs:
+      - { name: short1, profile: server, dns: [short1.internal], days: 30m }
+      - { name: short2, profile: server, dns: [short2.internal], days: 20m }
+      - { name: fine, profile: server, dns: [fine.internal] }
+EOF
+cap apply --config "$T/fails.yaml" >"$T/out" 2>"$T/err"
+is "apply with failures exits 1" "$?" 1
+is "a line per failure in each environment, then the count" "$(wc -l <"$T/err")" 5
+like "short1's own reason" "$(sed -n 1p "$T/err")" \
+	"^capstan: .*fails\.yaml: services\.web, certificate 'short1' in stage: .*at least 1h"
+like "short2's own reason" "$(sed -n 2p "$T/err")" "^capstan: .*certificate 'short2' in stage: .*at least 1h"
+like "the next environment's too" "$(sed -n 3p "$T/err")" "^capstan: .*certificate 'short1' in qa: "
+like "and how many" "$(tail -1 "$T/err")" "^capstan: 4 of 6 certificates could not be issued$"
+is "the others were issued, in both environments" "$(grep -c 'fine: issued' "$T/out")" 2
+is "and the service recorded" "$(grep -c 'service .*/web: recorded' "$T/out")" 2
+cap --json apply --config "$T/fails.yaml" >"$T/out" 2>"$T/err"
+is "with --json too: the reasons on stderr" "$(grep -c "could not\|at least 1h" "$T/err")" 5
+
+# A renew-before window as long as the lifetime falls back to a third of it
+# (README, "What is due"), whether the certificate came from apply, issue or
+# issue --batch: one rule, no refusal.
+cat >"$T/window.yaml" <<'EOF'
+defaults: { renew_before: 30d }
+environments: { win: {} }
+services:
+  svc:
+    template: kubernetes
+    certs:
+      - { name: month, profile: client, days: 30 }
+      - { name: quarter, profile: client }
+EOF
+check "apply: days as long as renew_before" cap apply --config "$T/window.yaml"
+like "issues it" "$(cat "$T/out")" "win/month: issued"
+is "its window is a third of its 30 days" "$("$CAPSTAN" --json show month --env win | jq -r .renew_before)" 10d
+is "a longer lifetime keeps the 30d window" "$("$CAPSTAN" --json show quarter --env win | jq -r .renew_before)" 30d
+check "issue: --days 30 --renew-before 30d" cap issue --env win --profile client --cn byhand --days 30 --renew-before 30d
+like "says what the window became" "$(cat "$T/err")" "^capstan: note: 'byhand': a renew-before window of 30d is not shorter than its lifetime: it is renewed in its last third \(10d\)$"
+is "the same window" "$("$CAPSTAN" --json show byhand --env win | jq -r .renew_before)" 10d
+echo '{"env": "win", "profile": "client", "cn": "bybatch", "days": 30, "renew_before": "45d"}' >"$T/w.jsonl"
+check "issue --batch: a window longer than the lifetime" cap issue --batch "$T/w.jsonl"
+is "the same rule" "$("$CAPSTAN" --json show bybatch --env win | jq -r .renew_before)" 10d
+due_at() {
+	rm -rf "$T/probe" && cp -a "$CAPSTAN_HOME" "$T/probe"
+	faketime -f "+$1" "$CAPSTAN" --home "$T/probe" --passphrase-file "$PASS" --json renew --due --env win |
+		jq -r '[.renewed[].name] | sort | join(",")'
+}
+is "renew --due agrees: not due at +19d" "$(due_at 19d)" ""
+is "due at +21d" "$(due_at 21d)" "bybatch,byhand,month"
+
 # Users' own targets, without recompiling.
 mkdir -p "$T/tpl/nginx"
 printf 'keystores = no\n' >"$T/tpl/nginx/target.conf"

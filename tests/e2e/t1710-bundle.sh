@@ -77,6 +77,33 @@ like "the etcd client key (jetcd) is PKCS#8" \
 check "the etcd client is the certificate with that role" \
 	grep -q "^alluxio.etcd.tls.client.cert=$B/alluxio/alluxio-etcd-client.pem$" "$B/alluxio/alluxio-site.properties"
 check "internal TLS uses the peer's keystore" grep -q "^alluxio.network.tls.keystore.alias=alluxio-master$" "$B/alluxio/alluxio-site.properties"
+check "the header says what Alluxio 2.9 and 3.x read" \
+	grep -q '^#   alluxio.network.tls.\*   Alluxio 2.9 .* and$' "$B/alluxio/alluxio-site.properties"
+# Several servers: each host gets its own keystore in NAME.alluxio-site.properties.
+cat >"$T/lake.yaml" <<'EOF'
+environments: { lake: {} }
+services:
+  alluxio:
+    template: alluxio
+    certs:
+      - { name: alluxio-master, profile: peer, dns: [alluxio-master.internal] }
+      - { name: alluxio-worker-1, profile: peer, dns: [alluxio-worker-1.internal] }
+      - { name: alluxio-worker-2, profile: server, dns: [alluxio-worker-2.internal] }
+      - { name: alluxio-client, profile: client }
+EOF
+cap apply --config "$T/lake.yaml" >/dev/null
+check "bundle an Alluxio with three servers" cap bundle --env lake --service alluxio --out "$B/lake"
+prop() { awk -F= -v k="$2" '$1 == k { print $2 }' "$B/lake/$1"; }
+for w in alluxio-master alluxio-worker-1 alluxio-worker-2; do
+	f=$w.alluxio-site.properties
+	is "$w: its own keystore" "$(prop "$f" alluxio.network.tls.keystore.path)" "$B/lake/$w.p12"
+	is "$w: its own alias" "$(prop "$f" alluxio.network.tls.keystore.alias)" "$w"
+	check "$w: keytool finds that alias in that keystore" keytool -list -keystore "$B/lake/$w.p12" \
+		-storepass "$(prop "$f" alluxio.network.tls.keystore.password)" -alias "$w"
+	is "$w: the 3.x workers' transfer for TLS" "$(prop "$f" alluxio.worker.network.netty.file.transfer)" MAPPED
+	is "$w: 0600 (passwords)" "$(stat -c %a "$B/lake/$f")" 600
+done
+check_fails "a client gets no server file" test -e "$B/lake/alluxio-client.alluxio-site.properties"
 
 # Hadoop: well-formed XML, existing files, a keystore that opens with its password.
 for x in ssl-server.xml ssl-client.xml; do
@@ -92,7 +119,19 @@ check "keytool opens the server keystore with the XML's password" keytool -list 
 # Spark: Java loads the stores spark-defaults.conf names, with its passwords, and completes mutual TLS.
 conf() { awk -v k="$1" '$1 == k { print $2 }' "$B/spark/spark-defaults.conf"; }
 check "spark-defaults.conf sets PKCS12 store types" test "$(conf spark.ssl.keyStoreType)/$(conf spark.ssl.trustStoreType)" = PKCS12/PKCS12
-check "and needClientAuth" test "$(conf spark.ssl.needClientAuth)" = true
+# needClientAuth applies to the web UIs only (Spark's security.md: ui,
+# standalone, historyServer; RPC TLS never asks): set there it would turn
+# browsers away, so no namespace turns it on.
+is "needClientAuth is off for the web UIs" "$(conf spark.ssl.needClientAuth)" false
+check_fails "and no namespace turns it on" grep -rEq '^spark\.ssl\.[a-zA-Z.]*needClientAuth +true' "$B/spark"
+check "Spark 4 RPC TLS is on" test "$(conf spark.ssl.rpc.enabled)" = true
+# spark.authenticate without a secret stops Spark from starting: left out, and
+# the comment says how to turn it on.
+is "spark.authenticate is not set" "$(conf spark.authenticate)" ""
+check_fails "nor in the per-host files" grep -rq '^spark\.authenticate' "$B/spark"
+check "the comment says how, with spark.authenticate.secret" \
+	grep -q '^#  *spark\.authenticate\.secret ' "$B/spark/spark-defaults.conf"
+is "AES RPC encryption (it needs spark.authenticate) is not set either" "$(conf spark.network.crypto.enabled)" ""
 conf spark.ssl.keyStorePassword >"$T/spark.pw"
 check "the password file agrees with the configuration" cmp "$T/spark.pw" "$B/spark/spark-node.password"
 check "several certificates: one file each" test -s "$B/spark/spark-client.spark-defaults.conf"

@@ -1,5 +1,6 @@
 /* Unit tests: renew, rotate, revoke, renew_due, CA rotation, CRLs, verify, metrics. */
 #include "unit.h"
+#include "store.h" /* capstan_store_still_due: the due query itself */
 
 #include "store_internal.h" /* to age a stored CRL */
 
@@ -97,8 +98,9 @@ static int count_results(const capstan_due_result *r, void *payload)
 	return 0;
 }
 
-/* A certificate just issued is never due, whatever the window: a shorter one
- * is not reached yet, a longer one falls back to a third of the validity.
+/* A certificate just issued is not due in its own window nor in a --within
+ * shorter than what it has left; a --within that reaches its end renews it,
+ * however long (as asked), and the renewed one is not due again by default.
  * (Due certificates are exercised with faketime in tests/e2e/t1000.) */
 static void test_renew_due_idempotent(void **state)
 {
@@ -107,7 +109,7 @@ static void test_renew_due_idempotent(void **state)
 	capstan_ctx *ctx = setup(&home, &leaf, 2 * 86400);
 	capstan_due_opts o = CAPSTAN_DUE_OPTS_INIT;
 	/* 2d - 10 min: not 2d - 1 s, which a slow second makes due */
-	const int64_t windows[] = { 0, 3600, 2 * 86400 - 600, 2 * 86400, 365 * 86400 };
+	const int64_t windows[] = { 0, 3600, 2 * 86400 - 600 };
 	int n = 0;
 
 	(void)state;
@@ -116,8 +118,48 @@ static void test_renew_due_idempotent(void **state)
 		assert_ok(ctx, capstan_renew_due(ctx, &o, count_results, &n));
 		assert_int_equal(n, 0);
 	}
+	o.within = 365 * 86400;
+	assert_ok(ctx, capstan_renew_due(ctx, &o, count_results, &n));
+	assert_int_equal(n, 1);
+	o.within = 0;
+	assert_ok(ctx, capstan_renew_due(ctx, &o, count_results, &n));
+	assert_int_equal(n, 1);
 	o.env = "nowhere";
 	assert_int_equal(capstan_renew_due(ctx, &o, count_results, &n), CAPSTAN_ENOTFOUND);
+	capstan_cert_free(leaf);
+	teardown(ctx, home);
+}
+
+/* One rule for the renew-before window: whatever window a certificate was
+ * issued with (none, shorter than its lifetime, as long, longer), the store's
+ * due query turns due exactly where capstan_cert_renew_window says. */
+static void test_renew_window_is_one_rule(void **state)
+{
+	static const struct { int64_t lifetime, renew_before; } lines[] = {
+		{ 90 * 86400, 0 }, { 30 * 86400, 0 }, { 60 * 86400, 45 * 86400 },
+		{ 30 * 86400, 30 * 86400 }, { 10 * 86400, 20 * 86400 },
+	};
+	char *home = NULL, name[32];
+	capstan_cert *leaf = NULL, *cert = NULL;
+	capstan_ctx *ctx = setup(&home, &leaf, 0);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+		int64_t window;
+		snprintf(name, sizeof(name), "line%zu", i);
+		o.env = "dev";
+		o.cn = name;
+		o.profile = CAPSTAN_PROFILE_CLIENT;
+		o.lifetime = lines[i].lifetime;
+		o.renew_before = lines[i].renew_before;
+		assert_ok(ctx, capstan_issue(ctx, &o, &cert));
+		window = capstan_cert_renew_window(cert);
+		assert_true(window > 0 && window < lines[i].lifetime);
+		assert_int_equal(capstan_store_still_due(ctx, cert->id, cert->not_after - window - 60, 0, 0), 0);
+		assert_int_equal(capstan_store_still_due(ctx, cert->id, cert->not_after - window + 60, 0, 0), 1);
+		capstan_cert_free(cert);
+	}
 	capstan_cert_free(leaf);
 	teardown(ctx, home);
 }
@@ -130,9 +172,13 @@ static void test_ca_rotation_and_crls(void **state)
 	capstan_ca_rotate_opts ro = CAPSTAN_CA_ROTATE_OPTS_INIT;
 	capstan_crl_opts co = CAPSTAN_CRL_OPTS_INIT;
 	capstan_buf *crls = NULL, trust = CAPSTAN_BUF_INIT, chain = CAPSTAN_BUF_INIT;
+	capstan_leaving_root *leaving = NULL;
 	size_t n = 0;
 
 	(void)state;
+	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, "dev"));
+	assert_int_equal(n, 0); /* no rotation: no root on its way out */
+	assert_int_equal(capstan_trust_leaving(&leaving, &n, ctx, "nowhere"), CAPSTAN_ENOTFOUND);
 	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_FORMAT_CHAIN, NULL));
 	ro.env = "dev";
 	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter));
@@ -153,7 +199,18 @@ static void test_ca_rotation_and_crls(void **state)
 	assert_non_null(strstr(strstr((char *)trust.data, "END CERTIFICATE") + 1, "BEGIN CERTIFICATE"));
 	/* The old leaf still verifies against the environment during the overlap. */
 	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, NULL));
+	/* The old root is on its way out: it leaves when that leaf expires. */
+	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, NULL));
+	assert_int_equal(n, 1);
+	assert_int_equal(leaving[0].root->kind, CAPSTAN_KIND_ROOT);
+	assert_int_not_equal(leaving[0].root->id, root->id);
+	assert_string_equal(leaving[0].root->name, "root-ca");
+	assert_string_equal(leaving[0].root->subject, "CN=dev Root CA");
+	assert_int_equal(leaving[0].leaves_trust_at, leaf->not_after);
+	capstan_leaving_roots_free(leaving, n);
 	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_SUPERSEDED));
+	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, "dev"));
+	assert_int_equal(n, 0); /* its last leaf revoked, it has left already */
 	/* Revoked, it anchors the old root no more: the old root leaves the trust. */
 	assert_int_equal(capstan_verify(ctx, "dev", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
 	assert_non_null(strstr(capstan_error_message(ctx), "unable to get local issuer"));
@@ -339,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_renew_keeps_key_rotate_changes_it),
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_renew_due_idempotent),
+		cmocka_unit_test(test_renew_window_is_one_rule),
 		cmocka_unit_test(test_ca_rotation_and_crls),
 		cmocka_unit_test(test_revoke_key),
 		cmocka_unit_test(test_revoke_key_revokes_the_line),

@@ -35,6 +35,14 @@ static void test_renew_before(void **state)
 	assert_int_equal(capstan_default_renew_before(90 * 86400), 30 * 86400);
 	assert_int_equal(capstan_default_renew_before(30 * 86400), 10 * 86400);
 	assert_int_equal(capstan_default_renew_before(3 * 86400), 86400);
+	/* An own window shorter than the validity is kept; one as long or longer
+	 * falls back to a third of the validity, whatever asked for it. */
+	assert_int_equal(capstan_renew_window(90 * 86400, 90 * 86400, 0), 30 * 86400);
+	assert_int_equal(capstan_renew_window(90 * 86400, 90 * 86400, 45 * 86400), 45 * 86400);
+	assert_int_equal(capstan_renew_window(30 * 86400, 30 * 86400, 30 * 86400), 10 * 86400);
+	assert_int_equal(capstan_renew_window(30 * 86400, 30 * 86400, 45 * 86400), 10 * 86400);
+	/* cut short by the issuer: the validity granted is what counts */
+	assert_int_equal(capstan_renew_window(90 * 86400, 12 * 86400, 0), 4 * 86400);
 }
 
 int main(void)
