@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <capstan/ca.h>
 #include <capstan/deploy.h>
 #include <capstan/lifecycle.h>
 
@@ -62,6 +63,28 @@ static int put_count(const char *env, const char *status, int64_t count, void *p
 	return put_text(s->ctx, s->out, value);
 }
 
+/* When each old root leaves the trust bundle: alert before clients lose it. */
+static int put_leaving_roots(capstan_ctx *ctx, capstan_buf *out)
+{
+	capstan_leaving_root *roots = NULL;
+	size_t n = 0;
+	char line[300];
+	int rc;
+
+	if ((rc = put_text(ctx, out,
+		     "# HELP capstan_trust_root_leaves_seconds When an old root leaves the trust bundle (Unix time).\n"
+		     "# TYPE capstan_trust_root_leaves_seconds gauge\n")) < 0 ||
+	    (rc = capstan_trust_leaving(&roots, &n, ctx, NULL)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		snprintf(line, sizeof(line), "capstan_trust_root_leaves_seconds{env=\"%s\",name=\"%s\",serial=\"%s\"} %lld\n",
+			roots[i].root->env, roots[i].root->name, roots[i].root->serial, (long long)roots[i].leaves_trust_at);
+		rc = put_text(ctx, out, line);
+	}
+	capstan_leaving_roots_free(roots, n);
+	return rc;
+}
+
 int capstan_metrics(capstan_buf *out, capstan_ctx *ctx)
 {
 	capstan_list_opts opts = CAPSTAN_LIST_OPTS_INIT;
@@ -91,7 +114,7 @@ int capstan_metrics(capstan_buf *out, capstan_ctx *ctx)
 		     "# HELP capstan_certificates Leaf certificates by environment and status.\n"
 		     "# TYPE capstan_certificates gauge\n")) < 0 ||
 	    (rc = capstan_store_status_counts(ctx, time(NULL), put_count, &sink)) < 0 ||
-	    (rc = capstan_deploy_metrics(ctx, out)) < 0 ||
+	    (rc = capstan_deploy_metrics(ctx, out)) < 0 || (rc = put_leaving_roots(ctx, out)) < 0 ||
 	    (rc = put_text(ctx, out,
 		     "# HELP capstan_metrics_generated_seconds When this file was written (Unix time).\n"
 		     "# TYPE capstan_metrics_generated_seconds gauge\n")) < 0)

@@ -167,6 +167,7 @@ typedef struct out_due out_due;
 out_due *out_due_begin(cli *c);
 int out_due_item(out_due *d, const capstan_due_result *result);
 int out_due_end(out_due *d);
+void out_root_leaving(cli *c, const capstan_leaving_root *root);
 
 /* check: each problem as it is found (stderr; collected with --json), then
  * the summary (NULL: the check could not run). Frees o; returns the exit code. */

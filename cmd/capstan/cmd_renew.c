@@ -55,6 +55,18 @@ static int due_sink(const capstan_due_result *result, void *payload)
 	return out_due_item(run->out, result);
 }
 
+static void announce_leaving_roots(cli *c, const char *env)
+{
+	capstan_leaving_root *roots = NULL;
+	size_t n = 0;
+
+	if (capstan_trust_leaving(&roots, &n, c->ctx, env) < 0)
+		return; /* a note, not the job: the renewals stand */
+	for (size_t i = 0; i < n; i++)
+		out_root_leaving(c, &roots[i]);
+	capstan_leaving_roots_free(roots, n);
+}
+
 static int renew_only(cli *c, const due_args *a)
 {
 	capstan_due_opts o = CAPSTAN_DUE_OPTS_INIT;
@@ -69,6 +81,8 @@ static int renew_only(cli *c, const due_args *a)
 	o.dry_run = a->dry_run;
 	rc = capstan_renew_due(c->ctx, &o, due_sink, &run);
 	out_rc = out_due_end(run.out);
+	if (rc == 0)
+		announce_leaving_roots(c, a->env);
 	for (size_t i = 0; i < run.said_n; i++)
 		free(run.said[i]);
 	free(run.said);

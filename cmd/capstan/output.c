@@ -529,6 +529,20 @@ int out_due_item(out_due *d, const capstan_due_result *r)
 	return 0;
 }
 
+/* An old root about to leave the trust bundle: said by renew --due in the last
+ * 30 days, so the admin knows which clients must have the new root by then. */
+void out_root_leaving(cli *c, const capstan_leaving_root *r)
+{
+	char when[32];
+
+	if (c->quiet || c->json || r->leaves_trust_at - time(NULL) > 30 * 86400)
+		return;
+	time_string(r->leaves_trust_at, when, sizeof(when));
+	printf("note: the old root %s of %s (serial %s) leaves the trust bundle at %s, when the last certificate"
+		" under it expires: every client must trust the new root by then\n", r->root->name, r->root->env,
+		r->root->serial, when);
+}
+
 int out_due_end(out_due *d)
 {
 	int rc = EXIT_OK;

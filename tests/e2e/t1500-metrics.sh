@@ -35,7 +35,7 @@ check "counts by status: prod valid" grep -qx 'capstan_certificates{env="prod",s
 check "expired certificates are counted as such" \
 	bash -c "faketime -f +40d '$CAPSTAN' metrics --out - | grep -qx 'capstan_certificates{env=\"prod\",status=\"expired\"} 1'"
 check "a generation timestamp" grep -q '^capstan_metrics_generated_seconds [0-9]*$' "$prom"
-check "HELP and TYPE for each metric" test "$(grep -c '^# TYPE .* gauge$' "$prom")" = 7
+check "HELP and TYPE for each metric" test "$(grep -c '^# TYPE .* gauge$' "$prom")" = 8
 refuses "metrics needs --out" 2 "--out is required" "$CAPSTAN" metrics
 refuses "an unwritable destination" 1 "cannot write in" "$CAPSTAN" metrics --out "$T/nope/capstan.prom"
 

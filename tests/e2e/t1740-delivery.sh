@@ -135,6 +135,11 @@ like "a root rotation redelivers the bundles" "$(cat "$T/out")" "redeployed dev/
 is "all three" "$(wc -l <"$HOOKLOG")" 3
 is "whose ca.pem has both roots" "$(grep -c 'BEGIN CERTIFICATE' "$D/dev/spark/ca.pem")" 2
 
+at +40d renew --due --env dev >"$T/out" 2>&1
+like "renew --due announces when the old root leaves the trust bundle" "$(cat "$T/out")" \
+	"^note: the old root root-ca of dev \(serial [0-9a-f]+\) leaves the trust bundle at 20"
+like "so do the metrics" "$(at +40d metrics --out - | grep '^capstan_trust_root_leaves_seconds')" 'env="dev",name="root-ca"'
+
 # --dry-run: what would be renewed and redeployed; nothing changes.
 before=$(inventory_digest)
 at +50d renew --due --dry-run --bundle-dir "$D" --exec false >"$T/out" 2>"$T/err"
