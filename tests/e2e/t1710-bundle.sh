@@ -36,6 +36,7 @@ for f in ca.pem etcd-1.pem etcd-1-key.pem etcd-1.env etcd-1.conf.yml etcd-2.env 
 done
 check_fails "no etcdctl env for a member" test -e "$B/etcd/etcdctl-etcd-1.env"
 check_fails "no member env for a client" test -e "$B/etcd/root.env"
+check_fails "no etcd-rbac.sh for a service without etcd roles" test -e "$B/etcd/etcd-rbac.sh"
 is "the env file carries TLS settings only" "$(grep -v '^#' "$B/etcd/etcd-1.env" | cut -d= -f1 | tr '\n' ' ')" \
 	"ETCD_CERT_FILE ETCD_KEY_FILE ETCD_TRUSTED_CA_FILE ETCD_CLIENT_CERT_AUTH ETCD_PEER_CERT_FILE ETCD_PEER_KEY_FILE ETCD_PEER_TRUSTED_CA_FILE ETCD_PEER_CLIENT_CERT_AUTH ETCD_CLIENT_CRL_FILE ETCD_PEER_CRL_FILE "
 is "both CRL settings name the bundle's crl.pem" "$(grep '_CRL_FILE=' "$B/etcd/etcd-1.env" | cut -d= -f2 | sort -u)" "$B/etcd/crl.pem"
