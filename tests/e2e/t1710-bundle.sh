@@ -36,13 +36,16 @@ for f in ca.pem etcd-1.pem etcd-1-key.pem etcd-1.env etcd-1.conf.yml etcd-2.env 
 done
 check_fails "no etcdctl env for a member" test -e "$B/etcd/etcdctl-etcd-1.env"
 check_fails "no member env for a client" test -e "$B/etcd/root.env"
+check_fails "no etcd-rbac.sh for a service without etcd roles" test -e "$B/etcd/etcd-rbac.sh"
 is "the env file carries TLS settings only" "$(grep -v '^#' "$B/etcd/etcd-1.env" | cut -d= -f1 | tr '\n' ' ')" \
-	"ETCD_CERT_FILE ETCD_KEY_FILE ETCD_TRUSTED_CA_FILE ETCD_CLIENT_CERT_AUTH ETCD_PEER_CERT_FILE ETCD_PEER_KEY_FILE ETCD_PEER_TRUSTED_CA_FILE ETCD_PEER_CLIENT_CERT_AUTH "
+	"ETCD_CERT_FILE ETCD_KEY_FILE ETCD_TRUSTED_CA_FILE ETCD_CLIENT_CERT_AUTH ETCD_PEER_CERT_FILE ETCD_PEER_KEY_FILE ETCD_PEER_TRUSTED_CA_FILE ETCD_PEER_CLIENT_CERT_AUTH ETCD_CLIENT_CRL_FILE ETCD_PEER_CRL_FILE "
+is "both CRL settings name the bundle's crl.pem" "$(grep '_CRL_FILE=' "$B/etcd/etcd-1.env" | cut -d= -f2 | sort -u)" "$B/etcd/crl.pem"
 check "conf.yml parses as YAML with both blocks" python3 -c "
 import yaml, sys
 d = yaml.safe_load(open('$B/etcd/etcd-1.conf.yml'))
 assert d['client-transport-security']['client-cert-auth'] is True
-assert d['peer-transport-security']['cert-file'] == '$B/etcd/etcd-1.pem'"
+assert d['peer-transport-security']['cert-file'] == '$B/etcd/etcd-1.pem'
+assert d['ClientTLSInfo']['CRLFile'] == d['PeerTLSInfo']['CRLFile'] == '$B/etcd/crl.pem'"
 check "the member chain verifies for both roles" openssl verify -x509_strict -purpose sslclient -CAfile "$B/etcd/ca.pem" \
 	-untrusted "$B/etcd/etcd-1.pem" "$B/etcd/etcd-1.pem"
 
