@@ -88,6 +88,8 @@ typedef struct {
 	capstan_delivery delivery;
 	capstan_cert *first;       /* the first certificate rendered */
 	int chown, group_reads;    /* give the files to uid:gid; keys 0640 */
+	int64_t current_issuer;    /* the environment's current intermediate */
+	size_t old_issuers;        /* certificates under an older one */
 	uid_t uid;
 	gid_t gid;
 } build;
@@ -245,6 +247,8 @@ static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, c
 		goto done;
 	rc = capstan_tv_push(bd->certs, m) < 0 ? capstan_error_oom(ctx) : 0;
 	m = NULL;
+	if (rc == 0 && bd->current_issuer && cert->issuer_id != bd->current_issuer)
+		bd->old_issuers++;
 	if (rc == 0 && !bd->first)
 		bd->first = cert, cert = NULL;
 done:
@@ -452,6 +456,33 @@ static int add_manifest(capstan_ctx *ctx, build *bd)
 	return rc < 0 ? rc : capstan_bundle_add(ctx, bd->b, "MANIFEST", 0644, bd->manifest.data, bd->manifest.len);
 }
 
+static int current_issuer(capstan_ctx *ctx, const capstan_store_env *env, int64_t *id)
+{
+	capstan_cert *current = NULL;
+	int rc = capstan_store_current_ca(ctx, env->id, CAPSTAN_KIND_INTERMEDIATE, &current);
+
+	*id = rc == 0 ? current->id : 0;
+	capstan_cert_free(current);
+	return rc == CAPSTAN_ENOTFOUND ? 0 : rc;
+}
+
+/* Leaves under an older intermediate: crl.pem (the one CRL etcd reads) is the
+ * current intermediate's, so their revocations would not reach etcd. */
+static int warn_old_issuers(capstan_ctx *ctx, build *bd, const capstan_store_env *env)
+{
+	char *why;
+	int rc;
+
+	if (!bd->old_issuers)
+		return 0;
+	why = capstan_aprintf("%s/%s: %zu certificate%s under an older intermediate, whose revocations crl.pem"
+		" (the current intermediate's CRL) does not list: run capstan renew --due --from-old-ca", env->name,
+		bd->o->service, bd->old_issuers, bd->old_issuers == 1 ? " is" : "s are");
+	rc = why && capstan_strlist_push(&bd->b->warnings, why) == 0 ? 0 : capstan_error_oom(ctx);
+	free(why);
+	return rc;
+}
+
 static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, const capstan_strlist *lines)
 {
 	char head[256], now[32];
@@ -460,7 +491,8 @@ static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 	capstan_format_time(time(NULL), now, sizeof(now));
 	snprintf(head, sizeof(head), "# capstan bundle: environment %s, service %s%s%s, template %s, made %s\n",
 		env->name, bd->o->service, bd->o->host ? ", host " : "", bd->o->host ? bd->o->host : "", bd->set->target, now);
-	if ((rc = capstan_buf_append(ctx, &bd->manifest, head, strlen(head))) < 0)
+	if ((rc = capstan_buf_append(ctx, &bd->manifest, head, strlen(head))) < 0 ||
+	    (rc = current_issuer(ctx, env, &bd->current_issuer)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < lines->count; i++) {
 		char *tab = strchr(lines->items[i], '\t');
@@ -470,7 +502,7 @@ static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 	}
 	if (rc == 0 && capstan_tv_count(bd->certs) == 0)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s", bd->b->warnings.items[0]);
-	if (rc < 0)
+	if (rc < 0 || (rc = warn_old_issuers(ctx, bd, env)) < 0)
 		return rc;
 	if ((rc = add_trust(ctx, bd, env, bd->first)) == 0 &&
 	    (rc = capstan_bundle_crl_paths(ctx, bd->top, bd->o->dir)) == 0 &&
