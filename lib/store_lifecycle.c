@@ -399,14 +399,18 @@ int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *n
 	return rc;
 }
 
-int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlist *out)
+/* The environment's services, or (cert_name not NULL) those whose certificates include it. */
+static int services_named(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc, step;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT name FROM services WHERE env_id = ?1 ORDER BY name")) < 0)
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT name FROM services WHERE env_id = ?1 AND (?2 IS NULL OR ('\n' || certs || '\n') LIKE"
+		     " ('%' || char(10) || ?2 || char(9) || '%')) ORDER BY name")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, cert_name);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
 		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
 			rc = capstan_error_oom(ctx);
@@ -420,22 +424,10 @@ int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlis
 
 int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc, step;
+	return services_named(ctx, env_id, cert_name, out);
+}
 
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT name FROM services WHERE env_id = ?1 AND ('\n' || certs || '\n') LIKE"
-		     " ('%' || char(10) || ?2 || char(9) || '%') ORDER BY name")) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
-	capstan_store_bind_text(stmt, 2, cert_name);
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
-			rc = capstan_error_oom(ctx);
-			break;
-		}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = capstan_store_error(ctx, "cannot read services");
-	capstan_store_finish(ctx, stmt);
-	return rc;
+int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlist *out)
+{
+	return services_named(ctx, env_id, NULL, out);
 }
