@@ -546,6 +546,10 @@ static void apply_owner(build *bd)
 	bd->b->chown = bd->chown;
 	bd->b->uid = bd->uid;
 	bd->b->gid = bd->gid;
+	snprintf(bd->b->owner, sizeof(bd->b->owner), "%s", bd->o->owner ? bd->o->owner :
+		bd->delivery.owner ? bd->delivery.owner : "");
+	snprintf(bd->b->group, sizeof(bd->b->group), "%s", bd->o->group ? bd->o->group :
+		bd->delivery.group ? bd->delivery.group : "");
 	for (size_t i = 0; bd->group_reads && i < bd->b->count; i++)
 		if (bd->b->files[i].mode == 0600)
 			bd->b->files[i].mode = 0640;

@@ -24,6 +24,7 @@ struct capstan_bundle {
 	int chown;                 /* give the files to uid:gid (capstan runs as root) */
 	uid_t uid;
 	gid_t gid;
+	char owner[33], group[33]; /* their names, for a tar's entries ("" when not given) */
 	capstan_strlist warnings;  /* lines left out, and why */
 	char *certs;               /* "NAME SERIAL NOT_AFTER" lines, as rendered */
 	int64_t crl_refresh_at;    /* when its CRLs are in the last third of their life */

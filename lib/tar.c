@@ -12,7 +12,7 @@
 
 #include "bundle_internal.h"
 
-static int add_entry(struct archive *a, const capstan_bundle_file *f, time_t now)
+static int add_entry(struct archive *a, const capstan_bundle *b, const capstan_bundle_file *f, time_t now)
 {
 	struct archive_entry *e = archive_entry_new();
 	int ok;
@@ -24,6 +24,17 @@ static int add_entry(struct archive *a, const capstan_bundle_file *f, time_t now
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, f->mode);
 	archive_entry_set_mtime(e, now, 0);
+	/* tar -x as root on the host gives the files to the service's user by name. */
+	if (b->chown) {
+		if (b->uid != (uid_t)-1)
+			archive_entry_set_uid(e, b->uid);
+		if (b->gid != (gid_t)-1)
+			archive_entry_set_gid(e, b->gid);
+		if (b->owner[0])
+			archive_entry_set_uname(e, b->owner);
+		if (b->group[0])
+			archive_entry_set_gname(e, b->group);
+	}
 	ok = archive_write_header(a, e) == ARCHIVE_OK &&
 		archive_write_data(a, f->data.data, f->data.len) == (la_ssize_t)f->data.len;
 	archive_entry_free(e);
@@ -51,7 +62,7 @@ int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		goto done;
 	}
 	for (size_t i = 0; rc == 0 && i < b->count; i++)
-		if (add_entry(a, &b->files[i], now) < 0)
+		if (add_entry(a, b, &b->files[i], now) < 0)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot archive '%s': %s", b->files[i].path,
 				archive_error_string(a));
 	if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)

@@ -101,6 +101,11 @@ check "the service user can read its key" setpriv --reuid=capstan-svc --regid=ca
 check "bundle --host --group: keys readable by the group" cap bundle --env dev --service etcd --host node-b \
 	--out "$T/nb" --owner root --group capstan-svc
 is "0640, root:capstan-svc" "$(stat -c '%U:%G %a' "$T/nb/etcd-2-key.pem")" "root:capstan-svc 640"
+check "bundle --host --tar" cap bundle --env dev --service etcd --host node-b --tar "$T/node-b.tgz" --prefix /etc/etcd/tls
+is "its entries name the service's user" "$(tar -tvzf "$T/node-b.tgz" etcd-2-key.pem | awk '{print $1, $2}')" \
+	"-rw------- capstan-svc/capstan-svc"
+mkdir "$T/unpack" && tar -xzf "$T/node-b.tgz" -C "$T/unpack" --same-owner
+is "tar -x as root gives the files to that user" "$(stat -c '%U %a' "$T/unpack/etcd-2-key.pem")" "capstan-svc 600"
 refuses "an unknown host" 1 "service 'etcd' has no host 'node-z'" cap bundle --env dev --service etcd --host node-z --out "$T/nz"
 refuses "an owner that does not exist" 1 "owner 'nobody-here' of dev/etcd: no such user" \
 	cap bundle --env dev --service etcd --out "$T/no" --owner nobody-here
