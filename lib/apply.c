@@ -359,8 +359,17 @@ static int prune_line(applier *a, const capstan_store_env *env, const char *serv
 	return rc;
 }
 
-/* The valid certificates issued for SERVICE whose names the configuration's
- * SERVICE does not have (all of them when it has no such service). */
+static int config_names(const capstan_config *c, const char *cert_name)
+{
+	for (size_t i = 0; i < c->service_count; i++)
+		for (size_t j = 0; j < c->services[i].cert_count; j++)
+			if (strcmp(c->services[i].certs[j].name, cert_name) == 0)
+				return 1;
+	return 0;
+}
+
+/* The valid certificates issued for SERVICE whose names no service of the
+ * configuration has. */
 static int prune_service(applier *a, const capstan_store_env *env, const char *service)
 {
 	const capstan_config_service *s = config_service(a->config, service);
@@ -376,10 +385,8 @@ static int prune_service(applier *a, const capstan_store_env *env, const char *s
 		return rc;
 	/* Collected first: revoking writes, and the iterator is still reading. */
 	while ((rc = capstan_cert_iter_next(&cert, it)) == 0) {
-		size_t k = 0;
-		while (s && k < s->cert_count && strcmp(s->certs[k].name, cert->name) != 0)
-			k++;
-		if ((!s || k == s->cert_count) && !capstan_strlist_contains(&dropped, cert->name) &&
+		/* A line another service of the file names has moved there: not dropped. */
+		if (!config_names(a->config, cert->name) && !capstan_strlist_contains(&dropped, cert->name) &&
 		    capstan_strlist_push(&dropped, cert->name) < 0)
 			rc = capstan_error_oom(a->ctx);
 		capstan_cert_free(cert);

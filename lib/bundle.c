@@ -30,6 +30,9 @@ void capstan_bundle_free(capstan_bundle *b)
 		capstan_buf_free(&b->files[i].data);
 	}
 	free(b->files);
+	if (b->new_password)
+		capstan_wipe(b->new_password, strlen(b->new_password));
+	free(b->new_password);
 	capstan_strlist_free(&b->warnings);
 	free(b->certs);
 	free(b);
@@ -252,6 +255,7 @@ static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, c
 	if (rc == 0 && !bd->first)
 		bd->first = cert, cert = NULL;
 done:
+	capstan_wipe(line, sizeof(line)); /* it held the password */
 	capstan_tv_free(m);
 	capstan_x509_info_clear(&info);
 	for (int i = 0; i < 4; i++)
@@ -348,6 +352,7 @@ static int add_trust(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 	if (rc > 0)
 		rc = capstan_error_oom(ctx);
 done:
+	capstan_wipe(line, sizeof(line)); /* it held the password */
 	capstan_buf_free(&ca);
 	capstan_buf_free(&trust);
 	return rc;
@@ -402,28 +407,16 @@ static int add_selections(capstan_ctx *ctx, build *bd)
 static int service_certs(capstan_ctx *ctx, build *bd, const capstan_store_env *env, char **template_name,
 	capstan_strlist *lines)
 {
-	const char *service = bd->o->service ? bd->o->service : "", *host = bd->o->host, *mine = NULL;
+	const char *service = bd->o->service ? bd->o->service : "", *host = bd->o->host;
 	capstan_store_service sv = { 0 };
-	capstan_strlist all = { 0 }, on_host = { 0 };
 	int rc = capstan_store_service_get(ctx, env->id, service, &sv);
 
 	if (rc == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, rc, "no service '%s' in environment '%s': run capstan apply first", service, env->name);
-	if (rc == 0 && (capstan_strlist_split(&all, sv.certs, '\n') < 0 ||
-			(rc = capstan_delivery_decode(ctx, sv.delivery, &bd->delivery)) < 0))
-		rc = rc < 0 ? rc : capstan_error_oom(ctx);
-	if (rc == 0 && host && !(mine = capstan_delivery_host_certs(&bd->delivery, host)))
+	if (rc == 0 && (rc = capstan_delivery_decode(ctx, sv.delivery, &bd->delivery)) == 0 &&
+	    (rc = capstan_delivery_lines(ctx, sv.certs, &bd->delivery, host, lines)) == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "service '%s' has no host '%s'%s", service, host,
 			bd->delivery.hosts.count ? " (see its hosts: in the configuration)" : ": it has no hosts: mapping");
-	if (rc == 0 && mine && capstan_strlist_split(&on_host, mine, ' ') < 0)
-		rc = capstan_error_oom(ctx);
-	for (size_t i = 0; rc == 0 && i < all.count; i++) {
-		size_t n = strcspn(all.items[i], "\t");
-		char name[128];
-		snprintf(name, sizeof(name), "%.*s", (int)n, all.items[i]);
-		if ((!mine || capstan_strlist_contains(&on_host, name)) && capstan_strlist_push(lines, all.items[i]) < 0)
-			rc = capstan_error_oom(ctx);
-	}
 	if (rc == 0 && (lines->count == 0 || lines->count > MAX_BUNDLE_CERTS))
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "service '%s' has %zu certificates%s%s (1 to %d)", service,
 			lines->count, host ? " on host " : "", host ? host : "", MAX_BUNDLE_CERTS);
@@ -431,8 +424,6 @@ static int service_certs(capstan_ctx *ctx, build *bd, const capstan_store_env *e
 		*template_name = sv.template_name;
 		sv.template_name = NULL;
 	}
-	capstan_strlist_free(&all);
-	capstan_strlist_free(&on_host);
 	capstan_store_service_clear(&sv);
 	return rc;
 }
@@ -561,7 +552,7 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 	capstan_store_env env = { 0 };
 	capstan_strlist lines = { 0 };
 	char *template_name = NULL;
-	int rc;
+	int rc, new_password = 0;
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &env)) < 0 ||
@@ -570,9 +561,15 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 	    (rc = resolve_owner(ctx, &bd)) < 0)
 		goto done;
 	bd.keystores = bd.set->keystores == KEYSTORES_YES || (bd.set->keystores == KEYSTORES_ASKED && o->keystores);
+	if (o->new_password && !bd.keystores) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "service '%s' has no keystores (template %s): --new-password has"
+			" nothing to change", o->service, template_name);
+		goto done;
+	}
 	if (bd.keystores && (rc = capstan_bundle_password(ctx, &env, o->service, o->password, o->new_password,
 				     bd.password, sizeof(bd.password))) < 0)
 		goto done;
+	new_password = rc == 1;
 	if (!(bd.b = calloc(1, sizeof(*bd.b))) || !(bd.top = capstan_tv_map()) || !(bd.certs = capstan_tv_list()) ||
 	    capstan_tv_put_string(bd.top, "env", env.name) < 0 || capstan_tv_put_string(bd.top, "service", o->service) < 0 ||
 	    capstan_tv_put_string(bd.top, "host", o->host ? o->host : "") < 0 ||
@@ -584,6 +581,13 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 	if ((rc = build_all(ctx, &bd, &env, &lines)) < 0)
 		goto done;
 	apply_owner(&bd);
+	bd.b->env_id = env.id;
+	snprintf(bd.b->env_name, sizeof(bd.b->env_name), "%s", env.name);
+	snprintf(bd.b->service, sizeof(bd.b->service), "%s", o->service);
+	if (new_password && !(bd.b->new_password = strdup(bd.password))) {
+		rc = capstan_error_oom(ctx);
+		goto done;
+	}
 	bd.b->certs = (char *)bd.certs_lines.data;
 	bd.certs_lines = (capstan_buf)CAPSTAN_BUF_INIT;
 	*out = bd.b;

@@ -28,6 +28,9 @@ struct capstan_bundle {
 	capstan_strlist warnings;  /* lines left out, and why */
 	char *certs;               /* "NAME SERIAL NOT_AFTER" lines, as rendered */
 	int64_t crl_refresh_at;    /* when its CRLs are in the last third of their life */
+	char *new_password;        /* --new-password: kept by capstan_bundle_keep_password */
+	int64_t env_id;
+	char env_name[64], service[128];
 };
 
 /* Adds a copy of data; a second file of the same name is an error. */
@@ -48,7 +51,8 @@ int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, const capstan_s
 int capstan_bundle_add_rbac(capstan_ctx *ctx, capstan_tvalue *top, const capstan_delivery *d);
 
 /* The keystore password for a render: given (checked), else the stored one,
- * else (or with renew) a new one, generated, sealed and stored. */
+ * else a new one, generated, sealed and stored; with renew, a new one that is
+ * not stored (1): capstan_bundle_keep_password() keeps it once written. */
 int capstan_bundle_password(capstan_ctx *ctx, const capstan_store_env *env, const char *service,
 	const capstan_secret *given, int renew, char *out, size_t size);
 

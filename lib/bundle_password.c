@@ -74,18 +74,19 @@ static int open_stored(capstan_ctx *ctx, int64_t env_id, const char *service, ch
 	return rc;
 }
 
-static int store_new(capstan_ctx *ctx, const capstan_store_env *env, const char *service, char *out, size_t size)
+/* Seals and stores PASSWORD as the service's, inside the caller's transaction. */
+static int store_password(capstan_ctx *ctx, int64_t env_id, const char *env_name, const char *service,
+	const char *password)
 {
 	capstan_buf sealed = CAPSTAN_BUF_INIT;
-	char *aad = binding(env->id, service);
+	char *aad = binding(env_id, service);
 	int rc;
 
 	if (!aad)
 		return capstan_error_oom(ctx);
-	if ((rc = generate(ctx, out, size)) == 0 &&
-	    (rc = capstan_aead_seal(&sealed, ctx, ctx->kek, aad, strlen(aad), out, strlen(out))) == 0 &&
-	    (rc = capstan_store_bundle_password_put(ctx, env->id, service, &sealed)) == 0)
-		rc = capstan_audit_record(ctx, "bundle-password", env->name, service, NULL, "a new keystore password");
+	if ((rc = capstan_aead_seal(&sealed, ctx, ctx->kek, aad, strlen(aad), password, strlen(password))) == 0 &&
+	    (rc = capstan_store_bundle_password_put(ctx, env_id, service, &sealed)) == 0)
+		rc = capstan_audit_record(ctx, "bundle-password", env_name, service, NULL, "a new keystore password");
 	capstan_buf_free(&sealed);
 	free(aad);
 	return rc;
@@ -101,12 +102,30 @@ int capstan_bundle_password(capstan_ctx *ctx, const capstan_store_env *env, cons
 			memcpy(out, given->data, given->len + 1);
 		return rc;
 	}
-	if (!renew && (rc = open_stored(ctx, env->id, service, out, size)) != CAPSTAN_ENOTFOUND)
+	/* A new one is kept only once the bundle holding it is written. */
+	if (renew)
+		return (rc = generate(ctx, out, size)) < 0 ? rc : 1;
+	if ((rc = open_stored(ctx, env->id, service, out, size)) != CAPSTAN_ENOTFOUND)
 		return rc;
-	/* Under the write lock, read again: two first renders agree on one password. */
+	/* The first: under the write lock, read again, so two first renders agree on one. */
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		return rc;
-	if (renew || (rc = open_stored(ctx, env->id, service, out, size)) == CAPSTAN_ENOTFOUND)
-		rc = store_new(ctx, env, service, out, size);
+	if ((rc = open_stored(ctx, env->id, service, out, size)) == CAPSTAN_ENOTFOUND &&
+	    (rc = generate(ctx, out, size)) == 0)
+		rc = store_password(ctx, env->id, env->name, service, out);
+	return capstan_store_end(ctx, rc);
+}
+
+int capstan_bundle_keep_password(capstan_ctx *ctx, const capstan_bundle *b)
+{
+	int rc;
+
+	if (!b->new_password)
+		return 0;
+	if ((rc = capstan_store_begin(ctx)) < 0)
+		return rc;
+	/* Every delivered bundle of the service holds the old one: each is owed a render. */
+	if ((rc = store_password(ctx, b->env_id, b->env_name, b->service, b->new_password)) == 0)
+		rc = capstan_store_deploy_stale(ctx, b->env_id, b->service, "its keystore password changed");
 	return capstan_store_end(ctx, rc);
 }

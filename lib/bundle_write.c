@@ -16,23 +16,22 @@
 #include "bundle_internal.h"
 #include "util.h"
 
-/* Removes a directory this file made (no subdirectories in a bundle). */
+/* Removes a directory this file made (no subdirectories in a bundle),
+ * through a descriptor opened without following a link: a planted symlink
+ * is never a way into somebody else's files. */
 static void remove_dir(const char *dir)
 {
-	DIR *d = opendir(dir);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 
-	while (d && (e = readdir(d))) {
-		char *path;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if ((path = capstan_aprintf("%s/%s", dir, e->d_name))) {
-			unlink(path);
-			free(path);
-		}
-	}
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(fd, e->d_name, 0);
 	if (d)
 		closedir(d);
+	else if (fd >= 0)
+		close(fd);
 	rmdir(dir);
 }
 
@@ -89,6 +88,7 @@ static void remove_stale_tmp(const char *parent)
 
 	while (d && (e = readdir(d))) {
 		char *end, *path;
+		struct stat sb;
 		long pid;
 		if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
 			continue;
@@ -96,10 +96,11 @@ static void remove_stale_tmp(const char *parent)
 		if (end == e->d_name + strlen(TMP_PREFIX) || *end != '-' || pid <= 0 ||
 		    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 			continue;
-		if ((path = capstan_aprintf("%s/%s", parent, e->d_name))) {
+		/* Only a real directory of ours: not a link, not another user's. */
+		if ((path = capstan_aprintf("%s/%s", parent, e->d_name)) && lstat(path, &sb) == 0 &&
+		    S_ISDIR(sb.st_mode) && sb.st_uid == geteuid())
 			remove_dir(path);
-			free(path);
-		}
+		free(path);
 	}
 	if (d)
 		closedir(d);
@@ -118,7 +119,7 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 {
 	char *copy = strdup(dir), *parent, *tmp = NULL;
 	struct stat sb;
-	int rc, exists;
+	int rc, exists, tmp_fd = -1;
 
 	if (!copy)
 		return capstan_error_oom(ctx);
@@ -130,6 +131,13 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' exists and is not a directory", dir);
 		goto done;
 	}
+	/* Another user who can write where the bundle goes could plant links there. */
+	if (stat(parent, &sb) == 0 && sb.st_uid != geteuid() && sb.st_uid != 0 && !(sb.st_mode & S_ISVTX)) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' belongs to uid %u: a bundle is not written where another"
+			" user could plant links (put it beside, not inside, a directory the service owns)", parent,
+			(unsigned)sb.st_uid);
+		goto done;
+	}
 	remove_stale_tmp(parent);
 	/* Beside the target, so the swap is a rename within one file system. */
 	if (!(tmp = capstan_aprintf("%s/" TMP_PREFIX "%ld-XXXXXX", parent, (long)getpid())) || !mkdtemp(tmp)) {
@@ -139,8 +147,10 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		tmp = NULL;
 		goto done;
 	}
-	/* The service's user owns its bundle directory, so it can read what is inside. */
-	if (chmod(tmp, 0755) < 0 || (b->chown && chown(tmp, b->uid, b->gid) < 0) ||
+	/* The service's user owns its bundle directory, so it can read what is
+	 * inside; changed through a descriptor, never through a path a link could replace. */
+	if ((tmp_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(tmp_fd, 0755) < 0 ||
+	    (b->chown && fchown(tmp_fd, b->uid, b->gid) < 0) ||
 	    (rc = write_files(ctx, b, tmp)) < 0 || capstan_fsync_dir(tmp) < 0) {
 		rc = rc < 0 ? rc : capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", tmp, strerror(errno));
 		goto done;
@@ -156,6 +166,8 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 	}
 	rc = 0;
 done:
+	if (tmp_fd >= 0)
+		close(tmp_fd);
 	if (tmp)
 		remove_dir(tmp); /* the failed new bundle, or the old one after the swap */
 	free(tmp);

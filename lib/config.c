@@ -445,10 +445,15 @@ static int service_has_cert(const capstan_config_service *s, const char *name, c
 static int check_delivery(walker *w, yaml_node_t *n, const char *path, const capstan_config_service *s)
 {
 	for (size_t i = 0; i < s->host_count; i++)
-		for (size_t j = 0; j < s->hosts[i].cert_count; j++)
+		for (size_t j = 0; j < s->hosts[i].cert_count; j++) {
+			for (size_t k = 0; k < j; k++)
+				if (strcmp(s->hosts[i].certs[k], s->hosts[i].certs[j]) == 0)
+					return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s:%d: %s.hosts.%s: '%s' is listed twice",
+						w->file, s->hosts[i].line, path, s->hosts[i].name, s->hosts[i].certs[j]);
 			if (!service_has_cert(s, s->hosts[i].certs[j], NULL))
 				return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s:%d: %s.hosts.%s: '%s' is not a certificate of %s",
 					w->file, s->hosts[i].line, path, s->hosts[i].name, s->hosts[i].certs[j], s->name);
+		}
 	for (size_t i = 0; i < s->etcd_user_count; i++)
 		for (size_t j = 0; j < s->etcd_users[i].role_count; j++) {
 			size_t k = 0;

@@ -124,3 +124,25 @@ const char *capstan_delivery_host_certs(const capstan_delivery *d, const char *h
 			return d->host_certs.items[i];
 	return NULL;
 }
+
+int capstan_delivery_lines(capstan_ctx *ctx, const char *certs, const capstan_delivery *d, const char *host,
+	capstan_strlist *out)
+{
+	capstan_strlist all = { 0 }, mine = { 0 };
+	const char *names = host ? capstan_delivery_host_certs(d, host) : NULL;
+	int rc = 0;
+
+	if (host && !names)
+		return CAPSTAN_ENOTFOUND;
+	if (capstan_strlist_split(&all, certs, '\n') < 0 || (names && capstan_strlist_split(&mine, names, ' ') < 0))
+		rc = capstan_error_oom(ctx);
+	for (size_t i = 0; rc == 0 && i < all.count; i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(all.items[i], "\t"), all.items[i]);
+		if ((!names || capstan_strlist_contains(&mine, name)) && capstan_strlist_push(out, all.items[i]) < 0)
+			rc = capstan_error_oom(ctx);
+	}
+	capstan_strlist_free(&all);
+	capstan_strlist_free(&mine);
+	return rc;
+}

@@ -31,4 +31,10 @@ void capstan_delivery_clear(capstan_delivery *d);
 /* The certificate names of HOST, space-separated; NULL when there is no such host. */
 const char *capstan_delivery_host_certs(const capstan_delivery *d, const char *host);
 
+/* The service's "NAME\tROLE" lines (its recorded certs text) that HOST holds,
+ * in the service's order, so that every reader sees one order; all of them
+ * when host is NULL. CAPSTAN_ENOTFOUND (no message) when there is no such host. */
+int capstan_delivery_lines(capstan_ctx *ctx, const char *certs, const capstan_delivery *d, const char *host,
+	capstan_strlist *out);
+
 #endif

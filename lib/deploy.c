@@ -20,22 +20,34 @@
 #include "delivery.h"
 #include "store.h"
 
-int capstan_deploy_lock(capstan_ctx *ctx, int *fd)
+int capstan_deploy_lock(capstan_ctx *ctx, int *fd, int wait_seconds)
 {
 	char *path = capstan_aprintf("%s/deploy.lock", ctx->home ? ctx->home : ".");
+	struct timespec pause = { 0, 200 * 1000 * 1000 };
+	int rc = 0, tries = wait_seconds * 5;
 
 	if (!path)
 		return capstan_error_oom(ctx);
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (*fd < 0 || flock(*fd, LOCK_EX) < 0) {
-		int rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot lock '%s': %s", path, strerror(errno));
-		if (*fd >= 0)
-			close(*fd);
-		free(path);
-		return rc;
+	if (*fd < 0)
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot open '%s': %s", path, strerror(errno));
+	/* Bounded: a run whose hook hangs must not stop every later night at this point. */
+	while (rc == 0 && flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot lock '%s': %s", path, strerror(errno));
+		else if (tries-- <= 0)
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "another renew --due --bundle-dir has held '%s' for %d s"
+				" (a hook that hangs?): nothing was delivered by this run, what is owed stays owed",
+				path, wait_seconds);
+		else
+			nanosleep(&pause, NULL);
+	}
+	if (rc < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
 	}
 	free(path);
-	return 0;
+	return rc;
 }
 
 void capstan_deploy_unlock(int fd)
@@ -44,32 +56,22 @@ void capstan_deploy_unlock(int fd)
 		close(fd); /* releases the flock */
 }
 
-/* The certificate names a (service, host) renders: the host's, else all. */
+/* The certificate names a (service, host) renders, in the order a render
+ * writes them: the host's, else all. CAPSTAN_ENOTFOUND (no message) when the
+ * service or host is no longer recorded. */
 static int row_names(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host, capstan_strlist *names,
 	capstan_delivery *d)
 {
 	capstan_store_service sv = { 0 };
-	capstan_strlist lines = { 0 };
-	const char *mine;
 	int rc;
 
-	if ((rc = capstan_store_service_get(ctx, env_id, service, &sv)) < 0 ||
-	    (rc = capstan_delivery_decode(ctx, sv.delivery, d)) < 0)
-		goto done;
-	if (*host) {
-		rc = (mine = capstan_delivery_host_certs(d, host)) ? capstan_strlist_split(names, mine, ' ') : CAPSTAN_ENOTFOUND;
-		goto done;
-	}
-	if ((rc = capstan_strlist_split(&lines, sv.certs, '\n')) < 0)
-		goto done;
-	for (size_t i = 0; rc == 0 && i < lines.count; i++) {
-		lines.items[i][strcspn(lines.items[i], "\t")] = '\0';
-		rc = capstan_strlist_push(names, lines.items[i]);
-	}
-done:
-	capstan_strlist_free(&lines);
+	if ((rc = capstan_store_service_get(ctx, env_id, service, &sv)) == 0 &&
+	    (rc = capstan_delivery_decode(ctx, sv.delivery, d)) == 0 &&
+	    (rc = capstan_delivery_lines(ctx, sv.certs, d, *host ? host : NULL, names)) == 0)
+		for (size_t i = 0; i < names->count; i++)
+			names->items[i][strcspn(names->items[i], "\t")] = '\0';
 	capstan_store_service_clear(&sv);
-	return rc == -1 ? capstan_error_oom(ctx) : rc;
+	return rc;
 }
 
 /* "NAME SERIAL NOT_AFTER" of each name's valid certificate, and the trust
@@ -234,11 +236,13 @@ static void owed_why(const capstan_store_deploy *row, const char *path, const ch
 
 	why[0] = '\0';
 	snprintf(manifest, sizeof(manifest), "%s/MANIFEST", path);
-	if (strcmp(row->certs, now_certs) != 0)
+	if (!row->dir)
+		snprintf(why, size, "not delivered here yet");
+	else if (strcmp(row->certs, now_certs) != 0)
 		snprintf(why, size, "%s", trust_changed(row->certs, now_certs) ? "the trust bundle changed" :
-			row->dir ? "certificates changed" : "renewed");
-	else if (!row->dir)
-		return; /* a baseline: nothing renewed since tracking began */
+			"certificates changed");
+	else if (row->stale)
+		snprintf(why, size, "%s", row->stale);
 	else if (row->failures > 0)
 		snprintf(why, size, "retry after %lld failed attempt%s (%s)", (long long)row->failures,
 			row->failures == 1 ? "" : "s", row->last_error ? row->last_error : "?");
@@ -267,8 +271,10 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	*owed = 0;
 	if (!path)
 		return capstan_error_oom(ctx);
-	if ((rc = row_names(ctx, row->env_id, row->service, row->host, &names, &d)) == 0 &&
-	    (rc = current_certs(ctx, row->env, row->env_id, &names, &certs)) == 0) {
+	rc = row_names(ctx, row->env_id, row->service, row->host, &names, &d);
+	if (rc == CAPSTAN_ENOTFOUND)
+		rc = 0; /* its service or host is gone: the next delivery run forgets the row */
+	else if (rc == 0 && (rc = current_certs(ctx, row->env, row->env_id, &names, &certs)) == 0) {
 		owed_why(row, path, (const char *)certs.data, revoked, why, sizeof(why));
 		if ((*owed = why[0] != '\0')) {
 			it->id = row->id;
@@ -276,7 +282,8 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 			it->path = path, path = NULL;
 			if (!(it->env = strdup(row->env)) || !(it->service = strdup(row->service)) ||
 			    !(it->host = strdup(row->host)) || !(it->why = strdup(why)) ||
-			    !(it->renewed = changed_names(row->certs, (const char *)certs.data)))
+			    /* never delivered: every certificate is new to the host */
+			    !(it->renewed = changed_names(row->dir ? row->certs : "", (const char *)certs.data)))
 				rc = capstan_error_oom(ctx);
 		}
 	}
@@ -401,8 +408,8 @@ int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *o, const 
 	    (rc = capstan_bundle_write_dir(ctx, b, it->path)) == 0 && (rc = capstan_store_begin(ctx)) == 0) {
 		rc = capstan_store_deploy_rendered(ctx, it->id, it->path, capstan_bundle_certs(b),
 			capstan_bundle_crl_refresh_at(b), (int64_t)time(NULL), o->hook);
-		if (rc == 0 && !o->hook)
-			rc = capstan_store_deploy_done(ctx, it->id, (int64_t)time(NULL));
+		if (rc == 0 && !o->hook && (rc = capstan_store_deploy_done(ctx, it->id, (int64_t)time(NULL), 0)) == 0)
+			rc = capstan_audit_record(ctx, "deploy", it->env, it->service, NULL, it->path);
 		rc = capstan_store_end(ctx, rc);
 	}
 	free(installed);
@@ -421,7 +428,7 @@ int capstan_deploy_finish(capstan_ctx *ctx, const capstan_deploy_item *it, const
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		return rc;
 	rc = error ? capstan_store_deploy_failed(ctx, it->id, error) :
-		capstan_store_deploy_done(ctx, it->id, (int64_t)time(NULL));
+		capstan_store_deploy_done(ctx, it->id, (int64_t)time(NULL), 1);
 	if (rc == 0)
 		rc = capstan_audit_record(ctx, error ? "deploy-failed" : "deploy", it->env, it->service, NULL,
 			error ? error : it->path);

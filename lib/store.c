@@ -129,6 +129,7 @@ static const char *const migrations[] = {
 	 "  failures INTEGER NOT NULL DEFAULT 0,"
 	 "  last_error TEXT,"
 	 "  deployed_at INTEGER NOT NULL DEFAULT 0,"
+	 "  stale TEXT,"                    /* why it is owed though nothing above says so */
 	 "  UNIQUE (env_id, service, host));"),
 };
 

@@ -159,6 +159,7 @@ typedef struct {
 	int hook_pending;
 	int64_t failures;
 	char *last_error;        /* NULL after a success */
+	char *stale;             /* why it is owed beyond that (a new keystore password); NULL: nothing */
 } capstan_store_deploy;
 
 /* Adds the row as a baseline (certs as they are now) unless it exists. */
@@ -170,10 +171,12 @@ void capstan_store_deploy_list_free(capstan_store_deploy *rows, size_t count);
 /* Rendered into dir at these certificates; the hook (if any) still to run. */
 int capstan_store_deploy_rendered(capstan_ctx *ctx, int64_t id, const char *dir, const char *certs,
 	int64_t crl_refresh_at, int64_t at, int hook_pending);
-/* The hook ran (or there was none): nothing is owed. */
-int capstan_store_deploy_done(capstan_ctx *ctx, int64_t id, int64_t at);
+/* The hook ran, or there was none and no earlier hook is owed: nothing is owed. */
+int capstan_store_deploy_done(capstan_ctx *ctx, int64_t id, int64_t at, int hook_ran);
 /* A render or hook failed: owed, with why. */
 int capstan_store_deploy_failed(capstan_ctx *ctx, int64_t id, const char *error);
+/* Every row of the service owed, saying why (its keystore password changed). */
+int capstan_store_deploy_stale(capstan_ctx *ctx, int64_t env_id, const char *service, const char *why);
 /* Rows of services or hosts the inventory no longer records are dropped. */
 int capstan_store_deploy_forget(capstan_ctx *ctx, int64_t id);
 /* The latest revocation time among the environment's certificates (0: none). */

@@ -80,9 +80,11 @@ static int deploy_from_row(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_store_d
 	d->failures = sqlite3_column_int64(stmt, 10);
 	d->last_error = capstan_store_column_strdup(stmt, 11);
 	d->deployed_at = sqlite3_column_int64(stmt, 12);
+	d->stale = capstan_store_column_strdup(stmt, 13);
 	if (!d->env || !d->service || !d->host || !d->certs ||
 	    (!d->dir && sqlite3_column_type(stmt, 5) != SQLITE_NULL) ||
-	    (!d->last_error && sqlite3_column_type(stmt, 11) != SQLITE_NULL))
+	    (!d->last_error && sqlite3_column_type(stmt, 11) != SQLITE_NULL) ||
+	    (!d->stale && sqlite3_column_type(stmt, 13) != SQLITE_NULL))
 		return capstan_error_oom(ctx);
 	return 0;
 }
@@ -96,7 +98,7 @@ int capstan_store_deploy_list(capstan_ctx *ctx, int64_t env_id, capstan_store_de
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT d.id, d.env_id, e.name, d.service, d.host, d.dir, d.certs, d.crl_refresh_at, d.rendered_at,"
-		     " d.hook_pending, d.failures, d.last_error, d.deployed_at"
+		     " d.hook_pending, d.failures, d.last_error, d.deployed_at, d.stale"
 		     " FROM deploys d JOIN envs e ON e.id = d.env_id WHERE ?1 = 0 OR d.env_id = ?1"
 		     " ORDER BY e.name, d.service, d.host")) < 0)
 		return rc;
@@ -134,6 +136,7 @@ void capstan_store_deploy_list_free(capstan_store_deploy *rows, size_t count)
 		free(rows[i].dir);
 		free(rows[i].certs);
 		free(rows[i].last_error);
+		free(rows[i].stale);
 	}
 	free(rows);
 }
@@ -164,15 +167,33 @@ int capstan_store_deploy_rendered(capstan_ctx *ctx, int64_t id, const char *dir,
 	int64_t crl_refresh_at, int64_t at, int hook_pending)
 {
 	return deploy_update(ctx,
-		"UPDATE deploys SET dir = ?2, certs = ?3, crl_refresh_at = ?4, rendered_at = ?5, hook_pending = ?6"
-		" WHERE id = ?1", id, dir, certs, crl_refresh_at, at, hook_pending);
+		"UPDATE deploys SET dir = ?2, certs = ?3, crl_refresh_at = ?4, rendered_at = ?5, stale = NULL,"
+		" hook_pending = (hook_pending OR ?6) WHERE id = ?1", id, dir, certs, crl_refresh_at, at, hook_pending);
 }
 
-int capstan_store_deploy_done(capstan_ctx *ctx, int64_t id, int64_t at)
+int capstan_store_deploy_done(capstan_ctx *ctx, int64_t id, int64_t at, int hook_ran)
 {
+	/* Without a hook, a hook an earlier run owes stays owed. */
 	return deploy_update(ctx,
-		"UPDATE deploys SET hook_pending = 0, failures = 0, last_error = NULL, deployed_at = ?4 WHERE id = ?1",
-		id, NULL, NULL, at, 0, 0);
+		"UPDATE deploys SET hook_pending = 0, failures = 0, last_error = NULL, deployed_at = ?4"
+		" WHERE id = ?1 AND (?5 OR hook_pending = 0)", id, NULL, NULL, at, hook_ran, 0);
+}
+
+int capstan_store_deploy_stale(capstan_ctx *ctx, int64_t env_id, const char *service, const char *why)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "UPDATE deploys SET stale = ?3 WHERE env_id = ?1 AND service = ?2")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, service);
+	capstan_store_bind_text(stmt, 3, why);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot update the deploy ledger");
+	capstan_store_finish(ctx, stmt);
+	return rc;
 }
 
 int capstan_store_deploy_failed(capstan_ctx *ctx, int64_t id, const char *error)

@@ -132,7 +132,7 @@ size_t batch_input_line(const batch_input *in, size_t i);
 
 /* renew --due's redeployment (redeploy.c). */
 /* Delivers (or, dry, lists) what the deploy ledger owes; redeploy.c. */
-int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int dry_run);
+int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout, int dry_run);
 
 /* Output (output.c): text, or one JSON document with --json. */
 int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);

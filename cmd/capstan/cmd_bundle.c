@@ -68,7 +68,7 @@ int cli_write_bundle(cli *c, const capstan_bundle_opts *o, const char *dir, cons
 
 	if ((dir && capstan_bundle_check_dir(c->ctx, dir) < 0) || capstan_bundle_build(&b, c->ctx, o) < 0 ||
 	    (dir && capstan_bundle_write_dir(c->ctx, b, dir) < 0) ||
-	    (tar && capstan_bundle_write_tar(c->ctx, b, tar) < 0)) {
+	    (tar && capstan_bundle_write_tar(c->ctx, b, tar) < 0) || capstan_bundle_keep_password(c->ctx, b) < 0) {
 		rc = cli_fail(c);
 	} else {
 		for (size_t i = 0; i < capstan_bundle_warning_count(b); i++)

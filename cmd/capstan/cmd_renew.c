@@ -6,8 +6,8 @@
 #include "cli.h"
 
 typedef struct {
-	const char *env, *within_text, *bundle_dir, *exec_cmd, *prefix, *password_file;
-	int64_t within;
+	const char *env, *within_text, *bundle_dir, *exec_cmd, *prefix, *password_file, *exec_timeout_text;
+	int64_t within, exec_timeout;
 	int from_old_ca, dry_run;
 } due_args;
 
@@ -89,11 +89,15 @@ static int renew_only(cli *c, const due_args *a)
 	return rc < 0 ? cli_fail(c) : out_rc;
 }
 
+/* How long a run waits for another's delivery to end before giving up its own. */
+#define DEPLOY_LOCK_WAIT 600
+
 /*
- * With --bundle-dir, under the home's deploy lock: what is not yet tracked is
- * tracked as it is now; the renewals; then everything owed is delivered: what
- * they changed, and whatever earlier runs could not deliver. Each failure is
- * recorded and owed to the next run.
+ * With --bundle-dir: the renewals first (they need no delivery lock, so a run
+ * stuck on a hook never holds them up), then, under the home's deploy lock,
+ * every recorded service (each host) is tracked and every bundle that is owed
+ * delivered: what the renewals changed, and whatever earlier runs could not
+ * deliver. Each failure is recorded and owed to the next run.
  */
 static int renew_and_deliver(cli *c, const due_args *a)
 {
@@ -110,14 +114,15 @@ static int renew_and_deliver(cli *c, const due_args *a)
 	o.env = a->env, o.dir = dir, o.prefix = a->prefix, o.templates_dir = cli_templates_dir(c);
 	o.password = password.data ? &password : NULL;
 	o.hook = a->exec_cmd != NULL;
-	if (capstan_deploy_lock(c->ctx, &lock) < 0 || (!a->dry_run && capstan_deploy_track(c->ctx, &o) < 0)) {
-		rc = cli_fail(c);
-		goto done;
-	}
 	rc = renew_only(c, a);
 	/* What was renewed is delivered even when something else failed. */
-	if (redeploy_owed(c, &o, a->exec_cmd, a->dry_run) != EXIT_OK && rc == EXIT_OK)
+	if (capstan_deploy_lock(c->ctx, &lock, DEPLOY_LOCK_WAIT) < 0 ||
+	    (!a->dry_run && capstan_deploy_track(c->ctx, &o) < 0)) {
+		int failed = cli_fail(c);
+		rc = rc == EXIT_OK ? failed : rc;
+	} else if (redeploy_owed(c, &o, a->exec_cmd, a->exec_timeout, a->dry_run) != EXIT_OK && rc == EXIT_OK) {
 		rc = EXIT_FAILED;
+	}
 done:
 	capstan_deploy_unlock(lock);
 	capstan_secret_free(&password);
@@ -143,7 +148,7 @@ int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_
 
 int cmd_renew(cli *c, int argc, char **argv)
 {
-	due_args a = { 0 };
+	due_args a = { .exec_timeout = 600 };
 	const char *days = NULL, *ref = NULL;
 	int due = 0;
 	const cli_opt opts[] = {
@@ -157,6 +162,7 @@ int cmd_renew(cli *c, int argc, char **argv)
 		{ "prefix", OPT_VALUE, &a.prefix },
 		{ "password-file", OPT_VALUE, &a.password_file },
 		{ "dry-run", OPT_FLAG, &a.dry_run },
+		{ "exec-timeout", OPT_VALUE, &a.exec_timeout_text },
 		{ NULL, 0, NULL },
 	};
 	int64_t lifetime = 0;
@@ -173,12 +179,15 @@ int cmd_renew(cli *c, int argc, char **argv)
 		     a.dry_run))
 		return cli_usage_error(c, "--within, --from-old-ca, --bundle-dir and --exec go with --due"
 			" (and so do --prefix, --password-file and --dry-run)");
+	if (a.exec_timeout_text && !a.exec_cmd)
+		return cli_usage_error(c, "--exec-timeout goes with --exec");
 	if (a.exec_cmd && !a.bundle_dir)
 		return cli_usage_error(c, "--exec needs --bundle-dir: the hook reloads a redeployed bundle");
 	if ((a.prefix || a.password_file) && !a.bundle_dir)
 		return cli_usage_error(c, "--prefix and --password-file go with --bundle-dir: they are for the bundles");
 	if ((days && (rc = cli_duration(c, "--days", days, &lifetime)) != 0) ||
 	    (a.within_text && (rc = cli_duration(c, "--within", a.within_text, &a.within)) != 0) ||
+	    (a.exec_timeout_text && (rc = cli_duration(c, "--exec-timeout", a.exec_timeout_text, &a.exec_timeout)) != 0) ||
 	    (rc = cli_setup(c)) != 0)
 		return rc;
 	if (due)

@@ -27,7 +27,7 @@ static const cli_command commands[] = {
 	  " --to F --out FILE [--legacy] [--alias A]" },
 	{ "renew", cmd_renew, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "renew REF [--env ENV] [--days N] | renew --due [--env ENV] [--within DUR] [--from-old-ca]"
-	  " [--dry-run] [--bundle-dir DIR [--exec CMD] [--prefix DIR] [--password-file PF]]" },
+	  " [--dry-run] [--bundle-dir DIR [--exec CMD [--exec-timeout DUR]] [--prefix DIR] [--password-file PF]]" },
 	{ "rotate", cmd_rotate, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "rotate REF [--env ENV] [--days N] | rotate --env ENV --intermediate|--root [--key TYPE]"
 	  " [--root-days N] [--ca-days N]" },

@@ -3,6 +3,8 @@
  * reload hook run — recording each outcome, so that what failed is retried by
  * the next run until it succeeds. */
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -24,10 +26,14 @@ static void hook_env(const capstan_deploy_item *it)
 	setenv("CAPSTAN_REASON", it->why, 1);
 }
 
-/* Runs the hook; 0, or -1 with what went wrong in why. */
-static int run_hook(const char *cmd, const capstan_deploy_item *it, char *why, size_t size)
+/* Runs the hook in a process group of its own, killed (group and all) when it
+ * outlives timeout seconds: a reload that hangs is a failure, owed like any
+ * other, not a job that never ends. 0, or -1 with what went wrong in why. */
+static int run_hook(const char *cmd, int64_t timeout, const capstan_deploy_item *it, char *why, size_t size)
 {
-	pid_t pid;
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	int64_t waited_ms = 0;
+	pid_t pid, done;
 	int status;
 
 	fflush(NULL);
@@ -36,15 +42,27 @@ static int run_hook(const char *cmd, const capstan_deploy_item *it, char *why, s
 		return -1;
 	}
 	if (pid == 0) {
+		setpgid(0, 0);
 		hook_env(it);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			snprintf(why, size, "--exec: cannot wait for the hook: %s", strerror(errno));
+	setpgid(pid, pid);
+	while ((done = waitpid(pid, &status, WNOHANG)) == 0 || (done < 0 && errno == EINTR)) {
+		if (done == 0 && waited_ms >= timeout * 1000) {
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			snprintf(why, size, "the hook did not finish in %lld s (--exec-timeout): killed", (long long)timeout);
 			return -1;
 		}
+		nanosleep(&pause, NULL);
+		waited_ms += 50;
+	}
+	if (done < 0) {
+		snprintf(why, size, "--exec: cannot wait for the hook: %s", strerror(errno));
+		return -1;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	snprintf(why, size, "the hook failed (%s %d)", WIFEXITED(status) ? "exit status" : "signal",
@@ -59,7 +77,8 @@ static const char *where(const capstan_deploy_item *it, char *buf, size_t size)
 }
 
 /* One owed bundle: rendered, swapped in, hook run, outcome recorded. */
-static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_item *it, const char *cmd)
+static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_item *it, const char *cmd,
+	int64_t timeout)
 {
 	capstan_bundle *b = NULL;
 	char name[300], why[300];
@@ -74,8 +93,8 @@ static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_it
 	for (size_t i = 0; i < capstan_bundle_warning_count(b); i++)
 		fprintf(stderr, "capstan: warning: %s\n", capstan_bundle_warning(b, i));
 	capstan_bundle_free(b);
-	rc = cmd ? run_hook(cmd, it, why, sizeof(why)) : 0;
-	if (capstan_deploy_finish(c->ctx, it, rc < 0 ? why : NULL) < 0)
+	rc = cmd ? run_hook(cmd, timeout, it, why, sizeof(why)) : 0;
+	if (cmd && capstan_deploy_finish(c->ctx, it, rc < 0 ? why : NULL) < 0)
 		return cli_fail(c);
 	if (rc < 0) {
 		fprintf(stderr, "capstan: redeploy %s: %s (owed: the next renew --due --bundle-dir runs it again)\n", name,
@@ -88,7 +107,7 @@ static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_it
 	return EXIT_OK;
 }
 
-int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int dry_run)
+int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout, int dry_run)
 {
 	capstan_deploy_item *items = NULL;
 	size_t n = 0;
@@ -105,7 +124,7 @@ int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int dry
 					items[i].why);
 			continue;
 		}
-		if ((one = deliver(c, o, &items[i], cmd)) != EXIT_OK && rc == EXIT_OK)
+		if ((one = deliver(c, o, &items[i], cmd, timeout)) != EXIT_OK && rc == EXIT_OK)
 			rc = one;
 	}
 	capstan_deploy_items_free(items, n);

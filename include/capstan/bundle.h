@@ -48,6 +48,10 @@ int64_t capstan_bundle_crl_refresh_at(const capstan_bundle *bundle);
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *bundle, const char *dir);
 /* Before rendering: DIR can take a bundle (it is a directory, or is not there). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_check_dir(capstan_ctx *ctx, const char *dir);
+/* After a bundle with a new keystore password (new_password) was written:
+ * that password becomes the service's, and its delivered bundles are owed a
+ * render. Nothing to do for other bundles. */
+CAPSTAN_WARN_UNUSED int capstan_bundle_keep_password(capstan_ctx *ctx, const capstan_bundle *bundle);
 /* A gzip-compressed tar of the files ("-": standard output). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *bundle, const char *path);
 

@@ -6,9 +6,11 @@
  * run since. What differs from the inventory, or failed, is owed, and every
  * later run renders it again and reruns its hook until it succeeds:
  *
- *   capstan_deploy_track()   before renewals: start tracking what is recorded
- *   capstan_renew_due()      the renewals
- *   capstan_deploy_owed()    what differs, failed, or has CRLs growing old
+ *   capstan_renew_due()      the renewals (they need no lock of this)
+ *   capstan_deploy_lock()    one delivery at a time
+ *   capstan_deploy_track()   every recorded service (each host) gets a row
+ *   capstan_deploy_owed()    what was never delivered, differs, failed, or
+ *                            has CRLs growing old
  *   capstan_deploy_render()  each owed bundle rendered and swapped in place
  *   capstan_deploy_finish()  ...and the hook's outcome recorded
  */
@@ -41,13 +43,14 @@ typedef struct {
 	int64_t failures;    /* failed attempts before this one */
 } capstan_deploy_item;
 
-/* Takes the deploy lock of the home (blocking): overlapping runs deliver one
- * after the other, so each hook runs once per change. -1 on failure. */
-CAPSTAN_WARN_UNUSED int capstan_deploy_lock(capstan_ctx *ctx, int *fd);
+/* Takes the deploy lock of the home, waiting at most wait_seconds: overlapping
+ * runs deliver one after the other, so each hook runs once per change. */
+CAPSTAN_WARN_UNUSED int capstan_deploy_lock(capstan_ctx *ctx, int *fd, int wait_seconds);
 void capstan_deploy_unlock(int fd);
 
-/* Rows for every recorded service (each host) not yet tracked, as they are
- * now; rows of services or hosts no longer recorded are dropped. */
+/* A row for every recorded service (each host) not yet tracked, owed until
+ * it is first delivered; rows of services or hosts no longer recorded are
+ * dropped. */
 CAPSTAN_WARN_UNUSED int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *opts);
 /* Everything owed now. *items is the caller's: capstan_deploy_items_free(). */
 CAPSTAN_WARN_UNUSED int capstan_deploy_owed(capstan_ctx *ctx, const capstan_deploy_opts *opts,
@@ -58,7 +61,7 @@ void capstan_deploy_items_free(capstan_deploy_item *items, size_t count);
  * warning of the bundle). A failure is recorded against the row, and owed. */
 CAPSTAN_WARN_UNUSED int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *opts,
 	const capstan_deploy_item *item, capstan_bundle **out);
-/* After the hook: error NULL when it succeeded (or there was none). */
+/* After the hook (only when opts->hook): error NULL when it succeeded. */
 CAPSTAN_WARN_UNUSED int capstan_deploy_finish(capstan_ctx *ctx, const capstan_deploy_item *item, const char *error);
 
 /* Prometheus lines for the ledger: pending per bundle, and the serial and
