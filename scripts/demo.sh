@@ -75,6 +75,38 @@ echo "  openssl verify -crl_check on the leaked certificate: rejected (certifica
 printf '$ capstan verify leaked.pem --env staging\n'
 "$CAPSTAN" verify "$work/leaked.pem" --env staging 2>&1 | sed 's|'"$work"'/||' || true
 
+say "Delivery, night after night: per-host bundles from one YAML file, redeployed when renewed"
+# On a copy of the home: its nights are spent in the future (faketime).
+cp -a "$CAPSTAN_HOME" "$work/nights"
+main_home=$CAPSTAN_HOME
+export CAPSTAN_HOME="$work/nights"
+cat >"$work/capstan.yaml" <<'EOF'
+environments: { dev: {} }
+defaults: { days: 90, renew_before: 30d }
+services:
+  kv:
+    template: etcd
+    hosts: { node-a: [kv-1, kv-app], node-b: [kv-2] }
+    etcd: { roles: { app: { readwrite: [/app/] } } }
+    certs:
+      - { name: kv-1, profile: peer, dns: [localhost], ip: [127.0.0.1] }
+      - { name: kv-2, profile: peer, dns: [localhost], ip: [127.0.0.1] }
+      - { name: kv-app, profile: client, role: app }
+EOF
+run apply --config "$work/capstan.yaml"
+hook='echo "  hook: reload $CAPSTAN_SERVICE on $CAPSTAN_HOST ($CAPSTAN_REASON)"'
+run renew --due --env dev --bundle-dir "$work/deploy" --exec "$hook"
+printf '  node-b holds: %s\n' "$(cd "$work/deploy/dev/kv/node-b" && ls | tr '\n' ' ')"
+echo "# the next night: nothing due, nothing owed, nothing printed"
+run renew --due --env dev --bundle-dir "$work/deploy" --exec "$hook"
+echo "# 65 days later (faketime): the kv certificates are due, renewed and redelivered"
+printf '$ capstan renew --due --bundle-dir ... --exec ...\n'
+faketime -f +65d "$CAPSTAN" --passphrase-file "$work/passphrase" renew --due --env dev --bundle-dir "$work/deploy" \
+	--exec "$hook" | grep -v '^renewed dev/\(etcd\|root\|web\)'
+printf '  metrics: %s\n' "$(faketime -f +65d "$CAPSTAN" metrics --out - | grep -c '^capstan_redeploy_pending.* 0$') bundles delivered, none pending"
+
+export CAPSTAN_HOME=$main_home
+
 say "Keys at rest"
 printf '  %s is mode %s; %d keys stored, all sealed with AES-256-GCM (no plaintext key in the file)\n' \
 	capstan.db "$(stat -c %a "$CAPSTAN_HOME/capstan.db")" \
