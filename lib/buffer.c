@@ -16,26 +16,35 @@ void capstan_buf_free(capstan_buf *buf)
 	free(buf->data);
 	buf->data = NULL;
 	buf->len = 0;
+	buf->cap = 0;
 }
 
 int capstan_buf_append(capstan_ctx *ctx, capstan_buf *buf, const void *data, size_t len)
 {
+	/* cap 0 with data: allocated by someone else, exactly len bytes as far as we know. */
+	size_t have = buf->data ? (buf->cap > buf->len ? buf->cap : buf->len) : 0, want, size;
 	unsigned char *grown;
 
-	if (len > SIZE_MAX - buf->len - 1)
+	if (len > SIZE_MAX / 2 - buf->len - 1)
 		return capstan_error_oom(ctx);
-	/* realloc would leave a copy of secret bytes behind: grow by hand. */
-	if (!(grown = malloc(buf->len + len + 1)))
-		return capstan_error_oom(ctx);
-	if (buf->len)
-		memcpy(grown, buf->data, buf->len);
+	want = buf->len + len + 1;
+	if (want > have) {
+		/* Doubling, so that n appends cost O(n); by hand rather than realloc,
+		 * which would leave a copy of secret bytes behind. */
+		size = have * 2 > want ? have * 2 : want;
+		if (!(grown = malloc(size)))
+			return capstan_error_oom(ctx);
+		if (buf->len)
+			memcpy(grown, buf->data, buf->len);
+		capstan_wipe(buf->data, buf->len);
+		free(buf->data);
+		buf->data = grown;
+		buf->cap = size;
+	}
 	if (len)
-		memcpy(grown + buf->len, data, len);
-	grown[buf->len + len] = '\0';
-	len += buf->len;
-	capstan_buf_free(buf);
-	buf->data = grown;
-	buf->len = len;
+		memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
 	return 0;
 }
 

@@ -62,6 +62,13 @@ int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path, u
 		capstan_file_abort(f);
 		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is a directory", path);
 	}
+	/* A file is replaced whole by a rename: a device or a pipe would be
+	 * replaced too (root once turned /dev/null into a file that way). */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode)) {
+		capstan_file_abort(f);
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file (a device or a pipe): give a file,"
+			" or - for standard output", path);
+	}
 	/* The temporary file lives beside the target so rename() is atomic, and is
 	 * created 0600 by mkstemp, so a key is never readable by others, even briefly. */
 	if (!(f->tmp = capstan_aprintf("%s/.capstan-tmp-XXXXXX", f->dir))) {
@@ -159,6 +166,7 @@ int capstan_file_read(capstan_ctx *ctx, capstan_buf *out, const char *path, size
 	buf[len] = '\0';
 	out->data = buf;
 	out->len = len;
+	out->cap = 0;
 	buf = NULL;
 done:
 	free(buf);

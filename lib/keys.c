@@ -350,6 +350,7 @@ int capstan_aead_seal(capstan_buf *out, capstan_ctx *ctx, const unsigned char ke
 	EVP_CIPHER_CTX_free(cctx);
 	out->data = buf;
 	out->len = total;
+	out->cap = 0;
 	return 0;
 fail:
 	EVP_CIPHER_CTX_free(cctx);
@@ -385,6 +386,7 @@ int capstan_aead_open(capstan_buf *out, capstan_ctx *ctx, const unsigned char ke
 	buf[plain_len] = '\0';
 	out->data = buf;
 	out->len = plain_len;
+	out->cap = 0;
 	return 0;
 fail:
 	EVP_CIPHER_CTX_free(cctx);

@@ -433,6 +433,7 @@ int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out)
 				memcpy(out->data, sqlite3_column_blob(stmt, 0), len);
 			out->data[len] = 0;
 			out->len = len;
+			out->cap = 0;
 		}
 	} else if (step == SQLITE_DONE) {
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no '%s' in the inventory", key);

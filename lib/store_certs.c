@@ -243,6 +243,7 @@ int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha25
 		else if (len)
 			memcpy(sealed->data, sqlite3_column_blob(stmt, 1), len);
 		sealed->len = len;
+		sealed->cap = 0;
 	} else if (step == SQLITE_ROW || step == SQLITE_DONE) {
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "key %lld is missing or corrupt", (long long)id);
 	} else {

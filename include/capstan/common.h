@@ -50,9 +50,10 @@ int capstan_error_last(const capstan_ctx *ctx);
 typedef struct {
 	unsigned char *data;
 	size_t len;
+	size_t cap;   /* bytes allocated (appends double it); 0: exactly len + 1, or none */
 } capstan_buf;
 
-#define CAPSTAN_BUF_INIT { NULL, 0 }
+#define CAPSTAN_BUF_INIT { NULL, 0, 0 }
 void capstan_buf_free(capstan_buf *buf);
 
 /* Overwrite memory in a way the compiler may not optimise away. */

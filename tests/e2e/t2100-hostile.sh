@@ -134,6 +134,8 @@ done
 
 hostile "bundle a traversal service" cap bundle --env dev --service ../../escape --out "$T/out-dir/b"
 hostile "bundle a traversal environment" cap bundle --env ../escape --service web --out "$T/out-dir/b"
+hostile "metrics onto a device" cap metrics --out /dev/null
+check "which is still the device" test -c /dev/null
 hostile "bundle onto a file" cap bundle --env dev --service web --out "$T/web.chain"
 hostile "bundle with a relative --prefix" cap bundle --env dev --service web --out "$T/out-dir/b" --prefix etc/tls
 hostile "bundle with a traversal --prefix" cap bundle --env dev --service web --out "$T/out-dir/b" --prefix /etc/../../x
