@@ -97,7 +97,7 @@ typedef struct {
 	gid_t gid;
 } build;
 
-static int put_path(capstan_tvalue *map, const char *key, const char *dir, const char *file)
+int capstan_bundle_put_path(capstan_tvalue *map, const char *key, const char *dir, const char *file)
 {
 	char *path = capstan_aprintf("%s/%s", dir, file);
 	int rc = path ? capstan_tv_put_string(map, key, path) : -1;
@@ -150,7 +150,9 @@ static int put_sans(capstan_tvalue *map, const capstan_cert *cert)
 		capstan_tv_free(ip);
 		return -1;
 	}
-	return capstan_tv_put(map, "dns", dns) < 0 || capstan_tv_put(map, "ip", ip) < 0 ? -1 : 0;
+	/* Each put takes its list, even when it fails: both are always made. */
+	rc = capstan_tv_put(map, "dns", dns);
+	return capstan_tv_put(map, "ip", ip) < 0 || rc < 0 ? -1 : 0;
 }
 
 /* Kubernetes object names: lower case, digits, '-' and '.'. */
@@ -182,17 +184,17 @@ static int cert_data(capstan_ctx *ctx, build *bd, const capstan_cert *cert, cons
 		capstan_tv_put(m, "server", capstan_tv_bool(server)) | capstan_tv_put(m, "client", capstan_tv_bool(client)) |
 		capstan_tv_put(m, "client_only", capstan_tv_bool(!server)) | put_sans(m, cert);
 	snprintf(file, sizeof(file), "%s.pem", cert->name);
-	rc |= put_path(m, "cert_file", dir, file);
+	rc |= capstan_bundle_put_path(m, "cert_file", dir, file);
 	snprintf(file, sizeof(file), "%s-key.pem", cert->name);
-	rc |= put_path(m, "key_file", dir, file);
+	rc |= capstan_bundle_put_path(m, "key_file", dir, file);
 	snprintf(file, sizeof(file), "%s-key.pk8", cert->name);
-	rc |= put_path(m, "pk8_file", dir, bd->set->pkcs8 ? file : "");
+	rc |= capstan_bundle_put_path(m, "pk8_file", dir, bd->set->pkcs8 ? file : "");
 	rc |= put_b64(m, "chain_b64", &files[0]) | put_b64(m, "key_b64", &files[1]);
 	if (bd->keystores) {
 		snprintf(file, sizeof(file), "%s.p12", cert->name);
-		rc |= put_path(m, "keystore_file", dir, file) | put_b64(m, "keystore_b64", &files[2]);
+		rc |= capstan_bundle_put_path(m, "keystore_file", dir, file) | put_b64(m, "keystore_b64", &files[2]);
 		snprintf(file, sizeof(file), "%s.password", cert->name);
-		rc |= put_path(m, "password_file", dir, file) | capstan_tv_put_string(m, "password", bd->password);
+		rc |= capstan_bundle_put_path(m, "password_file", dir, file) | capstan_tv_put_string(m, "password", bd->password);
 	}
 	return rc ? capstan_error_oom(ctx) : 0;
 }
@@ -245,8 +247,7 @@ static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, c
 	snprintf(line, sizeof(line), "cert %s serial %s not_after %s\n", name, cert->serial, na);
 	if ((rc = capstan_buf_append(ctx, &bd->manifest, line, strlen(line))) < 0)
 		goto done;
-	snprintf(line, sizeof(line), "%s %s %lld\n", name, cert->serial, (long long)cert->not_after);
-	if ((rc = capstan_buf_append(ctx, &bd->certs_lines, line, strlen(line))) < 0)
+	if ((rc = capstan_bundle_cert_line(ctx, cert, &bd->certs_lines)) < 0)
 		goto done;
 	rc = capstan_tv_push(bd->certs, m) < 0 ? capstan_error_oom(ctx) : 0;
 	m = NULL;
@@ -339,14 +340,14 @@ static int add_trust(capstan_ctx *ctx, build *bd, const capstan_store_env *env, 
 	    (rc = capstan_bundle_add(ctx, bd->b, "ca.pem", 0644, ca.data, ca.len)) < 0 ||
 	    (rc = capstan_bundle_trust_line(ctx, &ca, &bd->certs_lines)) < 0)
 		goto done;
-	rc |= put_path(bd->top, "ca_file", bd->o->dir, "ca.pem") | put_b64(bd->top, "ca_b64", &ca);
+	rc |= capstan_bundle_put_path(bd->top, "ca_file", bd->o->dir, "ca.pem") | put_b64(bd->top, "ca_b64", &ca);
 	if (rc == 0 && bd->keystores) {
 		snprintf(line, sizeof(line), "%s\n", bd->password);
 		if ((rc = add_export(ctx, bd, any, CAPSTAN_FORMAT_TRUSTSTORE, "truststore.p12", &trust)) < 0 ||
 		    (rc = capstan_bundle_add(ctx, bd->b, "truststore.password", 0600, line, strlen(line))) < 0)
 			goto done;
-		rc |= put_path(bd->top, "truststore_file", bd->o->dir, "truststore.p12") |
-			put_path(bd->top, "truststore_password_file", bd->o->dir, "truststore.password") |
+		rc |= capstan_bundle_put_path(bd->top, "truststore_file", bd->o->dir, "truststore.p12") |
+			capstan_bundle_put_path(bd->top, "truststore_password_file", bd->o->dir, "truststore.password") |
 			put_b64(bd->top, "truststore_b64", &trust) | capstan_tv_put_string(bd->top, "password", bd->password);
 	}
 	if (rc > 0)
@@ -634,25 +635,4 @@ int capstan_cert_services(capstan_ctx *ctx, const char *env_name, const char *ce
 	*names = list.items;
 	*count = list.count;
 	return 0;
-}
-
-int capstan_service_hosts(capstan_ctx *ctx, const char *env_name, const char *service, char ***names, size_t *count)
-{
-	capstan_store_env env = { 0 };
-	capstan_store_service sv = { 0 };
-	capstan_delivery d = { 0 };
-	int rc;
-
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_store_env_get(ctx, env_name, &env)) < 0)
-		return rc;
-	if ((rc = capstan_store_service_get(ctx, env.id, service, &sv)) == 0 &&
-	    (rc = capstan_delivery_decode(ctx, sv.delivery, &d)) == 0) {
-		*names = d.hosts.items;
-		*count = d.hosts.count;
-		d.hosts = (capstan_strlist){ 0 };
-	}
-	capstan_delivery_clear(&d);
-	capstan_store_service_clear(&sv);
-	capstan_store_env_clear(&env);
-	return rc;
 }

@@ -22,20 +22,21 @@
 #include "ossl.h"
 #include "delivery.h"
 
-static int put_path(capstan_ctx *ctx, capstan_tvalue *top, const char *key, const char *dir, const char *file)
-{
-	char *path = capstan_aprintf("%s/%s", dir, file);
-	int rc = path && capstan_tv_put_string(top, key, path) == 0 ? 0 : capstan_error_oom(ctx);
-
-	free(path);
-	return rc;
-}
 
 int capstan_bundle_crl_paths(capstan_ctx *ctx, capstan_tvalue *top, const char *dir)
 {
-	int rc = put_path(ctx, top, "crl_file", dir, "crl.pem");
+	if (capstan_bundle_put_path(top, "crl_file", dir, "crl.pem") < 0 ||
+	    capstan_bundle_put_path(top, "crl_all_file", dir, "crl-all.pem") < 0)
+		return capstan_error_oom(ctx);
+	return 0;
+}
 
-	return rc < 0 ? rc : put_path(ctx, top, "crl_all_file", dir, "crl-all.pem");
+int capstan_bundle_cert_line(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *out)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s %s %lld\n", cert->name, cert->serial, (long long)cert->not_after);
+	return capstan_buf_append(ctx, out, line, strlen(line));
 }
 
 int capstan_bundle_trust_line(capstan_ctx *ctx, const capstan_buf *ca_pem, capstan_buf *out)

@@ -45,6 +45,10 @@ int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, un
  * SHA256 0"), beside its "NAME SERIAL NOT_AFTER" lines: when a root joins or
  * leaves the trust bundle, the bundle is owed a render. Also for deploy.c. */
 #define CAPSTAN_TRUST_LINE "@trust"
+/* The ledger's line for a certificate: "NAME SERIAL NOT_AFTER". */
+int capstan_bundle_cert_line(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *out);
+/* map[key] = "DIR/FILE"; -1 when out of memory. */
+int capstan_bundle_put_path(capstan_tvalue *map, const char *key, const char *dir, const char *file);
 int capstan_bundle_trust_line(capstan_ctx *ctx, const capstan_buf *ca_pem, capstan_buf *out);
 int capstan_bundle_crl_paths(capstan_ctx *ctx, capstan_tvalue *top, const char *dir);
 int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, const capstan_store_env *env);

@@ -84,12 +84,9 @@ static int current_certs(capstan_ctx *ctx, const char *env, int64_t env_id, cons
 
 	for (size_t i = 0; rc == 0 && i < names->count; i++) {
 		capstan_cert *cert = NULL;
-		char line[256];
 		rc = capstan_store_cert_latest(ctx, env_id, names->items[i], CAPSTAN_KIND_LEAF, &cert);
-		if (rc == 0 && cert->status == CAPSTAN_STATUS_VALID) {
-			snprintf(line, sizeof(line), "%s %s %lld\n", cert->name, cert->serial, (long long)cert->not_after);
-			rc = capstan_buf_append(ctx, out, line, strlen(line));
-		}
+		if (rc == 0 && cert->status == CAPSTAN_STATUS_VALID)
+			rc = capstan_bundle_cert_line(ctx, cert, out);
 		rc = rc == CAPSTAN_ENOTFOUND ? 0 : rc;
 		capstan_cert_free(cert);
 	}

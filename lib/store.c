@@ -130,7 +130,20 @@ static const char *const migrations[] = {
 	 "  last_error TEXT,"
 	 "  deployed_at INTEGER NOT NULL DEFAULT 0,"
 	 "  stale TEXT,"                    /* why it is owed though nothing above says so */
-	 "  UNIQUE (env_id, service, host));"),
+	 "  UNIQUE (env_id, service, host));"
+	 /* Whether an old root still anchors a live leaf, and until when, by
+	  * seeks rather than a scan of its leaves (a root rotation at a million). */
+	 "DROP INDEX certs_issuer_status;"
+	 "CREATE INDEX certs_issuer_status ON certs(issuer_id, status, not_after);"
+	 /* The environment's latest revocation, kept by triggers: what makes its
+	  * delivered bundles' CRLs stale, read without a scan of revoked rows. */
+	 "ALTER TABLE envs ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;"
+	 "UPDATE envs SET revoked_at = coalesce((SELECT max(c.revoked_at) FROM certs c"
+	 "  WHERE c.env_id = envs.id AND c.status = 'revoked'), 0);"
+	 "CREATE TRIGGER certs_revoked_env_update AFTER UPDATE OF status ON certs WHEN NEW.status = 'revoked'"
+	 " BEGIN UPDATE envs SET revoked_at = max(revoked_at, coalesce(NEW.revoked_at, 0)) WHERE id = NEW.env_id; END;"
+	 "CREATE TRIGGER certs_revoked_env_insert AFTER INSERT ON certs WHEN NEW.status = 'revoked'"
+	 " BEGIN UPDATE envs SET revoked_at = max(revoked_at, coalesce(NEW.revoked_at, 0)) WHERE id = NEW.env_id; END;"),
 };
 
 /* The version whose step added certs.spki_sha256. */

@@ -439,12 +439,17 @@ int capstan_store_roots_leaving(capstan_ctx *ctx, int64_t env_id, time_t now, ca
 	/* capstan_store_env_roots's rule for an old root, with the expiry of the
 	 * last leaf that keeps it there (or its own, if that comes first). */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT * FROM (SELECT " CERT_COLUMNS ", min(c.not_after, ("
-		     "   SELECT max(l.not_after) FROM certs i JOIN certs l ON l.issuer_id = i.id"
-		     "   WHERE i.issuer_id = c.id AND l.kind = 'leaf' AND l.status IN ('valid', 'superseded')"
-		     "   AND l.not_after > ?2)) AS leaves_at" CERT_FROM
-		     " WHERE (?1 = 0 OR c.env_id = ?1) AND c.kind = 'root' AND c.status = 'superseded'"
-		     " AND c.not_after > ?2 ORDER BY e.name, c.id) WHERE leaves_at IS NOT NULL")) < 0)
+		     /* The last leaf under each of its intermediates: one seek per
+		      * (intermediate, status) on (issuer_id, status, not_after). */
+		     "SELECT * FROM (SELECT " CERT_COLUMNS ", (SELECT CASE WHEN last > ?2 THEN min(c.not_after, last) END"
+		     "  FROM (SELECT max(max(coalesce((SELECT max(l.not_after) FROM certs l"
+		     "     WHERE l.issuer_id = i.id AND l.status = 'valid'), 0), coalesce((SELECT max(l.not_after)"
+		     "     FROM certs l WHERE l.issuer_id = i.id AND l.status = 'superseded'), 0))) AS last"
+		     "   FROM certs i WHERE i.issuer_id = c.id)) AS leaves_at"
+		     /* The environments first, then their roots by (env_id, kind, status). */
+		     " FROM envs e CROSS JOIN certs c ON c.env_id = e.id"
+		     " WHERE (?1 = 0 OR e.id = ?1) AND c.kind = 'root' AND c.status = 'superseded'"
+		     " AND +c.not_after > ?2 ORDER BY e.name, c.id) WHERE leaves_at IS NOT NULL")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);

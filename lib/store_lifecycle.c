@@ -150,7 +150,7 @@ int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT " CERT_COLUMNS CERT_FROM
 		     "WHERE c.spki_sha256 = (SELECT spki_sha256 FROM certs WHERE id = ?1) AND c.id != ?1"
-		     " AND c.kind = 'leaf' AND c.status != 'revoked' AND c.not_after > ?2 ORDER BY c.id")) < 0)
+		     " AND c.kind = 'leaf' AND c.status != 'revoked' AND +c.not_after > ?2 ORDER BY c.id")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, cert_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
@@ -163,11 +163,15 @@ int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***ou
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     /* The roots by (env, kind), not every unexpired or valid row by
+		      * not_after or status (the +); an old root's leaves by seeks on
+		      * (issuer, status, not_after). */
 		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'root'"
-		     " AND c.not_after > ?2 AND (c.status = 'valid' OR (c.status = 'superseded' AND EXISTS ("
-		     "   SELECT 1 FROM certs i JOIN certs l ON l.issuer_id = i.id"
-		     "   WHERE i.issuer_id = c.id AND l.kind = 'leaf' AND l.status IN ('valid', 'superseded')"
-		     "   AND l.not_after > ?2)))"
+		     " AND +c.not_after > ?2 AND (+c.status = 'valid' OR (+c.status = 'superseded' AND EXISTS ("
+		     "   SELECT 1 FROM certs i INDEXED BY certs_issuer_status"
+		     "   JOIN certs l INDEXED BY certs_issuer_status ON l.issuer_id = i.id"
+		     "   WHERE i.issuer_id = c.id AND l.status IN ('valid', 'superseded') AND l.not_after > ?2"
+		     "   AND +l.kind = 'leaf')))"
 		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
@@ -182,7 +186,7 @@ int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_ce
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
-		     " AND c.not_after > ?2 ORDER BY c.id DESC")) < 0)
+		     " AND +c.not_after > ?2 ORDER BY c.id DESC")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
@@ -196,9 +200,13 @@ int capstan_store_crl_issuers(capstan_ctx *ctx, int64_t env_id, time_t now, caps
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     /* The + keeps the planner off certs_not_after, a scan of every
+		      * unexpired row once ?2 is a parameter: by (env_id, kind), and the
+		      * intermediate's leaves by (issuer_id, ...). */
 		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
-		     " AND c.not_after > ?2 AND (c.status = 'valid' OR EXISTS ("
-		     "   SELECT 1 FROM certs l WHERE l.issuer_id = c.id AND l.not_after > ?2))"
+		     " AND +c.not_after > ?2 AND (c.status = 'valid' OR EXISTS ("
+		     "   SELECT 1 FROM certs l INDEXED BY certs_issuer_status WHERE l.issuer_id = c.id"
+		     "   AND +l.not_after > ?2))"
 		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
@@ -214,7 +222,7 @@ int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 
 	/* certs_revoked covers the query: no table row is read. */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT serial, revoked_at, revoke_reason FROM certs"
+		     "SELECT serial, revoked_at, revoke_reason FROM certs INDEXED BY certs_revoked"
 		     " WHERE issuer_id = ?1 AND status = 'revoked' AND not_after > ?2 ")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, issuer_id);
@@ -264,7 +272,7 @@ int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_cr
 	 * signing: it counts as newer. certs_revoked answers the EXISTS. */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT r.der, r.this_update, r.next_update, r.number, EXISTS (SELECT 1 FROM certs c"
-		     "   WHERE c.issuer_id = r.issuer_id AND c.status = 'revoked' AND c.revoked_at >= r.this_update)"
+		     "   INDEXED BY certs_revoked WHERE c.issuer_id = r.issuer_id AND c.status = 'revoked' AND c.revoked_at >= r.this_update)"
 		     " FROM crls r WHERE r.issuer_id = ?1")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, issuer_id);

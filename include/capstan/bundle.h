@@ -55,10 +55,6 @@ CAPSTAN_WARN_UNUSED int capstan_bundle_keep_password(capstan_ctx *ctx, const cap
 /* A gzip-compressed tar of the files ("-": standard output). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *bundle, const char *path);
 
-/* The hosts of the service (its hosts: mapping); none when it has no hosts. */
-CAPSTAN_WARN_UNUSED int capstan_service_hosts(capstan_ctx *ctx, const char *env, const char *service,
-	char ***names, size_t *count);
-
 /* The services of ENV whose certificates include CERT_NAME, as apply recorded
  * them. *names (each and the array) is the caller's. */
 CAPSTAN_WARN_UNUSED int capstan_cert_services(capstan_ctx *ctx, const char *env, const char *cert_name,
