@@ -358,17 +358,11 @@ static int parse_nodes(parser *p, const char **pos, const node *open, node **out
 	}
 }
 
-/* Rendering, into a buffer that doubles (capstan_buf grows by copying, which
- * would make many small appends quadratic); wiped, as configs hold passwords. */
-typedef struct {
-	unsigned char *data;
-	size_t len, cap;
-} growbuf;
-
+/* Rendering, into a capstan_buf (it doubles; wiped when freed, as configs hold passwords). */
 typedef struct {
 	capstan_ctx *ctx;
 	const char *name;
-	growbuf out;
+	capstan_buf out;
 	const capstan_tvalue *stack[MAX_DEPTH + 2];
 	int depth;
 	size_t steps;
@@ -376,27 +370,9 @@ typedef struct {
 
 static int emit(renderer *r, const void *data, size_t len)
 {
-	growbuf *b = &r->out;
-	unsigned char *grown;
-	size_t cap;
-
-	if (len > MAX_OUTPUT || b->len + len > MAX_OUTPUT)
+	if (len > MAX_OUTPUT || r->out.len + len > MAX_OUTPUT)
 		return capstan_error(r->ctx, CAPSTAN_EINVALID, "%s: output larger than 16 MiB", r->name);
-	if (b->len + len > b->cap) {
-		for (cap = b->cap ? b->cap : 4096; cap < b->len + len; cap *= 2)
-			;
-		if (!(grown = malloc(cap)))
-			return capstan_error_oom(r->ctx);
-		if (b->len)
-			memcpy(grown, b->data, b->len);
-		capstan_wipe(b->data, b->len);
-		free(b->data);
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	return 0;
+	return capstan_buf_append(r->ctx, &r->out, data, len);
 }
 
 static int lookup(renderer *r, const node *n, const capstan_tvalue **out)
@@ -514,8 +490,7 @@ int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name
 	if ((rc = parse_nodes(&p, &pos, NULL, &tree, 0)) == 0 && (rc = render_nodes(&r, tree)) == 0)
 		rc = capstan_buf_append(ctx, out, r.out.data, r.out.len);
 	nodes_free(tree);
-	capstan_wipe(r.out.data, r.out.len);
-	free(r.out.data);
+	capstan_buf_free(&r.out);
 	if (rc < 0)
 		capstan_buf_free(out);
 	return rc;
