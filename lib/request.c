@@ -106,6 +106,10 @@ int capstan_request_sans(capstan_ctx *ctx, const capstan_issue_opts *opts, const
 		if (rc < 0)
 			return rc;
 	}
+	/* The cap first: each SAN added is checked against those before it. */
+	if (given > CAPSTAN_MAX_SANS || (!given && csr_sans && csr_sans->count > CAPSTAN_MAX_SANS))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "%zu subject alternative names: at most %d in one certificate",
+			given ? given : csr_sans->count, CAPSTAN_MAX_SANS);
 	if (given)
 		rc = add_from_options(ctx, opts, out);
 	else

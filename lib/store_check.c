@@ -88,7 +88,7 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 	int rc, step;
 
 	/* A keyless certificate is fine when it was issued from a CSR, which its
-	 * audit row says (looked up only for keyless rows: audit has no serial index). */
+	 * audit row says (looked up only for keyless rows, through audit_serial). */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT c.id, c.env_id, e.name, c.name, c.serial, c.fingerprint, c.kind, c.status,"
 		     " c.not_after, c.der, c.key_id, k.spki_sha256, k.sealed,"
