@@ -59,17 +59,18 @@ void capstan_deploy_unlock(int fd)
 /* The certificate names a (service, host) renders, in the order a render
  * writes them: the host's, else all. CAPSTAN_ENOTFOUND (no message) when the
  * service or host is no longer recorded. */
-static int row_names(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host, capstan_strlist *names,
-	capstan_delivery *d)
+static int row_names(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host, capstan_strlist *names)
 {
 	capstan_store_service sv = { 0 };
+	capstan_delivery d = { 0 };
 	int rc;
 
 	if ((rc = capstan_store_service_get(ctx, env_id, service, &sv)) == 0 &&
-	    (rc = capstan_delivery_decode(ctx, sv.delivery, d)) == 0 &&
-	    (rc = capstan_delivery_lines(ctx, sv.certs, d, *host ? host : NULL, names)) == 0)
+	    (rc = capstan_delivery_decode(ctx, sv.delivery, &d)) == 0 &&
+	    (rc = capstan_delivery_lines(ctx, sv.certs, &d, *host ? host : NULL, names)) == 0)
 		for (size_t i = 0; i < names->count; i++)
 			names->items[i][strcspn(names->items[i], "\t")] = '\0';
+	capstan_delivery_clear(&d);
 	capstan_store_service_clear(&sv);
 	return rc;
 }
@@ -96,26 +97,10 @@ static int current_certs(capstan_ctx *ctx, const char *env, int64_t env_id, cons
 	return rc;
 }
 
-static int track_one(capstan_ctx *ctx, const capstan_store_env *env, const char *service, const char *host)
+/* Every service of the environment, each of its hosts, tracked. A new row
+ * is owed until first delivered, whatever its certificates: none are read. */
+static int track_env(capstan_ctx *ctx, int64_t env_id)
 {
-	capstan_strlist names = { 0 };
-	capstan_delivery d = { 0 };
-	capstan_buf certs = CAPSTAN_BUF_INIT;
-	int rc;
-
-	if ((rc = row_names(ctx, env->id, service, host, &names, &d)) == 0 &&
-	    (rc = current_certs(ctx, env->name, env->id, &names, &certs)) == 0)
-		rc = capstan_store_deploy_track(ctx, env->id, service, host, (const char *)certs.data);
-	capstan_buf_free(&certs);
-	capstan_delivery_clear(&d);
-	capstan_strlist_free(&names);
-	return rc < 0 ? rc : 0;
-}
-
-/* Every service of the environment, each of its hosts, tracked. */
-static int track_env(capstan_ctx *ctx, const capstan_store_env *env)
-{
-	int64_t env_id = env->id;
 	capstan_strlist services = { 0 };
 	int rc = capstan_store_service_names(ctx, env_id, &services);
 
@@ -125,9 +110,9 @@ static int track_env(capstan_ctx *ctx, const capstan_store_env *env)
 		if ((rc = capstan_store_service_get(ctx, env_id, services.items[i], &sv)) == 0 &&
 		    (rc = capstan_delivery_decode(ctx, sv.delivery, &d)) == 0) {
 			for (size_t h = 0; rc == 0 && h < d.hosts.count; h++)
-				rc = track_one(ctx, env, services.items[i], d.hosts.items[h]);
+				rc = capstan_store_deploy_track(ctx, env_id, services.items[i], d.hosts.items[h]);
 			if (rc == 0 && d.hosts.count == 0)
-				rc = track_one(ctx, env, services.items[i], "");
+				rc = capstan_store_deploy_track(ctx, env_id, services.items[i], "");
 		}
 		capstan_delivery_clear(&d);
 		capstan_store_service_clear(&sv);
@@ -177,7 +162,7 @@ int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *o)
 	for (size_t i = 0; rc == 0 && i < envs.count; i++) {
 		capstan_store_env env = { 0 };
 		if ((rc = capstan_store_env_get(ctx, envs.items[i], &env)) == 0 && (rc = forget_gone(ctx, env.id)) == 0)
-			rc = track_env(ctx, &env);
+			rc = track_env(ctx, env.id);
 		capstan_store_env_clear(&env);
 	}
 	rc = capstan_store_end(ctx, rc);
@@ -259,7 +244,6 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	capstan_deploy_item *it, int *owed)
 {
 	capstan_strlist names = { 0 };
-	capstan_delivery d = { 0 };
 	capstan_buf certs = CAPSTAN_BUF_INIT;
 	/* Without a bundle directory (metrics), where it was last rendered. */
 	char why[600], *path = o->dir ? bundle_path(o->dir, row) : strdup(row->dir ? row->dir : "");
@@ -268,7 +252,7 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	*owed = 0;
 	if (!path)
 		return capstan_error_oom(ctx);
-	rc = row_names(ctx, row->env_id, row->service, row->host, &names, &d);
+	rc = row_names(ctx, row->env_id, row->service, row->host, &names);
 	if (rc == CAPSTAN_ENOTFOUND)
 		rc = 0; /* its service or host is gone: the next delivery run forgets the row */
 	else if (rc == 0 && (rc = current_certs(ctx, row->env, row->env_id, &names, &certs)) == 0) {
@@ -286,7 +270,6 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	}
 	free(path);
 	capstan_buf_free(&certs);
-	capstan_delivery_clear(&d);
 	capstan_strlist_free(&names);
 	return rc;
 }
@@ -348,11 +331,10 @@ static int reissue_revoked(capstan_ctx *ctx, const capstan_deploy_item *it)
 {
 	capstan_store_env env = { 0 };
 	capstan_strlist names = { 0 };
-	capstan_delivery d = { 0 };
 	int rc;
 
 	if ((rc = capstan_store_env_get(ctx, it->env, &env)) < 0 ||
-	    (rc = row_names(ctx, env.id, it->service, it->host, &names, &d)) < 0)
+	    (rc = row_names(ctx, env.id, it->service, it->host, &names)) < 0)
 		goto done;
 	for (size_t i = 0; rc == 0 && i < names.count; i++) {
 		capstan_cert *cert = NULL, *fresh = NULL;
@@ -366,7 +348,6 @@ static int reissue_revoked(capstan_ctx *ctx, const capstan_deploy_item *it)
 		capstan_cert_free(cert);
 	}
 done:
-	capstan_delivery_clear(&d);
 	capstan_strlist_free(&names);
 	capstan_store_env_clear(&env);
 	return rc;

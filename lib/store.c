@@ -121,7 +121,7 @@ static const char *const migrations[] = {
 	 "  env_id INTEGER NOT NULL REFERENCES envs(id),"
 	 "  service TEXT NOT NULL,"
 	 "  host TEXT NOT NULL DEFAULT '',"
-	 "  dir TEXT,"                      /* NULL: a baseline, never rendered by renew --due */
+	 "  dir TEXT,"                      /* NULL: never delivered by renew --due */
 	 "  certs TEXT NOT NULL DEFAULT '',"  /* 'NAME SERIAL NOT_AFTER' lines, as rendered */
 	 "  crl_refresh_at INTEGER NOT NULL DEFAULT 0,"
 	 "  rendered_at INTEGER NOT NULL DEFAULT 0,"

@@ -153,7 +153,7 @@ int capstan_store_bundle_password_put(capstan_ctx *ctx, int64_t env_id, const ch
 typedef struct {
 	int64_t id, env_id;
 	char *env, *service, *host;
-	char *dir;               /* NULL: a baseline, never rendered here */
+	char *dir;               /* NULL: never delivered */
 	char *certs;             /* "NAME SERIAL NOT_AFTER" lines as rendered */
 	int64_t crl_refresh_at, rendered_at, deployed_at;
 	int hook_pending;
@@ -162,9 +162,8 @@ typedef struct {
 	char *stale;             /* why it is owed beyond that (a new keystore password); NULL: nothing */
 } capstan_store_deploy;
 
-/* Adds the row as a baseline (certs as they are now) unless it exists. */
-int capstan_store_deploy_track(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host,
-	const char *certs);
+/* Adds the row, never delivered (dir NULL), unless it exists. */
+int capstan_store_deploy_track(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host);
 /* Every row (of one environment when env_id > 0), by environment, service, host. */
 int capstan_store_deploy_list(capstan_ctx *ctx, int64_t env_id, capstan_store_deploy **out, size_t *count);
 void capstan_store_deploy_list_free(capstan_store_deploy *rows, size_t count);

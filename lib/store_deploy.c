@@ -43,24 +43,20 @@ int capstan_store_bundle_password_put(capstan_ctx *ctx, int64_t env_id, const ch
 	return rc;
 }
 
-int capstan_store_deploy_track(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host,
-	const char *certs)
+int capstan_store_deploy_track(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO deploys (env_id, service, host, certs) VALUES (?1, ?2, ?3, ?4)"
+		     "INSERT INTO deploys (env_id, service, host) VALUES (?1, ?2, ?3)"
 		     " ON CONFLICT (env_id, service, host) DO NOTHING")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, service);
 	capstan_store_bind_text(stmt, 3, host);
-	capstan_store_bind_text(stmt, 4, certs);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot record a deployment");
-	else
-		rc = sqlite3_changes(ctx->store->db) > 0;
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }
