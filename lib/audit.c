@@ -155,16 +155,3 @@ int capstan_audit_verify(capstan_ctx *ctx, int64_t *bad_id, int64_t *rows)
 		return rc;
 	return verify_head(ctx, expected - 1, prev);
 }
-
-void capstan_audit_entry_free(capstan_audit_entry *e)
-{
-	if (!e)
-		return;
-	free(e->user);
-	free(e->op);
-	free(e->env);
-	free(e->name);
-	free(e->serial);
-	free(e->detail);
-	free(e);
-}

@@ -8,6 +8,13 @@
 
 #define MAX_SECRET_LEN 4096
 
+/* explicit_bzero (glibc 2.25) is a memset the compiler may not drop as dead. */
+void capstan_wipe(void *p, size_t len)
+{
+	if (p && len)
+		explicit_bzero(p, len);
+}
+
 void capstan_buf_free(capstan_buf *buf)
 {
 	if (!buf)

@@ -191,11 +191,12 @@ int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info
 
 	if ((rc = record_from_info(ctx, m, info, der, &c)) < 0)
 		goto done;
-	if (m->sealed_key &&
-	    ((rc = capstan_key_spki_sha256(ctx, m->subject_key, spki)) < 0 ||
-	     (rc = capstan_store_key_insert(ctx, c->key_type, spki, m->sealed_key, &key_id)) < 0))
+	/* Every certificate is found by its key, whether the inventory holds the key or not. */
+	if ((rc = capstan_x509_spki_sha256(ctx, c->der, c->der_len, spki)) < 0)
 		goto done;
-	if ((rc = capstan_store_cert_insert(ctx, c, m->env_id, key_id)) < 0)
+	if (m->sealed_key && (rc = capstan_store_key_insert(ctx, c->key_type, spki, m->sealed_key, &key_id)) < 0)
+		goto done;
+	if ((rc = capstan_store_cert_insert(ctx, c, m->env_id, key_id, spki)) < 0)
 		goto done;
 	*out = c;
 	c = NULL;

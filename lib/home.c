@@ -15,6 +15,7 @@
 #include "ossl.h"
 #include "store.h"
 #include "util.h"
+#include "x509.h"
 
 #define MIN_PASSPHRASE_LEN 8
 
@@ -61,17 +62,6 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	capstan_wipe(ctx->kek, sizeof(ctx->kek));
 	free(ctx->home);
 	free(ctx);
-}
-
-int capstan_require_store(capstan_ctx *ctx)
-{
-	return ctx->store ? 0 : capstan_error(ctx, CAPSTAN_ERROR, "no inventory is open");
-}
-
-int capstan_require_unlocked(capstan_ctx *ctx)
-{
-	return ctx->kek_set ? 0 : capstan_error(ctx, CAPSTAN_EAUTH,
-		"the inventory is locked: a passphrase is needed (--passphrase-file or CAPSTAN_PASSPHRASE)");
 }
 
 int capstan_home_default(char **out, capstan_ctx *ctx)
@@ -147,7 +137,7 @@ int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 			goto done;
 		}
 	}
-	if ((rc = capstan_store_open(&ctx->store, ctx, db_path, create)) < 0)
+	if ((rc = capstan_store_open(&ctx->store, ctx, db_path, create, capstan_x509_spki_sha256)) < 0)
 		goto done;
 	if (!(ctx->home = strdup(home)))
 		rc = capstan_error_oom(ctx);

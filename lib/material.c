@@ -1,5 +1,4 @@
 /* Output material: building it, and writing it in each format. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,23 +62,6 @@ fail:
 	capstan_key_free(key);
 	capstan_material_free(m);
 	return rc;
-}
-
-char *capstan_cert_alias(X509 *cert, int n)
-{
-	char *cn = capstan_x509_name_cn(X509_get_subject_name(cert));
-	size_t len;
-
-	if (!cn || !*cn) {
-		free(cn);
-		return capstan_aprintf("cert-%d", n);
-	}
-	for (char *p = cn; *p; p++)
-		*p = isalnum((unsigned char)*p) || *p == '.' || *p == '_' ? (char)tolower((unsigned char)*p) : '-';
-	len = strlen(cn);
-	if (len > 64)
-		cn[64] = '\0';
-	return cn;
 }
 
 /* Appends the PEM of the chain's first `count` certificates. */

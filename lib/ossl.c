@@ -61,8 +61,3 @@ int capstan_sha256(capstan_ctx *ctx, const void *data, size_t len, unsigned char
 	return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot compute SHA-256");
 }
 
-void capstan_wipe(void *p, size_t len)
-{
-	if (p && len)
-		OPENSSL_cleanse(p, len);
-}

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "store_internal.h"
-#include "x509.h"
 
 /* Each step takes the schema from version i to i + 1; never edit a shipped step. */
 static const char *const migrations[] = {
@@ -248,7 +247,7 @@ int capstan_store_schema_version(capstan_ctx *ctx, int *version)
  * A row whose DER does not read keeps NULL: capstan check reports it, and
  * refusing to open the inventory would help no one.
  */
-static int backfill_spki(capstan_ctx *ctx)
+static int backfill_spki(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 {
 	sqlite3_stmt *rows = NULL, *set = NULL;
 	unsigned char md[32];
@@ -258,8 +257,7 @@ static int backfill_spki(capstan_ctx *ctx)
 	    (rc = capstan_store_prepare(ctx, &set, "UPDATE certs SET spki_sha256 = ?2 WHERE id = ?1")) < 0)
 		goto done;
 	while ((step = sqlite3_step(rows)) == SQLITE_ROW) {
-		if (capstan_x509_spki_sha256(ctx, sqlite3_column_blob(rows, 1), (size_t)sqlite3_column_bytes(rows, 1),
-			    md) < 0)
+		if (spki_of(ctx, sqlite3_column_blob(rows, 1), (size_t)sqlite3_column_bytes(rows, 1), md) < 0)
 			continue;
 		sqlite3_bind_int64(set, 1, sqlite3_column_int64(rows, 0));
 		sqlite3_bind_blob(set, 2, md, 32, SQLITE_STATIC);
@@ -277,7 +275,7 @@ done:
 	return rc;
 }
 
-static int migrate(capstan_ctx *ctx)
+static int migrate(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 {
 	char sql[64];
 	int version, from, rc;
@@ -301,7 +299,7 @@ static int migrate(capstan_ctx *ctx)
 		if ((rc = exec(ctx, migrations[version], "cannot migrate the schema")) < 0)
 			goto fail;
 	}
-	if (from < SCHEMA_SPKI && (rc = backfill_spki(ctx)) < 0)
+	if (from < SCHEMA_SPKI && (rc = backfill_spki(ctx, spki_of)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", MIGRATION_COUNT);
 	if ((rc = exec(ctx, sql, "cannot record the schema version")) < 0)
@@ -324,7 +322,8 @@ static int create_db_file(capstan_ctx *ctx, const char *path)
 	return 0;
 }
 
-int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create)
+int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create,
+	capstan_store_spki_fn spki_of)
 {
 	capstan_store *st;
 	struct stat sb;
@@ -351,7 +350,7 @@ int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, 
 	if ((rc = exec(ctx, "PRAGMA journal_mode = WAL", "cannot enable WAL")) < 0 ||
 	    (rc = exec(ctx, "PRAGMA synchronous = FULL", "cannot set synchronous")) < 0 ||
 	    (rc = exec(ctx, "PRAGMA foreign_keys = ON", "cannot enable foreign keys")) < 0 ||
-	    (rc = migrate(ctx)) < 0)
+	    (rc = migrate(ctx, spki_of)) < 0)
 		goto fail;
 	ctx->store = NULL;
 	*out = st;

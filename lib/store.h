@@ -14,7 +14,13 @@
 
 #define CAPSTAN_DB_NAME "capstan.db"
 
-int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create);
+/* The SHA-256 of a certificate's SubjectPublicKeyInfo, from its DER. The store
+ * does not read X.509: whoever opens it says how (a migration needs it). */
+typedef int (*capstan_store_spki_fn)(capstan_ctx *ctx, const unsigned char *der, size_t len,
+	unsigned char out[32]);
+
+int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create,
+	capstan_store_spki_fn spki_of);
 void capstan_store_close(capstan_store *store);
 
 int capstan_store_begin(capstan_ctx *ctx);
@@ -54,7 +60,8 @@ int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha25
 	capstan_buf *sealed);
 
 /* Inserts cert (every field but id/env/status filled in) and sets cert->id. */
-int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id);
+int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
+	const unsigned char spki_sha256[32]);
 int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);
 /* The key row of a certificate (0 when it was issued from a CSR). */
 int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id);

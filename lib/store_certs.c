@@ -7,7 +7,6 @@
 #include <capstan/policy.h>
 
 #include "store_internal.h"
-#include "x509.h"
 
 const char *const capstan_store_kind_names[] = { "root", "intermediate", "leaf" };
 
@@ -253,17 +252,14 @@ int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha25
 	return rc;
 }
 
-int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id)
+int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
+	const unsigned char spki[32])
 {
 	capstan_strlist sans = { cert->sans, cert->san_count, cert->san_count };
 	sqlite3_stmt *stmt = NULL;
-	unsigned char spki[32];
 	char *joined;
 	int rc;
 
-	/* Every certificate is found by its key, whether the inventory holds the key or not. */
-	if ((rc = capstan_x509_spki_sha256(ctx, cert->der, cert->der_len, spki)) < 0)
-		return rc;
 	if (!(joined = capstan_strlist_join(&sans, "\n")))
 		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_prepare(ctx, &stmt,
@@ -406,13 +402,6 @@ int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert *
 	*out = list;
 	*count = n;
 	return 0;
-}
-
-void capstan_cert_list_free(capstan_cert **list, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		capstan_cert_free(list[i]);
-	free(list);
 }
 
 static int int_query(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *out)

@@ -1,6 +1,7 @@
 /* Building, signing and reading X.509 certificates. */
 #include <stdio.h>
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -531,4 +532,22 @@ int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t 
 	return capstan_sha256(ctx, spki, (size_t)(p - spki), out);
 bad:
 	return capstan_error(ctx, CAPSTAN_EINVALID, "cannot find the certificate's public key");
+}
+
+/* A keystore alias made from a certificate's CN (see crypto_internal.h). */
+char *capstan_cert_alias(X509 *cert, int n)
+{
+	char *cn = capstan_x509_name_cn(X509_get_subject_name(cert));
+	size_t len;
+
+	if (!cn || !*cn) {
+		free(cn);
+		return capstan_aprintf("cert-%d", n);
+	}
+	for (char *p = cn; *p; p++)
+		*p = isalnum((unsigned char)*p) || *p == '.' || *p == '_' ? (char)tolower((unsigned char)*p) : '-';
+	len = strlen(cn);
+	if (len > 64)
+		cn[64] = '\0';
+	return cn;
 }
