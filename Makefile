@@ -1,6 +1,6 @@
 # capstan — build, test, demo, install.
 #
-#   make                 build/capstan and build/libcapstan.a
+#   make                 build/capstan, build/libcapstan.a and build/libcapstan.so
 #   make test            unit tests (cmocka) + end-to-end tests (prove), then the same
 #                        again under ASan + UBSan (make sanitized), then each fuzz
 #                        target for 10 s (make fuzz)
@@ -15,6 +15,12 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 PKGS    := libcrypto sqlite3 jansson yaml-0.1 libarchive
+LIB_PKGS := libcrypto sqlite3 yaml-0.1 libarchive
+# The shared library's version: its soname changes when the ABI breaks.
+VERSION := $(shell sed -n 's/^\#define CAPSTAN_VERSION "\(.*\)"/\1/p' include/capstan/common.h)
+SOMAJOR := 0
+SONAME  := libcapstan.so.$(SOMAJOR)
+REALNAME := libcapstan.so.$(VERSION)
 
 ifeq ($(FUZZ),1)
 # libFuzzer targets (tests/fuzz/) need the library built by clang with coverage.
@@ -47,9 +53,10 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror $(OPT) -fstack-protector-strong \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsqlite3 -ljansson -lyaml -larchive) \
            -lpthread
+LIB_LDLIBS := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lcrypto -lsqlite3 -lyaml -larchive) -lpthread
 LDFLAGS += $(SANLD)
 
-LIB_SRC := $(wildcard lib/*.c)
+LIB_SRC := $(wildcard lib/*/*.c)
 CMD_SRC := $(wildcard cmd/capstan/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 E2E_TESTS := $(sort $(wildcard tests/e2e/t[0-9]*.sh))
@@ -64,8 +71,13 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz
 
 COMPLETION := $(BUILD)/bash-completion/capstan
 
-.PHONY: all test unit e2e sanitized valgrind fuzz fuzz-build demo bench install clean deps completion
-all: $(BUILD)/capstan $(BUILD)/libcapstan.a $(COMPLETION)
+.PHONY: print-lib-cflags all test unit e2e sanitized valgrind fuzz fuzz-build demo bench install clean deps completion
+all: $(BUILD)/capstan $(BUILD)/libcapstan.a $(BUILD)/$(SONAME) $(BUILD)/capstan.pc $(COMPLETION)
+
+# The library's layers include each other's interface as "layer/layer.h". Its
+# objects serve both libraries: position-independent, and hidden unless a public
+# header declares them (CAPSTAN_BEGIN_API in include/capstan/common.h).
+$(LIB_OBJ): CFLAGS += -Ilib -fPIC -fvisibility=hidden
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,12 +91,25 @@ $(GEN_TEMPLATES): $(TEMPLATE_FILES) scripts/embed-templates.sh
 
 $(BUILD)/obj/gen/templates_data.o: $(GEN_TEMPLATES)
 	@mkdir -p $(dir $@)
-	@$(CC) $(CFLAGS) -Ilib -c -o $@ $<
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libcapstan.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/$(SONAME): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,relro,-z,now,-z,defs $(LDFLAGS) -o $(BUILD)/$(REALNAME) $^ $(LIB_LDLIBS)
+	ln -sf $(REALNAME) $@
+	ln -sf $(SONAME) $(BUILD)/libcapstan.so
+
+PC_SED := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@PKGS@|$(LIB_PKGS)|'
+$(BUILD)/capstan.pc: dist/pkgconfig/capstan.pc.in include/capstan/common.h Makefile
+	@mkdir -p $(dir $@)
+	@$(PC_SED) $< > $@
+
+# The tool links the static library (one file to install); the shared one
+# serves other programs.
 $(BUILD)/capstan: $(CMD_OBJ) $(BUILD)/libcapstan.a
 	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libcapstan.a $(LDLIBS)
 
@@ -164,6 +189,11 @@ install: all
 	    $(DESTDIR)$(PREFIX)/include/capstan $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/capstan $(DESTDIR)$(PREFIX)/bin/capstan
 	install -m 0644 $(BUILD)/libcapstan.a $(DESTDIR)$(PREFIX)/lib/libcapstan.a
+	install -m 0755 $(BUILD)/$(REALNAME) $(DESTDIR)$(PREFIX)/lib/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libcapstan.so
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(PC_SED) dist/pkgconfig/capstan.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/capstan.pc
 	install -m 0644 include/capstan/*.h $(DESTDIR)$(PREFIX)/include/capstan/
 	install -m 0644 docs/capstan.1 $(DESTDIR)$(PREFIX)/share/man/man1/capstan.1
 	install -D -m 0644 dist/cron/capstan.cron $(DESTDIR)$(PREFIX)/share/capstan/examples/cron.d/capstan
@@ -173,7 +203,14 @@ install: all
 	cd templates && find . -type f | while read -r f; do \
 		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/capstan/templates/$$f"; done
 
+# The flags a library object is compiled with (t0900 checks what they forbid).
+print-lib-cflags:
+	@echo $(CFLAGS) -Ilib -fPIC -fvisibility=hidden
+
 clean:
 	rm -rf build build-san build-fuzz
+
+# A changed flag rebuilds every object (target-specific flags above included).
+$(LIB_OBJ) $(CMD_OBJ): Makefile
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config perl            # build, and prove for the TAP tests
+	man-db binutils                     # the installed man page rendered, nm on the objects (t0900)
 	libssl-dev openssl                  # OpenSSL 3: the library and the verifier the tests use
 	libsqlite3-dev sqlite3              # the inventory, and the shell to inspect it in tests
 	libjansson-dev                      # --json output

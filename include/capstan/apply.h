@@ -13,6 +13,8 @@
 #include "common.h"
 #include "config.h"
 
+CAPSTAN_BEGIN_API
+
 typedef enum {
 	CAPSTAN_STEP_CREATE_ENV = 0,
 	CAPSTAN_STEP_ISSUE,
@@ -53,5 +55,7 @@ typedef struct {
  * M certificates could not be issued". */
 CAPSTAN_WARN_UNUSED int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *opts,
 	capstan_apply_fn fn, void *payload, size_t *changes);
+
+CAPSTAN_END_API
 
 #endif

@@ -10,6 +10,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 typedef struct {
 	int64_t id;
 	time_t at;
@@ -37,5 +39,7 @@ void capstan_audit_iter_free(capstan_audit_iter *iter);
  * end) and a message saying what is wrong with it.
  */
 CAPSTAN_WARN_UNUSED int capstan_audit_verify(capstan_ctx *ctx, int64_t *bad_id, int64_t *rows);
+
+CAPSTAN_END_API
 
 #endif

@@ -8,6 +8,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 typedef struct {
 	unsigned version;
 	const char *env;
@@ -62,5 +64,7 @@ CAPSTAN_WARN_UNUSED int capstan_cert_services(capstan_ctx *ctx, const char *env,
 
 /* Template names that exist (built in, or in DIR): 0, or CAPSTAN_ENOTFOUND naming those there are. */
 CAPSTAN_WARN_UNUSED int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target);
+
+CAPSTAN_END_API
 
 #endif

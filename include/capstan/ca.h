@@ -10,6 +10,8 @@
 #include "cert.h"
 #include "convert.h"
 
+CAPSTAN_BEGIN_API
+
 typedef struct {
 	unsigned version;
 	const char *env;
@@ -129,5 +131,7 @@ void capstan_leaving_roots_free(capstan_leaving_root *roots, size_t count);
  * from the inventory, then written. Formats with a key need an unlocked home. */
 CAPSTAN_WARN_UNUSED int capstan_export(capstan_buf *out, capstan_ctx *ctx,
 	const capstan_cert *cert, capstan_format fmt, const capstan_write_opts *opts);
+
+CAPSTAN_END_API
 
 #endif

@@ -7,6 +7,8 @@
 #include "common.h"
 #include "policy.h"
 
+CAPSTAN_BEGIN_API
+
 typedef enum {
 	CAPSTAN_KIND_ROOT = 0,
 	CAPSTAN_KIND_INTERMEDIATE,
@@ -91,5 +93,7 @@ CAPSTAN_WARN_UNUSED int capstan_cert_iter_new(capstan_cert_iter **out, capstan_c
 /* 0 and *out (caller frees), CAPSTAN_ITEROVER at the end, or an error. */
 CAPSTAN_WARN_UNUSED int capstan_cert_iter_next(capstan_cert **out, capstan_cert_iter *iter);
 void capstan_cert_iter_free(capstan_cert_iter *iter);
+
+CAPSTAN_END_API
 
 #endif

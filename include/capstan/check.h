@@ -8,6 +8,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 /* One thing wrong. area: database, schema, key, chain, serial, record, audit, file. */
 typedef struct {
 	const char *area;
@@ -32,5 +34,7 @@ typedef struct {
  */
 CAPSTAN_WARN_UNUSED int capstan_check(capstan_ctx *ctx, capstan_check_fn fn, void *payload,
 	capstan_check_summary *summary);
+
+CAPSTAN_END_API
 
 #endif

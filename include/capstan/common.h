@@ -20,6 +20,29 @@
 #define CAPSTAN_WARN_UNUSED
 #endif
 
+/*
+ * The public API. Each header declares it between CAPSTAN_BEGIN_API and
+ * CAPSTAN_END_API: C linkage for C++ callers, and default visibility in a
+ * library built with -fvisibility=hidden, so that libcapstan.so exports these
+ * declarations and nothing else (the library's internal calls stay hidden).
+ */
+#if defined(__GNUC__)
+#define CAPSTAN_VISIBLE_PUSH _Pragma("GCC visibility push(default)")
+#define CAPSTAN_VISIBLE_POP _Pragma("GCC visibility pop")
+#else
+#define CAPSTAN_VISIBLE_PUSH
+#define CAPSTAN_VISIBLE_POP
+#endif
+#ifdef __cplusplus
+#define CAPSTAN_BEGIN_API CAPSTAN_VISIBLE_PUSH extern "C" {
+#define CAPSTAN_END_API } CAPSTAN_VISIBLE_POP
+#else
+#define CAPSTAN_BEGIN_API CAPSTAN_VISIBLE_PUSH
+#define CAPSTAN_END_API CAPSTAN_VISIBLE_POP
+#endif
+
+CAPSTAN_BEGIN_API
+
 typedef enum {
 	CAPSTAN_OK = 0,
 	CAPSTAN_ERROR = -1,      /* the operation failed (I/O, crypto, database) */
@@ -73,5 +96,7 @@ CAPSTAN_WARN_UNUSED int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out
 CAPSTAN_WARN_UNUSED int capstan_secret_from_file(capstan_ctx *ctx, capstan_secret *out,
 	const char *path);
 void capstan_secret_free(capstan_secret *s);
+
+CAPSTAN_END_API
 
 #endif

@@ -9,6 +9,8 @@
 #include "common.h"
 #include "policy.h"
 
+CAPSTAN_BEGIN_API
+
 /* A key type and lifetimes; *_set tells which were given. */
 typedef struct {
 	int key_set;
@@ -97,5 +99,7 @@ void capstan_config_free(capstan_config *config);
  * else the file's defaults. */
 capstan_config_defaults capstan_config_effective(const capstan_config *config, const capstan_config_env *env,
 	const capstan_config_cert *cert);
+
+CAPSTAN_END_API
 
 #endif

@@ -12,6 +12,8 @@
 #include "common.h"
 #include "cert.h"
 
+CAPSTAN_BEGIN_API
+
 typedef enum {
 	CAPSTAN_FORMAT_CERT = 0,      /* leaf, PEM */
 	CAPSTAN_FORMAT_CHAIN,         /* leaf + intermediates, PEM */
@@ -90,5 +92,7 @@ CAPSTAN_WARN_UNUSED int capstan_material_write(capstan_buf *out, capstan_ctx *ct
 
 /* Store passwords: at least 6 characters (keytool's rule), at most 1024. */
 #define CAPSTAN_MIN_STORE_PASSWORD 6
+
+CAPSTAN_END_API
 
 #endif

@@ -20,6 +20,8 @@
 #include "bundle.h"
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 typedef struct {
 	unsigned version;
 	const char *env;                /* NULL: every environment */
@@ -67,5 +69,7 @@ CAPSTAN_WARN_UNUSED int capstan_deploy_finish(capstan_ctx *ctx, const capstan_de
 /* Prometheus lines for the ledger: pending per bundle, and the serial and
  * expiry of each certificate last deployed (metrics.c). */
 CAPSTAN_WARN_UNUSED int capstan_deploy_metrics(capstan_ctx *ctx, capstan_buf *out);
+
+CAPSTAN_END_API
 
 #endif

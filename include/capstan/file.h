@@ -8,6 +8,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 /* PATH "-" writes to standard output instead. */
 CAPSTAN_WARN_UNUSED int capstan_file_write(capstan_ctx *ctx, const char *path,
 	const void *data, size_t len, unsigned mode);
@@ -27,5 +29,7 @@ void capstan_file_abort(capstan_file *file);
 /* Reads a whole file of at most max_len bytes into *out (caller frees). */
 CAPSTAN_WARN_UNUSED int capstan_file_read(capstan_ctx *ctx, capstan_buf *out,
 	const char *path, size_t max_len);
+
+CAPSTAN_END_API
 
 #endif

@@ -6,6 +6,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 typedef enum {
 	CAPSTAN_OPEN_EXISTING = 0, /* a missing home or database is an error */
 	CAPSTAN_OPEN_CREATE = 1    /* create the home (0700) and database (0600) */
@@ -40,5 +42,7 @@ int capstan_home_has_keyring(capstan_ctx *ctx);
  * directory: the home is never made relative to the working directory.
  */
 CAPSTAN_WARN_UNUSED int capstan_home_default(char **out, capstan_ctx *ctx);
+
+CAPSTAN_END_API
 
 #endif

@@ -10,6 +10,8 @@
 #include "cert.h"
 #include "policy.h"
 
+CAPSTAN_BEGIN_API
+
 /* RFC 5280 CRLReason codes capstan uses. */
 typedef enum {
 	CAPSTAN_REASON_UNSPECIFIED = 0,
@@ -197,5 +199,7 @@ CAPSTAN_WARN_UNUSED int capstan_verify(capstan_ctx *ctx, const char *env, const 
 
 /* Prometheus text exposition: expiry per current certificate, counts by status. */
 CAPSTAN_WARN_UNUSED int capstan_metrics(capstan_buf *out, capstan_ctx *ctx);
+
+CAPSTAN_END_API
 
 #endif

@@ -11,6 +11,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 /* "90d", "12h", "30m", "2w", "1y" (365 days), "45s"; a bare integer means days.
  * The result, in seconds, is positive and at most 1000 years. */
 int capstan_parse_duration(const char *s, int64_t *seconds, const char **why);
@@ -40,5 +42,7 @@ void capstan_format_duration(int64_t seconds, char *buf, size_t size);
 
 /* RFC 3339 UTC ("2026-11-23T18:53:21Z"). buf >= 21 bytes. */
 void capstan_format_time(time_t t, char *buf, size_t size);
+
+CAPSTAN_END_API
 
 #endif

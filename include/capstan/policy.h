@@ -8,6 +8,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 typedef enum {
 	CAPSTAN_KEY_EC_P256 = 0,
 	CAPSTAN_KEY_EC_P384,
@@ -60,5 +62,7 @@ int64_t capstan_default_renew_before(int64_t lifetime);
  * lets this rule apply; the store's due query says the same in SQL.
  */
 int64_t capstan_renew_window(int64_t lifetime, int64_t granted, int64_t renew_before);
+
+CAPSTAN_END_API
 
 #endif

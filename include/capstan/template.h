@@ -11,6 +11,8 @@
 
 #include "common.h"
 
+CAPSTAN_BEGIN_API
+
 /* The data a template sees: strings, booleans, lists and maps. */
 typedef struct capstan_tvalue capstan_tvalue;
 
@@ -40,5 +42,7 @@ void capstan_tv_free(capstan_tvalue *value);
 /* Renders TEXT (NAME is for messages) with DATA into *out (caller frees). */
 CAPSTAN_WARN_UNUSED int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name,
 	const char *text, size_t len, const capstan_tvalue *data);
+
+CAPSTAN_END_API
 
 #endif

@@ -1,60 +1,166 @@
 #!/usr/bin/env bash
-# The architecture holds: each dependency in its own files, the tool a client of
-# the public API only, the library silent; and `make install` gives a third
-# party a working header + library.
+# The architecture holds, checked on what was built as well as on the source:
+# lib/ is in layer folders whose calls run one way (down) with no two files
+# calling each other; each dependency stays in its own files; the tool is a
+# client of the public API only; the shared library exports that API and
+# nothing else; and `make install` gives a third party a library, a header
+# and a pkg-config file that build a program issuing a certificate.
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
+BUILD_DIR=$(dirname "$CAPSTAN")
+case $CAPSTAN in */scripts/*) BUILD_DIR=$top/build ;; esac # the valgrind wrapper
+OBJ=$BUILD_DIR/obj
 
-is "only the store includes sqlite3.h" \
-	"$(grep -l '#include <sqlite3.h>' lib/*.c lib/*.h cmd/capstan/* include/capstan/* | sort | tr '\n' ' ')" \
-	"lib/store_internal.h "
-is "only store*.c include the store's insides" \
-	"$(grep -l '"store_internal.h"' lib/*.c | grep -v '^lib/store[a-z_]*\.c$')" ""
-is "only the crypto files include OpenSSL" \
-	"$(grep -l '#include <openssl/' lib/*.c lib/*.h cmd/capstan/* include/capstan/* | sort | tr '\n' ' ')" \
-	"lib/chain.c lib/crl.c lib/crypto_internal.h lib/csr.c lib/jks.c lib/keys.c lib/material.c lib/material_read.c lib/ossl.c lib/pkcs12.c lib/pkcs8.c lib/x509.c "
-is "only the crypto files include crypto_internal.h" \
-	"$(grep -l '"crypto_internal.h"' lib/*.c | sort | tr '\n' ' ')" "lib/chain.c lib/crl.c lib/csr.c lib/jks.c lib/keys.c lib/material.c lib/material_read.c lib/pkcs12.c lib/pkcs8.c lib/x509.c "
-is "only output.c (JSON out) and batch_input.c (JSON lines in) use jansson" \
-	"$(grep -l '#include <jansson.h>' lib/* cmd/capstan/* include/capstan/* | tr '\n' ' ')" \
-	"cmd/capstan/batch_input.c cmd/capstan/output.c "
-is "only config.c includes yaml.h" "$(grep -l '#include <yaml.h>' lib/* cmd/capstan/* include/capstan/* | tr '\n' ' ')" \
-	"lib/config.c "
-is "only tar.c includes libarchive" "$(grep -l '#include <archive' lib/* cmd/capstan/* include/capstan/* | tr '\n' ' ')" \
-	"lib/tar.c "
+# The layers, bottom to top, and the rank of each: a file may call a file of a
+# lower rank or of its own folder. crypto and store share a rank: neither may
+# call the other. (lib/base/base.h says the same to a reader.)
+declare -A RANK=([base]=0 [crypto]=1 [store]=1 [ca]=2 [deploy]=3)
+layer_of() { local p=${1#*lib/}; echo "${p%%/*}"; }
+
+is "every library file is in a layer folder" "$(find lib -maxdepth 1 -type f | sort)" ""
+is "every layer folder is a known layer" \
+	"$(for d in lib/*/; do d=${d%/}; [ -n "${RANK[${d#lib/}]:-}" ] || echo "$d"; done)" ""
+is "each layer below the top has its one interface header" \
+	"$(for l in base crypto store ca; do [ -f "lib/$l/$l.h" ] || echo "lib/$l/$l.h"; done)" ""
+
+# Includes: another layer only through its interface header, and only a lower one.
+include_violations() {
+	local f inc l il
+	for f in lib/*/*.[ch]; do
+		l=$(layer_of "$f")
+		while read -r inc; do
+			il=${inc%%/*}
+			if [ "$inc" != "$il/$il.h" ]; then
+				echo "$f includes $inc, not the layer's interface $il/$il.h"
+			elif [ "$il" != "$l" ] && [ "${RANK[$il]}" -ge "${RANK[$l]}" ]; then
+				echo "$f ($l) includes $inc from a layer that is not below it"
+			fi
+		done < <(sed -n 's/^#include "\([a-z]*\/[a-z_0-9]*\.h\)".*/\1/p' "$f")
+	done
+}
+is "a layer includes only the interface of a layer below it" "$(include_violations)" ""
+
+# Calls, from the object files: who defines each symbol, and who uses it.
+lib_objs=$(find "$OBJ/lib" -name '*.o' | sort)
+check "the library's objects are there" test -n "$lib_objs"
+declare -A DEF=()
+for o in $lib_objs; do
+	while read -r _ type sym; do DEF[$sym]=$o; done < <(nm --defined-only "$o" | awk '$2 ~ /^[TDBRC]$/')
+done
+edges=$T/edges
+: >"$edges"
+call_violations() {
+	local o f callee lf lc
+	for o in $lib_objs; do
+		f=${o#"$OBJ/"}; lf=$(layer_of "$f")
+		while read -r _ sym; do
+			callee=${DEF[$sym]:-}
+			[ -n "$callee" ] && [ "$callee" != "$o" ] || continue
+			callee=${callee#"$OBJ/"}; lc=$(layer_of "$callee")
+			echo "${f%.o} ${callee%.o}" >>"$edges"
+			if [ "$lc" != "$lf" ] && [ "${RANK[$lc]}" -ge "${RANK[$lf]}" ]; then
+				echo "${f%.o} ($lf) calls $sym in ${callee%.o} ($lc)"
+			fi
+		done < <(nm -u "$o")
+	done
+}
+is "no library file calls a function of a layer above it, or beside it" "$(call_violations | sort -u)" ""
+check "the call graph between files has edges (the check above saw calls)" test -s "$edges"
+is "no two library files call each other, directly or round a cycle" \
+	"$(sort -u "$edges" | tsort 2>&1 >/dev/null | sed -n 's/^tsort: //p')" ""
+
+# Each dependency in its own files: rules, not lists of today's files.
+outside() { # outside PATTERN DIR...: files including PATTERN anywhere but under DIRs
+	local pat=$1; shift
+	grep -rlE "$pat" lib cmd include | grep -vE "^($(IFS='|'; echo "$*"))" | sort
+}
+is "only the store includes sqlite3.h" "$(outside '#include <sqlite3.h>' lib/store/)" ""
+is "only the crypto layer includes OpenSSL" "$(outside '#include <openssl/' lib/crypto/)" ""
+is "only the config loader includes yaml.h" "$(outside '#include <yaml.h>' lib/deploy/config.c)" ""
+is "only the tar writer includes libarchive" "$(outside '#include <archive' lib/deploy/tar.c)" ""
+is "jansson is the tool's, not the library's" "$(outside '#include <jansson.h>' cmd/)" ""
+is "the store's insides stay in the store" "$(outside '"store_internal.h"' lib/store/)" ""
+is "OpenSSL's types shared by the crypto files stay there" "$(outside '"crypto_internal.h"' lib/crypto/)" ""
 is "the tool includes no library internals" \
 	"$(grep -h '#include "' cmd/capstan/*.c cmd/capstan/*.h | sort -u | tr '\n' ' ')" '#include "cli.h" '
 is "the library never prints" \
-	"$(grep -nE '\b(printf|puts|perror)\(|fprintf\((stdout|stderr)|fputs\([^;]*(stdout|stderr)' lib/*.c)" ""
+	"$(grep -rnE '\b(printf|puts|perror)\(|fprintf\((stdout|stderr)|fputs\([^;]*(stdout|stderr)' lib)" ""
 is "no banned calls (atoi, strcpy, sprintf, strtok, gmtime)" \
-	"$(grep -nE '\b(atoi|atol|strcpy|strcat|sprintf|vsprintf|strtok|gmtime|localtime)\(' lib/*.c cmd/capstan/*.c)" ""
-is "no deprecated OpenSSL API is reachable" "$(grep -c OPENSSL_NO_DEPRECATED Makefile)" 1
+	"$(grep -rnE '\b(atoi|atol|strcpy|strcat|sprintf|vsprintf|strtok|gmtime|localtime)\(' lib cmd)" ""
 
-# A third party builds against the installed header and library.
-# A plain build, whatever the suite runs under (MAKEFLAGS may carry SANITIZE=1).
-check "make install into a DESTDIR" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u BUILD make -s install DESTDIR="$T/dest" PREFIX=/usr
+# The library's compile flags leave OpenSSL's deprecated API undeclared: a
+# call to one (RSA_new) does not build with them, and does without them.
+printf '#include <openssl/rsa.h>\nvoid *f(void) { return RSA_new(); }\n' >"$T/deprecated.c"
+lib_cflags=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory print-lib-cflags)
+check_fails "a deprecated OpenSSL call does not build with the library's flags" \
+	bash -c "cc $lib_cflags -c -o '$T/d.o' '$T/deprecated.c' 2>/dev/null"
+check "and does without them (the check above can fail)" cc -w -c -o "$T/d.o" "$T/deprecated.c"
+
+# The tool is a client of the public API: every library symbol its objects use
+# is one the shared library exports.
+declared=$(cat include/capstan/*.h | tr -s ' \t\n' ' ' | grep -oE '\bcapstan_[a-z0-9_]+ ?\(' | tr -d ' (' | sort -u)
+exported=$(nm -D --defined-only "$BUILD_DIR/libcapstan.so" | awk '{print $3}' | sort -u)
+is "the shared library exports exactly the functions the public headers declare" \
+	"$(diff <(echo "$declared") <(echo "$exported"))" ""
+tool_uses=$(for o in "$OBJ"/cmd/capstan/*.o; do nm -u "$o" | awk '{print $2}'; done | sort -u |
+	while read -r s; do [ -n "${DEF[$s]:-}" ] && echo "$s"; done)
+check "the tool uses the library" test -n "$tool_uses"
+is "the tool calls nothing the library does not export" "$(comm -23 <(echo "$tool_uses") <(echo "$exported"))" ""
+
+# A third party builds against the installed library. A plain build, whatever
+# the suite runs under (MAKEFLAGS may carry SANITIZE=1).
+P=$T/prefix
+check "make install into a prefix" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u BUILD \
+	make -s install PREFIX="$P"
+like "the shared library has its soname" "$(readelf -d "$P/lib/libcapstan.so" | grep SONAME)" \
+	'\[libcapstan\.so\.[0-9]+\]'
+is "it exports only capstan_ names" "$(nm -D --defined-only "$P/lib/libcapstan.so" | awk '$3 !~ /^capstan_/')" ""
 cat >"$T/client.c" <<'C'
 #include <capstan/capstan.h>
 #include <stdio.h>
-int main(void)
+/* Issues api.internal in a new environment of the home argv[1], unlocked
+ * with the passphrase in the file argv[2]; writes the certificate's DER. */
+int main(int argc, char **argv)
 {
 	capstan_ctx *ctx = NULL;
-	int64_t s = 0;
-	if (capstan_ctx_new(&ctx) < 0 || capstan_parse_duration("2w", &s, NULL) < 0)
-		return 1;
-	if (capstan_home_open(ctx, "/nonexistent", CAPSTAN_OPEN_EXISTING) != CAPSTAN_ENOTFOUND)
-		return 1;
-	printf("%lld %s\n", (long long)s, capstan_error_message(ctx));
+	capstan_secret pass = { 0 };
+	capstan_cert *cert = NULL;
+	capstan_init_opts env = CAPSTAN_INIT_OPTS_INIT;
+	capstan_issue_opts req = CAPSTAN_ISSUE_OPTS_INIT;
+	const char *dns[] = { "api.internal" };
+	int rc = 1;
+
+	env.env = req.env = "dev";
+	req.cn = "api.internal", req.profile = CAPSTAN_PROFILE_SERVER, req.dns = dns, req.dns_count = 1;
+	if (argc != 3 || capstan_ctx_new(&ctx) < 0)
+		return 2;
+	if (capstan_home_open(ctx, argv[1], CAPSTAN_OPEN_CREATE) == 0 &&
+	    capstan_secret_from_file(ctx, &pass, argv[2]) == 0 && capstan_home_unlock(ctx, &pass) == 0 &&
+	    capstan_env_init(ctx, &env, NULL, NULL) == 0 && capstan_issue(ctx, &req, &cert) == 0)
+		rc = fwrite(cert->der, 1, cert->der_len, stdout) == cert->der_len ? 0 : 1;
+	else
+		fprintf(stderr, "%s\n", capstan_error_message(ctx));
+	capstan_cert_free(cert);
+	capstan_secret_free(&pass);
 	capstan_ctx_free(ctx);
-	return 0;
+	return rc;
 }
 C
-check "a program builds against the installed API" \
-	cc -std=c11 -Wall -Werror -I"$T/dest/usr/include" -o "$T/client" "$T/client.c" \
-	"$T/dest/usr/lib/libcapstan.a" -lcrypto -lsqlite3
-like "and runs" "$("$T/client")" "^1209600 no inventory in '/nonexistent'"
-check "the man page is installed and renders" bash -c "man -l '$T/dest/usr/share/man/man1/capstan.1' >/dev/null 2>&1 || test -s '$T/dest/usr/share/man/man1/capstan.1'"
-check "the installed binary runs" "$T/dest/usr/bin/capstan" --version
+pc() { PKG_CONFIG_PATH="$P/lib/pkgconfig" pkg-config "$@"; }
+like "pkg-config knows the installed library" "$(pc --modversion capstan)" '^[0-9]+\.[0-9]+\.[0-9]+$'
+# shellcheck disable=SC2046
+check "a program builds with pkg-config --cflags --libs capstan" \
+	cc -std=c11 -Wall -Werror -o "$T/client" "$T/client.c" $(pc --cflags --libs capstan)
+like "it links the shared library" "$(readelf -d "$T/client" | grep NEEDED)" 'libcapstan\.so\.[0-9]+'
+check "and issues a certificate" bash -c "LD_LIBRARY_PATH='$P/lib' '$T/client' '$T/lib-home' '$PASS' >'$T/api.der'"
+like "a certificate OpenSSL reads" "$(openssl x509 -inform DER -in "$T/api.der" -noout -subject -ext subjectAltName 2>&1 | tr '\n' ' ')" \
+	'CN *= *api\.internal.*DNS:api\.internal'
+like "the tool sees what the program issued" \
+	"$(CAPSTAN_HOME="$T/lib-home" "$CAPSTAN" --passphrase-file "$PASS" list --env dev)" 'api\.internal'
+check "the installed header is the public API" test -f "$P/include/capstan/capstan.h"
+like "the man page is installed and renders" \
+	"$(LC_ALL=C MANWIDTH=80 man -l "$P/share/man/man1/capstan.1" 2>/dev/null | sed 's/.\x08//g' | sed -n 3,4p)" 'capstan +- +a +certificate +authority'
+check "the installed binary runs" "$P/bin/capstan" --version
 
 done_testing

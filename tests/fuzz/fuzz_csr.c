@@ -1,9 +1,8 @@
 /* CSRs given to `issue --csr`: PEM or DER, self-signature and key policy checked. */
 #include "fuzz.h"
 
-#include "keys.h"
-#include "util.h"
-#include "x509.h"
+#include "crypto/crypto.h"
+#include "base/base.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,7 +4,7 @@
 
 #include "unit.h"
 
-#include "keys.h"
+#include "crypto/crypto.h"
 
 static void test_generate_each_type(void **state)
 {

@@ -1,8 +1,8 @@
 /* Unit tests: renew, rotate, revoke, renew_due, CA rotation, CRLs, verify, metrics. */
 #include "unit.h"
-#include "store.h" /* capstan_store_still_due: the due query itself */
+#include "store/store.h" /* capstan_store_still_due: the due query itself */
 
-#include "store_internal.h" /* to age a stored CRL */
+#include "store/store_internal.h" /* to age a stored CRL */
 
 static capstan_ctx *setup(char **home, capstan_cert **leaf, int64_t lifetime)
 {

@@ -3,7 +3,7 @@
 
 #include "unit.h"
 
-#include "store.h"
+#include "store/store.h"
 
 static void test_create_modes_and_schema(void **state)
 {

@@ -5,8 +5,7 @@
 
 #include "unit.h"
 
-#include "keys.h"
-#include "x509.h"
+#include "crypto/crypto.h"
 
 static void test_serials(void **state)
 {

@@ -1,0 +1,266 @@
+/* The batch path: signing on every core, one writer, commits in groups.
+ * Workers take requests in order and may run at most WINDOW ahead of the
+ * writer, so memory stays bounded however long the batch. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <capstan/ca.h>
+
+#include "ca_internal.h"
+#include "store/store.h"
+
+#define WINDOW 1024
+#define MAX_THREADS 16
+
+typedef enum { JOB_PENDING = 0, JOB_SIGNED, JOB_FAILED } job_state;
+
+typedef struct {
+	const capstan_issue_opts *o;
+	capstan_issue_plan plan;
+	capstan_mint mint;
+	capstan_buf der;
+	capstan_x509_info info;
+	job_state state;
+	char error[300];
+} job;
+
+typedef struct {
+	capstan_ctx *ctx;
+	job *jobs;
+	size_t count;
+	capstan_signers signers; /* what each environment's requests are signed by */
+	pthread_mutex_t mu;
+	pthread_cond_t signed_cv, room_cv;
+	size_t next;         /* the next job a worker takes */
+	size_t written;      /* jobs the writer is done with */
+	int stop;
+} batch;
+
+/* In the calling thread, before any signing: each request checked. */
+static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
+{
+	time_t now = time(NULL);
+	int rc;
+
+	for (size_t i = 0; i < b->count; i++) {
+		job *j = &b->jobs[i];
+		j->o = &reqs[i];
+		rc = reqs[i].csr ? capstan_error(b->ctx, CAPSTAN_EINVALID, "a batch takes no CSR") :
+			capstan_issue_check(b->ctx, &reqs[i], &j->plan);
+		if (rc == 0 && (rc = capstan_signers_get(b->ctx, &b->signers, j->plan.env.id, &j->plan.signer)) < 0 &&
+		    rc != CAPSTAN_ENOTFOUND)
+			return rc; /* a key that does not open: the whole batch stops */
+		if (rc < 0) {
+			j->state = JOB_FAILED;
+			snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(b->ctx));
+			continue;
+		}
+		j->mint = capstan_issue_mint(&reqs[i], &j->plan, now);
+	}
+	return 0;
+}
+
+/* In a worker: a key, sealed, and a signed certificate. No database. The
+ * outcome is returned, not stored: the caller publishes it under the lock,
+ * which is what makes the job's other fields visible to the writer. */
+static job_state sign_job(capstan_ctx *w, job *j)
+{
+	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
+	const capstan_issue_opts *o = j->o;
+
+	if (capstan_key_generate(&j->plan.key, w, o->key_set ? o->key : CAPSTAN_DEFAULT_KEY) < 0 ||
+	    capstan_key_seal(&j->plan.sealed, w, j->plan.key) < 0 ||
+	    capstan_serial_generate(w, j->mint.tmpl.serial, hex) < 0) {
+		snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(w));
+		return JOB_FAILED;
+	}
+	j->mint.subject_key = j->plan.key;
+	j->mint.sealed_key = &j->plan.sealed;
+	j->mint.tmpl.sans = &j->plan.sans;
+	if (capstan_ca_sign(w, &j->mint, &j->der, &j->info) < 0) {
+		snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(w));
+		return JOB_FAILED;
+	}
+	return JOB_SIGNED;
+}
+
+static void *worker(void *arg)
+{
+	batch *b = arg;
+	capstan_ctx *w = NULL;
+
+	if (capstan_ctx_worker_new(&w, b->ctx) < 0)
+		return NULL;
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		job_state state;
+		size_t i;
+		while (!b->stop && b->next < b->count && b->next >= b->written + WINDOW)
+			pthread_cond_wait(&b->room_cv, &b->mu);
+		if (b->stop || b->next >= b->count)
+			break;
+		i = b->next++;
+		if (b->jobs[i].state == JOB_FAILED)
+			continue; /* refused at planning */
+		pthread_mutex_unlock(&b->mu);
+		state = sign_job(w, &b->jobs[i]);
+		pthread_mutex_lock(&b->mu);
+		b->jobs[i].state = state;
+		pthread_cond_broadcast(&b->signed_cv);
+	}
+	pthread_mutex_unlock(&b->mu);
+	capstan_ctx_free(w);
+	return NULL;
+}
+
+static double seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Certificates written in the open transaction, reported once it commits. */
+typedef struct {
+	size_t *index;
+	capstan_cert **certs;
+	size_t count;
+} pending;
+
+static int report_committed(pending *p, capstan_batch_fn fn, void *payload)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		capstan_batch_result r = { p->index[i], p->certs[i], NULL };
+		if (rc == 0 && fn)
+			rc = fn(&r, payload);
+		capstan_cert_free(p->certs[i]);
+	}
+	p->count = 0;
+	return rc;
+}
+
+/* One signed job into the open transaction, under a savepoint of its own. */
+static int write_job(batch *b, job *j, capstan_cert **out)
+{
+	int rc;
+
+	if ((rc = capstan_store_savepoint(b->ctx)) < 0)
+		return rc;
+	rc = capstan_issue_record(b->ctx, j->o, &j->plan, &j->mint, j->info, &j->der, out);
+	j->info = (capstan_x509_info){ 0 }; /* consumed */
+	if (rc < 0) {
+		capstan_store_undo(b->ctx);
+		return rc;
+	}
+	return capstan_store_release(b->ctx);
+}
+
+static void job_done(batch *b, size_t i)
+{
+	capstan_buf_free(&b->jobs[i].der);
+	capstan_issue_plan_clear(&b->jobs[i].plan);
+	pthread_mutex_lock(&b->mu);
+	b->written = i + 1;
+	pthread_cond_broadcast(&b->room_cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn, void *payload, size_t *failed)
+{
+	size_t group = o && o->group ? o->group : 64;
+	double limit = (o && o->group_ms ? o->group_ms : 50) / 1000.0, started = 0;
+	pending p = { calloc(group, sizeof(size_t)), calloc(group, sizeof(capstan_cert *)), 0 };
+	int rc = p.index && p.certs ? 0 : capstan_error_oom(b->ctx), in_tx = 0;
+
+	for (size_t i = 0; rc == 0 && i < b->count; i++) {
+		job *j = &b->jobs[i];
+		pthread_mutex_lock(&b->mu);
+		while (j->state == JOB_PENDING)
+			pthread_cond_wait(&b->signed_cv, &b->mu);
+		pthread_mutex_unlock(&b->mu);
+		if (j->state == JOB_SIGNED && !in_tx) {
+			if ((rc = capstan_store_begin(b->ctx)) < 0)
+				break;
+			in_tx = 1;
+			started = seconds();
+		}
+		if (j->state == JOB_SIGNED && write_job(b, j, &p.certs[p.count]) == 0) {
+			p.index[p.count++] = i;
+		} else {
+			capstan_batch_result r = { i, NULL, j->state == JOB_FAILED ? j->error : capstan_error_message(b->ctx) };
+			(*failed)++;
+			rc = fn ? fn(&r, payload) : 0;
+		}
+		job_done(b, i);
+		if (rc == 0 && in_tx && (p.count == group || seconds() - started >= limit || i + 1 == b->count)) {
+			in_tx = 0;
+			if ((rc = capstan_store_commit(b->ctx)) == 0)
+				rc = report_committed(&p, fn, payload);
+		}
+	}
+	if (in_tx)
+		rc = capstan_store_end(b->ctx, rc) < 0 ? (rc ? rc : CAPSTAN_ERROR) : rc;
+	if (rc == 0 && p.count)
+		rc = report_committed(&p, fn, payload);
+	for (size_t i = 0; i < p.count; i++)
+		capstan_cert_free(p.certs[i]); /* written but not committed: not reported */
+	free(p.index);
+	free(p.certs);
+	return rc;
+}
+
+int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t count,
+	const capstan_batch_opts *o, capstan_batch_fn fn, void *payload)
+{
+	batch b = { .ctx = ctx, .count = count };
+	pthread_t threads[MAX_THREADS];
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = o && o->threads ? o->threads : online > 0 ? (unsigned)online : 1, started = 0;
+	size_t failed = 0;
+	int rc;
+
+	if (n > MAX_THREADS)
+		n = MAX_THREADS;
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0)
+		return rc;
+	if (count == 0)
+		return 0;
+	if (!(b.jobs = calloc(count, sizeof(*b.jobs))))
+		return capstan_error_oom(ctx);
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_cond_init(&b.signed_cv, NULL);
+	pthread_cond_init(&b.room_cv, NULL);
+	if ((rc = plan_jobs(&b, reqs)) == 0) {
+		for (; started < n; started++)
+			if (pthread_create(&threads[started], NULL, worker, &b) != 0)
+				break;
+		rc = started ? write_all(&b, o, fn, payload, &failed) :
+			capstan_error(ctx, CAPSTAN_ERROR, "cannot start a worker thread");
+	}
+	pthread_mutex_lock(&b.mu);
+	b.stop = 1;
+	pthread_cond_broadcast(&b.room_cv);
+	pthread_mutex_unlock(&b.mu);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	for (size_t i = 0; i < count; i++) {
+		capstan_buf_free(&b.jobs[i].der);
+		capstan_x509_info_clear(&b.jobs[i].info);
+		capstan_issue_plan_clear(&b.jobs[i].plan);
+	}
+	capstan_signers_clear(&b.signers);
+	free(b.jobs);
+	pthread_cond_destroy(&b.signed_cv);
+	pthread_cond_destroy(&b.room_cv);
+	pthread_mutex_destroy(&b.mu);
+	if (rc == 0 && failed)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%zu of %zu certificates could not be issued", failed, count);
+	return rc;
+}

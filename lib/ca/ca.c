@@ -1,0 +1,341 @@
+/* The CA engine: environments (root + intermediate) and leaf issuance. Each
+ * public call is one transaction that also writes its audit rows. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/ca.h>
+#include <capstan/parse.h>
+
+#include "audit.h"
+#include "ca_internal.h"
+#include "crypto/crypto.h"
+#include "request.h"
+#include "store/store.h"
+
+#define MIN_LIFETIME 3600
+#define MAX_LIFETIME ((int64_t)100 * 365 * 86400)
+#define MAX_ENV_NAME 32
+
+int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64_t fallback,
+	int64_t *out)
+{
+	if (value == 0)
+		value = fallback;
+	if (value < MIN_LIFETIME)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "%s must be at least 1h", what);
+	if (value > MAX_LIFETIME)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "%s must be at most 100y", what);
+	*out = value;
+	return 0;
+}
+
+int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key)
+{
+	capstan_buf sealed = CAPSTAN_BUF_INIT;
+	unsigned char spki[32];
+	int64_t key_id = 0;
+	int rc;
+
+	if ((rc = capstan_store_cert_key_id(ctx, cert->id, &key_id)) < 0)
+		return rc;
+	if (key_id == 0)
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND,
+			"the inventory holds no key for '%s' (serial %s): it was issued from a CSR",
+			cert->name, cert->serial);
+	if ((rc = capstan_store_key_get(ctx, key_id, spki, &sealed)) == 0)
+		rc = capstan_key_unseal(key, ctx, sealed.data, sealed.len, spki);
+	capstan_buf_free(&sealed);
+	return rc;
+}
+
+static void signer_free(capstan_signer *s)
+{
+	if (!s)
+		return;
+	capstan_cert_free(s->issuer);
+	capstan_key_free(s->key);
+	capstan_x509_issuer_free(s->parsed);
+	free(s);
+}
+
+int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_id,
+	const capstan_signer **out)
+{
+	capstan_signer *s, **grown;
+	int rc;
+
+	for (size_t i = 0; i < signers->count; i++)
+		if (signers->items[i]->env_id == env_id)
+			return *out = signers->items[i], 0;
+	if (!(s = calloc(1, sizeof(*s))))
+		return capstan_error_oom(ctx);
+	s->env_id = env_id;
+	if ((rc = capstan_store_current_ca(ctx, env_id, CAPSTAN_KIND_INTERMEDIATE, &s->issuer)) < 0 ||
+	    (rc = capstan_ca_load_key(ctx, s->issuer, &s->key)) < 0 ||
+	    (rc = capstan_x509_issuer_new(&s->parsed, ctx, s->issuer->der, s->issuer->der_len)) < 0) {
+		signer_free(s);
+		return rc;
+	}
+	if (!(grown = realloc(signers->items, (signers->count + 1) * sizeof(*grown)))) {
+		signer_free(s);
+		return capstan_error_oom(ctx);
+	}
+	signers->items = grown;
+	signers->items[signers->count++] = s;
+	*out = s;
+	return 0;
+}
+
+void capstan_signers_clear(capstan_signers *signers)
+{
+	for (size_t i = 0; i < signers->count; i++)
+		signer_free(signers->items[i]);
+	free(signers->items);
+	signers->items = NULL;
+	signers->count = 0;
+}
+
+/* Picks a serial the issuer has not used; 126 random bits make a retry
+ * practically impossible, but uniqueness per issuer is a promise. */
+static int fresh_serial(capstan_ctx *ctx, int64_t issuer_id, unsigned char serial[CAPSTAN_SERIAL_LEN])
+{
+	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
+	int rc;
+
+	for (int attempt = 0; attempt < 8; attempt++) {
+		if ((rc = capstan_serial_generate(ctx, serial, hex)) < 0)
+			return rc;
+		if ((rc = capstan_store_serial_used(ctx, issuer_id, hex)) <= 0)
+			return rc;
+	}
+	return capstan_error(ctx, CAPSTAN_ERROR, "cannot find an unused serial");
+}
+
+/* Moves what the signed certificate says into a new record (info is consumed). */
+static int record_from_info(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+	capstan_cert **out)
+{
+	capstan_cert *c;
+
+	if (!(c = calloc(1, sizeof(*c))) || !(c->name = strdup(m->name)) ||
+	    !(c->serial = strdup(info.serial)) || !(c->fingerprint_sha256 = strdup(info.fingerprint_sha256)) ||
+	    !(c->env = strdup(m->env_name)) || (m->service && !(c->service = strdup(m->service)))) {
+		capstan_cert_free(c);
+		capstan_x509_info_clear(&info);
+		return capstan_error_oom(ctx);
+	}
+	c->kind = m->tmpl.kind;
+	c->status = CAPSTAN_STATUS_VALID;
+	/* The record takes subject, issuer and SANs over from info; the rest goes. */
+	free(info.cn);
+	c->subject = info.subject;
+	c->issuer = info.issuer;
+	c->has_profile = m->tmpl.kind == CAPSTAN_KIND_LEAF;
+	c->profile = m->tmpl.profile;
+	c->key_type = info.key_type;
+	c->sans = info.sans.items;
+	c->san_count = info.sans.count;
+	c->not_before = info.not_before;
+	c->not_after = info.not_after;
+	c->lifetime = m->lifetime;
+	c->renew_before = m->renew_before;
+	c->has_key = m->sealed_key != NULL || m->key_id > 0;
+	c->issuer_id = m->issuer ? m->issuer->id : 0;
+	c->der = der->data;
+	c->der_len = der->len;
+	der->data = NULL;
+	der->len = 0;
+	*out = c;
+	return 0;
+}
+
+int capstan_ca_sign(capstan_ctx *ctx, capstan_mint *m, capstan_buf *der, capstan_x509_info *info)
+{
+	capstan_x509_issuer *parsed = NULL;
+	int rc = 0;
+
+	if (m->issuer && m->tmpl.not_after > m->issuer->not_after)
+		m->tmpl.not_after = m->issuer->not_after; /* never outlive the issuer */
+	if (m->issuer && !m->issuer_parsed)
+		rc = capstan_x509_issuer_new(&parsed, ctx, m->issuer->der, m->issuer->der_len);
+	if (rc == 0)
+		rc = capstan_x509_sign_with(der, info, ctx, &m->tmpl, m->subject_key,
+			m->issuer_parsed ? m->issuer_parsed : parsed, m->issuer_key);
+	capstan_x509_issuer_free(parsed);
+	return rc;
+}
+
+int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out)
+{
+	capstan_buf der = CAPSTAN_BUF_INIT;
+	capstan_x509_info info;
+	int rc;
+
+	if ((rc = fresh_serial(ctx, m->issuer ? m->issuer->id : 0, m->tmpl.serial)) < 0 ||
+	    (rc = capstan_ca_sign(ctx, m, &der, &info)) < 0)
+		return rc;
+	rc = capstan_ca_record(ctx, m, info, &der, out);
+	capstan_buf_free(&der);
+	return rc;
+}
+
+int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+	capstan_cert **out)
+{
+	unsigned char spki[32];
+	capstan_cert *c = NULL;
+	int64_t key_id = m->key_id;
+	int rc;
+
+	if ((rc = record_from_info(ctx, m, info, der, &c)) < 0)
+		goto done;
+	/* Every certificate is found by its key, whether the inventory holds the key or not. */
+	if ((rc = capstan_x509_spki_sha256(ctx, c->der, c->der_len, spki)) < 0)
+		goto done;
+	if (m->sealed_key && (rc = capstan_store_key_insert(ctx, c->key_type, spki, m->sealed_key, &key_id)) < 0)
+		goto done;
+	if ((rc = capstan_store_cert_insert(ctx, c, m->env_id, key_id, spki)) < 0)
+		goto done;
+	*out = c;
+	c = NULL;
+done:
+	capstan_cert_free(c);
+	return rc;
+}
+
+static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t lifetimes[3])
+{
+	const char *why = NULL;
+	int rc;
+
+	if (capstan_check_identifier(o->env, &why) < 0 || strlen(o->env) > MAX_ENV_NAME)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid environment name '%s': %s",
+			o->env ? o->env : "", why ? why : "longer than 32 characters");
+	if (o->org && capstan_check_subject_value(o->org, &why) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --org '%s': %s", o->org, why);
+	if ((unsigned)o->key >= CAPSTAN_KEY__COUNT || (o->inter_key_set && (unsigned)o->inter_key >= CAPSTAN_KEY__COUNT))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
+	if ((rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
+		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * 86400, &lifetimes[0])) < 0 ||
+	    (rc = capstan_ca_lifetime(ctx, "the intermediate lifetime", o->ca_lifetime,
+		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * 86400, &lifetimes[1])) < 0 ||
+	    (rc = capstan_ca_lifetime(ctx, "the leaf lifetime", o->leaf_lifetime,
+		     (int64_t)CAPSTAN_DEFAULT_LEAF_DAYS * 86400, &lifetimes[2])) < 0)
+		return rc;
+	return 0;
+}
+
+static int env_absent(capstan_ctx *ctx, const char *name)
+{
+	capstan_store_env e;
+	int rc = capstan_store_env_get(ctx, name, &e);
+
+	capstan_store_env_clear(&e);
+	if (rc == 0)
+		return capstan_error(ctx, CAPSTAN_EEXISTS, "environment '%s' already exists", name);
+	return rc == CAPSTAN_ENOTFOUND ? 0 : rc;
+}
+
+int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char *op, capstan_cert **out)
+{
+	int is_root = spec->kind == CAPSTAN_KIND_ROOT;
+	char cn[64], name[32], detail[64];
+	int rc;
+
+	/* The first root keeps the plain name; later ones are numbered so that no
+	 * two CAs of the environment share a subject. Intermediates are numbered. */
+	if (is_root && spec->generation == 1) {
+		snprintf(cn, sizeof(cn), "%s Root CA", spec->env_name);
+		snprintf(name, sizeof(name), "root-ca");
+	} else {
+		snprintf(cn, sizeof(cn), "%s %s CA %lld", spec->env_name, is_root ? "Root" : "Intermediate",
+			(long long)spec->generation);
+		snprintf(name, sizeof(name), "%s-ca-%lld", is_root ? "root" : "intermediate",
+			(long long)spec->generation);
+	}
+	capstan_mint m = {
+		.tmpl = { .kind = spec->kind, .cn = cn, .org = spec->org,
+			  .not_before = spec->now - CAPSTAN_BACKDATE_SECONDS, .not_after = spec->now + spec->lifetime },
+		.name = name, .env_id = spec->env_id, .env_name = spec->env_name,
+		.subject_key = spec->key, .sealed_key = spec->sealed_key,
+		.issuer = is_root ? NULL : spec->root, .issuer_key = is_root ? spec->key : spec->root_key,
+		.lifetime = spec->lifetime,
+	};
+	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
+		return rc;
+	snprintf(detail, sizeof(detail), "%s CA created", is_root ? "root" : "intermediate");
+	return capstan_audit_record(ctx, op, spec->env_name, (*out)->name, (*out)->serial, detail);
+}
+
+/* Inside the transaction: the environment row, the root, the intermediate. */
+static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int64_t lifetimes[3],
+	capstan_key *keys[2], capstan_buf sealed[2], capstan_cert **root, capstan_cert **inter)
+{
+	capstan_store_env env = { 0, (char *)o->env, (char *)o->org, o->key, lifetimes[2] };
+	int rc;
+
+	if ((rc = env_absent(ctx, o->env)) < 0 || (rc = capstan_store_env_insert(ctx, &env)) < 0)
+		return rc;
+	capstan_ca_spec spec = {
+		.kind = CAPSTAN_KIND_ROOT, .env_id = env.id, .env_name = o->env, .org = o->org,
+		.generation = 1, .key = keys[0], .sealed_key = &sealed[0], .lifetime = lifetimes[0],
+		.now = time(NULL),
+	};
+	if ((rc = capstan_ca_mint_ca(ctx, &spec, "init", root)) < 0)
+		return rc;
+	spec.kind = CAPSTAN_KIND_INTERMEDIATE;
+	spec.key = keys[1];
+	spec.sealed_key = &sealed[1];
+	spec.lifetime = lifetimes[1];
+	spec.root = *root;
+	spec.root_key = keys[0];
+	return capstan_ca_mint_ca(ctx, &spec, "init", inter);
+}
+
+int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,
+	capstan_cert **root_out, capstan_cert **inter_out)
+{
+	capstan_key *keys[2] = { NULL, NULL };
+	capstan_buf sealed[2] = { CAPSTAN_BUF_INIT, CAPSTAN_BUF_INIT };
+	capstan_cert *root = NULL, *inter = NULL;
+	int64_t lifetimes[3] = { 0, 0, 0 };
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_init_opts(ctx, o, lifetimes)) < 0 ||
+	    (rc = capstan_require_unlocked(ctx)) < 0 || (rc = env_absent(ctx, o->env)) < 0)
+		return rc;
+	/* Keys are made before the transaction: RSA-4096 generation must not
+	 * hold the write lock that other capstan processes wait on. */
+	for (int i = 0; i < 2; i++)
+		if ((rc = capstan_key_generate(&keys[i], ctx, i == 1 && o->inter_key_set ? o->inter_key : o->key)) < 0 ||
+		    (rc = capstan_key_seal(&sealed[i], ctx, keys[i])) < 0)
+			goto done;
+	if ((rc = capstan_store_begin(ctx)) < 0 ||
+	    (rc = capstan_store_end(ctx, init_records(ctx, o, lifetimes, keys, sealed, &root, &inter))) < 0)
+		goto done;
+	if (root_out)
+		*root_out = root, root = NULL;
+	if (inter_out)
+		*inter_out = inter, inter = NULL;
+done:
+	capstan_cert_free(root);
+	capstan_cert_free(inter);
+	for (int i = 0; i < 2; i++) {
+		capstan_key_free(keys[i]);
+		capstan_buf_free(&sealed[i]);
+	}
+	return rc;
+}
+
+int capstan_env_list(capstan_ctx *ctx, char ***names, size_t *count)
+{
+	capstan_strlist list = { 0 };
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_store_env_names(ctx, &list)) < 0)
+		return rc;
+	*names = list.items;
+	*count = list.count;
+	return 0;
+}

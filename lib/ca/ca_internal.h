@@ -1,0 +1,109 @@
+/* What the CA layer's signing paths share (ca.c, issue.c, batch.c, lifecycle.c,
+ * ca_rotate.c, revocation.c, export.c): the mint, the issuer, the record. */
+#ifndef CAPSTAN_LIB_CA_INTERNAL_H
+#define CAPSTAN_LIB_CA_INTERNAL_H
+
+#include <capstan/ca.h>
+
+#include "base/base.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+/* Everything needed to sign and record one certificate. */
+typedef struct {
+	capstan_x509_template tmpl;     /* serial is filled in by capstan_ca_mint */
+	const char *name;
+	const char *service;            /* may be NULL */
+	int64_t env_id;
+	const char *env_name;
+	const capstan_key *subject_key;
+	const capstan_buf *sealed_key;  /* a new key to store; NULL: see key_id */
+	int64_t key_id;                 /* the stored key it certifies again; 0: none (CSR) */
+	const capstan_cert *issuer;     /* NULL: self-signed root */
+	const capstan_x509_issuer *issuer_parsed; /* the issuer parsed already, or NULL */
+	const capstan_key *issuer_key;
+	int64_t lifetime;
+	int64_t renew_before;
+} capstan_mint;
+
+/* Inside a transaction: picks a serial unused by the issuer, cuts notAfter to
+ * the issuer's, signs, stores the sealed key (if any) and the certificate. */
+int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out);
+/* The two halves of mint. sign needs no database (m->tmpl.serial must be
+ * set): batch workers call it. record stores what sign made (info is
+ * consumed, der taken over) inside a transaction. */
+int capstan_ca_sign(capstan_ctx *ctx, capstan_mint *m, capstan_buf *der, capstan_x509_info *info);
+int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+	capstan_cert **out);
+
+/* An environment's current intermediate, its unsealed key and its parsed
+ * form: loaded once and lent to every certificate signed under it. */
+typedef struct {
+	int64_t env_id;
+	capstan_cert *issuer;
+	capstan_key *key;
+	capstan_x509_issuer *parsed;
+} capstan_signer;
+
+/* The signers loaded so far (by issue, batch, reissue and renew --due). Their
+ * addresses stay put while more are loaded; clearing frees them all. */
+typedef struct {
+	capstan_signer **items;
+	size_t count;
+} capstan_signers;
+
+/* ENV_ID's signer, loaded on first use; nothing is kept when loading fails. */
+int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_id,
+	const capstan_signer **out);
+void capstan_signers_clear(capstan_signers *signers);
+
+/* Issuance, in parts the batch path shares (issue.c). */
+typedef struct {
+	capstan_store_env env;
+	const char *cn;
+	const char *name;
+	int64_t lifetime;
+	capstan_strlist sans;
+	capstan_key *key;            /* the subject's key: fresh, or the CSR's public key */
+	capstan_buf sealed;          /* empty for a CSR */
+	char *csr_cn;
+	capstan_strlist csr_sans;
+	const capstan_signer *signer; /* lent by the caller's capstan_signers */
+} capstan_issue_plan;
+
+/* Checks the request and resolves names, lifetime and SANs: no key, no issuer yet. */
+int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p);
+/* The mint for a planned request. */
+capstan_mint capstan_issue_mint(const capstan_issue_opts *o, const capstan_issue_plan *p, time_t now);
+/* Inside the transaction: refuses a line that has a valid certificate (unless
+ * replacing), stores what was signed, supersedes the old, writes the audit row. */
+int capstan_issue_record(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p,
+	capstan_mint *m, capstan_x509_info info, capstan_buf *der, capstan_cert **out);
+void capstan_issue_plan_clear(capstan_issue_plan *p);
+
+/* A CA certificate to mint: a root (self-signed) or an intermediate under root. */
+typedef struct {
+	capstan_cert_kind kind;
+	int64_t env_id;
+	const char *env_name;
+	const char *org;
+	int64_t generation;            /* 1 for the first of its kind in the environment */
+	const capstan_key *key;
+	const capstan_buf *sealed_key;
+	int64_t lifetime;
+	time_t now;
+	const capstan_cert *root;      /* intermediates: the issuing root */
+	const capstan_key *root_key;
+} capstan_ca_spec;
+
+/* Inside a transaction: mints the CA certificate and writes its audit row (op). */
+int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char *op, capstan_cert **out);
+
+/* Opens the private key the inventory holds for cert (needs an unlocked home). */
+int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key);
+
+/* value, or fallback when value is 0, checked to lie within 1h..100y. */
+int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64_t fallback,
+	int64_t *out);
+
+#endif

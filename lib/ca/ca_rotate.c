@@ -1,0 +1,125 @@
+/* CA rotation: a new intermediate under the same root, or a new root and
+ * intermediate. The old CA certificates are superseded, not revoked: leaves
+ * under them keep verifying until they are renewed or expire. */
+#include <stdlib.h>
+
+#include <capstan/lifecycle.h>
+
+#include "ca_internal.h"
+#include "store/store.h"
+
+typedef struct {
+	capstan_store_env env;
+	int64_t root_lifetime, ca_lifetime;
+	capstan_key *root_key, *inter_key;
+	capstan_buf root_sealed, inter_sealed;
+	capstan_cert *old_root, *old_inter;
+} rotation;
+
+static void rotation_clear(rotation *r)
+{
+	capstan_store_env_clear(&r->env);
+	capstan_key_free(r->root_key);
+	capstan_key_free(r->inter_key);
+	capstan_buf_free(&r->root_sealed);
+	capstan_buf_free(&r->inter_sealed);
+	capstan_cert_free(r->old_root);
+	capstan_cert_free(r->old_inter);
+}
+
+static int plan_rotation(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, rotation *r)
+{
+	capstan_key_type type;
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0 ||
+	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &r->env)) < 0 ||
+	    (rc = capstan_require_unlocked(ctx)) < 0 ||
+	    (rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
+		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * 86400, &r->root_lifetime)) < 0 ||
+	    (rc = capstan_ca_lifetime(ctx, "the intermediate lifetime", o->ca_lifetime,
+		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * 86400, &r->ca_lifetime)) < 0)
+		return rc;
+	type = o->key_set ? o->key : r->env.key_type;
+	if (o->root) {
+		if ((rc = capstan_key_generate(&r->root_key, ctx, type)) < 0 ||
+		    (rc = capstan_key_seal(&r->root_sealed, ctx, r->root_key)) < 0)
+			return rc;
+	} else if ((rc = capstan_store_current_ca(ctx, r->env.id, CAPSTAN_KIND_ROOT, &r->old_root)) < 0 ||
+		   (rc = capstan_ca_load_key(ctx, r->old_root, &r->root_key)) < 0) {
+		return rc;
+	}
+	if ((rc = capstan_key_generate(&r->inter_key, ctx, type)) < 0 ||
+	    (rc = capstan_key_seal(&r->inter_sealed, ctx, r->inter_key)) < 0)
+		return rc;
+	return 0;
+}
+
+/* The id of the current CA of that kind, or 0 when there is none (expired). */
+static int current_ca_id(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *id)
+{
+	capstan_cert *current = NULL;
+	int rc = capstan_store_current_ca(ctx, env_id, kind, &current);
+
+	*id = rc == 0 ? current->id : 0;
+	capstan_cert_free(current);
+	return rc == CAPSTAN_ENOTFOUND ? 0 : rc;
+}
+
+static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, rotation *r,
+	capstan_cert **root, capstan_cert **inter)
+{
+	int64_t roots, inters, old_root = 0, old_inter = 0;
+	int rc;
+
+	/* The CAs being replaced, read before their successors exist. */
+	if ((rc = capstan_store_count_kind(ctx, r->env.id, CAPSTAN_KIND_ROOT, &roots)) < 0 ||
+	    (rc = capstan_store_count_kind(ctx, r->env.id, CAPSTAN_KIND_INTERMEDIATE, &inters)) < 0 ||
+	    (o->root && (rc = current_ca_id(ctx, r->env.id, CAPSTAN_KIND_ROOT, &old_root)) < 0) ||
+	    (rc = current_ca_id(ctx, r->env.id, CAPSTAN_KIND_INTERMEDIATE, &old_inter)) < 0)
+		return rc;
+	capstan_ca_spec spec = {
+		.env_id = r->env.id, .env_name = r->env.name, .org = r->env.org, .now = time(NULL),
+	};
+	if (o->root) {
+		spec.kind = CAPSTAN_KIND_ROOT;
+		spec.generation = roots + 1;
+		spec.key = r->root_key;
+		spec.sealed_key = &r->root_sealed;
+		spec.lifetime = r->root_lifetime;
+		if ((rc = capstan_ca_mint_ca(ctx, &spec, "rotate-root", root)) < 0 ||
+		    (old_root && (rc = capstan_store_cert_supersede(ctx, old_root, (*root)->id)) < 0))
+			return rc;
+	}
+	spec.kind = CAPSTAN_KIND_INTERMEDIATE;
+	spec.generation = inters + 1;
+	spec.key = r->inter_key;
+	spec.sealed_key = &r->inter_sealed;
+	spec.lifetime = r->ca_lifetime;
+	spec.root = o->root ? *root : r->old_root;
+	spec.root_key = r->root_key;
+	if ((rc = capstan_ca_mint_ca(ctx, &spec, o->root ? "rotate-root" : "rotate-intermediate", inter)) < 0)
+		return rc;
+	return old_inter ? capstan_store_cert_supersede(ctx, old_inter, (*inter)->id) : 0;
+}
+
+int capstan_ca_rotate(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, capstan_cert **root_out,
+	capstan_cert **inter_out)
+{
+	rotation r = { 0 };
+	capstan_cert *root = NULL, *inter = NULL;
+	int rc;
+
+	if ((rc = plan_rotation(ctx, o, &r)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	    (rc = capstan_store_end(ctx, rotation_records(ctx, o, &r, &root, &inter))) < 0)
+		goto done;
+	if (root_out)
+		*root_out = root, root = NULL;
+	if (inter_out)
+		*inter_out = inter, inter = NULL;
+done:
+	capstan_cert_free(root);
+	capstan_cert_free(inter);
+	rotation_clear(&r);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/* What the crypto layer's files share in OpenSSL's terms (EVP_PKEY, X509,
+ * STACK_OF): included by lib/crypto/ only; crypto.h is what the layers above see. */
+#ifndef CAPSTAN_LIB_CRYPTO_INTERNAL_H
+#define CAPSTAN_LIB_CRYPTO_INTERNAL_H
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include <capstan/convert.h>
+
+#include "keys.h"
+#include "base/base.h"
+
+struct capstan_key {
+	EVP_PKEY *pkey;
+	capstan_key_type type;
+	unsigned char *spki;    /* DER SubjectPublicKeyInfo, made once (capstan_key_spki) */
+	size_t spki_len;
+};
+
+/* The key's SubjectPublicKeyInfo in DER, cached on the key. EC and Ed25519
+ * keys skip OpenSSL 3.0's generic encoder, which costs ~100 us a call. */
+int capstan_key_spki(capstan_ctx *ctx, capstan_key *key, const unsigned char **der, size_t *len);
+/* Sets cert's public key from the key's SubjectPublicKeyInfo parts, without
+ * X509_set_pubkey (~375 us through the encoder in OpenSSL 3.0). */
+int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert);
+
+/* Classifies a key against the policy: CAPSTAN_EINVALID for a weak or unknown one. */
+int capstan_key_classify(capstan_ctx *ctx, EVP_PKEY *pkey, capstan_key_type *out);
+/* Wraps pkey (taking ownership on success) after classifying it. */
+int capstan_key_wrap(capstan_key **out, capstan_ctx *ctx, EVP_PKEY *pkey);
+
+/* The digest an issuer signs with: SHA-384 for P-384, none for Ed25519 (pure
+ * EdDSA), SHA-256 otherwise. */
+const char *capstan_signing_digest(const capstan_key *issuer_key);
+
+/* Parses a whole DER certificate in the context's library context. */
+int capstan_x509_from_der(capstan_ctx *ctx, X509 **out, const unsigned char *der, size_t len);
+
+/* The CN of a name as a new UTF-8 string, or NULL. */
+char *capstan_x509_name_cn(const X509_NAME *name);
+
+/* Appends "TYPE:value" (DNS, IP, URI, email) for each name; other types are skipped. */
+int capstan_general_names_to_strlist(const GENERAL_NAMES *gens, capstan_strlist *out);
+
+/* Output material (material.c): what export and convert write. */
+struct capstan_material {
+	STACK_OF(X509) *chain;  /* leaf first, then each issuer; may end with the root */
+	STACK_OF(X509) *trust;  /* truststores: the certificates to trust */
+	EVP_PKEY *key;          /* NULL when none */
+	char *alias;
+};
+
+/* A keystore alias made from a certificate: its CN in lower case, spaces and
+ * other punctuation turned into '-'; "cert-N" when it has none. */
+char *capstan_cert_alias(X509 *cert, int n);
+
+/* PKCS12 (pkcs12.c): a keystore (key + chain) or a truststore whose bags carry
+ * Java's trusted-key-usage attribute; modern or legacy protection. */
+int capstan_pkcs12_write(capstan_buf *out, capstan_ctx *ctx, const capstan_material *m, int truststore,
+	const char *alias, const capstan_secret *pass, int legacy);
+/* Reads a DER PKCS12: 1 when data is not a PKCS12 at all, 0 with its key
+ * (may be NULL) and certificates appended to certs, or an error. */
+int capstan_pkcs12_read(capstan_ctx *ctx, const char *name, const unsigned char *data, size_t len,
+	const capstan_secret *pass, EVP_PKEY **key, STACK_OF(X509) *certs);
+
+/* JKS (jks.c): Java's own keystore format, with Sun's key protector. */
+int capstan_jks_write(capstan_buf *out, capstan_ctx *ctx, const capstan_material *m, int truststore,
+	const char *alias, const capstan_secret *pass);
+
+/* Encrypted PKCS8 (pkcs8.c): PBES2, AES-256-CBC, PBKDF2-HMAC-SHA256. */
+int capstan_pkcs8_encrypt_pem(capstan_buf *out, capstan_ctx *ctx, EVP_PKEY *key, const capstan_secret *pass);
+/* Decrypts a DER EncryptedPrivateKeyInfo (any PBE OpenSSL supports). */
+int capstan_pkcs8_decrypt(EVP_PKEY **out, capstan_ctx *ctx, const char *name, const unsigned char *der,
+	size_t len, const capstan_secret *pass);
+
+#endif

@@ -1,0 +1,396 @@
+/* Private keys: generation, policy classification, sealing at rest. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "base/base.h"
+#include "crypto_internal.h"
+#include "ossl.h"
+
+#define GCM_NONCE_LEN 12
+#define GCM_TAG_LEN 16
+static const char seal_aad_label[] = "capstan-key-v1";
+
+int capstan_key_generate(capstan_key **out, capstan_ctx *ctx, capstan_key_type type)
+{
+	EVP_PKEY *pkey = NULL;
+	OSSL_LIB_CTX *lib = ctx->libctx;
+
+	switch (type) {
+	case CAPSTAN_KEY_EC_P256: pkey = EVP_PKEY_Q_keygen(lib, NULL, "EC", "P-256"); break;
+	case CAPSTAN_KEY_EC_P384: pkey = EVP_PKEY_Q_keygen(lib, NULL, "EC", "P-384"); break;
+	case CAPSTAN_KEY_RSA_2048: pkey = EVP_PKEY_Q_keygen(lib, NULL, "RSA", (size_t)2048); break;
+	case CAPSTAN_KEY_RSA_3072: pkey = EVP_PKEY_Q_keygen(lib, NULL, "RSA", (size_t)3072); break;
+	case CAPSTAN_KEY_RSA_4096: pkey = EVP_PKEY_Q_keygen(lib, NULL, "RSA", (size_t)4096); break;
+	case CAPSTAN_KEY_ED25519: pkey = EVP_PKEY_Q_keygen(lib, NULL, "ED25519"); break;
+	default:
+		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type %d", (int)type);
+	}
+	if (!pkey)
+		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot generate a %s key",
+			capstan_key_type_name(type));
+	if (capstan_key_wrap(out, ctx, pkey) < 0) {
+		EVP_PKEY_free(pkey);
+		return capstan_error_last(ctx);
+	}
+	return 0;
+}
+
+int capstan_key_classify(capstan_ctx *ctx, EVP_PKEY *pkey, capstan_key_type *out)
+{
+	if (EVP_PKEY_is_a(pkey, "EC")) {
+		char group[64] = "";
+		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) != 1)
+			return capstan_ossl_error(ctx, CAPSTAN_EINVALID, "EC key without a named curve");
+		if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+			*out = CAPSTAN_KEY_EC_P256;
+		else if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+			*out = CAPSTAN_KEY_EC_P384;
+		else
+			return capstan_error(ctx, CAPSTAN_EINVALID,
+				"EC curve '%s' is not accepted (use P-256 or P-384)", group);
+		return 0;
+	}
+	if (EVP_PKEY_is_a(pkey, "RSA")) {
+		int bits = EVP_PKEY_get_bits(pkey);
+		if (bits == 2048)
+			*out = CAPSTAN_KEY_RSA_2048;
+		else if (bits == 3072)
+			*out = CAPSTAN_KEY_RSA_3072;
+		else if (bits == 4096)
+			*out = CAPSTAN_KEY_RSA_4096;
+		else if (bits < 2048)
+			return capstan_error(ctx, CAPSTAN_EINVALID,
+				"RSA key of %d bits is too weak (at least 2048)", bits);
+		else
+			return capstan_error(ctx, CAPSTAN_EINVALID,
+				"RSA key of %d bits is not accepted (use 2048, 3072 or 4096)", bits);
+		return 0;
+	}
+	if (EVP_PKEY_is_a(pkey, "ED25519")) {
+		*out = CAPSTAN_KEY_ED25519;
+		return 0;
+	}
+	return capstan_error(ctx, CAPSTAN_EINVALID, "key algorithm '%s' is not accepted",
+		EVP_PKEY_get0_type_name(pkey) ? EVP_PKEY_get0_type_name(pkey) : "unknown");
+}
+
+int capstan_key_wrap(capstan_key **out, capstan_ctx *ctx, EVP_PKEY *pkey)
+{
+	capstan_key *key;
+	capstan_key_type type;
+	int rc;
+
+	if ((rc = capstan_key_classify(ctx, pkey, &type)) < 0)
+		return rc;
+	if (!(key = calloc(1, sizeof(*key))))
+		return capstan_error_oom(ctx);
+	key->pkey = pkey;
+	key->type = type;
+	*out = key;
+	return 0;
+}
+
+void capstan_key_free(capstan_key *key)
+{
+	if (!key)
+		return;
+	EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material on free */
+	free(key->spki);
+	free(key);
+}
+
+capstan_key_type capstan_key_get_type(const capstan_key *key)
+{
+	return key->type;
+}
+
+/* The algorithm identifier and key bits of an EC or Ed25519 key, read as
+ * parameters; 0 when the key is of another kind (the caller encodes it). */
+static int pubkey_parts(capstan_key *key, int *alg_nid, int *param_nid, unsigned char **bits, size_t *len)
+{
+	size_t n = 0;
+
+	*bits = NULL;
+	if (key->type == CAPSTAN_KEY_EC_P256 || key->type == CAPSTAN_KEY_EC_P384) {
+		*alg_nid = NID_X9_62_id_ecPublicKey;
+		*param_nid = key->type == CAPSTAN_KEY_EC_P256 ? NID_X9_62_prime256v1 : NID_secp384r1;
+		if (EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0, &n) != 1 ||
+		    !(*bits = OPENSSL_malloc(n)) ||
+		    EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, *bits, n, &n) != 1)
+			return -1;
+	} else if (key->type == CAPSTAN_KEY_ED25519) {
+		*alg_nid = NID_ED25519;
+		*param_nid = NID_undef;
+		if (EVP_PKEY_get_raw_public_key(key->pkey, NULL, &n) != 1 || !(*bits = OPENSSL_malloc(n)) ||
+		    EVP_PKEY_get_raw_public_key(key->pkey, *bits, &n) != 1)
+			return -1;
+	} else {
+		return 0;
+	}
+	*len = n;
+	return 1;
+}
+
+/* Fills pub from the key's parts; pub takes the bits. */
+static int set_pubkey_parts(X509_PUBKEY *pub, int alg_nid, int param_nid, unsigned char *bits, size_t len)
+{
+	return X509_PUBKEY_set0_param(pub, OBJ_nid2obj(alg_nid), param_nid == NID_undef ? V_ASN1_UNDEF : V_ASN1_OBJECT,
+		param_nid == NID_undef ? NULL : OBJ_nid2obj(param_nid), bits, (int)len) == 1;
+}
+
+int capstan_key_spki(capstan_ctx *ctx, capstan_key *key, const unsigned char **der, size_t *len)
+{
+	X509_PUBKEY *pub = NULL;
+	unsigned char *bits = NULL, *out = NULL;
+	int alg, param, n = -1, kind;
+
+	if (!key->spki) {
+		if ((kind = pubkey_parts(key, &alg, &param, &bits, len)) < 0) {
+			OPENSSL_free(bits);
+			return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot read the public key");
+		}
+		if (kind == 0)
+			n = i2d_PUBKEY(key->pkey, &out); /* RSA: keygen dwarfs the encoder anyway */
+		else if ((pub = X509_PUBKEY_new()) && set_pubkey_parts(pub, alg, param, bits, *len))
+			bits = NULL, n = i2d_X509_PUBKEY(pub, &out);
+		OPENSSL_free(bits);
+		X509_PUBKEY_free(pub);
+		if (n <= 0 || !(key->spki = malloc((size_t)n))) {
+			OPENSSL_free(out);
+			return n <= 0 ? capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the public key") :
+				capstan_error_oom(ctx);
+		}
+		memcpy(key->spki, out, (size_t)n);
+		key->spki_len = (size_t)n;
+		OPENSSL_free(out);
+	}
+	*der = key->spki;
+	*len = key->spki_len;
+	return 0;
+}
+
+int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert)
+{
+	unsigned char *bits = NULL;
+	int alg, param, kind;
+	size_t len;
+
+	if ((kind = pubkey_parts(key, &alg, &param, &bits, &len)) == 0)
+		return X509_set_pubkey(cert, key->pkey) == 1 ? 0 :
+			capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the public key");
+	if (kind < 0 || !set_pubkey_parts(X509_get_X509_PUBKEY(cert), alg, param, bits, len)) {
+		OPENSSL_free(bits);
+		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the public key");
+	}
+	return 0;
+}
+
+int capstan_key_spki_sha256(capstan_ctx *ctx, const capstan_key *key, unsigned char out[32])
+{
+	const unsigned char *der;
+	size_t len;
+	int rc;
+
+	/* The cache is not the key's meaning: filling it is not a change to the key. */
+	if ((rc = capstan_key_spki(ctx, (capstan_key *)key, &der, &len)) < 0)
+		return rc;
+	return capstan_sha256(ctx, der, len, out);
+}
+
+static void seal_aad(unsigned char aad[sizeof(seal_aad_label) + 32], const unsigned char spki[32])
+{
+	memcpy(aad, seal_aad_label, sizeof(seal_aad_label));
+	memcpy(aad + sizeof(seal_aad_label), spki, 32);
+}
+
+int capstan_key_seal(capstan_buf *out, capstan_ctx *ctx, const capstan_key *key)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	unsigned char *der = NULL, spki[32], aad[sizeof(seal_aad_label) + 32];
+	int len = 0, rc;
+
+	if ((rc = capstan_require_unlocked(ctx)) < 0)
+		return rc;
+	if ((rc = capstan_key_spki_sha256(ctx, key, spki)) < 0)
+		return rc;
+	if (!(p8 = EVP_PKEY2PKCS8(key->pkey)) || (len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the private key");
+		goto done;
+	}
+	seal_aad(aad, spki);
+	rc = capstan_aead_seal(out, ctx, ctx->kek, aad, sizeof(aad), der, (size_t)len);
+done:
+	if (der)
+		OPENSSL_clear_free(der, (size_t)len);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return rc;
+}
+
+int capstan_key_unseal(capstan_key **out, capstan_ctx *ctx, const unsigned char *blob,
+	size_t len, const unsigned char spki_sha256[32])
+{
+	capstan_buf plain = CAPSTAN_BUF_INIT;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	EVP_PKEY *pkey = NULL;
+	unsigned char aad[sizeof(seal_aad_label) + 32], spki[32];
+	const unsigned char *p;
+	int rc;
+
+	if ((rc = capstan_require_unlocked(ctx)) < 0)
+		return rc;
+	seal_aad(aad, spki_sha256);
+	if ((rc = capstan_aead_open(&plain, ctx, ctx->kek, aad, sizeof(aad), blob, len)) < 0) {
+		rc = capstan_error(ctx, CAPSTAN_EAUTH,
+			"a stored private key does not open with this passphrase (or was tampered with)");
+		goto done;
+	}
+	p = plain.data;
+	if (!(p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)plain.len)) ||
+	    !(pkey = EVP_PKCS82PKEY_ex(p8, ctx->libctx, NULL))) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "a stored private key cannot be decoded");
+		goto done;
+	}
+	if ((rc = capstan_key_wrap(out, ctx, pkey)) < 0)
+		goto done;
+	pkey = NULL;
+	if ((rc = capstan_key_spki_sha256(ctx, *out, spki)) < 0 || memcmp(spki, spki_sha256, 32) != 0) {
+		capstan_key_free(*out);
+		*out = NULL;
+		if (rc == 0)
+			rc = capstan_error(ctx, CAPSTAN_EAUTH, "a stored private key does not match its record");
+	}
+done:
+	EVP_PKEY_free(pkey);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	capstan_buf_free(&plain);
+	return rc;
+}
+
+int capstan_key_pkcs8_pem(capstan_buf *out, capstan_ctx *ctx, const capstan_key *key)
+{
+	BIO *bio = BIO_new(BIO_s_secmem());
+	char *data;
+	long len;
+	int rc = 0;
+
+	if (!bio || PEM_write_bio_PrivateKey_ex(bio, key->pkey, NULL, NULL, 0, NULL, NULL,
+		    ctx->libctx, NULL) != 1) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot write the private key as PKCS8");
+		goto done;
+	}
+	len = BIO_get_mem_data(bio, &data);
+	rc = capstan_buf_set(ctx, out, data, (size_t)len);
+done:
+	BIO_free(bio); /* a secmem BIO clears its buffer */
+	return rc;
+}
+
+int capstan_kek_derive(capstan_ctx *ctx, unsigned char kek[32], const capstan_secret *pass,
+	const unsigned char *salt, size_t salt_len, uint64_t n, uint32_t r, uint32_t p)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(ctx->libctx, "SCRYPT", NULL);
+	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[6];
+	int rc = 0;
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, pass->data, pass->len);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
+	params[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
+	params[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
+	params[4] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
+	params[5] = OSSL_PARAM_construct_end();
+	if (!kctx || EVP_KDF_derive(kctx, kek, 32, params) != 1)
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot derive the key-encryption key");
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+static int aead(capstan_ctx *ctx, int encrypt, EVP_CIPHER_CTX **cctx, const unsigned char key[32],
+	const unsigned char nonce[GCM_NONCE_LEN], const void *aad, size_t aad_len)
+{
+	EVP_CIPHER *cipher = EVP_CIPHER_fetch(ctx->libctx, "AES-256-GCM", NULL);
+	int outl, ok;
+
+	*cctx = EVP_CIPHER_CTX_new();
+	ok = cipher && *cctx &&
+		EVP_CipherInit_ex2(*cctx, cipher, key, nonce, encrypt, NULL) == 1 &&
+		EVP_CipherUpdate(*cctx, NULL, &outl, aad, (int)aad_len) == 1;
+	EVP_CIPHER_free(cipher);
+	return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up AES-256-GCM");
+}
+
+int capstan_aead_seal(capstan_buf *out, capstan_ctx *ctx, const unsigned char key[32],
+	const void *aad, size_t aad_len, const void *plain, size_t plain_len)
+{
+	EVP_CIPHER_CTX *cctx = NULL;
+	unsigned char *buf;
+	size_t total = GCM_NONCE_LEN + plain_len + GCM_TAG_LEN;
+	int outl = 0, finl = 0, rc;
+
+	if (plain_len > INT32_MAX || !(buf = malloc(total + 1)))
+		return capstan_error_oom(ctx);
+	buf[total] = '\0';
+	if ((rc = capstan_random_bytes(ctx, buf, GCM_NONCE_LEN)) < 0 ||
+	    (rc = aead(ctx, 1, &cctx, key, buf, aad, aad_len)) < 0)
+		goto fail;
+	if (EVP_CipherUpdate(cctx, buf + GCM_NONCE_LEN, &outl, plain, (int)plain_len) != 1 ||
+	    EVP_CipherFinal_ex(cctx, buf + GCM_NONCE_LEN + outl, &finl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_AEAD_GET_TAG, GCM_TAG_LEN,
+		    buf + GCM_NONCE_LEN + plain_len) != 1) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encrypt with AES-256-GCM");
+		goto fail;
+	}
+	EVP_CIPHER_CTX_free(cctx);
+	out->data = buf;
+	out->len = total;
+	out->cap = 0;
+	return 0;
+fail:
+	EVP_CIPHER_CTX_free(cctx);
+	capstan_wipe(buf, total);
+	free(buf);
+	return rc;
+}
+
+int capstan_aead_open(capstan_buf *out, capstan_ctx *ctx, const unsigned char key[32],
+	const void *aad, size_t aad_len, const unsigned char *sealed, size_t sealed_len)
+{
+	EVP_CIPHER_CTX *cctx = NULL;
+	unsigned char *buf;
+	size_t plain_len;
+	int outl = 0, finl = 0, rc;
+
+	if (sealed_len < GCM_NONCE_LEN + GCM_TAG_LEN || sealed_len > INT32_MAX)
+		return capstan_error(ctx, CAPSTAN_EAUTH, "sealed data is truncated");
+	plain_len = sealed_len - GCM_NONCE_LEN - GCM_TAG_LEN;
+	if (!(buf = malloc(plain_len + 1)))
+		return capstan_error_oom(ctx);
+	if ((rc = aead(ctx, 0, &cctx, key, sealed, aad, aad_len)) < 0)
+		goto fail;
+	if (EVP_CipherUpdate(cctx, buf, &outl, sealed + GCM_NONCE_LEN, (int)plain_len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_AEAD_SET_TAG, GCM_TAG_LEN,
+		    (void *)(sealed + GCM_NONCE_LEN + plain_len)) != 1 ||
+	    EVP_CipherFinal_ex(cctx, buf + outl, &finl) != 1) {
+		ERR_clear_error();
+		rc = capstan_error(ctx, CAPSTAN_EAUTH, "authentication failed (wrong key or tampered data)");
+		goto fail;
+	}
+	EVP_CIPHER_CTX_free(cctx);
+	buf[plain_len] = '\0';
+	out->data = buf;
+	out->len = plain_len;
+	out->cap = 0;
+	return 0;
+fail:
+	EVP_CIPHER_CTX_free(cctx);
+	capstan_wipe(buf, plain_len + 1);
+	free(buf);
+	return rc;
+}

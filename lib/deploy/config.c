@@ -1,0 +1,741 @@
+/* The YAML configuration: the only file that includes yaml.h. The document
+ * is loaded whole (libyaml keeps aliases as shared nodes, so memory stays
+ * bounded by the input), then walked against the schema in cli.md. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include <capstan/config.h>
+#include <capstan/file.h>
+#include <capstan/parse.h>
+
+#include "base/base.h"
+#include "ca/ca.h"
+
+#define MAX_CONFIG (1024 * 1024)
+#define MAX_VISITS 100000    /* nodes visited, aliases counted each time: no billion laughs */
+#define MAX_ENV_NAME 32
+
+typedef struct {
+	capstan_ctx *ctx;
+	const char *file;
+	yaml_document_t *doc;
+	long visits;
+} walker;
+
+/* "FILE:LINE:COLUMN: PATH: what" and CAPSTAN_EINVALID. */
+static int fail(walker *w, const yaml_node_t *node, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(walker *w, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s:%zu:%zu: %s%s%s", w->file,
+		node ? node->start_mark.line + 1 : 0, node ? node->start_mark.column + 1 : 0,
+		path ? path : "", path ? ": " : "", what);
+}
+
+static yaml_node_t *node_at(walker *w, int index)
+{
+	w->visits++;
+	return yaml_document_get_node(w->doc, index);
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+	return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a list" : "a value";
+}
+
+static int scalar(walker *w, yaml_node_t *n, const char *path, const char **out)
+{
+	if (n->type != YAML_SCALAR_NODE)
+		return fail(w, n, path, "expected a value, found %s", type_name(n));
+	if (memchr(n->data.scalar.value, '\0', n->data.scalar.length))
+		return fail(w, n, path, "NUL byte in a value");
+	*out = (const char *)n->data.scalar.value;
+	return 0;
+}
+
+static int scalar_dup(walker *w, yaml_node_t *n, const char *path, char **out)
+{
+	const char *s;
+	int rc = scalar(w, n, path, &s);
+
+	if (rc == 0 && !(*out = strdup(s)))
+		rc = capstan_error_oom(w->ctx);
+	return rc;
+}
+
+/* A mapping whose keys are all in `allowed` (NULL: any key) and none twice. */
+static int mapping(walker *w, yaml_node_t *n, const char *path, const char *const *allowed)
+{
+	if (n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0)
+		return 1; /* "dev:" with nothing: an empty mapping */
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(w, n, path, "expected a mapping, found %s", type_name(n));
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(w, p->key);
+		const char *key;
+		int known = !allowed, rc;
+		if (!k || (rc = scalar(w, k, path, &key)) < 0)
+			return k ? rc : fail(w, n, path, "broken mapping");
+		for (const char *const *a = allowed; a && *a; a++)
+			known |= strcmp(*a, key) == 0;
+		if (!known) {
+			char list[256] = "";
+			for (const char *const *a = allowed; *a; a++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
+			return fail(w, k, path, "unknown key '%s' (expected %s)", key, list);
+		}
+		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *other = node_at(w, q->key);
+			if (other && other->type == YAML_SCALAR_NODE && strcmp((char *)other->data.scalar.value, key) == 0)
+				return fail(w, k, path, "key '%s' given twice (also at line %zu)", key, other->start_mark.line + 1);
+		}
+	}
+	return 0;
+}
+
+typedef int (*pair_fn)(walker *w, const char *key, yaml_node_t *value, const char *path, void *payload);
+
+static int each_pair(walker *w, yaml_node_t *n, const char *path, pair_fn fn, void *payload)
+{
+	char sub[256];
+
+	if (n->type != YAML_MAPPING_NODE)
+		return 0;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(w, p->key), *v = node_at(w, p->value);
+		int rc;
+		if (w->visits > MAX_VISITS)
+			return fail(w, n, path, "the document is too large (aliases expand past %d nodes)", MAX_VISITS);
+		if (!k || !v)
+			return fail(w, n, path, "broken mapping");
+		snprintf(sub, sizeof(sub), "%s%s%s", path ? path : "", path ? "." : "", (char *)k->data.scalar.value);
+		if ((rc = fn(w, (char *)k->data.scalar.value, v, sub, payload)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int duration_value(walker *w, yaml_node_t *n, const char *path, int64_t *out)
+{
+	const char *s = NULL, *why = NULL;
+	int rc;
+
+	if ((rc = scalar(w, n, path, &s)) < 0)
+		return rc;
+	if (capstan_parse_duration(s, out, &why) < 0)
+		return fail(w, n, path, "bad duration '%s': %s", s, why);
+	return 0;
+}
+
+static int defaults_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_defaults *d = payload;
+	const char *s;
+	int rc;
+
+	if (strcmp(key, "key") == 0) {
+		if ((rc = scalar(w, v, path, &s)) < 0)
+			return rc;
+		if (capstan_key_type_parse(s, &d->key) < 0)
+			return fail(w, v, path, "unknown or weak key type '%s' (expected %s)", s, capstan_key_type_names());
+		d->key_set = 1;
+		return 0;
+	}
+	if (strcmp(key, "days") == 0)
+		return duration_value(w, v, path, &d->lifetime);
+	return duration_value(w, v, path, &d->renew_before); /* renew_before: mapping() allowed nothing else */
+}
+
+static int defaults_block(walker *w, yaml_node_t *n, const char *path, const char *const *allowed,
+	capstan_config_defaults *d)
+{
+	int rc = mapping(w, n, path, allowed);
+
+	return rc != 0 ? (rc > 0 ? 0 : rc) : each_pair(w, n, path, defaults_pair, d);
+}
+
+typedef int (*check_fn)(const char *, const char **);
+
+static int check_ip(const char *s, const char **why)
+{
+	unsigned char ip[16];
+	size_t len;
+
+	return capstan_parse_ip(s, ip, &len, why);
+}
+
+/* A list of values (a single value counts as a list of one), each checked. */
+static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn check, const char *what,
+	char ***items, size_t *count)
+{
+	yaml_node_item_t *start = NULL, *top = NULL;
+	size_t n_items;
+
+	if (n->type == YAML_SEQUENCE_NODE) {
+		start = n->data.sequence.items.start;
+		top = n->data.sequence.items.top;
+	} else if (n->type != YAML_SCALAR_NODE) {
+		return fail(w, n, path, "expected a list of values, found %s", type_name(n));
+	}
+	n_items = start ? (size_t)(top - start) : 1;
+	if (!(*items = calloc(n_items ? n_items : 1, sizeof(**items))))
+		return capstan_error_oom(w->ctx);
+	for (size_t i = 0; i < n_items; i++) {
+		yaml_node_t *item = start ? node_at(w, start[i]) : n;
+		const char *s = NULL, *why = NULL;
+		int rc;
+		if (!item || (rc = scalar(w, item, path, &s)) < 0)
+			return item ? rc : fail(w, n, path, "broken list");
+		if (check(s, &why) < 0)
+			return fail(w, item, path, "bad %s '%s': %s", what, s, why);
+		if (!((*items)[i] = strdup(s)))
+			return capstan_error_oom(w->ctx);
+		(*count)++;
+	}
+	return 0;
+}
+
+static int identifier(walker *w, yaml_node_t *n, const char *path, const char *what, char **out, size_t max)
+{
+	const char *why = NULL;
+	int rc;
+
+	if ((rc = scalar_dup(w, n, path, out)) < 0)
+		return rc;
+	if (capstan_check_identifier(*out, &why) < 0 || strlen(*out) > max)
+		return fail(w, n, path, "bad %s '%s': %s", what, *out, why ? why : "too long");
+	return 0;
+}
+
+static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_cert *c = payload;
+	const char *s = NULL, *why = NULL;
+	int rc;
+
+	if (strcmp(key, "name") == 0)
+		return identifier(w, v, path, "certificate name", &c->name, 64);
+	if (strcmp(key, "role") == 0)
+		return identifier(w, v, path, "role", &c->role, 64);
+	if (strcmp(key, "cn") == 0) {
+		if ((rc = scalar_dup(w, v, path, &c->cn)) < 0)
+			return rc;
+		return capstan_check_subject_value(c->cn, &why) < 0 ? fail(w, v, path, "bad CN: %s", why) : 0;
+	}
+	if (strcmp(key, "profile") == 0) {
+		if ((rc = scalar(w, v, path, &s)) < 0)
+			return rc;
+		return capstan_profile_parse(s, &c->profile) < 0 ?
+			fail(w, v, path, "unknown profile '%s' (expected %s)", s, capstan_profile_names()) : 0;
+	}
+	if (strcmp(key, "dns") == 0)
+		return value_list(w, v, path, capstan_check_dns_name, "DNS name", &c->dns, &c->dns_count);
+	if (strcmp(key, "ip") == 0)
+		return value_list(w, v, path, check_ip, "IP address", &c->ip, &c->ip_count);
+	if (strcmp(key, "uri") == 0)
+		return value_list(w, v, path, capstan_check_uri, "URI", &c->uri, &c->uri_count);
+	if (strcmp(key, "email") == 0)
+		return value_list(w, v, path, capstan_check_email, "e-mail address", &c->email, &c->email_count);
+	return defaults_pair(w, key, v, path, &c->settings); /* key, days, renew_before */
+}
+
+/* What the issuer would refuse, refused now: the profile's SAN needs. */
+static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_config_cert *c)
+{
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+	capstan_strlist sans = { 0 };
+	int rc;
+
+	if (!c->name)
+		return fail(w, n, path, "a certificate needs a name");
+	if (!c->cn && !(c->cn = strdup(c->name)))
+		return capstan_error_oom(w->ctx);
+	o.cn = c->cn;
+	o.profile = c->profile;
+	o.dns = (const char *const *)c->dns, o.dns_count = c->dns_count;
+	o.ip = (const char *const *)c->ip, o.ip_count = c->ip_count;
+	o.uri = (const char *const *)c->uri, o.uri_count = c->uri_count;
+	o.email = (const char *const *)c->email, o.email_count = c->email_count;
+	rc = capstan_request_sans(w->ctx, &o, c->cn, NULL, &sans);
+	capstan_strlist_free(&sans);
+	if (rc < 0)
+		return fail(w, n, path, "%s", capstan_error_message(w->ctx));
+	return 0;
+}
+
+static int has_key(walker *w, yaml_node_t *map, const char *key)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(w, p->key);
+		if (k && k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, key) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static size_t pair_count(yaml_node_t *n);
+
+static int check_name(const char *s, const char **why)
+{
+	return capstan_check_identifier(s, why);
+}
+
+/* An etcd key prefix or user name: it is quoted into a shell script. */
+static int check_etcd_text(const char *s, const char **why)
+{
+	if (!*s || strlen(s) > 256) {
+		*why = "1 to 256 characters";
+		return -1;
+	}
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\'' || *s == '\\') {
+			*why = "no control characters, quotes or backslashes";
+			return -1;
+		}
+	return 0;
+}
+
+static int host_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_service *s = payload;
+	capstan_config_host *h = &s->hosts[s->host_count++];
+
+	h->line = (int)v->start_mark.line + 1;
+	if (!(h->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > 64)
+		return fail(w, v, path, "bad host name '%s' (letters, digits, '.', '_', '-')", key);
+	return value_list(w, v, path, check_name, "certificate name", &h->certs, &h->cert_count);
+}
+
+static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	static const char *const perm_keys[] = { "read", "write", "readwrite", NULL };
+	capstan_config_service *s = payload;
+	capstan_config_etcd_role *r = &s->etcd_roles[s->etcd_role_count++];
+	const char *why = NULL;
+	int rc;
+
+	if (!(r->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (capstan_check_identifier(key, &why) < 0 || strcmp(key, "root") == 0)
+		return fail(w, v, path, "bad etcd role name '%s'%s", key, why ? "" : " (root is etcd's own)");
+	if ((rc = mapping(w, v, path, perm_keys)) != 0)
+		return rc > 0 ? fail(w, v, path, "a role needs read, write or readwrite prefixes") : rc;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+		const char *perm = (const char *)node_at(w, p->key)->data.scalar.value;
+		yaml_node_t *list = node_at(w, p->value);
+		char ***items = strcmp(perm, "read") == 0 ? &r->read : strcmp(perm, "write") == 0 ? &r->write : &r->readwrite;
+		size_t *count = strcmp(perm, "read") == 0 ? &r->read_count : strcmp(perm, "write") == 0 ? &r->write_count :
+			&r->readwrite_count;
+		if (!list)
+			return fail(w, v, path, "broken mapping");
+		if ((rc = value_list(w, list, path, check_etcd_text, "key prefix", items, count)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int etcd_user_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_service *s = payload;
+	capstan_config_etcd_user *u = &s->etcd_users[s->etcd_user_count++];
+	const char *why = NULL;
+
+	if (!(u->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (check_etcd_text(key, &why) < 0)
+		return fail(w, v, path, "bad etcd user '%s': %s", key, why);
+	return value_list(w, v, path, check_name, "etcd role", &u->roles, &u->role_count);
+}
+
+static int etcd_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	capstan_config_service *s = payload;
+	int rc;
+
+	if ((rc = mapping(w, v, path, NULL)) != 0)
+		return rc > 0 ? 0 : rc;
+	if (strcmp(key, "roles") == 0) {
+		if (!(s->etcd_roles = calloc(pair_count(v) + 1, sizeof(*s->etcd_roles))))
+			return capstan_error_oom(w->ctx);
+		return each_pair(w, v, path, etcd_role_pair, s);
+	}
+	if (!(s->etcd_users = calloc(pair_count(v) + 1, sizeof(*s->etcd_users))))
+		return capstan_error_oom(w->ctx);
+	return each_pair(w, v, path, etcd_user_pair, s);
+}
+
+/* owner, group, hosts and etcd: how the service's bundles are delivered. */
+static int delivery_pair(walker *w, const char *key, yaml_node_t *v, const char *path, capstan_config_service *s)
+{
+	static const char *const etcd_keys[] = { "roles", "users", NULL };
+	int rc;
+
+	if (strcmp(key, "owner") == 0 || strcmp(key, "group") == 0)
+		return identifier(w, v, path, key[0] == 'o' ? "owner" : "group", key[0] == 'o' ? &s->owner : &s->group, 32);
+	if ((rc = mapping(w, v, path, strcmp(key, "etcd") == 0 ? etcd_keys : NULL)) != 0)
+		return rc > 0 ? 0 : rc;
+	if (strcmp(key, "etcd") == 0)
+		return each_pair(w, v, path, etcd_pair, s);
+	if (!(s->hosts = calloc(pair_count(v) + 1, sizeof(*s->hosts))))
+		return capstan_error_oom(w->ctx);
+	return each_pair(w, v, path, host_pair, s);
+}
+
+static int service_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	static const char *const cert_keys[] = { "name", "profile", "cn", "dns", "ip", "uri", "email", "days", "key",
+		"renew_before", "role", NULL };
+	capstan_config_service *s = payload;
+	char sub[300];
+	int rc;
+
+	if (strcmp(key, "template") == 0) {
+		s->template_line = (int)v->start_mark.line + 1;
+		s->template_column = (int)v->start_mark.column + 1;
+		return identifier(w, v, path, "template name", &s->template_name, 64);
+	}
+	if (strcmp(key, "certs") != 0)
+		return delivery_pair(w, key, v, path, s);
+	if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+		return fail(w, v, path, "expected a list of certificates");
+	s->cert_count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (!(s->certs = calloc(s->cert_count, sizeof(*s->certs))))
+		return capstan_error_oom(w->ctx);
+	for (size_t i = 0; i < s->cert_count; i++) {
+		yaml_node_t *item = node_at(w, v->data.sequence.items.start[i]);
+		capstan_config_cert *c = &s->certs[i];
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (!item)
+			return fail(w, v, sub, "broken list");
+		c->line = (int)item->start_mark.line + 1;
+		if ((rc = mapping(w, item, sub, cert_keys)) != 0)
+			return rc > 0 ? fail(w, item, sub, "a certificate needs a name and a profile") : rc;
+		if (!has_key(w, item, "profile"))
+			return fail(w, item, sub, "a certificate needs a profile (%s)", capstan_profile_names());
+		if ((rc = each_pair(w, item, sub, cert_pair, c)) < 0 || (rc = check_cert(w, item, sub, c)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int service_has_cert(const capstan_config_service *s, const char *name, const capstan_config_cert **out)
+{
+	for (size_t i = 0; i < s->cert_count; i++)
+		if (strcmp(s->certs[i].name, name) == 0) {
+			if (out)
+				*out = &s->certs[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* hosts name the service's own certificates; etcd users hold roles it defines. */
+static int check_delivery(walker *w, yaml_node_t *n, const char *path, const capstan_config_service *s)
+{
+	for (size_t i = 0; i < s->host_count; i++)
+		for (size_t j = 0; j < s->hosts[i].cert_count; j++) {
+			for (size_t k = 0; k < j; k++)
+				if (strcmp(s->hosts[i].certs[k], s->hosts[i].certs[j]) == 0)
+					return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s:%d: %s.hosts.%s: '%s' is listed twice",
+						w->file, s->hosts[i].line, path, s->hosts[i].name, s->hosts[i].certs[j]);
+			if (!service_has_cert(s, s->hosts[i].certs[j], NULL))
+				return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s:%d: %s.hosts.%s: '%s' is not a certificate of %s",
+					w->file, s->hosts[i].line, path, s->hosts[i].name, s->hosts[i].certs[j], s->name);
+		}
+	for (size_t i = 0; i < s->etcd_user_count; i++)
+		for (size_t j = 0; j < s->etcd_users[i].role_count; j++) {
+			size_t k = 0;
+			while (k < s->etcd_role_count && strcmp(s->etcd_roles[k].name, s->etcd_users[i].roles[j]) != 0)
+				k++;
+			if (k == s->etcd_role_count && strcmp(s->etcd_users[i].roles[j], "root") != 0)
+				return fail(w, n, path, "etcd user '%s' has role '%s', which etcd.roles does not define",
+					s->etcd_users[i].name, s->etcd_users[i].roles[j]);
+		}
+	return 0;
+}
+
+static int services_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	static const char *const service_keys[] = { "template", "certs", "owner", "group", "hosts", "etcd", NULL };
+	capstan_config *c = payload;
+	capstan_config_service *s = &c->services[c->service_count++];
+	int rc;
+
+	s->line = (int)v->start_mark.line + 1;
+	if (!(s->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (capstan_check_identifier(key, NULL) < 0)
+		return fail(w, v, path, "bad service name '%s'", key);
+	if ((rc = mapping(w, v, path, service_keys)) != 0)
+		return rc > 0 ? fail(w, v, path, "a service needs a template and certs") : rc;
+	if ((rc = each_pair(w, v, path, service_pair, s)) < 0)
+		return rc;
+	if (!s->template_name)
+		return fail(w, v, path, "a service needs a template (etcd, alluxio, spark, hadoop, kubernetes, or your own)");
+	if (!s->certs)
+		return fail(w, v, path, "a service needs certs");
+	return check_delivery(w, v, path, s);
+}
+
+static int env_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	static const char *const ca_keys[] = { "key", "days", NULL };
+	static const char *const default_keys[] = { "key", "days", "renew_before", NULL };
+	capstan_config_env *e = payload;
+
+	if (strcmp(key, "defaults") == 0)
+		return defaults_block(w, v, path, default_keys, &e->defaults);
+	return defaults_block(w, v, path, ca_keys, strcmp(key, "root") == 0 ? &e->root : &e->intermediate);
+}
+
+static int environments_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	static const char *const env_keys[] = { "root", "intermediate", "defaults", NULL };
+	capstan_config *c = payload;
+	capstan_config_env *e = &c->envs[c->env_count++];
+	int rc;
+
+	e->line = (int)v->start_mark.line + 1;
+	if (!(e->name = strdup(key)))
+		return capstan_error_oom(w->ctx);
+	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > MAX_ENV_NAME)
+		return fail(w, v, path, "bad environment name '%s' (letters, digits, '.', '_', '-'; at most 32)", key);
+	if ((rc = mapping(w, v, path, env_keys)) != 0)
+		return rc > 0 ? 0 : rc;
+	return each_pair(w, v, path, env_pair, e);
+}
+
+static size_t pair_count(yaml_node_t *n)
+{
+	return n->type == YAML_MAPPING_NODE ? (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
+}
+
+static int top_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
+{
+	static const char *const default_keys[] = { "key", "days", "renew_before", NULL };
+	capstan_config *c = payload;
+	const char *why = NULL;
+	int rc;
+
+	if (strcmp(key, "organization") == 0) {
+		if ((rc = scalar_dup(w, v, path, &c->organization)) < 0)
+			return rc;
+		return capstan_check_subject_value(c->organization, &why) < 0 ?
+			fail(w, v, path, "bad organization: %s", why) : 0;
+	}
+	if (strcmp(key, "defaults") == 0)
+		return defaults_block(w, v, path, default_keys, &c->defaults);
+	if ((rc = mapping(w, v, path, NULL)) != 0)
+		return rc > 0 ? 0 : rc;
+	if (strcmp(key, "environments") == 0) {
+		if (!(c->envs = calloc(pair_count(v) + 1, sizeof(*c->envs))))
+			return capstan_error_oom(w->ctx);
+		return each_pair(w, v, path, environments_pair, c);
+	}
+	if (!(c->services = calloc(pair_count(v) + 1, sizeof(*c->services))))
+		return capstan_error_oom(w->ctx);
+	return each_pair(w, v, path, services_pair, c);
+}
+
+/* A certificate line is (environment, name): two services cannot share a
+ * name. Sorted, so a file of a million certificates is checked in n log n. */
+typedef struct {
+	const char *name;
+	size_t order;              /* position in the file */
+	size_t service, cert;
+} name_entry;
+
+static int name_cmp(const void *pa, const void *pb)
+{
+	const name_entry *a = pa, *b = pb;
+	int c = strcmp(a->name, b->name);
+
+	return c ? c : a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int check_unique_names(walker *w, const capstan_config *c)
+{
+	name_entry *all, *dup = NULL, *first = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->service_count; i++)
+		n += c->services[i].cert_count;
+	if (n < 2)
+		return 0;
+	if (!(all = malloc(n * sizeof(*all))))
+		return capstan_error_oom(w->ctx);
+	n = 0;
+	for (size_t i = 0; i < c->service_count; i++)
+		for (size_t j = 0; j < c->services[i].cert_count; j++, n++)
+			all[n] = (name_entry){ c->services[i].certs[j].name, n, i, j };
+	qsort(all, n, sizeof(*all), name_cmp);
+	/* The first repeat in the file's order, named beside the first use. */
+	for (size_t k = 1; k < n; k++)
+		if (strcmp(all[k].name, all[k - 1].name) == 0 && (!dup || all[k].order < dup->order) &&
+		    (k < 2 || strcmp(all[k].name, all[k - 2].name) != 0))
+			dup = &all[k], first = &all[k - 1];
+	if (dup) {
+		const capstan_config_service *s = &c->services[dup->service];
+		int rc = capstan_error(w->ctx, CAPSTAN_EINVALID,
+			"%s:%d: services.%s: certificate name '%s' is used twice (also at line %d)", w->file,
+			s->certs[dup->cert].line, s->name, dup->name, c->services[first->service].certs[first->cert].line);
+		free(all);
+		return rc;
+	}
+	free(all);
+	return 0;
+}
+
+static int walk(walker *w, capstan_config *c)
+{
+	static const char *const top_keys[] = { "organization", "defaults", "environments", "services", NULL };
+	yaml_node_t *root = yaml_document_get_root_node(w->doc);
+	int rc;
+
+	if (!root)
+		return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s: the configuration is empty", w->file);
+	if ((rc = mapping(w, root, NULL, top_keys)) != 0)
+		return rc > 0 ? capstan_error(w->ctx, CAPSTAN_EINVALID, "%s: the configuration is empty", w->file) : rc;
+	if ((rc = each_pair(w, root, NULL, top_pair, c)) < 0)
+		return rc;
+	if (c->env_count == 0)
+		return fail(w, root, "environments", "at least one environment is needed");
+	return check_unique_names(w, c);
+}
+
+int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *name, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	capstan_config *c = calloc(1, sizeof(*c));
+	walker w = { ctx, name, &doc, 0 };
+	int rc, loaded = 0;
+
+	if (!c || !(c->path = strdup(name))) {
+		free(c);
+		return capstan_error_oom(ctx);
+	}
+	if (len > MAX_CONFIG) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: larger than 1 MiB", name);
+		goto done;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		rc = capstan_error_oom(ctx);
+		goto done;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!(loaded = yaml_parser_load(&parser, &doc)))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s:%zu:%zu: not valid YAML: %s", name,
+			parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			parser.problem ? parser.problem : "parse error");
+	else
+		rc = walk(&w, c);
+	yaml_parser_delete(&parser);
+	if (loaded)
+		yaml_document_delete(&doc);
+done:
+	if (rc < 0)
+		capstan_config_free(c);
+	else
+		*out = c;
+	return rc;
+}
+
+int capstan_config_load(capstan_config **out, capstan_ctx *ctx, const char *path)
+{
+	capstan_buf text = CAPSTAN_BUF_INIT;
+	int rc;
+
+	if ((rc = capstan_file_read(ctx, &text, path, MAX_CONFIG)) < 0)
+		return rc;
+	rc = capstan_config_parse(out, ctx, path, (const char *)text.data, text.len);
+	capstan_buf_free(&text);
+	return rc;
+}
+
+static void free_list(char **items, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(items[i]);
+	free(items);
+}
+
+void capstan_config_free(capstan_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->service_count; i++) {
+		capstan_config_service *s = &c->services[i];
+		for (size_t j = 0; j < s->cert_count; j++) {
+			capstan_config_cert *ct = &s->certs[j];
+			free(ct->name);
+			free(ct->cn);
+			free(ct->role);
+			free_list(ct->dns, ct->dns_count);
+			free_list(ct->ip, ct->ip_count);
+			free_list(ct->uri, ct->uri_count);
+			free_list(ct->email, ct->email_count);
+		}
+		free(s->certs);
+		free(s->name);
+		free(s->template_name);
+		free(s->owner);
+		free(s->group);
+		for (size_t j = 0; j < s->host_count; j++) {
+			free(s->hosts[j].name);
+			free_list(s->hosts[j].certs, s->hosts[j].cert_count);
+		}
+		free(s->hosts);
+		for (size_t j = 0; j < s->etcd_role_count; j++) {
+			free(s->etcd_roles[j].name);
+			free_list(s->etcd_roles[j].read, s->etcd_roles[j].read_count);
+			free_list(s->etcd_roles[j].write, s->etcd_roles[j].write_count);
+			free_list(s->etcd_roles[j].readwrite, s->etcd_roles[j].readwrite_count);
+		}
+		free(s->etcd_roles);
+		for (size_t j = 0; j < s->etcd_user_count; j++) {
+			free(s->etcd_users[j].name);
+			free_list(s->etcd_users[j].roles, s->etcd_users[j].role_count);
+		}
+		free(s->etcd_users);
+	}
+	for (size_t i = 0; i < c->env_count; i++)
+		free(c->envs[i].name);
+	free(c->services);
+	free(c->envs);
+	free(c->organization);
+	free(c->path);
+	free(c);
+}
+
+capstan_config_defaults capstan_config_effective(const capstan_config *c, const capstan_config_env *e,
+	const capstan_config_cert *cert)
+{
+	const capstan_config_defaults *layers[3] = { cert ? &cert->settings : NULL, e ? &e->defaults : NULL,
+		&c->defaults };
+	capstan_config_defaults out = { 0 };
+
+	for (int i = 0; i < 3; i++) {
+		if (!layers[i])
+			continue;
+		if (!out.key_set && layers[i]->key_set)
+			out.key_set = 1, out.key = layers[i]->key;
+		if (!out.lifetime)
+			out.lifetime = layers[i]->lifetime;
+		if (!out.renew_before)
+			out.renew_before = layers[i]->renew_before;
+	}
+	return out;
+}

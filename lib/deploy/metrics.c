@@ -1,0 +1,127 @@
+/* Prometheus text exposition for node_exporter's textfile collector. */
+#include <stdio.h>
+#include <string.h>
+
+#include <capstan/ca.h>
+#include <capstan/deploy.h>
+#include <capstan/lifecycle.h>
+
+#include "base/base.h"
+#include "store/store.h"
+
+/* A label value with \, " and newline escaped, as the exposition format asks. */
+static int put_label(capstan_ctx *ctx, capstan_buf *out, const char *name, const char *value, int first)
+{
+	int rc = capstan_buf_append(ctx, out, first ? "" : ",", first ? 0 : 1);
+
+	if (rc == 0 && (rc = capstan_buf_append(ctx, out, name, strlen(name))) == 0)
+		rc = capstan_buf_append(ctx, out, "=\"", 2);
+	for (const char *p = value ? value : ""; rc == 0 && *p; p++) {
+		const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+		rc = esc ? capstan_buf_append(ctx, out, esc, 2) : capstan_buf_append(ctx, out, p, 1);
+	}
+	return rc ? rc : capstan_buf_append(ctx, out, "\"", 1);
+}
+
+static int put_text(capstan_ctx *ctx, capstan_buf *out, const char *text)
+{
+	return capstan_buf_append(ctx, out, text, strlen(text));
+}
+
+static int put_expiry(capstan_ctx *ctx, capstan_buf *out, const capstan_cert *c)
+{
+	char value[40];
+	int rc;
+
+	snprintf(value, sizeof(value), "} %lld\n", (long long)c->not_after);
+	if ((rc = put_text(ctx, out, "capstan_cert_not_after_seconds{")) < 0 ||
+	    (rc = put_label(ctx, out, "env", c->env, 1)) < 0 ||
+	    (rc = put_label(ctx, out, "name", c->name, 0)) < 0 ||
+	    (rc = put_label(ctx, out, "serial", c->serial, 0)) < 0 ||
+	    (rc = put_label(ctx, out, "profile", c->has_profile ? capstan_profile_name(c->profile) :
+			capstan_kind_name(c->kind), 0)) < 0)
+		return rc;
+	return put_text(ctx, out, value);
+}
+
+typedef struct {
+	capstan_ctx *ctx;
+	capstan_buf *out;
+} count_sink;
+
+static int put_count(const char *env, const char *status, int64_t count, void *payload)
+{
+	count_sink *s = payload;
+	char value[40];
+	int rc;
+
+	snprintf(value, sizeof(value), "} %lld\n", (long long)count);
+	if ((rc = put_text(s->ctx, s->out, "capstan_certificates{")) < 0 ||
+	    (rc = put_label(s->ctx, s->out, "env", env, 1)) < 0 ||
+	    (rc = put_label(s->ctx, s->out, "status", status, 0)) < 0)
+		return rc;
+	return put_text(s->ctx, s->out, value);
+}
+
+/* When each old root leaves the trust bundle: alert before clients lose it. */
+static int put_leaving_roots(capstan_ctx *ctx, capstan_buf *out)
+{
+	capstan_leaving_root *roots = NULL;
+	size_t n = 0;
+	char line[300];
+	int rc;
+
+	if ((rc = put_text(ctx, out,
+		     "# HELP capstan_trust_root_leaves_seconds When an old root leaves the trust bundle (Unix time).\n"
+		     "# TYPE capstan_trust_root_leaves_seconds gauge\n")) < 0 ||
+	    (rc = capstan_trust_leaving(&roots, &n, ctx, NULL)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		snprintf(line, sizeof(line), "capstan_trust_root_leaves_seconds{env=\"%s\",name=\"%s\",serial=\"%s\"} %lld\n",
+			roots[i].root->env, roots[i].root->name, roots[i].root->serial, (long long)roots[i].leaves_trust_at);
+		rc = put_text(ctx, out, line);
+	}
+	capstan_leaving_roots_free(roots, n);
+	return rc;
+}
+
+int capstan_metrics(capstan_buf *out, capstan_ctx *ctx)
+{
+	capstan_list_opts opts = CAPSTAN_LIST_OPTS_INIT;
+	capstan_cert_iter *it = NULL;
+	capstan_cert *cert;
+	count_sink sink = { ctx, out };
+	char stamp[64];
+	int rc;
+
+	opts.include_ca = 1;
+	if ((rc = put_text(ctx, out,
+		     "# HELP capstan_cert_not_after_seconds When each current certificate expires (Unix time).\n"
+		     "# TYPE capstan_cert_not_after_seconds gauge\n")) < 0 ||
+	    (rc = capstan_cert_iter_new(&it, ctx, &opts)) < 0)
+		goto done;
+	while ((rc = capstan_cert_iter_next(&cert, it)) == 0) {
+		rc = put_expiry(ctx, out, cert);
+		capstan_cert_free(cert);
+		if (rc < 0)
+			break;
+	}
+	capstan_cert_iter_free(it);
+	if (rc != CAPSTAN_ITEROVER)
+		goto done;
+	snprintf(stamp, sizeof(stamp), "capstan_metrics_generated_seconds %lld\n", (long long)time(NULL));
+	if ((rc = put_text(ctx, out,
+		     "# HELP capstan_certificates Leaf certificates by environment and status.\n"
+		     "# TYPE capstan_certificates gauge\n")) < 0 ||
+	    (rc = capstan_store_status_counts(ctx, time(NULL), put_count, &sink)) < 0 ||
+	    (rc = capstan_deploy_metrics(ctx, out)) < 0 || (rc = put_leaving_roots(ctx, out)) < 0 ||
+	    (rc = put_text(ctx, out,
+		     "# HELP capstan_metrics_generated_seconds When this file was written (Unix time).\n"
+		     "# TYPE capstan_metrics_generated_seconds gauge\n")) < 0)
+		goto done;
+	rc = put_text(ctx, out, stamp);
+done:
+	if (rc < 0)
+		capstan_buf_free(out);
+	return rc;
+}

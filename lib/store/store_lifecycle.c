@@ -1,0 +1,441 @@
+/* Rows for the certificate lifecycle: renewal candidates, revocations, CRL
+ * issuers and numbers, trust anchors, status counts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/policy.h>
+
+#include "base/base.h"
+#include "store_internal.h"
+
+#define CAPSTAN_STR_(x) #x
+#define CAPSTAN_STR(x) CAPSTAN_STR_(x)
+
+/*
+ * When a row is due, in SQL. ?3 (--within) is taken as asked: a run told to
+ * renew what ends within 400 days renews a 30-day certificate. Otherwise the
+ * window is the certificate's own, else 30 days or a third of its lifetime,
+ * whichever is shorter; an own window as long as the validity the
+ * certificate was granted would make every run renew it again, so it falls
+ * back to a third of the validity (as cert-manager does): nightly runs stay
+ * idempotent. With ?4 (--from-old-ca), a leaf whose issuer was rotated out is
+ * due too. capstan_renew_window (policy.c) is the same rule in C.
+ */
+#define OWN_WINDOW \
+	"(CASE WHEN c.renew_before > 0 THEN c.renew_before ELSE min(2592000, c.lifetime / 3) END)"
+/* The validity granted, without the backdating of notBefore. */
+#define GRANTED "(c.not_after - c.not_before - " CAPSTAN_STR(CAPSTAN_BACKDATE_SECONDS) ")"
+#define DUE_WINDOW \
+	"(CASE WHEN ?3 > 0 THEN ?3 WHEN " OWN_WINDOW " < " GRANTED " THEN " OWN_WINDOW \
+	" ELSE " GRANTED " / 3 END)"
+#define DUE_CONDITION \
+	"(c.not_after <= ?2 + " DUE_WINDOW \
+	" OR (?4 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND i.status != 'valid')))"
+
+/* The widest window any certificate can have: --within, else 30 days or the
+ * largest renew-before of all (an index lookup). Only a certificate ending
+ * within that of now can be due, so the candidates are an index range. */
+static int widest_window(capstan_ctx *ctx, int64_t within, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (within > 0)
+		return *out = within, 0;
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT max(renew_before) FROM certs")) < 0)
+		return rc;
+	if (sqlite3_step(stmt) != SQLITE_ROW)
+		rc = capstan_store_error(ctx, "cannot read renew-before windows");
+	else
+		*out = sqlite3_column_int64(stmt, 0) > 2592000 ? sqlite3_column_int64(stmt, 0) : 2592000;
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t within,
+	int from_old_ca, int64_t **ids, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int64_t *list = NULL, widest = 0;
+	size_t n = 0, alloc = 0;
+	int rc, step;
+
+	if ((rc = widest_window(ctx, within, &widest)) < 0)
+		return rc;
+	/* ?4 is 0 here: the old-CA case is its own indexed branch. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT c.id, c.not_after FROM certs c WHERE c.status = 'valid' AND c.not_after <= ?2 + ?5"
+		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1) AND " DUE_CONDITION
+		     " UNION SELECT c.id, c.not_after FROM certs i JOIN certs c ON c.issuer_id = i.id"
+		     " WHERE ?6 AND i.kind = 'intermediate' AND i.status != 'valid' AND c.status = 'valid'"
+		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1)"
+		     " ORDER BY 2, 1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	sqlite3_bind_int64(stmt, 3, within);
+	sqlite3_bind_int(stmt, 4, 0);
+	sqlite3_bind_int64(stmt, 5, widest);
+	sqlite3_bind_int(stmt, 6, from_old_ca);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == alloc) {
+			int64_t *grown = realloc(list, (alloc = alloc ? alloc * 2 : 64) * sizeof(*list));
+			if (!grown) {
+				rc = capstan_error_oom(ctx);
+				break;
+			}
+			list = grown;
+		}
+		list[n++] = sqlite3_column_int64(stmt, 0);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot find certificates due for renewal");
+	capstan_store_finish(ctx, stmt);
+	if (rc < 0) {
+		free(list);
+		return rc;
+	}
+	*ids = list;
+	*count = n;
+	return 0;
+}
+
+int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within, int from_old_ca)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT 1 FROM certs c WHERE c.id = ?1 AND c.status = 'valid' AND " DUE_CONDITION)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	sqlite3_bind_int64(stmt, 3, within);
+	sqlite3_bind_int(stmt, 4, from_old_ca);
+	step = sqlite3_step(stmt);
+	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 :
+		capstan_store_error(ctx, "cannot check a certificate");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "UPDATE certs SET status = 'revoked', revoked_at = ?2, revoke_reason = ?3"
+		     " WHERE id = ?1 AND status != 'revoked'")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)at);
+	capstan_store_bind_text(stmt, 3, reason);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot revoke");
+	else if (sqlite3_changes(ctx->store->db) != 1)
+		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the certificate is already revoked");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, capstan_cert ***out,
+	size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	/* The subquery is one value: certs_spki is searched for it. A row whose
+	 * digest is NULL (its DER did not read) matches nothing. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM
+		     "WHERE c.spki_sha256 = (SELECT spki_sha256 FROM certs WHERE id = ?1) AND c.id != ?1"
+		     " AND c.kind = 'leaf' AND c.status != 'revoked' AND +c.not_after > ?2 ORDER BY c.id")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
+int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     /* The roots by (env, kind), not every unexpired or valid row by
+		      * not_after or status (the +); an old root's leaves by seeks on
+		      * (issuer, status, not_after). */
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'root'"
+		     " AND +c.not_after > ?2 AND (+c.status = 'valid' OR (+c.status = 'superseded' AND EXISTS ("
+		     "   SELECT 1 FROM certs i INDEXED BY certs_issuer_status"
+		     "   JOIN certs l INDEXED BY certs_issuer_status ON l.issuer_id = i.id"
+		     "   WHERE i.issuer_id = c.id AND l.status IN ('valid', 'superseded') AND l.not_after > ?2"
+		     "   AND +l.kind = 'leaf')))"
+		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
+int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
+		     " AND +c.not_after > ?2 ORDER BY c.id DESC")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
+int capstan_store_crl_issuers(capstan_ctx *ctx, int64_t env_id, time_t now, capstan_cert ***out,
+	size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     /* The + keeps the planner off certs_not_after, a scan of every
+		      * unexpired row once ?2 is a parameter: by (env_id, kind), and the
+		      * intermediate's leaves by (issuer_id, ...). */
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
+		     " AND +c.not_after > ?2 AND (c.status = 'valid' OR EXISTS ("
+		     "   SELECT 1 FROM certs l INDEXED BY certs_issuer_status WHERE l.issuer_id = c.id"
+		     "   AND +l.not_after > ?2))"
+		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	return capstan_store_cert_list(ctx, stmt, out, count);
+}
+
+int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
+	capstan_store_revoked_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	/* certs_revoked covers the query: no table row is read. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT serial, revoked_at, revoke_reason FROM certs INDEXED BY certs_revoked"
+		     " WHERE issuer_id = ?1 AND status = 'revoked' AND not_after > ?2 ")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = fn((const char *)sqlite3_column_text(stmt, 0),
+			     (time_t)sqlite3_column_int64(stmt, 1),
+			     (const char *)sqlite3_column_text(stmt, 2), payload)) < 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read revocations");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
+	time_t next_update, int64_t *number)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO crls (issuer_id, number, this_update, next_update) VALUES (?1, 1, ?2, ?3)"
+		     " ON CONFLICT (issuer_id) DO UPDATE SET number = number + 1,"
+		     " this_update = excluded.this_update, next_update = excluded.next_update"
+		     " RETURNING number")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)this_update);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)next_update);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*number = sqlite3_column_int64(stmt, 0);
+	else
+		rc = capstan_store_error(ctx, "cannot take a CRL number");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_crl *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	memset(out, 0, sizeof(*out));
+	/* A revocation in the second of thisUpdate may have come after the
+	 * signing: it counts as newer. certs_revoked answers the EXISTS. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT r.der, r.this_update, r.next_update, r.number, EXISTS (SELECT 1 FROM certs c"
+		     "   INDEXED BY certs_revoked WHERE c.issuer_id = r.issuer_id AND c.status = 'revoked' AND c.revoked_at >= r.this_update)"
+		     " FROM crls r WHERE r.issuer_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+		out->this_update = (time_t)sqlite3_column_int64(stmt, 1);
+		out->next_update = (time_t)sqlite3_column_int64(stmt, 2);
+		out->number = sqlite3_column_int64(stmt, 3);
+		out->revoked_since = sqlite3_column_int(stmt, 4);
+		if (len && (rc = capstan_buf_set(ctx, &out->der, sqlite3_column_blob(stmt, 0), len)) < 0)
+			memset(out, 0, sizeof(*out));
+	} else if (step != SQLITE_DONE) {
+		rc = capstan_store_error(ctx, "cannot read a CRL");
+	}
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_crl_keep(capstan_ctx *ctx, int64_t issuer_id, const unsigned char *der, size_t len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "UPDATE crls SET der = ?2 WHERE issuer_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, issuer_id);
+	sqlite3_bind_blob(stmt, 2, der, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_DONE || sqlite3_changes(ctx->store->db) != 1)
+		rc = capstan_store_error(ctx, "cannot store the CRL");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_count_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT e.name, CASE WHEN c.status = 'valid' AND c.not_after <= ?1 THEN 'expired'"
+		     " ELSE c.status END AS st, count(*)" CERT_FROM
+		     "WHERE c.kind = 'leaf' GROUP BY e.name, st ORDER BY e.name, st")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = fn((const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
+			     sqlite3_column_int64(stmt, 2), payload)) < 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot count certificates");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const capstan_store_service *sv)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	/* Upsert only when something differs, so a second apply changes nothing. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO services (env_id, name, template, certs, delivery) VALUES (?1, ?2, ?3, ?4, ?5)"
+		     " ON CONFLICT (env_id, name) DO UPDATE SET template = excluded.template, certs = excluded.certs,"
+		     " delivery = excluded.delivery"
+		     " WHERE template != excluded.template OR certs != excluded.certs"
+		     " OR delivery != excluded.delivery")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, name);
+	capstan_store_bind_text(stmt, 3, sv->template_name);
+	capstan_store_bind_text(stmt, 4, sv->certs);
+	capstan_store_bind_text(stmt, 5, sv->delivery ? sv->delivery : "");
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot record the service");
+	else
+		rc = sqlite3_changes(ctx->store->db) > 0;
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, capstan_store_service *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT template, certs, delivery FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, name);
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		out->template_name = capstan_store_column_strdup(stmt, 0);
+		out->certs = capstan_store_column_strdup(stmt, 1);
+		out->delivery = capstan_store_column_strdup(stmt, 2);
+		if (!out->template_name || !out->certs || !out->delivery)
+			rc = capstan_error_oom(ctx);
+	} else if (step == SQLITE_DONE) {
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no service '%s' in this environment (capstan apply records it)", name);
+	} else {
+		rc = capstan_store_error(ctx, "cannot read a service");
+	}
+	capstan_store_finish(ctx, stmt);
+	if (rc < 0)
+		capstan_store_service_clear(out);
+	return rc;
+}
+
+void capstan_store_service_clear(capstan_store_service *s)
+{
+	free(s->template_name);
+	free(s->certs);
+	free(s->delivery);
+	memset(s, 0, sizeof(*s));
+}
+
+int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *name)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "DELETE FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, name);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot forget a service");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+/* The environment's services, or (cert_name not NULL) those whose certificates include it. */
+static int services_named(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT name FROM services WHERE env_id = ?1 AND (?2 IS NULL OR ('\n' || certs || '\n') LIKE"
+		     " ('%' || char(10) || ?2 || char(9) || '%')) ORDER BY name")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, cert_name);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
+			rc = capstan_error_oom(ctx);
+			break;
+		}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read services");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out)
+{
+	return services_named(ctx, env_id, cert_name, out);
+}
+
+int capstan_store_service_names(capstan_ctx *ctx, int64_t env_id, capstan_strlist *out)
+{
+	return services_named(ctx, env_id, NULL, out);
+}
