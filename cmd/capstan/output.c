@@ -535,7 +535,7 @@ void out_root_leaving(cli *c, const capstan_leaving_root *r)
 {
 	char when[32];
 
-	if (c->quiet || c->json || r->leaves_trust_at - time(NULL) > 30 * 86400)
+	if (c->quiet || c->json || r->leaves_trust_at - time(NULL) > 30 * CAPSTAN_DAY_SECONDS)
 		return;
 	time_string(r->leaves_trust_at, when, sizeof(when));
 	printf("note: the old root %s of %s (serial %s) leaves the trust bundle at %s, when the last certificate"

@@ -14,6 +14,9 @@
 
 #define CAPSTAN_VERSION "0.1.0"
 
+/* Durations are in seconds throughout the API; a day is this many. */
+#define CAPSTAN_DAY_SECONDS 86400
+
 #if defined(__GNUC__)
 #define CAPSTAN_WARN_UNUSED __attribute__((warn_unused_result))
 #else

@@ -31,12 +31,14 @@ typedef enum {
 #define CAPSTAN_DEFAULT_ROOT_DAYS    3650
 #define CAPSTAN_DEFAULT_CA_DAYS      1825
 #define CAPSTAN_DEFAULT_LEAF_DAYS    90
-#define CAPSTAN_DEFAULT_RENEW_BEFORE (30 * 86400)
+#define CAPSTAN_DEFAULT_RENEW_BEFORE (30 * CAPSTAN_DAY_SECONDS)
 /* Subject alternative names in one certificate: plenty for a service, and a
  * bound on what one request (or CSR) can make the CA sign. */
 #define CAPSTAN_MAX_SANS             100
 /* notBefore is set this far in the past so that clocks a little behind accept it. */
 #define CAPSTAN_BACKDATE_SECONDS     300
+/* An environment's name: an identifier (capstan_check_identifier) this long at most. */
+#define CAPSTAN_MAX_ENV_NAME         32
 
 /* Parse a key type name ("ec-p256", ...); CAPSTAN_EINVALID for an unknown or weak one. */
 int capstan_key_type_parse(const char *name, capstan_key_type *out);

@@ -6,7 +6,7 @@
 
 #include <capstan/parse.h>
 
-#define MAX_DURATION_SECONDS ((int64_t)1000 * 365 * 86400)
+#define MAX_DURATION_SECONDS ((int64_t)1000 * 365 * CAPSTAN_DAY_SECONDS)
 
 static int invalid(const char **why, const char *reason)
 {
@@ -32,13 +32,13 @@ int capstan_parse_duration(const char *s, int64_t *seconds, const char **why)
 			return invalid(why, "duration too long");
 	}
 	switch (*p) {
-	case '\0': unit = 86400; break; /* a bare integer means days */
+	case '\0': unit = CAPSTAN_DAY_SECONDS; break; /* a bare integer means days */
 	case 's': unit = 1; break;
 	case 'm': unit = 60; break;
 	case 'h': unit = 3600; break;
-	case 'd': unit = 86400; break;
-	case 'w': unit = 7 * 86400; break;
-	case 'y': unit = 365 * 86400; break;
+	case 'd': unit = CAPSTAN_DAY_SECONDS; break;
+	case 'w': unit = 7 * CAPSTAN_DAY_SECONDS; break;
+	case 'y': unit = 365 * CAPSTAN_DAY_SECONDS; break;
 	default:
 		return invalid(why, "unknown unit (use s, m, h, d, w or y)");
 	}
@@ -206,7 +206,7 @@ int capstan_check_subject_value(const char *s, const char **why)
 void capstan_format_duration(int64_t seconds, char *buf, size_t size)
 {
 	static const struct { int64_t unit; char suffix; } units[] = {
-		{ 365 * 86400, 'y' }, { 7 * 86400, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+		{ 365 * CAPSTAN_DAY_SECONDS, 'y' }, { 7 * CAPSTAN_DAY_SECONDS, 'w' }, { CAPSTAN_DAY_SECONDS, 'd' }, { 3600, 'h' }, { 60, 'm' },
 	};
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {

@@ -14,8 +14,7 @@
 #include "store/store.h"
 
 #define MIN_LIFETIME 3600
-#define MAX_LIFETIME ((int64_t)100 * 365 * 86400)
-#define MAX_ENV_NAME 32
+#define MAX_LIFETIME ((int64_t)100 * 365 * CAPSTAN_DAY_SECONDS)
 
 int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64_t fallback,
 	int64_t *out)
@@ -209,7 +208,7 @@ static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t
 	const char *why = NULL;
 	int rc;
 
-	if (capstan_check_identifier(o->env, &why) < 0 || strlen(o->env) > MAX_ENV_NAME)
+	if (capstan_check_identifier(o->env, &why) < 0 || strlen(o->env) > CAPSTAN_MAX_ENV_NAME)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid environment name '%s': %s",
 			o->env ? o->env : "", why ? why : "longer than 32 characters");
 	if (o->org && capstan_check_subject_value(o->org, &why) < 0)
@@ -217,11 +216,11 @@ static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t
 	if ((unsigned)o->key >= CAPSTAN_KEY__COUNT || (o->inter_key_set && (unsigned)o->inter_key >= CAPSTAN_KEY__COUNT))
 		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
 	if ((rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
-		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * 86400, &lifetimes[0])) < 0 ||
+		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * CAPSTAN_DAY_SECONDS, &lifetimes[0])) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the intermediate lifetime", o->ca_lifetime,
-		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * 86400, &lifetimes[1])) < 0 ||
+		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * CAPSTAN_DAY_SECONDS, &lifetimes[1])) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the leaf lifetime", o->leaf_lifetime,
-		     (int64_t)CAPSTAN_DEFAULT_LEAF_DAYS * 86400, &lifetimes[2])) < 0)
+		     (int64_t)CAPSTAN_DEFAULT_LEAF_DAYS * CAPSTAN_DAY_SECONDS, &lifetimes[2])) < 0)
 		return rc;
 	return 0;
 }

@@ -36,9 +36,9 @@ static int plan_rotation(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, rota
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &r->env)) < 0 ||
 	    (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
-		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * 86400, &r->root_lifetime)) < 0 ||
+		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * CAPSTAN_DAY_SECONDS, &r->root_lifetime)) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the intermediate lifetime", o->ca_lifetime,
-		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * 86400, &r->ca_lifetime)) < 0)
+		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * CAPSTAN_DAY_SECONDS, &r->ca_lifetime)) < 0)
 		return rc;
 	type = o->key_set ? o->key : r->env.key_type;
 	if (o->root) {

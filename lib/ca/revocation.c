@@ -13,7 +13,7 @@
 #include "store/store.h"
 #include "crypto/crypto.h"
 
-#define DEFAULT_NEXT_UPDATE (7 * 86400)
+#define DEFAULT_NEXT_UPDATE (7 * CAPSTAN_DAY_SECONDS)
 
 typedef struct {
 	capstan_ctx *ctx;

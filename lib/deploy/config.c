@@ -17,7 +17,6 @@
 
 #define MAX_CONFIG (1024 * 1024)
 #define MAX_VISITS 100000    /* nodes visited, aliases counted each time: no billion laughs */
-#define MAX_ENV_NAME 32
 
 typedef struct {
 	capstan_ctx *ctx;
@@ -510,7 +509,7 @@ static int environments_pair(walker *w, const char *key, yaml_node_t *v, const c
 	e->line = (int)v->start_mark.line + 1;
 	if (!(e->name = strdup(key)))
 		return capstan_error_oom(w->ctx);
-	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > MAX_ENV_NAME)
+	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > CAPSTAN_MAX_ENV_NAME)
 		return fail(w, v, path, "bad environment name '%s' (letters, digits, '.', '_', '-'; at most 32)", key);
 	if ((rc = mapping(w, v, path, env_keys)) != 0)
 		return rc > 0 ? 0 : rc;
