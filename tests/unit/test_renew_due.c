@@ -4,6 +4,8 @@
  * together, so the validity they were granted is kept): the due rule reads
  * the rows, and the renewal reads the line, not the dates in the DER.
  */
+#include <pthread.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -350,11 +352,113 @@ static void test_renewals(void **state)
 	unit_remove_home(home);
 }
 
+
+/* Two runs at once, each with its own connection, over more certificates than
+ * one group (64), so that each run takes the write lock several times and the
+ * other may find its candidates renewed meanwhile (how the work splits is
+ * SQLite's business): every due certificate is renewed exactly once between
+ * them, and each run reports only what it renewed. */
+typedef struct {
+	const char *home;
+	capstan_ctx *ctx;
+	size_t renewed;
+	char *olds[256];
+	int rc;
+} racer;
+
+static int count_renewed(const capstan_due_result *r, void *payload)
+{
+	racer *x = payload;
+
+	if (r->renewed && x->renewed < 256)
+		x->olds[x->renewed++] = strdup(r->old->serial);
+	return 0;
+}
+
+static void *race(void *arg)
+{
+	racer *x = arg;
+	capstan_due_opts o = CAPSTAN_DUE_OPTS_INIT;
+
+	x->rc = capstan_renew_due(x->ctx, &o, count_renewed, x);
+	return NULL;
+}
+
+static void test_concurrent_runs(void **state)
+{
+	char *home = NULL;
+	capstan_ctx *ctx = unit_open_home(&home);
+	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
+	capstan_secret pass = CAPSTAN_SECRET_INIT;
+	capstan_list_opts lo = CAPSTAN_LIST_OPTS_INIT;
+	capstan_cert_iter *it = NULL;
+	capstan_cert *c;
+	racer x[2] = { { 0 } };
+	pthread_t t[2];
+	enum { n = 200 };
+	char names[n][8];
+	capstan_issue_opts reqs[n];
+	size_t valid = 0;
+	int rc;
+
+	(void)state;
+	io.env = "dev";
+	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "c%03zu", i);
+		reqs[i] = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
+		reqs[i].env = "dev";
+		reqs[i].cn = names[i];
+		reqs[i].profile = CAPSTAN_PROFILE_CLIENT;
+	}
+	assert_ok(ctx, capstan_issue_batch(ctx, reqs, n, NULL, NULL, NULL));
+	/* all of them a day from their end */
+	assert_int_equal(sqlite3_exec(ctx->store->db, "UPDATE certs SET not_before = not_before - (not_after - strftime('%s',"
+		" 'now') - 86400), not_after = strftime('%s', 'now') + 86400 WHERE kind = 'leaf'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(ctx->store->db), n);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(capstan_ctx_new(&x[i].ctx), 0);
+		assert_ok(x[i].ctx, capstan_home_open(x[i].ctx, home, CAPSTAN_OPEN_EXISTING));
+		assert_ok(x[i].ctx, capstan_secret_set(x[i].ctx, &pass, TEST_PASSPHRASE, strlen(TEST_PASSPHRASE)));
+		assert_ok(x[i].ctx, capstan_home_unlock(x[i].ctx, &pass));
+		capstan_secret_free(&pass);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, race, &x[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(x[0].rc, 0);
+	assert_int_equal(x[1].rc, 0);
+	assert_int_equal(x[0].renewed + x[1].renewed, n);
+	for (size_t i = 0; i < x[0].renewed; i++)
+		for (size_t j = 0; j < x[1].renewed; j++)
+			assert_string_not_equal(x[0].olds[i], x[1].olds[j]);
+	/* one valid certificate per line, none due */
+	lo.env = "dev";
+	assert_ok(ctx, capstan_cert_iter_new(&it, ctx, &lo));
+	while ((rc = capstan_cert_iter_next(&c, it)) == 0) {
+		valid++;
+		assert_true(c->not_after > time(NULL) + 80 * DAY);
+		capstan_cert_free(c);
+	}
+	assert_int_equal(rc, CAPSTAN_ITEROVER);
+	capstan_cert_iter_free(it);
+	assert_int_equal(valid, n);
+	for (int i = 0; i < 2; i++) {
+		for (size_t j = 0; j < x[i].renewed; j++)
+			free(x[i].olds[j]);
+		capstan_ctx_free(x[i].ctx);
+	}
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_planner),
 		cmocka_unit_test(test_renewals),
+		cmocka_unit_test(test_concurrent_runs),
 	};
 	return cmocka_run_group_tests_name("renew_due", tests, NULL, NULL);
 }
