@@ -97,58 +97,143 @@ printf 'x\n' >"$T/tpl/kubernetes/{{ca_file}}.tmpl"
 # --- the table --------------------------------------------------------------
 touch "$T/stamp"; sleep 0.01
 ESCAPE_NAMES=(/tmp/escaped "$T/escaped" "$T/../escaped" "$T/escape")
-# hostile DESC CMD...: a clean refusal: exit 1 or 2 (not a signal, not a
-# sanitizer's exit), one "capstan: " line, nothing on stdout, nothing changed.
-hostile() { local desc=$1; shift; refuses "refused: $desc" '1|2' '' "$@"; }
+# hostile DESC PATTERN CMD...: a clean refusal: exit 1 or 2 (not a signal, not a
+# sanitizer's exit), one "capstan: " line, nothing on stdout, nothing changed;
+# and the line says what is wrong: it matches PATTERN (an ERE, after
+# "capstan: .*"). Where the message names the input, the pattern names it too.
+hostile() { local desc=$1 pattern=$2; shift 2; refuses "refused: $desc" '1|2' "$pattern" "$@"; }
 
+not_material="is not a certificate, a private key or a PKCS12 file"
+declare -A convert_says=(
+	[empty]="'$H/empty' is empty$"
+	[garbage]="'$H/garbage' $not_material"
+	[random]="'$H/random' $not_material"
+	[pem-junk]="'$H/pem-junk' is truncated or not valid PEM"
+	[pem-random]="'$H/pem-random' holds a malformed certificate"
+	[pem-unterminated]="'$H/pem-unterminated' is truncated or not valid PEM"
+	[key-junk]="'$H/key-junk' holds a malformed private key"
+	[der-truncated]="'$H/der-truncated' $not_material"
+	[der-huge-length]="'$H/der-huge-length' $not_material"
+	[der-mangled]="'$H/der-mangled' $not_material"
+	[der-deep]="'$H/der-deep' $not_material"
+	[huge]="--in: '$H/huge' is larger than 1048576 bytes"
+	[jks-truncated]="'$H/jks-truncated' is a JKS keystore: capstan writes JKS but reads PKCS12"
+	[p12-truncated]="'$H/p12-truncated' $not_material"
+	[a-crl]="'$H/a-crl' holds a PEM 'X509 CRL', which capstan does not read"
+	[csr-junk]="'$H/csr-junk' is a certificate signing request: issue it with 'capstan issue --csr'"
+)
 for f in empty garbage random pem-junk pem-random pem-unterminated key-junk der-truncated der-huge-length \
 	der-mangled der-deep huge jks-truncated p12-truncated a-crl csr-junk; do
-	hostile "convert --in $f" "$CAPSTAN" convert --in "$H/$f" --to pem --out "$T/out-dir/c.pem"
+	hostile "convert --in $f" "${convert_says[$f]}" "$CAPSTAN" convert --in "$H/$f" --to pem --out "$T/out-dir/c.pem"
 done
-hostile "convert a PKCS12 with the wrong password" \
+hostile "convert a PKCS12 with the wrong password" "wrong password for '$T/web.p12'" \
 	"$CAPSTAN" convert --in "$T/web.p12" --in-password-file "$H/wrong-password" --to pem --out "$T/out-dir/c.pem"
-hostile "convert an RSA-1024 key" "$CAPSTAN" convert --in "$T/web.chain" --key "$H/rsa1024.key" --to pem --out "$T/out-dir/c.pem"
-hostile "convert a DSA key" "$CAPSTAN" convert --in "$H/dsa.key" --to key --out "$T/out-dir/c.pem"
-hostile "convert with a key that is not the certificate's" \
+hostile "convert an RSA-1024 key" "the key in '$H/rsa1024.key': RSA key of 1024 bits is too weak" \
+	"$CAPSTAN" convert --in "$T/web.chain" --key "$H/rsa1024.key" --to pem --out "$T/out-dir/c.pem"
+hostile "convert a DSA key" "the key in '$H/dsa.key': key algorithm 'DSA' is not accepted" \
+	"$CAPSTAN" convert --in "$H/dsa.key" --to key --out "$T/out-dir/c.pem"
+hostile "convert with a key that is not the certificate's" "the private key does not match any certificate given" \
 	"$CAPSTAN" convert --in "$T/web.chain" --key "$T/ec.key" --to pem --out "$T/out-dir/c.pem"
-hostile "convert a directory" "$CAPSTAN" convert --in "$H" --to pem --out "$T/out-dir/c.pem"
-hostile "convert a device" "$CAPSTAN" convert --in /dev/zero --to pem --out "$T/out-dir/c.pem"
-hostile "convert into a missing directory" "$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/missing/c.pem"
-hostile "convert onto a directory" "$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/out-dir"
-hostile "convert a chain with a stranger in it" "$CAPSTAN" convert --in "$H/chain-with-stranger" --to chain --out "$T/out-dir/c.pem"
+hostile "convert a directory" "--in: '$H' is not a regular file" \
+	"$CAPSTAN" convert --in "$H" --to pem --out "$T/out-dir/c.pem"
+hostile "convert a device" "--in: '/dev/zero' is not a regular file" \
+	"$CAPSTAN" convert --in /dev/zero --to pem --out "$T/out-dir/c.pem"
+hostile "convert into a missing directory" "cannot write in '$T/missing': No such file or directory" \
+	"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/missing/c.pem"
+hostile "convert onto a directory" "'$T/out-dir' is a directory" \
+	"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/out-dir"
+hostile "convert a chain with a stranger in it" "cannot tell the leaf: 'web' and 'stranger' are both end certificates" \
+	"$CAPSTAN" convert --in "$H/chain-with-stranger" --to chain --out "$T/out-dir/c.pem"
 
+not_csr="not a PEM or DER certificate signing request"
+bad_san="the CSR asks for a bad SAN: invalid --dns"
+declare -A csr_says=(
+	[empty]="the CSR is empty"
+	[garbage]="$not_csr"
+	[random]="$not_csr"
+	[csr-junk]="$not_csr"
+	[csr-truncated]="$not_csr"
+	[csr-bad-signature]="the CSR's signature does not verify"
+	[csr-rsa1024]="RSA key of 1024 bits is too weak"
+	[one-byte]="$not_csr"
+	[csr-ctrl-cn]="invalid --cn 'evil.a\.internal': control characters are not allowed"
+	[csr-double-wildcard]="$bad_san '\*\.\*\.internal'"
+	[csr-300-sans]="300 subject alternative names: at most 100 in one certificate"
+	[csr-bad-san]="$bad_san 'bad_name\.internal'"
+)
 for f in empty garbage random csr-junk csr-truncated csr-bad-signature csr-rsa1024 one-byte csr-ctrl-cn \
-	csr-double-wildcard csr-300-sans csr-bad-san huge; do
-	hostile "issue --csr $f" cap issue --env dev --profile server --csr "$H/$f"
+	csr-double-wildcard csr-300-sans csr-bad-san; do
+	hostile "issue --csr $f" "--csr '$H/$f': ${csr_says[$f]}" cap issue --env dev --profile server --csr "$H/$f"
 done
+hostile "issue --csr huge" "--csr: '$H/huge' is larger than 65536 bytes" cap issue --env dev --profile server --csr "$H/huge"
 
+declare -A apply_says=(
+	[yaml-empty]=": the configuration is empty"
+	[yaml-scalar]=":1:1: expected a mapping, found a value"
+	[yaml-list]=":1:1: expected a mapping, found a list"
+	[yaml-tabs]=":2:1: not valid YAML"
+	[yaml-dup-key]=":3:1: key 'environments' given twice"
+	[yaml-traversal-env]=":2:[0-9]+: environments\..*: bad environment name '\.\./\.\./escape'"
+	[yaml-traversal-name]=":7:[0-9]+: services\.web\.certs.0.\.name: bad certificate name '\.\./\.\./\.\./escaped'"
+	[yaml-traversal-template]=":5:[0-9]+: services\.web\.template: bad template name '\.\./\.\./\.\./\.\./etc'"
+	[yaml-absurd-days]=":2:[0-9]+: environments\.dev\.defaults\.days: bad duration '99999999999999': duration too long"
+	[yaml-negative-days]=":2:[0-9]+: environments\.dev\.defaults\.days: bad duration '-5': a duration must be positive"
+	[yaml-bad-ip]=":7:[0-9]+: services\.web\.certs.0.\.ip: bad IP address '999\.1\.1\.1'"
+	[yaml-long-dns]=":7:[0-9]+: services\.web\.certs.0.\.dns: bad DNS name 'a{200}"
+	[yaml-unknown-profile]=":7:[0-9]+: services\.web\.certs.0.\.profile: unknown profile 'admin'"
+	[yaml-alias-bomb]=":1:1: unknown key 'a'"
+	[yaml-deep]=":1:[0-9]+: environments: expected a mapping, found a list"
+	[yaml-binary]=":[0-9]+:[0-9]+: not valid YAML"
+)
 for f in yaml-empty yaml-scalar yaml-list yaml-tabs yaml-dup-key yaml-traversal-env yaml-traversal-name \
 	yaml-traversal-template yaml-absurd-days yaml-negative-days yaml-bad-ip yaml-long-dns yaml-unknown-profile \
-	yaml-alias-bomb yaml-deep yaml-huge yaml-binary; do
-	hostile "apply $f" cap apply --config "$H/$f.yaml"
+	yaml-alias-bomb yaml-deep yaml-binary; do
+	hostile "apply $f" "$H/$f\.yaml${apply_says[$f]}" cap apply --config "$H/$f.yaml"
 done
+hostile "apply yaml-huge" "'$H/yaml-huge\.yaml' is larger than 1048576 bytes" cap apply --config "$H/yaml-huge.yaml"
 
-for f in empty garbage pem-junk der-truncated der-mangled a-crl stranger.pem huge; do
-	hostile "verify $f" "$CAPSTAN" verify "$H/$f" --env dev
+declare -A verify_says=(
+	[empty]="no certificate found"
+	[garbage]="no certificate found"
+	[pem-junk]="no certificate found"
+	[der-truncated]="not a DER certificate"
+	[der-mangled]="not a DER certificate"
+	[a-crl]="no certificate found"
+	[stranger.pem]="does not verify: self-signed certificate"
+)
+for f in empty garbage pem-junk der-truncated der-mangled a-crl stranger.pem; do
+	hostile "verify $f" "$H/$f: ${verify_says[$f]}" "$CAPSTAN" verify "$H/$f" --env dev
 done
+hostile "verify huge" "'$H/huge' is larger than 1048576 bytes" "$CAPSTAN" verify "$H/huge" --env dev
 
-hostile "bundle a traversal service" cap bundle --env dev --service ../../escape --out "$T/out-dir/b"
-hostile "bundle a traversal environment" cap bundle --env ../escape --service web --out "$T/out-dir/b"
-hostile "metrics onto a device" cap metrics --out /dev/null
+hostile "bundle a traversal service" "no service '\.\./\.\./escape' in environment 'dev'" \
+	cap bundle --env dev --service ../../escape --out "$T/out-dir/b"
+hostile "bundle a traversal environment" "unknown environment '\.\./escape'" \
+	cap bundle --env ../escape --service web --out "$T/out-dir/b"
+hostile "metrics onto a device" "'/dev/null' is not a regular file" cap metrics --out /dev/null
 check "which is still the device" test -c /dev/null
-hostile "bundle onto a file" cap bundle --env dev --service web --out "$T/web.chain"
-hostile "bundle with a relative --prefix" cap bundle --env dev --service web --out "$T/out-dir/b" --prefix etc/tls
-hostile "bundle with a traversal --prefix" cap bundle --env dev --service web --out "$T/out-dir/b" --prefix /etc/../../x
-hostile "bundle with an empty --out" cap bundle --env dev --service web --out ""
-hostile "bundle a template set that names a file outside" \
+hostile "bundle onto a file" "'$T/web\.chain' exists and is not a directory" \
+	cap bundle --env dev --service web --out "$T/web.chain"
+hostile "bundle with a relative --prefix" "--prefix 'etc/tls' must be an absolute path" \
+	cap bundle --env dev --service web --out "$T/out-dir/b" --prefix etc/tls
+hostile "bundle with a traversal --prefix" "--prefix '/etc/\.\./\.\./x' must be an absolute path" \
+	cap bundle --env dev --service web --out "$T/out-dir/b" --prefix /etc/../../x
+hostile "bundle with an empty --out" "--out '[^']*' must be an absolute path" \
+	cap bundle --env dev --service web --out ""
+hostile "bundle a template set that names a file outside" "bad bundle file name '$T/out-dir/b/ca\.pem'" \
 	cap --templates "$T/tpl" bundle --env dev --service web --out "$T/out-dir/b"
 
-hostile "issue a CN with a newline" cap issue --env dev --profile server --cn "$(printf 'a\nb')"
-hostile "issue a name with a slash" cap issue --env dev --profile server --cn ok.internal --name ../../escape
-hostile "issue for 10^15 days" cap issue --env dev --profile server --cn ok.internal --days 1000000000000000
-hostile "issue a 300-character DNS name" cap issue --env dev --profile server --cn ok.internal --dns "$(head -c 300 /dev/zero | tr '\0' a).internal"
-hostile "issue an IP with five parts" cap issue --env dev --profile server --cn ok.internal --ip 1.2.3.4.5
-hostile "issue --batch with junk" cap issue --batch "$H/random"
+hostile "issue a CN with a newline" "invalid --cn 'a.b': control characters are not allowed" \
+	cap issue --env dev --profile server --cn "$(printf 'a\nb')"
+hostile "issue a name with a slash" "invalid --name '\.\./\.\./escape': must not start with '\.' or '-'" \
+	cap issue --env dev --profile server --cn ok.internal --name ../../escape
+hostile "issue for 10^15 days" "invalid --days '1000000000000000': duration too long" \
+	cap issue --env dev --profile server --cn ok.internal --days 1000000000000000
+hostile "issue a 300-character DNS name" "invalid --dns 'a{300}\.internal': name longer than 253 characters" \
+	cap issue --env dev --profile server --cn ok.internal --dns "$(head -c 300 /dev/zero | tr '\0' a).internal"
+hostile "issue an IP with five parts" "invalid --ip '1\.2\.3\.4\.5': not an IPv4 or IPv6 address" \
+	cap issue --env dev --profile server --cn ok.internal --ip 1.2.3.4.5
+hostile "issue --batch with junk" "$H/random:[0-9]+: not JSON" cap issue --batch "$H/random"
 
 # --- nothing escaped --------------------------------------------------------
 escaped=$(find "$T" -newer "$T/stamp" -not -path "$CAPSTAN_HOME*" -not -path "$T/out" -not -path "$T/err" \
