@@ -6,7 +6,7 @@
 #include "unit.h"
 #include "unit_pki.h"
 
-#include "buffer.h"
+#include "base/base.h"
 
 typedef struct {
 	capstan_ctx *ctx;

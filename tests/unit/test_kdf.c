@@ -23,8 +23,8 @@
 
 #include "unit.h"
 
-#include "keys.h"
-#include "store.h" /* the keyring's metadata, and the context's KEK */
+#include "crypto/crypto.h"
+#include "store/store.h" /* the keyring's metadata, and the context's KEK */
 
 static void hex_to_bytes(const char *hex, unsigned char *out, size_t len)
 {

@@ -8,7 +8,7 @@
 #include <ctype.h>
 
 #include "unit.h"
-#include "store_internal.h" /* to give a row a name no command would accept */
+#include "store/store_internal.h" /* to give a row a name no command would accept */
 
 #define MAX_FAMILIES 16
 #define MAX_SAMPLES 64

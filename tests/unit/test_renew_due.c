@@ -10,7 +10,7 @@
 #include <openssl/x509.h>
 
 #include "unit.h"
-#include "store_internal.h" /* the rows' dates */
+#include "store/store_internal.h" /* the rows' dates */
 
 #define DAY 86400
 

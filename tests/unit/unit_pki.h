@@ -5,9 +5,8 @@
 
 #include <openssl/x509.h>
 
-#include "crypto_internal.h"
-#include "keys.h"
-#include "x509.h"
+#include "crypto/crypto_internal.h"
+#include "crypto/crypto.h"
 
 /* A certificate of KIND for subject_key, signed by issuer_key under
  * issuer_der (NULL: self-signed), valid from not_before to not_after. */
