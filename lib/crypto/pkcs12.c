@@ -39,7 +39,7 @@ static int add_cert_bag(capstan_ctx *ctx, STACK_OF(PKCS12_SAFEBAG) **bags, X509 
 	int ok = bag != NULL;
 
 	if (ok && alias)
-		ok = PKCS12_add_friendlyname_asc(bag, alias, -1) == 1;
+		ok = PKCS12_add_friendlyname_utf8(bag, alias, -1) == 1;
 	if (ok && keyid)
 		ok = PKCS12_add_localkeyid(bag, (unsigned char *)keyid, 20) == 1;
 	if (ok && trusted) {
@@ -59,7 +59,7 @@ static int add_key_safe(capstan_ctx *ctx, STACK_OF(PKCS7) **safes, EVP_PKEY *key
 	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
 	PKCS12_SAFEBAG *bag = PKCS12_add_key_ex(&bags, key, 0, P12_ITERATIONS, prot->key_nid, pass,
 		ctx->libctx, NULL);
-	int ok = bag && PKCS12_add_friendlyname_asc(bag, alias, -1) == 1 &&
+	int ok = bag && PKCS12_add_friendlyname_utf8(bag, alias, -1) == 1 &&
 		PKCS12_add_localkeyid(bag, (unsigned char *)keyid, 20) == 1 &&
 		PKCS12_add_safe_ex(safes, bags, -1, 0, NULL, ctx->libctx, NULL) == 1;
 

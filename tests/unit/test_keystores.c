@@ -212,7 +212,8 @@ static void check_mac(PKCS12 *p12, int want_md_nid)
 
 static void keystore_p12(fixture *f, int legacy)
 {
-	capstan_buf der = export_store(f, CAPSTAN_FORMAT_PKCS12, STORE_PASSWORD, "My Alias", legacy);
+	/* UTF-8 in, UTF-8 back: the friendlyName is a BMPString, not Latin-1 bytes. */
+	capstan_buf der = export_store(f, CAPSTAN_FORMAT_PKCS12, STORE_PASSWORD, "My Caf\xc3\xa9", legacy);
 	PKCS12 *p12 = parse_p12(&der);
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
@@ -245,7 +246,7 @@ static void keystore_p12(fixture *f, int legacy)
 	alias = X509_alias_get0(cert, &len);
 	assert_non_null(alias);
 	assert_int_equal(len, 8);
-	assert_memory_equal(alias, "My Alias", 8);
+	assert_memory_equal(alias, "My Caf\xc3\xa9", 8);
 	assert_non_null(X509_keyid_get0(cert, &len));
 	assert_int_equal(sk_X509_num(ca), 2);
 	for (int i = 0; i < sk_X509_num(ca); i++) {
