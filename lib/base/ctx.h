@@ -11,7 +11,7 @@ typedef struct capstan_store capstan_store;
 
 struct capstan_ctx {
 	int error_code;
-	char error_message[512];
+	char error_message[1024]; /* room for a quoted value and why it is refused */
 	struct ossl_lib_ctx_st *libctx;
 	capstan_store *store;
 	char *home;

@@ -19,10 +19,14 @@ int capstan_error(capstan_ctx *ctx, int code, const char *fmt, ...)
 	va_end(ap);
 	memcpy(ctx->error_message, message, sizeof(message));
 	ctx->error_code = code;
-	/* One line: a message quoting user input must not smuggle in a newline. */
-	for (char *p = ctx->error_message; *p; p++)
+	/* One line, and nothing for a terminal to act on: a message quoting user
+	 * input (a CSR's CN, a file name) must not smuggle in a newline or an
+	 * escape sequence. */
+	for (unsigned char *p = (unsigned char *)ctx->error_message; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+		else if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return code;
 }
 

@@ -88,6 +88,11 @@ refuses "export onto a directory" 1 "is a directory" "$CAPSTAN" export web.inter
 check_fails "no temporary files are left behind" bash -c "ls -A '$T' | grep -q capstan-tmp"
 refuses "a home that is not an inventory" 1 "no inventory in '$T'" "$CAPSTAN" --home "$T" list
 
+# A message quotes what it refuses, but never a terminal escape sequence.
+refuses "a CN with an escape sequence" 1 "invalid .*control characters" \
+	cap issue --env dev --profile server --cn "$(printf 'x\033[31mred\a')"
+check_fails "the message carries no control byte" grep -q "$(printf '[\001-\010\016-\037\177]')" "$T/err"
+
 check "help" "$CAPSTAN" help
 check "--version" "$CAPSTAN" --version
 like "version" "$(cat "$T/out")" '^capstan [0-9]+\.[0-9]+\.[0-9]+$'
