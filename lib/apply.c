@@ -218,11 +218,17 @@ typedef struct {
 
 /* A certificate that could not be issued: reported with its own reason,
  * naming its entry of the file; the others go on. */
-static int report_failure(batch_run *run, const wanted *w, const char *error)
+static int report_failure(batch_run *run, const wanted *w, const capstan_batch_result *r)
 {
 	applier *a = run->a;
-	char *why = capstan_aprintf("%s: services.%s, certificate '%s' in %s: %s", a->config->path, w->s->name,
-		w->c->name, run->e->name, error);
+	const char *error = r->error;
+	char path[200], hint[300];
+	char *why;
+
+	snprintf(path, sizeof(path), "services.%s.certs[%zu]", w->s->name, (size_t)(w->c - w->s->certs));
+	capstan_config_subject_hint(r->subject, path, hint, sizeof(hint));
+	why = capstan_aprintf("%s: services.%s, certificate '%s' in %s: %s%s", a->config->path, w->s->name,
+		w->c->name, run->e->name, error, hint);
 	capstan_apply_step s = { CAPSTAN_STEP_FAILED, run->e->name, w->c->name, why ? why : error, NULL };
 	int rc = a->fn ? a->fn(&s, a->payload) : 0;
 
@@ -237,7 +243,7 @@ static int batch_sink(const capstan_batch_result *r, void *payload)
 	const wanted *w = &run->w[r->index];
 
 	if (!r->cert)
-		return report_failure(run, w, r->error);
+		return report_failure(run, w, r);
 	return step(run->a, w->reissue ? CAPSTAN_STEP_REISSUE : CAPSTAN_STEP_ISSUE, run->e->name, w->c->name,
 		w->reason, r->cert->serial);
 }
@@ -350,7 +356,7 @@ static int prune_line(applier *a, const capstan_store_env *env, const char *serv
 		return 0;
 	}
 	snprintf(why, sizeof(why), "service %s no longer names it%s", service,
-		a->o->prune ? "" : "; left valid (apply --prune revokes it)");
+		a->o->prune ? "" : "; left valid");
 	if (rc == 0 && a->o->prune && !a->o->dry_run)
 		rc = capstan_revoke(a->ctx, cert, CAPSTAN_REASON_CESSATION_OF_OPERATION);
 	if (rc == 0)

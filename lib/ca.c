@@ -210,19 +210,20 @@ static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t
 	int rc;
 
 	if (capstan_check_identifier(o->env, &why) < 0 || strlen(o->env) > MAX_ENV_NAME)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid environment name '%s': %s",
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ENV, "invalid environment name '%s': %s",
 			o->env ? o->env : "", why ? why : "longer than 32 characters");
 	if (o->org && capstan_check_subject_value(o->org, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --org '%s': %s", o->org, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ORG, "invalid organization '%s': %s",
+			o->org, why);
 	if ((unsigned)o->key >= CAPSTAN_KEY__COUNT || (o->inter_key_set && (unsigned)o->inter_key >= CAPSTAN_KEY__COUNT))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_KEY, "unknown key type");
 	if ((rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * 86400, &lifetimes[0])) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the intermediate lifetime", o->ca_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * 86400, &lifetimes[1])) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the leaf lifetime", o->leaf_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_LEAF_DAYS * 86400, &lifetimes[2])) < 0)
-		return rc;
+		return lifetimes[1] ? capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME) : rc;
 	return 0;
 }
 

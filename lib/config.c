@@ -249,28 +249,75 @@ static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 	return defaults_pair(w, key, v, path, &c->settings); /* key, days, renew_before */
 }
 
-/* What the issuer would refuse, refused now: the profile's SAN needs. */
+/* A certificate's keys, by the library's names for the fields they fill. */
+static const struct {
+	unsigned field;
+	const char *key;
+} cert_keys_by_field[] = {
+	{ CAPSTAN_FIELD_NAME, "name" }, { CAPSTAN_FIELD_CN, "cn" }, { CAPSTAN_FIELD_PROFILE, "profile" },
+	{ CAPSTAN_FIELD_KEY, "key" }, { CAPSTAN_FIELD_LIFETIME, "days" }, { CAPSTAN_FIELD_RENEW_BEFORE, "renew_before" },
+	{ CAPSTAN_FIELD_DNS, "dns" }, { CAPSTAN_FIELD_IP, "ip" }, { CAPSTAN_FIELD_URI, "uri" },
+	{ CAPSTAN_FIELD_EMAIL, "email" },
+};
+
+void capstan_config_subject_hint(unsigned subject, const char *path, char *out, size_t size)
+{
+	size_t n = sizeof(cert_keys_by_field) / sizeof(cert_keys_by_field[0]), named = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n && size > strlen(out); i++) {
+		if (!(subject & cert_keys_by_field[i].field))
+			continue;
+		/* The first in full, the others as siblings: "(P.dns or .ip)". */
+		snprintf(out + strlen(out), size - strlen(out), "%s%s.%s", named ? " or " : " (", named ? "" : path,
+			cert_keys_by_field[i].key);
+		named++;
+	}
+	if (named && size > strlen(out) + 1)
+		strcat(out, ")");
+}
+
+/* What the issuer would refuse, refused now: the profile's SAN needs, named
+ * by the keys that would supply them. */
 static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_config_cert *c)
 {
 	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 	capstan_strlist sans = { 0 };
+	char hint[300];
 	int rc;
 
 	if (!c->name)
 		return fail(w, n, path, "a certificate needs a name");
 	if (!c->cn && !(c->cn = strdup(c->name)))
 		return capstan_error_oom(w->ctx);
-	o.cn = c->cn;
-	o.profile = c->profile;
-	o.dns = (const char *const *)c->dns, o.dns_count = c->dns_count;
-	o.ip = (const char *const *)c->ip, o.ip_count = c->ip_count;
-	o.uri = (const char *const *)c->uri, o.uri_count = c->uri_count;
-	o.email = (const char *const *)c->email, o.email_count = c->email_count;
+	capstan_config_issue_opts(c, NULL, NULL, NULL, &o);
 	rc = capstan_request_sans(w->ctx, &o, c->cn, NULL, &sans);
 	capstan_strlist_free(&sans);
-	if (rc < 0)
-		return fail(w, n, path, "%s", capstan_error_message(w->ctx));
+	if (rc < 0) {
+		capstan_config_subject_hint(capstan_error_subject(w->ctx), path, hint, sizeof(hint));
+		return fail(w, n, path, "%s%s", capstan_error_message(w->ctx), hint);
+	}
 	return 0;
+}
+
+void capstan_config_issue_opts(const capstan_config_cert *c, const capstan_config_defaults *d, const char *env,
+	const char *service, capstan_issue_opts *o)
+{
+	o->env = env;
+	o->cn = c->cn;
+	o->name = c->name;
+	o->service = service;
+	o->profile = c->profile;
+	if (d) {
+		o->key_set = d->key_set;
+		o->key = d->key;
+		o->lifetime = d->lifetime;
+		o->renew_before = d->renew_before;
+	}
+	o->dns = (const char *const *)c->dns, o->dns_count = c->dns_count;
+	o->ip = (const char *const *)c->ip, o->ip_count = c->ip_count;
+	o->uri = (const char *const *)c->uri, o->uri_count = c->uri_count;
+	o->email = (const char *const *)c->email, o->email_count = c->email_count;
 }
 
 static int has_key(walker *w, yaml_node_t *map, const char *key)

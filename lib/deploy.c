@@ -36,7 +36,7 @@ int capstan_deploy_lock(capstan_ctx *ctx, int *fd, int wait_seconds)
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot lock '%s': %s", path, strerror(errno));
 		else if (tries-- <= 0)
-			rc = capstan_error(ctx, CAPSTAN_ERROR, "another renew --due --bundle-dir has held '%s' for %d s"
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "another delivery has held the deploy lock '%s' for %d s"
 				" (a hook that hangs?): nothing was delivered by this run, what is owed stays owed",
 				path, wait_seconds);
 		else
@@ -449,7 +449,7 @@ int capstan_deploy_metrics(capstan_ctx *ctx, capstan_buf *out)
 	size_t n = 0;
 	int64_t revoked = 0, revoked_env = -1;
 	static const char help[] =
-		"# HELP capstan_redeploy_pending 1 when a delivered bundle is owed a render or its hook (renew --due --bundle-dir retries it).\n"
+		"# HELP capstan_redeploy_pending 1 when a delivered bundle is owed a render or its hook (the next delivery retries it).\n"
 		"# TYPE capstan_redeploy_pending gauge\n"
 		"# HELP capstan_redeploy_failures Failed attempts since the bundle was last delivered.\n"
 		"# TYPE capstan_redeploy_failures gauge\n"

@@ -27,21 +27,24 @@ static int check_names(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_is
 
 	p->cn = o->cn ? o->cn : p->csr_cn;
 	if (!p->cn)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "--cn is required (the CSR names no CN)");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_CN, "a CN is required (the CSR names none)");
 	if (capstan_check_subject_value(p->cn, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --cn '%s': %s", p->cn, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_CN, "invalid CN '%s': %s", p->cn, why);
 	p->name = o->name ? o->name : p->cn;
 	if (capstan_check_identifier(p->name, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, o->name ? "invalid --name '%s': %s" :
-			"the CN '%s' cannot be a certificate name (%s): give --name", p->name, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_NAME, o->name ?
+			"invalid certificate name '%s': %s" :
+			"the CN '%s' cannot be a certificate name (%s): the certificate needs a name", p->name, why);
 	if (o->service && capstan_check_identifier(o->service, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --service '%s': %s", o->service, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_SERVICE, "invalid service name '%s': %s",
+			o->service, why);
 	if ((unsigned)o->profile >= CAPSTAN_PROFILE__COUNT)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown profile");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_PROFILE, "unknown profile");
 	if (o->key_set && (unsigned)o->key >= CAPSTAN_KEY__COUNT)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_KEY, "unknown key type");
 	if (o->renew_before < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "the renew-before window must be positive");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_RENEW_BEFORE,
+			"the renew-before window must be positive");
 	return 0;
 }
 
@@ -55,10 +58,13 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 	if (o->csr && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn, &p->csr_sans)) < 0)
 		return rc;
 	if (o->csr && o->key_set)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "--key does not go with --csr: the CSR has its key");
-	if ((rc = check_names(ctx, o, p)) < 0 ||
-	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0 ||
-	    (rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_KEY,
+			"a key type does not go with a CSR: the CSR has its key");
+	if ((rc = check_names(ctx, o, p)) < 0)
+		return rc;
+	if ((rc = capstan_ca_lifetime(ctx, "the lifetime", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0)
+		return capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME);
+	if ((rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
 		return rc;
 	/* A window as long as the lifetime is kept as asked: capstan_renew_window
 	 * makes it a third of the validity, for every way a certificate comes in. */

@@ -101,7 +101,7 @@ static int take_pem_object(capstan_ctx *ctx, loaded *l, const char *label, const
 	}
 	if (strstr(label, "CERTIFICATE REQUEST"))
 		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"'%s' is a certificate signing request: issue it with 'capstan issue --csr'", name);
+			"'%s' is a certificate signing request: a CA issues a certificate for it; it is not converted", name);
 	if (strcmp(label, "PUBLIC KEY") == 0)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' holds a public key: a private key is needed", name);
 	return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' holds a PEM '%s', which capstan does not read", name, label);

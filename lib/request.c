@@ -19,13 +19,14 @@ static int check_ip(const char *value, const char **why)
 
 static const struct san_type {
 	const char *prefix; /* as stored: "DNS:" */
-	const char *option; /* as typed: "--dns" */
+	const char *what;   /* for messages: "DNS name" */
+	capstan_field field; /* where it came from, for the front end to name */
 	check_fn check;
 } san_types[] = {
-	{ "DNS:", "--dns", capstan_check_dns_name },
-	{ "IP:", "--ip", check_ip },
-	{ "URI:", "--uri", capstan_check_uri },
-	{ "email:", "--email", capstan_check_email },
+	{ "DNS:", "DNS name", CAPSTAN_FIELD_DNS, capstan_check_dns_name },
+	{ "IP:", "IP address", CAPSTAN_FIELD_IP, check_ip },
+	{ "URI:", "URI", CAPSTAN_FIELD_URI, capstan_check_uri },
+	{ "email:", "e-mail address", CAPSTAN_FIELD_EMAIL, capstan_check_email },
 };
 
 static int add_san(capstan_ctx *ctx, capstan_strlist *out, const struct san_type *t, const char *value)
@@ -35,7 +36,7 @@ static int add_san(capstan_ctx *ctx, capstan_strlist *out, const struct san_type
 	int rc = 0;
 
 	if (t->check(value, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid %s '%s': %s", t->option, value, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, t->field, "invalid %s '%s': %s", t->what, value, why);
 	if (!(entry = capstan_aprintf("%s%s", t->prefix, value)))
 		return capstan_error_oom(ctx);
 	/* DNS names compare without regard to case: keep one, in lower case. */
@@ -76,7 +77,8 @@ static int add_from_csr(capstan_ctx *ctx, const capstan_strlist *csr_sans, capst
 		if (t == 4)
 			continue;
 		if ((rc = add_san(ctx, out, &san_types[t], san + strlen(san_types[t].prefix))) < 0)
-			return capstan_error(ctx, rc, "the CSR asks for a bad SAN: %s", capstan_error_message(ctx));
+			return capstan_error_at(ctx, rc, CAPSTAN_FIELD_CSR, "the CSR asks for a bad SAN: %s",
+				capstan_error_message(ctx));
 	}
 	return 0;
 }
@@ -108,7 +110,8 @@ int capstan_request_sans(capstan_ctx *ctx, const capstan_issue_opts *opts, const
 	}
 	/* The cap first: each SAN added is checked against those before it. */
 	if (given > CAPSTAN_MAX_SANS || (!given && csr_sans && csr_sans->count > CAPSTAN_MAX_SANS))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "%zu subject alternative names: at most %d in one certificate",
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, given ? CAPSTAN_FIELD_SANS : CAPSTAN_FIELD_CSR,
+			"%zu subject alternative names: at most %d in one certificate",
 			given ? given : csr_sans->count, CAPSTAN_MAX_SANS);
 	if (given)
 		rc = add_from_options(ctx, opts, out);
@@ -117,13 +120,12 @@ int capstan_request_sans(capstan_ctx *ctx, const capstan_issue_opts *opts, const
 	if (rc < 0)
 		return rc;
 	if (out->count > CAPSTAN_MAX_SANS)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, given ? CAPSTAN_FIELD_SANS : CAPSTAN_FIELD_CSR,
 			"%zu subject alternative names: at most %d in one certificate", out->count, CAPSTAN_MAX_SANS);
 	if (opts->profile == CAPSTAN_PROFILE_SERVER && !has_prefix(out, "DNS:") && !has_prefix(out, "IP:"))
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"profile server needs a DNS or IP SAN: add --dns or --ip (or use a host name as --cn)");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_DNS | CAPSTAN_FIELD_IP,
+			"profile server needs a DNS or IP SAN, or a CN that is a host name");
 	if (opts->profile == CAPSTAN_PROFILE_PEER && out->count == 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"profile peer needs at least one SAN: add --dns, --ip, --uri or --email");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_SANS, "profile peer needs at least one SAN");
 	return 0;
 }

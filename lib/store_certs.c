@@ -150,8 +150,7 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 		if (!out->name)
 			rc = capstan_error_oom(ctx);
 	} else if (step == SQLITE_DONE) {
-		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND,
-			"unknown environment '%s' (create it with 'capstan init --env %s')", name, name);
+		rc = capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_ENV, "unknown environment '%s'", name);
 	} else {
 		rc = capstan_store_error(ctx, "cannot read environments");
 	}

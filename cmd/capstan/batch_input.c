@@ -189,6 +189,30 @@ int batch_input_read(cli *c, const char *file, batch_input **out)
 	return 0;
 }
 
+/* A line's fields, by the library's names for what they fill. */
+static const struct {
+	unsigned field;
+	const char *key;
+} fields[] = {
+	{ CAPSTAN_FIELD_ENV, "env" }, { CAPSTAN_FIELD_CN, "cn" }, { CAPSTAN_FIELD_NAME, "name" },
+	{ CAPSTAN_FIELD_SERVICE, "service" }, { CAPSTAN_FIELD_PROFILE, "profile" }, { CAPSTAN_FIELD_KEY, "key" },
+	{ CAPSTAN_FIELD_LIFETIME, "days" }, { CAPSTAN_FIELD_RENEW_BEFORE, "renew_before" },
+	{ CAPSTAN_FIELD_DNS, "dns" }, { CAPSTAN_FIELD_IP, "ip" }, { CAPSTAN_FIELD_URI, "uri" },
+	{ CAPSTAN_FIELD_EMAIL, "email" },
+};
+
+void batch_input_hint(unsigned subject, char *out, size_t size)
+{
+	size_t named = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && size > strlen(out); i++)
+		if (subject & fields[i].field)
+			snprintf(out + strlen(out), size - strlen(out), "%s%s", named++ ? " or " : " (field ", fields[i].key);
+	if (named && size > strlen(out) + 1)
+		strcat(out, ")");
+}
+
 size_t batch_input_count(const batch_input *in) { return in->count; }
 const capstan_issue_opts *batch_input_requests(const batch_input *in) { return in->reqs; }
 size_t batch_input_line(const batch_input *in, size_t i) { return in->line_no[i]; }

@@ -104,8 +104,11 @@ int cli_open_home(cli *c, const char *home, int create);
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The one wording for a missing --out, for every command that writes a file. */
 #define CLI_OUT_REQUIRED "--out is required (a file, or - for standard output)"
-/* Prints "capstan: <library message>" and returns EXIT_FAILED. */
+/* Prints "capstan: <library message>", with the options that supply what it
+ * is about (capstan_error_subject: " (--dns or --ip)"), and returns EXIT_FAILED. */
 int cli_fail(cli *c);
+/* That hint alone, "" when the subject is none of the CLI's (code: the error's). */
+void cli_subject_hint(unsigned subject, int code, char *out, size_t size);
 /* Prints "capstan: <message>" and returns EXIT_FAILED. */
 int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -129,6 +132,8 @@ void batch_input_free(batch_input *in);
 size_t batch_input_count(const batch_input *in);
 const capstan_issue_opts *batch_input_requests(const batch_input *in);
 size_t batch_input_line(const batch_input *in, size_t i);
+/* A line's fields that an error's subject names: " (field dns or ip)", or "". */
+void batch_input_hint(unsigned subject, char *out, size_t size);
 
 /* renew --due's redeployment (redeploy.c). */
 /* Delivers (or, dry, lists) what the deploy ledger owes; redeploy.c. */

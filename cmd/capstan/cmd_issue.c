@@ -79,11 +79,14 @@ static int batch_sink(const capstan_batch_result *r, void *payload)
 {
 	batch_run *run = payload;
 	size_t line = batch_input_line(run->in, r->index);
+	char hint[120];
 	double now;
 
 	run->done++;
+	batch_input_hint(r->subject, hint, sizeof(hint));
 	if (!r->cert)
-		fprintf(stderr, "%scapstan: %s:%zu: %s\n", run->progress ? "\r\033[K" : "", run->file, line, r->error);
+		fprintf(stderr, "%scapstan: %s:%zu: %s%s\n", run->progress ? "\r\033[K" : "", run->file, line, r->error,
+			hint);
 	else if (out_batch_item(run->c, r->cert, line) != 0)
 		return CAPSTAN_ERROR;
 	if (run->progress && ((now = now_seconds()) - run->last_progress > 0.1 || run->done == run->total)) {
@@ -157,8 +160,10 @@ int cmd_issue(cli *c, int argc, char **argv)
 		o.csr = csr.data;
 		o.csr_len = csr.len;
 	}
+	/* What the CSR itself is wrong about is said against the file; the rest as usual. */
 	if (capstan_issue(c->ctx, &o, &cert) < 0)
-		rc = a.csr ? cli_error(c, "--csr '%s': %s", a.csr, capstan_error_message(c->ctx)) : cli_fail(c);
+		rc = a.csr && (capstan_error_subject(c->ctx) & ~(unsigned)CAPSTAN_FIELD_CSR) == 0 ?
+			cli_error(c, "--csr '%s': %s", a.csr, capstan_error_message(c->ctx)) : cli_fail(c);
 	else
 		rc = out_issued(c, cert, o.lifetime);
 done:

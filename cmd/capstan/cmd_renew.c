@@ -137,7 +137,12 @@ int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_
 	capstan_cert *old = NULL, *cert = NULL;
 	int rc;
 
-	if (capstan_cert_lookup(&old, c->ctx, ref, env) < 0 || reissue(c->ctx, old, lifetime, &cert) < 0)
+	if (capstan_cert_lookup(&old, c->ctx, ref, env) < 0)
+		rc = cli_fail(c);
+	else if (reissue(c->ctx, old, lifetime, &cert) < 0 && old->kind != CAPSTAN_KIND_LEAF)
+		rc = cli_error(c, "%s: capstan rotate --env %s --intermediate (or --root)", capstan_error_message(c->ctx),
+			old->env);
+	else if (!cert)
 		rc = cli_fail(c);
 	else
 		rc = out_reissued(c, old, cert);

@@ -147,8 +147,11 @@ int cli_open_home(cli *c, const char *home, int create)
 	free(c->home);
 	if (!(c->home = strdup(home)))
 		return cli_error(c, "out of memory");
-	if (capstan_home_open(c->ctx, c->home, create ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0)
+	if (capstan_home_open(c->ctx, c->home, create ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0) {
+		if (!create && capstan_error_last(c->ctx) == CAPSTAN_ENOTFOUND)
+			return cli_error(c, "%s (create one with 'capstan init --env ENV')", capstan_error_message(c->ctx));
 		return cli_fail(c);
+	}
 	return 0;
 }
 

@@ -78,6 +78,8 @@ typedef struct {
 	size_t index;               /* in the request array */
 	const capstan_cert *cert;   /* NULL when it failed */
 	const char *error;          /* why, when it failed */
+	unsigned subject;           /* which of the request's fields it is about
+	                               (capstan_field bits; 0: none) */
 } capstan_batch_result;
 
 typedef int (*capstan_batch_fn)(const capstan_batch_result *result, void *payload);

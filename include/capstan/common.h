@@ -39,9 +39,48 @@ CAPSTAN_WARN_UNUSED int capstan_ctx_new(capstan_ctx **out);
 /* Closes the inventory and wipes every secret the context holds. NULL is a no-op. */
 void capstan_ctx_free(capstan_ctx *ctx);
 
-/* The last error's message: one line, never NULL (empty when there was none). */
+/* The last error's message: one line, never NULL (empty when there was none).
+ * It says what is wrong in the library's own terms (the CN, a DNS SAN, the
+ * store password); it never names a command-line flag, a configuration key
+ * or an environment variable: saying how to fix it is the front end's part,
+ * from capstan_error_subject(). The string lives in the context until its
+ * next call. */
 const char *capstan_error_message(const capstan_ctx *ctx);
 int capstan_error_last(const capstan_ctx *ctx);
+
+/* The inputs an error is about, so that each front end can name them its own
+ * way: the CLI as flags (--dns), the configuration as YAML paths
+ * (services.web.certs[0].dns). A set of bits: a bad value names the one
+ * field that holds it; something missing names every field that would
+ * supply it (a server certificate without a DNS or IP SAN: DNS | IP). */
+typedef enum {
+	CAPSTAN_FIELD_NONE = 0,
+	CAPSTAN_FIELD_ENV = 1u << 0,          /* the environment's name */
+	CAPSTAN_FIELD_CN = 1u << 1,
+	CAPSTAN_FIELD_NAME = 1u << 2,         /* a certificate's name */
+	CAPSTAN_FIELD_SERVICE = 1u << 3,
+	CAPSTAN_FIELD_PROFILE = 1u << 4,
+	CAPSTAN_FIELD_KEY = 1u << 5,          /* the key type */
+	CAPSTAN_FIELD_LIFETIME = 1u << 6,
+	CAPSTAN_FIELD_RENEW_BEFORE = 1u << 7,
+	CAPSTAN_FIELD_DNS = 1u << 8,          /* SANs, by type */
+	CAPSTAN_FIELD_IP = 1u << 9,
+	CAPSTAN_FIELD_URI = 1u << 10,
+	CAPSTAN_FIELD_EMAIL = 1u << 11,
+	CAPSTAN_FIELD_CSR = 1u << 12,
+	CAPSTAN_FIELD_ORG = 1u << 13,         /* the organisation (O=) */
+	CAPSTAN_FIELD_HOME = 1u << 14,        /* which inventory home */
+	CAPSTAN_FIELD_PASSPHRASE = 1u << 15,  /* the inventory's passphrase */
+	CAPSTAN_FIELD_PASSWORD = 1u << 16,    /* the store password of what is written */
+	CAPSTAN_FIELD_INPUT_PASSWORD = 1u << 17, /* the password of an encrypted input */
+	CAPSTAN_FIELD_LEGACY = 1u << 18       /* capstan_write_opts.legacy */
+} capstan_field;
+
+#define CAPSTAN_FIELD_SANS (CAPSTAN_FIELD_DNS | CAPSTAN_FIELD_IP | CAPSTAN_FIELD_URI | CAPSTAN_FIELD_EMAIL)
+
+/* The last error's subject: capstan_field bits, 0 when it is not about an
+ * input (I/O, a database, a crypto failure). */
+unsigned capstan_error_subject(const capstan_ctx *ctx);
 
 /* A byte buffer returned by the library. The caller owns it and releases it with
  * capstan_buf_free(), which wipes it (buffers may hold key material). data is

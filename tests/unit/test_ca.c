@@ -97,13 +97,15 @@ static void test_profile_rules(void **state)
 	o.ip = bad_ip;
 	o.ip_count = 1;
 	assert_int_equal(capstan_issue(ctx, &o, NULL), CAPSTAN_EINVALID);
-	assert_string_equal(capstan_error_message(ctx), "invalid --ip '300.0.0.1': not an IPv4 or IPv6 address");
+	assert_string_equal(capstan_error_message(ctx), "invalid IP address '300.0.0.1': not an IPv4 or IPv6 address");
+	assert_int_equal(capstan_error_subject(ctx), CAPSTAN_FIELD_IP);
 	/* A client needs no SAN; a CN that is not a file-safe name needs --name. */
 	o.ip_count = 0;
 	o.profile = CAPSTAN_PROFILE_CLIENT;
 	o.name = NULL;
 	assert_int_equal(capstan_issue(ctx, &o, NULL), CAPSTAN_EINVALID);
-	assert_non_null(strstr(capstan_error_message(ctx), "give --name"));
+	assert_non_null(strstr(capstan_error_message(ctx), "the certificate needs a name"));
+	assert_int_equal(capstan_error_subject(ctx), CAPSTAN_FIELD_NAME);
 	o.name = "mine";
 	assert_ok(ctx, capstan_issue(ctx, &o, NULL));
 	capstan_ctx_free(ctx);
