@@ -86,24 +86,6 @@ static int ensure_env(applier *a, const capstan_config_env *e)
 	return step(a, CAPSTAN_STEP_CREATE_ENV, e->name, NULL, "new", NULL);
 }
 
-static void issue_opts(const capstan_config_cert *c, const capstan_config_defaults *d, const char *env,
-	const char *service, capstan_issue_opts *o)
-{
-	o->env = env;
-	o->cn = c->cn;
-	o->name = c->name;
-	o->service = service;
-	o->profile = c->profile;
-	o->key_set = d->key_set;
-	o->key = d->key;
-	o->lifetime = d->lifetime;
-	o->renew_before = d->renew_before;
-	o->dns = (const char *const *)c->dns, o->dns_count = c->dns_count;
-	o->ip = (const char *const *)c->ip, o->ip_count = c->ip_count;
-	o->uri = (const char *const *)c->uri, o->uri_count = c->uri_count;
-	o->email = (const char *const *)c->email, o->email_count = c->email_count;
-}
-
 /* "IP:0:0::1" and "IP:::1" are one address: compare canonical text. */
 static void canonical_san(const char *san, char *out, size_t size)
 {
@@ -187,7 +169,7 @@ static int plan_cert(applier *a, const capstan_config_env *e, const capstan_conf
 
 	memset(w, 0, sizeof(*w));
 	w->o = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
-	issue_opts(c, &d, e->name, s->name, &w->o);
+	capstan_config_issue_opts(c, &d, e->name, s->name, &w->o);
 	w->s = s;
 	w->c = c;
 	snprintf(w->reason, sizeof(w->reason), "new");

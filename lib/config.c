@@ -166,17 +166,10 @@ static int defaults_block(walker *w, yaml_node_t *n, const char *path, const cha
 
 typedef int (*check_fn)(const char *, const char **);
 
-static int check_ip(const char *s, const char **why)
-{
-	unsigned char ip[16];
-	size_t len;
-
-	return capstan_parse_ip(s, ip, &len, why);
-}
-
-/* A list of values (a single value counts as a list of one), each checked. */
-static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn check, const char *what,
-	char ***items, size_t *count)
+/* A list of values (a single value counts as a list of one), each checked:
+ * by check, or (check NULL) as a SAN of type san. */
+static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn check, capstan_san_type san,
+	const char *what, char ***items, size_t *count)
 {
 	yaml_node_item_t *start = NULL, *top = NULL;
 	size_t n_items;
@@ -196,7 +189,7 @@ static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn chec
 		int rc;
 		if (!item || (rc = scalar(w, item, path, &s)) < 0)
 			return item ? rc : fail(w, n, path, "broken list");
-		if (check(s, &why) < 0)
+		if ((check ? check(s, &why) : capstan_check_san(san, s, &why)) < 0)
 			return fail(w, item, path, "bad %s '%s': %s", what, s, why);
 		if (!((*items)[i] = strdup(s)))
 			return capstan_error_oom(w->ctx);
@@ -239,13 +232,13 @@ static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 			fail(w, v, path, "unknown profile '%s' (expected %s)", s, capstan_profile_names()) : 0;
 	}
 	if (strcmp(key, "dns") == 0)
-		return value_list(w, v, path, capstan_check_dns_name, "DNS name", &c->dns, &c->dns_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_DNS, "DNS name", &c->dns, &c->dns_count);
 	if (strcmp(key, "ip") == 0)
-		return value_list(w, v, path, check_ip, "IP address", &c->ip, &c->ip_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_IP, "IP address", &c->ip, &c->ip_count);
 	if (strcmp(key, "uri") == 0)
-		return value_list(w, v, path, capstan_check_uri, "URI", &c->uri, &c->uri_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_URI, "URI", &c->uri, &c->uri_count);
 	if (strcmp(key, "email") == 0)
-		return value_list(w, v, path, capstan_check_email, "e-mail address", &c->email, &c->email_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_EMAIL, "e-mail address", &c->email, &c->email_count);
 	return defaults_pair(w, key, v, path, &c->settings); /* key, days, renew_before */
 }
 
@@ -362,7 +355,7 @@ static int host_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 		return capstan_error_oom(w->ctx);
 	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > 64)
 		return fail(w, v, path, "bad host name '%s' (letters, digits, '.', '_', '-')", key);
-	return value_list(w, v, path, check_name, "certificate name", &h->certs, &h->cert_count);
+	return value_list(w, v, path, check_name, 0, "certificate name", &h->certs, &h->cert_count);
 }
 
 static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -387,7 +380,7 @@ static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char
 			&r->readwrite_count;
 		if (!list)
 			return fail(w, v, path, "broken mapping");
-		if ((rc = value_list(w, list, path, check_etcd_text, "key prefix", items, count)) < 0)
+		if ((rc = value_list(w, list, path, check_etcd_text, 0, "key prefix", items, count)) < 0)
 			return rc;
 	}
 	return 0;
@@ -403,7 +396,7 @@ static int etcd_user_pair(walker *w, const char *key, yaml_node_t *v, const char
 		return capstan_error_oom(w->ctx);
 	if (check_etcd_text(key, &why) < 0)
 		return fail(w, v, path, "bad etcd user '%s': %s", key, why);
-	return value_list(w, v, path, check_name, "etcd role", &u->roles, &u->role_count);
+	return value_list(w, v, path, check_name, 0, "etcd role", &u->roles, &u->role_count);
 }
 
 static int etcd_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)

@@ -7,26 +7,16 @@
 
 #include "request.h"
 
-typedef int (*check_fn)(const char *value, const char **why);
-
-static int check_ip(const char *value, const char **why)
-{
-	unsigned char ip[16];
-	size_t len;
-
-	return capstan_parse_ip(value, ip, &len, why);
-}
-
 static const struct san_type {
 	const char *prefix; /* as stored: "DNS:" */
 	const char *what;   /* for messages: "DNS name" */
 	capstan_field field; /* where it came from, for the front end to name */
-	check_fn check;
+	capstan_san_type type;
 } san_types[] = {
-	{ "DNS:", "DNS name", CAPSTAN_FIELD_DNS, capstan_check_dns_name },
-	{ "IP:", "IP address", CAPSTAN_FIELD_IP, check_ip },
-	{ "URI:", "URI", CAPSTAN_FIELD_URI, capstan_check_uri },
-	{ "email:", "e-mail address", CAPSTAN_FIELD_EMAIL, capstan_check_email },
+	{ "DNS:", "DNS name", CAPSTAN_FIELD_DNS, CAPSTAN_SAN_DNS },
+	{ "IP:", "IP address", CAPSTAN_FIELD_IP, CAPSTAN_SAN_IP },
+	{ "URI:", "URI", CAPSTAN_FIELD_URI, CAPSTAN_SAN_URI },
+	{ "email:", "e-mail address", CAPSTAN_FIELD_EMAIL, CAPSTAN_SAN_EMAIL },
 };
 
 static int add_san(capstan_ctx *ctx, capstan_strlist *out, const struct san_type *t, const char *value)
@@ -35,12 +25,12 @@ static int add_san(capstan_ctx *ctx, capstan_strlist *out, const struct san_type
 	char *entry;
 	int rc = 0;
 
-	if (t->check(value, &why) < 0)
+	if (capstan_check_san(t->type, value, &why) < 0)
 		return capstan_error_at(ctx, CAPSTAN_EINVALID, t->field, "invalid %s '%s': %s", t->what, value, why);
 	if (!(entry = capstan_aprintf("%s%s", t->prefix, value)))
 		return capstan_error_oom(ctx);
 	/* DNS names compare without regard to case: keep one, in lower case. */
-	if (t->check == capstan_check_dns_name)
+	if (t->type == CAPSTAN_SAN_DNS)
 		for (char *p = entry + strlen(t->prefix); *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 	if (!capstan_strlist_contains(out, entry) && capstan_strlist_push(out, entry) < 0)

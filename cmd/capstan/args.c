@@ -215,21 +215,12 @@ int cli_key_type(cli *c, const char *option, const char *value, capstan_key_type
 	return 0;
 }
 
-int cli_check_ip(const char *value, const char **why)
-{
-	unsigned char ip[16];
-	size_t len;
-
-	return capstan_parse_ip(value, ip, &len, why);
-}
-
-int cli_san_values(cli *c, const char *option, const cli_list *values,
-	int (*check)(const char *, const char **))
+int cli_san_values(cli *c, const char *option, const cli_list *values, capstan_san_type type)
 {
 	const char *why = NULL;
 
 	for (size_t i = 0; i < values->count; i++)
-		if (check(values->items[i], &why) < 0)
+		if (capstan_check_san(type, values->items[i], &why) < 0)
 			return cli_usage_error(c, "invalid %s '%s': %s", option, values->items[i], why);
 	return 0;
 }

@@ -85,9 +85,9 @@ static int take_field(const char *key, json_t *v, capstan_issue_opts *o, const c
 
 static int check_values(cli *c, const char *file, size_t line, const capstan_issue_opts *o)
 {
-	struct { const char *name; const char *const *items; size_t count; int (*check)(const char *, const char **); } lists[] = {
-		{ "dns", o->dns, o->dns_count, capstan_check_dns_name }, { "ip", o->ip, o->ip_count, cli_check_ip },
-		{ "uri", o->uri, o->uri_count, capstan_check_uri }, { "email", o->email, o->email_count, capstan_check_email },
+	struct { const char *name; const char *const *items; size_t count; capstan_san_type type; } lists[] = {
+		{ "dns", o->dns, o->dns_count, CAPSTAN_SAN_DNS }, { "ip", o->ip, o->ip_count, CAPSTAN_SAN_IP },
+		{ "uri", o->uri, o->uri_count, CAPSTAN_SAN_URI }, { "email", o->email, o->email_count, CAPSTAN_SAN_EMAIL },
 	};
 	const char *why = NULL;
 
@@ -95,7 +95,7 @@ static int check_values(cli *c, const char *file, size_t line, const capstan_iss
 		return cli_usage_error(c, "%s:%zu: env, profile and cn are required", file, line);
 	for (size_t i = 0; i < 4; i++)
 		for (size_t j = 0; j < lists[i].count; j++)
-			if (lists[i].check(lists[i].items[j], &why) < 0)
+			if (capstan_check_san(lists[i].type, lists[i].items[j], &why) < 0)
 				return cli_usage_error(c, "%s:%zu: bad %s '%s': %s", file, line, lists[i].name, lists[i].items[j], why);
 	return 0;
 }

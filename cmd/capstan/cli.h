@@ -121,9 +121,8 @@ int cli_store_password(cli *c, const char *file, capstan_secret *out);
 /* Checked option values: each prints a usage error naming the option. */
 int cli_duration(cli *c, const char *option, const char *value, int64_t *out);
 int cli_key_type(cli *c, const char *option, const char *value, capstan_key_type *out);
-int cli_san_values(cli *c, const char *option, const cli_list *values,
-	int (*check)(const char *, const char **));
-int cli_check_ip(const char *value, const char **why);
+/* Each value a SAN of TYPE (capstan_check_san, as the issuer checks it). */
+int cli_san_values(cli *c, const char *option, const cli_list *values, capstan_san_type type);
 
 /* issue --batch's input (batch_input.c): JSON lines, every one checked first. */
 typedef struct batch_input batch_input;

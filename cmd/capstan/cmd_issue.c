@@ -42,10 +42,10 @@ static int check_args(cli *c, issue_args *a, capstan_issue_opts *o)
 	if ((a->days && (rc = cli_duration(c, "--days", a->days, &o->lifetime)) != 0) ||
 	    (a->renew_before && (rc = cli_duration(c, "--renew-before", a->renew_before,
 					    &o->renew_before)) != 0) ||
-	    (rc = cli_san_values(c, "--dns", &a->dns, capstan_check_dns_name)) != 0 ||
-	    (rc = cli_san_values(c, "--ip", &a->ip, cli_check_ip)) != 0 ||
-	    (rc = cli_san_values(c, "--uri", &a->uri, capstan_check_uri)) != 0 ||
-	    (rc = cli_san_values(c, "--email", &a->email, capstan_check_email)) != 0)
+	    (rc = cli_san_values(c, "--dns", &a->dns, CAPSTAN_SAN_DNS)) != 0 ||
+	    (rc = cli_san_values(c, "--ip", &a->ip, CAPSTAN_SAN_IP)) != 0 ||
+	    (rc = cli_san_values(c, "--uri", &a->uri, CAPSTAN_SAN_URI)) != 0 ||
+	    (rc = cli_san_values(c, "--email", &a->email, CAPSTAN_SAN_EMAIL)) != 0)
 		return rc;
 	o->env = a->env;
 	o->cn = a->cn;
