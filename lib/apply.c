@@ -420,7 +420,8 @@ int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_
 	applier a = { ctx, config, o, fn, payload, 0, 0, 0 };
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_APPLY_OPTS_VERSION, "capstan_apply_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
 	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0))
 		return rc;
 	for (size_t i = 0; rc == 0 && i < config->env_count; i++) {

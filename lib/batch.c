@@ -231,7 +231,8 @@ int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t
 
 	if (n > MAX_THREADS)
 		n = MAX_THREADS;
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0)
+	if ((o && (rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_BATCH_OPTS_VERSION, "capstan_batch_opts")) < 0) ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0)
 		return rc;
 	if (count == 0)
 		return 0;

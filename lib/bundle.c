@@ -555,7 +555,8 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 	char *template_name = NULL;
 	int rc, new_password = 0;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_BUNDLE_OPTS_VERSION, "capstan_bundle_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &env)) < 0 ||
 	    (rc = service_certs(ctx, &bd, &env, &template_name, &lines)) < 0 ||
 	    (rc = capstan_template_set_load(&bd.set, ctx, o->templates_dir, template_name)) < 0 ||

@@ -303,7 +303,8 @@ int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,
 	int64_t lifetimes[3] = { 0, 0, 0 };
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_init_opts(ctx, o, lifetimes)) < 0 ||
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_INIT_OPTS_VERSION, "capstan_init_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_init_opts(ctx, o, lifetimes)) < 0 ||
 	    (rc = capstan_require_unlocked(ctx)) < 0 || (rc = env_absent(ctx, o->env)) < 0)
 		return rc;
 	/* Keys are made before the transaction: RSA-4096 generation must not

@@ -39,6 +39,10 @@ int capstan_error_at(capstan_ctx *ctx, int code, unsigned subject, const char *f
 /* Sets the subject of the error just recorded (by a helper that knows the
  * value, not the field it came from); returns code. */
 int capstan_error_subject_set(capstan_ctx *ctx, int code, unsigned subject);
+/* An options struct at a public entry point: present, and of this header's
+ * version (see common.h); else CAPSTAN_EINVALID naming the struct. */
+int capstan_opts_check(capstan_ctx *ctx, const void *opts, unsigned version, unsigned want, const char *name);
+#define CAPSTAN_OPTS_CHECK(ctx, o, want, name) capstan_opts_check((ctx), (o), (o) ? (o)->version : 0u, (want), (name))
 /* Out of memory: the one error that needs no formatting. */
 int capstan_error_oom(capstan_ctx *ctx);
 

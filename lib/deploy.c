@@ -151,7 +151,8 @@ int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *o)
 	capstan_strlist envs = { 0 };
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0)
 		return rc;
 	if (o->env ? capstan_strlist_push(&envs, o->env) < 0 : (rc = capstan_store_env_names(ctx, &envs)) < 0) {
 		capstan_strlist_free(&envs);
@@ -283,7 +284,8 @@ int capstan_deploy_owed(capstan_ctx *ctx, const capstan_deploy_opts *o, capstan_
 	int64_t revoked = 0, revoked_env = -1;
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (o->env && (rc = capstan_store_env_get(ctx, o->env, &env)) < 0))
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (o->env && (rc = capstan_store_env_get(ctx, o->env, &env)) < 0))
 		return rc;
 	if ((rc = capstan_store_deploy_list(ctx, env.id, &rows, &n)) == 0 && !(out = calloc(n ? n : 1, sizeof(*out))))
 		rc = capstan_error_oom(ctx);
@@ -371,11 +373,13 @@ int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *o, const 
 {
 	capstan_bundle_opts bo = CAPSTAN_BUNDLE_OPTS_INIT;
 	capstan_bundle *b = NULL;
-	char *installed = o->prefix ? capstan_aprintf("%s/%s/%s%s%s", o->prefix, it->env, it->service,
-		*it->host ? "/" : "", it->host) : NULL;
+	char *installed = NULL;
 	int rc;
 
-	if (o->prefix && !installed)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0)
+		return rc;
+	if (o->prefix && !(installed = capstan_aprintf("%s/%s/%s%s%s", o->prefix, it->env, it->service,
+		*it->host ? "/" : "", it->host)))
 		return capstan_error_oom(ctx);
 	bo.env = it->env, bo.service = it->service, bo.host = *it->host ? it->host : NULL;
 	bo.dir = installed ? installed : it->path;

@@ -55,6 +55,17 @@ int capstan_error_subject_set(capstan_ctx *ctx, int code, unsigned subject)
 	return code;
 }
 
+int capstan_opts_check(capstan_ctx *ctx, const void *opts, unsigned version, unsigned want, const char *name)
+{
+	if (!opts)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "no %s given", name);
+	if (version != want)
+		return capstan_error(ctx, CAPSTAN_EINVALID,
+			"%s has version %u, and this library takes version %u: initialise it with its _INIT macro",
+			name, version, want);
+	return 0;
+}
+
 int capstan_error_oom(capstan_ctx *ctx)
 {
 	return capstan_error(ctx, CAPSTAN_ERROR, "out of memory");

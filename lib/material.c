@@ -166,9 +166,12 @@ static int check_writable(capstan_ctx *ctx, const capstan_material *m, capstan_f
 int capstan_material_write(capstan_buf *out, capstan_ctx *ctx, const capstan_material *m,
 	capstan_format fmt, const capstan_write_opts *o)
 {
-	const char *alias = o->alias ? o->alias : m->alias;
+	const char *alias;
 	int rc;
 
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_WRITE_OPTS_VERSION, "capstan_write_opts")) < 0)
+		return rc;
+	alias = o->alias ? o->alias : m->alias;
 	if ((rc = check_writable(ctx, m, fmt, o)) < 0)
 		return rc;
 	switch (fmt) {

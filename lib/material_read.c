@@ -292,10 +292,14 @@ static int order_chain(capstan_ctx *ctx, STACK_OF(X509) *pool, EVP_PKEY *key, ST
 
 int capstan_material_from_files(capstan_material **out, capstan_ctx *ctx, const capstan_convert_inputs *in)
 {
-	loaded l = { sk_X509_new_null(), NULL, NULL };
-	capstan_material *m = calloc(1, sizeof(*m));
+	loaded l = { NULL, NULL, NULL };
+	capstan_material *m = NULL;
 	int rc;
 
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, in, CAPSTAN_CONVERT_INPUTS_VERSION, "capstan_convert_inputs")) < 0)
+		return rc;
+	l.certs = sk_X509_new_null();
+	m = calloc(1, sizeof(*m));
 	if (!l.certs || !m || !(m->chain = sk_X509_new_null()) || !(m->trust = sk_X509_new_null())) {
 		rc = capstan_error_oom(ctx);
 		goto done;

@@ -172,7 +172,8 @@ int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan
 	size_t n = 0;
 	int rc;
 
-	if ((rc = crl_build(ctx, opts, 0, 0, &items, &n)) < 0)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_CRL_OPTS_VERSION, "capstan_crl_opts")) < 0 ||
+	    (rc = crl_build(ctx, opts, 0, 0, &items, &n)) < 0)
 		return rc;
 	if (!(out = calloc(n ? n : 1, sizeof(*out)))) {
 		capstan_crl_items_free(items, n);
@@ -190,10 +191,14 @@ int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan
 
 int capstan_crl_items(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan_crl_item **items, size_t *count)
 {
-	capstan_crl_opts o = *opts;
+	capstan_crl_opts o;
+	int rc;
 
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_CRL_OPTS_VERSION, "capstan_crl_opts")) < 0)
+		return rc;
+	o = *opts;
 	o.single = 0; /* roots come too: never one CRL */
-	return crl_build(ctx, &o, 1, opts->version >= 2 && opts->reuse, items, count);
+	return crl_build(ctx, &o, 1, opts->reuse, items, count);
 }
 
 void capstan_crl_items_free(capstan_crl_item *items, size_t count)

@@ -554,7 +554,8 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	char sql[1024];
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_LIST_OPTS_VERSION, "capstan_list_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0)
 		return rc;
 	/* --expiring-within ranges over the not_after index and sorts what it
 	 * finds (few); everything else streams the environments, then their

@@ -4,6 +4,16 @@
  * Every library call takes a capstan_ctx and returns 0 on success or a negative
  * capstan_error_code; the one-line message that names what went wrong is then
  * available from capstan_error_message(). The library never prints.
+ *
+ * Options structs (capstan_issue_opts, capstan_list_opts, ...) begin with
+ * `unsigned version`. Initialise each with its CAPSTAN_*_INIT macro, which
+ * sets the version of the header it was compiled against, then set fields.
+ * Every entry point taking one checks it first: a NULL struct (where NULL is
+ * not documented as "the defaults") or any version other than the library's
+ * own fails with CAPSTAN_EINVALID and a message naming the struct, before
+ * anything else is read. Older versions are not read either: fields have been
+ * inserted mid-struct before (capstan_bundle_opts 2), so an old layout cannot
+ * be told apart safely. A version is raised whenever a struct's layout changes.
  */
 #ifndef CAPSTAN_COMMON_H
 #define CAPSTAN_COMMON_H

@@ -205,6 +205,29 @@ static void test_export_and_trust(void **state)
 	unit_remove_home(home);
 }
 
+/* An options struct of another version is refused, naming it; nothing is read. */
+static void test_options_version_checked(void **state)
+{
+	char *home = NULL;
+	capstan_ctx *ctx = ctx_with_env(&home, "dev");
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+	capstan_list_opts lo = CAPSTAN_LIST_OPTS_INIT;
+	capstan_cert_iter *it = NULL;
+
+	(void)state;
+	o.version = 0; /* a struct set up by hand, without CAPSTAN_ISSUE_OPTS_INIT */
+	o.env = "dev";
+	o.cn = "web.internal";
+	assert_int_equal(capstan_issue(ctx, &o, NULL), CAPSTAN_EINVALID);
+	assert_non_null(strstr(capstan_error_message(ctx), "capstan_issue_opts has version 0"));
+	lo.version = CAPSTAN_LIST_OPTS_VERSION + 1;
+	assert_int_equal(capstan_cert_iter_new(&it, ctx, &lo), CAPSTAN_EINVALID);
+	assert_non_null(strstr(capstan_error_message(ctx), "capstan_list_opts"));
+	assert_int_equal(capstan_cert_iter_new(&it, ctx, NULL), CAPSTAN_EINVALID);
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_leaf_never_outlives_issuer),
 		cmocka_unit_test(test_wrong_and_short_passphrase),
 		cmocka_unit_test(test_export_and_trust),
+		cmocka_unit_test(test_options_version_checked),
 	};
 	return cmocka_run_group_tests_name("ca", tests, NULL, NULL);
 }
