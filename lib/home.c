@@ -286,9 +286,6 @@ int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *pass)
 
 	if ((rc = capstan_require_store(ctx)) < 0)
 		return rc;
-	if (capstan_protect_process() < 0)
-		return capstan_error(ctx, CAPSTAN_ERROR, "cannot disable core dumps before loading keys: %s",
-			strerror(errno));
 	if (!pass || !pass->data || pass->len == 0)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "empty passphrase");
 	if (!capstan_home_has_keyring(ctx) && (rc = keyring_create(ctx, pass)) <= 0)

@@ -75,6 +75,7 @@ struct cli {
 	const char *templates;/* --templates as given */
 	char scratch[64];     /* a throwaway home to remove at exit (apply --dry-run) */
 	const char *passphrase_file;
+	int unprotected;      /* errno of a failed capstan_protect_process(); 0 when it held */
 	int json;
 	int quiet;
 };
@@ -112,8 +113,12 @@ void cli_subject_hint(unsigned subject, int code, char *out, size_t size);
 /* Prints "capstan: <message>" and returns EXIT_FAILED. */
 int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks. */
+/* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks;
+ * refused (cli_protected) when core dumps could not be turned off. */
 int cli_unlock(cli *c);
+/* Before keys are in memory: an error when main's capstan_protect_process()
+ * failed, so no passphrase or key goes where a core dump could take it. */
+int cli_protected(cli *c);
 /* A store password from FILE (first line) or $CAPSTAN_STORE_PASSWORD (read,
  * wiped, unset). 0 with out->data NULL when neither is given. */
 int cli_store_password(cli *c, const char *file, capstan_secret *out);

@@ -61,7 +61,9 @@ int cmd_convert(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "invalid --to '%s': expected one of %s", a.to, capstan_format_names());
 	if (!a.out)
 		return cli_usage_error(c, "%s", CLI_OUT_REQUIRED);
-	if ((rc = cli_setup(c)) != 0 || (rc = read_passwords(c, &a, &out_pw, &in_pw)) != 0 ||
+	/* Any input may hold a private key (a PKCS12, a PEM bundle): protect first. */
+	if ((rc = cli_protected(c)) != 0 || (rc = cli_setup(c)) != 0 ||
+	    (rc = read_passwords(c, &a, &out_pw, &in_pw)) != 0 ||
 	    (rc = read_input(c, "--in", a.in, &files[0], &in.in)) != 0 ||
 	    (rc = read_input(c, "--key", a.key, &files[1], &in.key)) != 0 ||
 	    (rc = read_input(c, "--chain", a.chain, &files[2], &in.chain)) != 0)

@@ -1,5 +1,6 @@
 /* capstan: the command-line tool. One dispatch table; setup (opening the
  * inventory, unlocking keys) happens here once, as each command's flags ask. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -180,7 +181,10 @@ int main(int argc, char **argv)
 	int word, rc, nargs = 0;
 
 	umask(077);
-	capstan_protect_process(); /* again at unlock, with an error if it fails there */
+	/* First thing, before any secret is read: a failure is reported by
+	 * cli_protected() only when this run will hold keys. */
+	if (capstan_protect_process() < 0)
+		c.unprotected = errno ? errno : EPERM;
 	if ((rc = find_command_word(argc, argv, &word)) != 0)
 		return rc;
 	if (word < 0) {

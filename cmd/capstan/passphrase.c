@@ -84,11 +84,21 @@ int cli_store_password(cli *c, const char *file, capstan_secret *out)
 	return take_env_secret(c, "CAPSTAN_STORE_PASSWORD", out);
 }
 
+int cli_protected(cli *c)
+{
+	if (!c->unprotected)
+		return 0;
+	return cli_error(c, "cannot keep keys out of core dumps (RLIMIT_CORE, PR_SET_DUMPABLE): %s;"
+		" refusing to load them", strerror(c->unprotected));
+}
+
 int cli_unlock(cli *c)
 {
 	capstan_secret pass = CAPSTAN_SECRET_INIT;
 	int rc;
 
+	if ((rc = cli_protected(c)) != 0)
+		return rc;
 	if (c->passphrase_file) {
 		if (capstan_secret_from_file(c->ctx, &pass, c->passphrase_file) < 0)
 			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
