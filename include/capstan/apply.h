@@ -32,6 +32,9 @@ typedef struct {
 	const char *serial;   /* the new certificate's; NULL in a dry run or a failure */
 } capstan_apply_step;
 
+/* Runs on the thread that called capstan_apply, one step at a time; it must
+ * not use the context. The step and its strings live only until it returns:
+ * copy what you keep. A non-zero return stops apply and is returned. */
 typedef int (*capstan_apply_fn)(const capstan_apply_step *step, void *payload);
 
 typedef struct {

@@ -25,9 +25,11 @@ typedef struct {
 
 void capstan_audit_entry_free(capstan_audit_entry *entry);
 
+/* *out is the caller's: capstan_audit_iter_free() (also before the end). */
 typedef struct capstan_audit_iter capstan_audit_iter;
 CAPSTAN_WARN_UNUSED int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx);
-/* 0 and *out (caller frees), CAPSTAN_ITEROVER at the end, or an error. */
+/* 0 and *out (the caller's: capstan_audit_entry_free()), CAPSTAN_ITEROVER at
+ * the end, or an error. */
 CAPSTAN_WARN_UNUSED int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *iter);
 void capstan_audit_iter_free(capstan_audit_iter *iter);
 

@@ -14,6 +14,9 @@ typedef struct {
 	const char *message;
 } capstan_check_problem;
 
+/* Runs on the thread that called capstan_check, once per problem; it must
+ * not use the context. The problem and its strings live only until it
+ * returns: copy what you keep. A negative return stops the check. */
 typedef int (*capstan_check_fn)(const capstan_check_problem *problem, void *payload);
 
 typedef struct {

@@ -1,6 +1,14 @@
 /*
  * capstan — common types: the context, error codes, buffers and secrets.
  *
+ * Ownership: whatever a call hands out through an out-parameter is the
+ * caller's, released with the function its declaration names (capstan_buf:
+ * capstan_buf_free; a capstan_cert: capstan_cert_free; a char * or char **:
+ * free(), each string and the array). A const char * returned by value is
+ * borrowed: *_name() and *_names() return static strings that live for the
+ * whole process; anything else says how long it lives. Pointers handed to a
+ * callback live only until the callback returns: copy what you keep.
+ *
  * Every library call takes a capstan_ctx and returns 0 on success or a negative
  * capstan_error_code; the one-line message that names what went wrong is then
  * available from capstan_error_message(). The library never prints.
@@ -45,6 +53,7 @@ typedef enum {
  * key and the last error. One per thread; nothing in capstan is global. */
 typedef struct capstan_ctx capstan_ctx;
 
+/* *out is the caller's: capstan_ctx_free(). */
 CAPSTAN_WARN_UNUSED int capstan_ctx_new(capstan_ctx **out);
 /* Closes the inventory and wipes every secret the context holds. NULL is a no-op. */
 void capstan_ctx_free(capstan_ctx *ctx);
@@ -115,10 +124,11 @@ typedef struct {
 } capstan_secret;
 
 #define CAPSTAN_SECRET_INIT { NULL, 0 }
-/* Copies len bytes of s. */
+/* Copies len bytes of s into *out, the caller's: capstan_secret_free(). */
 CAPSTAN_WARN_UNUSED int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out,
 	const char *s, size_t len);
-/* The first line of FILE, newline (and CR) stripped; an empty line is an error. */
+/* The first line of FILE, newline (and CR) stripped; an empty line is an
+ * error. *out is the caller's: capstan_secret_free(). */
 CAPSTAN_WARN_UNUSED int capstan_secret_from_file(capstan_ctx *ctx, capstan_secret *out,
 	const char *path);
 void capstan_secret_free(capstan_secret *s);

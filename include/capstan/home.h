@@ -13,7 +13,8 @@ typedef enum {
 
 /* Opens (and migrates) the inventory in HOME and keeps it in the context. */
 CAPSTAN_WARN_UNUSED int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags);
-/* The path of the open home, or NULL. */
+/* The path of the open home, or NULL. The context's string: it lives while
+ * the home is open (until capstan_ctx_free). */
 const char *capstan_home_path(const capstan_ctx *ctx);
 
 /*

@@ -4,7 +4,8 @@
  * each rejects trailing junk, overflow and empty input.
  *
  * Each returns 0 when the input is acceptable, else CAPSTAN_EINVALID and, when
- * why is not NULL, a static string saying what is wrong.
+ * why is not NULL, a static string (never freed) saying what is wrong. None
+ * needs a context; all are safe on any thread.
  */
 #ifndef CAPSTAN_PARSE_H
 #define CAPSTAN_PARSE_H

@@ -36,7 +36,8 @@ typedef enum {
 /* notBefore is set this far in the past so that clocks a little behind accept it. */
 #define CAPSTAN_BACKDATE_SECONDS     300
 
-/* Parse a key type name ("ec-p256", ...); CAPSTAN_EINVALID for an unknown or weak one. */
+/* Parse a key type name ("ec-p256", ...); CAPSTAN_EINVALID for an unknown or weak one.
+ * The *_name() and *_names() functions return static strings (never freed). */
 int capstan_key_type_parse(const char *name, capstan_key_type *out);
 const char *capstan_key_type_name(capstan_key_type type);
 
