@@ -266,8 +266,8 @@ void capstan_config_subject_hint(unsigned subject, const char *path, char *out, 
 			cert_keys_by_field[i].key);
 		named++;
 	}
-	if (named && size > strlen(out) + 1)
-		strcat(out, ")");
+	if (named)
+		snprintf(out + strlen(out), size - strlen(out), ")");
 }
 
 /* What the issuer would refuse, refused now: the profile's SAN needs, named

@@ -77,8 +77,8 @@ void cli_subject_hint(unsigned subject, int code, char *out, size_t size)
 		snprintf(out + strlen(out), size - strlen(out), "%s%s", named == 1 ? " (" : named == total ? " or " : ", ",
 			subject_flags[i].flag);
 	}
-	if (named && size > strlen(out) + 1)
-		strcat(out, ")");
+	if (named)
+		snprintf(out + strlen(out), size - strlen(out), ")");
 }
 
 int cli_fail(cli *c)

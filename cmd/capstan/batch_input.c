@@ -209,8 +209,8 @@ void batch_input_hint(unsigned subject, char *out, size_t size)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && size > strlen(out); i++)
 		if (subject & fields[i].field)
 			snprintf(out + strlen(out), size - strlen(out), "%s%s", named++ ? " or " : " (field ", fields[i].key);
-	if (named && size > strlen(out) + 1)
-		strcat(out, ")");
+	if (named)
+		snprintf(out + strlen(out), size - strlen(out), ")");
 }
 
 size_t batch_input_count(const batch_input *in) { return in->count; }
