@@ -80,7 +80,7 @@ static int ensure_env(applier *a, const capstan_config_env *e)
 	io.root_lifetime = e->root.lifetime;
 	io.ca_lifetime = e->intermediate.lifetime;
 	io.leaf_lifetime = leaf.lifetime;
-	if (!a->o->dry_run && capstan_env_init(a->ctx, &io, NULL, NULL) < 0)
+	if (!a->o->dry_run && capstan_env_init(NULL, NULL, a->ctx, &io) < 0)
 		return capstan_error(a->ctx, capstan_error_last(a->ctx), "environment '%s': %s", e->name,
 			capstan_error_message(a->ctx));
 	return step(a, CAPSTAN_STEP_CREATE_ENV, e->name, NULL, "new", NULL);
@@ -414,8 +414,8 @@ static int prune_env(applier *a, const capstan_config_env *e)
 	return rc;
 }
 
-int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o, capstan_apply_fn fn,
-	void *payload, size_t *changes)
+int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o,
+	capstan_apply_fn fn, void *payload)
 {
 	applier a = { ctx, config, o, fn, payload, 0, 0, 0 };
 	int rc;

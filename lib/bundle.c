@@ -619,7 +619,7 @@ int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target
 	return rc;
 }
 
-int capstan_cert_services(capstan_ctx *ctx, const char *env_name, const char *cert_name, char ***names, size_t *count)
+int capstan_cert_services(char ***names, size_t *count, capstan_ctx *ctx, const char *env_name, const char *cert_name)
 {
 	capstan_store_env env;
 	capstan_strlist list = { 0 };

@@ -294,8 +294,8 @@ static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int6
 	return capstan_ca_mint_ca(ctx, &spec, "init", inter);
 }
 
-int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,
-	capstan_cert **root_out, capstan_cert **inter_out)
+int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
+	capstan_ctx *ctx, const capstan_init_opts *o)
 {
 	capstan_key *keys[2] = { NULL, NULL };
 	capstan_buf sealed[2] = { CAPSTAN_BUF_INIT, CAPSTAN_BUF_INIT };
@@ -330,7 +330,7 @@ done:
 	return rc;
 }
 
-int capstan_env_list(capstan_ctx *ctx, char ***names, size_t *count)
+int capstan_env_list(char ***names, size_t *count, capstan_ctx *ctx)
 {
 	capstan_strlist list = { 0 };
 	int rc;

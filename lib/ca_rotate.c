@@ -103,8 +103,8 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 	return old_inter ? capstan_store_cert_supersede(ctx, old_inter, (*inter)->id) : 0;
 }
 
-int capstan_ca_rotate(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, capstan_cert **root_out,
-	capstan_cert **inter_out)
+int capstan_ca_rotate(capstan_cert **root_out, capstan_cert **inter_out, capstan_ctx *ctx,
+	const capstan_ca_rotate_opts *o)
 {
 	rotation r = { 0 };
 	capstan_cert *root = NULL, *inter = NULL;

@@ -698,7 +698,7 @@ int capstan_config_load(capstan_config **out, capstan_ctx *ctx, const char *path
 	capstan_buf text = CAPSTAN_BUF_INIT;
 	int rc;
 
-	if ((rc = capstan_file_read(ctx, &text, path, MAX_CONFIG)) < 0)
+	if ((rc = capstan_file_read(&text, ctx, path, MAX_CONFIG)) < 0)
 		return rc;
 	rc = capstan_config_parse(out, ctx, path, (const char *)text.data, text.len);
 	capstan_buf_free(&text);

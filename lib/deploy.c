@@ -20,7 +20,7 @@
 #include "delivery.h"
 #include "store.h"
 
-int capstan_deploy_lock(capstan_ctx *ctx, int *fd, int wait_seconds)
+int capstan_deploy_lock(int *fd, capstan_ctx *ctx, int wait_seconds)
 {
 	char *path = capstan_aprintf("%s/deploy.lock", ctx->home ? ctx->home : ".");
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
@@ -275,7 +275,7 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	return rc;
 }
 
-int capstan_deploy_owed(capstan_ctx *ctx, const capstan_deploy_opts *o, capstan_deploy_item **items, size_t *count)
+int capstan_deploy_owed(capstan_deploy_item **items, size_t *count, capstan_ctx *ctx, const capstan_deploy_opts *o)
 {
 	capstan_store_env env = { 0 };
 	capstan_store_deploy *rows = NULL;
@@ -342,7 +342,7 @@ static int reissue_revoked(capstan_ctx *ctx, const capstan_deploy_item *it)
 		capstan_cert *cert = NULL, *fresh = NULL;
 		rc = capstan_store_cert_latest(ctx, env.id, names.items[i], CAPSTAN_KIND_LEAF, &cert);
 		/* One that cannot be reissued (issued from a CSR) is left out by the render, with a warning. */
-		if (rc == 0 && cert->status == CAPSTAN_STATUS_REVOKED && capstan_rotate(ctx, cert, 0, &fresh) < 0 &&
+		if (rc == 0 && cert->status == CAPSTAN_STATUS_REVOKED && capstan_rotate(&fresh, ctx, cert, 0) < 0 &&
 		    capstan_error_last(ctx) != CAPSTAN_EINVALID)
 			rc = capstan_error_last(ctx);
 		rc = rc == CAPSTAN_ENOTFOUND ? 0 : rc;
@@ -368,8 +368,8 @@ static int record_failure(capstan_ctx *ctx, int64_t id, int rc)
 	return rc;
 }
 
-int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *o, const capstan_deploy_item *it,
-	capstan_bundle **out)
+int capstan_deploy_render(capstan_bundle **out, capstan_ctx *ctx, const capstan_deploy_opts *o,
+	const capstan_deploy_item *it)
 {
 	capstan_bundle_opts bo = CAPSTAN_BUNDLE_OPTS_INIT;
 	capstan_bundle *b = NULL;
@@ -446,7 +446,7 @@ static int put_deployed(capstan_ctx *ctx, capstan_buf *out, const capstan_store_
 	return rc;
 }
 
-int capstan_deploy_metrics(capstan_ctx *ctx, capstan_buf *out)
+int capstan_deploy_metrics(capstan_buf *out, capstan_ctx *ctx)
 {
 	capstan_deploy_opts o = CAPSTAN_DEPLOY_OPTS_INIT;
 	capstan_store_deploy *rows = NULL;

@@ -153,7 +153,7 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_
 	return rc;
 }
 
-int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **out)
+int capstan_issue(capstan_cert **out, capstan_ctx *ctx, const capstan_issue_opts *o)
 {
 	capstan_issue_plan p = { 0 };
 	capstan_signers signers = { 0 };

@@ -189,12 +189,12 @@ done:
 	return rc;
 }
 
-int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
+int capstan_renew(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime)
 {
 	return reissue(ctx, cert, REISSUE_RENEW, lifetime, out);
 }
 
-int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
+int capstan_rotate(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime)
 {
 	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, out);
 }
@@ -233,8 +233,8 @@ static int revoke_records(capstan_ctx *ctx, const capstan_cert *cert, capstan_re
 	return rc;
 }
 
-int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason,
-	capstan_revocation *out)
+int capstan_revoke_ex(capstan_revocation *out, capstan_ctx *ctx, const capstan_cert *cert,
+	capstan_revoke_reason reason)
 {
 	capstan_revocation r = { 0 };
 	int rc;
@@ -265,5 +265,5 @@ void capstan_revocation_clear(capstan_revocation *r)
 
 int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason)
 {
-	return capstan_revoke_ex(ctx, cert, reason, NULL);
+	return capstan_revoke_ex(NULL, ctx, cert, reason);
 }

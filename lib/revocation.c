@@ -165,7 +165,7 @@ done:
 	return rc;
 }
 
-int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan_buf **crls, size_t *count)
+int capstan_crl_generate(capstan_buf **crls, size_t *count, capstan_ctx *ctx, const capstan_crl_opts *opts)
 {
 	capstan_crl_item *items = NULL;
 	capstan_buf *out;
@@ -189,7 +189,7 @@ int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan
 	return 0;
 }
 
-int capstan_crl_items(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan_crl_item **items, size_t *count)
+int capstan_crl_items(capstan_crl_item **items, size_t *count, capstan_ctx *ctx, const capstan_crl_opts *opts)
 {
 	capstan_crl_opts o;
 	int rc;
@@ -211,7 +211,7 @@ void capstan_crl_items_free(capstan_crl_item *items, size_t count)
 	free(items);
 }
 
-int capstan_crl_refresh_at(capstan_ctx *ctx, const char *env_name, time_t *refresh_at)
+int capstan_crl_refresh_at(time_t *refresh_at, capstan_ctx *ctx, const char *env_name)
 {
 	capstan_store_env env;
 	capstan_cert **issuers = NULL;

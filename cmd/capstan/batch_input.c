@@ -145,7 +145,7 @@ int batch_input_read(cli *c, const char *file, batch_input **out)
 
 	if (!in)
 		return cli_error(c, "out of memory");
-	if (capstan_file_read(c->ctx, &data, file, MAX_BATCH_FILE) < 0) {
+	if (capstan_file_read(&data, c->ctx, file, MAX_BATCH_FILE) < 0) {
 		free(in);
 		return cli_error(c, "--batch: %s", capstan_error_message(c->ctx));
 	}

@@ -153,7 +153,7 @@ int out_written(cli *c, const char *path, const char *what, const capstan_cert *
 /* Lifecycle. */
 int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert);
 /* Look REF up, renew or rotate it, print the outcome (cmd_renew.c). */
-typedef int (*cli_reissue_fn)(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out);
+typedef int (*cli_reissue_fn)(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime);
 int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_reissue_fn reissue);
 /* r: the other certificates of the key, revoked too or (a note) not. */
 int out_revoked(cli *c, const capstan_cert *cert, const char *reason, const capstan_revocation *r);

@@ -153,7 +153,7 @@ int cmd_issue(cli *c, int argc, char **argv)
 	if ((rc = check_args(c, &a, &o)) != 0 || (rc = cli_setup(c)) != 0)
 		goto done;
 	if (a.csr) {
-		if (capstan_file_read(c->ctx, &csr, a.csr, MAX_CSR_FILE) < 0) {
+		if (capstan_file_read(&csr, c->ctx, a.csr, MAX_CSR_FILE) < 0) {
 			rc = cli_error(c, "--csr: %s", capstan_error_message(c->ctx));
 			goto done;
 		}
@@ -161,7 +161,7 @@ int cmd_issue(cli *c, int argc, char **argv)
 		o.csr_len = csr.len;
 	}
 	/* What the CSR itself is wrong about is said against the file; the rest as usual. */
-	if (capstan_issue(c->ctx, &o, &cert) < 0)
+	if (capstan_issue(&cert, c->ctx, &o) < 0)
 		rc = a.csr && (capstan_error_subject(c->ctx) & ~(unsigned)CAPSTAN_FIELD_CSR) == 0 ?
 			cli_error(c, "--csr '%s': %s", a.csr, capstan_error_message(c->ctx)) : cli_fail(c);
 	else

@@ -54,7 +54,7 @@ typedef struct {
  * A certificate that cannot be issued is reported to fn (CAPSTAN_STEP_FAILED)
  * and the rest of the configuration is applied; then CAPSTAN_EINVALID, "N of
  * M certificates could not be issued". */
-CAPSTAN_WARN_UNUSED int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *opts,
-	capstan_apply_fn fn, void *payload, size_t *changes);
+CAPSTAN_WARN_UNUSED int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *config,
+	const capstan_apply_opts *opts, capstan_apply_fn fn, void *payload);
 
 #endif

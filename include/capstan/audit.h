@@ -38,6 +38,6 @@ void capstan_audit_iter_free(capstan_audit_iter *iter);
  * not, with *bad_id the first row found wrong (0 when the fault is the chain's
  * end) and a message saying what is wrong with it.
  */
-CAPSTAN_WARN_UNUSED int capstan_audit_verify(capstan_ctx *ctx, int64_t *bad_id, int64_t *rows);
+CAPSTAN_WARN_UNUSED int capstan_audit_verify(int64_t *bad_id, int64_t *rows, capstan_ctx *ctx);
 
 #endif

@@ -60,8 +60,8 @@ CAPSTAN_WARN_UNUSED int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan
 
 /* The services of ENV whose certificates include CERT_NAME, as apply recorded
  * them. *names is the caller's: free() each and the array. */
-CAPSTAN_WARN_UNUSED int capstan_cert_services(capstan_ctx *ctx, const char *env, const char *cert_name,
-	char ***names, size_t *count);
+CAPSTAN_WARN_UNUSED int capstan_cert_services(char ***names, size_t *count, capstan_ctx *ctx,
+	const char *env, const char *cert_name);
 
 /* Template names that exist (built in, or in DIR): 0, or CAPSTAN_ENOTFOUND naming those there are. */
 CAPSTAN_WARN_UNUSED int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target);

@@ -28,11 +28,11 @@ typedef struct {
 /* Creates ENV's root CA and an intermediate (pathlen 0) under it; needs an
  * unlocked home. CAPSTAN_EEXISTS if ENV exists. *root and *intermediate (either
  * may be NULL) are the caller's: capstan_cert_free(). */
-CAPSTAN_WARN_UNUSED int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *opts,
-	capstan_cert **root, capstan_cert **intermediate);
+CAPSTAN_WARN_UNUSED int capstan_env_init(capstan_cert **root, capstan_cert **intermediate,
+	capstan_ctx *ctx, const capstan_init_opts *opts);
 
 /* Names of the environments, sorted; the caller free()s each and the array. */
-CAPSTAN_WARN_UNUSED int capstan_env_list(capstan_ctx *ctx, char ***names, size_t *count);
+CAPSTAN_WARN_UNUSED int capstan_env_list(char ***names, size_t *count, capstan_ctx *ctx);
 
 typedef struct {
 	unsigned version;
@@ -68,8 +68,8 @@ typedef struct {
  * The options (and the arrays and strings they point to) are only read
  * during the call.
  */
-CAPSTAN_WARN_UNUSED int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *opts,
-	capstan_cert **out);
+CAPSTAN_WARN_UNUSED int capstan_issue(capstan_cert **out, capstan_ctx *ctx,
+	const capstan_issue_opts *opts);
 
 /* Many certificates in one process: key generation and signing on worker
  * threads, one writer committing in groups (every `group` certificates or

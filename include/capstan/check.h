@@ -33,7 +33,7 @@ typedef struct {
  * error when it could not run at all. With an unlocked home every sealed key
  * is also opened and matched against its certificate.
  */
-CAPSTAN_WARN_UNUSED int capstan_check(capstan_ctx *ctx, capstan_check_fn fn, void *payload,
-	capstan_check_summary *summary);
+CAPSTAN_WARN_UNUSED int capstan_check(capstan_check_summary *summary, capstan_ctx *ctx, capstan_check_fn fn,
+	void *payload);
 
 #endif

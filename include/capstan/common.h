@@ -1,6 +1,11 @@
 /*
  * capstan — common types: the context, error codes, buffers and secrets.
  *
+ * Argument order: outputs first, then the context, then inputs
+ * (capstan_issue(&cert, ctx, &opts), capstan_file_read(&buf, ctx, path, max)),
+ * libgit2's order. Context-free parsers (capstan_parse_*, *_parse(name, out))
+ * keep the strtol-like order of their family.
+ *
  * Ownership: whatever a call hands out through an out-parameter is the
  * caller's, released with the function its declaration names (capstan_buf:
  * capstan_buf_free; a capstan_cert: capstan_cert_free; a char * or char **:
@@ -125,11 +130,11 @@ typedef struct {
 
 #define CAPSTAN_SECRET_INIT { NULL, 0 }
 /* Copies len bytes of s into *out, the caller's: capstan_secret_free(). */
-CAPSTAN_WARN_UNUSED int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out,
+CAPSTAN_WARN_UNUSED int capstan_secret_set(capstan_secret *out, capstan_ctx *ctx,
 	const char *s, size_t len);
 /* The first line of FILE, newline (and CR) stripped; an empty line is an
  * error. *out is the caller's: capstan_secret_free(). */
-CAPSTAN_WARN_UNUSED int capstan_secret_from_file(capstan_ctx *ctx, capstan_secret *out,
+CAPSTAN_WARN_UNUSED int capstan_secret_from_file(capstan_secret *out, capstan_ctx *ctx,
 	const char *path);
 void capstan_secret_free(capstan_secret *s);
 

@@ -27,7 +27,7 @@ void capstan_file_abort(capstan_file *file);
 
 /* Reads a whole file of at most max_len bytes into *out, the caller's:
  * capstan_buf_free(). */
-CAPSTAN_WARN_UNUSED int capstan_file_read(capstan_ctx *ctx, capstan_buf *out,
+CAPSTAN_WARN_UNUSED int capstan_file_read(capstan_buf *out, capstan_ctx *ctx,
 	const char *path, size_t max_len);
 
 #endif

@@ -35,10 +35,10 @@ const char *capstan_revoke_reason_names(void);
  * revoked one (its key may be compromised: rotate it). *out is the caller's:
  * capstan_cert_free().
  */
-CAPSTAN_WARN_UNUSED int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime,
-	capstan_cert **out);
-CAPSTAN_WARN_UNUSED int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime,
-	capstan_cert **out);
+CAPSTAN_WARN_UNUSED int capstan_renew(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert,
+	int64_t lifetime);
+CAPSTAN_WARN_UNUSED int capstan_rotate(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert,
+	int64_t lifetime);
 
 /* What a revocation did to the other certificates of the same public key. */
 typedef struct {
@@ -57,8 +57,8 @@ typedef struct {
  * this one certificate. out (may be NULL) receives the others either way;
  * they are the caller's: capstan_revocation_clear() frees them (not out itself).
  */
-CAPSTAN_WARN_UNUSED int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert,
-	capstan_revoke_reason reason, capstan_revocation *out);
+CAPSTAN_WARN_UNUSED int capstan_revoke_ex(capstan_revocation *out, capstan_ctx *ctx,
+	const capstan_cert *cert, capstan_revoke_reason reason);
 void capstan_revocation_clear(capstan_revocation *r);
 /* capstan_revoke_ex without the report. */
 CAPSTAN_WARN_UNUSED int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert,
@@ -123,8 +123,8 @@ typedef struct {
  * their CRL) while leaves under them live. *root is NULL for an intermediate
  * rotation. *root and *intermediate (either may be NULL) are the caller's:
  * capstan_cert_free(). */
-CAPSTAN_WARN_UNUSED int capstan_ca_rotate(capstan_ctx *ctx, const capstan_ca_rotate_opts *opts,
-	capstan_cert **root, capstan_cert **intermediate);
+CAPSTAN_WARN_UNUSED int capstan_ca_rotate(capstan_cert **root, capstan_cert **intermediate,
+	capstan_ctx *ctx, const capstan_ca_rotate_opts *opts);
 
 typedef struct {
 	unsigned version;
@@ -143,8 +143,8 @@ typedef struct {
 /* One DER CRL per intermediate that still has unexpired certificates, the
  * current one first, each with the next number of its issuer. *crls (an
  * array of count buffers) is the caller's: capstan_crl_list_free(). */
-CAPSTAN_WARN_UNUSED int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts,
-	capstan_buf **crls, size_t *count);
+CAPSTAN_WARN_UNUSED int capstan_crl_generate(capstan_buf **crls, size_t *count,
+	capstan_ctx *ctx, const capstan_crl_opts *opts);
 void capstan_crl_list_free(capstan_buf *crls, size_t count);
 
 /* One issuer's CRL. */
@@ -176,8 +176,8 @@ typedef struct {
  * the keys unlocked. opts->single is ignored. *items is the caller's:
  * capstan_crl_items_free().
  */
-CAPSTAN_WARN_UNUSED int capstan_crl_items(capstan_ctx *ctx, const capstan_crl_opts *opts,
-	capstan_crl_item **items, size_t *count);
+CAPSTAN_WARN_UNUSED int capstan_crl_items(capstan_crl_item **items, size_t *count,
+	capstan_ctx *ctx, const capstan_crl_opts *opts);
 void capstan_crl_items_free(capstan_crl_item *items, size_t count);
 
 /*
@@ -187,7 +187,7 @@ void capstan_crl_items_free(capstan_crl_item *items, size_t count);
  * when an issuer has no stored CRL or revoked a certificate since). A nightly
  * job re-renders when *refresh_at <= now. Reads only: no lock, no keys.
  */
-CAPSTAN_WARN_UNUSED int capstan_crl_refresh_at(capstan_ctx *ctx, const char *env, time_t *refresh_at);
+CAPSTAN_WARN_UNUSED int capstan_crl_refresh_at(time_t *refresh_at, capstan_ctx *ctx, const char *env);
 
 /* The PEM of the CRLs, concatenated. *out is the caller's: capstan_buf_free(). */
 CAPSTAN_WARN_UNUSED int capstan_crl_pem(capstan_buf *out, capstan_ctx *ctx,
@@ -200,8 +200,8 @@ CAPSTAN_WARN_UNUSED int capstan_crl_pem(capstan_buf *out, capstan_ctx *ctx,
  * record of the certificate, the caller's: capstan_cert_free(). DATA is only
  * read during the call.
  */
-CAPSTAN_WARN_UNUSED int capstan_verify(capstan_ctx *ctx, const char *env, const unsigned char *data,
-	size_t len, capstan_cert **cert);
+CAPSTAN_WARN_UNUSED int capstan_verify(capstan_cert **cert, capstan_ctx *ctx, const char *env,
+	const unsigned char *data, size_t len);
 
 /* Prometheus text exposition: expiry per current certificate, counts by
  * status. *out is the caller's: capstan_buf_free(). */

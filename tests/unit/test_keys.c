@@ -60,7 +60,7 @@ static void test_kek_derive(void **state)
 
 	(void)state;
 	assert_int_equal(capstan_ctx_new(&ctx), 0);
-	assert_ok(ctx, capstan_secret_set(ctx, &pass, "passphrase", 10));
+	assert_ok(ctx, capstan_secret_set(&pass, ctx, "passphrase", 10));
 	/* Low cost here: the parameters are the unit under test, not the cost. */
 	assert_ok(ctx, capstan_kek_derive(ctx, a, &pass, salt, 16, 1024, 8, 1));
 	assert_ok(ctx, capstan_kek_derive(ctx, b, &pass, salt, 16, 1024, 8, 1));
