@@ -220,10 +220,12 @@ static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t
 	if ((rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * 86400, &lifetimes[0])) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the intermediate lifetime", o->ca_lifetime,
-		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * 86400, &lifetimes[1])) < 0 ||
-	    (rc = capstan_ca_lifetime(ctx, "the leaf lifetime", o->leaf_lifetime,
+		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * 86400, &lifetimes[1])) < 0)
+		return rc; /* the CA lifetimes have no field of their own in capstan_field */
+	/* The leaves' default is the environment's lifetime field, as a leaf's is issue's. */
+	if ((rc = capstan_ca_lifetime(ctx, "the leaf lifetime", o->leaf_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_LEAF_DAYS * 86400, &lifetimes[2])) < 0)
-		return lifetimes[1] ? capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME) : rc;
+		return capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME);
 	return 0;
 }
 
