@@ -33,9 +33,60 @@ int cli_error(cli *c, const char *fmt, ...)
 	return EXIT_FAILED;
 }
 
+/* The library says what is wrong; saying where to fix it is ours. */
+static const struct {
+	unsigned field;
+	const char *flag;
+} subject_flags[] = {
+	{ CAPSTAN_FIELD_ENV, "--env" },
+	{ CAPSTAN_FIELD_CN, "--cn" },
+	{ CAPSTAN_FIELD_NAME, "--name" },
+	{ CAPSTAN_FIELD_SERVICE, "--service" },
+	{ CAPSTAN_FIELD_PROFILE, "--profile" },
+	{ CAPSTAN_FIELD_KEY, "--key" },
+	{ CAPSTAN_FIELD_LIFETIME, "--days" },
+	{ CAPSTAN_FIELD_RENEW_BEFORE, "--renew-before" },
+	{ CAPSTAN_FIELD_DNS, "--dns" },
+	{ CAPSTAN_FIELD_IP, "--ip" },
+	{ CAPSTAN_FIELD_URI, "--uri" },
+	{ CAPSTAN_FIELD_EMAIL, "--email" },
+	{ CAPSTAN_FIELD_CSR, "--csr" },
+	{ CAPSTAN_FIELD_ORG, "--org" },
+	{ CAPSTAN_FIELD_HOME, "--home DIR or CAPSTAN_HOME" },
+	{ CAPSTAN_FIELD_PASSPHRASE, "--passphrase-file or CAPSTAN_PASSPHRASE" },
+	{ CAPSTAN_FIELD_PASSWORD, "--password-file or CAPSTAN_STORE_PASSWORD" },
+	{ CAPSTAN_FIELD_INPUT_PASSWORD, "--in-password-file or --password-file" },
+	{ CAPSTAN_FIELD_LEGACY, "--legacy" },
+};
+
+void cli_subject_hint(unsigned subject, int code, char *out, size_t size)
+{
+	size_t n = sizeof(subject_flags) / sizeof(subject_flags[0]), named = 0, total = 0;
+
+	out[0] = '\0';
+	if (subject == CAPSTAN_FIELD_ENV && code == CAPSTAN_ENOTFOUND) {
+		snprintf(out, size, " (--env; 'capstan init --env ENV' creates one)");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		total += (subject & subject_flags[i].field) != 0;
+	for (size_t i = 0; i < n && size > strlen(out); i++) {
+		if (!(subject & subject_flags[i].field))
+			continue;
+		named++;
+		snprintf(out + strlen(out), size - strlen(out), "%s%s", named == 1 ? " (" : named == total ? " or " : ", ",
+			subject_flags[i].flag);
+	}
+	if (named)
+		snprintf(out + strlen(out), size - strlen(out), ")");
+}
+
 int cli_fail(cli *c)
 {
-	return cli_error(c, "%s", capstan_error_message(c->ctx));
+	char hint[160];
+
+	cli_subject_hint(capstan_error_subject(c->ctx), capstan_error_last(c->ctx), hint, sizeof(hint));
+	return cli_error(c, "%s%s", capstan_error_message(c->ctx), hint);
 }
 
 static const cli_opt *find_opt(const cli_opt *opts, const char *name, size_t len)
@@ -164,21 +215,12 @@ int cli_key_type(cli *c, const char *option, const char *value, capstan_key_type
 	return 0;
 }
 
-int cli_check_ip(const char *value, const char **why)
-{
-	unsigned char ip[16];
-	size_t len;
-
-	return capstan_parse_ip(value, ip, &len, why);
-}
-
-int cli_san_values(cli *c, const char *option, const cli_list *values,
-	int (*check)(const char *, const char **))
+int cli_san_values(cli *c, const char *option, const cli_list *values, capstan_san_type type)
 {
 	const char *why = NULL;
 
 	for (size_t i = 0; i < values->count; i++)
-		if (check(values->items[i], &why) < 0)
+		if (capstan_check_san(type, values->items[i], &why) < 0)
 			return cli_usage_error(c, "invalid %s '%s': %s", option, values->items[i], why);
 	return 0;
 }

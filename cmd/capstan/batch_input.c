@@ -85,9 +85,9 @@ static int take_field(const char *key, json_t *v, capstan_issue_opts *o, const c
 
 static int check_values(cli *c, const char *file, size_t line, const capstan_issue_opts *o)
 {
-	struct { const char *name; const char *const *items; size_t count; int (*check)(const char *, const char **); } lists[] = {
-		{ "dns", o->dns, o->dns_count, capstan_check_dns_name }, { "ip", o->ip, o->ip_count, cli_check_ip },
-		{ "uri", o->uri, o->uri_count, capstan_check_uri }, { "email", o->email, o->email_count, capstan_check_email },
+	struct { const char *name; const char *const *items; size_t count; capstan_san_type type; } lists[] = {
+		{ "dns", o->dns, o->dns_count, CAPSTAN_SAN_DNS }, { "ip", o->ip, o->ip_count, CAPSTAN_SAN_IP },
+		{ "uri", o->uri, o->uri_count, CAPSTAN_SAN_URI }, { "email", o->email, o->email_count, CAPSTAN_SAN_EMAIL },
 	};
 	const char *why = NULL;
 
@@ -95,7 +95,7 @@ static int check_values(cli *c, const char *file, size_t line, const capstan_iss
 		return cli_usage_error(c, "%s:%zu: env, profile and cn are required", file, line);
 	for (size_t i = 0; i < 4; i++)
 		for (size_t j = 0; j < lists[i].count; j++)
-			if (lists[i].check(lists[i].items[j], &why) < 0)
+			if (capstan_check_san(lists[i].type, lists[i].items[j], &why) < 0)
 				return cli_usage_error(c, "%s:%zu: bad %s '%s': %s", file, line, lists[i].name, lists[i].items[j], why);
 	return 0;
 }
@@ -145,7 +145,7 @@ int batch_input_read(cli *c, const char *file, batch_input **out)
 
 	if (!in)
 		return cli_error(c, "out of memory");
-	if (capstan_file_read(c->ctx, &data, file, MAX_BATCH_FILE) < 0) {
+	if (capstan_file_read(&data, c->ctx, file, MAX_BATCH_FILE) < 0) {
 		free(in);
 		return cli_error(c, "--batch: %s", capstan_error_message(c->ctx));
 	}
@@ -187,6 +187,30 @@ int batch_input_read(cli *c, const char *file, batch_input **out)
 	}
 	*out = in;
 	return 0;
+}
+
+/* A line's fields, by the library's names for what they fill. */
+static const struct {
+	unsigned field;
+	const char *key;
+} fields[] = {
+	{ CAPSTAN_FIELD_ENV, "env" }, { CAPSTAN_FIELD_CN, "cn" }, { CAPSTAN_FIELD_NAME, "name" },
+	{ CAPSTAN_FIELD_SERVICE, "service" }, { CAPSTAN_FIELD_PROFILE, "profile" }, { CAPSTAN_FIELD_KEY, "key" },
+	{ CAPSTAN_FIELD_LIFETIME, "days" }, { CAPSTAN_FIELD_RENEW_BEFORE, "renew_before" },
+	{ CAPSTAN_FIELD_DNS, "dns" }, { CAPSTAN_FIELD_IP, "ip" }, { CAPSTAN_FIELD_URI, "uri" },
+	{ CAPSTAN_FIELD_EMAIL, "email" },
+};
+
+void batch_input_hint(unsigned subject, char *out, size_t size)
+{
+	size_t named = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && size > strlen(out); i++)
+		if (subject & fields[i].field)
+			snprintf(out + strlen(out), size - strlen(out), "%s%s", named++ ? " or " : " (field ", fields[i].key);
+	if (named)
+		snprintf(out + strlen(out), size - strlen(out), ")");
 }
 
 size_t batch_input_count(const batch_input *in) { return in->count; }

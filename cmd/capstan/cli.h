@@ -75,6 +75,7 @@ struct cli {
 	const char *templates;/* --templates as given */
 	char scratch[64];     /* a throwaway home to remove at exit (apply --dry-run) */
 	const char *passphrase_file;
+	int unprotected;      /* errno of a failed capstan_protect_process(); 0 when it held */
 	int json;
 	int quiet;
 };
@@ -104,13 +105,20 @@ int cli_open_home(cli *c, const char *home, int create);
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The one wording for a missing --out, for every command that writes a file. */
 #define CLI_OUT_REQUIRED "--out is required (a file, or - for standard output)"
-/* Prints "capstan: <library message>" and returns EXIT_FAILED. */
+/* Prints "capstan: <library message>", with the options that supply what it
+ * is about (capstan_error_subject: " (--dns or --ip)"), and returns EXIT_FAILED. */
 int cli_fail(cli *c);
+/* That hint alone, "" when the subject is none of the CLI's (code: the error's). */
+void cli_subject_hint(unsigned subject, int code, char *out, size_t size);
 /* Prints "capstan: <message>" and returns EXIT_FAILED. */
 int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks. */
+/* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks;
+ * refused (cli_protected) when core dumps could not be turned off. */
 int cli_unlock(cli *c);
+/* Before keys are in memory: an error when main's capstan_protect_process()
+ * failed, so no passphrase or key goes where a core dump could take it. */
+int cli_protected(cli *c);
 /* A store password from FILE (first line) or $CAPSTAN_STORE_PASSWORD (read,
  * wiped, unset). 0 with out->data NULL when neither is given. */
 int cli_store_password(cli *c, const char *file, capstan_secret *out);
@@ -118,9 +126,8 @@ int cli_store_password(cli *c, const char *file, capstan_secret *out);
 /* Checked option values: each prints a usage error naming the option. */
 int cli_duration(cli *c, const char *option, const char *value, int64_t *out);
 int cli_key_type(cli *c, const char *option, const char *value, capstan_key_type *out);
-int cli_san_values(cli *c, const char *option, const cli_list *values,
-	int (*check)(const char *, const char **));
-int cli_check_ip(const char *value, const char **why);
+/* Each value a SAN of TYPE (capstan_check_san, as the issuer checks it). */
+int cli_san_values(cli *c, const char *option, const cli_list *values, capstan_san_type type);
 
 /* issue --batch's input (batch_input.c): JSON lines, every one checked first. */
 typedef struct batch_input batch_input;
@@ -129,6 +136,8 @@ void batch_input_free(batch_input *in);
 size_t batch_input_count(const batch_input *in);
 const capstan_issue_opts *batch_input_requests(const batch_input *in);
 size_t batch_input_line(const batch_input *in, size_t i);
+/* A line's fields that an error's subject names: " (field dns or ip)", or "". */
+void batch_input_hint(unsigned subject, char *out, size_t size);
 
 /* renew --due's redeployment (redeploy.c). */
 /* Delivers (or, dry, lists) what the deploy ledger owes; redeploy.c. */
@@ -144,7 +153,7 @@ int out_written(cli *c, const char *path, const char *what, const capstan_cert *
 /* Lifecycle. */
 int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert);
 /* Look REF up, renew or rotate it, print the outcome (cmd_renew.c). */
-typedef int (*cli_reissue_fn)(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out);
+typedef int (*cli_reissue_fn)(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime);
 int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_reissue_fn reissue);
 /* r: the other certificates of the key, revoked too or (a note) not. */
 int out_revoked(cli *c, const capstan_cert *cert, const char *reason, const capstan_revocation *r);

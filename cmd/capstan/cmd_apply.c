@@ -101,7 +101,7 @@ int cmd_apply(cli *c, int argc, char **argv)
 		rc = cli_error(c, "out of memory");
 		goto done;
 	}
-	if (capstan_apply(c->ctx, config, &o, apply_sink, out, &changes) < 0) {
+	if (capstan_apply(&changes, c->ctx, config, &o, apply_sink, out) < 0) {
 		rc = cli_fail(c);
 		/* No summary: "nothing to change" beside an error would be a lie. */
 		out_apply_end(out, 0, NULL);

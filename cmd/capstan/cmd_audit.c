@@ -17,7 +17,7 @@ int cmd_audit(cli *c, int argc, char **argv)
 	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0 || (rc = cli_setup(c)) != 0)
 		return rc;
 	if (verify) {
-		if (capstan_audit_verify(c->ctx, &bad, &rows) < 0)
+		if (capstan_audit_verify(&bad, &rows, c->ctx) < 0)
 			return cli_fail(c);
 		return out_audit_verified(c, rows);
 	}

@@ -22,6 +22,6 @@ int cmd_check(cli *c, int argc, char **argv)
 		return rc;
 	if (!(o = out_check_begin(c)))
 		return cli_error(c, "out of memory");
-	rc = capstan_check(c->ctx, out_check_problem, o, &sum);
+	rc = capstan_check(&sum, c->ctx, out_check_problem, o);
 	return out_check_end(o, rc < 0 ? NULL : &sum);
 }

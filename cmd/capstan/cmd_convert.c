@@ -12,7 +12,7 @@ static int read_input(cli *c, const char *option, const char *path, capstan_buf 
 {
 	if (!path)
 		return 0;
-	if (capstan_file_read(c->ctx, buf, path, MAX_INPUT_FILE) < 0)
+	if (capstan_file_read(buf, c->ctx, path, MAX_INPUT_FILE) < 0)
 		return cli_error(c, "%s: %s", option, capstan_error_message(c->ctx));
 	in->name = path;
 	in->data = buf->data;
@@ -27,7 +27,7 @@ static int read_passwords(cli *c, const convert_args *a, capstan_secret *out_pw,
 
 	if ((rc = cli_store_password(c, a->password_file, out_pw)) != 0)
 		return rc;
-	if (a->in_password_file && capstan_secret_from_file(c->ctx, in_pw, a->in_password_file) < 0)
+	if (a->in_password_file && capstan_secret_from_file(in_pw, c->ctx, a->in_password_file) < 0)
 		return cli_error(c, "--in-password-file: %s", capstan_error_message(c->ctx));
 	return 0;
 }
@@ -61,7 +61,9 @@ int cmd_convert(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "invalid --to '%s': expected one of %s", a.to, capstan_format_names());
 	if (!a.out)
 		return cli_usage_error(c, "%s", CLI_OUT_REQUIRED);
-	if ((rc = cli_setup(c)) != 0 || (rc = read_passwords(c, &a, &out_pw, &in_pw)) != 0 ||
+	/* Any input may hold a private key (a PKCS12, a PEM bundle): protect first. */
+	if ((rc = cli_protected(c)) != 0 || (rc = cli_setup(c)) != 0 ||
+	    (rc = read_passwords(c, &a, &out_pw, &in_pw)) != 0 ||
 	    (rc = read_input(c, "--in", a.in, &files[0], &in.in)) != 0 ||
 	    (rc = read_input(c, "--key", a.key, &files[1], &in.key)) != 0 ||
 	    (rc = read_input(c, "--chain", a.chain, &files[2], &in.chain)) != 0)

@@ -11,14 +11,14 @@ static int crl_contents(cli *c, const capstan_crl_opts *o, int der, int all, cap
 	int rc = 0;
 
 	if (all) {
-		if (capstan_crl_items(c->ctx, o, &items, &count) < 0)
+		if (capstan_crl_items(&items, &count, c->ctx, o) < 0)
 			return cli_fail(c);
 		for (size_t i = 0; rc == 0 && i < count; i++)
 			rc = capstan_crl_pem(data, c->ctx, &items[i].der, 1);
 		capstan_crl_items_free(items, count);
 		return rc < 0 ? cli_fail(c) : 0;
 	}
-	if (capstan_crl_generate(c->ctx, o, &crls, &count) < 0)
+	if (capstan_crl_generate(&crls, &count, c->ctx, o) < 0)
 		return cli_error(c, "%s%s", der ? "--der: " : "", capstan_error_message(c->ctx));
 	if (der)
 		*data = crls[0], crls[0] = (capstan_buf)CAPSTAN_BUF_INIT; /* taken over */

@@ -35,7 +35,7 @@ int cmd_init(cli *c, int argc, char **argv)
 		return rc;
 	o.env = env;
 	o.org = org;
-	if (capstan_env_init(c->ctx, &o, &root, &inter) < 0)
+	if (capstan_env_init(&root, &inter, c->ctx, &o) < 0)
 		return cli_fail(c);
 	rc = out_init(c, root, inter);
 	capstan_cert_free(root);

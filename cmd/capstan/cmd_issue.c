@@ -42,10 +42,10 @@ static int check_args(cli *c, issue_args *a, capstan_issue_opts *o)
 	if ((a->days && (rc = cli_duration(c, "--days", a->days, &o->lifetime)) != 0) ||
 	    (a->renew_before && (rc = cli_duration(c, "--renew-before", a->renew_before,
 					    &o->renew_before)) != 0) ||
-	    (rc = cli_san_values(c, "--dns", &a->dns, capstan_check_dns_name)) != 0 ||
-	    (rc = cli_san_values(c, "--ip", &a->ip, cli_check_ip)) != 0 ||
-	    (rc = cli_san_values(c, "--uri", &a->uri, capstan_check_uri)) != 0 ||
-	    (rc = cli_san_values(c, "--email", &a->email, capstan_check_email)) != 0)
+	    (rc = cli_san_values(c, "--dns", &a->dns, CAPSTAN_SAN_DNS)) != 0 ||
+	    (rc = cli_san_values(c, "--ip", &a->ip, CAPSTAN_SAN_IP)) != 0 ||
+	    (rc = cli_san_values(c, "--uri", &a->uri, CAPSTAN_SAN_URI)) != 0 ||
+	    (rc = cli_san_values(c, "--email", &a->email, CAPSTAN_SAN_EMAIL)) != 0)
 		return rc;
 	o->env = a->env;
 	o->cn = a->cn;
@@ -79,11 +79,14 @@ static int batch_sink(const capstan_batch_result *r, void *payload)
 {
 	batch_run *run = payload;
 	size_t line = batch_input_line(run->in, r->index);
+	char hint[120];
 	double now;
 
 	run->done++;
+	batch_input_hint(r->subject, hint, sizeof(hint));
 	if (!r->cert)
-		fprintf(stderr, "%scapstan: %s:%zu: %s\n", run->progress ? "\r\033[K" : "", run->file, line, r->error);
+		fprintf(stderr, "%scapstan: %s:%zu: %s%s\n", run->progress ? "\r\033[K" : "", run->file, line, r->error,
+			hint);
 	else if (out_batch_item(run->c, r->cert, line) != 0)
 		return CAPSTAN_ERROR;
 	if (run->progress && ((now = now_seconds()) - run->last_progress > 0.1 || run->done == run->total)) {
@@ -150,15 +153,17 @@ int cmd_issue(cli *c, int argc, char **argv)
 	if ((rc = check_args(c, &a, &o)) != 0 || (rc = cli_setup(c)) != 0)
 		goto done;
 	if (a.csr) {
-		if (capstan_file_read(c->ctx, &csr, a.csr, MAX_CSR_FILE) < 0) {
+		if (capstan_file_read(&csr, c->ctx, a.csr, MAX_CSR_FILE) < 0) {
 			rc = cli_error(c, "--csr: %s", capstan_error_message(c->ctx));
 			goto done;
 		}
 		o.csr = csr.data;
 		o.csr_len = csr.len;
 	}
-	if (capstan_issue(c->ctx, &o, &cert) < 0)
-		rc = a.csr ? cli_error(c, "--csr '%s': %s", a.csr, capstan_error_message(c->ctx)) : cli_fail(c);
+	/* What the CSR itself is wrong about is said against the file; the rest as usual. */
+	if (capstan_issue(&cert, c->ctx, &o) < 0)
+		rc = a.csr && (capstan_error_subject(c->ctx) & ~(unsigned)CAPSTAN_FIELD_CSR) == 0 ?
+			cli_error(c, "--csr '%s': %s", a.csr, capstan_error_message(c->ctx)) : cli_fail(c);
 	else
 		rc = out_issued(c, cert, o.lifetime);
 done:

@@ -45,7 +45,7 @@ static int due_sink(const capstan_due_result *result, void *payload)
 	size_t n = 0;
 
 	if (run->deliver && result->planned &&
-	    capstan_cert_services(run->c->ctx, result->old->env, result->old->name, &services, &n) == 0) {
+	    capstan_cert_services(&services, &n, run->c->ctx, result->old->env, result->old->name) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			say_service(run, result->old->env, services[i]);
 			free(services[i]);
@@ -116,7 +116,7 @@ static int renew_and_deliver(cli *c, const due_args *a)
 	o.hook = a->exec_cmd != NULL;
 	rc = renew_only(c, a);
 	/* What was renewed is delivered even when something else failed. */
-	if (capstan_deploy_lock(c->ctx, &lock, DEPLOY_LOCK_WAIT) < 0 ||
+	if (capstan_deploy_lock(&lock, c->ctx, DEPLOY_LOCK_WAIT) < 0 ||
 	    (!a->dry_run && capstan_deploy_track(c->ctx, &o) < 0)) {
 		int failed = cli_fail(c);
 		rc = rc == EXIT_OK ? failed : rc;
@@ -137,7 +137,12 @@ int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_
 	capstan_cert *old = NULL, *cert = NULL;
 	int rc;
 
-	if (capstan_cert_lookup(&old, c->ctx, ref, env) < 0 || reissue(c->ctx, old, lifetime, &cert) < 0)
+	if (capstan_cert_lookup(&old, c->ctx, ref, env) < 0)
+		rc = cli_fail(c);
+	else if (reissue(&cert, c->ctx, old, lifetime) < 0 && old->kind != CAPSTAN_KIND_LEAF)
+		rc = cli_error(c, "%s: capstan rotate --env %s --intermediate (or --root)", capstan_error_message(c->ctx),
+			old->env);
+	else if (!cert)
 		rc = cli_fail(c);
 	else
 		rc = out_reissued(c, old, cert);

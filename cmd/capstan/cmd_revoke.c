@@ -22,7 +22,7 @@ int cmd_revoke(cli *c, int argc, char **argv)
 			capstan_revoke_reason_names());
 	if ((rc = cli_setup(c)) != 0)
 		return rc;
-	if (capstan_cert_lookup(&cert, c->ctx, ref, env) < 0 || capstan_revoke_ex(c->ctx, cert, reason, &r) < 0)
+	if (capstan_cert_lookup(&cert, c->ctx, ref, env) < 0 || capstan_revoke_ex(&r, c->ctx, cert, reason) < 0)
 		rc = cli_fail(c);
 	else
 		rc = out_revoked(c, cert, capstan_revoke_reason_name(reason), &r);

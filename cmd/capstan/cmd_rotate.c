@@ -30,7 +30,7 @@ static int rotate_ca(cli *c, const rotate_args *a)
 		return rc;
 	o.env = a->env;
 	o.root = a->root;
-	if (capstan_ca_rotate(c->ctx, &o, &root, &inter) < 0)
+	if (capstan_ca_rotate(&root, &inter, c->ctx, &o) < 0)
 		return cli_fail(c);
 	rc = out_ca_rotated(c, root, inter);
 	capstan_cert_free(root);

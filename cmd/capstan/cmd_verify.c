@@ -23,9 +23,9 @@ int cmd_verify(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--env is required");
 	if ((rc = cli_setup(c)) != 0)
 		return rc;
-	if (capstan_file_read(c->ctx, &data, file, MAX_VERIFY_FILE) < 0)
+	if (capstan_file_read(&data, c->ctx, file, MAX_VERIFY_FILE) < 0)
 		return cli_fail(c);
-	if (capstan_verify(c->ctx, env, data.data, data.len, &cert) < 0)
+	if (capstan_verify(&cert, c->ctx, env, data.data, data.len) < 0)
 		rc = cli_error(c, "%s: %s", file, capstan_error_message(c->ctx));
 	else
 		rc = out_verified(c, file, cert);

@@ -1,5 +1,6 @@
 /* capstan: the command-line tool. One dispatch table; setup (opening the
  * inventory, unlocking keys) happens here once, as each command's flags ask. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -147,8 +148,11 @@ int cli_open_home(cli *c, const char *home, int create)
 	free(c->home);
 	if (!(c->home = strdup(home)))
 		return cli_error(c, "out of memory");
-	if (capstan_home_open(c->ctx, c->home, create ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0)
+	if (capstan_home_open(c->ctx, c->home, create ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0) {
+		if (!create && capstan_error_last(c->ctx) == CAPSTAN_ENOTFOUND)
+			return cli_error(c, "%s (create one with 'capstan init --env ENV')", capstan_error_message(c->ctx));
 		return cli_fail(c);
+	}
 	return 0;
 }
 
@@ -177,7 +181,10 @@ int main(int argc, char **argv)
 	int word, rc, nargs = 0;
 
 	umask(077);
-	capstan_protect_process(); /* again at unlock, with an error if it fails there */
+	/* First thing, before any secret is read: a failure is reported by
+	 * cli_protected() only when this run will hold keys. */
+	if (capstan_protect_process() < 0)
+		c.unprotected = errno ? errno : EPERM;
 	if ((rc = find_command_word(argc, argv, &word)) != 0)
 		return rc;
 	if (word < 0) {

@@ -606,9 +606,10 @@ int out_apply_step(out_apply *o, const capstan_apply_step *s)
 		else if (s->kind == CAPSTAN_STEP_RECORD_SERVICE)
 			printf("%c service %s/%s: %s\n", o->dry_run ? '?' : '+', s->env, s->name, verb);
 		else
-			printf("%c %s/%s: %s (%s)%s%s\n", o->dry_run ? '?' : s->kind == CAPSTAN_STEP_REISSUE ? '~' :
+			printf("%c %s/%s: %s (%s%s)%s%s\n", o->dry_run ? '?' : s->kind == CAPSTAN_STEP_REISSUE ? '~' :
 				s->kind == CAPSTAN_STEP_PRUNE ? '-' : s->kind == CAPSTAN_STEP_LEFT ? '!' : '+',
-				s->env, s->name, verb, s->reason, s->serial ? " " : "", s->serial ? s->serial : "");
+				s->env, s->name, verb, s->reason, s->kind == CAPSTAN_STEP_LEFT ? "; apply --prune revokes it" : "",
+				s->serial ? " " : "", s->serial ? s->serial : "");
 	}
 	return 0;
 }

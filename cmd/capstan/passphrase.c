@@ -28,7 +28,7 @@ static int prompt_line(capstan_ctx *ctx, FILE *tty, const char *prompt, capstan_
 	if (restore)
 		tcsetattr(fileno(tty), TCSADRAIN, &saved);
 	fputc('\n', tty);
-	rc = capstan_secret_set(ctx, out, line, strcspn(line, "\r\n"));
+	rc = capstan_secret_set(out, ctx, line, strcspn(line, "\r\n"));
 	capstan_wipe(line, sizeof(line));
 	return rc;
 }
@@ -68,7 +68,7 @@ static int take_env_secret(cli *c, const char *name, capstan_secret *out)
 
 	if (!value || !*value)
 		return 0;
-	rc = capstan_secret_set(c->ctx, out, value, strlen(value));
+	rc = capstan_secret_set(out, c->ctx, value, strlen(value));
 	capstan_wipe(value, strlen(value));
 	unsetenv(name);
 	return rc < 0 ? cli_fail(c) : 0;
@@ -77,11 +77,19 @@ static int take_env_secret(cli *c, const char *name, capstan_secret *out)
 int cli_store_password(cli *c, const char *file, capstan_secret *out)
 {
 	if (file) {
-		if (capstan_secret_from_file(c->ctx, out, file) < 0)
+		if (capstan_secret_from_file(out, c->ctx, file) < 0)
 			return cli_error(c, "--password-file: %s", capstan_error_message(c->ctx));
 		return 0;
 	}
 	return take_env_secret(c, "CAPSTAN_STORE_PASSWORD", out);
+}
+
+int cli_protected(cli *c)
+{
+	if (!c->unprotected)
+		return 0;
+	return cli_error(c, "cannot keep keys out of core dumps (RLIMIT_CORE, PR_SET_DUMPABLE): %s;"
+		" refusing to load them", strerror(c->unprotected));
 }
 
 int cli_unlock(cli *c)
@@ -89,8 +97,10 @@ int cli_unlock(cli *c)
 	capstan_secret pass = CAPSTAN_SECRET_INIT;
 	int rc;
 
+	if ((rc = cli_protected(c)) != 0)
+		return rc;
 	if (c->passphrase_file) {
-		if (capstan_secret_from_file(c->ctx, &pass, c->passphrase_file) < 0)
+		if (capstan_secret_from_file(&pass, c->ctx, c->passphrase_file) < 0)
 			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
 	} else {
 		if ((rc = take_env_secret(c, "CAPSTAN_PASSPHRASE", &pass)) != 0)

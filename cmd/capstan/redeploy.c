@@ -85,7 +85,7 @@ static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_it
 	int rc;
 
 	where(it, name, sizeof(name));
-	if (capstan_deploy_render(c->ctx, o, it, &b) < 0) {
+	if (capstan_deploy_render(&b, c->ctx, o, it) < 0) {
 		fprintf(stderr, "capstan: redeploy %s: %s (owed: the next renew --due --bundle-dir retries it)\n", name,
 			capstan_error_message(c->ctx));
 		return EXIT_FAILED;
@@ -113,7 +113,7 @@ int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t
 	size_t n = 0;
 	int rc = EXIT_OK;
 
-	if (capstan_deploy_owed(c->ctx, o, &items, &n) < 0)
+	if (capstan_deploy_owed(&items, &n, c->ctx, o) < 0)
 		return cli_fail(c);
 	for (size_t i = 0; i < n; i++) {
 		char name[300];

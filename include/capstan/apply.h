@@ -34,6 +34,9 @@ typedef struct {
 	const char *serial;   /* the new certificate's; NULL in a dry run or a failure */
 } capstan_apply_step;
 
+/* Runs on the thread that called capstan_apply, one step at a time; it must
+ * not use the context. The step and its strings live only until it returns:
+ * copy what you keep. A non-zero return stops apply and is returned. */
 typedef int (*capstan_apply_fn)(const capstan_apply_step *step, void *payload);
 
 typedef struct {
@@ -53,8 +56,8 @@ typedef struct {
  * A certificate that cannot be issued is reported to fn (CAPSTAN_STEP_FAILED)
  * and the rest of the configuration is applied; then CAPSTAN_EINVALID, "N of
  * M certificates could not be issued". */
-CAPSTAN_WARN_UNUSED int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *opts,
-	capstan_apply_fn fn, void *payload, size_t *changes);
+CAPSTAN_WARN_UNUSED int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *config,
+	const capstan_apply_opts *opts, capstan_apply_fn fn, void *payload);
 
 CAPSTAN_END_API
 

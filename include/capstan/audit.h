@@ -27,9 +27,11 @@ typedef struct {
 
 void capstan_audit_entry_free(capstan_audit_entry *entry);
 
+/* *out is the caller's: capstan_audit_iter_free() (also before the end). */
 typedef struct capstan_audit_iter capstan_audit_iter;
 CAPSTAN_WARN_UNUSED int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx);
-/* 0 and *out (caller frees), CAPSTAN_ITEROVER at the end, or an error. */
+/* 0 and *out (the caller's: capstan_audit_entry_free()), CAPSTAN_ITEROVER at
+ * the end, or an error. */
 CAPSTAN_WARN_UNUSED int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *iter);
 void capstan_audit_iter_free(capstan_audit_iter *iter);
 
@@ -38,7 +40,7 @@ void capstan_audit_iter_free(capstan_audit_iter *iter);
  * not, with *bad_id the first row found wrong (0 when the fault is the chain's
  * end) and a message saying what is wrong with it.
  */
-CAPSTAN_WARN_UNUSED int capstan_audit_verify(capstan_ctx *ctx, int64_t *bad_id, int64_t *rows);
+CAPSTAN_WARN_UNUSED int capstan_audit_verify(int64_t *bad_id, int64_t *rows, capstan_ctx *ctx);
 
 CAPSTAN_END_API
 

@@ -29,11 +29,14 @@ typedef struct {
 
 typedef struct capstan_bundle capstan_bundle;
 
-/* Renders the bundle in memory; needs an unlocked home (it holds keys). */
+/* Renders the bundle in memory; needs an unlocked home (it holds keys).
+ * *out is the caller's: capstan_bundle_free() (it wipes the files). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_bundle_opts *opts);
 void capstan_bundle_free(capstan_bundle *bundle);
 
-/* Number of files and each one's relative path (for messages). */
+/* Number of files and each one's relative path (for messages). The strings
+ * these accessors return are the bundle's: they live until
+ * capstan_bundle_free(). */
 size_t capstan_bundle_count(const capstan_bundle *bundle);
 const char *capstan_bundle_path(const capstan_bundle *bundle, size_t i);
 /* What the render left out (a revoked line that could not be reissued...), one line each. */
@@ -58,9 +61,9 @@ CAPSTAN_WARN_UNUSED int capstan_bundle_keep_password(capstan_ctx *ctx, const cap
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *bundle, const char *path);
 
 /* The services of ENV whose certificates include CERT_NAME, as apply recorded
- * them. *names (each and the array) is the caller's. */
-CAPSTAN_WARN_UNUSED int capstan_cert_services(capstan_ctx *ctx, const char *env, const char *cert_name,
-	char ***names, size_t *count);
+ * them. *names is the caller's: free() each and the array. */
+CAPSTAN_WARN_UNUSED int capstan_cert_services(char ***names, size_t *count, capstan_ctx *ctx,
+	const char *env, const char *cert_name);
 
 /* Template names that exist (built in, or in DIR): 0, or CAPSTAN_ENOTFOUND naming those there are. */
 CAPSTAN_WARN_UNUSED int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target);

@@ -29,12 +29,12 @@ typedef struct {
 
 /* Creates ENV's root CA and an intermediate (pathlen 0) under it; needs an
  * unlocked home. CAPSTAN_EEXISTS if ENV exists. *root and *intermediate (either
- * may be NULL) are the caller's. */
-CAPSTAN_WARN_UNUSED int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *opts,
-	capstan_cert **root, capstan_cert **intermediate);
+ * may be NULL) are the caller's: capstan_cert_free(). */
+CAPSTAN_WARN_UNUSED int capstan_env_init(capstan_cert **root, capstan_cert **intermediate,
+	capstan_ctx *ctx, const capstan_init_opts *opts);
 
-/* Names of the environments, sorted; the caller frees each and the array. */
-CAPSTAN_WARN_UNUSED int capstan_env_list(capstan_ctx *ctx, char ***names, size_t *count);
+/* Names of the environments, sorted; the caller free()s each and the array. */
+CAPSTAN_WARN_UNUSED int capstan_env_list(char ***names, size_t *count, capstan_ctx *ctx);
 
 typedef struct {
 	unsigned version;
@@ -66,20 +66,30 @@ typedef struct {
  * (SANs come from the options, else from the CSR). CAPSTAN_EEXISTS when the
  * line already has a valid certificate (renew or rotate it instead).
  * If the requested lifetime would outlive the issuer it is cut to the issuer's;
- * *out (may be NULL) tells the truth.
+ * *out (may be NULL) tells the truth; it is the caller's: capstan_cert_free().
+ * The options (and the arrays and strings they point to) are only read
+ * during the call.
  */
-CAPSTAN_WARN_UNUSED int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *opts,
-	capstan_cert **out);
+CAPSTAN_WARN_UNUSED int capstan_issue(capstan_cert **out, capstan_ctx *ctx,
+	const capstan_issue_opts *opts);
 
 /* Many certificates in one process: key generation and signing on worker
  * threads, one writer committing in groups (every `group` certificates or
  * `group_ms`), so a crash loses at most the group being written. fn is called
  * for each request: with the certificate once its group has committed, or
- * with the reason it failed (the others go on). */
+ * with the reason it failed (the others go on).
+ *
+ * fn runs on the thread that called capstan_issue_batch (the writer), never
+ * on a worker, one call at a time; it must not use the context. The result,
+ * its certificate and its error string live only until fn returns (the
+ * certificate is freed then): copy what you keep. A non-zero return stops
+ * the batch (what committed stays) and capstan_issue_batch returns it. */
 typedef struct {
 	size_t index;               /* in the request array */
 	const capstan_cert *cert;   /* NULL when it failed */
 	const char *error;          /* why, when it failed */
+	unsigned subject;           /* which of the request's fields it is about
+	                               (capstan_field bits; 0: none) */
 } capstan_batch_result;
 
 typedef int (*capstan_batch_fn)(const capstan_batch_result *result, void *payload);
@@ -101,7 +111,7 @@ CAPSTAN_WARN_UNUSED int capstan_issue_batch(capstan_ctx *ctx, const capstan_issu
 	const capstan_batch_opts *opts, capstan_batch_fn fn, void *payload);
 
 /* PEM of the environment's trusted roots (every unexpired root: old and new
- * during a root rotation). */
+ * during a root rotation). *out is the caller's: capstan_buf_free(). */
 CAPSTAN_WARN_UNUSED int capstan_trust_pem(capstan_buf *out, capstan_ctx *ctx, const char *env);
 
 /* An old root that a root rotation left in an environment's trust bundle. */
@@ -128,7 +138,9 @@ CAPSTAN_WARN_UNUSED int capstan_trust_leaving(capstan_leaving_root **out, size_t
 void capstan_leaving_roots_free(capstan_leaving_root *roots, size_t count);
 
 /* A certificate from the inventory in format FMT (see convert.h): material
- * from the inventory, then written. Formats with a key need an unlocked home. */
+ * from the inventory, then written. Formats with a key need an unlocked home.
+ * opts NULL: the defaults. *out is the caller's: capstan_buf_free() (it wipes
+ * key material). */
 CAPSTAN_WARN_UNUSED int capstan_export(capstan_buf *out, capstan_ctx *ctx,
 	const capstan_cert *cert, capstan_format fmt, const capstan_write_opts *opts);
 

@@ -56,6 +56,7 @@ void capstan_cert_free(capstan_cert *cert);
 /* Frees each certificate of an array of count, and the array. */
 void capstan_cert_list_free(capstan_cert **list, size_t count);
 
+/* Static strings (never freed); "unknown" for a status out of range. */
 const char *capstan_status_name(capstan_status status);
 int capstan_status_parse(const char *name, capstan_status *out);
 const char *capstan_kind_name(capstan_cert_kind kind);
@@ -86,11 +87,14 @@ typedef struct {
 #define CAPSTAN_LIST_OPTS_VERSION 1
 #define CAPSTAN_LIST_OPTS_INIT { CAPSTAN_LIST_OPTS_VERSION, NULL, NULL, CAPSTAN_STATUS_VALID, 0, 0, 0 }
 
-/* Streams certificates in (env, name, id) order without loading them all. */
+/* Streams certificates in (env, name, id) order without loading them all.
+ * *out is the caller's: capstan_cert_iter_free() (also before the end). The
+ * iterator holds a read of the inventory: free it before writing with the
+ * same context. */
 typedef struct capstan_cert_iter capstan_cert_iter;
 CAPSTAN_WARN_UNUSED int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx,
 	const capstan_list_opts *opts);
-/* 0 and *out (caller frees), CAPSTAN_ITEROVER at the end, or an error. */
+/* 0 and *out (the caller's: capstan_cert_free()), CAPSTAN_ITEROVER at the end, or an error. */
 CAPSTAN_WARN_UNUSED int capstan_cert_iter_next(capstan_cert **out, capstan_cert_iter *iter);
 void capstan_cert_iter_free(capstan_cert_iter *iter);
 

@@ -16,6 +16,9 @@ typedef struct {
 	const char *message;
 } capstan_check_problem;
 
+/* Runs on the thread that called capstan_check, once per problem; it must
+ * not use the context. The problem and its strings live only until it
+ * returns: copy what you keep. A negative return stops the check. */
 typedef int (*capstan_check_fn)(const capstan_check_problem *problem, void *payload);
 
 typedef struct {
@@ -32,8 +35,8 @@ typedef struct {
  * error when it could not run at all. With an unlocked home every sealed key
  * is also opened and matched against its certificate.
  */
-CAPSTAN_WARN_UNUSED int capstan_check(capstan_ctx *ctx, capstan_check_fn fn, void *payload,
-	capstan_check_summary *summary);
+CAPSTAN_WARN_UNUSED int capstan_check(capstan_check_summary *summary, capstan_ctx *ctx, capstan_check_fn fn,
+	void *payload);
 
 CAPSTAN_END_API
 

@@ -88,9 +88,12 @@ typedef struct {
 	size_t service_count;
 } capstan_config;
 
-/* Reads and validates FILE (at most 1 MiB). */
+/* Reads and validates FILE (at most 1 MiB). *out is the caller's:
+ * capstan_config_free(), which frees every string and array in it (they are
+ * the configuration's: never free them one by one). */
 CAPSTAN_WARN_UNUSED int capstan_config_load(capstan_config **out, capstan_ctx *ctx, const char *path);
-/* The same from memory; NAME is used in messages. */
+/* The same from memory; NAME is used in messages. TEXT is only read during
+ * the call. */
 CAPSTAN_WARN_UNUSED int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *name,
 	const char *text, size_t len);
 void capstan_config_free(capstan_config *config);

@@ -28,6 +28,7 @@ typedef enum {
 	CAPSTAN_FORMAT__COUNT
 } capstan_format;
 
+/* The name and the list are static strings (never freed). */
 int capstan_format_parse(const char *name, capstan_format *out);
 const char *capstan_format_name(capstan_format fmt);
 /* "cert, chain, key, ...", for messages. */
@@ -39,13 +40,15 @@ int capstan_format_needs_password(capstan_format fmt);
 /* Made of trusted certificates rather than a chain. */
 int capstan_format_is_truststore(capstan_format fmt);
 
+/* Material owns copies of everything it holds (keys wiped when freed). */
 typedef struct capstan_material capstan_material;
 void capstan_material_free(capstan_material *material);
 
 /*
  * Material for FMT from the inventory: the certificate's chain up to its
  * root, its private key when FMT holds one (the home must be unlocked), or,
- * for truststores, the environment's trust bundle.
+ * for truststores, the environment's trust bundle. *out is the caller's:
+ * capstan_material_free().
  */
 CAPSTAN_WARN_UNUSED int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx,
 	const capstan_cert *cert, capstan_format fmt);
@@ -72,7 +75,9 @@ typedef struct {
  * Material from files, their formats detected, not declared. The key must
  * match a certificate (which becomes the leaf); the chain is put in order
  * (leaf, then each issuer, each signature checked) and a certificate that
- * does not fit in it is an error (a gap).
+ * does not fit in it is an error (a gap). The inputs' bytes and password are
+ * only read during the call (the material keeps its own copies); *out is the
+ * caller's: capstan_material_free().
  */
 CAPSTAN_WARN_UNUSED int capstan_material_from_files(capstan_material **out, capstan_ctx *ctx,
 	const capstan_convert_inputs *inputs);
@@ -87,6 +92,7 @@ typedef struct {
 #define CAPSTAN_WRITE_OPTS_VERSION 1
 #define CAPSTAN_WRITE_OPTS_INIT { CAPSTAN_WRITE_OPTS_VERSION, NULL, NULL, 0 }
 
+/* *out is the caller's: capstan_buf_free() (it wipes key material). */
 CAPSTAN_WARN_UNUSED int capstan_material_write(capstan_buf *out, capstan_ctx *ctx,
 	const capstan_material *material, capstan_format fmt, const capstan_write_opts *opts);
 

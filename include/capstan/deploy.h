@@ -46,8 +46,9 @@ typedef struct {
 } capstan_deploy_item;
 
 /* Takes the deploy lock of the home, waiting at most wait_seconds: overlapping
- * runs deliver one after the other, so each hook runs once per change. */
-CAPSTAN_WARN_UNUSED int capstan_deploy_lock(capstan_ctx *ctx, int *fd, int wait_seconds);
+ * runs deliver one after the other, so each hook runs once per change. *fd is
+ * the caller's: capstan_deploy_unlock() releases the lock and closes it. */
+CAPSTAN_WARN_UNUSED int capstan_deploy_lock(int *fd, capstan_ctx *ctx, int wait_seconds);
 void capstan_deploy_unlock(int fd);
 
 /* A row for every recorded service (each host) not yet tracked, owed until
@@ -55,20 +56,22 @@ void capstan_deploy_unlock(int fd);
  * dropped. */
 CAPSTAN_WARN_UNUSED int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *opts);
 /* Everything owed now. *items is the caller's: capstan_deploy_items_free(). */
-CAPSTAN_WARN_UNUSED int capstan_deploy_owed(capstan_ctx *ctx, const capstan_deploy_opts *opts,
-	capstan_deploy_item **items, size_t *count);
+CAPSTAN_WARN_UNUSED int capstan_deploy_owed(capstan_deploy_item **items, size_t *count,
+	capstan_ctx *ctx, const capstan_deploy_opts *opts);
 void capstan_deploy_items_free(capstan_deploy_item *items, size_t count);
 /* Renders one owed bundle and swaps it in place. A line whose certificate is
  * revoked is reissued first (new key); one that cannot be is left out (a
- * warning of the bundle). A failure is recorded against the row, and owed. */
-CAPSTAN_WARN_UNUSED int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *opts,
-	const capstan_deploy_item *item, capstan_bundle **out);
+ * warning of the bundle). A failure is recorded against the row, and owed.
+ * *out is the caller's: capstan_bundle_free(). */
+CAPSTAN_WARN_UNUSED int capstan_deploy_render(capstan_bundle **out, capstan_ctx *ctx,
+	const capstan_deploy_opts *opts, const capstan_deploy_item *item);
 /* After the hook (only when opts->hook): error NULL when it succeeded. */
 CAPSTAN_WARN_UNUSED int capstan_deploy_finish(capstan_ctx *ctx, const capstan_deploy_item *item, const char *error);
 
 /* Prometheus lines for the ledger: pending per bundle, and the serial and
- * expiry of each certificate last deployed (metrics.c). */
-CAPSTAN_WARN_UNUSED int capstan_deploy_metrics(capstan_ctx *ctx, capstan_buf *out);
+ * expiry of each certificate last deployed (metrics.c). *out is the caller's:
+ * capstan_buf_free(). */
+CAPSTAN_WARN_UNUSED int capstan_deploy_metrics(capstan_buf *out, capstan_ctx *ctx);
 
 CAPSTAN_END_API
 

@@ -18,7 +18,8 @@ CAPSTAN_WARN_UNUSED int capstan_file_write(capstan_ctx *ctx, const char *path,
  * The same in steps, for outputs that must be known writable before the work
  * that fills them: capstan_file_begin creates the temporary file (failing if
  * the directory is not writable), capstan_file_commit writes, fsyncs and
- * renames it, capstan_file_abort removes it. Both end the handle.
+ * renames it, capstan_file_abort removes it. Both end the handle (free it,
+ * whatever the outcome): each *out gets exactly one of them.
  */
 typedef struct capstan_file capstan_file;
 CAPSTAN_WARN_UNUSED int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path,
@@ -26,8 +27,9 @@ CAPSTAN_WARN_UNUSED int capstan_file_begin(capstan_file **out, capstan_ctx *ctx,
 CAPSTAN_WARN_UNUSED int capstan_file_commit(capstan_file *file, const void *data, size_t len);
 void capstan_file_abort(capstan_file *file);
 
-/* Reads a whole file of at most max_len bytes into *out (caller frees). */
-CAPSTAN_WARN_UNUSED int capstan_file_read(capstan_ctx *ctx, capstan_buf *out,
+/* Reads a whole file of at most max_len bytes into *out, the caller's:
+ * capstan_buf_free(). */
+CAPSTAN_WARN_UNUSED int capstan_file_read(capstan_buf *out, capstan_ctx *ctx,
 	const char *path, size_t max_len);
 
 CAPSTAN_END_API

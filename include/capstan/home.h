@@ -15,7 +15,8 @@ typedef enum {
 
 /* Opens (and migrates) the inventory in HOME and keeps it in the context. */
 CAPSTAN_WARN_UNUSED int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags);
-/* The path of the open home, or NULL. */
+/* The path of the open home, or NULL. The context's string: it lives while
+ * the home is open (until capstan_ctx_free). */
 const char *capstan_home_path(const capstan_ctx *ctx);
 
 /*
@@ -23,14 +24,20 @@ const char *capstan_home_path(const capstan_ctx *ctx);
  * and checks it against the inventory. The first unlock of a new inventory sets
  * the passphrase (at least 8 characters). CAPSTAN_EAUTH when it is wrong.
  * The context keeps only the derived key, wiped when the context is freed.
- * It first calls capstan_protect_process(): keys are about to be in memory.
+ * It changes nothing about the process: keeping keys out of core dumps is
+ * the program's decision (capstan_protect_process).
  */
 CAPSTAN_WARN_UNUSED int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *passphrase);
 
 /* Keeps secrets in this process's memory out of core dumps and away from
  * debuggers of the same user: RLIMIT_CORE 0 and PR_SET_DUMPABLE 0, for the
- * rest of the process's life. A program that reads a passphrase before it
- * unlocks should call it first. 0, or -1 when either could not be set. */
+ * rest of the process's life. Process-wide state, so the library never calls
+ * it on its own: a program that will hold a passphrase, a key-encryption key
+ * or private keys calls it once, early (before reading a passphrase), and
+ * decides what a failure means; the capstan CLI refuses to unlock or to read
+ * key files then. A long-running host of the library that needs core dumps
+ * or ptrace may leave it out. 0, or -1 (errno set) when either could not be
+ * set. */
 int capstan_protect_process(void);
 /* True when the inventory already has a passphrase (keys) set. */
 int capstan_home_has_keyring(capstan_ctx *ctx);

@@ -21,6 +21,7 @@ typedef enum {
 	CAPSTAN_REASON_CESSATION_OF_OPERATION = 5
 } capstan_revoke_reason;
 
+/* The name and the list are static strings (never freed). */
 int capstan_revoke_reason_parse(const char *name, capstan_revoke_reason *out);
 const char *capstan_revoke_reason_name(capstan_revoke_reason reason);
 /* "unspecified, keyCompromise, ...", for messages. */
@@ -33,12 +34,13 @@ const char *capstan_revoke_reason_names(void);
  * older certificate becomes superseded in the same transaction. lifetime 0
  * keeps the line's lifetime. Both refuse a CSR-issued certificate (a new CSR
  * is needed) and one that is not the newest of its line; renew also refuses a
- * revoked one (its key may be compromised: rotate it). *out is the caller's.
+ * revoked one (its key may be compromised: rotate it). *out is the caller's:
+ * capstan_cert_free().
  */
-CAPSTAN_WARN_UNUSED int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime,
-	capstan_cert **out);
-CAPSTAN_WARN_UNUSED int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime,
-	capstan_cert **out);
+CAPSTAN_WARN_UNUSED int capstan_renew(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert,
+	int64_t lifetime);
+CAPSTAN_WARN_UNUSED int capstan_rotate(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert,
+	int64_t lifetime);
 
 /* What a revocation did to the other certificates of the same public key. */
 typedef struct {
@@ -54,11 +56,11 @@ typedef struct {
  * is. keyCompromise revokes the key: every other unexpired certificate that
  * carries it is revoked in the same transaction, each with its audit row (an
  * expired one verifies nowhere and is left as it is). Any other reason revokes
- * this one certificate. out (may be NULL) receives the others either way:
- * capstan_revocation_clear().
+ * this one certificate. out (may be NULL) receives the others either way;
+ * they are the caller's: capstan_revocation_clear() frees them (not out itself).
  */
-CAPSTAN_WARN_UNUSED int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert,
-	capstan_revoke_reason reason, capstan_revocation *out);
+CAPSTAN_WARN_UNUSED int capstan_revoke_ex(capstan_revocation *out, capstan_ctx *ctx,
+	const capstan_cert *cert, capstan_revoke_reason reason);
 void capstan_revocation_clear(capstan_revocation *r);
 /* capstan_revoke_ex without the report. */
 CAPSTAN_WARN_UNUSED int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert,
@@ -87,6 +89,10 @@ typedef struct {
 	int planned;                 /* a dry run: it is due */
 } capstan_due_result;
 
+/* Runs on the thread that called capstan_renew_due, never on a signing
+ * worker, one call at a time; it must not use the context. The result and
+ * what it points to (both certificates, the problem) live only until it
+ * returns: copy what you keep. */
 typedef int (*capstan_due_fn)(const capstan_due_result *result, void *payload);
 
 /*
@@ -117,9 +123,10 @@ typedef struct {
 /* Rotates the environment's CA. New issuance uses the new intermediate; the
  * old CA certificates become superseded but keep verifying (and signing
  * their CRL) while leaves under them live. *root is NULL for an intermediate
- * rotation. */
-CAPSTAN_WARN_UNUSED int capstan_ca_rotate(capstan_ctx *ctx, const capstan_ca_rotate_opts *opts,
-	capstan_cert **root, capstan_cert **intermediate);
+ * rotation. *root and *intermediate (either may be NULL) are the caller's:
+ * capstan_cert_free(). */
+CAPSTAN_WARN_UNUSED int capstan_ca_rotate(capstan_cert **root, capstan_cert **intermediate,
+	capstan_ctx *ctx, const capstan_ca_rotate_opts *opts);
 
 typedef struct {
 	unsigned version;
@@ -138,8 +145,8 @@ typedef struct {
 /* One DER CRL per intermediate that still has unexpired certificates, the
  * current one first, each with the next number of its issuer. *crls (an
  * array of count buffers) is the caller's: capstan_crl_list_free(). */
-CAPSTAN_WARN_UNUSED int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts,
-	capstan_buf **crls, size_t *count);
+CAPSTAN_WARN_UNUSED int capstan_crl_generate(capstan_buf **crls, size_t *count,
+	capstan_ctx *ctx, const capstan_crl_opts *opts);
 void capstan_crl_list_free(capstan_buf *crls, size_t count);
 
 /* One issuer's CRL. */
@@ -171,8 +178,8 @@ typedef struct {
  * the keys unlocked. opts->single is ignored. *items is the caller's:
  * capstan_crl_items_free().
  */
-CAPSTAN_WARN_UNUSED int capstan_crl_items(capstan_ctx *ctx, const capstan_crl_opts *opts,
-	capstan_crl_item **items, size_t *count);
+CAPSTAN_WARN_UNUSED int capstan_crl_items(capstan_crl_item **items, size_t *count,
+	capstan_ctx *ctx, const capstan_crl_opts *opts);
 void capstan_crl_items_free(capstan_crl_item *items, size_t count);
 
 /*
@@ -182,9 +189,9 @@ void capstan_crl_items_free(capstan_crl_item *items, size_t count);
  * when an issuer has no stored CRL or revoked a certificate since). A nightly
  * job re-renders when *refresh_at <= now. Reads only: no lock, no keys.
  */
-CAPSTAN_WARN_UNUSED int capstan_crl_refresh_at(capstan_ctx *ctx, const char *env, time_t *refresh_at);
+CAPSTAN_WARN_UNUSED int capstan_crl_refresh_at(time_t *refresh_at, capstan_ctx *ctx, const char *env);
 
-/* The PEM of the CRLs, concatenated. */
+/* The PEM of the CRLs, concatenated. *out is the caller's: capstan_buf_free(). */
 CAPSTAN_WARN_UNUSED int capstan_crl_pem(capstan_buf *out, capstan_ctx *ctx,
 	const capstan_buf *crls, size_t count);
 
@@ -192,12 +199,14 @@ CAPSTAN_WARN_UNUSED int capstan_crl_pem(capstan_buf *out, capstan_ctx *ctx,
  * Verifies a certificate (PEM, possibly with its chain, or DER) against the
  * environment's trust and revocations. 0 when it is good; CAPSTAN_EINVALID,
  * with the reason, when not. *cert (may be NULL) receives the inventory's
- * record of the certificate.
+ * record of the certificate, the caller's: capstan_cert_free(). DATA is only
+ * read during the call.
  */
-CAPSTAN_WARN_UNUSED int capstan_verify(capstan_ctx *ctx, const char *env, const unsigned char *data,
-	size_t len, capstan_cert **cert);
+CAPSTAN_WARN_UNUSED int capstan_verify(capstan_cert **cert, capstan_ctx *ctx, const char *env,
+	const unsigned char *data, size_t len);
 
-/* Prometheus text exposition: expiry per current certificate, counts by status. */
+/* Prometheus text exposition: expiry per current certificate, counts by
+ * status. *out is the caller's: capstan_buf_free(). */
 CAPSTAN_WARN_UNUSED int capstan_metrics(capstan_buf *out, capstan_ctx *ctx);
 
 CAPSTAN_END_API

@@ -4,7 +4,8 @@
  * each rejects trailing junk, overflow and empty input.
  *
  * Each returns 0 when the input is acceptable, else CAPSTAN_EINVALID and, when
- * why is not NULL, a static string saying what is wrong.
+ * why is not NULL, a static string (never freed) saying what is wrong. None
+ * needs a context; all are safe on any thread.
  */
 #ifndef CAPSTAN_PARSE_H
 #define CAPSTAN_PARSE_H
@@ -29,6 +30,18 @@ int capstan_check_dns_name(const char *s, const char **why);
 int capstan_is_hostname(const char *s);
 int capstan_check_uri(const char *s, const char **why);
 int capstan_check_email(const char *s, const char **why);
+
+typedef enum {
+	CAPSTAN_SAN_DNS = 0,
+	CAPSTAN_SAN_IP,
+	CAPSTAN_SAN_URI,
+	CAPSTAN_SAN_EMAIL
+} capstan_san_type;
+
+/* The one check of a SAN value of TYPE, as the issuer applies it: every front
+ * end (flags, configuration, batch lines) calls this, so none accepts a value
+ * the issuer would refuse. */
+int capstan_check_san(capstan_san_type type, const char *s, const char **why);
 
 /* Names of environments, certificates and services: they become file names in
  * bundles, so 1-64 of [A-Za-z0-9._-], not starting with '.' or '-'. */

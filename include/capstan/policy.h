@@ -40,7 +40,8 @@ typedef enum {
 /* An environment's name: an identifier (capstan_check_identifier) this long at most. */
 #define CAPSTAN_MAX_ENV_NAME         32
 
-/* Parse a key type name ("ec-p256", ...); CAPSTAN_EINVALID for an unknown or weak one. */
+/* Parse a key type name ("ec-p256", ...); CAPSTAN_EINVALID for an unknown or weak one.
+ * The *_name() and *_names() functions return static strings (never freed). */
 int capstan_key_type_parse(const char *name, capstan_key_type *out);
 const char *capstan_key_type_name(capstan_key_type type);
 

@@ -13,7 +13,10 @@
 
 CAPSTAN_BEGIN_API
 
-/* The data a template sees: strings, booleans, lists and maps. */
+/* The data a template sees: strings, booleans, lists and maps. A value made
+ * by a constructor below (NULL when out of memory) is the caller's until it
+ * is put into a map or list, which then owns it; a root is freed with
+ * capstan_tv_free(), which frees what it holds. Strings are copied in. */
 typedef struct capstan_tvalue capstan_tvalue;
 
 capstan_tvalue *capstan_tv_map(void);
@@ -26,7 +29,8 @@ int capstan_tv_put(capstan_tvalue *map, const char *key, capstan_tvalue *child);
 int capstan_tv_push(capstan_tvalue *list, capstan_tvalue *child);
 /* Shorthand for capstan_tv_put(map, key, capstan_tv_string(value)). */
 int capstan_tv_put_string(capstan_tvalue *map, const char *key, const char *value);
-/* The map's value under key, or NULL. */
+/* Readers: the pointers they return are borrowed from the value and live
+ * while it does (never free them). The map's value under key, or NULL. */
 const capstan_tvalue *capstan_tv_get(const capstan_tvalue *map, const char *key);
 /* Lists and maps: the number of items, the i-th item and (maps) its key. */
 size_t capstan_tv_count(const capstan_tvalue *value);
@@ -39,7 +43,8 @@ const char *capstan_tv_text(const capstan_tvalue *value);
 capstan_tvalue *capstan_tv_copy(const capstan_tvalue *value);
 void capstan_tv_free(capstan_tvalue *value);
 
-/* Renders TEXT (NAME is for messages) with DATA into *out (caller frees). */
+/* Renders TEXT (NAME is for messages) with DATA into *out, the caller's:
+ * capstan_buf_free(). */
 CAPSTAN_WARN_UNUSED int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name,
 	const char *text, size_t len, const capstan_tvalue *data);
 

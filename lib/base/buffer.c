@@ -61,7 +61,7 @@ int capstan_buf_set(capstan_ctx *ctx, capstan_buf *buf, const void *data, size_t
 	return capstan_buf_append(ctx, buf, data, len);
 }
 
-int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out, const char *s, size_t len)
+int capstan_secret_set(capstan_secret *out, capstan_ctx *ctx, const char *s, size_t len)
 {
 	char *copy;
 
@@ -77,7 +77,7 @@ int capstan_secret_set(capstan_ctx *ctx, capstan_secret *out, const char *s, siz
 	return 0;
 }
 
-int capstan_secret_from_file(capstan_ctx *ctx, capstan_secret *out, const char *path)
+int capstan_secret_from_file(capstan_secret *out, capstan_ctx *ctx, const char *path)
 {
 	char line[MAX_SECRET_LEN + 2], iobuf[BUFSIZ];
 	size_t len;
@@ -100,7 +100,7 @@ int capstan_secret_from_file(capstan_ctx *ctx, capstan_secret *out, const char *
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the first line of '%s' is longer than %d bytes",
 			path, MAX_SECRET_LEN);
 	} else {
-		rc = capstan_secret_set(ctx, out, line, len);
+		rc = capstan_secret_set(out, ctx, line, len);
 	}
 	capstan_wipe(line, sizeof(line));
 	return rc;

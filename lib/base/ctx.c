@@ -9,6 +9,6 @@ int capstan_require_store(capstan_ctx *ctx)
 
 int capstan_require_unlocked(capstan_ctx *ctx)
 {
-	return ctx->kek_set ? 0 : capstan_error(ctx, CAPSTAN_EAUTH,
-		"the inventory is locked: a passphrase is needed (--passphrase-file or CAPSTAN_PASSPHRASE)");
+	return ctx->kek_set ? 0 : capstan_error_at(ctx, CAPSTAN_EAUTH, CAPSTAN_FIELD_PASSPHRASE,
+		"the inventory is locked: its passphrase is needed");
 }

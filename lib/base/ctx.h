@@ -12,6 +12,7 @@ typedef struct capstan_store capstan_store;
 struct capstan_ctx {
 	int error_code;
 	char error_message[1024]; /* room for a quoted value and why it is refused */
+	unsigned error_subject; /* capstan_field bits of the last error */
 	struct ossl_lib_ctx_st *libctx;
 	capstan_store *store;
 	char *home;
@@ -32,6 +33,16 @@ int capstan_ctx_worker_new(capstan_ctx **out, const capstan_ctx *parent);
 
 /* Records a one-line message and returns code, so callers can `return capstan_error(...)`. */
 int capstan_error(capstan_ctx *ctx, int code, const char *fmt, ...) CAPSTAN_PRINTF(3, 4);
+/* The same, naming the inputs at fault (capstan_field bits). capstan_error
+ * itself records no subject, so a stale one never outlives its error. */
+int capstan_error_at(capstan_ctx *ctx, int code, unsigned subject, const char *fmt, ...) CAPSTAN_PRINTF(4, 5);
+/* Sets the subject of the error just recorded (by a helper that knows the
+ * value, not the field it came from); returns code. */
+int capstan_error_subject_set(capstan_ctx *ctx, int code, unsigned subject);
+/* An options struct at a public entry point: present, and of this header's
+ * version (see common.h); else CAPSTAN_EINVALID naming the struct. */
+int capstan_opts_check(capstan_ctx *ctx, const void *opts, unsigned version, unsigned want, const char *name);
+#define CAPSTAN_OPTS_CHECK(ctx, o, want, name) capstan_opts_check((ctx), (o), (o) ? (o)->version : 0u, (want), (name))
 /* Out of memory: the one error that needs no formatting. */
 int capstan_error_oom(capstan_ctx *ctx);
 

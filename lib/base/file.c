@@ -129,7 +129,7 @@ int capstan_file_write(capstan_ctx *ctx, const char *path, const void *data, siz
 	return capstan_file_commit(f, data, len);
 }
 
-int capstan_file_read(capstan_ctx *ctx, capstan_buf *out, const char *path, size_t max_len)
+int capstan_file_read(capstan_buf *out, capstan_ctx *ctx, const char *path, size_t max_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	unsigned char *buf = NULL;

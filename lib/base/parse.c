@@ -173,6 +173,24 @@ int capstan_check_email(const char *s, const char **why)
 	return check_hostname(at + 1, why);
 }
 
+int capstan_check_san(capstan_san_type type, const char *s, const char **why)
+{
+	unsigned char ip[16];
+	size_t len;
+
+	switch (type) {
+	case CAPSTAN_SAN_DNS:
+		return capstan_check_dns_name(s, why);
+	case CAPSTAN_SAN_IP:
+		return capstan_parse_ip(s, ip, &len, why);
+	case CAPSTAN_SAN_URI:
+		return capstan_check_uri(s, why);
+	case CAPSTAN_SAN_EMAIL:
+		return capstan_check_email(s, why);
+	}
+	return invalid(why, "unknown SAN type");
+}
+
 int capstan_check_identifier(const char *s, const char **why)
 {
 	size_t len = s ? strlen(s) : 0;

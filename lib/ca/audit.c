@@ -126,7 +126,7 @@ static int verify_head(capstan_ctx *ctx, int64_t last_id, const unsigned char la
 	return 0;
 }
 
-int capstan_audit_verify(capstan_ctx *ctx, int64_t *bad_id, int64_t *rows)
+int capstan_audit_verify(int64_t *bad_id, int64_t *rows, capstan_ctx *ctx)
 {
 	capstan_audit_iter *it = NULL;
 	capstan_audit_entry *e = NULL;

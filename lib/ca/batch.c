@@ -26,6 +26,7 @@ typedef struct {
 	capstan_x509_info info;
 	job_state state;
 	char error[300];
+	unsigned subject;    /* the inputs error is about (capstan_field bits) */
 } job;
 
 typedef struct {
@@ -57,6 +58,7 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 		if (rc < 0) {
 			j->state = JOB_FAILED;
 			snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(b->ctx));
+			j->subject = capstan_error_subject(b->ctx);
 			continue;
 		}
 		j->mint = capstan_issue_mint(&reqs[i], &j->plan, now);
@@ -137,7 +139,7 @@ static int report_committed(pending *p, capstan_batch_fn fn, void *payload)
 	int rc = 0;
 
 	for (size_t i = 0; i < p->count; i++) {
-		capstan_batch_result r = { p->index[i], p->certs[i], NULL };
+		capstan_batch_result r = { p->index[i], p->certs[i], NULL, 0 };
 		if (rc == 0 && fn)
 			rc = fn(&r, payload);
 		capstan_cert_free(p->certs[i]);
@@ -194,7 +196,8 @@ static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn,
 		if (j->state == JOB_SIGNED && write_job(b, j, &p.certs[p.count]) == 0) {
 			p.index[p.count++] = i;
 		} else {
-			capstan_batch_result r = { i, NULL, j->state == JOB_FAILED ? j->error : capstan_error_message(b->ctx) };
+			capstan_batch_result r = { i, NULL, j->state == JOB_FAILED ? j->error : capstan_error_message(b->ctx),
+				j->state == JOB_FAILED ? j->subject : capstan_error_subject(b->ctx) };
 			(*failed)++;
 			rc = fn ? fn(&r, payload) : 0;
 		}
@@ -228,7 +231,8 @@ int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t
 
 	if (n > MAX_THREADS)
 		n = MAX_THREADS;
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0)
+	if ((o && (rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_BATCH_OPTS_VERSION, "capstan_batch_opts")) < 0) ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0)
 		return rc;
 	if (count == 0)
 		return 0;

@@ -209,19 +209,22 @@ static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t
 	int rc;
 
 	if (capstan_check_identifier(o->env, &why) < 0 || strlen(o->env) > CAPSTAN_MAX_ENV_NAME)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid environment name '%s': %s",
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ENV, "invalid environment name '%s': %s",
 			o->env ? o->env : "", why ? why : "longer than 32 characters");
 	if (o->org && capstan_check_subject_value(o->org, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --org '%s': %s", o->org, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ORG, "invalid organization '%s': %s",
+			o->org, why);
 	if ((unsigned)o->key >= CAPSTAN_KEY__COUNT || (o->inter_key_set && (unsigned)o->inter_key >= CAPSTAN_KEY__COUNT))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_KEY, "unknown key type");
 	if ((rc = capstan_ca_lifetime(ctx, "the root lifetime", o->root_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_ROOT_DAYS * CAPSTAN_DAY_SECONDS, &lifetimes[0])) < 0 ||
 	    (rc = capstan_ca_lifetime(ctx, "the intermediate lifetime", o->ca_lifetime,
-		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * CAPSTAN_DAY_SECONDS, &lifetimes[1])) < 0 ||
-	    (rc = capstan_ca_lifetime(ctx, "the leaf lifetime", o->leaf_lifetime,
+		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * CAPSTAN_DAY_SECONDS, &lifetimes[1])) < 0)
+		return rc; /* the CA lifetimes have no field of their own in capstan_field */
+	/* The leaves' default is the environment's lifetime field, as a leaf's is issue's. */
+	if ((rc = capstan_ca_lifetime(ctx, "the leaf lifetime", o->leaf_lifetime,
 		     (int64_t)CAPSTAN_DEFAULT_LEAF_DAYS * CAPSTAN_DAY_SECONDS, &lifetimes[2])) < 0)
-		return rc;
+		return capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME);
 	return 0;
 }
 
@@ -292,8 +295,8 @@ static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int6
 	return capstan_ca_mint_ca(ctx, &spec, "init", inter);
 }
 
-int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,
-	capstan_cert **root_out, capstan_cert **inter_out)
+int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
+	capstan_ctx *ctx, const capstan_init_opts *o)
 {
 	capstan_key *keys[2] = { NULL, NULL };
 	capstan_buf sealed[2] = { CAPSTAN_BUF_INIT, CAPSTAN_BUF_INIT };
@@ -301,7 +304,8 @@ int capstan_env_init(capstan_ctx *ctx, const capstan_init_opts *o,
 	int64_t lifetimes[3] = { 0, 0, 0 };
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_init_opts(ctx, o, lifetimes)) < 0 ||
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_INIT_OPTS_VERSION, "capstan_init_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_init_opts(ctx, o, lifetimes)) < 0 ||
 	    (rc = capstan_require_unlocked(ctx)) < 0 || (rc = env_absent(ctx, o->env)) < 0)
 		return rc;
 	/* Keys are made before the transaction: RSA-4096 generation must not
@@ -327,7 +331,7 @@ done:
 	return rc;
 }
 
-int capstan_env_list(capstan_ctx *ctx, char ***names, size_t *count)
+int capstan_env_list(char ***names, size_t *count, capstan_ctx *ctx)
 {
 	capstan_strlist list = { 0 };
 	int rc;

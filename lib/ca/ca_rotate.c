@@ -103,14 +103,15 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 	return old_inter ? capstan_store_cert_supersede(ctx, old_inter, (*inter)->id) : 0;
 }
 
-int capstan_ca_rotate(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, capstan_cert **root_out,
-	capstan_cert **inter_out)
+int capstan_ca_rotate(capstan_cert **root_out, capstan_cert **inter_out, capstan_ctx *ctx,
+	const capstan_ca_rotate_opts *o)
 {
 	rotation r = { 0 };
 	capstan_cert *root = NULL, *inter = NULL;
 	int rc;
 
-	if ((rc = plan_rotation(ctx, o, &r)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_CA_ROTATE_OPTS_VERSION, "capstan_ca_rotate_opts")) < 0 ||
+	    (rc = plan_rotation(ctx, o, &r)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
 	    (rc = capstan_store_end(ctx, rotation_records(ctx, o, &r, &root, &inter))) < 0)
 		goto done;
 	if (root_out)

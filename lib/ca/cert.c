@@ -37,8 +37,8 @@ static int lookup_by_name(capstan_cert **out, capstan_ctx *ctx, const char *name
 			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no certificate named '%s'", name);
 		} else if (envs.count > 1) {
 			char *list = capstan_strlist_join(&envs, ", ");
-			rc = capstan_error(ctx, CAPSTAN_EAMBIGUOUS,
-				"'%s' exists in several environments (%s): add --env", name, list ? list : "?");
+			rc = capstan_error_at(ctx, CAPSTAN_EAMBIGUOUS, CAPSTAN_FIELD_ENV,
+				"'%s' exists in several environments (%s): name one", name, list ? list : "?");
 			free(list);
 		}
 		if (rc < 0) {

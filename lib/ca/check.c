@@ -117,7 +117,7 @@ static int check_schema(checker *k)
 static int check_audit(checker *k)
 {
 	int64_t bad = 0;
-	int rc = capstan_audit_verify(k->ctx, &bad, &k->sum->audit_rows);
+	int rc = capstan_audit_verify(&bad, &k->sum->audit_rows, k->ctx);
 
 	if (rc == CAPSTAN_EINVALID)
 		return report(k, "audit", "%s", capstan_error_message(k->ctx));
@@ -247,7 +247,7 @@ static int check_row(const capstan_store_check_row *row, void *payload)
 	return check_key(k, row, facts.spki_sha256, what);
 }
 
-int capstan_check(capstan_ctx *ctx, capstan_check_fn fn, void *payload, capstan_check_summary *summary)
+int capstan_check(capstan_check_summary *summary, capstan_ctx *ctx, capstan_check_fn fn, void *payload)
 {
 	checker k = { .ctx = ctx, .fn = fn, .payload = payload, .sum = summary, .now = time(NULL) };
 	int rc;

@@ -73,13 +73,15 @@ int capstan_home_default(char **out, capstan_ctx *ctx)
 	 * runs (./.local/...) or would create a stray tree (/nonexistent/...):
 	 * an inventory must be where it was the last time, so ask instead. */
 	if (!home || !*home)
-		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "HOME is not set: give --home DIR or set CAPSTAN_HOME");
+		return capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_HOME,
+			"HOME is not set: no default home, one must be named");
 	if (stat(home, &sb) < 0)
-		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "HOME '%s' %s: give --home DIR or set CAPSTAN_HOME", home,
+		return capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_HOME,
+			"HOME '%s' %s: no default home, one must be named", home,
 			errno == ENOENT ? "does not exist" : strerror(errno));
 	if (!S_ISDIR(sb.st_mode))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "HOME '%s' is not a directory: give --home DIR or set CAPSTAN_HOME",
-			home);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_HOME,
+			"HOME '%s' is not a directory: no default home, one must be named", home);
 	return (*out = capstan_aprintf("%s/.local/share/capstan", home)) ? 0 : capstan_error_oom(ctx);
 }
 
@@ -122,8 +124,7 @@ int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 	}
 	if (stat(db_path, &sb) < 0) {
 		if (!create) {
-			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND,
-				"no inventory in '%s' (create one with 'capstan init --env ENV')", home);
+			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no inventory in '%s'", home);
 			goto done;
 		}
 		/* A new inventory: its home is private, whoever made the directory. */
@@ -272,9 +273,6 @@ int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *pass)
 
 	if ((rc = capstan_require_store(ctx)) < 0)
 		return rc;
-	if (capstan_protect_process() < 0)
-		return capstan_error(ctx, CAPSTAN_ERROR, "cannot disable core dumps before loading keys: %s",
-			strerror(errno));
 	if (!pass || !pass->data || pass->len == 0)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "empty passphrase");
 	if (!capstan_home_has_keyring(ctx) && (rc = keyring_create(ctx, pass)) <= 0)

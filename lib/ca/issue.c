@@ -27,21 +27,26 @@ static int check_names(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_is
 
 	p->cn = o->cn ? o->cn : p->csr_cn;
 	if (!p->cn)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "--cn is required (the CSR names no CN)");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_CN, "a CN is required (the CSR names none)");
+	/* A CN the CSR brought is the CSR's fault. */
 	if (capstan_check_subject_value(p->cn, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --cn '%s': %s", p->cn, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, o->cn ? CAPSTAN_FIELD_CN : CAPSTAN_FIELD_CSR,
+			"invalid CN '%s'%s: %s", p->cn, o->cn ? "" : " in the CSR", why);
 	p->name = o->name ? o->name : p->cn;
 	if (capstan_check_identifier(p->name, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, o->name ? "invalid --name '%s': %s" :
-			"the CN '%s' cannot be a certificate name (%s): give --name", p->name, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_NAME, o->name ?
+			"invalid certificate name '%s': %s" :
+			"the CN '%s' cannot be a certificate name (%s): the certificate needs a name", p->name, why);
 	if (o->service && capstan_check_identifier(o->service, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid --service '%s': %s", o->service, why);
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_SERVICE, "invalid service name '%s': %s",
+			o->service, why);
 	if ((unsigned)o->profile >= CAPSTAN_PROFILE__COUNT)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown profile");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_PROFILE, "unknown profile");
 	if (o->key_set && (unsigned)o->key >= CAPSTAN_KEY__COUNT)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_KEY, "unknown key type");
 	if (o->renew_before < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "the renew-before window must be positive");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_RENEW_BEFORE,
+			"the renew-before window must be positive");
 	return 0;
 }
 
@@ -49,16 +54,21 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 {
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 ||
+	/* Here, so that issue and every request of a batch are checked alike. */
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_ISSUE_OPTS_VERSION, "capstan_issue_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &p->env)) < 0)
 		return rc;
 	if (o->csr && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn, &p->csr_sans)) < 0)
 		return rc;
 	if (o->csr && o->key_set)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "--key does not go with --csr: the CSR has its key");
-	if ((rc = check_names(ctx, o, p)) < 0 ||
-	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0 ||
-	    (rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_KEY,
+			"a key type does not go with a CSR: the CSR has its key");
+	if ((rc = check_names(ctx, o, p)) < 0)
+		return rc;
+	if ((rc = capstan_ca_lifetime(ctx, "the lifetime", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0)
+		return capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME);
+	if ((rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
 		return rc;
 	/* A window as long as the lifetime is kept as asked: capstan_renew_window
 	 * makes it a third of the validity, for every way a certificate comes in. */
@@ -145,7 +155,7 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_
 	return rc;
 }
 
-int capstan_issue(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_cert **out)
+int capstan_issue(capstan_cert **out, capstan_ctx *ctx, const capstan_issue_opts *o)
 {
 	capstan_issue_plan p = { 0 };
 	capstan_signers signers = { 0 };

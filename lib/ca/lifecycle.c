@@ -57,12 +57,12 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 
 	if (old->kind != CAPSTAN_KIND_LEAF)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"'%s' is a CA certificate: use 'capstan rotate --env %s --intermediate' or '--root'",
-			old->name, old->env);
+			"'%s' is a CA certificate: a CA is replaced by rotating the CA of %s (a new intermediate,"
+			" or a new root)", old->name, old->env);
 	if (!old->has_key)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"'%s' (%s) was issued from a CSR and cannot be %s here: issue it again from a new CSR"
-			" (capstan issue --csr)", old->name, old->env, verb);
+			"'%s' (%s) was issued from a CSR and cannot be %s here: issue it again from a new CSR",
+			old->name, old->env, verb);
 	if (old->status == CAPSTAN_STATUS_SUPERSEDED)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"serial %s of '%s' is superseded by a newer certificate: use the name to reach the current one",
@@ -81,9 +81,10 @@ int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_reissuable(ctx, old, kind)) < 0 ||
 	    (rc = capstan_require_unlocked(ctx)) < 0 ||
-	    (rc = capstan_store_env_get(ctx, old->env, &p->env)) < 0 ||
-	    (rc = capstan_ca_lifetime(ctx, "the lifetime (--days)", lifetime, old->lifetime, &p->lifetime)) < 0)
+	    (rc = capstan_store_env_get(ctx, old->env, &p->env)) < 0)
 		return rc;
+	if ((rc = capstan_ca_lifetime(ctx, "the lifetime", lifetime, old->lifetime, &p->lifetime)) < 0)
+		return capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME);
 	for (size_t i = 0; i < old->san_count; i++)
 		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
 			return capstan_error_oom(ctx);
@@ -188,12 +189,12 @@ done:
 	return rc;
 }
 
-int capstan_renew(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
+int capstan_renew(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime)
 {
 	return reissue(ctx, cert, REISSUE_RENEW, lifetime, out);
 }
 
-int capstan_rotate(capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime, capstan_cert **out)
+int capstan_rotate(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime)
 {
 	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, out);
 }
@@ -232,8 +233,8 @@ static int revoke_records(capstan_ctx *ctx, const capstan_cert *cert, capstan_re
 	return rc;
 }
 
-int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason,
-	capstan_revocation *out)
+int capstan_revoke_ex(capstan_revocation *out, capstan_ctx *ctx, const capstan_cert *cert,
+	capstan_revoke_reason reason)
 {
 	capstan_revocation r = { 0 };
 	int rc;
@@ -242,7 +243,7 @@ int capstan_revoke_ex(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke
 		return rc;
 	if (cert->kind != CAPSTAN_KIND_LEAF)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"'%s' is a CA certificate: rotate the CA instead (capstan rotate --env %s --intermediate)",
+			"'%s' is a CA certificate: rotate the CA instead (a new intermediate for %s)",
 			cert->name, cert->env);
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		return rc;
@@ -264,5 +265,5 @@ void capstan_revocation_clear(capstan_revocation *r)
 
 int capstan_revoke(capstan_ctx *ctx, const capstan_cert *cert, capstan_revoke_reason reason)
 {
-	return capstan_revoke_ex(ctx, cert, reason, NULL);
+	return capstan_revoke_ex(NULL, ctx, cert, reason);
 }

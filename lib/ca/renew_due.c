@@ -224,7 +224,8 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 	size_t count = 0;
 	int rc, failures = 0;
 
-	if ((rc = capstan_require_store(ctx)) < 0)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_DUE_OPTS_VERSION, "capstan_due_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0)
 		return rc;
 	if (opts->env && (rc = capstan_store_env_get(ctx, opts->env, &env)) < 0)
 		return rc;

@@ -7,25 +7,16 @@
 
 #include "request.h"
 
-typedef int (*check_fn)(const char *value, const char **why);
-
-static int check_ip(const char *value, const char **why)
-{
-	unsigned char ip[16];
-	size_t len;
-
-	return capstan_parse_ip(value, ip, &len, why);
-}
-
 static const struct san_type {
 	const char *prefix; /* as stored: "DNS:" */
-	const char *option; /* as typed: "--dns" */
-	check_fn check;
+	const char *what;   /* for messages: "DNS name" */
+	capstan_field field; /* where it came from, for the front end to name */
+	capstan_san_type type;
 } san_types[] = {
-	{ "DNS:", "--dns", capstan_check_dns_name },
-	{ "IP:", "--ip", check_ip },
-	{ "URI:", "--uri", capstan_check_uri },
-	{ "email:", "--email", capstan_check_email },
+	{ "DNS:", "DNS name", CAPSTAN_FIELD_DNS, CAPSTAN_SAN_DNS },
+	{ "IP:", "IP address", CAPSTAN_FIELD_IP, CAPSTAN_SAN_IP },
+	{ "URI:", "URI", CAPSTAN_FIELD_URI, CAPSTAN_SAN_URI },
+	{ "email:", "e-mail address", CAPSTAN_FIELD_EMAIL, CAPSTAN_SAN_EMAIL },
 };
 
 static int add_san(capstan_ctx *ctx, capstan_strlist *out, const struct san_type *t, const char *value)
@@ -34,12 +25,12 @@ static int add_san(capstan_ctx *ctx, capstan_strlist *out, const struct san_type
 	char *entry;
 	int rc = 0;
 
-	if (t->check(value, &why) < 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid %s '%s': %s", t->option, value, why);
+	if (capstan_check_san(t->type, value, &why) < 0)
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, t->field, "invalid %s '%s': %s", t->what, value, why);
 	if (!(entry = capstan_aprintf("%s%s", t->prefix, value)))
 		return capstan_error_oom(ctx);
 	/* DNS names compare without regard to case: keep one, in lower case. */
-	if (t->check == capstan_check_dns_name)
+	if (t->type == CAPSTAN_SAN_DNS)
 		for (char *p = entry + strlen(t->prefix); *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 	if (!capstan_strlist_contains(out, entry) && capstan_strlist_push(out, entry) < 0)
@@ -76,7 +67,8 @@ static int add_from_csr(capstan_ctx *ctx, const capstan_strlist *csr_sans, capst
 		if (t == 4)
 			continue;
 		if ((rc = add_san(ctx, out, &san_types[t], san + strlen(san_types[t].prefix))) < 0)
-			return capstan_error(ctx, rc, "the CSR asks for a bad SAN: %s", capstan_error_message(ctx));
+			return capstan_error_at(ctx, rc, CAPSTAN_FIELD_CSR, "the CSR asks for a bad SAN: %s",
+				capstan_error_message(ctx));
 	}
 	return 0;
 }
@@ -108,7 +100,8 @@ int capstan_request_sans(capstan_ctx *ctx, const capstan_issue_opts *opts, const
 	}
 	/* The cap first: each SAN added is checked against those before it. */
 	if (given > CAPSTAN_MAX_SANS || (!given && csr_sans && csr_sans->count > CAPSTAN_MAX_SANS))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "%zu subject alternative names: at most %d in one certificate",
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, given ? CAPSTAN_FIELD_SANS : CAPSTAN_FIELD_CSR,
+			"%zu subject alternative names: at most %d in one certificate",
 			given ? given : csr_sans->count, CAPSTAN_MAX_SANS);
 	if (given)
 		rc = add_from_options(ctx, opts, out);
@@ -117,13 +110,12 @@ int capstan_request_sans(capstan_ctx *ctx, const capstan_issue_opts *opts, const
 	if (rc < 0)
 		return rc;
 	if (out->count > CAPSTAN_MAX_SANS)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, given ? CAPSTAN_FIELD_SANS : CAPSTAN_FIELD_CSR,
 			"%zu subject alternative names: at most %d in one certificate", out->count, CAPSTAN_MAX_SANS);
 	if (opts->profile == CAPSTAN_PROFILE_SERVER && !has_prefix(out, "DNS:") && !has_prefix(out, "IP:"))
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"profile server needs a DNS or IP SAN: add --dns or --ip (or use a host name as --cn)");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_DNS | CAPSTAN_FIELD_IP,
+			"profile server needs a DNS or IP SAN, or a CN that is a host name");
 	if (opts->profile == CAPSTAN_PROFILE_PEER && out->count == 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"profile peer needs at least one SAN: add --dns, --ip, --uri or --email");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_SANS, "profile peer needs at least one SAN");
 	return 0;
 }

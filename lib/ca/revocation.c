@@ -165,14 +165,15 @@ done:
 	return rc;
 }
 
-int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan_buf **crls, size_t *count)
+int capstan_crl_generate(capstan_buf **crls, size_t *count, capstan_ctx *ctx, const capstan_crl_opts *opts)
 {
 	capstan_crl_item *items = NULL;
 	capstan_buf *out;
 	size_t n = 0;
 	int rc;
 
-	if ((rc = crl_build(ctx, opts, 0, 0, &items, &n)) < 0)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_CRL_OPTS_VERSION, "capstan_crl_opts")) < 0 ||
+	    (rc = crl_build(ctx, opts, 0, 0, &items, &n)) < 0)
 		return rc;
 	if (!(out = calloc(n ? n : 1, sizeof(*out)))) {
 		capstan_crl_items_free(items, n);
@@ -188,12 +189,16 @@ int capstan_crl_generate(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan
 	return 0;
 }
 
-int capstan_crl_items(capstan_ctx *ctx, const capstan_crl_opts *opts, capstan_crl_item **items, size_t *count)
+int capstan_crl_items(capstan_crl_item **items, size_t *count, capstan_ctx *ctx, const capstan_crl_opts *opts)
 {
-	capstan_crl_opts o = *opts;
+	capstan_crl_opts o;
+	int rc;
 
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_CRL_OPTS_VERSION, "capstan_crl_opts")) < 0)
+		return rc;
+	o = *opts;
 	o.single = 0; /* roots come too: never one CRL */
-	return crl_build(ctx, &o, 1, opts->version >= 2 && opts->reuse, items, count);
+	return crl_build(ctx, &o, 1, opts->reuse, items, count);
 }
 
 void capstan_crl_items_free(capstan_crl_item *items, size_t count)
@@ -206,7 +211,7 @@ void capstan_crl_items_free(capstan_crl_item *items, size_t count)
 	free(items);
 }
 
-int capstan_crl_refresh_at(capstan_ctx *ctx, const char *env_name, time_t *refresh_at)
+int capstan_crl_refresh_at(time_t *refresh_at, capstan_ctx *ctx, const char *env_name)
 {
 	capstan_store_env env;
 	capstan_cert **issuers = NULL;

@@ -50,8 +50,8 @@ static int check_record(capstan_ctx *ctx, const capstan_buf *leaf, const char *e
 	return rc;
 }
 
-int capstan_verify(capstan_ctx *ctx, const char *env_name, const unsigned char *data, size_t len,
-	capstan_cert **out)
+int capstan_verify(capstan_cert **out, capstan_ctx *ctx, const char *env_name, const unsigned char *data,
+	size_t len)
 {
 	capstan_store_env env;
 	capstan_cert **roots = NULL, **inters = NULL;

@@ -132,24 +132,28 @@ static int check_writable(capstan_ctx *ctx, const capstan_material *m, capstan_f
 		return capstan_error(ctx, CAPSTAN_EINVALID, "format %s needs a certificate, and none was given", name);
 	if (capstan_format_needs_password(fmt)) {
 		if (!o->password || !o->password->data)
-			return capstan_error(ctx, CAPSTAN_EAUTH,
-				"format %s needs a password: give --password-file or set CAPSTAN_STORE_PASSWORD", name);
+			return capstan_error_at(ctx, CAPSTAN_EAUTH, CAPSTAN_FIELD_PASSWORD,
+				"format %s needs a store password", name);
 		if (o->password->len < CAPSTAN_MIN_STORE_PASSWORD)
-			return capstan_error(ctx, CAPSTAN_EINVALID,
+			return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_PASSWORD,
 				"the store password is too short: at least %d characters (keytool's rule)",
 				CAPSTAN_MIN_STORE_PASSWORD);
 	}
 	if (o->legacy && fmt != CAPSTAN_FORMAT_PKCS12 && fmt != CAPSTAN_FORMAT_TRUSTSTORE)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "--legacy is for PKCS12 (pkcs12, truststore) only");
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_LEGACY,
+			"legacy encryption is for PKCS12 (pkcs12, truststore) only");
 	return 0;
 }
 
 int capstan_material_write(capstan_buf *out, capstan_ctx *ctx, const capstan_material *m,
 	capstan_format fmt, const capstan_write_opts *o)
 {
-	const char *alias = o->alias ? o->alias : m->alias;
+	const char *alias;
 	int rc;
 
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_WRITE_OPTS_VERSION, "capstan_write_opts")) < 0)
+		return rc;
+	alias = o->alias ? o->alias : m->alias;
 	if ((rc = check_writable(ctx, m, fmt, o)) < 0)
 		return rc;
 	switch (fmt) {

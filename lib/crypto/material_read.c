@@ -101,7 +101,7 @@ static int take_pem_object(capstan_ctx *ctx, loaded *l, const char *label, const
 	}
 	if (strstr(label, "CERTIFICATE REQUEST"))
 		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"'%s' is a certificate signing request: issue it with 'capstan issue --csr'", name);
+			"'%s' is a certificate signing request: a CA issues a certificate for it; it is not converted", name);
 	if (strcmp(label, "PUBLIC KEY") == 0)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' holds a public key: a private key is needed", name);
 	return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' holds a PEM '%s', which capstan does not read", name, label);
@@ -292,10 +292,14 @@ static int order_chain(capstan_ctx *ctx, STACK_OF(X509) *pool, EVP_PKEY *key, ST
 
 int capstan_material_from_files(capstan_material **out, capstan_ctx *ctx, const capstan_convert_inputs *in)
 {
-	loaded l = { sk_X509_new_null(), NULL, NULL };
-	capstan_material *m = calloc(1, sizeof(*m));
+	loaded l = { NULL, NULL, NULL };
+	capstan_material *m = NULL;
 	int rc;
 
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, in, CAPSTAN_CONVERT_INPUTS_VERSION, "capstan_convert_inputs")) < 0)
+		return rc;
+	l.certs = sk_X509_new_null();
+	m = calloc(1, sizeof(*m));
 	if (!l.certs || !m || !(m->chain = sk_X509_new_null()) || !(m->trust = sk_X509_new_null())) {
 		rc = capstan_error_oom(ctx);
 		goto done;

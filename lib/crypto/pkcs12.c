@@ -141,7 +141,8 @@ int capstan_pkcs12_read(capstan_ctx *ctx, const char *name, const unsigned char 
 	if (PKCS12_mac_present(p12) && PKCS12_verify_mac(p12, pw, -1) != 1) {
 		ERR_clear_error();
 		rc = pass && pass->data ? capstan_error(ctx, CAPSTAN_EAUTH, "wrong password for '%s'", name) :
-			capstan_error(ctx, CAPSTAN_EAUTH, "'%s' is a password-protected PKCS12: give --password-file", name);
+			capstan_error_at(ctx, CAPSTAN_EAUTH, CAPSTAN_FIELD_INPUT_PASSWORD,
+				"'%s' is a password-protected PKCS12: its password is needed", name);
 		goto done;
 	}
 	if (PKCS12_parse(p12, pw, key, &cert, &ca) != 1) {

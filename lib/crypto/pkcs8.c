@@ -54,7 +54,8 @@ int capstan_pkcs8_decrypt(EVP_PKEY **out, capstan_ctx *ctx, const char *name, co
 	if (!enc || p != der + len) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "'%s' holds a malformed encrypted key", name);
 	} else if (!pass || !pass->data) {
-		rc = capstan_error(ctx, CAPSTAN_EAUTH, "'%s' is an encrypted key: give its password (--password-file)", name);
+		rc = capstan_error_at(ctx, CAPSTAN_EAUTH, CAPSTAN_FIELD_INPUT_PASSWORD,
+			"'%s' is an encrypted key: its password is needed", name);
 	} else if (!(p8 = PKCS8_decrypt_ex(enc, pass->data, (int)pass->len, ctx->libctx, NULL))) {
 		ERR_clear_error();
 		rc = capstan_error(ctx, CAPSTAN_EAUTH, "wrong password for '%s'", name);

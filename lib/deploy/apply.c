@@ -77,28 +77,10 @@ static int ensure_env(applier *a, const capstan_config_env *e)
 	io.root_lifetime = e->root.lifetime;
 	io.ca_lifetime = e->intermediate.lifetime;
 	io.leaf_lifetime = leaf.lifetime;
-	if (!a->o->dry_run && capstan_env_init(a->ctx, &io, NULL, NULL) < 0)
+	if (!a->o->dry_run && capstan_env_init(NULL, NULL, a->ctx, &io) < 0)
 		return capstan_error(a->ctx, capstan_error_last(a->ctx), "environment '%s': %s", e->name,
 			capstan_error_message(a->ctx));
 	return step(a, CAPSTAN_STEP_CREATE_ENV, e->name, NULL, "new", NULL);
-}
-
-static void issue_opts(const capstan_config_cert *c, const capstan_config_defaults *d, const char *env,
-	const char *service, capstan_issue_opts *o)
-{
-	o->env = env;
-	o->cn = c->cn;
-	o->name = c->name;
-	o->service = service;
-	o->profile = c->profile;
-	o->key_set = d->key_set;
-	o->key = d->key;
-	o->lifetime = d->lifetime;
-	o->renew_before = d->renew_before;
-	o->dns = (const char *const *)c->dns, o->dns_count = c->dns_count;
-	o->ip = (const char *const *)c->ip, o->ip_count = c->ip_count;
-	o->uri = (const char *const *)c->uri, o->uri_count = c->uri_count;
-	o->email = (const char *const *)c->email, o->email_count = c->email_count;
 }
 
 /* "IP:0:0::1" and "IP:::1" are one address: compare canonical text. */
@@ -184,7 +166,7 @@ static int plan_cert(applier *a, const capstan_config_env *e, const capstan_conf
 
 	memset(w, 0, sizeof(*w));
 	w->o = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
-	issue_opts(c, &d, e->name, s->name, &w->o);
+	capstan_config_issue_opts(c, &d, e->name, s->name, &w->o);
 	w->s = s;
 	w->c = c;
 	snprintf(w->reason, sizeof(w->reason), "new");
@@ -215,11 +197,17 @@ typedef struct {
 
 /* A certificate that could not be issued: reported with its own reason,
  * naming its entry of the file; the others go on. */
-static int report_failure(batch_run *run, const wanted *w, const char *error)
+static int report_failure(batch_run *run, const wanted *w, const capstan_batch_result *r)
 {
 	applier *a = run->a;
-	char *why = capstan_aprintf("%s: services.%s, certificate '%s' in %s: %s", a->config->path, w->s->name,
-		w->c->name, run->e->name, error);
+	const char *error = r->error;
+	char path[200], hint[300];
+	char *why;
+
+	snprintf(path, sizeof(path), "services.%s.certs[%zu]", w->s->name, (size_t)(w->c - w->s->certs));
+	capstan_config_subject_hint(r->subject, path, hint, sizeof(hint));
+	why = capstan_aprintf("%s: services.%s, certificate '%s' in %s: %s%s", a->config->path, w->s->name,
+		w->c->name, run->e->name, error, hint);
 	capstan_apply_step s = { CAPSTAN_STEP_FAILED, run->e->name, w->c->name, why ? why : error, NULL };
 	int rc = a->fn ? a->fn(&s, a->payload) : 0;
 
@@ -234,7 +222,7 @@ static int batch_sink(const capstan_batch_result *r, void *payload)
 	const wanted *w = &run->w[r->index];
 
 	if (!r->cert)
-		return report_failure(run, w, r->error);
+		return report_failure(run, w, r);
 	return step(run->a, w->reissue ? CAPSTAN_STEP_REISSUE : CAPSTAN_STEP_ISSUE, run->e->name, w->c->name,
 		w->reason, r->cert->serial);
 }
@@ -347,7 +335,7 @@ static int prune_line(applier *a, const capstan_store_env *env, const char *serv
 		return 0;
 	}
 	snprintf(why, sizeof(why), "service %s no longer names it%s", service,
-		a->o->prune ? "" : "; left valid (apply --prune revokes it)");
+		a->o->prune ? "" : "; left valid");
 	if (rc == 0 && a->o->prune && !a->o->dry_run)
 		rc = capstan_revoke(a->ctx, cert, CAPSTAN_REASON_CESSATION_OF_OPERATION);
 	if (rc == 0)
@@ -423,13 +411,14 @@ static int prune_env(applier *a, const capstan_config_env *e)
 	return rc;
 }
 
-int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o, capstan_apply_fn fn,
-	void *payload, size_t *changes)
+int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o,
+	capstan_apply_fn fn, void *payload)
 {
 	applier a = { ctx, config, o, fn, payload, 0, 0, 0 };
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_APPLY_OPTS_VERSION, "capstan_apply_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
 	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0))
 		return rc;
 	for (size_t i = 0; rc == 0 && i < config->env_count; i++) {

@@ -148,7 +148,7 @@ static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, c
 	if ((rc = capstan_store_cert_latest(ctx, env->id, name, CAPSTAN_KIND_LEAF, &cert)) == CAPSTAN_ENOTFOUND ||
 	    (rc == 0 && cert->status != CAPSTAN_STATUS_VALID)) {
 		/* One revoked or missing line does not hold back the rest of the service. */
-		char *why = capstan_aprintf("%s/%s: '%s' is left out: it has no valid certificate (%s); run capstan apply",
+		char *why = capstan_aprintf("%s/%s: '%s' is left out: it has no valid certificate (%s); applying the configuration issues one",
 			env->name, bd->o->service, name, cert ? capstan_status_name(cert->status) : "none issued");
 		rc = why && capstan_strlist_push(&bd->b->warnings, why) == 0 ? 0 : capstan_error_oom(ctx);
 		free(why);
@@ -347,7 +347,7 @@ static int service_certs(capstan_ctx *ctx, build *bd, const capstan_store_env *e
 	int rc = capstan_store_service_get(ctx, env->id, service, &sv);
 
 	if (rc == CAPSTAN_ENOTFOUND)
-		rc = capstan_error(ctx, rc, "no service '%s' in environment '%s': run capstan apply first", service, env->name);
+		rc = capstan_error(ctx, rc, "no service '%s' in environment '%s': applying the configuration records it", service, env->name);
 	if (rc == 0 && (rc = capstan_delivery_decode(ctx, sv.delivery, &bd->delivery)) == 0 &&
 	    (rc = capstan_delivery_lines(ctx, sv.certs, &bd->delivery, host, lines)) == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "service '%s' has no host '%s'%s", service, host,
@@ -402,7 +402,7 @@ static int warn_old_issuers(capstan_ctx *ctx, build *bd, const capstan_store_env
 	if (!bd->old_issuers)
 		return 0;
 	why = capstan_aprintf("%s/%s: %zu certificate%s under an older intermediate, whose revocations crl.pem"
-		" (the current intermediate's CRL) does not list: run capstan renew --due --from-old-ca", env->name,
+		" (the current intermediate's CRL) does not list: renew them onto the current intermediate", env->name,
 		bd->o->service, bd->old_issuers, bd->old_issuers == 1 ? " is" : "s are");
 	rc = why && capstan_strlist_push(&bd->b->warnings, why) == 0 ? 0 : capstan_error_oom(ctx);
 	free(why);
@@ -489,7 +489,8 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 	char *template_name = NULL;
 	int rc, new_password = 0;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_BUNDLE_OPTS_VERSION, "capstan_bundle_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &env)) < 0 ||
 	    (rc = service_certs(ctx, &bd, &env, &template_name, &lines)) < 0 ||
 	    (rc = capstan_template_set_load(&bd.set, ctx, o->templates_dir, template_name)) < 0 ||
@@ -497,8 +498,8 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 		goto done;
 	bd.keystores = bd.set->keystores == KEYSTORES_YES || (bd.set->keystores == KEYSTORES_ASKED && o->keystores);
 	if (o->new_password && !bd.keystores) {
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "service '%s' has no keystores (template %s): --new-password has"
-			" nothing to change", o->service, template_name);
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "service '%s' has no keystores (template %s): a new keystore"
+			" password has nothing to change", o->service, template_name);
 		goto done;
 	}
 	if (bd.keystores && (rc = capstan_bundle_password(ctx, &env, o->service, o->password, o->new_password,
@@ -552,7 +553,7 @@ int capstan_template_check(capstan_ctx *ctx, const char *dir, const char *target
 	return rc;
 }
 
-int capstan_cert_services(capstan_ctx *ctx, const char *env_name, const char *cert_name, char ***names, size_t *count)
+int capstan_cert_services(char ***names, size_t *count, capstan_ctx *ctx, const char *env_name, const char *cert_name)
 {
 	capstan_store_env env;
 	capstan_strlist list = { 0 };

@@ -70,7 +70,7 @@ int capstan_bundle_add_crls(capstan_ctx *ctx, capstan_bundle *b, const capstan_s
 
 	o.env = env->name;
 	o.reuse = 1;
-	if ((rc = capstan_crl_items(ctx, &o, &items, &n)) < 0)
+	if ((rc = capstan_crl_items(&items, &n, ctx, &o)) < 0)
 		return rc;
 	b->crl_refresh_at = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {

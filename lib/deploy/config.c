@@ -165,17 +165,10 @@ static int defaults_block(walker *w, yaml_node_t *n, const char *path, const cha
 
 typedef int (*check_fn)(const char *, const char **);
 
-static int check_ip(const char *s, const char **why)
-{
-	unsigned char ip[16];
-	size_t len;
-
-	return capstan_parse_ip(s, ip, &len, why);
-}
-
-/* A list of values (a single value counts as a list of one), each checked. */
-static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn check, const char *what,
-	char ***items, size_t *count)
+/* A list of values (a single value counts as a list of one), each checked:
+ * by check, or (check NULL) as a SAN of type san. */
+static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn check, capstan_san_type san,
+	const char *what, char ***items, size_t *count)
 {
 	yaml_node_item_t *start = NULL, *top = NULL;
 	size_t n_items;
@@ -195,7 +188,7 @@ static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn chec
 		int rc;
 		if (!item || (rc = scalar(w, item, path, &s)) < 0)
 			return item ? rc : fail(w, n, path, "broken list");
-		if (check(s, &why) < 0)
+		if ((check ? check(s, &why) : capstan_check_san(san, s, &why)) < 0)
 			return fail(w, item, path, "bad %s '%s': %s", what, s, why);
 		if (!((*items)[i] = strdup(s)))
 			return capstan_error_oom(w->ctx);
@@ -238,38 +231,85 @@ static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 			fail(w, v, path, "unknown profile '%s' (expected %s)", s, capstan_profile_names()) : 0;
 	}
 	if (strcmp(key, "dns") == 0)
-		return value_list(w, v, path, capstan_check_dns_name, "DNS name", &c->dns, &c->dns_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_DNS, "DNS name", &c->dns, &c->dns_count);
 	if (strcmp(key, "ip") == 0)
-		return value_list(w, v, path, check_ip, "IP address", &c->ip, &c->ip_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_IP, "IP address", &c->ip, &c->ip_count);
 	if (strcmp(key, "uri") == 0)
-		return value_list(w, v, path, capstan_check_uri, "URI", &c->uri, &c->uri_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_URI, "URI", &c->uri, &c->uri_count);
 	if (strcmp(key, "email") == 0)
-		return value_list(w, v, path, capstan_check_email, "e-mail address", &c->email, &c->email_count);
+		return value_list(w, v, path, NULL, CAPSTAN_SAN_EMAIL, "e-mail address", &c->email, &c->email_count);
 	return defaults_pair(w, key, v, path, &c->settings); /* key, days, renew_before */
 }
 
-/* What the issuer would refuse, refused now: the profile's SAN needs. */
+/* A certificate's keys, by the library's names for the fields they fill. */
+static const struct {
+	unsigned field;
+	const char *key;
+} cert_keys_by_field[] = {
+	{ CAPSTAN_FIELD_NAME, "name" }, { CAPSTAN_FIELD_CN, "cn" }, { CAPSTAN_FIELD_PROFILE, "profile" },
+	{ CAPSTAN_FIELD_KEY, "key" }, { CAPSTAN_FIELD_LIFETIME, "days" }, { CAPSTAN_FIELD_RENEW_BEFORE, "renew_before" },
+	{ CAPSTAN_FIELD_DNS, "dns" }, { CAPSTAN_FIELD_IP, "ip" }, { CAPSTAN_FIELD_URI, "uri" },
+	{ CAPSTAN_FIELD_EMAIL, "email" },
+};
+
+void capstan_config_subject_hint(unsigned subject, const char *path, char *out, size_t size)
+{
+	size_t n = sizeof(cert_keys_by_field) / sizeof(cert_keys_by_field[0]), named = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n && size > strlen(out); i++) {
+		if (!(subject & cert_keys_by_field[i].field))
+			continue;
+		/* The first in full, the others as siblings: "(P.dns or .ip)". */
+		snprintf(out + strlen(out), size - strlen(out), "%s%s.%s", named ? " or " : " (", named ? "" : path,
+			cert_keys_by_field[i].key);
+		named++;
+	}
+	if (named)
+		snprintf(out + strlen(out), size - strlen(out), ")");
+}
+
+/* What the issuer would refuse, refused now: the profile's SAN needs, named
+ * by the keys that would supply them. */
 static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_config_cert *c)
 {
 	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 	capstan_strlist sans = { 0 };
+	char hint[300];
 	int rc;
 
 	if (!c->name)
 		return fail(w, n, path, "a certificate needs a name");
 	if (!c->cn && !(c->cn = strdup(c->name)))
 		return capstan_error_oom(w->ctx);
-	o.cn = c->cn;
-	o.profile = c->profile;
-	o.dns = (const char *const *)c->dns, o.dns_count = c->dns_count;
-	o.ip = (const char *const *)c->ip, o.ip_count = c->ip_count;
-	o.uri = (const char *const *)c->uri, o.uri_count = c->uri_count;
-	o.email = (const char *const *)c->email, o.email_count = c->email_count;
+	capstan_config_issue_opts(c, NULL, NULL, NULL, &o);
 	rc = capstan_request_sans(w->ctx, &o, c->cn, NULL, &sans);
 	capstan_strlist_free(&sans);
-	if (rc < 0)
-		return fail(w, n, path, "%s", capstan_error_message(w->ctx));
+	if (rc < 0) {
+		capstan_config_subject_hint(capstan_error_subject(w->ctx), path, hint, sizeof(hint));
+		return fail(w, n, path, "%s%s", capstan_error_message(w->ctx), hint);
+	}
 	return 0;
+}
+
+void capstan_config_issue_opts(const capstan_config_cert *c, const capstan_config_defaults *d, const char *env,
+	const char *service, capstan_issue_opts *o)
+{
+	o->env = env;
+	o->cn = c->cn;
+	o->name = c->name;
+	o->service = service;
+	o->profile = c->profile;
+	if (d) {
+		o->key_set = d->key_set;
+		o->key = d->key;
+		o->lifetime = d->lifetime;
+		o->renew_before = d->renew_before;
+	}
+	o->dns = (const char *const *)c->dns, o->dns_count = c->dns_count;
+	o->ip = (const char *const *)c->ip, o->ip_count = c->ip_count;
+	o->uri = (const char *const *)c->uri, o->uri_count = c->uri_count;
+	o->email = (const char *const *)c->email, o->email_count = c->email_count;
 }
 
 static int has_key(walker *w, yaml_node_t *map, const char *key)
@@ -314,7 +354,7 @@ static int host_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 		return capstan_error_oom(w->ctx);
 	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > 64)
 		return fail(w, v, path, "bad host name '%s' (letters, digits, '.', '_', '-')", key);
-	return value_list(w, v, path, check_name, "certificate name", &h->certs, &h->cert_count);
+	return value_list(w, v, path, check_name, 0, "certificate name", &h->certs, &h->cert_count);
 }
 
 static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -339,7 +379,7 @@ static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char
 			&r->readwrite_count;
 		if (!list)
 			return fail(w, v, path, "broken mapping");
-		if ((rc = value_list(w, list, path, check_etcd_text, "key prefix", items, count)) < 0)
+		if ((rc = value_list(w, list, path, check_etcd_text, 0, "key prefix", items, count)) < 0)
 			return rc;
 	}
 	return 0;
@@ -355,7 +395,7 @@ static int etcd_user_pair(walker *w, const char *key, yaml_node_t *v, const char
 		return capstan_error_oom(w->ctx);
 	if (check_etcd_text(key, &why) < 0)
 		return fail(w, v, path, "bad etcd user '%s': %s", key, why);
-	return value_list(w, v, path, check_name, "etcd role", &u->roles, &u->role_count);
+	return value_list(w, v, path, check_name, 0, "etcd role", &u->roles, &u->role_count);
 }
 
 static int etcd_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -657,7 +697,7 @@ int capstan_config_load(capstan_config **out, capstan_ctx *ctx, const char *path
 	capstan_buf text = CAPSTAN_BUF_INIT;
 	int rc;
 
-	if ((rc = capstan_file_read(ctx, &text, path, MAX_CONFIG)) < 0)
+	if ((rc = capstan_file_read(&text, ctx, path, MAX_CONFIG)) < 0)
 		return rc;
 	rc = capstan_config_parse(out, ctx, path, (const char *)text.data, text.len);
 	capstan_buf_free(&text);

@@ -19,7 +19,7 @@
 #include "delivery.h"
 #include "store/store.h"
 
-int capstan_deploy_lock(capstan_ctx *ctx, int *fd, int wait_seconds)
+int capstan_deploy_lock(int *fd, capstan_ctx *ctx, int wait_seconds)
 {
 	char *path = capstan_aprintf("%s/deploy.lock", ctx->home ? ctx->home : ".");
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
@@ -35,7 +35,7 @@ int capstan_deploy_lock(capstan_ctx *ctx, int *fd, int wait_seconds)
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot lock '%s': %s", path, strerror(errno));
 		else if (tries-- <= 0)
-			rc = capstan_error(ctx, CAPSTAN_ERROR, "another renew --due --bundle-dir has held '%s' for %d s"
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "another delivery has held the deploy lock '%s' for %d s"
 				" (a hook that hangs?): nothing was delivered by this run, what is owed stays owed",
 				path, wait_seconds);
 		else
@@ -150,7 +150,8 @@ int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *o)
 	capstan_strlist envs = { 0 };
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0)
 		return rc;
 	if (o->env ? capstan_strlist_push(&envs, o->env) < 0 : (rc = capstan_store_env_names(ctx, &envs)) < 0) {
 		capstan_strlist_free(&envs);
@@ -273,7 +274,7 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	return rc;
 }
 
-int capstan_deploy_owed(capstan_ctx *ctx, const capstan_deploy_opts *o, capstan_deploy_item **items, size_t *count)
+int capstan_deploy_owed(capstan_deploy_item **items, size_t *count, capstan_ctx *ctx, const capstan_deploy_opts *o)
 {
 	capstan_store_env env = { 0 };
 	capstan_store_deploy *rows = NULL;
@@ -282,7 +283,8 @@ int capstan_deploy_owed(capstan_ctx *ctx, const capstan_deploy_opts *o, capstan_
 	int64_t revoked = 0, revoked_env = -1;
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (o->env && (rc = capstan_store_env_get(ctx, o->env, &env)) < 0))
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0 || (o->env && (rc = capstan_store_env_get(ctx, o->env, &env)) < 0))
 		return rc;
 	if ((rc = capstan_store_deploy_list(ctx, env.id, &rows, &n)) == 0 && !(out = calloc(n ? n : 1, sizeof(*out))))
 		rc = capstan_error_oom(ctx);
@@ -339,7 +341,7 @@ static int reissue_revoked(capstan_ctx *ctx, const capstan_deploy_item *it)
 		capstan_cert *cert = NULL, *fresh = NULL;
 		rc = capstan_store_cert_latest(ctx, env.id, names.items[i], CAPSTAN_KIND_LEAF, &cert);
 		/* One that cannot be reissued (issued from a CSR) is left out by the render, with a warning. */
-		if (rc == 0 && cert->status == CAPSTAN_STATUS_REVOKED && capstan_rotate(ctx, cert, 0, &fresh) < 0 &&
+		if (rc == 0 && cert->status == CAPSTAN_STATUS_REVOKED && capstan_rotate(&fresh, ctx, cert, 0) < 0 &&
 		    capstan_error_last(ctx) != CAPSTAN_EINVALID)
 			rc = capstan_error_last(ctx);
 		rc = rc == CAPSTAN_ENOTFOUND ? 0 : rc;
@@ -365,16 +367,18 @@ static int record_failure(capstan_ctx *ctx, int64_t id, int rc)
 	return rc;
 }
 
-int capstan_deploy_render(capstan_ctx *ctx, const capstan_deploy_opts *o, const capstan_deploy_item *it,
-	capstan_bundle **out)
+int capstan_deploy_render(capstan_bundle **out, capstan_ctx *ctx, const capstan_deploy_opts *o,
+	const capstan_deploy_item *it)
 {
 	capstan_bundle_opts bo = CAPSTAN_BUNDLE_OPTS_INIT;
 	capstan_bundle *b = NULL;
-	char *installed = o->prefix ? capstan_aprintf("%s/%s/%s%s%s", o->prefix, it->env, it->service,
-		*it->host ? "/" : "", it->host) : NULL;
+	char *installed = NULL;
 	int rc;
 
-	if (o->prefix && !installed)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0)
+		return rc;
+	if (o->prefix && !(installed = capstan_aprintf("%s/%s/%s%s%s", o->prefix, it->env, it->service,
+		*it->host ? "/" : "", it->host)))
 		return capstan_error_oom(ctx);
 	bo.env = it->env, bo.service = it->service, bo.host = *it->host ? it->host : NULL;
 	bo.dir = installed ? installed : it->path;
@@ -441,14 +445,14 @@ static int put_deployed(capstan_ctx *ctx, capstan_buf *out, const capstan_store_
 	return rc;
 }
 
-int capstan_deploy_metrics(capstan_ctx *ctx, capstan_buf *out)
+int capstan_deploy_metrics(capstan_buf *out, capstan_ctx *ctx)
 {
 	capstan_deploy_opts o = CAPSTAN_DEPLOY_OPTS_INIT;
 	capstan_store_deploy *rows = NULL;
 	size_t n = 0;
 	int64_t revoked = 0, revoked_env = -1;
 	static const char help[] =
-		"# HELP capstan_redeploy_pending 1 when a delivered bundle is owed a render or its hook (renew --due --bundle-dir retries it).\n"
+		"# HELP capstan_redeploy_pending 1 when a delivered bundle is owed a render or its hook (the next delivery retries it).\n"
 		"# TYPE capstan_redeploy_pending gauge\n"
 		"# HELP capstan_redeploy_failures Failed attempts since the bundle was last delivered.\n"
 		"# TYPE capstan_redeploy_failures gauge\n"

@@ -114,7 +114,7 @@ int capstan_metrics(capstan_buf *out, capstan_ctx *ctx)
 		     "# HELP capstan_certificates Leaf certificates by environment and status.\n"
 		     "# TYPE capstan_certificates gauge\n")) < 0 ||
 	    (rc = capstan_store_status_counts(ctx, time(NULL), put_count, &sink)) < 0 ||
-	    (rc = capstan_deploy_metrics(ctx, out)) < 0 || (rc = put_leaving_roots(ctx, out)) < 0 ||
+	    (rc = capstan_deploy_metrics(out, ctx)) < 0 || (rc = put_leaving_roots(ctx, out)) < 0 ||
 	    (rc = put_text(ctx, out,
 		     "# HELP capstan_metrics_generated_seconds When this file was written (Unix time).\n"
 		     "# TYPE capstan_metrics_generated_seconds gauge\n")) < 0)

@@ -129,7 +129,7 @@ static int load_dir(capstan_ctx *ctx, capstan_template_set *set, const char *dir
 			rc = capstan_error_oom(ctx);
 			break;
 		}
-		if ((rc = capstan_file_read(ctx, &text, file, MAX_TEMPLATE_FILE)) == 0)
+		if ((rc = capstan_file_read(&text, ctx, file, MAX_TEMPLATE_FILE)) == 0)
 			rc = add_file(ctx, set, e->d_name, (const char *)text.data, text.len, file);
 		capstan_buf_free(&text);
 		free(file);

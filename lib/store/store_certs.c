@@ -149,8 +149,7 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 		if (!out->name)
 			rc = capstan_error_oom(ctx);
 	} else if (step == SQLITE_DONE) {
-		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND,
-			"unknown environment '%s' (create it with 'capstan init --env %s')", name, name);
+		rc = capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_ENV, "unknown environment '%s'", name);
 	} else {
 		rc = capstan_store_error(ctx, "cannot read environments");
 	}
@@ -544,7 +543,8 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	char sql[1024];
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0)
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_LIST_OPTS_VERSION, "capstan_list_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0)
 		return rc;
 	/* --expiring-within ranges over the not_after index and sorts what it
 	 * finds (few); everything else streams the environments, then their

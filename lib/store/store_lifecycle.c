@@ -374,7 +374,7 @@ int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name
 		if (!out->template_name || !out->certs || !out->delivery)
 			rc = capstan_error_oom(ctx);
 	} else if (step == SQLITE_DONE) {
-		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no service '%s' in this environment (capstan apply records it)", name);
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no service '%s' in this environment (applying the configuration records it)", name);
 	} else {
 		rc = capstan_store_error(ctx, "cannot read a service");
 	}

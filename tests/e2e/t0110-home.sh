@@ -7,7 +7,7 @@
 mkdir -p "$T/cwd" && cd "$T/cwd" || exit 1
 nohome() { env -u CAPSTAN_HOME -u HOME "$@"; }
 
-refuses "HOME unset: refused" 1 "HOME is not set: give --home DIR or set CAPSTAN_HOME" \
+refuses "HOME unset: refused" 1 "HOME is not set: no default home, one must be named \(--home DIR or CAPSTAN_HOME\)" \
 	nohome "$CAPSTAN" list
 refuses "and init too" 1 "HOME is not set" nohome "$CAPSTAN" --passphrase-file "$PASS" init --env dev
 refuses "HOME empty: refused" 1 "HOME is not set" env -u CAPSTAN_HOME HOME= "$CAPSTAN" list
@@ -18,7 +18,7 @@ refuses "apply with HOME unset" 1 "HOME is not set" nohome "$CAPSTAN" --passphra
 refuses "and apply --dry-run" 1 "HOME is not set" nohome "$CAPSTAN" apply --config "$T/c.yaml" --dry-run
 is "nothing was made in the current directory" "$(ls -A)" ""
 
-refuses "HOME that does not exist: refused" 1 "HOME '$T/gone' does not exist: give --home DIR or set CAPSTAN_HOME" \
+refuses "HOME that does not exist: refused" 1 "HOME '$T/gone' does not exist: no default home, one must be named \(--home DIR or CAPSTAN_HOME\)" \
 	env -u CAPSTAN_HOME HOME="$T/gone" "$CAPSTAN" --passphrase-file "$PASS" init --env dev
 check_fails "and it was not created" test -e "$T/gone"
 : >"$T/afile"

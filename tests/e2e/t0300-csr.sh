@@ -51,7 +51,7 @@ refuses "a garbage CSR is refused" 1 "not a PEM or DER certificate signing reque
 refuses "an empty CSR is refused" 1 "empty" cap issue --env dev --profile server --csr "$T/empty.csr"
 refuses "a missing CSR file is refused" 1 "cannot open '.*missing.csr'" \
 	cap issue --env dev --profile server --csr "$T/missing.csr"
-refuses "--key with --csr is refused" 1 "--key does not go with --csr" \
+refuses "--key with --csr is refused" 1 "a key type does not go with a CSR: the CSR has its key \(--key\)" \
 	cap issue --env dev --profile client --csr "$T/ed.csr" --name other --key ec-p256
 head -c 100000 /dev/urandom | base64 >"$T/huge.csr"
 refuses "a huge CSR is refused" 1 "larger than" cap issue --env dev --profile client --csr "$T/huge.csr"

@@ -49,7 +49,7 @@ is "show by serial in upper case with colons" \
 	"$("$CAPSTAN" --json show "$(echo "$serial" | tr a-f A-F | sed 's/../&:/g; s/:$//')" | jq -r .name)" worker
 check "show prints the details" "$CAPSTAN" show worker
 like "show names the profile" "$(cat "$T/out")" 'profile: +client'
-refuses "a name in several environments needs --env" 1 "'web.internal' exists in several environments \(dev, prod\): add --env" \
+refuses "a name in several environments needs --env" 1 "'web.internal' exists in several environments \(dev, prod\): name one \(--env\)" \
 	"$CAPSTAN" show web.internal
 is "--env picks one" "$("$CAPSTAN" --json show web.internal --env prod | jq -r .env)" prod
 refuses "an unknown name" 1 "no certificate named 'nothing'" "$CAPSTAN" show nothing

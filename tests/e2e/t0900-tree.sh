@@ -136,8 +136,8 @@ int main(int argc, char **argv)
 	if (argc != 3 || capstan_ctx_new(&ctx) < 0)
 		return 2;
 	if (capstan_home_open(ctx, argv[1], CAPSTAN_OPEN_CREATE) == 0 &&
-	    capstan_secret_from_file(ctx, &pass, argv[2]) == 0 && capstan_home_unlock(ctx, &pass) == 0 &&
-	    capstan_env_init(ctx, &env, NULL, NULL) == 0 && capstan_issue(ctx, &req, &cert) == 0)
+	    capstan_secret_from_file(&pass, ctx, argv[2]) == 0 && capstan_home_unlock(ctx, &pass) == 0 &&
+	    capstan_env_init(NULL, NULL, ctx, &env) == 0 && capstan_issue(&cert, ctx, &req) == 0)
 		rc = fwrite(cert->der, 1, cert->der_len, stdout) == cert->der_len ? 0 : 1;
 	else
 		fprintf(stderr, "%s\n", capstan_error_message(ctx));

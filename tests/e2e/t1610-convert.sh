@@ -87,13 +87,13 @@ printf -- '-----BEGIN CERTIFICATE-----\n!!!not*base64!!!\n-----END CERTIFICATE--
 refuses_no_file "base64 junk in PEM armour" "junk.pem' is truncated or not valid PEM" conv --in "$T/junk.pem" --to der
 refuses_no_file "a wrong password" "wrong password for '.*rt.p12'" \
 	conv --in "$T/rt.p12" --to pem --in-password-file <(echo wrong-password)
-refuses_no_file "a PKCS12 without its password" "is a password-protected PKCS12: give --password-file" \
+refuses_no_file "a PKCS12 without its password" "is a password-protected PKCS12: its password is needed \(--in-password-file or --password-file\)" \
 	conv --in "$T/rt.p12" --to pem
 refuses_no_file "a wrong password for an encrypted key" "wrong password for '.*web.enc'" \
 	conv --in "$T/web.enc" --to key --in-password-file <(echo wrong-password)
 refuses_no_file "a mismatched key" "the private key does not match any certificate given" \
 	conv --in "$T/web.chain" --key "$T/other.key" --to pkcs12 --password-file "$T/pw"
-refuses_no_file "a missing password" "format pkcs12 needs a password: give --password-file or set CAPSTAN_STORE_PASSWORD" \
+refuses_no_file "a missing password" "format pkcs12 needs a store password \(--password-file or CAPSTAN_STORE_PASSWORD\)" \
 	conv --in "$T/web.chain" --key "$T/web.key" --to pkcs12
 refuses_no_file "a too short password" "at least 6 characters" \
 	conv --in "$T/web.chain" --key "$T/web.key" --to pkcs12 --password-file <(echo abc)
@@ -112,13 +112,13 @@ refuses_no_file "random bytes" "is not a certificate, a private key or a PKCS12 
 refuses_no_file "an empty file" "'.*empty' is empty" conv --in "$T/empty" --to der
 refuses_no_file "two keys" "two private keys given" conv --in "$T/web.key" --key "$T/other.key" --to key
 refuses_no_file "a JKS as input is named" "is a JKS keystore" conv --in "$T/web.jks" --to pem --password-file "$T/pw"
-refuses_no_file "--legacy on JKS" "--legacy is for PKCS12" conv --in "$T/web.chain" --key "$T/web.key" --to jks --legacy --password-file "$T/pw"
+refuses_no_file "--legacy on JKS" "legacy encryption is for PKCS12 \(pkcs12, truststore\) only \(--legacy\)" conv --in "$T/web.chain" --key "$T/web.key" --to jks --legacy --password-file "$T/pw"
 refuses "an unknown --to" 2 "invalid --to 'p7b'" conv --in "$T/web.cert" --to p7b --out "$T/x"
 refuses "--in is required" 2 "--in is required" conv --to der --out "$T/x"
 printf 'precious\n' >"$T/keep.pem"
 refuses "a failed conversion leaves an existing file alone" 1 "not a certificate" conv --in "$T/random.bin" --to der --out "$T/keep.pem"
 is "still there, unchanged" "$(cat "$T/keep.pem")" precious
-refuses "export pkcs12 without a password" 1 "needs a password" cap export web.internal --format pkcs12 --out "$T/nopw.p12"
+refuses "export pkcs12 without a password" 1 "needs a store password \(--password-file or CAPSTAN_STORE_PASSWORD\)" cap export web.internal --format pkcs12 --out "$T/nopw.p12"
 check_fails "and no file" test -e "$T/nopw.p12"
 
 done_testing

@@ -162,7 +162,7 @@ check "bundle creates missing parents" cap bundle --env dev --service web --out 
 
 # Refusals leave the previous bundle as it was.
 cp -a "$B/etcd" "$T/etcd-before"
-refuses "an unknown service" 1 "no service 'nginx' in environment 'dev': run capstan apply first" \
+refuses "an unknown service" 1 "no service 'nginx' in environment 'dev': applying the configuration records it" \
 	cap bundle --env dev --service nginx --out "$B/etcd"
 "$CAPSTAN" revoke etcd-2 --env dev >/dev/null
 # One revoked line does not hold back the rest of the service: it is left out, and said.

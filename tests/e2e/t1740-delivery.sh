@@ -168,7 +168,7 @@ like "a root rotation redelivers the bundles" "$(cat "$T/out")" "redeployed dev/
 is "all three" "$(wc -l <"$HOOKLOG")" 3
 is "whose ca.pem has both roots" "$(grep -c 'BEGIN CERTIFICATE' "$D/dev/spark/ca.pem")" 2
 like "and each says its leaves are under an older intermediate" "$(cat "$T/err")" \
-	"^capstan: warning: dev/etcd: 2 certificates are under an older intermediate, .* run capstan renew --due --from-old-ca"
+	"^capstan: warning: dev/etcd: 2 certificates are under an older intermediate, .* renew them onto the current intermediate"
 
 at +40d renew --due --env dev >"$T/out" 2>&1
 like "renew --due announces when the old root leaves the trust bundle" "$(cat "$T/out")" \
@@ -193,7 +193,7 @@ sed -e '/^  spark:/,/^  etcd:/{/^  etcd:/!d}' -e '/name: root,/d' -e 's/node-a: 
 	"$dir/data/delivery.yaml" >"$T/trimmed.yaml"
 at +50d apply --config "$T/trimmed.yaml" >"$T/out" 2>"$T/err"
 is "apply without --prune succeeds" "$?" 0
-like "and says what it leaves" "$(cat "$T/out")" "! dev/root: left \(service etcd no longer names it; left valid \(apply --prune revokes it\)\)"
+like "and says what it leaves" "$(cat "$T/out")" "! dev/root: left \(service etcd no longer names it; left valid; apply --prune revokes it\)"
 like "spark too" "$(cat "$T/out")" "! dev/spark-node: left"
 is "both still valid" "$(at +50d --json list --env dev | jq -r '[.[] | select(.name == "root" or .name == "spark-node")] | length')" 2
 at +50d apply --config "$T/trimmed.yaml" --prune >"$T/out" 2>"$T/err"

@@ -120,7 +120,7 @@ declare -A convert_says=(
 	[jks-truncated]="'$H/jks-truncated' is a JKS keystore: capstan writes JKS but reads PKCS12"
 	[p12-truncated]="'$H/p12-truncated' $not_material"
 	[a-crl]="'$H/a-crl' holds a PEM 'X509 CRL', which capstan does not read"
-	[csr-junk]="'$H/csr-junk' is a certificate signing request: issue it with 'capstan issue --csr'"
+	[csr-junk]="'$H/csr-junk' is a certificate signing request: a CA issues a certificate for it; it is not converted"
 )
 for f in empty garbage random pem-junk pem-random pem-unterminated key-junk der-truncated der-huge-length \
 	der-mangled der-deep huge jks-truncated p12-truncated a-crl csr-junk; do
@@ -146,7 +146,7 @@ hostile "convert a chain with a stranger in it" "cannot tell the leaf: 'web' and
 	"$CAPSTAN" convert --in "$H/chain-with-stranger" --to chain --out "$T/out-dir/c.pem"
 
 not_csr="not a PEM or DER certificate signing request"
-bad_san="the CSR asks for a bad SAN: invalid --dns"
+bad_san="the CSR asks for a bad SAN: invalid DNS name"
 declare -A csr_says=(
 	[empty]="the CSR is empty"
 	[garbage]="$not_csr"
@@ -156,7 +156,7 @@ declare -A csr_says=(
 	[csr-bad-signature]="the CSR's signature does not verify"
 	[csr-rsa1024]="RSA key of 1024 bits is too weak"
 	[one-byte]="$not_csr"
-	[csr-ctrl-cn]="invalid --cn 'evil.a\.internal': control characters are not allowed"
+	[csr-ctrl-cn]="invalid CN 'evil.a\.internal' in the CSR: control characters are not allowed"
 	[csr-double-wildcard]="$bad_san '\*\.\*\.internal'"
 	[csr-300-sans]="300 subject alternative names: at most 100 in one certificate"
 	[csr-bad-san]="$bad_san 'bad_name\.internal'"
@@ -223,9 +223,9 @@ hostile "bundle with an empty --out" "--out '[^']*' must be an absolute path" \
 hostile "bundle a template set that names a file outside" "bad bundle file name '$T/out-dir/b/ca\.pem'" \
 	cap --templates "$T/tpl" bundle --env dev --service web --out "$T/out-dir/b"
 
-hostile "issue a CN with a newline" "invalid --cn 'a.b': control characters are not allowed" \
+hostile "issue a CN with a newline" "invalid CN 'a.b': control characters are not allowed \(--cn\)" \
 	cap issue --env dev --profile server --cn "$(printf 'a\nb')"
-hostile "issue a name with a slash" "invalid --name '\.\./\.\./escape': must not start with '\.' or '-'" \
+hostile "issue a name with a slash" "invalid certificate name '\.\./\.\./escape': must not start with '\.' or '-' \(--name\)" \
 	cap issue --env dev --profile server --cn ok.internal --name ../../escape
 hostile "issue for 10^15 days" "invalid --days '1000000000000000': duration too long" \
 	cap issue --env dev --profile server --cn ok.internal --days 1000000000000000

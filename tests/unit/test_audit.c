@@ -16,13 +16,13 @@ static void test_rows_for_changes(void **state)
 
 	(void)state;
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	o.env = "dev";
 	o.cn = "c1";
 	o.profile = CAPSTAN_PROFILE_CLIENT;
-	assert_ok(ctx, capstan_issue(ctx, &o, &leaf));
+	assert_ok(ctx, capstan_issue(&leaf, ctx, &o));
 	/* A refused change writes nothing. */
-	assert_int_equal(capstan_issue(ctx, &o, NULL), CAPSTAN_EEXISTS);
+	assert_int_equal(capstan_issue(NULL, ctx, &o), CAPSTAN_EEXISTS);
 	assert_ok(ctx, capstan_audit_iter_new(&it, ctx));
 	while ((rc = capstan_audit_iter_next(&e, it)) == 0) {
 		assert_true(n < 3);
@@ -58,11 +58,11 @@ static void test_chain_verifies_and_chains(void **state)
 	int64_t bad = -1, rows = -1;
 
 	(void)state;
-	assert_ok(ctx, capstan_audit_verify(ctx, &bad, &rows));
+	assert_ok(ctx, capstan_audit_verify(&bad, &rows, ctx));
 	assert_int_equal(rows, 0); /* an empty log is intact */
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
-	assert_ok(ctx, capstan_audit_verify(ctx, &bad, &rows));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
+	assert_ok(ctx, capstan_audit_verify(&bad, &rows, ctx));
 	assert_int_equal(rows, 2);
 	assert_int_equal(bad, 0);
 	assert_ok(ctx, capstan_audit_iter_new(&it, ctx));

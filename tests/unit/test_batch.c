@@ -62,7 +62,7 @@ static capstan_ctx *with_env(char **home)
 	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
 
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	return ctx;
 }
 
@@ -130,7 +130,7 @@ static void test_bad_requests_fail_alone(void **state)
 	bo.group = 2;
 	res.count = 8;
 	res.reader = reader_of(home);
-	assert_ok(ctx, capstan_audit_verify(ctx, &bad, &rows_before));
+	assert_ok(ctx, capstan_audit_verify(&bad, &rows_before, ctx));
 	assert_int_equal(capstan_issue_batch(ctx, req, 8, &bo, collect, &res), CAPSTAN_EINVALID);
 	assert_string_equal(capstan_error_message(ctx), "4 of 8 certificates could not be issued");
 
@@ -164,7 +164,7 @@ static void test_bad_requests_fail_alone(void **state)
 		assert_ok(ctx, capstan_cert_lookup(&c, ctx, res.serial[i], "dev"));
 		assert_int_equal(c->status, CAPSTAN_STATUS_VALID);
 		assert_true(c->has_key);
-		assert_ok(ctx, capstan_verify(ctx, "dev", c->der, c->der_len, NULL));
+		assert_ok(ctx, capstan_verify(NULL, ctx, "dev", c->der, c->der_len));
 		capstan_cert_free(c);
 	}
 	{
@@ -177,7 +177,7 @@ static void test_bad_requests_fail_alone(void **state)
 		capstan_cert_free(c);
 	}
 	/* one audit row per certificate issued, and the chain intact */
-	assert_ok(ctx, capstan_audit_verify(ctx, &bad, &rows_after));
+	assert_ok(ctx, capstan_audit_verify(&bad, &rows_after, ctx));
 	assert_int_equal(rows_after, rows_before + 4);
 	results_clear(&res);
 	capstan_ctx_free(ctx);

@@ -55,7 +55,7 @@ static int setup(void **state)
 
 	f->ctx = unit_open_home(&f->home);
 	assert_ok(f->ctx, capstan_config_parse(&config, f->ctx, "unit.yaml", config_text, strlen(config_text)));
-	assert_ok(f->ctx, capstan_apply(f->ctx, config, &ao, NULL, NULL, &changes));
+	assert_ok(f->ctx, capstan_apply(&changes, f->ctx, config, &ao, NULL, NULL));
 	assert_true(changes > 0);
 	capstan_config_free(config);
 	snprintf(f->out, sizeof(f->out), "%.*s/out", (int)(strlen(f->home) - 5), f->home);
@@ -422,7 +422,7 @@ static void test_keystores_and_passwords(void **state)
 	o.env = "dev";
 	o.service = "hdfs";
 	o.dir = INSTALL_DIR;
-	assert_ok(f->ctx, capstan_secret_set(f->ctx, &given, "given-Pass.1", 12));
+	assert_ok(f->ctx, capstan_secret_set(&given, f->ctx, "given-Pass.1", 12));
 	o.password = &given;
 	assert_ok(f->ctx, capstan_bundle_build(&again, f->ctx, &o));
 	assert_ok(f->ctx, capstan_bundle_write_dir(f->ctx, again, dir));
@@ -439,7 +439,7 @@ static void test_keystores_and_passwords(void **state)
 	free(pw2);
 	capstan_bundle_free(again);
 	/* ...which must be fit for a configuration file */
-	assert_ok(f->ctx, capstan_secret_set(f->ctx, &given, "has space", 9));
+	assert_ok(f->ctx, capstan_secret_set(&given, f->ctx, "has space", 9));
 	again = NULL;
 	assert_int_equal(capstan_bundle_build(&again, f->ctx, &o), CAPSTAN_EINVALID);
 	capstan_secret_free(&given);

@@ -205,26 +205,26 @@ static void test_capstan_verify(void **state)
 	pki *k = *state;
 
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	io.env = "prod";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	o.env = "dev";
 	o.cn = "client-a";
 	o.profile = CAPSTAN_PROFILE_CLIENT;
-	assert_ok(ctx, capstan_issue(ctx, &o, &leaf));
+	assert_ok(ctx, capstan_issue(&leaf, ctx, &o));
 	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_FORMAT_CHAIN, NULL));
 	assert_ok(ctx, capstan_export(&cert, ctx, leaf, CAPSTAN_FORMAT_CERT, NULL));
-	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, &found));
+	assert_ok(ctx, capstan_verify(&found, ctx, "dev", chain.data, chain.len));
 	assert_string_equal(found->serial, leaf->serial);
 	capstan_cert_free(found);
 	/* the leaf alone: the environment supplies its intermediate */
-	assert_ok(ctx, capstan_verify(ctx, "dev", cert.data, cert.len, NULL));
-	assert_ok(ctx, capstan_verify(ctx, "dev", leaf->der, leaf->der_len, NULL));
+	assert_ok(ctx, capstan_verify(NULL, ctx, "dev", cert.data, cert.len));
+	assert_ok(ctx, capstan_verify(NULL, ctx, "dev", leaf->der, leaf->der_len));
 	/* another environment's trust does not take it */
-	assert_int_equal(capstan_verify(ctx, "prod", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
-	assert_int_equal(capstan_verify(ctx, "nowhere", chain.data, chain.len, NULL), CAPSTAN_ENOTFOUND);
+	assert_int_equal(capstan_verify(NULL, ctx, "prod", chain.data, chain.len), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_verify(NULL, ctx, "nowhere", chain.data, chain.len), CAPSTAN_ENOTFOUND);
 	/* nor a chain from outside the inventory */
-	assert_int_equal(capstan_verify(ctx, "dev", k->chain_pem.data, k->chain_pem.len, NULL), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_verify(NULL, ctx, "dev", k->chain_pem.data, k->chain_pem.len), CAPSTAN_EINVALID);
 	capstan_buf_free(&chain);
 	capstan_buf_free(&cert);
 	capstan_cert_free(leaf);

@@ -88,8 +88,8 @@ static void test_bad(void **state)
 		  "  b:\n    template: etcd\n    certs: [ { name: x, profile: client } ]\n",
 		  "capstan.yaml:8: services.b: certificate name 'x' is used twice (also at line 5)" },
 		{ "environments: { dev: {} }\nservices:\n  a:\n    template: etcd\n    certs: [ { name: x, profile: server, cn: Web Server } ]\n",
-		  "capstan.yaml:5:14: services.a.certs[0]: profile server needs a DNS or IP SAN: add --dns or --ip "
-		  "(or use a host name as --cn)" },
+		  "capstan.yaml:5:14: services.a.certs[0]: profile server needs a DNS or IP SAN, or a CN that is a host "
+		  "name (services.a.certs[0].dns or .ip)" },
 		{ "environments: { dev: {} }\nservices:\n  a:\n    template: etcd\n    certs: [ { name: x } ]\n",
 		  "capstan.yaml:5:14: services.a.certs[0]: a certificate needs a profile (server, client, peer)" },
 		{ "environments: { dev: { root: { key: rsa-1024 } } }\n",

@@ -78,7 +78,7 @@ static void test_key_round_trip_and_refusals(void **state)
 	/* No certificate: a chain cannot be written; no password: no keystore. */
 	assert_int_equal(capstan_material_write(&out, ctx, m, CAPSTAN_FORMAT_CHAIN, &wo), CAPSTAN_EINVALID);
 	assert_int_equal(capstan_material_write(&out, ctx, m, CAPSTAN_FORMAT_PKCS8_ENC, &wo), CAPSTAN_EAUTH);
-	assert_ok(ctx, capstan_secret_set(ctx, &short_pw, "abc", 3));
+	assert_ok(ctx, capstan_secret_set(&short_pw, ctx, "abc", 3));
 	wo.password = &short_pw;
 	assert_int_equal(capstan_material_write(&out, ctx, m, CAPSTAN_FORMAT_PKCS8_ENC, &wo), CAPSTAN_EINVALID);
 	assert_null(out.data);

@@ -275,7 +275,7 @@ static capstan_cert *issue_client(capstan_ctx *ctx, const char *name)
 	o.env = "dev";
 	o.cn = name;
 	o.profile = CAPSTAN_PROFILE_CLIENT;
-	assert_ok(ctx, capstan_issue(ctx, &o, &cert));
+	assert_ok(ctx, capstan_issue(&cert, ctx, &o));
 	return cert;
 }
 
@@ -319,14 +319,14 @@ static void test_inventory_crls(void **state)
 
 	(void)state;
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, &root, &inter));
+	assert_ok(ctx, capstan_env_init(&root, &inter, ctx, &io));
 	a = issue_client(ctx, "alice");
 	b = issue_client(ctx, "bob");
 	c = issue_client(ctx, "carol");
 	assert_ok(ctx, capstan_revoke(ctx, a, CAPSTAN_REASON_KEY_COMPROMISE));
 	assert_ok(ctx, capstan_revoke(ctx, b, CAPSTAN_REASON_UNSPECIFIED));
 	co.env = "dev";
-	assert_ok(ctx, capstan_crl_items(ctx, &co, &items, &n));
+	assert_ok(ctx, capstan_crl_items(&items, &n, ctx, &co));
 	assert_int_equal(n, 2);
 	assert_false(items[0].is_root);
 	assert_true(items[1].is_root);

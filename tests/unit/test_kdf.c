@@ -62,7 +62,7 @@ static void derive(capstan_ctx *ctx, unsigned char kek[32], const char *pass, si
 {
 	capstan_secret s = CAPSTAN_SECRET_INIT;
 
-	assert_ok(ctx, capstan_secret_set(ctx, &s, pass, pass_len));
+	assert_ok(ctx, capstan_secret_set(&s, ctx, pass, pass_len));
 	assert_ok(ctx, capstan_kek_derive(ctx, kek, &s, salt, salt_len, n, r, p));
 	capstan_secret_free(&s);
 }

@@ -60,7 +60,7 @@ static void test_kek_derive(void **state)
 
 	(void)state;
 	assert_int_equal(capstan_ctx_new(&ctx), 0);
-	assert_ok(ctx, capstan_secret_set(ctx, &pass, "passphrase", 10));
+	assert_ok(ctx, capstan_secret_set(&pass, ctx, "passphrase", 10));
 	/* Low cost here: the parameters are the unit under test, not the cost. */
 	assert_ok(ctx, capstan_kek_derive(ctx, a, &pass, salt, 16, 1024, 8, 1));
 	assert_ok(ctx, capstan_kek_derive(ctx, b, &pass, salt, 16, 1024, 8, 1));
@@ -119,8 +119,9 @@ static void test_seal_needs_unlock(void **state)
 	capstan_ctx_free(ctx);
 }
 
-/* Once keys can be loaded, no core dump may hold them. */
-static void test_unlock_disables_core_dumps(void **state)
+/* Process-wide state is the program's decision: unlocking leaves it alone,
+ * and capstan_protect_process(), called by the program, sets it. */
+static void test_protect_is_explicit(void **state)
 {
 	char *home = NULL;
 	struct rlimit core = { RLIM_INFINITY, RLIM_INFINITY };
@@ -130,6 +131,8 @@ static void test_unlock_disables_core_dumps(void **state)
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &core);
 	ctx = unit_open_home(&home);
+	assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+	assert_int_equal(capstan_protect_process(), 0);
 	assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
 	assert_int_equal(getrlimit(RLIMIT_CORE, &core), 0);
 	assert_int_equal(core.rlim_cur, 0);
@@ -146,7 +149,7 @@ int main(void)
 		cmocka_unit_test(test_kek_derive),
 		cmocka_unit_test(test_seal_unseal),
 		cmocka_unit_test(test_seal_needs_unlock),
-		cmocka_unit_test(test_unlock_disables_core_dumps),
+		cmocka_unit_test(test_protect_is_explicit),
 	};
 	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }

@@ -32,14 +32,14 @@ static int setup(void **state)
 
 	f->ctx = unit_open_home(&f->home);
 	io.env = "dev";
-	assert_ok(f->ctx, capstan_env_init(f->ctx, &io, &f->root, &f->inter));
+	assert_ok(f->ctx, capstan_env_init(&f->root, &f->inter, f->ctx, &io));
 	o.env = "dev";
 	o.cn = "Web Server";
 	o.name = "web";
 	o.profile = CAPSTAN_PROFILE_SERVER;
 	o.dns = dns;
 	o.dns_count = 1;
-	assert_ok(f->ctx, capstan_issue(f->ctx, &o, &f->leaf));
+	assert_ok(f->ctx, capstan_issue(&f->leaf, f->ctx, &o));
 	assert_ok(f->ctx, capstan_export(&pem, f->ctx, f->leaf, CAPSTAN_FORMAT_KEY, NULL));
 	bio = BIO_new_mem_buf(pem.data, (int)pem.len);
 	f->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
@@ -70,7 +70,7 @@ static capstan_buf export_store(fixture *f, capstan_format fmt, const char *pass
 	capstan_write_opts wo = CAPSTAN_WRITE_OPTS_INIT;
 	capstan_buf out = CAPSTAN_BUF_INIT;
 
-	assert_ok(f->ctx, capstan_secret_set(f->ctx, &pw, password, strlen(password)));
+	assert_ok(f->ctx, capstan_secret_set(&pw, f->ctx, password, strlen(password)));
 	wo.password = &pw;
 	wo.alias = alias;
 	wo.legacy = legacy;
@@ -303,7 +303,7 @@ static void test_pkcs12_truststore(void **state)
 
 	ro.env = "dev";
 	ro.root = 1;
-	assert_ok(f->ctx, capstan_ca_rotate(f->ctx, &ro, &root2, &inter2));
+	assert_ok(f->ctx, capstan_ca_rotate(&root2, &inter2, f->ctx, &ro));
 	der = export_store(f, CAPSTAN_FORMAT_TRUSTSTORE, STORE_PASSWORD, NULL, 0);
 	p12 = parse_p12(&der);
 	bags = walk_bags(p12, STORE_PASSWORD);
@@ -327,8 +327,9 @@ static void test_password_rules(void **state)
 	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
 		wo.password = NULL;
 		assert_int_equal(capstan_export(&out, f->ctx, f->leaf, fmts[i], &wo), CAPSTAN_EAUTH);
-		assert_non_null(strstr(capstan_error_message(f->ctx), "needs a password"));
-		assert_ok(f->ctx, capstan_secret_set(f->ctx, &pw, "12345", 5));
+		assert_non_null(strstr(capstan_error_message(f->ctx), "needs a store password"));
+		assert_int_equal(capstan_error_subject(f->ctx), CAPSTAN_FIELD_PASSWORD);
+		assert_ok(f->ctx, capstan_secret_set(&pw, f->ctx, "12345", 5));
 		wo.password = &pw;
 		assert_int_equal(capstan_export(&out, f->ctx, f->leaf, fmts[i], &wo), CAPSTAN_EINVALID);
 		assert_non_null(strstr(capstan_error_message(f->ctx), "at least 6"));
@@ -336,7 +337,7 @@ static void test_password_rules(void **state)
 		assert_null(out.data);
 	}
 	/* The legacy protection is PKCS12's: a JKS cannot have it. */
-	assert_ok(f->ctx, capstan_secret_set(f->ctx, &pw, STORE_PASSWORD, strlen(STORE_PASSWORD)));
+	assert_ok(f->ctx, capstan_secret_set(&pw, f->ctx, STORE_PASSWORD, strlen(STORE_PASSWORD)));
 	wo.password = &pw;
 	wo.legacy = 1;
 	assert_int_equal(capstan_export(&out, f->ctx, f->leaf, CAPSTAN_FORMAT_JKS, &wo), CAPSTAN_EINVALID);
@@ -541,7 +542,7 @@ static void test_jks_truststore(void **state)
 
 	ro.env = "dev";
 	ro.root = 1;
-	assert_ok(f->ctx, capstan_ca_rotate(f->ctx, &ro, &root2, &inter2));
+	assert_ok(f->ctx, capstan_ca_rotate(&root2, &inter2, f->ctx, &ro));
 	jks = export_store(f, CAPSTAN_FORMAT_JKS_TRUSTSTORE, STORE_PASSWORD, NULL, 0);
 	r = (reader){ jks.data, jks.data + jks.len - 20 };
 	assert_int_equal(take_be(&r, 4), 0xFEEDFEEDu);
@@ -576,12 +577,12 @@ static void test_jks_refuses_bad_utf8(void **state)
 	capstan_write_opts wo = CAPSTAN_WRITE_OPTS_INIT;
 	capstan_buf out = CAPSTAN_BUF_INIT;
 
-	assert_ok(f->ctx, capstan_secret_set(f->ctx, &pw, "abc\xff\xfe" "def", 8));
+	assert_ok(f->ctx, capstan_secret_set(&pw, f->ctx, "abc\xff\xfe" "def", 8));
 	wo.password = &pw;
 	assert_int_equal(capstan_export(&out, f->ctx, f->leaf, CAPSTAN_FORMAT_JKS, &wo), CAPSTAN_EINVALID);
 	assert_non_null(strstr(capstan_error_message(f->ctx), "not valid UTF-8"));
 	capstan_secret_free(&pw);
-	assert_ok(f->ctx, capstan_secret_set(f->ctx, &pw, "abcdef\xc3", 7)); /* cut short */
+	assert_ok(f->ctx, capstan_secret_set(&pw, f->ctx, "abcdef\xc3", 7)); /* cut short */
 	wo.password = &pw;
 	assert_int_equal(capstan_export(&out, f->ctx, f->leaf, CAPSTAN_FORMAT_JKS, &wo), CAPSTAN_EINVALID);
 	capstan_secret_free(&pw);

@@ -11,12 +11,12 @@ static capstan_ctx *setup(char **home, capstan_cert **leaf, int64_t lifetime)
 	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	o.env = "dev";
 	o.cn = "svc.internal";
 	o.profile = CAPSTAN_PROFILE_SERVER;
 	o.lifetime = lifetime;
-	assert_ok(ctx, capstan_issue(ctx, &o, leaf));
+	assert_ok(ctx, capstan_issue(leaf, ctx, &o));
 	return ctx;
 }
 
@@ -35,7 +35,7 @@ static void test_renew_keeps_key_rotate_changes_it(void **state)
 
 	(void)state;
 	assert_ok(ctx, capstan_export(&k1, ctx, leaf, CAPSTAN_FORMAT_KEY, NULL));
-	assert_ok(ctx, capstan_renew(ctx, leaf, 30 * 86400, &renewed));
+	assert_ok(ctx, capstan_renew(&renewed, ctx, leaf, 30 * 86400));
 	assert_string_not_equal(renewed->serial, leaf->serial);
 	assert_int_equal(renewed->lifetime, 30 * 86400);
 	assert_ok(ctx, capstan_export(&k2, ctx, renewed, CAPSTAN_FORMAT_KEY, NULL));
@@ -44,8 +44,8 @@ static void test_renew_keeps_key_rotate_changes_it(void **state)
 	assert_ok(ctx, capstan_cert_lookup(&old, ctx, leaf->serial, NULL));
 	assert_int_equal(old->status, CAPSTAN_STATUS_SUPERSEDED);
 	/* The superseded serial cannot be renewed again. */
-	assert_int_equal(capstan_renew(ctx, old, 0, &rotated), CAPSTAN_EINVALID);
-	assert_ok(ctx, capstan_rotate(ctx, renewed, 0, &rotated));
+	assert_int_equal(capstan_renew(&rotated, ctx, old, 0), CAPSTAN_EINVALID);
+	assert_ok(ctx, capstan_rotate(&rotated, ctx, renewed, 0));
 	assert_int_equal(rotated->lifetime, 30 * 86400); /* the line keeps its lifetime */
 	assert_ok(ctx, capstan_export(&k3, ctx, rotated, CAPSTAN_FORMAT_KEY, NULL));
 	assert_false(k3.len == k1.len && memcmp(k3.data, k1.data, k1.len) == 0);
@@ -72,17 +72,17 @@ static void test_revoke(void **state)
 	assert_int_equal(r, 1);
 	assert_int_equal(capstan_revoke_reason_parse("stolen", &r), CAPSTAN_EINVALID);
 	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_FORMAT_CHAIN, NULL));
-	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, NULL));
+	assert_ok(ctx, capstan_verify(NULL, ctx, "dev", chain.data, chain.len));
 	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_KEY_COMPROMISE));
-	assert_int_equal(capstan_verify(ctx, "dev", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_verify(NULL, ctx, "dev", chain.data, chain.len), CAPSTAN_EINVALID);
 	assert_non_null(strstr(capstan_error_message(ctx), "was revoked"));
 	capstan_buf_free(&chain);
 	assert_int_equal(capstan_revoke(ctx, leaf, CAPSTAN_REASON_UNSPECIFIED), CAPSTAN_EEXISTS);
 	assert_ok(ctx, capstan_cert_lookup(&again, ctx, "svc.internal", NULL));
 	assert_int_equal(again->status, CAPSTAN_STATUS_REVOKED);
 	assert_string_equal(again->revoke_reason, "keyCompromise");
-	assert_int_equal(capstan_renew(ctx, again, 0, &rotated), CAPSTAN_EINVALID);
-	assert_ok(ctx, capstan_rotate(ctx, again, 0, &rotated));
+	assert_int_equal(capstan_renew(&rotated, ctx, again, 0), CAPSTAN_EINVALID);
+	assert_ok(ctx, capstan_rotate(&rotated, ctx, again, 0));
 	capstan_cert_free(leaf);
 	capstan_cert_free(again);
 	capstan_cert_free(rotated);
@@ -153,7 +153,7 @@ static void test_renew_window_is_one_rule(void **state)
 		o.profile = CAPSTAN_PROFILE_CLIENT;
 		o.lifetime = lines[i].lifetime;
 		o.renew_before = lines[i].renew_before;
-		assert_ok(ctx, capstan_issue(ctx, &o, &cert));
+		assert_ok(ctx, capstan_issue(&cert, ctx, &o));
 		window = capstan_cert_renew_window(cert);
 		assert_true(window > 0 && window < lines[i].lifetime);
 		assert_int_equal(capstan_store_still_due(ctx, cert->id, cert->not_after - window - 60, 0, 0), 0);
@@ -181,24 +181,24 @@ static void test_ca_rotation_and_crls(void **state)
 	assert_int_equal(capstan_trust_leaving(&leaving, &n, ctx, "nowhere"), CAPSTAN_ENOTFOUND);
 	assert_ok(ctx, capstan_export(&chain, ctx, leaf, CAPSTAN_FORMAT_CHAIN, NULL));
 	ro.env = "dev";
-	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter));
+	assert_ok(ctx, capstan_ca_rotate(&root, &inter, ctx, &ro));
 	assert_null(root);
 	assert_non_null(strstr(inter->subject, "Intermediate CA 2"));
 	co.env = "dev";
-	assert_ok(ctx, capstan_crl_generate(ctx, &co, &crls, &n));
+	assert_ok(ctx, capstan_crl_generate(&crls, &n, ctx, &co));
 	assert_int_equal(n, 2); /* the old intermediate still has a live leaf */
 	capstan_crl_list_free(crls, n);
 	co.single = 1;
-	assert_int_equal(capstan_crl_generate(ctx, &co, &crls, &n), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_crl_generate(&crls, &n, ctx, &co), CAPSTAN_EINVALID);
 	ro.root = 1;
 	capstan_cert_free(inter);
-	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter));
+	assert_ok(ctx, capstan_ca_rotate(&root, &inter, ctx, &ro));
 	assert_non_null(strstr(root->subject, "Root CA 2"));
 	assert_int_equal(inter->issuer_id, root->id);
 	assert_ok(ctx, capstan_trust_pem(&trust, ctx, "dev"));
 	assert_non_null(strstr(strstr((char *)trust.data, "END CERTIFICATE") + 1, "BEGIN CERTIFICATE"));
 	/* The old leaf still verifies against the environment during the overlap. */
-	assert_ok(ctx, capstan_verify(ctx, "dev", chain.data, chain.len, NULL));
+	assert_ok(ctx, capstan_verify(NULL, ctx, "dev", chain.data, chain.len));
 	/* The old root is on its way out: it leaves when that leaf expires. */
 	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, NULL));
 	assert_int_equal(n, 1);
@@ -212,7 +212,7 @@ static void test_ca_rotation_and_crls(void **state)
 	assert_ok(ctx, capstan_trust_leaving(&leaving, &n, ctx, "dev"));
 	assert_int_equal(n, 0); /* its last leaf revoked, it has left already */
 	/* Revoked, it anchors the old root no more: the old root leaves the trust. */
-	assert_int_equal(capstan_verify(ctx, "dev", chain.data, chain.len, NULL), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_verify(NULL, ctx, "dev", chain.data, chain.len), CAPSTAN_EINVALID);
 	assert_non_null(strstr(capstan_error_message(ctx), "unable to get local issuer"));
 	capstan_buf_free(&trust);
 	capstan_buf_free(&chain);
@@ -232,21 +232,21 @@ static void test_revoke_key(void **state)
 	capstan_revocation r = { 0 };
 
 	(void)state;
-	assert_ok(ctx, capstan_renew(ctx, leaf, 0, &renewed));
-	assert_ok(ctx, capstan_revoke_ex(ctx, renewed, CAPSTAN_REASON_SUPERSEDED, &r));
+	assert_ok(ctx, capstan_renew(&renewed, ctx, leaf, 0));
+	assert_ok(ctx, capstan_revoke_ex(&r, ctx, renewed, CAPSTAN_REASON_SUPERSEDED));
 	assert_int_equal(r.count, 1);
 	assert_false(r.revoked);
 	assert_string_equal(r.same_key[0]->serial, leaf->serial);
 	assert_int_equal(r.same_key[0]->status, CAPSTAN_STATUS_SUPERSEDED);
 	capstan_revocation_clear(&r);
-	assert_ok(ctx, capstan_rotate(ctx, renewed, 0, &newest)); /* a new key: not one of them */
-	assert_ok(ctx, capstan_revoke_ex(ctx, newest, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_ok(ctx, capstan_rotate(&newest, ctx, renewed, 0)); /* a new key: not one of them */
+	assert_ok(ctx, capstan_revoke_ex(&r, ctx, newest, CAPSTAN_REASON_KEY_COMPROMISE));
 	assert_int_equal(r.count, 0);
 	capstan_revocation_clear(&r);
 	/* The first certificate of the old key: its renewal is revoked already,
 	 * nothing else live carries that key. */
 	assert_ok(ctx, capstan_cert_lookup(&old, ctx, leaf->serial, NULL));
-	assert_ok(ctx, capstan_revoke_ex(ctx, old, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_ok(ctx, capstan_revoke_ex(&r, ctx, old, CAPSTAN_REASON_KEY_COMPROMISE));
 	assert_int_equal(r.count, 0); /* the renewal was revoked already */
 	capstan_revocation_clear(&r);
 	capstan_cert_free(old);
@@ -264,9 +264,9 @@ static void test_revoke_key_revokes_the_line(void **state)
 	capstan_revocation r = { 0 };
 
 	(void)state;
-	assert_ok(ctx, capstan_renew(ctx, leaf, 0, &r1));
-	assert_ok(ctx, capstan_renew(ctx, r1, 0, &r2));
-	assert_ok(ctx, capstan_revoke_ex(ctx, r2, CAPSTAN_REASON_KEY_COMPROMISE, &r));
+	assert_ok(ctx, capstan_renew(&r1, ctx, leaf, 0));
+	assert_ok(ctx, capstan_renew(&r2, ctx, r1, 0));
+	assert_ok(ctx, capstan_revoke_ex(&r, ctx, r2, CAPSTAN_REASON_KEY_COMPROMISE));
 	assert_int_equal(r.count, 2);
 	assert_true(r.revoked);
 	assert_string_equal(r.same_key[0]->serial, leaf->serial); /* oldest first */
@@ -309,9 +309,9 @@ static void test_crl_items_reuse(void **state)
 	(void)state;
 	co.env = "dev";
 	co.reuse = 1;
-	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_ok(ctx, capstan_crl_refresh_at(&at, ctx, "dev"));
 	assert_int_equal(at, 0); /* nothing signed yet: due now */
-	assert_ok(ctx, capstan_crl_items(ctx, &co, &a, &na));
+	assert_ok(ctx, capstan_crl_items(&a, &na, ctx, &co));
 	assert_int_equal(na, 2);
 	assert_string_equal(a[0].issuer_name, "intermediate-ca-1");
 	assert_false(a[0].is_root);
@@ -322,11 +322,11 @@ static void test_crl_items_reuse(void **state)
 	assert_false(a[0].reused);
 	assert_int_equal(a[0].number, 1);
 	assert_int_equal(a[0].next_update - a[0].this_update, 7 * 86400);
-	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_ok(ctx, capstan_crl_refresh_at(&at, ctx, "dev"));
 	assert_int_equal(at, a[0].this_update + 7 * 86400 * 2 / 3);
 
 	/* Again: the same CRLs, not signed anew. */
-	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_ok(ctx, capstan_crl_items(&b, &nb, ctx, &co));
 	assert_int_equal(nb, 2);
 	for (size_t i = 0; i < 2; i++) {
 		assert_true(b[i].reused);
@@ -338,22 +338,22 @@ static void test_crl_items_reuse(void **state)
 
 	/* Four days into seven: still fresh. Five: the last third, signed anew. */
 	age_crls(ctx, 4 * 86400);
-	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_ok(ctx, capstan_crl_items(&b, &nb, ctx, &co));
 	assert_true(b[0].reused && b[1].reused);
 	capstan_crl_items_free(b, nb);
 	age_crls(ctx, 86400);
-	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_ok(ctx, capstan_crl_refresh_at(&at, ctx, "dev"));
 	assert_true(at <= time(NULL));
-	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_ok(ctx, capstan_crl_items(&b, &nb, ctx, &co));
 	assert_false(b[0].reused || b[1].reused);
 	assert_int_equal(b[0].number, 2);
 	capstan_crl_items_free(b, nb);
 
 	/* A revocation makes only its issuer's CRL stale. */
 	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_UNSPECIFIED));
-	assert_ok(ctx, capstan_crl_refresh_at(ctx, "dev", &at));
+	assert_ok(ctx, capstan_crl_refresh_at(&at, ctx, "dev"));
 	assert_int_equal(at, 0);
-	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_ok(ctx, capstan_crl_items(&b, &nb, ctx, &co));
 	assert_false(b[0].reused);
 	assert_int_equal(b[0].number, 3);
 	assert_true(b[1].reused);
@@ -362,7 +362,7 @@ static void test_crl_items_reuse(void **state)
 
 	/* Without reuse every call signs, as the crl command does. */
 	co.reuse = 0;
-	assert_ok(ctx, capstan_crl_items(ctx, &co, &b, &nb));
+	assert_ok(ctx, capstan_crl_items(&b, &nb, ctx, &co));
 	assert_false(b[0].reused || b[1].reused);
 	assert_int_equal(b[1].number, 3);
 	capstan_crl_items_free(b, nb);

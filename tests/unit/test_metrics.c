@@ -185,7 +185,7 @@ static capstan_cert *issue(capstan_ctx *ctx, const char *env, const char *name, 
 	o.env = env;
 	o.cn = name;
 	o.profile = profile;
-	assert_ok(ctx, capstan_issue(ctx, &o, &c));
+	assert_ok(ctx, capstan_issue(&c, ctx, &o));
 	return c;
 }
 
@@ -204,19 +204,19 @@ static void test_exposition(void **state)
 
 	(void)state;
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, &root, &inter));
+	assert_ok(ctx, capstan_env_init(&root, &inter, ctx, &io));
 	io.env = "prod";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	web = issue(ctx, "dev", "web.internal", CAPSTAN_PROFILE_SERVER);
 	api = issue(ctx, "dev", "api.internal", CAPSTAN_PROFILE_PEER);
 	cli = issue(ctx, "prod", "cli", CAPSTAN_PROFILE_CLIENT);
 	gone = issue(ctx, "dev", "gone", CAPSTAN_PROFILE_CLIENT);
 	old = issue(ctx, "dev", "old", CAPSTAN_PROFILE_CLIENT);
 	assert_ok(ctx, capstan_revoke(ctx, gone, CAPSTAN_REASON_CESSATION_OF_OPERATION));
-	assert_ok(ctx, capstan_renew(ctx, old, 0, &renewed));
+	assert_ok(ctx, capstan_renew(&renewed, ctx, old, 0));
 	ro.env = "dev";
 	ro.root = 1;
-	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root2, &inter2));
+	assert_ok(ctx, capstan_ca_rotate(&root2, &inter2, ctx, &ro));
 
 	assert_ok(ctx, capstan_metrics(&text, ctx));
 	parse_exposition(&text, &e);
@@ -297,7 +297,7 @@ static void test_label_escaping(void **state)
 
 	(void)state;
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	leaf = issue(ctx, "dev", "svc", CAPSTAN_PROFILE_CLIENT);
 	assert_int_equal(sqlite3_prepare_v2(ctx->store->db, "UPDATE certs SET name = ?1 WHERE id = ?2", -1, &stmt, NULL),
 		SQLITE_OK);

@@ -37,7 +37,7 @@ static capstan_cert *issue(capstan_ctx *ctx, const char *env, const char *name, 
 	o.profile = CAPSTAN_PROFILE_CLIENT;
 	o.lifetime = lifetime;
 	o.renew_before = renew_before;
-	assert_ok(ctx, capstan_issue(ctx, &o, &c));
+	assert_ok(ctx, capstan_issue(&c, ctx, &o));
 	return c;
 }
 
@@ -163,15 +163,15 @@ static void test_planner(void **state)
 
 	(void)state;
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	io.env = "prod";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	for (size_t i = 0; i < n; i++) {
 		lines[i].cert = issue(ctx, lines[i].env, lines[i].name, lines[i].lifetime, lines[i].renew_before);
 		shift_to(ctx, lines[i].cert, lines[i].remaining);
 	}
 	assert_ok(ctx, capstan_revoke(ctx, lines[9].cert, CAPSTAN_REASON_CESSATION_OF_OPERATION));
-	assert_ok(ctx, capstan_renew(ctx, lines[10].cert, 0, &newer)); /* fresh: not due */
+	assert_ok(ctx, capstan_renew(&newer, ctx, lines[10].cert, 0)); /* fresh: not due */
 	shift_to(ctx, lines[10].cert, DAY);
 
 	/* every environment, each certificate's own window */
@@ -260,7 +260,7 @@ static void test_renewals(void **state)
 
 	(void)state;
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	a = issue(ctx, "dev", "a", 90 * DAY, 0);
 	b = issue(ctx, "dev", "b", 60 * DAY, 45 * DAY);
 	c = issue(ctx, "dev", "c", 90 * DAY, 0);
@@ -270,7 +270,7 @@ static void test_renewals(void **state)
 	o.profile = CAPSTAN_PROFILE_CLIENT;
 	o.csr = csr.data;
 	o.csr_len = csr.len;
-	assert_ok(ctx, capstan_issue(ctx, &o, &csr_cert));
+	assert_ok(ctx, capstan_issue(&csr_cert, ctx, &o));
 	shift_to(ctx, a, 5 * DAY);
 	shift_to(ctx, b, 40 * DAY);
 	shift_to(ctx, c, -2 * DAY);  /* expired */
@@ -325,7 +325,7 @@ static void test_renewals(void **state)
 
 	/* A new intermediate: the leaves under the old one are due only with --from-old-ca. */
 	ro.env = "dev";
-	assert_ok(ctx, capstan_ca_rotate(ctx, &ro, &root, &inter2));
+	assert_ok(ctx, capstan_ca_rotate(&root, &inter2, ctx, &ro));
 	due(ctx, &r, "dev", 0, 0, 1, 0);
 	assert_int_equal(r.s.n, 0);
 	due(ctx, &r, "dev", 0, 1, 1, 0);
@@ -403,7 +403,7 @@ static void test_concurrent_runs(void **state)
 
 	(void)state;
 	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(ctx, &io, NULL, NULL));
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "c%03zu", i);
 		reqs[i] = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
@@ -419,7 +419,7 @@ static void test_concurrent_runs(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(capstan_ctx_new(&x[i].ctx), 0);
 		assert_ok(x[i].ctx, capstan_home_open(x[i].ctx, home, CAPSTAN_OPEN_EXISTING));
-		assert_ok(x[i].ctx, capstan_secret_set(x[i].ctx, &pass, TEST_PASSPHRASE, strlen(TEST_PASSPHRASE)));
+		assert_ok(x[i].ctx, capstan_secret_set(&pass, x[i].ctx, TEST_PASSPHRASE, strlen(TEST_PASSPHRASE)));
 		assert_ok(x[i].ctx, capstan_home_unlock(x[i].ctx, &pass));
 		capstan_secret_free(&pass);
 	}

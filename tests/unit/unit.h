@@ -56,7 +56,7 @@ static inline capstan_ctx *unit_open_home(char **home_out)
 
 	assert_int_equal(capstan_ctx_new(&ctx), 0);
 	assert_ok(ctx, capstan_home_open(ctx, home, CAPSTAN_OPEN_CREATE));
-	assert_ok(ctx, capstan_secret_set(ctx, &pass, TEST_PASSPHRASE, strlen(TEST_PASSPHRASE)));
+	assert_ok(ctx, capstan_secret_set(&pass, ctx, TEST_PASSPHRASE, strlen(TEST_PASSPHRASE)));
 	assert_ok(ctx, capstan_home_unlock(ctx, &pass));
 	capstan_secret_free(&pass);
 	*home_out = home;
