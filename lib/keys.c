@@ -18,20 +18,12 @@ static const char seal_aad_label[] = "capstan-key-v1";
 
 int capstan_key_generate(capstan_key **out, capstan_ctx *ctx, capstan_key_type type)
 {
+	EVP_PKEY_CTX *gen;
 	EVP_PKEY *pkey = NULL;
-	OSSL_LIB_CTX *lib = ctx->libctx;
 
-	switch (type) {
-	case CAPSTAN_KEY_EC_P256: pkey = EVP_PKEY_Q_keygen(lib, NULL, "EC", "P-256"); break;
-	case CAPSTAN_KEY_EC_P384: pkey = EVP_PKEY_Q_keygen(lib, NULL, "EC", "P-384"); break;
-	case CAPSTAN_KEY_RSA_2048: pkey = EVP_PKEY_Q_keygen(lib, NULL, "RSA", (size_t)2048); break;
-	case CAPSTAN_KEY_RSA_3072: pkey = EVP_PKEY_Q_keygen(lib, NULL, "RSA", (size_t)3072); break;
-	case CAPSTAN_KEY_RSA_4096: pkey = EVP_PKEY_Q_keygen(lib, NULL, "RSA", (size_t)4096); break;
-	case CAPSTAN_KEY_ED25519: pkey = EVP_PKEY_Q_keygen(lib, NULL, "ED25519"); break;
-	default:
+	if ((unsigned)type >= CAPSTAN_KEY__COUNT)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "unknown key type %d", (int)type);
-	}
-	if (!pkey)
+	if (!(gen = capstan_ossl_keygen(ctx, type)) || EVP_PKEY_generate(gen, &pkey) != 1)
 		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot generate a %s key",
 			capstan_key_type_name(type));
 	if (capstan_key_wrap(out, ctx, pkey) < 0) {
@@ -315,14 +307,13 @@ int capstan_kek_derive(capstan_ctx *ctx, unsigned char kek[32], const capstan_se
 static int aead(capstan_ctx *ctx, int encrypt, EVP_CIPHER_CTX **cctx, const unsigned char key[32],
 	const unsigned char nonce[GCM_NONCE_LEN], const void *aad, size_t aad_len)
 {
-	EVP_CIPHER *cipher = EVP_CIPHER_fetch(ctx->libctx, "AES-256-GCM", NULL);
+	EVP_CIPHER *cipher = capstan_ossl_gcm(ctx);
 	int outl, ok;
 
 	*cctx = EVP_CIPHER_CTX_new();
 	ok = cipher && *cctx &&
 		EVP_CipherInit_ex2(*cctx, cipher, key, nonce, encrypt, NULL) == 1 &&
 		EVP_CipherUpdate(*cctx, NULL, &outl, aad, (int)aad_len) == 1;
-	EVP_CIPHER_free(cipher);
 	return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up AES-256-GCM");
 }
 

@@ -286,8 +286,8 @@ int capstan_x509_sign_with(capstan_buf *out, capstan_x509_info *info, capstan_ct
 	if ((rc = capstan_key_set_cert_pubkey(ctx, (capstan_key *)subject_key, cert)) < 0 ||
 	    (rc = add_extensions(ctx, cert, issuer ? issuer : cert, tmpl, subject_key)) < 0)
 		goto done;
-	if (EVP_DigestSignInit_ex(mctx, NULL, capstan_signing_digest(issuer_key), ctx->libctx, NULL,
-		    issuer_key->pkey, NULL) != 1 || X509_sign_ctx(cert, mctx) <= 0) {
+	if (capstan_ossl_sign_init(ctx, mctx, issuer_key->pkey, capstan_signing_digest(issuer_key)) != 1 ||
+	    X509_sign_ctx(cert, mctx) <= 0) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot sign the certificate for '%s'", tmpl->cn);
 		goto done;
 	}
