@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
@@ -201,21 +202,134 @@ static void seal_aad(unsigned char aad[sizeof(seal_aad_label) + 32], const unsig
 	memcpy(aad + sizeof(seal_aad_label), spki, 32);
 }
 
+/* A DER header (tag, definite length) at p; its size. Lengths here are < 64 KiB. */
+static size_t der_header(unsigned char *p, unsigned char tag, size_t len)
+{
+	p[0] = tag;
+	if (len < 0x80)
+		return p[1] = (unsigned char)len, 2;
+	if (len < 0x100)
+		return p[1] = 0x81, p[2] = (unsigned char)len, 3;
+	p[1] = 0x82, p[2] = (unsigned char)(len >> 8), p[3] = (unsigned char)len;
+	return 4;
+}
+
+/* Splits a DER SubjectPublicKeyInfo into its AlgorithmIdentifier and its
+ * subjectPublicKey BIT STRING, each a whole element (header included). */
+static int spki_split(const unsigned char *der, size_t len, const unsigned char **alg, size_t *alg_len,
+	const unsigned char **bits, size_t *bits_len)
+{
+	const unsigned char *p = der, *q;
+	long n;
+	int tag, xclass;
+
+	if (ASN1_get_object(&p, &n, &tag, &xclass, (long)len) & 0x80 || tag != V_ASN1_SEQUENCE)
+		return -1;
+	q = p;
+	if (ASN1_get_object(&p, &n, &tag, &xclass, (long)(der + len - p)) & 0x80 || tag != V_ASN1_SEQUENCE)
+		return -1;
+	*alg = q, *alg_len = (size_t)(p + n - q);
+	q = p += n;
+	if (ASN1_get_object(&p, &n, &tag, &xclass, (long)(der + len - p)) & 0x80 || tag != V_ASN1_BIT_STRING ||
+	    p + n != der + len)
+		return -1;
+	*bits = q, *bits_len = (size_t)(p + n - q);
+	return 0;
+}
+
+/* The private part: an EC key's scalar, padded to the order's length, or
+ * Ed25519's 32 bytes. */
+static int private_bytes(const capstan_key *key, unsigned char *out, size_t *len)
+{
+	BIGNUM *priv = NULL;
+	int ok;
+
+	if (key->type == CAPSTAN_KEY_ED25519) {
+		*len = 32;
+		return EVP_PKEY_get_raw_private_key(key->pkey, out, len) == 1 && *len == 32 ? 0 : -1;
+	}
+	*len = key->type == CAPSTAN_KEY_EC_P256 ? 32 : 48;
+	ok = EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &priv) == 1 &&
+		BN_bn2binpad(priv, out, (int)*len) == (int)*len;
+	BN_clear_free(priv);
+	return ok ? 0 : -1;
+}
+
+/*
+ * PKCS8 PrivateKeyInfo of an EC or Ed25519 key, the bytes OpenSSL writes
+ * (RFC 5915 ECPrivateKey with the public key and without parameters; RFC 8410
+ * CurvePrivateKey), built from the key's SubjectPublicKeyInfo and private
+ * bytes: EVP_PKEY2PKCS8 goes through OpenSSL 3.0's encoder lookup, ~100 us a
+ * key, a fifth of a batch's time. Other keys: 1, the caller uses OpenSSL.
+ */
+int capstan_key_pkcs8_der(capstan_ctx *ctx, const capstan_key *key, unsigned char *out, size_t cap, size_t *len)
+{
+	static const unsigned char version0[] = { 0x02, 0x01, 0x00 }, version1[] = { 0x02, 0x01, 0x01 };
+	unsigned char inner[256], priv[48];
+	const unsigned char *spki, *alg, *bits;
+	size_t spki_len, alg_len, bits_len, priv_len, n = 0, body;
+	int ed = key->type == CAPSTAN_KEY_ED25519, rc = 0;
+
+	if (!ed && key->type != CAPSTAN_KEY_EC_P256 && key->type != CAPSTAN_KEY_EC_P384)
+		return 1;
+	if ((rc = capstan_key_spki(ctx, (capstan_key *)key, &spki, &spki_len)) < 0)
+		return rc;
+	if (spki_split(spki, spki_len, &alg, &alg_len, &bits, &bits_len) < 0 || private_bytes(key, priv, &priv_len) < 0 ||
+	    priv_len > sizeof(priv) || bits_len > 120) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the private key");
+		goto done;
+	}
+	if (ed) {
+		n = der_header(inner, V_ASN1_OCTET_STRING, priv_len);
+	} else {
+		body = sizeof(version1) + 2 + priv_len + 2 + bits_len;
+		n = der_header(inner, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body);
+		memcpy(inner + n, version1, sizeof(version1)), n += sizeof(version1);
+		n += der_header(inner + n, V_ASN1_OCTET_STRING, priv_len);
+	}
+	memcpy(inner + n, priv, priv_len), n += priv_len;
+	if (!ed) {
+		n += der_header(inner + n, 0xa1, bits_len);
+		memcpy(inner + n, bits, bits_len), n += bits_len;
+	}
+	body = sizeof(version0) + alg_len + (n < 0x80 ? 2 : 3) + n;
+	if (body + 4 > cap) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "the private key does not fit");
+		goto done;
+	}
+	*len = der_header(out, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body);
+	memcpy(out + *len, version0, sizeof(version0)), *len += sizeof(version0);
+	memcpy(out + *len, alg, alg_len), *len += alg_len;
+	*len += der_header(out + *len, V_ASN1_OCTET_STRING, n);
+	memcpy(out + *len, inner, n), *len += n;
+done:
+	capstan_wipe(inner, sizeof(inner));
+	capstan_wipe(priv, sizeof(priv));
+	return rc;
+}
+
 int capstan_key_seal(capstan_buf *out, capstan_ctx *ctx, const capstan_key *key)
 {
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	unsigned char *der = NULL, spki[32], aad[sizeof(seal_aad_label) + 32];
+	unsigned char *der = NULL, spki[32], aad[sizeof(seal_aad_label) + 32], small[300];
+	size_t n = 0;
 	int len = 0, rc;
 
 	if ((rc = capstan_require_unlocked(ctx)) < 0)
 		return rc;
 	if ((rc = capstan_key_spki_sha256(ctx, key, spki)) < 0)
 		return rc;
+	seal_aad(aad, spki);
+	if ((rc = capstan_key_pkcs8_der(ctx, key, small, sizeof(small), &n)) <= 0) {
+		if (rc == 0)
+			rc = capstan_aead_seal(out, ctx, ctx->kek, aad, sizeof(aad), small, n);
+		capstan_wipe(small, sizeof(small));
+		return rc;
+	}
 	if (!(p8 = EVP_PKEY2PKCS8(key->pkey)) || (len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the private key");
 		goto done;
 	}
-	seal_aad(aad, spki);
 	rc = capstan_aead_seal(out, ctx, ctx->kek, aad, sizeof(aad), der, (size_t)len);
 done:
 	if (der)

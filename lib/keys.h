@@ -28,6 +28,9 @@ int capstan_key_spki_sha256(capstan_ctx *ctx, const capstan_key *key, unsigned c
 
 /* Seals the private key under the context's KEK (see above). */
 int capstan_key_seal(capstan_buf *out, capstan_ctx *ctx, const capstan_key *key);
+/* The key's PKCS8 DER into out (cap bytes), as OpenSSL would write it, for
+ * EC and Ed25519 keys; 1 for other kinds (RSA: OpenSSL's encoder does it). */
+int capstan_key_pkcs8_der(capstan_ctx *ctx, const capstan_key *key, unsigned char *out, size_t cap, size_t *len);
 /* Opens a sealed key; spki_sha256 must be the one it was sealed with. */
 int capstan_key_unseal(capstan_key **out, capstan_ctx *ctx, const unsigned char *blob,
 	size_t len, const unsigned char spki_sha256[32]);
