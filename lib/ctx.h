@@ -22,6 +22,8 @@ struct capstan_ctx {
 	/* Algorithms fetched once and contexts kept for reuse (ossl.c): this
 	 * context's own, so a worker thread's are never shared. */
 	capstan_ossl_cache *ossl;
+	char *user;     /* the audit log's user name for user_uid, looked up once (audit.c) */
+	unsigned user_uid;
 };
 
 /* A context for a worker thread: the parent's OpenSSL library context (which
