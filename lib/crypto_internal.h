@@ -20,6 +20,9 @@ struct capstan_key {
 /* The key's SubjectPublicKeyInfo in DER, cached on the key. EC and Ed25519
  * keys skip OpenSSL 3.0's generic encoder, which costs ~100 us a call. */
 int capstan_key_spki(capstan_ctx *ctx, capstan_key *key, const unsigned char **der, size_t *len);
+/* The key identifier of RFC 5280 4.2.1.2 (1), as OpenSSL's "hash": SHA-1 of
+ * the subjectPublicKey bits. */
+int capstan_key_skid(capstan_ctx *ctx, capstan_key *key, unsigned char out[20]);
 /* Sets cert's public key from the key's SubjectPublicKeyInfo parts, without
  * X509_set_pubkey (~375 us through the encoder in OpenSSL 3.0). */
 int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert);

@@ -237,6 +237,24 @@ static int spki_split(const unsigned char *der, size_t len, const unsigned char 
 	return 0;
 }
 
+int capstan_key_skid(capstan_ctx *ctx, capstan_key *key, unsigned char out[20])
+{
+	const unsigned char *spki, *alg, *bits;
+	size_t spki_len, alg_len, bits_len;
+	EVP_MD *sha1 = capstan_ossl_md(ctx, "SHA1");
+	long n = 0;
+	int rc, tag, xclass;
+
+	if ((rc = capstan_key_spki(ctx, key, &spki, &spki_len)) < 0)
+		return rc;
+	/* The BIT STRING's contents: the unused-bits byte, then the key's bits. */
+	if (spki_split(spki, spki_len, &alg, &alg_len, &bits, &bits_len) < 0 ||
+	    ASN1_get_object(&bits, &n, &tag, &xclass, (long)bits_len) & 0x80 || n < 1 || !sha1 ||
+	    EVP_Digest(bits + 1, (size_t)n - 1, out, NULL, sha1, NULL) != 1)
+		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot compute the key identifier");
+	return 0;
+}
+
 /* The private part: an EC key's scalar, padded to the order's length, or
  * Ed25519's 32 bytes. */
 static int private_bytes(const capstan_key *key, unsigned char *out, size_t *len)
