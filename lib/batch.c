@@ -42,6 +42,22 @@ typedef struct {
 	capstan_pool *pool;
 } batch;
 
+/* The previous request's environment for this one, when it names the same:
+ * a batch is mostly one environment, and reading it is a query per request. */
+static int same_env(const job *prev, const capstan_issue_opts *o, capstan_store_env *env)
+{
+	if (!prev || !prev->plan.env.name || !o->env || strcmp(prev->plan.env.name, o->env) != 0)
+		return 0;
+	*env = prev->plan.env;
+	env->name = strdup(prev->plan.env.name);
+	env->org = prev->plan.env.org ? strdup(prev->plan.env.org) : NULL;
+	if (!env->name || (prev->plan.env.org && !env->org)) {
+		capstan_store_env_clear(env);
+		return -1;
+	}
+	return 0;
+}
+
 /* In the calling thread, before any signing: each request checked. */
 static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 {
@@ -51,6 +67,8 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 	for (size_t i = 0; i < b->count; i++) {
 		job *j = &b->jobs[i];
 		j->o = &reqs[i];
+		if (same_env(i ? &b->jobs[i - 1] : NULL, &reqs[i], &j->plan.env) < 0)
+			return capstan_error_oom(b->ctx);
 		rc = reqs[i].csr ? capstan_error(b->ctx, CAPSTAN_EINVALID, "a batch takes no CSR") :
 			capstan_issue_check(b->ctx, &reqs[i], &j->plan);
 		if (rc == 0 && (rc = capstan_signers_get(b->ctx, &b->signers, j->plan.env.id, &j->plan.signer)) < 0 &&
