@@ -105,11 +105,38 @@ capstan_key_type capstan_key_get_type(const capstan_key *key)
 
 /* The algorithm identifier and key bits of an EC or Ed25519 key, read as
  * parameters; 0 when the key is of another kind (the caller encodes it). */
+static int spki_split(const unsigned char *der, size_t len, const unsigned char **alg, size_t *alg_len,
+	const unsigned char **bits, size_t *bits_len);
+
+/* The key's bits out of its cached SubjectPublicKeyInfo, a copy: once the
+ * SPKI is made (sealing makes it), asking the provider again is a waste. */
+static int spki_bits(const capstan_key *key, unsigned char **bits, size_t *len)
+{
+	const unsigned char *alg, *p;
+	size_t alg_len, p_len;
+	long n = 0;
+	int tag, xclass;
+
+	if (spki_split(key->spki, key->spki_len, &alg, &alg_len, &p, &p_len) < 0 ||
+	    ASN1_get_object(&p, &n, &tag, &xclass, (long)p_len) & 0x80 || n < 2 || !(*bits = OPENSSL_malloc((size_t)n - 1)))
+		return -1;
+	memcpy(*bits, p + 1, (size_t)n - 1); /* after the unused-bits byte */
+	*len = (size_t)n - 1;
+	return 0;
+}
+
 static int pubkey_parts(capstan_key *key, int *alg_nid, int *param_nid, unsigned char **bits, size_t *len)
 {
 	size_t n = 0;
 
 	*bits = NULL;
+	if (key->spki && (key->type == CAPSTAN_KEY_EC_P256 || key->type == CAPSTAN_KEY_EC_P384 ||
+		key->type == CAPSTAN_KEY_ED25519)) {
+		*alg_nid = key->type == CAPSTAN_KEY_ED25519 ? NID_ED25519 : NID_X9_62_id_ecPublicKey;
+		*param_nid = key->type == CAPSTAN_KEY_EC_P256 ? NID_X9_62_prime256v1 :
+			key->type == CAPSTAN_KEY_EC_P384 ? NID_secp384r1 : NID_undef;
+		return spki_bits(key, bits, len) < 0 ? -1 : 1;
+	}
 	if (key->type == CAPSTAN_KEY_EC_P256 || key->type == CAPSTAN_KEY_EC_P384) {
 		*alg_nid = NID_X9_62_id_ecPublicKey;
 		*param_nid = key->type == CAPSTAN_KEY_EC_P256 ? NID_X9_62_prime256v1 : NID_secp384r1;

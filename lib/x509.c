@@ -143,12 +143,15 @@ static int add_extensions(capstan_ctx *ctx, X509 *cert, X509 *issuer,
 	return capstan_error(ctx, CAPSTAN_EINVALID, "unknown certificate kind");
 }
 
+static char *name_to_string(const X509_NAME *name);
+
 struct capstan_x509_issuer {
 	X509 *cert;
 	/* The authorityKeyIdentifier of what it signs, DER (SEQUENCE { [0] its
 	 * subjectKeyIdentifier }): made once, not per certificate. 0: none. */
 	unsigned char akid[4 + 64];
 	size_t akid_len;
+	char *subject;          /* its subject as text, what it signs say as issuer */
 };
 
 /* One extension from its value's DER. */
@@ -258,15 +261,18 @@ int capstan_x509_from_der(capstan_ctx *ctx, X509 **out, const unsigned char *der
 int capstan_x509_issuer_new(capstan_x509_issuer **out, capstan_ctx *ctx, const unsigned char *der, size_t len)
 {
 	capstan_x509_issuer *i = calloc(1, sizeof(*i));
-	int rc;
-
 	const ASN1_OCTET_STRING *skid;
+	int rc;
 
 	if (!i)
 		return capstan_error_oom(ctx);
 	if ((rc = capstan_x509_from_der(ctx, &i->cert, der, len)) < 0) {
 		free(i);
 		return rc;
+	}
+	if (!(i->subject = name_to_string(X509_get_subject_name(i->cert)))) {
+		capstan_x509_issuer_free(i);
+		return capstan_error_oom(ctx);
 	}
 	if ((skid = X509_get0_subject_key_id(i->cert)) && skid->length > 0 && skid->length <= 64) {
 		i->akid[0] = V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED;
@@ -285,14 +291,13 @@ void capstan_x509_issuer_free(capstan_x509_issuer *i)
 	if (!i)
 		return;
 	X509_free(i->cert);
+	free(i->subject);
 	free(i);
 }
 
-static char *name_to_string(const X509_NAME *name);
-
 /* What the certificate says, from the template and the certificate in memory. */
 static int info_from_memory(capstan_x509_info *info, capstan_ctx *ctx, X509 *cert, const capstan_buf *der,
-	const capstan_x509_template *tmpl, const capstan_key *subject_key)
+	const capstan_x509_template *tmpl, const capstan_key *subject_key, const capstan_x509_issuer *issuer)
 {
 	unsigned char md[32], ip[16];
 	char text[64];
@@ -308,7 +313,7 @@ static int info_from_memory(capstan_x509_info *info, capstan_ctx *ctx, X509 *cer
 	info->not_after = tmpl->not_after;
 	info->key_type = subject_key->type;
 	info->subject = name_to_string(X509_get_subject_name(cert));
-	info->issuer = name_to_string(X509_get_issuer_name(cert));
+	info->issuer = issuer ? strdup(issuer->subject) : name_to_string(X509_get_issuer_name(cert));
 	info->cn = strdup(tmpl->cn);
 	for (size_t i = 0; rc == 0 && tmpl->sans && i < tmpl->sans->count; i++) {
 		const char *san = tmpl->sans->items[i];
@@ -365,7 +370,7 @@ int capstan_x509_sign_with(capstan_buf *out, capstan_x509_info *info, capstan_ct
 		goto done;
 	}
 	if ((rc = capstan_buf_set(ctx, out, der, (size_t)len)) == 0 && info &&
-	    (rc = info_from_memory(info, ctx, cert, out, tmpl, subject_key)) < 0)
+	    (rc = info_from_memory(info, ctx, cert, out, tmpl, subject_key, issuer_handle)) < 0)
 		capstan_buf_free(out);
 done:
 	OPENSSL_free(der);
