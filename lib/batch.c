@@ -9,6 +9,7 @@
 #include <capstan/ca.h>
 
 #include "ca_internal.h"
+#include "keys.h"
 #include "store.h"
 #include "workers.h"
 
@@ -88,6 +89,7 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 static job_state sign_job(capstan_ctx *w, job *j)
 {
 	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
+	unsigned char spki[32];
 	const capstan_issue_opts *o = j->o;
 
 	if (capstan_key_generate(&j->plan.key, w, o->key_set ? o->key : CAPSTAN_DEFAULT_KEY) < 0 ||
@@ -99,10 +101,13 @@ static job_state sign_job(capstan_ctx *w, job *j)
 	j->mint.subject_key = j->plan.key;
 	j->mint.sealed_key = &j->plan.sealed;
 	j->mint.tmpl.sans = &j->plan.sans;
-	if (capstan_ca_sign(w, &j->mint, &j->der, &j->info) < 0) {
+	if (capstan_ca_sign(w, &j->mint, &j->der, &j->info) < 0 ||
+	    capstan_key_spki_sha256(w, j->plan.key, spki) < 0) {
 		snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(w));
 		return JOB_FAILED;
 	}
+	/* The writer needs only its SPKI (made above): freed here, off its thread. */
+	capstan_key_drop_private(j->plan.key);
 	return JOB_SIGNED;
 }
 

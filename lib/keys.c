@@ -98,6 +98,12 @@ void capstan_key_free(capstan_key *key)
 	free(key);
 }
 
+void capstan_key_drop_private(capstan_key *key)
+{
+	EVP_PKEY_free(key->pkey);
+	key->pkey = NULL;
+}
+
 capstan_key_type capstan_key_get_type(const capstan_key *key)
 {
 	return key->type;
