@@ -114,7 +114,7 @@ EVP_MD *capstan_ossl_md(capstan_ctx *ctx, const char *name)
 		return NULL; /* more digests than anyone signs with: a bug */
 	if (!(c->md[i].md = EVP_MD_fetch(ctx->libctx, name, NULL)))
 		return NULL;
-	strcpy(c->md[i].name, name);
+	memcpy(c->md[i].name, name, strlen(name) + 1); /* fits: checked above */
 	return c->md[i].md;
 }
 
