@@ -97,7 +97,7 @@ typedef int (*capstan_batch_fn)(const capstan_batch_result *result, void *payloa
 typedef struct {
 	unsigned version;
 	unsigned threads;           /* 0: one per online CPU */
-	size_t group;               /* 0: 64 */
+	size_t group;               /* 0: 1024 (a group also ends at 1 MiB) */
 	unsigned group_ms;          /* 0: 50 */
 } capstan_batch_opts;
 

@@ -6,6 +6,7 @@
 
 struct ossl_lib_ctx_st; /* OSSL_LIB_CTX, owned by ossl.c */
 typedef struct capstan_store capstan_store;
+typedef struct capstan_ossl_cache capstan_ossl_cache;
 
 #define CAPSTAN_KEK_LEN 32
 
@@ -19,6 +20,11 @@ struct capstan_ctx {
 	unsigned char kek[CAPSTAN_KEK_LEN];
 	int kek_set;
 	int worker;     /* a batch worker's: the library context is its parent's */
+	/* Algorithms fetched once and contexts kept for reuse (ossl.c): this
+	 * context's own, so a worker thread's are never shared. */
+	capstan_ossl_cache *ossl;
+	char *user;     /* the audit log's user name for user_uid, looked up once (audit.c) */
+	unsigned user_uid;
 };
 
 /* A context for a worker thread: the parent's OpenSSL library context (which

@@ -50,23 +50,38 @@ static int chain_hash(capstan_ctx *ctx, const unsigned char prev[32], const caps
 	return rc;
 }
 
-int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
-	const char *name, const char *serial, const char *detail)
+/* The user's name, or "uid:N": looked up once per context, not per row (the
+ * lookup reads /etc/passwd, a twentieth of a batch's writer). */
+static const char *user_name(capstan_ctx *ctx, uid_t uid)
 {
 	struct passwd pw, *found = NULL;
 	char pwbuf[4096], uidname[32];
+	const char *name = uidname;
+
+	if (ctx->user && ctx->user_uid == (unsigned)uid)
+		return ctx->user;
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) != 0 || !found)
+		snprintf(uidname, sizeof(uidname), "uid:%u", (unsigned)uid);
+	else
+		name = found->pw_name;
+	free(ctx->user);
+	if (!(ctx->user = strdup(name)))
+		return NULL;
+	ctx->user_uid = (unsigned)uid;
+	return ctx->user;
+}
+
+int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
+	const char *name, const char *serial, const char *detail)
+{
 	unsigned char prev[32];
 	uid_t uid = getuid();
 	capstan_audit_entry e = { 0 };
 	int64_t last_id;
 	int rc;
 
-	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) != 0 || !found) {
-		snprintf(uidname, sizeof(uidname), "uid:%u", (unsigned)uid);
-		e.user = uidname;
-	} else {
-		e.user = found->pw_name;
-	}
+	if (!(e.user = (char *)user_name(ctx, uid)))
+		return capstan_error_oom(ctx);
 	/* Inside the change's BEGIN IMMEDIATE: no other writer can append meanwhile. */
 	if ((rc = capstan_store_audit_last(ctx, &last_id, prev)) < 0)
 		return rc;

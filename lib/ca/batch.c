@@ -1,20 +1,27 @@
-/* The batch path: signing on every core, one writer, commits in groups.
- * Workers take requests in order and may run at most WINDOW ahead of the
- * writer, so memory stays bounded however long the batch. */
-#include <pthread.h>
+/* The batch path: signing on every core (workers.h), one writer, commits in
+ * groups. Workers take requests in order and may run at most WINDOW ahead of
+ * the writer, so memory stays bounded however long the batch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <capstan/ca.h>
 
 #include "ca_internal.h"
+#include "crypto/crypto.h"
 #include "store/store.h"
+#include "workers.h"
 
 #define WINDOW 1024
-#define MAX_THREADS 16
+/* A group commits at GROUP_COUNT certificates, GROUP_BYTES of certificates
+ * and sealed keys, or group_ms, whichever comes first. Its changed pages stay
+ * in memory until it commits (capstan_store_hold_dirty): the bytes bound that
+ * however large the keys and certificates, and a larger group writes each
+ * index page it changes once for more rows (random serials and digests change
+ * a random page of each index per row). */
+#define GROUP_COUNT 1024
+#define GROUP_BYTES (1024 * 1024)
 
 typedef enum { JOB_PENDING = 0, JOB_SIGNED, JOB_FAILED } job_state;
 
@@ -34,12 +41,24 @@ typedef struct {
 	job *jobs;
 	size_t count;
 	capstan_signers signers; /* what each environment's requests are signed by */
-	pthread_mutex_t mu;
-	pthread_cond_t signed_cv, room_cv;
-	size_t next;         /* the next job a worker takes */
-	size_t written;      /* jobs the writer is done with */
-	int stop;
+	capstan_pool *pool;
 } batch;
+
+/* The previous request's environment for this one, when it names the same:
+ * a batch is mostly one environment, and reading it is a query per request. */
+static int same_env(const job *prev, const capstan_issue_opts *o, capstan_store_env *env)
+{
+	if (!prev || !prev->plan.env.name || !o->env || strcmp(prev->plan.env.name, o->env) != 0)
+		return 0;
+	*env = prev->plan.env;
+	env->name = strdup(prev->plan.env.name);
+	env->org = prev->plan.env.org ? strdup(prev->plan.env.org) : NULL;
+	if (!env->name || (prev->plan.env.org && !env->org)) {
+		capstan_store_env_clear(env);
+		return -1;
+	}
+	return 0;
+}
 
 /* In the calling thread, before any signing: each request checked. */
 static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
@@ -50,6 +69,8 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 	for (size_t i = 0; i < b->count; i++) {
 		job *j = &b->jobs[i];
 		j->o = &reqs[i];
+		if (same_env(i ? &b->jobs[i - 1] : NULL, &reqs[i], &j->plan.env) < 0)
+			return capstan_error_oom(b->ctx);
 		rc = reqs[i].csr ? capstan_error(b->ctx, CAPSTAN_EINVALID, "a batch takes no CSR") :
 			capstan_issue_check(b->ctx, &reqs[i], &j->plan);
 		if (rc == 0 && (rc = capstan_signers_get(b->ctx, &b->signers, j->plan.env.id, &j->plan.signer)) < 0 &&
@@ -66,12 +87,11 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 	return 0;
 }
 
-/* In a worker: a key, sealed, and a signed certificate. No database. The
- * outcome is returned, not stored: the caller publishes it under the lock,
- * which is what makes the job's other fields visible to the writer. */
+/* In a worker: a key, sealed, and a signed certificate. No database. */
 static job_state sign_job(capstan_ctx *w, job *j)
 {
 	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
+	unsigned char spki[32];
 	const capstan_issue_opts *o = j->o;
 
 	if (capstan_key_generate(&j->plan.key, w, o->key_set ? o->key : CAPSTAN_DEFAULT_KEY) < 0 ||
@@ -83,40 +103,22 @@ static job_state sign_job(capstan_ctx *w, job *j)
 	j->mint.subject_key = j->plan.key;
 	j->mint.sealed_key = &j->plan.sealed;
 	j->mint.tmpl.sans = &j->plan.sans;
-	if (capstan_ca_sign(w, &j->mint, &j->der, &j->info) < 0) {
+	if (capstan_ca_sign(w, &j->mint, &j->der, &j->info) < 0 ||
+	    capstan_key_spki_sha256(w, j->plan.key, spki) < 0) {
 		snprintf(j->error, sizeof(j->error), "%s", capstan_error_message(w));
 		return JOB_FAILED;
 	}
+	/* The writer needs only its SPKI (made above): freed here, off its thread. */
+	capstan_key_drop_private(j->plan.key);
 	return JOB_SIGNED;
 }
 
-static void *worker(void *arg)
+static void sign_one(capstan_ctx *w, void *arg, size_t i)
 {
-	batch *b = arg;
-	capstan_ctx *w = NULL;
+	job *j = &((batch *)arg)->jobs[i];
 
-	if (capstan_ctx_worker_new(&w, b->ctx) < 0)
-		return NULL;
-	pthread_mutex_lock(&b->mu);
-	for (;;) {
-		job_state state;
-		size_t i;
-		while (!b->stop && b->next < b->count && b->next >= b->written + WINDOW)
-			pthread_cond_wait(&b->room_cv, &b->mu);
-		if (b->stop || b->next >= b->count)
-			break;
-		i = b->next++;
-		if (b->jobs[i].state == JOB_FAILED)
-			continue; /* refused at planning */
-		pthread_mutex_unlock(&b->mu);
-		state = sign_job(w, &b->jobs[i]);
-		pthread_mutex_lock(&b->mu);
-		b->jobs[i].state = state;
-		pthread_cond_broadcast(&b->signed_cv);
-	}
-	pthread_mutex_unlock(&b->mu);
-	capstan_ctx_free(w);
-	return NULL;
+	if (j->state != JOB_FAILED) /* else refused at planning */
+		j->state = sign_job(w, j);
 }
 
 static double seconds(void)
@@ -168,33 +170,41 @@ static void job_done(batch *b, size_t i)
 {
 	capstan_buf_free(&b->jobs[i].der);
 	capstan_issue_plan_clear(&b->jobs[i].plan);
-	pthread_mutex_lock(&b->mu);
-	b->written = i + 1;
-	pthread_cond_broadcast(&b->room_cv);
-	pthread_mutex_unlock(&b->mu);
+	capstan_pool_release(b->pool, i + 1);
+}
+
+/* Whether the open group commits now. */
+typedef struct {
+	size_t count, max_count, bytes;
+	double started, limit;
+} group;
+
+static int group_full(const group *g)
+{
+	return g->count >= g->max_count || g->bytes >= GROUP_BYTES || seconds() - g->started >= g->limit;
 }
 
 static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn, void *payload, size_t *failed)
 {
-	size_t group = o && o->group ? o->group : 64;
-	double limit = (o && o->group_ms ? o->group_ms : 50) / 1000.0, started = 0;
-	pending p = { calloc(group, sizeof(size_t)), calloc(group, sizeof(capstan_cert *)), 0 };
+	group g = { 0, o && o->group ? o->group : GROUP_COUNT, 0, 0, (o && o->group_ms ? o->group_ms : 50) / 1000.0 };
+	pending p = { calloc(g.max_count, sizeof(size_t)), calloc(g.max_count, sizeof(capstan_cert *)), 0 };
 	int rc = p.index && p.certs ? 0 : capstan_error_oom(b->ctx), in_tx = 0;
 
 	for (size_t i = 0; rc == 0 && i < b->count; i++) {
 		job *j = &b->jobs[i];
-		pthread_mutex_lock(&b->mu);
-		while (j->state == JOB_PENDING)
-			pthread_cond_wait(&b->signed_cv, &b->mu);
-		pthread_mutex_unlock(&b->mu);
+		if ((rc = capstan_pool_wait(b->pool, i)) < 0)
+			break;
 		if (j->state == JOB_SIGNED && !in_tx) {
 			if ((rc = capstan_store_begin(b->ctx)) < 0)
 				break;
 			in_tx = 1;
-			started = seconds();
+			g.count = g.bytes = 0;
+			g.started = seconds();
 		}
+		g.bytes += j->der.len + j->plan.sealed.len;
 		if (j->state == JOB_SIGNED && write_job(b, j, &p.certs[p.count]) == 0) {
 			p.index[p.count++] = i;
+			g.count++;
 		} else {
 			capstan_batch_result r = { i, NULL, j->state == JOB_FAILED ? j->error : capstan_error_message(b->ctx),
 				j->state == JOB_FAILED ? j->subject : capstan_error_subject(b->ctx) };
@@ -202,7 +212,7 @@ static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn,
 			rc = fn ? fn(&r, payload) : 0;
 		}
 		job_done(b, i);
-		if (rc == 0 && in_tx && (p.count == group || seconds() - started >= limit || i + 1 == b->count)) {
+		if (rc == 0 && in_tx && (group_full(&g) || i + 1 == b->count)) {
 			in_tx = 0;
 			if ((rc = capstan_store_commit(b->ctx)) == 0)
 				rc = report_committed(&p, fn, payload);
@@ -223,14 +233,9 @@ int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t
 	const capstan_batch_opts *o, capstan_batch_fn fn, void *payload)
 {
 	batch b = { .ctx = ctx, .count = count };
-	pthread_t threads[MAX_THREADS];
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned n = o && o->threads ? o->threads : online > 0 ? (unsigned)online : 1, started = 0;
 	size_t failed = 0;
 	int rc;
 
-	if (n > MAX_THREADS)
-		n = MAX_THREADS;
 	if ((o && (rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_BATCH_OPTS_VERSION, "capstan_batch_opts")) < 0) ||
 	    (rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0)
 		return rc;
@@ -238,22 +243,14 @@ int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t
 		return 0;
 	if (!(b.jobs = calloc(count, sizeof(*b.jobs))))
 		return capstan_error_oom(ctx);
-	pthread_mutex_init(&b.mu, NULL);
-	pthread_cond_init(&b.signed_cv, NULL);
-	pthread_cond_init(&b.room_cv, NULL);
-	if ((rc = plan_jobs(&b, reqs)) == 0) {
-		for (; started < n; started++)
-			if (pthread_create(&threads[started], NULL, worker, &b) != 0)
-				break;
-		rc = started ? write_all(&b, o, fn, payload, &failed) :
-			capstan_error(ctx, CAPSTAN_ERROR, "cannot start a worker thread");
+	if ((rc = plan_jobs(&b, reqs)) == 0 &&
+	    (rc = capstan_pool_start(&b.pool, ctx, count, WINDOW, o ? o->threads : 0, sign_one, &b)) == 0 &&
+	    (rc = capstan_store_hold_dirty(ctx, 1)) == 0) {
+		rc = write_all(&b, o, fn, payload, &failed);
+		if (capstan_store_hold_dirty(ctx, 0) < 0 && rc == 0)
+			rc = CAPSTAN_ERROR;
 	}
-	pthread_mutex_lock(&b.mu);
-	b.stop = 1;
-	pthread_cond_broadcast(&b.room_cv);
-	pthread_mutex_unlock(&b.mu);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	capstan_pool_stop(b.pool);
 	for (size_t i = 0; i < count; i++) {
 		capstan_buf_free(&b.jobs[i].der);
 		capstan_x509_info_clear(&b.jobs[i].info);
@@ -261,9 +258,6 @@ int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t
 	}
 	capstan_signers_clear(&b.signers);
 	free(b.jobs);
-	pthread_cond_destroy(&b.signed_cv);
-	pthread_cond_destroy(&b.room_cv);
-	pthread_mutex_destroy(&b.mu);
 	if (rc == 0 && failed)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%zu of %zu certificates could not be issued", failed, count);
 	return rc;

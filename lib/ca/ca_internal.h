@@ -71,7 +71,9 @@ typedef struct {
 	const capstan_signer *signer; /* lent by the caller's capstan_signers */
 } capstan_issue_plan;
 
-/* Checks the request and resolves names, lifetime and SANs: no key, no issuer yet. */
+/* Checks the request and resolves names, lifetime and SANs: no key, no issuer
+ * yet. p->env is read from the store unless the caller filled it (batch: the
+ * previous request's, when it names the same environment). */
 int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p);
 /* The mint for a planned request. */
 capstan_mint capstan_issue_mint(const capstan_issue_opts *o, const capstan_issue_plan *p, time_t now);

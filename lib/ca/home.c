@@ -54,6 +54,8 @@ void capstan_ctx_free(capstan_ctx *ctx)
 		return;
 	capstan_store_rollback(ctx);
 	capstan_store_close(ctx->store);
+	capstan_ossl_cache_free(ctx);
+	free(ctx->user);
 	if (!ctx->worker)
 		capstan_ossl_free(ctx);
 	capstan_wipe(ctx->kek, sizeof(ctx->kek));

@@ -57,7 +57,7 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 	/* Here, so that issue and every request of a batch are checked alike. */
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_ISSUE_OPTS_VERSION, "capstan_issue_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 ||
-	    (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &p->env)) < 0)
+	    (!p->env.name && (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &p->env)) < 0))
 		return rc;
 	if (o->csr && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn, &p->csr_sans)) < 0)
 		return rc;

@@ -6,18 +6,16 @@
  * claims and records each under a savepoint. A group is reported only once
  * it has committed, so a crash never reports a renewal that did not happen.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <capstan/lifecycle.h>
 
 #include "reissue.h"
+#include "workers.h"
 
 #define DUE_GROUP 64
-#define MAX_THREADS 16
 
 typedef enum { ITEM_SKIP = 0, ITEM_PLANNED, ITEM_SIGNED, ITEM_FAILED } item_state;
 
@@ -30,12 +28,8 @@ typedef struct {
 } due_item;
 
 typedef struct {
-	capstan_ctx *ctx;
 	due_item *items;
-	size_t count;
 	time_t now;
-	pthread_mutex_t mu;
-	size_t next;
 } signing;
 
 static void item_clear(due_item *it)
@@ -63,53 +57,25 @@ fail:
 	return ITEM_FAILED;
 }
 
-static void *sign_worker(void *arg)
+static void sign_one(capstan_ctx *w, void *arg, size_t i)
 {
 	signing *s = arg;
-	capstan_ctx *w = NULL;
-	size_t i;
 
-	if (capstan_ctx_worker_new(&w, s->ctx) < 0)
-		return NULL;
-	for (;;) {
-		pthread_mutex_lock(&s->mu);
-		i = s->next++;
-		pthread_mutex_unlock(&s->mu);
-		if (i >= s->count)
-			break;
-		if (s->items[i].state == ITEM_PLANNED)
-			s->items[i].state = sign_item(w, &s->items[i], s->now);
-	}
-	capstan_ctx_free(w);
-	return NULL;
+	if (s->items[i].state == ITEM_PLANNED)
+		s->items[i].state = sign_item(w, &s->items[i], s->now);
 }
 
-/* The group's planned items signed on every core. Each item is touched by
- * one thread; pthread_join publishes the results to the writer. */
+/* The group's planned items signed on every core (workers.h). */
 static int sign_all(capstan_ctx *ctx, due_item *items, size_t count)
 {
-	signing s = { .ctx = ctx, .items = items, .count = count, .now = time(NULL) };
-	pthread_t threads[MAX_THREADS];
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = online > 0 ? (size_t)online : 1, started = 0;
+	signing s = { items, time(NULL) };
+	capstan_pool *pool = NULL;
+	int rc = capstan_pool_start(&pool, ctx, count, count, 0, sign_one, &s);
 
-	if (n > MAX_THREADS)
-		n = MAX_THREADS;
-	if (n > count)
-		n = count;
-	pthread_mutex_init(&s.mu, NULL);
-	for (; started < n; started++)
-		if (pthread_create(&threads[started], NULL, sign_worker, &s) != 0)
-			break;
-	if (started == 0)
-		sign_worker(&s); /* no thread to be had: sign here */
-	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&s.mu);
-	for (size_t i = 0; i < count; i++)
-		if (items[i].state == ITEM_PLANNED)
-			return capstan_error(ctx, CAPSTAN_ERROR, "cannot start a signing context");
-	return 0;
+	for (size_t i = 0; rc == 0 && i < count; i++)
+		rc = capstan_pool_wait(pool, i);
+	capstan_pool_stop(pool);
+	return rc;
 }
 
 /* Under the write lock: each candidate read again (another run may have
@@ -238,9 +204,13 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 	}
 	/* One fsync per group, and the write lock held briefly so that other
 	 * runs interleave (they find what this one renewed no longer due). */
-	for (size_t i = 0; rc == 0 && i < count; i += DUE_GROUP)
-		rc = renew_group(ctx, ids + i, count - i < DUE_GROUP ? count - i : DUE_GROUP, opts, fn, payload,
-			&failures);
+	if (rc == 0 && count && (rc = capstan_store_hold_dirty(ctx, 1)) == 0) {
+		for (size_t i = 0; rc == 0 && i < count; i += DUE_GROUP)
+			rc = renew_group(ctx, ids + i, count - i < DUE_GROUP ? count - i : DUE_GROUP, opts, fn,
+				payload, &failures);
+		if (capstan_store_hold_dirty(ctx, 0) < 0 && rc == 0)
+			rc = CAPSTAN_ERROR;
+	}
 	free(ids);
 	if (rc == 0 && failures)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%d certificate%s due could not be renewed",

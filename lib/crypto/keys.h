@@ -21,6 +21,10 @@ typedef struct capstan_key capstan_key;
 
 int capstan_key_generate(capstan_key **out, capstan_ctx *ctx, capstan_key_type type);
 void capstan_key_free(capstan_key *key);
+/* Frees the key itself, keeping its type and the SubjectPublicKeyInfo made
+ * so far (capstan_key_spki_sha256 still answers from it): a batch worker's
+ * key once sealed and certified, so the writer does not free it. */
+void capstan_key_drop_private(capstan_key *key);
 capstan_key_type capstan_key_get_type(const capstan_key *key);
 
 /* SHA-256 of the DER SubjectPublicKeyInfo. */
@@ -28,6 +32,9 @@ int capstan_key_spki_sha256(capstan_ctx *ctx, const capstan_key *key, unsigned c
 
 /* Seals the private key under the context's KEK (see above). */
 int capstan_key_seal(capstan_buf *out, capstan_ctx *ctx, const capstan_key *key);
+/* The key's PKCS8 DER into out (cap bytes), as OpenSSL would write it, for
+ * EC and Ed25519 keys; 1 for other kinds (RSA: OpenSSL's encoder does it). */
+int capstan_key_pkcs8_der(capstan_ctx *ctx, const capstan_key *key, unsigned char *out, size_t cap, size_t *len);
 /* Opens a sealed key; spki_sha256 must be the one it was sealed with. */
 int capstan_key_unseal(capstan_key **out, capstan_ctx *ctx, const unsigned char *blob,
 	size_t len, const unsigned char spki_sha256[32]);

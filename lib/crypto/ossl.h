@@ -6,6 +6,8 @@
 
 int capstan_ossl_init(capstan_ctx *ctx);
 void capstan_ossl_free(capstan_ctx *ctx);
+/* Frees what the context fetched and kept (crypto_internal.h). */
+void capstan_ossl_cache_free(capstan_ctx *ctx);
 
 /* Like capstan_error(), with ": <OpenSSL's reason>" appended from the error
  * queue, which is then emptied. */

@@ -146,6 +146,10 @@ static const char *const migrations[] = {
 	/* 6 -> 7: check asks the audit log whether a keyless certificate came
 	 * from a CSR: by serial, one seek, not a scan of the log per row. */
 	"CREATE INDEX audit_serial ON audit(serial);",
+	/* 7 -> 8: certs_status(status) is a prefix of certs_status_not_after:
+	 * any query by status alone seeks that one as well, and every insert
+	 * paid for both. */
+	"DROP INDEX IF EXISTS certs_status;",
 };
 
 /* The version whose step added certs.spki_sha256. */
@@ -407,14 +411,36 @@ void capstan_store_rollback(capstan_ctx *ctx)
 	ctx->store->in_tx = 0;
 }
 
+/* A statement run once per item of a batch: prepared once, not per call. */
+static int exec_cached(capstan_ctx *ctx, const char *sql, const char *what)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, sql)) < 0)
+		return rc;
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, what);
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
 int capstan_store_savepoint(capstan_ctx *ctx)
 {
-	return exec(ctx, "SAVEPOINT item", "cannot start a savepoint");
+	return exec_cached(ctx, "SAVEPOINT item", "cannot start a savepoint");
 }
 
 int capstan_store_release(capstan_ctx *ctx)
 {
-	return exec(ctx, "RELEASE item", "cannot release a savepoint");
+	return exec_cached(ctx, "RELEASE item", "cannot release a savepoint");
+}
+
+int capstan_store_hold_dirty(capstan_ctx *ctx, int hold)
+{
+	/* temp_store too: each item's savepoint journals the pages it changes,
+	 * in a temporary file past 64 KiB (one file per savepoint, often). */
+	return exec(ctx, hold ? "PRAGMA cache_spill = OFF; PRAGMA temp_store = MEMORY" :
+		"PRAGMA cache_spill = ON; PRAGMA temp_store = DEFAULT", "cannot set cache_spill");
 }
 
 void capstan_store_undo(capstan_ctx *ctx)

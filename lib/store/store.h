@@ -31,6 +31,12 @@ void capstan_store_rollback(capstan_ctx *ctx);
 int capstan_store_savepoint(capstan_ctx *ctx);
 int capstan_store_release(capstan_ctx *ctx);
 void capstan_store_undo(capstan_ctx *ctx);
+/* With hold, a transaction's changed pages stay in memory until it commits
+ * rather than being written to the WAL as the page cache fills, and each is
+ * written once: for writers whose transactions are bounded (batch groups).
+ * Random serials and digests change a random page of each index per row, so
+ * a group of 64 overflowed the 2 MB cache and wrote pages two or three times. */
+int capstan_store_hold_dirty(capstan_ctx *ctx, int hold);
 /* Ends the transaction: commits when rc is 0, else rolls back. Returns rc, or
  * the commit's error. */
 int capstan_store_end(capstan_ctx *ctx, int rc);
