@@ -105,6 +105,8 @@ int cmd_bundle(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--env and --service are required");
 	if (!out && !tar)
 		return cli_usage_error(c, "--out DIR or --tar FILE is required");
+	if ((out && !*out) || (tar && !*tar) || (prefix && !*prefix))
+		return cli_usage_error(c, "%s is empty: it needs a path", out && !*out ? "--out" : tar && !*tar ? "--tar" : "--prefix");
 	if (new_password && password_file)
 		return cli_usage_error(c, "--new-password makes a password: it does not go with --password-file");
 	if (out && !(dir = cli_absolute_path(out)))

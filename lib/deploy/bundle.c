@@ -344,9 +344,12 @@ static int service_certs(capstan_ctx *ctx, build *bd, const capstan_store_env *e
 {
 	const char *service = bd->o->service ? bd->o->service : "", *host = bd->o->host;
 	capstan_store_service sv = { 0 };
+	const char *why = NULL;
 	int rc = capstan_store_service_get(ctx, env->id, service, &sv);
 
-	if (rc == CAPSTAN_ENOTFOUND)
+	if (rc == CAPSTAN_ENOTFOUND && capstan_check_identifier(service, &why) < 0)
+		rc = capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_SERVICE, "invalid service name '%s': %s", service, why);
+	else if (rc == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, rc, "no service '%s' in environment '%s': applying the configuration records it", service, env->name);
 	if (rc == 0 && (rc = capstan_delivery_decode(ctx, sv.delivery, &bd->delivery)) == 0 &&
 	    (rc = capstan_delivery_lines(ctx, sv.certs, &bd->delivery, host, lines)) == CAPSTAN_ENOTFOUND)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capstan/parse.h>
 #include <capstan/policy.h>
 
 #include "store_internal.h"
@@ -149,7 +150,11 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 		if (!out->name)
 			rc = capstan_error_oom(ctx);
 	} else if (step == SQLITE_DONE) {
-		rc = capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_ENV, "unknown environment '%s'", name);
+		const char *why = NULL;
+		/* A name no environment could have is a mistake, not a missing environment. */
+		rc = capstan_check_identifier(name, &why) < 0 ?
+			capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ENV, "invalid environment name '%s': %s", name, why) :
+			capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_ENV, "unknown environment '%s'", name);
 	} else {
 		rc = capstan_store_error(ctx, "cannot read environments");
 	}
