@@ -27,7 +27,32 @@ typedef struct {
 	void *payload;
 	size_t changes;
 	size_t requested, failed; /* certificates sent to be issued, and those that were not */
+	const char **names;       /* every certificate name of the configuration, sorted, for bsearch */
+	size_t name_count;
 } applier;
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The configuration's certificate names, sorted once: pruning asks of every
+ * certificate of every service whether the file still names it. */
+static int sort_names(applier *a)
+{
+	const capstan_config *c = a->config;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->service_count; i++)
+		n += c->services[i].cert_count;
+	if (!(a->names = malloc((n ? n : 1) * sizeof(*a->names))))
+		return capstan_error_oom(a->ctx);
+	for (size_t i = 0; i < c->service_count; i++)
+		for (size_t j = 0; j < c->services[i].cert_count; j++)
+			a->names[a->name_count++] = c->services[i].certs[j].name;
+	qsort(a->names, a->name_count, sizeof(*a->names), str_cmp);
+	return 0;
+}
 
 static int step(applier *a, capstan_step_kind kind, const char *env, const char *name, const char *reason,
 	const char *serial)
@@ -359,13 +384,26 @@ static int prune_line(applier *a, const capstan_store_env *env, const char *serv
 	return rc;
 }
 
-static int config_names(const capstan_config *c, const char *cert_name)
+static int config_names(const applier *a, const char *cert_name)
 {
-	for (size_t i = 0; i < c->service_count; i++)
-		for (size_t j = 0; j < c->services[i].cert_count; j++)
-			if (strcmp(c->services[i].certs[j].name, cert_name) == 0)
-				return 1;
-	return 0;
+	return bsearch(&cert_name, a->names, a->name_count, sizeof(*a->names), str_cmp) != NULL;
+}
+
+/* Sorted, each name once: a certificate's line has a row per renewal. */
+static void sort_unique(capstan_strlist *list)
+{
+	size_t kept = 0;
+
+	if (list->count < 2)
+		return;
+	qsort(list->items, list->count, sizeof(*list->items), str_cmp);
+	for (size_t i = 0; i < list->count; i++) {
+		if (kept && strcmp(list->items[kept - 1], list->items[i]) == 0)
+			free(list->items[i]);
+		else
+			list->items[kept++] = list->items[i];
+	}
+	list->count = kept;
 }
 
 /* The valid certificates issued for SERVICE whose names no service of the
@@ -386,8 +424,7 @@ static int prune_service(applier *a, const capstan_store_env *env, const char *s
 	/* Collected first: revoking writes, and the iterator is still reading. */
 	while ((rc = capstan_cert_iter_next(&cert, it)) == 0) {
 		/* A line another service of the file names has moved there: not dropped. */
-		if (!config_names(a->config, cert->name) && !capstan_strlist_contains(&dropped, cert->name) &&
-		    capstan_strlist_push(&dropped, cert->name) < 0)
+		if (!config_names(a, cert->name) && capstan_strlist_push(&dropped, cert->name) < 0)
 			rc = capstan_error_oom(a->ctx);
 		capstan_cert_free(cert);
 		if (rc < 0)
@@ -395,6 +432,7 @@ static int prune_service(applier *a, const capstan_store_env *env, const char *s
 	}
 	capstan_cert_iter_free(it);
 	rc = rc == CAPSTAN_ITEROVER ? 0 : rc;
+	sort_unique(&dropped);
 	for (size_t i = 0; rc == 0 && i < dropped.count; i++)
 		rc = prune_line(a, env, service, dropped.items[i]);
 	/* A service gone from the file is forgotten with --prune: nothing reissues its lines. */
@@ -409,16 +447,22 @@ static int prune_env(applier *a, const capstan_config_env *e)
 {
 	capstan_store_env env = { 0 };
 	capstan_strlist services = { 0 };
+	size_t stored;
 	int rc = capstan_store_env_get(a->ctx, e->name, &env);
 
 	if (rc == CAPSTAN_ENOTFOUND)
 		return 0; /* a dry run's new environment */
 	if (rc == 0)
 		rc = capstan_store_service_names(a->ctx, env.id, &services);
-	for (size_t i = 0; rc == 0 && i < a->config->service_count; i++)
-		if (!capstan_strlist_contains(&services, a->config->services[i].name) &&
-		    capstan_strlist_push(&services, a->config->services[i].name) < 0)
+	/* The recorded ones come sorted (by name, bytewise): the configured ones
+	 * not among them are looked up there, not in a list that grows. */
+	stored = services.count;
+	for (size_t i = 0; rc == 0 && i < a->config->service_count; i++) {
+		const char *name = a->config->services[i].name;
+		if (!bsearch(&name, services.items, stored, sizeof(*services.items), str_cmp) &&
+		    capstan_strlist_push(&services, name) < 0)
 			rc = capstan_error_oom(a->ctx);
+	}
 	for (size_t i = 0; rc == 0 && i < services.count; i++)
 		rc = prune_service(a, &env, services.items[i]);
 	capstan_strlist_free(&services);
@@ -429,12 +473,14 @@ static int prune_env(applier *a, const capstan_config_env *e)
 int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o, capstan_apply_fn fn,
 	void *payload, size_t *changes)
 {
-	applier a = { ctx, config, o, fn, payload, 0, 0, 0 };
+	applier a = { ctx, config, o, fn, payload, 0, 0, 0, NULL, 0 };
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
-	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0))
+	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0) || (rc = sort_names(&a)) < 0) {
+		free(a.names);
 		return rc;
+	}
 	for (size_t i = 0; rc == 0 && i < config->env_count; i++) {
 		const capstan_config_env *e = &config->envs[i];
 		if (o->env && strcmp(o->env, e->name) != 0)
@@ -449,5 +495,6 @@ int capstan_apply(capstan_ctx *ctx, const capstan_config *config, const capstan_
 			a.requested);
 	if (changes)
 		*changes = a.changes;
+	free(a.names);
 	return rc;
 }
