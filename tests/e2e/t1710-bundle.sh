@@ -196,6 +196,13 @@ check "a second run has nothing to do" faketime -f +70d "$CAPSTAN" --passphrase-
 is "and says nothing" "$(cat "$T/out" "$T/err")" ""
 refuses "--exec without --bundle-dir" 2 "--exec needs --bundle-dir" cap renew --due --exec true
 
+# A service of more certificates than the old cap of 64: bundled whole.
+{ echo 'environments: { many: {} }'; echo 'services:'; echo '  fleet:'; echo '    template: etcd'; echo '    certs:'
+  for i in $(seq 1 100); do echo "      - { name: m$i, profile: peer, dns: [m$i.internal] }"; done; } >"$T/many.yaml"
+cap apply --config "$T/many.yaml" >/dev/null
+check "a service of 100 certificates bundles" cap bundle --env many --service fleet --out "$B/fleet"
+is "a key and a certificate for each" "$(ls "$B/fleet" | grep -cE '^m[0-9]+-key\.pem$') $(ls "$B/fleet" | grep -cE '^m[0-9]+\.env$')" "100 100"
+
 # Which services name a certificate is a table of its own, filled by apply and,
 # for an inventory from before it (schema 7), by the migration.
 db="$CAPSTAN_HOME/capstan.db"
