@@ -406,47 +406,50 @@ static void sort_unique(capstan_strlist *list)
 	list->count = kept;
 }
 
-/* The valid certificates issued for SERVICE whose names no service of the
- * configuration has. */
-static int prune_service(applier *a, const capstan_store_env *env, const char *service)
+/* The valid certificates of the environment issued for one of SERVICES
+ * (sorted) whose names no service of the configuration has, as "SERVICE<TAB>
+ * NAME" lines, sorted (a tab sorts before any character of a name) and each
+ * once. One pass over the environment's certificates: a pass per service
+ * read the environment once for each, quadratic at scale. */
+static int dropped_lines(applier *a, const capstan_store_env *env, const capstan_strlist *services,
+	capstan_strlist *dropped)
 {
-	const capstan_config_service *s = config_service(a->config, service);
 	capstan_list_opts lo = CAPSTAN_LIST_OPTS_INIT;
 	capstan_cert_iter *it = NULL;
-	capstan_strlist dropped = { 0 };
 	capstan_cert *cert;
 	int rc;
 
 	lo.env = env->name;
-	lo.service = service;
 	if ((rc = capstan_cert_iter_new(&it, a->ctx, &lo)) < 0)
 		return rc;
-	/* Collected first: revoking writes, and the iterator is still reading. */
+	/* Collected first: revoking writes, and the iterator is still reading. A
+	 * line another service of the file names has moved there: not dropped. */
 	while ((rc = capstan_cert_iter_next(&cert, it)) == 0) {
-		/* A line another service of the file names has moved there: not dropped. */
-		if (!config_names(a, cert->name) && capstan_strlist_push(&dropped, cert->name) < 0)
-			rc = capstan_error_oom(a->ctx);
+		const char *service = cert->service;
+		char *line;
+		if (service && bsearch(&service, services->items, services->count, sizeof(*services->items), str_cmp) &&
+		    !config_names(a, cert->name)) {
+			line = capstan_aprintf("%s\t%s", service, cert->name);
+			if (!line || capstan_strlist_push(dropped, line) < 0)
+				rc = capstan_error_oom(a->ctx);
+			free(line);
+		}
 		capstan_cert_free(cert);
 		if (rc < 0)
 			break;
 	}
 	capstan_cert_iter_free(it);
-	rc = rc == CAPSTAN_ITEROVER ? 0 : rc;
-	sort_unique(&dropped);
-	for (size_t i = 0; rc == 0 && i < dropped.count; i++)
-		rc = prune_line(a, env, service, dropped.items[i]);
-	/* A service gone from the file is forgotten with --prune: nothing reissues its lines. */
-	if (rc == 0 && !s && a->o->prune && !a->o->dry_run)
-		rc = capstan_store_service_forget(a->ctx, env->id, service);
-	capstan_strlist_free(&dropped);
+	if (rc == CAPSTAN_ITEROVER)
+		sort_unique(dropped), rc = 0;
 	return rc;
 }
 
-/* Every service recorded or configured, pruned of what the file dropped. */
+/* Every service recorded or configured, pruned of what the file dropped; a
+ * service gone from the file is forgotten with --prune: nothing reissues its lines. */
 static int prune_env(applier *a, const capstan_config_env *e)
 {
 	capstan_store_env env = { 0 };
-	capstan_strlist services = { 0 };
+	capstan_strlist services = { 0 }, dropped = { 0 };
 	size_t stored;
 	int rc = capstan_store_env_get(a->ctx, e->name, &env);
 
@@ -463,8 +466,17 @@ static int prune_env(applier *a, const capstan_config_env *e)
 		    capstan_strlist_push(&services, name) < 0)
 			rc = capstan_error_oom(a->ctx);
 	}
+	if (rc == 0)
+		sort_unique(&services), rc = dropped_lines(a, &env, &services, &dropped);
+	for (size_t i = 0; rc == 0 && i < dropped.count; i++) {
+		char *tab = strchr(dropped.items[i], '\t');
+		*tab = '\0';
+		rc = prune_line(a, &env, dropped.items[i], tab + 1);
+	}
 	for (size_t i = 0; rc == 0 && i < services.count; i++)
-		rc = prune_service(a, &env, services.items[i]);
+		if (!config_service(a->config, services.items[i]) && a->o->prune && !a->o->dry_run)
+			rc = capstan_store_service_forget(a->ctx, env.id, services.items[i]);
+	capstan_strlist_free(&dropped);
 	capstan_strlist_free(&services);
 	capstan_store_env_clear(&env);
 	return rc;

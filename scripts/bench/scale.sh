@@ -85,7 +85,7 @@ SQL
 	awk -v n="$n" -v per="$SVC" 'BEGIN {
 		print "environments: { big: {} }"; print "services:"
 		for (i = 1; i <= n; i++) {
-			if ((i - 1) % per == 0) printf "  svc-%d:\n    template: spark\n    certs:\n", (i - 1) / per
+			if ((i - 1) % per == 0) printf "  svc-%d:\n    template: etcd\n    certs:\n", (i - 1) / per
 			printf "      - { name: syn-%d, profile: server, cn: template.internal }\n", i
 		}
 	}' >"big-$n.yaml"
