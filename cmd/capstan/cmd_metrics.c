@@ -1,6 +1,11 @@
 /* capstan metrics: a Prometheus textfile for node_exporter. */
 #include "cli.h"
 
+static int to_file(const void *data, size_t len, void *payload)
+{
+	return capstan_file_append(payload, data, len);
+}
+
 int cmd_metrics(cli *c, int argc, char **argv)
 {
 	const char *out = NULL;
@@ -8,7 +13,7 @@ int cmd_metrics(cli *c, int argc, char **argv)
 		{ "out", OPT_VALUE, &out },
 		{ NULL, 0, NULL },
 	};
-	capstan_buf text = CAPSTAN_BUF_INIT;
+	capstan_file *f = NULL;
 	int rc;
 
 	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0)
@@ -17,11 +22,15 @@ int cmd_metrics(cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--out is required (node_exporter reads *.prom files; - for standard output)");
 	if ((rc = cli_setup(c)) != 0)
 		return rc;
-	/* Written to a temporary file and renamed: the collector never reads half a file. */
-	if (capstan_metrics(&text, c->ctx) < 0 || capstan_file_write(c->ctx, out, text.data, text.len, 0644) < 0)
-		rc = cli_fail(c);
-	else
-		rc = out_written(c, out, "metrics", NULL);
-	capstan_buf_free(&text);
-	return rc;
+	/* Streamed into a temporary file and renamed: the collector never reads
+	 * half a file, and memory stays flat however many certificates there are. */
+	if (capstan_file_begin(&f, c->ctx, out, 0644) < 0)
+		return cli_fail(c);
+	if (capstan_metrics_write(c->ctx, to_file, f) < 0) {
+		capstan_file_abort(f);
+		return cli_fail(c);
+	}
+	if (capstan_file_commit(f, NULL, 0) < 0)
+		return cli_fail(c);
+	return out_written(c, out, "metrics", NULL);
 }

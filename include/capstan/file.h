@@ -25,6 +25,10 @@ typedef struct capstan_file capstan_file;
 CAPSTAN_WARN_UNUSED int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path,
 	unsigned mode);
 CAPSTAN_WARN_UNUSED int capstan_file_commit(capstan_file *file, const void *data, size_t len);
+/* Writes len bytes into the file before capstan_file_commit (which may then
+ * add none), for outputs produced in pieces; the target still changes only
+ * at the commit. A failure leaves the handle to capstan_file_abort. */
+CAPSTAN_WARN_UNUSED int capstan_file_append(capstan_file *file, const void *data, size_t len);
 void capstan_file_abort(capstan_file *file);
 
 /* Reads a whole file of at most max_len bytes into *out, the caller's:

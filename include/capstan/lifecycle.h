@@ -205,9 +205,19 @@ CAPSTAN_WARN_UNUSED int capstan_crl_pem(capstan_buf *out, capstan_ctx *ctx,
 CAPSTAN_WARN_UNUSED int capstan_verify(capstan_cert **cert, capstan_ctx *ctx, const char *env,
 	const unsigned char *data, size_t len);
 
+/*
+ * Where streamed text goes: called with each chunk, in order. A negative
+ * return stops the producer, which returns it; the writer records why in the
+ * context first (capstan_file_append does).
+ */
+typedef int (*capstan_write_fn)(const void *data, size_t len, void *payload);
+
 /* Prometheus text exposition: expiry per current certificate, counts by
  * status. *out is the caller's: capstan_buf_free(). */
 CAPSTAN_WARN_UNUSED int capstan_metrics(capstan_buf *out, capstan_ctx *ctx);
+/* The same text handed to write in chunks of ~64 KiB: memory stays flat
+ * whatever the size of the inventory. */
+CAPSTAN_WARN_UNUSED int capstan_metrics_write(capstan_ctx *ctx, capstan_write_fn write, void *payload);
 
 CAPSTAN_END_API
 

@@ -47,6 +47,11 @@ void capstan_tv_free(capstan_tvalue *value);
  * capstan_buf_free(). */
 CAPSTAN_WARN_UNUSED int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name,
 	const char *text, size_t len, const capstan_tvalue *data);
+/* The same with INNER's names over DATA's (as if INNER's entries had been put
+ * into a copy of DATA), without copying DATA: a bundle renders a template per
+ * certificate, and its data holds every certificate. */
+CAPSTAN_WARN_UNUSED int capstan_template_render_in(capstan_buf *out, capstan_ctx *ctx, const char *name,
+	const char *text, size_t len, const capstan_tvalue *data, const capstan_tvalue *inner);
 
 CAPSTAN_END_API
 

@@ -91,6 +91,15 @@ int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path, u
 	return 0;
 }
 
+int capstan_file_append(capstan_file *f, const void *data, size_t len)
+{
+	if (capstan_write_all(f->fd, data, len) == 0)
+		return 0;
+	if (!f->tmp)
+		return capstan_error(f->ctx, CAPSTAN_ERROR, "cannot write to standard output: %s", strerror(errno));
+	return capstan_error(f->ctx, CAPSTAN_ERROR, "cannot write '%s': %s", f->path, strerror(errno));
+}
+
 int capstan_file_commit(capstan_file *f, const void *data, size_t len)
 {
 	capstan_ctx *ctx = f->ctx;

@@ -24,7 +24,32 @@ typedef struct {
 	void *payload;
 	size_t changes;
 	size_t requested, failed; /* certificates sent to be issued, and those that were not */
+	const char **names;       /* every certificate name of the configuration, sorted, for bsearch */
+	size_t name_count;
 } applier;
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The configuration's certificate names, sorted once: pruning asks of every
+ * certificate of every service whether the file still names it. */
+static int sort_names(applier *a)
+{
+	const capstan_config *c = a->config;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->service_count; i++)
+		n += c->services[i].cert_count;
+	if (!(a->names = malloc((n ? n : 1) * sizeof(*a->names))))
+		return capstan_error_oom(a->ctx);
+	for (size_t i = 0; i < c->service_count; i++)
+		for (size_t j = 0; j < c->services[i].cert_count; j++)
+			a->names[a->name_count++] = c->services[i].certs[j].name;
+	qsort(a->names, a->name_count, sizeof(*a->names), str_cmp);
+	return 0;
+}
 
 static int step(applier *a, capstan_step_kind kind, const char *env, const char *name, const char *reason,
 	const char *serial)
@@ -344,68 +369,99 @@ static int prune_line(applier *a, const capstan_store_env *env, const char *serv
 	return rc;
 }
 
-static int config_names(const capstan_config *c, const char *cert_name)
+static int config_names(const applier *a, const char *cert_name)
 {
-	for (size_t i = 0; i < c->service_count; i++)
-		for (size_t j = 0; j < c->services[i].cert_count; j++)
-			if (strcmp(c->services[i].certs[j].name, cert_name) == 0)
-				return 1;
-	return 0;
+	return bsearch(&cert_name, a->names, a->name_count, sizeof(*a->names), str_cmp) != NULL;
 }
 
-/* The valid certificates issued for SERVICE whose names no service of the
- * configuration has. */
-static int prune_service(applier *a, const capstan_store_env *env, const char *service)
+/* Sorted, each name once: a certificate's line has a row per renewal. */
+static void sort_unique(capstan_strlist *list)
 {
-	const capstan_config_service *s = config_service(a->config, service);
+	size_t kept = 0;
+
+	if (list->count < 2)
+		return;
+	qsort(list->items, list->count, sizeof(*list->items), str_cmp);
+	for (size_t i = 0; i < list->count; i++) {
+		if (kept && strcmp(list->items[kept - 1], list->items[i]) == 0)
+			free(list->items[i]);
+		else
+			list->items[kept++] = list->items[i];
+	}
+	list->count = kept;
+}
+
+/* The valid certificates of the environment issued for one of SERVICES
+ * (sorted) whose names no service of the configuration has, as "SERVICE<TAB>
+ * NAME" lines, sorted (a tab sorts before any character of a name) and each
+ * once. One pass over the environment's certificates: a pass per service
+ * read the environment once for each, quadratic at scale. */
+static int dropped_lines(applier *a, const capstan_store_env *env, const capstan_strlist *services,
+	capstan_strlist *dropped)
+{
 	capstan_list_opts lo = CAPSTAN_LIST_OPTS_INIT;
 	capstan_cert_iter *it = NULL;
-	capstan_strlist dropped = { 0 };
 	capstan_cert *cert;
 	int rc;
 
 	lo.env = env->name;
-	lo.service = service;
 	if ((rc = capstan_cert_iter_new(&it, a->ctx, &lo)) < 0)
 		return rc;
-	/* Collected first: revoking writes, and the iterator is still reading. */
+	/* Collected first: revoking writes, and the iterator is still reading. A
+	 * line another service of the file names has moved there: not dropped. */
 	while ((rc = capstan_cert_iter_next(&cert, it)) == 0) {
-		/* A line another service of the file names has moved there: not dropped. */
-		if (!config_names(a->config, cert->name) && !capstan_strlist_contains(&dropped, cert->name) &&
-		    capstan_strlist_push(&dropped, cert->name) < 0)
-			rc = capstan_error_oom(a->ctx);
+		const char *service = cert->service;
+		char *line;
+		if (service && bsearch(&service, services->items, services->count, sizeof(*services->items), str_cmp) &&
+		    !config_names(a, cert->name)) {
+			line = capstan_aprintf("%s\t%s", service, cert->name);
+			if (!line || capstan_strlist_push(dropped, line) < 0)
+				rc = capstan_error_oom(a->ctx);
+			free(line);
+		}
 		capstan_cert_free(cert);
 		if (rc < 0)
 			break;
 	}
 	capstan_cert_iter_free(it);
-	rc = rc == CAPSTAN_ITEROVER ? 0 : rc;
-	for (size_t i = 0; rc == 0 && i < dropped.count; i++)
-		rc = prune_line(a, env, service, dropped.items[i]);
-	/* A service gone from the file is forgotten with --prune: nothing reissues its lines. */
-	if (rc == 0 && !s && a->o->prune && !a->o->dry_run)
-		rc = capstan_store_service_forget(a->ctx, env->id, service);
-	capstan_strlist_free(&dropped);
+	if (rc == CAPSTAN_ITEROVER)
+		sort_unique(dropped), rc = 0;
 	return rc;
 }
 
-/* Every service recorded or configured, pruned of what the file dropped. */
+/* Every service recorded or configured, pruned of what the file dropped; a
+ * service gone from the file is forgotten with --prune: nothing reissues its lines. */
 static int prune_env(applier *a, const capstan_config_env *e)
 {
 	capstan_store_env env = { 0 };
-	capstan_strlist services = { 0 };
+	capstan_strlist services = { 0 }, dropped = { 0 };
+	size_t stored;
 	int rc = capstan_store_env_get(a->ctx, e->name, &env);
 
 	if (rc == CAPSTAN_ENOTFOUND)
 		return 0; /* a dry run's new environment */
 	if (rc == 0)
 		rc = capstan_store_service_names(a->ctx, env.id, &services);
-	for (size_t i = 0; rc == 0 && i < a->config->service_count; i++)
-		if (!capstan_strlist_contains(&services, a->config->services[i].name) &&
-		    capstan_strlist_push(&services, a->config->services[i].name) < 0)
+	/* The recorded ones come sorted (by name, bytewise): the configured ones
+	 * not among them are looked up there, not in a list that grows. */
+	stored = services.count;
+	for (size_t i = 0; rc == 0 && i < a->config->service_count; i++) {
+		const char *name = a->config->services[i].name;
+		if (!bsearch(&name, services.items, stored, sizeof(*services.items), str_cmp) &&
+		    capstan_strlist_push(&services, name) < 0)
 			rc = capstan_error_oom(a->ctx);
+	}
+	if (rc == 0)
+		sort_unique(&services), rc = dropped_lines(a, &env, &services, &dropped);
+	for (size_t i = 0; rc == 0 && i < dropped.count; i++) {
+		char *tab = strchr(dropped.items[i], '\t');
+		*tab = '\0';
+		rc = prune_line(a, &env, dropped.items[i], tab + 1);
+	}
 	for (size_t i = 0; rc == 0 && i < services.count; i++)
-		rc = prune_service(a, &env, services.items[i]);
+		if (!config_service(a->config, services.items[i]) && a->o->prune && !a->o->dry_run)
+			rc = capstan_store_service_forget(a->ctx, env.id, services.items[i]);
+	capstan_strlist_free(&dropped);
 	capstan_strlist_free(&services);
 	capstan_store_env_clear(&env);
 	return rc;
@@ -414,13 +470,15 @@ static int prune_env(applier *a, const capstan_config_env *e)
 int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o,
 	capstan_apply_fn fn, void *payload)
 {
-	applier a = { ctx, config, o, fn, payload, 0, 0, 0 };
+	applier a = { ctx, config, o, fn, payload, 0, 0, 0, NULL, 0 };
 	int rc;
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_APPLY_OPTS_VERSION, "capstan_apply_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
-	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0))
+	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0) || (rc = sort_names(&a)) < 0) {
+		free(a.names);
 		return rc;
+	}
 	for (size_t i = 0; rc == 0 && i < config->env_count; i++) {
 		const capstan_config_env *e = &config->envs[i];
 		if (o->env && strcmp(o->env, e->name) != 0)
@@ -435,5 +493,6 @@ int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *confi
 			a.requested);
 	if (changes)
 		*changes = a.changes;
+	free(a.names);
 	return rc;
 }

@@ -18,7 +18,7 @@
 #include "store/store.h"
 #include "templates.h"
 
-#define MAX_BUNDLE_CERTS 64
+#define MAX_BUNDLE_CERTS 100000
 
 /* What bundle building carries along. */
 typedef struct {
@@ -33,6 +33,9 @@ typedef struct {
 	capstan_buf certs_lines;   /* the ledger's "NAME SERIAL NOT_AFTER" lines */
 	capstan_delivery delivery;
 	capstan_cert *first;       /* the first certificate rendered */
+	const char *key_prefix;    /* what every key_b64 starts with (NULL: no keys), */
+	size_t key_prefix_len;     /* computed when first needed */
+	int key_prefix_done;
 	int chown, group_reads;    /* give the files to uid:gid; keys 0640 */
 	int64_t current_issuer;    /* the environment's current intermediate */
 	size_t old_issuers;        /* certificates under an older one */
@@ -199,13 +202,50 @@ done:
 	return rc;
 }
 
+/* The longest prefix every certificate's key_b64 shares (they are all PEM,
+ * so "-----BEGIN PRIVATE KEY-----" in base64, ~36 characters), once a bundle. */
+static void key_prefix(build *bd)
+{
+	size_t len = 0;
+
+	bd->key_prefix_len = 0;
+	for (size_t i = 0; i < capstan_tv_count(bd->certs); i++) {
+		const capstan_tvalue *key = capstan_tv_get(capstan_tv_item(bd->certs, i), "key_b64");
+		const char *text = key ? capstan_tv_text(key) : NULL;
+		if (!text)
+			continue;
+		if (!bd->key_prefix) {
+			bd->key_prefix = text;
+			len = strlen(text) < 64 ? strlen(text) : 64; /* enough to rule a file out */
+		}
+		while (len && strncmp(text, bd->key_prefix, len) != 0)
+			len--;
+	}
+	bd->key_prefix_len = len;
+	bd->key_prefix_done = 1;
+}
+
 /* True when a rendered file holds a secret: the store password or a key. */
-static int holds_secret(const build *bd, const capstan_buf *body)
+static int holds_secret(build *bd, const capstan_buf *body)
 {
 	const char *text = (const char *)body->data;
+	char prefix[128];
 
 	if ((bd->keystores && strstr(text, bd->password)) || strstr(text, "PRIVATE KEY"))
 		return 1;
+	/* Every key starts with the common prefix: a file without it holds none,
+	 * known in one scan rather than one per certificate (a bundle renders a
+	 * file per certificate: that was quadratic). */
+	if (!bd->key_prefix_done)
+		key_prefix(bd);
+	if (!bd->key_prefix)
+		return 0;
+	if (bd->key_prefix_len > 0 && bd->key_prefix_len < sizeof(prefix)) {
+		memcpy(prefix, bd->key_prefix, bd->key_prefix_len);
+		prefix[bd->key_prefix_len] = '\0';
+		if (!strstr(text, prefix))
+			return 0;
+	}
 	for (size_t i = 0; i < capstan_tv_count(bd->certs); i++) {
 		const capstan_tvalue *key = capstan_tv_get(capstan_tv_item(bd->certs, i), "key_b64");
 		if (key && strstr(text, capstan_tv_text(key)))
@@ -214,16 +254,18 @@ static int holds_secret(const build *bd, const capstan_buf *body)
 	return 0;
 }
 
-/* Renders one template, once with data; an empty (blank) result writes nothing. */
-static int render_one(capstan_ctx *ctx, build *bd, const capstan_template_file *t, const capstan_tvalue *data)
+/* Renders one template, once with data (and a certificate's names over it);
+ * an empty (blank) result writes nothing. */
+static int render_one(capstan_ctx *ctx, build *bd, const capstan_template_file *t, const capstan_tvalue *data,
+	const capstan_tvalue *cert)
 {
 	capstan_buf name = CAPSTAN_BUF_INIT, body = CAPSTAN_BUF_INIT;
 	char where[160];
 	int rc, blank = 1;
 
 	snprintf(where, sizeof(where), "%s/%s.tmpl", bd->set->target, t->name);
-	if ((rc = capstan_template_render(&name, ctx, where, t->name, strlen(t->name), data)) < 0 ||
-	    (rc = capstan_template_render(&body, ctx, where, t->text, t->len, data)) < 0)
+	if ((rc = capstan_template_render_in(&name, ctx, where, t->name, strlen(t->name), data, cert)) < 0 ||
+	    (rc = capstan_template_render_in(&body, ctx, where, t->text, t->len, data, cert)) < 0)
 		goto done;
 	for (size_t i = 0; i < body.len && blank; i++)
 		blank = body.data[i] == ' ' || body.data[i] == '\t' || body.data[i] == '\n' || body.data[i] == '\r';
@@ -245,20 +287,13 @@ static int render_templates(capstan_ctx *ctx, build *bd)
 	for (size_t i = 0; rc == 0 && i < bd->set->count; i++) {
 		const capstan_template_file *t = &bd->set->files[i];
 		if (!strstr(t->name, "{{")) {
-			rc = render_one(ctx, bd, t, bd->top);
+			rc = render_one(ctx, bd, t, bd->top, NULL);
 			continue;
 		}
-		for (size_t c = 0; rc == 0 && c < capstan_tv_count(bd->certs); c++) {
-			capstan_tvalue *data = capstan_tv_copy(bd->top);
-			const capstan_tvalue *cert = capstan_tv_item(bd->certs, c);
-			for (size_t k = 0; data && k < capstan_tv_count(cert); k++)
-				if (capstan_tv_put(data, capstan_tv_key(cert, k), capstan_tv_copy(capstan_tv_item(cert, k))) < 0) {
-					capstan_tv_free(data);
-					data = NULL;
-				}
-			rc = data ? render_one(ctx, bd, t, data) : capstan_error_oom(ctx);
-			capstan_tv_free(data);
-		}
+		/* The certificate's names looked up before the service's, not put
+		 * into a copy of them: that copy held every certificate. */
+		for (size_t c = 0; rc == 0 && c < capstan_tv_count(bd->certs); c++)
+			rc = render_one(ctx, bd, t, bd->top, capstan_tv_item(bd->certs, c));
 	}
 	return rc;
 }

@@ -19,6 +19,7 @@ void capstan_bundle_free(capstan_bundle *b)
 		capstan_buf_free(&b->files[i].data);
 	}
 	free(b->files);
+	free(b->names);
 	if (b->new_password)
 		capstan_wipe(b->new_password, strlen(b->new_password));
 	free(b->new_password);
@@ -34,6 +35,50 @@ const char *capstan_bundle_warning(const capstan_bundle *b, size_t i) { return b
 const char *capstan_bundle_certs(const capstan_bundle *b) { return b->certs ? b->certs : ""; }
 int64_t capstan_bundle_crl_refresh_at(const capstan_bundle *b) { return b->crl_refresh_at; }
 
+/* The bundle's file names in an open-addressing table of indexes + 1 (0:
+ * free), kept at most half full: a bundle has files per certificate, and a
+ * scan of the names before each added one was quadratic. */
+static size_t name_hash(const char *s)
+{
+	size_t h = 14695981039346656037u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
+}
+
+/* The slot holding PATH, or the free slot where it would go; NULL when there is no table yet. */
+static size_t *name_slot(const capstan_bundle *b, const char *path)
+{
+	size_t i;
+
+	if (!b->names_size)
+		return NULL;
+	for (i = name_hash(path) & (b->names_size - 1); b->names[i]; i = (i + 1) & (b->names_size - 1))
+		if (strcmp(b->files[b->names[i] - 1].path, path) == 0)
+			return &b->names[i];
+	return &b->names[i];
+}
+
+static int index_name(capstan_ctx *ctx, capstan_bundle *b, size_t file)
+{
+	if (2 * (file + 1) > b->names_size) {
+		size_t size = b->names_size ? 2 * b->names_size : 64;
+		size_t *old = b->names, old_size = b->names_size;
+		if (!(b->names = calloc(size, sizeof(*b->names)))) {
+			b->names = old;
+			return capstan_error_oom(ctx);
+		}
+		b->names_size = size;
+		for (size_t i = 0; i < old_size; i++)
+			if (old[i])
+				*name_slot(b, b->files[old[i] - 1].path) = old[i];
+		free(old);
+	}
+	*name_slot(b, b->files[file].path) = file + 1;
+	return 0;
+}
+
 int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, unsigned mode, const void *data,
 	size_t len)
 {
@@ -43,9 +88,8 @@ int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, un
 	/* File names come from templates too: no paths, nothing hidden. */
 	if (capstan_check_identifier(path, &why) < 0)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "bad bundle file name '%s': %s", path, why);
-	for (size_t i = 0; i < b->count; i++)
-		if (strcmp(b->files[i].path, path) == 0)
-			return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle would have two files named '%s'", path);
+	if (name_slot(b, path) && *name_slot(b, path))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle would have two files named '%s'", path);
 	if (b->count == b->alloc) {
 		size_t n = b->alloc ? b->alloc * 2 : 16;
 		capstan_bundle_file *files = realloc(b->files, n * sizeof(*files));
@@ -63,7 +107,7 @@ int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, un
 		return capstan_error_oom(ctx);
 	}
 	b->count++;
-	return 0;
+	return index_name(ctx, b, b->count - 1);
 }
 
 int capstan_bundle_put_path(capstan_tvalue *map, const char *key, const char *dir, const char *file)

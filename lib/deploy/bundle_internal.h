@@ -21,6 +21,7 @@ typedef struct {
 struct capstan_bundle {
 	capstan_bundle_file *files;
 	size_t count, alloc;
+	size_t *names, names_size; /* files by name (see bundle.c), for the duplicate check */
 	int chown;                 /* give the files to uid:gid (capstan runs as root) */
 	uid_t uid;
 	gid_t gid;

@@ -15,14 +15,24 @@
 #include "base/base.h"
 #include "ca/ca.h"
 
-#define MAX_CONFIG (1024 * 1024)
-#define MAX_VISITS 100000    /* nodes visited, aliases counted each time: no billion laughs */
+/* A million certificates at ~100 bytes a line: the size an honest inventory
+ * needs. What bounds the work is the visit budget below, not this. */
+#define MAX_CONFIG (256 * 1024 * 1024)
+/* Nodes visited, aliases counted each time they are followed: a budget of
+ * MAX_VISITS plus VISITS_PER_NODE for each node the file really holds. An
+ * honest file visits each node a few times, however big it is; a billion
+ * laughs (aliases to aliases) is refused after work proportional to its size. */
+#define MAX_VISITS 100000
+#define VISITS_PER_NODE 8
+/* Up to this many keys, a mapping's duplicates are found pairwise; above, by sorting. */
+#define SMALL_MAPPING 16
 
 typedef struct {
 	capstan_ctx *ctx;
 	const char *file;
 	yaml_document_t *doc;
 	long visits;
+	long max_visits;
 } walker;
 
 /* "FILE:LINE:COLUMN: PATH: what" and CAPSTAN_EINVALID. */
@@ -72,6 +82,46 @@ static int scalar_dup(walker *w, yaml_node_t *n, const char *path, char **out)
 	return rc;
 }
 
+typedef struct {
+	const yaml_node_t *key;
+	size_t order;
+} key_entry;
+
+static int key_cmp(const void *a, const void *b)
+{
+	const key_entry *x = a, *y = b;
+	int c = strcmp((const char *)x->key->data.scalar.value, (const char *)y->key->data.scalar.value);
+
+	return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* A big mapping's keys (services: thousands) sorted, not compared pairwise;
+ * the same answer: the first key, in the file's order, given before. */
+static int duplicate_keys(walker *w, yaml_node_t *n, const char *path)
+{
+	size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	key_entry *keys = malloc(count * sizeof(*keys)), *dup = NULL, *first = NULL;
+	int rc = 0;
+
+	if (!keys)
+		return capstan_error_oom(w->ctx);
+	/* mapping() has checked that every key is a scalar. */
+	for (size_t i = 0; i < count; i++)
+		keys[i] = (key_entry){ yaml_document_get_node(w->doc, n->data.mapping.pairs.start[i].key), i };
+	qsort(keys, count, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < count; i++)
+		if (strcmp((const char *)keys[i].key->data.scalar.value, (const char *)keys[i - 1].key->data.scalar.value) == 0 &&
+		    (i < 2 || strcmp((const char *)keys[i].key->data.scalar.value,
+				      (const char *)keys[i - 2].key->data.scalar.value) != 0) &&
+		    (!dup || keys[i].order < dup->order))
+			dup = &keys[i], first = &keys[i - 1];
+	if (dup)
+		rc = fail(w, (yaml_node_t *)dup->key, path, "key '%s' given twice (also at line %zu)",
+			(const char *)dup->key->data.scalar.value, first->key->start_mark.line + 1);
+	free(keys);
+	return rc;
+}
+
 /* A mapping whose keys are all in `allowed` (NULL: any key) and none twice. */
 static int mapping(walker *w, yaml_node_t *n, const char *path, const char *const *allowed)
 {
@@ -93,13 +143,16 @@ static int mapping(walker *w, yaml_node_t *n, const char *path, const char *cons
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
 			return fail(w, k, path, "unknown key '%s' (expected %s)", key, list);
 		}
+		if (n->data.mapping.pairs.top - n->data.mapping.pairs.start > SMALL_MAPPING)
+			continue;
+		/* Not node_at: looking back is bookkeeping, not a visit of the document. */
 		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *other = node_at(w, q->key);
+			yaml_node_t *other = yaml_document_get_node(w->doc, q->key);
 			if (other && other->type == YAML_SCALAR_NODE && strcmp((char *)other->data.scalar.value, key) == 0)
 				return fail(w, k, path, "key '%s' given twice (also at line %zu)", key, other->start_mark.line + 1);
 		}
 	}
-	return 0;
+	return n->data.mapping.pairs.top - n->data.mapping.pairs.start > SMALL_MAPPING ? duplicate_keys(w, n, path) : 0;
 }
 
 typedef int (*pair_fn)(walker *w, const char *key, yaml_node_t *value, const char *path, void *payload);
@@ -113,8 +166,8 @@ static int each_pair(walker *w, yaml_node_t *n, const char *path, pair_fn fn, vo
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node_at(w, p->key), *v = node_at(w, p->value);
 		int rc;
-		if (w->visits > MAX_VISITS)
-			return fail(w, n, path, "the document is too large (aliases expand past %d nodes)", MAX_VISITS);
+		if (w->visits > w->max_visits)
+			return fail(w, n, path, "the document is too large (aliases expand past %ld nodes)", w->max_visits);
 		if (!k || !v)
 			return fail(w, n, path, "broken mapping");
 		snprintf(sub, sizeof(sub), "%s%s%s", path ? path : "", path ? "." : "", (char *)k->data.scalar.value);
@@ -659,7 +712,7 @@ int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *nam
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	capstan_config *c = calloc(1, sizeof(*c));
-	walker w = { ctx, name, &doc, 0 };
+	walker w = { ctx, name, &doc, 0, MAX_VISITS };
 	int rc, loaded = 0;
 
 	if (!c || !(c->path = strdup(name))) {
@@ -667,7 +720,7 @@ int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *nam
 		return capstan_error_oom(ctx);
 	}
 	if (len > MAX_CONFIG) {
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: larger than 1 MiB", name);
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: larger than %d MiB", name, MAX_CONFIG >> 20);
 		goto done;
 	}
 	if (!yaml_parser_initialize(&parser)) {
@@ -679,8 +732,10 @@ int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *nam
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s:%zu:%zu: not valid YAML: %s", name,
 			parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			parser.problem ? parser.problem : "parse error");
-	else
+	else {
+		w.max_visits += VISITS_PER_NODE * (long)(doc.nodes.top - doc.nodes.start);
 		rc = walk(&w, c);
+	}
 	yaml_parser_delete(&parser);
 	if (loaded)
 		yaml_document_delete(&doc);

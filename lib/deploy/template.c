@@ -11,8 +11,14 @@
 #define MAX_OUTPUT (16 * 1024 * 1024)
 /* Nodes visited in one rendering: sections nested over lists multiply, and
  * ones that print nothing would never reach MAX_OUTPUT. A bundle's templates
- * take a few thousand. */
+ * take a few thousand, and some tens per certificate when they go over the
+ * certificates: the budget is MAX_STEPS plus STEPS_PER_ITEM for each item of
+ * the data's lists, so a service of a hundred thousand certificates renders,
+ * and a section nested in itself over them is still refused, after work in
+ * proportion to the data. The output is bounded the same way. */
 #define MAX_STEPS 1000000
+#define STEPS_PER_ITEM 1000
+#define OUTPUT_PER_ITEM (64 * 1024)
 #define MAX_NAME 128
 
 /* Data. */
@@ -364,13 +370,25 @@ typedef struct {
 	capstan_buf out;
 	const capstan_tvalue *stack[MAX_DEPTH + 2];
 	int depth;
-	size_t steps;
+	size_t steps, max_steps, max_output;
 } renderer;
+
+/* The items of the lists a map holds (not deeper): what the budgets grow with. */
+static size_t list_items(const capstan_tvalue *map)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; map && map->type == TV_MAP && i < map->count; i++)
+		if (map->items[i]->type == TV_LIST)
+			n += map->items[i]->count;
+	return n;
+}
 
 static int emit(renderer *r, const void *data, size_t len)
 {
-	if (len > MAX_OUTPUT || r->out.len + len > MAX_OUTPUT)
-		return capstan_error(r->ctx, CAPSTAN_EINVALID, "%s: output larger than 16 MiB", r->name);
+	if (len > r->max_output || r->out.len + len > r->max_output)
+		return capstan_error(r->ctx, CAPSTAN_EINVALID, "%s: output larger than %zu MiB", r->name,
+			r->max_output >> 20);
 	return capstan_buf_append(r->ctx, &r->out, data, len);
 }
 
@@ -451,7 +469,7 @@ static int render_nodes(renderer *r, const node *n)
 	int rc;
 
 	for (; n; n = n->next) {
-		if (++r->steps > MAX_STEPS)
+		if (++r->steps > r->max_steps)
 			return capstan_error(r->ctx, CAPSTAN_EINVALID,
 				"%s:%d: too much to render (sections nested over lists?)", r->name, n->line);
 		if (n->type == NODE_TEXT) {
@@ -473,18 +491,20 @@ static int render_nodes(renderer *r, const node *n)
 	return 0;
 }
 
-int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name, const char *text, size_t len,
-	const capstan_tvalue *data)
+int capstan_template_render_in(capstan_buf *out, capstan_ctx *ctx, const char *name, const char *text, size_t len,
+	const capstan_tvalue *data, const capstan_tvalue *inner)
 {
 	parser p = { ctx, name, text, text + len, 1 };
-	renderer r = { .ctx = ctx, .name = name, .stack = { data }, .depth = 1 };
+	size_t items = list_items(data) + list_items(inner);
+	renderer r = { .ctx = ctx, .name = name, .stack = { data, inner }, .depth = inner ? 2 : 1,
+		.max_steps = MAX_STEPS + STEPS_PER_ITEM * items, .max_output = MAX_OUTPUT + OUTPUT_PER_ITEM * items };
 	const char *pos = text;
 	node *tree = NULL;
 	int rc;
 
 	if (len > MAX_TEMPLATE)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "%s: template larger than 1 MiB", name);
-	if (!data || data->type != TV_MAP)
+	if (!data || data->type != TV_MAP || (inner && inner->type != TV_MAP))
 		return capstan_error(ctx, CAPSTAN_EINVALID, "%s: template data must be a map", name);
 	if ((rc = parse_nodes(&p, &pos, NULL, &tree, 0)) == 0 && (rc = render_nodes(&r, tree)) == 0)
 		rc = capstan_buf_append(ctx, out, r.out.data, r.out.len);
@@ -493,4 +513,10 @@ int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name
 	if (rc < 0)
 		capstan_buf_free(out);
 	return rc;
+}
+
+int capstan_template_render(capstan_buf *out, capstan_ctx *ctx, const char *name, const char *text, size_t len,
+	const capstan_tvalue *data)
+{
+	return capstan_template_render_in(out, ctx, name, text, len, data, NULL);
 }

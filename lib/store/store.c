@@ -150,10 +150,22 @@ static const char *const migrations[] = {
 	 * any query by status alone seeks that one as well, and every insert
 	 * paid for both. */
 	"DROP INDEX IF EXISTS certs_status;",
+	/* 8 -> 9: which services name a certificate, by seek: renew --due
+	 * --bundle-dir asks it of every renewal, and a LIKE over every service's
+	 * lines made a night at scale quadratic. Filled where services are stored
+	 * (capstan_store_service_put); backfill_service_certs() fills it from
+	 * the services already there. */
+	"CREATE TABLE service_certs ("
+	"  env_id INTEGER NOT NULL REFERENCES envs(id),"
+	"  cert TEXT NOT NULL,"
+	"  service TEXT NOT NULL,"
+	"  PRIMARY KEY (env_id, cert, service)) WITHOUT ROWID;",
 };
 
 /* The version whose step added certs.spki_sha256. */
 #define SCHEMA_SPKI 5
+/* The version whose step added service_certs. */
+#define SCHEMA_SERVICE_CERTS 9
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -279,6 +291,23 @@ done:
 	return rc;
 }
 
+/* After step 8 -> 9: the membership of every service already recorded. */
+static int backfill_service_certs(capstan_ctx *ctx)
+{
+	sqlite3_stmt *rows = NULL;
+	int rc, step = SQLITE_DONE;
+
+	if ((rc = capstan_store_prepare(ctx, &rows, "SELECT env_id, name, certs FROM services")) < 0)
+		return rc;
+	while (rc == 0 && (step = sqlite3_step(rows)) == SQLITE_ROW)
+		rc = capstan_store_service_members(ctx, sqlite3_column_int64(rows, 0),
+			(const char *)sqlite3_column_text(rows, 1), (const char *)sqlite3_column_text(rows, 2));
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read the services");
+	capstan_store_finish(ctx, rows);
+	return rc;
+}
+
 static int migrate(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 {
 	char sql[64];
@@ -304,6 +333,8 @@ static int migrate(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 			goto fail;
 	}
 	if (from < SCHEMA_SPKI && (rc = backfill_spki(ctx, spki_of)) < 0)
+		goto fail;
+	if (from < SCHEMA_SERVICE_CERTS && (rc = backfill_service_certs(ctx)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", MIGRATION_COUNT);
 	if ((rc = exec(ctx, sql, "cannot record the schema version")) < 0)

@@ -149,6 +149,9 @@ int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name
 /* CAPSTAN_ENOTFOUND when the environment has no such service. */
 int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, capstan_store_service *out);
 void capstan_store_service_clear(capstan_store_service *s);
+/* Records that SERVICE names the certificates of LINES ("NAME<TAB>ROLE" a
+ * line; NULL: none), replacing what it named before. */
+int capstan_store_service_members(capstan_ctx *ctx, int64_t env_id, const char *service, const char *lines);
 /* The services whose certificates include NAME in the environment. */
 int capstan_store_services_of_cert(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out);
 /* Drops a service's record (apply --prune, when the configuration dropped it). */

@@ -352,6 +352,47 @@ int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name
 	else
 		rc = sqlite3_changes(ctx->store->db) > 0;
 	capstan_store_finish(ctx, stmt);
+	if (rc > 0 && (rc = capstan_store_service_members(ctx, env_id, name, sv->certs)) == 0)
+		rc = 1;
+	return rc;
+}
+
+/* One statement, bound and run: 0, or the error of what. */
+static int run_members(capstan_ctx *ctx, const char *sql, int64_t env_id, const char *service, const char *cert,
+	size_t cert_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, sql)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_store_bind_text(stmt, 2, service);
+	if (cert)
+		sqlite3_bind_text(stmt, 3, cert, (int)cert_len, SQLITE_TRANSIENT);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot record which certificates a service names");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_service_members(capstan_ctx *ctx, int64_t env_id, const char *service, const char *lines)
+{
+	int rc = run_members(ctx, "DELETE FROM service_certs WHERE env_id = ?1 AND service = ?2", env_id, service,
+		NULL, 0);
+
+	/* lines: "NAME<TAB>ROLE" a line; the name is what renewals look up. */
+	for (const char *p = lines ? lines : ""; rc == 0 && *p;) {
+		const char *end = strchr(p, '\n'), *tab;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		tab = memchr(p, '\t', len);
+		if (tab)
+			len = (size_t)(tab - p);
+		if (len > 0)
+			rc = run_members(ctx, "INSERT OR IGNORE INTO service_certs (env_id, service, cert) VALUES (?1, ?2, ?3)",
+				env_id, service, p, len);
+		p = end ? end + 1 : p + strlen(p);
+	}
 	return rc;
 }
 
@@ -404,21 +445,23 @@ int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *n
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot forget a service");
 	capstan_store_finish(ctx, stmt);
-	return rc;
+	return rc < 0 ? rc : capstan_store_service_members(ctx, env_id, name, NULL);
 }
 
-/* The environment's services, or (cert_name not NULL) those whose certificates include it. */
+/* The environment's services, or (cert_name not NULL) those whose certificates
+ * include it: a seek in service_certs, not a LIKE over every service's lines. */
 static int services_named(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc, step;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT name FROM services WHERE env_id = ?1 AND (?2 IS NULL OR ('\n' || certs || '\n') LIKE"
-		     " ('%' || char(10) || ?2 || char(9) || '%')) ORDER BY name")) < 0)
+	if ((rc = capstan_store_prepare(ctx, &stmt, cert_name ?
+			"SELECT service FROM service_certs WHERE env_id = ?1 AND cert = ?2 ORDER BY service" :
+			"SELECT name FROM services WHERE env_id = ?1 ORDER BY name")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, env_id);
-	capstan_store_bind_text(stmt, 2, cert_name);
+	if (cert_name)
+		capstan_store_bind_text(stmt, 2, cert_name);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
 		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
 			rc = capstan_error_oom(ctx);

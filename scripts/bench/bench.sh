@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: capstan against openssl ca, easy-rsa and cfssl on the same work
 # (EC P-256 server certificates with fresh keys), in one run, on this machine;
-# then capstan with a million certificates in its inventory. Prints one table.
+# then capstan with a million certificates in its inventory. Prints one table;
+# then scale.sh's: every command at every size of BENCH_SIZES.
 # A benchmark, not a test: nothing here asserts a time.
 set -euo pipefail
 CAPSTAN=${CAPSTAN_BIN:?}
@@ -248,3 +249,7 @@ awk -v b="$batch_rate" -v c="$call_rate" -v o="$ossl_rate" -v u="$s_none0" -v f=
 		1000 / c, u * 1000, (1 / c - u) * 1000
 	printf "  against openssl req + ca per certificate:   %.1f ms (target: the rest <= 2x)\n", 1000 / o
 }'
+
+# Every command at 1,000 to 1,000,000 certificates (BENCH_SIZES), one table.
+echo
+bash "$HERE/scale.sh"

@@ -32,6 +32,7 @@ sqlite3 "$T/v4/capstan.db" "DROP INDEX certs_spki; ALTER TABLE certs DROP COLUMN
 	ALTER TABLE crls DROP COLUMN der; DROP TABLE deploys; DROP TABLE bundle_passwords;
 	ALTER TABLE services DROP COLUMN delivery; DROP TRIGGER certs_revoked_env_update;
 	DROP TRIGGER certs_revoked_env_insert; ALTER TABLE envs DROP COLUMN revoked_at; DROP INDEX audit_serial;
+	DROP TABLE service_certs;
 	PRAGMA user_version = 4"
 check "a schema 4 inventory opens, and check finds it sound" "$CAPSTAN" --home "$T/v4" check
 is "it is at the latest schema" "$(sqlite3 "$T/v4/capstan.db" "PRAGMA user_version")" \

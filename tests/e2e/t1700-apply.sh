@@ -54,7 +54,20 @@ bad() {
 	bad "a wrong type" "bad\.yaml:5:12: services\.web\.certs: expected a list of certificates" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    template: etcd\n    certs: { name: x }\n')
 bad "broken YAML" "bad\.yaml:[0-9]+:[0-9]+: not valid YAML" < <(printf 'environments:\n  dev: {\n')
 bad "deep nesting" "bad\.yaml" < <(python3 -c "print('environments: { dev: {} }'); print('x: ' + '['*2000 + ']'*2000)")
-	bad "a huge document" "bad\.yaml' is larger than 1048576 bytes" < <({ echo 'environments: { dev: {} }'; echo 'services:'; for i in $(seq 1 30000); do echo "  s$i: { template: etcd, certs: [ { name: n$i, profile: client } ] }"; done; })
+	bad "a huge document" "bad\.yaml' is larger than 268435456 bytes" < <(head -c $((256 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#')
+	bad "a duplicate service among thousands (found by sorting)" "bad\.yaml:20003:3: services: key 's5' given twice \(also at line 7\)" < <({ echo 'environments: { dev: {} }'; echo 'services:'; for i in $(seq 1 20000); do echo "  s$i: { template: etcd, certs: [ { name: n$i, profile: client } ] }"; done; echo "  s5: { template: etcd, certs: [ { name: n0, profile: client } ] }"; })
+	# A billion laughs that passes every check of shape: a thousand services,
+	# each an alias of one with a thousand certificates. Refused after work
+	# proportional to the file (~8 visits a node), not a million certificates.
+	bad "aliases expanding a small file" "bad\.yaml:[0-9]+:[0-9]+: services.*: the document is too large \(aliases expand past [0-9]+ nodes\)" < <(python3 -c "
+print('environments: { dev: {} }'); print('services:')
+print('  s0: &s { template: etcd, certs: [' + ', '.join('{ name: n%d, profile: client }' % i for i in range(1000)) + '] }')
+for i in range(1, 1000): print('  s%d: *s' % i)")
+# An honest configuration past the old limits (1 MiB, 100,000 nodes): 30,000
+# services, 60,000 certificates, 4 MiB; planned, not issued.
+{ echo 'environments: { dev: {} }'; echo 'services:'; for i in $(seq 1 30000); do echo "  s$i: { template: etcd, certs: [ { name: n$i, profile: client }, { name: m$i, profile: server, dns: [m$i.internal] } ] }"; done; } >"$T/big.yaml"
+check "a big honest configuration is accepted" cap apply --config "$T/big.yaml" --dry-run
+is "and every certificate planned" "$(grep -cE '^\? dev/[mn][0-9]+: would issue' "$T/out")" 60000
 refuses "apply without a configuration" 2 "no configuration: give --config FILE" cap apply
 refuses "an environment the configuration lacks" 1 "environment 'qa' is not in" cap apply --config "$conf" --env qa
 check "CAPSTAN_CONFIG names the file too" env CAPSTAN_CONFIG="$conf" "$CAPSTAN" --passphrase-file "$PASS" apply --dry-run --env dev

@@ -196,4 +196,21 @@ check "a second run has nothing to do" faketime -f +70d "$CAPSTAN" --passphrase-
 is "and says nothing" "$(cat "$T/out" "$T/err")" ""
 refuses "--exec without --bundle-dir" 2 "--exec needs --bundle-dir" cap renew --due --exec true
 
+# A service of more certificates than the old cap of 64: bundled whole.
+{ echo 'environments: { many: {} }'; echo 'services:'; echo '  fleet:'; echo '    template: etcd'; echo '    certs:'
+  for i in $(seq 1 100); do echo "      - { name: m$i, profile: peer, dns: [m$i.internal] }"; done; } >"$T/many.yaml"
+cap apply --config "$T/many.yaml" >/dev/null
+check "a service of 100 certificates bundles" cap bundle --env many --service fleet --out "$B/fleet"
+is "a key and a certificate for each" "$(ls "$B/fleet" | grep -cE '^m[0-9]+-key\.pem$') $(ls "$B/fleet" | grep -cE '^m[0-9]+\.env$')" "100 100"
+
+# Which services name a certificate is a table of its own, filled by apply and,
+# for an inventory from before it (schema 7), by the migration.
+db="$CAPSTAN_HOME/capstan.db"
+members() { sqlite3 "$db" "SELECT group_concat(e.name || '/' || service || '/' || cert, ' ') FROM (SELECT * FROM service_certs ORDER BY env_id, service, cert) JOIN envs e ON e.id = env_id"; }
+want=$(members)
+like "apply records each service's certificates" "$want" "dev/etcd/etcd-1 dev/etcd/etcd-2 dev/etcd/root"
+sqlite3 "$db" "DROP TABLE service_certs; PRAGMA user_version = 7"
+check "an inventory of schema 7 opens" cap list --env dev
+is "and the migration fills the table from the services" "$(members)" "$want"
+
 done_testing
