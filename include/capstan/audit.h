@@ -22,7 +22,7 @@ typedef struct {
 	char *name;   /* may be NULL */
 	char *serial; /* may be NULL */
 	char *detail; /* may be NULL */
-	unsigned char hash[32];
+	unsigned char hash[CAPSTAN_SHA256_LEN];
 } capstan_audit_entry;
 
 void capstan_audit_entry_free(capstan_audit_entry *entry);

@@ -39,6 +39,8 @@
 
 /* Durations are in seconds throughout the API; a day is this many. */
 #define CAPSTAN_DAY_SECONDS 86400
+/* A SHA-256 digest's length in bytes: fingerprints, key digests, the audit chain. */
+#define CAPSTAN_SHA256_LEN 32
 
 #if defined(__GNUC__)
 #define CAPSTAN_WARN_UNUSED __attribute__((warn_unused_result))

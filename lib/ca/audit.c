@@ -28,8 +28,8 @@ static int put_field(capstan_ctx *ctx, capstan_buf *out, const char *value)
 
 /* SHA-256(prev || canonical row). The id is part of the row, so moving a row
  * to another place in the chain changes its hash. */
-static int chain_hash(capstan_ctx *ctx, const unsigned char prev[32], const capstan_audit_entry *e,
-	unsigned char out[32])
+static int chain_hash(capstan_ctx *ctx, const unsigned char prev[CAPSTAN_SHA256_LEN], const capstan_audit_entry *e,
+	unsigned char out[CAPSTAN_SHA256_LEN])
 {
 	char id[24], at[24], uid[24];
 	capstan_buf buf = CAPSTAN_BUF_INIT;
@@ -38,7 +38,7 @@ static int chain_hash(capstan_ctx *ctx, const unsigned char prev[32], const caps
 	snprintf(id, sizeof(id), "%lld", (long long)e->id);
 	snprintf(at, sizeof(at), "%lld", (long long)e->at);
 	snprintf(uid, sizeof(uid), "%u", e->uid);
-	if ((rc = capstan_buf_append(ctx, &buf, prev, 32)) == 0 &&
+	if ((rc = capstan_buf_append(ctx, &buf, prev, CAPSTAN_SHA256_LEN)) == 0 &&
 	    (rc = put_field(ctx, &buf, "capstan-audit-v1")) == 0 &&
 	    (rc = put_field(ctx, &buf, id)) == 0 && (rc = put_field(ctx, &buf, at)) == 0 &&
 	    (rc = put_field(ctx, &buf, uid)) == 0 && (rc = put_field(ctx, &buf, e->user)) == 0 &&
@@ -74,7 +74,7 @@ static const char *user_name(capstan_ctx *ctx, uid_t uid)
 int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 	const char *name, const char *serial, const char *detail)
 {
-	unsigned char prev[32];
+	unsigned char prev[CAPSTAN_SHA256_LEN];
 	uid_t uid = getuid();
 	capstan_audit_entry e = { 0 };
 	int64_t last_id;
@@ -100,9 +100,9 @@ int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 
 /* Checks one row against the chain so far; says what is wrong with it. */
 static int verify_row(capstan_ctx *ctx, const capstan_audit_entry *e, int64_t expected_id,
-	const unsigned char prev[32])
+	const unsigned char prev[CAPSTAN_SHA256_LEN])
 {
-	unsigned char want[32];
+	unsigned char want[CAPSTAN_SHA256_LEN];
 	int rc;
 
 	if (e->id < expected_id)
@@ -112,16 +112,16 @@ static int verify_row(capstan_ctx *ctx, const capstan_audit_entry *e, int64_t ex
 			(long long)expected_id, (long long)e->id);
 	if ((rc = chain_hash(ctx, prev, e, want)) < 0)
 		return rc;
-	if (memcmp(want, e->hash, 32) != 0)
+	if (memcmp(want, e->hash, CAPSTAN_SHA256_LEN) != 0)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"audit row %lld does not match its hash: it, or a row before it, was changed",
 			(long long)e->id);
 	return 0;
 }
 
-static int verify_head(capstan_ctx *ctx, int64_t last_id, const unsigned char last_hash[32])
+static int verify_head(capstan_ctx *ctx, int64_t last_id, const unsigned char last_hash[CAPSTAN_SHA256_LEN])
 {
-	unsigned char head_hash[32];
+	unsigned char head_hash[CAPSTAN_SHA256_LEN];
 	int64_t head_id = 0;
 	int rc = capstan_store_audit_head(ctx, &head_id, head_hash);
 
@@ -135,7 +135,7 @@ static int verify_head(capstan_ctx *ctx, int64_t last_id, const unsigned char la
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"the audit log ends at row %lld but its recorded end is row %lld: rows were deleted",
 			(long long)last_id, (long long)head_id);
-	if (memcmp(head_hash, last_hash, 32) != 0)
+	if (memcmp(head_hash, last_hash, CAPSTAN_SHA256_LEN) != 0)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "audit row %lld does not match the recorded end",
 			(long long)last_id);
 	return 0;
@@ -145,7 +145,7 @@ int capstan_audit_verify(int64_t *bad_id, int64_t *rows, capstan_ctx *ctx)
 {
 	capstan_audit_iter *it = NULL;
 	capstan_audit_entry *e = NULL;
-	unsigned char prev[32] = { 0 };
+	unsigned char prev[CAPSTAN_SHA256_LEN] = { 0 };
 	int64_t expected = 1;
 	int rc;
 
@@ -160,7 +160,7 @@ int capstan_audit_verify(int64_t *bad_id, int64_t *rows, capstan_ctx *ctx)
 			capstan_audit_entry_free(e);
 			break;
 		}
-		memcpy(prev, e->hash, 32);
+		memcpy(prev, e->hash, CAPSTAN_SHA256_LEN);
 		expected = e->id + 1;
 		(*rows)++;
 		capstan_audit_entry_free(e);

@@ -91,7 +91,7 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 static job_state sign_job(capstan_ctx *w, job *j)
 {
 	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
-	unsigned char spki[32];
+	unsigned char spki[CAPSTAN_SHA256_LEN];
 	const capstan_issue_opts *o = j->o;
 
 	if (capstan_key_generate(&j->plan.key, w, o->key_set ? o->key : CAPSTAN_DEFAULT_KEY) < 0 ||

@@ -32,7 +32,7 @@ int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64
 int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key)
 {
 	capstan_buf sealed = CAPSTAN_BUF_INIT;
-	unsigned char spki[32];
+	unsigned char spki[CAPSTAN_SHA256_LEN];
 	int64_t key_id = 0;
 	int rc;
 
@@ -182,7 +182,7 @@ int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out)
 int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
 	capstan_cert **out)
 {
-	unsigned char spki[32];
+	unsigned char spki[CAPSTAN_SHA256_LEN];
 	capstan_cert *c = NULL;
 	int64_t key_id = m->key_id;
 	int rc;

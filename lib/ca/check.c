@@ -174,10 +174,10 @@ static int trust_for(checker *k, const capstan_store_check_row *row, env_trust *
 static int check_sealed_key(checker *k, const capstan_store_check_row *row, const char *what)
 {
 	capstan_key *key = NULL;
-	unsigned char spki[32];
+	unsigned char spki[CAPSTAN_SHA256_LEN];
 	int rc = capstan_key_unseal(&key, k->ctx, row->sealed, row->sealed_len, row->spki);
 
-	if (rc == 0 && (rc = capstan_key_spki_sha256(k->ctx, key, spki)) == 0 && memcmp(spki, row->spki, 32) != 0)
+	if (rc == 0 && (rc = capstan_key_spki_sha256(k->ctx, key, spki)) == 0 && memcmp(spki, row->spki, CAPSTAN_SHA256_LEN) != 0)
 		rc = capstan_error(k->ctx, CAPSTAN_EINVALID, "it is not the key its row says");
 	capstan_key_free(key);
 	if (rc == CAPSTAN_EAUTH || rc == CAPSTAN_EINVALID)
@@ -187,7 +187,7 @@ static int check_sealed_key(checker *k, const capstan_store_check_row *row, cons
 	return rc;
 }
 
-static int check_key(checker *k, const capstan_store_check_row *row, const unsigned char spki[32],
+static int check_key(checker *k, const capstan_store_check_row *row, const unsigned char spki[CAPSTAN_SHA256_LEN],
 	const char *what)
 {
 	int ca = strcmp(row->kind, "leaf") != 0;
@@ -197,9 +197,9 @@ static int check_key(checker *k, const capstan_store_check_row *row, const unsig
 			return report(k, "key", "%s has no key, and was not issued from a CSR", what);
 		return 0;
 	}
-	if (!row->spki || row->spki_len != 32 || !row->sealed || row->sealed_len == 0)
+	if (!row->spki || row->spki_len != CAPSTAN_SHA256_LEN || !row->sealed || row->sealed_len == 0)
 		return report(k, "key", "%s: its key (row %lld) is missing", what, (long long)row->key_id);
-	if (memcmp(spki, row->spki, 32) != 0)
+	if (memcmp(spki, row->spki, CAPSTAN_SHA256_LEN) != 0)
 		return report(k, "key", "%s: its key (row %lld) is not the key the certificate certifies", what,
 			(long long)row->key_id);
 	return capstan_require_unlocked(k->ctx) == 0 ? check_sealed_key(k, row, what) : 0;
@@ -210,7 +210,7 @@ static int check_row(const capstan_store_check_row *row, void *payload)
 {
 	checker *k = payload;
 	int live = strcmp(row->status, "valid") == 0 && row->not_after > k->now;
-	unsigned char md[32];
+	unsigned char md[CAPSTAN_SHA256_LEN];
 	capstan_x509_facts facts;
 	char hex[65], what[256];
 	env_trust *trust = NULL;
@@ -221,7 +221,7 @@ static int check_row(const capstan_store_check_row *row, void *payload)
 	snprintf(what, sizeof(what), "%s '%s' in %s (serial %s)", row->kind, row->name, row->env, row->serial);
 	if ((rc = capstan_sha256(k->ctx, row->der, row->der_len, md)) < 0)
 		return rc;
-	capstan_hex_encode(hex, md, 32);
+	capstan_hex_encode(hex, md, CAPSTAN_SHA256_LEN);
 	if (!row->fingerprint || strcmp(hex, row->fingerprint) != 0)
 		return report(k, "record", "%s: its certificate does not match its recorded fingerprint", what);
 	if ((rc = trust_for(k, row, &trust)) < 0)
@@ -236,7 +236,7 @@ static int check_row(const capstan_store_check_row *row, void *payload)
 		rc = report(k, "chain", "%s %s", what, capstan_error_message(k->ctx));
 	else if (rc == 0 && live && trust->verifier)
 		k->sum->verified++;
-	if (rc == 0 && (row->cert_spki_len != 32 || memcmp(row->cert_spki, facts.spki_sha256, 32) != 0))
+	if (rc == 0 && (row->cert_spki_len != CAPSTAN_SHA256_LEN || memcmp(row->cert_spki, facts.spki_sha256, CAPSTAN_SHA256_LEN) != 0))
 		rc = report(k, "record", "%s: its row's key digest (spki_sha256) is not its certificate's public key",
 			what);
 	if (rc < 0 || !live)

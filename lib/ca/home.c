@@ -176,7 +176,7 @@ static int parse_params(const capstan_buf *b, uint64_t *n, uint32_t *r, uint32_t
 	return 0;
 }
 
-static int keyring_check(capstan_ctx *ctx, const unsigned char kek[32], const capstan_buf *check)
+static int keyring_check(capstan_ctx *ctx, const unsigned char kek[CAPSTAN_KEK_LEN], const capstan_buf *check)
 {
 	capstan_buf plain = CAPSTAN_BUF_INIT;
 	int rc = capstan_aead_open(&plain, ctx, kek, "keyring", 7, check->data, check->len);
@@ -190,7 +190,7 @@ static int keyring_check(capstan_ctx *ctx, const unsigned char kek[32], const ca
 
 static int keyring_create(capstan_ctx *ctx, const capstan_secret *pass)
 {
-	unsigned char salt[CAPSTAN_KDF_SALT_LEN], kek[32];
+	unsigned char salt[CAPSTAN_KDF_SALT_LEN], kek[CAPSTAN_KEK_LEN];
 	capstan_buf check = CAPSTAN_BUF_INIT;
 	char params[64];
 	int rc;
@@ -231,7 +231,7 @@ done:
 static int keyring_verify(capstan_ctx *ctx, const capstan_secret *pass)
 {
 	capstan_buf salt = CAPSTAN_BUF_INIT, params = CAPSTAN_BUF_INIT, check = CAPSTAN_BUF_INIT;
-	unsigned char kek[32];
+	unsigned char kek[CAPSTAN_KEK_LEN];
 	uint64_t n;
 	uint32_t r, p;
 	int rc;

@@ -158,7 +158,7 @@ done:
 }
 
 /* SHA-256 of the certificate's SubjectPublicKeyInfo, as it is encoded in it. */
-static int spki_sha256(capstan_ctx *ctx, X509 *cert, unsigned char out[32])
+static int spki_sha256(capstan_ctx *ctx, X509 *cert, unsigned char out[CAPSTAN_SHA256_LEN])
 {
 	unsigned char *der = NULL;
 	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der), rc;

@@ -217,7 +217,7 @@ int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert)
 	return 0;
 }
 
-int capstan_key_spki_sha256(capstan_ctx *ctx, const capstan_key *key, unsigned char out[32])
+int capstan_key_spki_sha256(capstan_ctx *ctx, const capstan_key *key, unsigned char out[CAPSTAN_SHA256_LEN])
 {
 	const unsigned char *der;
 	size_t len;
@@ -229,10 +229,10 @@ int capstan_key_spki_sha256(capstan_ctx *ctx, const capstan_key *key, unsigned c
 	return capstan_sha256(ctx, der, len, out);
 }
 
-static void seal_aad(unsigned char aad[sizeof(seal_aad_label) + 32], const unsigned char spki[32])
+static void seal_aad(unsigned char aad[sizeof(seal_aad_label) + CAPSTAN_SHA256_LEN], const unsigned char spki[CAPSTAN_SHA256_LEN])
 {
 	memcpy(aad, seal_aad_label, sizeof(seal_aad_label));
-	memcpy(aad + sizeof(seal_aad_label), spki, 32);
+	memcpy(aad + sizeof(seal_aad_label), spki, CAPSTAN_SHA256_LEN);
 }
 
 /* A DER header (tag, definite length) at p; its size. Lengths here are < 64 KiB. */
@@ -362,7 +362,7 @@ done:
 int capstan_key_seal(capstan_buf *out, capstan_ctx *ctx, const capstan_key *key)
 {
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	unsigned char *der = NULL, spki[32], aad[sizeof(seal_aad_label) + 32], small[300];
+	unsigned char *der = NULL, spki[CAPSTAN_SHA256_LEN], aad[sizeof(seal_aad_label) + CAPSTAN_SHA256_LEN], small[300];
 	size_t n = 0;
 	int len = 0, rc;
 
@@ -390,12 +390,12 @@ done:
 }
 
 int capstan_key_unseal(capstan_key **out, capstan_ctx *ctx, const unsigned char *blob,
-	size_t len, const unsigned char spki_sha256[32])
+	size_t len, const unsigned char spki_sha256[CAPSTAN_SHA256_LEN])
 {
 	capstan_buf plain = CAPSTAN_BUF_INIT;
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	EVP_PKEY *pkey = NULL;
-	unsigned char aad[sizeof(seal_aad_label) + 32], spki[32];
+	unsigned char aad[sizeof(seal_aad_label) + CAPSTAN_SHA256_LEN], spki[CAPSTAN_SHA256_LEN];
 	const unsigned char *p;
 	int rc;
 
@@ -416,7 +416,7 @@ int capstan_key_unseal(capstan_key **out, capstan_ctx *ctx, const unsigned char 
 	if ((rc = capstan_key_wrap(out, ctx, pkey)) < 0)
 		goto done;
 	pkey = NULL;
-	if ((rc = capstan_key_spki_sha256(ctx, *out, spki)) < 0 || memcmp(spki, spki_sha256, 32) != 0) {
+	if ((rc = capstan_key_spki_sha256(ctx, *out, spki)) < 0 || memcmp(spki, spki_sha256, CAPSTAN_SHA256_LEN) != 0) {
 		capstan_key_free(*out);
 		*out = NULL;
 		if (rc == 0)
@@ -448,7 +448,7 @@ done:
 	return rc;
 }
 
-int capstan_kek_derive(capstan_ctx *ctx, unsigned char kek[32], const capstan_secret *pass,
+int capstan_kek_derive(capstan_ctx *ctx, unsigned char kek[CAPSTAN_KEK_LEN], const capstan_secret *pass,
 	const unsigned char *salt, size_t salt_len, uint64_t n, uint32_t r, uint32_t p)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(ctx->libctx, "SCRYPT", NULL);
@@ -462,14 +462,14 @@ int capstan_kek_derive(capstan_ctx *ctx, unsigned char kek[32], const capstan_se
 	params[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
 	params[4] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
 	params[5] = OSSL_PARAM_construct_end();
-	if (!kctx || EVP_KDF_derive(kctx, kek, 32, params) != 1)
+	if (!kctx || EVP_KDF_derive(kctx, kek, CAPSTAN_KEK_LEN, params) != 1)
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot derive the key-encryption key");
 	EVP_KDF_CTX_free(kctx);
 	EVP_KDF_free(kdf);
 	return rc;
 }
 
-static int aead(capstan_ctx *ctx, int encrypt, EVP_CIPHER_CTX **cctx, const unsigned char key[32],
+static int aead(capstan_ctx *ctx, int encrypt, EVP_CIPHER_CTX **cctx, const unsigned char key[CAPSTAN_KEK_LEN],
 	const unsigned char nonce[GCM_NONCE_LEN], const void *aad, size_t aad_len)
 {
 	EVP_CIPHER *cipher = capstan_ossl_gcm(ctx);
@@ -482,7 +482,7 @@ static int aead(capstan_ctx *ctx, int encrypt, EVP_CIPHER_CTX **cctx, const unsi
 	return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set up AES-256-GCM");
 }
 
-int capstan_aead_seal(capstan_buf *out, capstan_ctx *ctx, const unsigned char key[32],
+int capstan_aead_seal(capstan_buf *out, capstan_ctx *ctx, const unsigned char key[CAPSTAN_KEK_LEN],
 	const void *aad, size_t aad_len, const void *plain, size_t plain_len)
 {
 	EVP_CIPHER_CTX *cctx = NULL;
@@ -515,7 +515,7 @@ fail:
 	return rc;
 }
 
-int capstan_aead_open(capstan_buf *out, capstan_ctx *ctx, const unsigned char key[32],
+int capstan_aead_open(capstan_buf *out, capstan_ctx *ctx, const unsigned char key[CAPSTAN_KEK_LEN],
 	const void *aad, size_t aad_len, const unsigned char *sealed, size_t sealed_len)
 {
 	EVP_CIPHER_CTX *cctx = NULL;

@@ -187,7 +187,7 @@ int capstan_ossl_sign_init(capstan_ctx *ctx, EVP_MD_CTX *mctx, EVP_PKEY *key, co
 	return EVP_MD_CTX_copy_ex(mctx, c->sign[i].tmpl);
 }
 
-int capstan_sha256(capstan_ctx *ctx, const void *data, size_t len, unsigned char out[32])
+int capstan_sha256(capstan_ctx *ctx, const void *data, size_t len, unsigned char out[CAPSTAN_SHA256_LEN])
 {
 	EVP_MD *md = capstan_ossl_md(ctx, "SHA2-256");
 

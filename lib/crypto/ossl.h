@@ -14,6 +14,6 @@ void capstan_ossl_cache_free(capstan_ctx *ctx);
 int capstan_ossl_error(capstan_ctx *ctx, int code, const char *fmt, ...) CAPSTAN_PRINTF(3, 4);
 
 int capstan_random_bytes(capstan_ctx *ctx, unsigned char *buf, size_t len);
-int capstan_sha256(capstan_ctx *ctx, const void *data, size_t len, unsigned char out[32]);
+int capstan_sha256(capstan_ctx *ctx, const void *data, size_t len, unsigned char out[CAPSTAN_SHA256_LEN]);
 
 #endif

@@ -99,7 +99,7 @@ int capstan_pkcs12_write(capstan_buf *out, capstan_ctx *ctx, const capstan_mater
 	STACK_OF(PKCS7) *safes = NULL;
 	PKCS12 *p12 = NULL;
 	EVP_MD *md = EVP_MD_fetch(ctx->libctx, prot->mac_md, NULL);
-	unsigned char keyid[32], *der = NULL;
+	unsigned char keyid[CAPSTAN_SHA256_LEN], *der = NULL;
 	int rc, len;
 
 	/* The localKeyId pairs the key with its certificate: any stable value works. */

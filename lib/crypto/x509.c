@@ -300,7 +300,7 @@ void capstan_x509_issuer_free(capstan_x509_issuer *i)
 static int info_from_memory(capstan_x509_info *info, capstan_ctx *ctx, X509 *cert, const capstan_buf *der,
 	const capstan_x509_template *tmpl, const capstan_key *subject_key, const capstan_x509_issuer *issuer)
 {
-	unsigned char md[32], ip[16];
+	unsigned char md[CAPSTAN_SHA256_LEN], ip[16];
 	char text[64];
 	size_t len;
 	int rc;
@@ -309,7 +309,7 @@ static int info_from_memory(capstan_x509_info *info, capstan_ctx *ctx, X509 *cer
 	capstan_hex_encode(info->serial, tmpl->serial, CAPSTAN_SERIAL_LEN);
 	if ((rc = capstan_sha256(ctx, der->data, der->len, md)) < 0)
 		return rc;
-	capstan_hex_encode(info->fingerprint_sha256, md, 32);
+	capstan_hex_encode(info->fingerprint_sha256, md, CAPSTAN_SHA256_LEN);
 	info->not_before = tmpl->not_before;
 	info->not_after = tmpl->not_after;
 	info->key_type = subject_key->type;
@@ -491,7 +491,7 @@ int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 	X509 *cert = NULL;
 	GENERAL_NAMES *gens = NULL;
 	BIGNUM *bn = NULL;
-	unsigned char md[32], serial[20];
+	unsigned char md[CAPSTAN_SHA256_LEN], serial[20];
 	int rc, n;
 
 	memset(out, 0, sizeof(*out));
@@ -506,7 +506,7 @@ int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 	capstan_hex_encode(out->serial, serial, (size_t)n);
 	if ((rc = capstan_sha256(ctx, der, len, md)) < 0)
 		goto done;
-	capstan_hex_encode(out->fingerprint_sha256, md, 32);
+	capstan_hex_encode(out->fingerprint_sha256, md, CAPSTAN_SHA256_LEN);
 	out->subject = name_to_string(X509_get_subject_name(cert));
 	out->cn = capstan_x509_name_cn(X509_get_subject_name(cert));
 	out->issuer = name_to_string(X509_get_issuer_name(cert));
@@ -585,7 +585,7 @@ static int der_step(const unsigned char **p, const unsigned char *end, int want_
 	return 1;
 }
 
-int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[32])
+int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[CAPSTAN_SHA256_LEN])
 {
 	const unsigned char *p = der, *end = der + len, *spki;
 

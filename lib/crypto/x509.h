@@ -83,7 +83,7 @@ int capstan_x509_renewal_read(char **cn, capstan_key **key, capstan_ctx *ctx, co
 /* SHA-256 of the certificate's SubjectPublicKeyInfo as its DER encodes it:
  * what the inventory finds every certificate of a key by. A walk over the
  * DER, not a parse (the schema 5 back-fill reads every row once). */
-int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[32]);
+int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[CAPSTAN_SHA256_LEN]);
 
 /* Appends the PEM of a DER certificate to out. */
 int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len);
@@ -134,7 +134,7 @@ int capstan_x509_verifier_new(capstan_x509_verifier **out, capstan_ctx *ctx, con
 	size_t nroots, const capstan_der *intermediates, size_t nintermediates);
 /* What the certificate says that its inventory row repeats. */
 typedef struct {
-	unsigned char spki_sha256[32]; /* of its SubjectPublicKeyInfo */
+	unsigned char spki_sha256[CAPSTAN_SHA256_LEN]; /* of its SubjectPublicKeyInfo */
 	char serial[2 * 20 + 1];
 	time_t not_after;
 } capstan_x509_facts;

@@ -403,7 +403,7 @@ static int service_certs(capstan_ctx *ctx, build *bd, const capstan_store_env *e
 
 static int add_manifest(capstan_ctx *ctx, build *bd)
 {
-	unsigned char md[32];
+	unsigned char md[CAPSTAN_SHA256_LEN];
 	char hex[65], line[200];
 	int rc = 0;
 
@@ -413,7 +413,7 @@ static int add_manifest(capstan_ctx *ctx, build *bd)
 		const capstan_bundle_file *f = &bd->b->files[i];
 		if ((rc = capstan_sha256(ctx, f->data.data, f->data.len, md)) < 0)
 			break;
-		capstan_hex_encode(hex, md, 32);
+		capstan_hex_encode(hex, md, CAPSTAN_SHA256_LEN);
 		snprintf(line, sizeof(line), "%s  %s\n", hex, f->path);
 		rc = capstan_buf_append(ctx, &bd->manifest, line, strlen(line));
 	}

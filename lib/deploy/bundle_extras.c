@@ -41,7 +41,7 @@ int capstan_bundle_cert_line(capstan_ctx *ctx, const capstan_cert *cert, capstan
 
 int capstan_bundle_trust_line(capstan_ctx *ctx, const capstan_buf *ca_pem, capstan_buf *out)
 {
-	unsigned char md[32];
+	unsigned char md[CAPSTAN_SHA256_LEN];
 	char hex[65], line[80];
 	int rc;
 

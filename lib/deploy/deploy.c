@@ -17,6 +17,7 @@
 #include "base/base.h"
 #include "bundle_internal.h"
 #include "delivery.h"
+#include "prom.h"
 #include "store/store.h"
 
 int capstan_deploy_lock(int *fd, capstan_ctx *ctx, int wait_seconds)
@@ -417,14 +418,11 @@ int capstan_deploy_finish(capstan_ctx *ctx, const capstan_deploy_item *it, const
 }
 
 static int put_metric(capstan_ctx *ctx, capstan_buf *out, const char *name, const capstan_store_deploy *row,
-	const char *extra, long long value)
+	long long value)
 {
-	char *line = capstan_aprintf("%s{env=\"%s\",service=\"%s\",host=\"%s\"%s} %lld\n", name, row->env, row->service,
-		row->host, extra ? extra : "", value);
-	int rc = line ? capstan_buf_append(ctx, out, line, strlen(line)) : capstan_error_oom(ctx);
+	const char *labels[] = { "env", row->env, "service", row->service, "host", row->host, NULL };
 
-	free(line);
-	return rc;
+	return capstan_prom_sample(ctx, out, name, labels, value);
 }
 
 /* Each certificate as it was rendered: what the service runs on, not what the inventory has. */
@@ -434,12 +432,13 @@ static int put_deployed(capstan_ctx *ctx, capstan_buf *out, const capstan_store_
 	int rc = capstan_strlist_split(&lines, row->certs, '\n') < 0 ? capstan_error_oom(ctx) : 0;
 
 	for (size_t i = 0; rc == 0 && i < lines.count; i++) {
-		char name[128], serial[80], labels[260];
+		char name[128], serial[80];
 		long long not_after;
 		if (lines.items[i][0] == '@' || sscanf(lines.items[i], "%127s %79s %lld", name, serial, &not_after) != 3)
 			continue;
-		snprintf(labels, sizeof(labels), ",name=\"%s\",serial=\"%s\"", name, serial);
-		rc = put_metric(ctx, out, "capstan_deployed_cert_not_after_seconds", row, labels, not_after);
+		const char *labels[] = { "env", row->env, "service", row->service, "host", row->host,
+			"name", name, "serial", serial, NULL };
+		rc = capstan_prom_sample(ctx, out, "capstan_deployed_cert_not_after_seconds", labels, not_after);
 	}
 	capstan_strlist_free(&lines);
 	return rc;
@@ -473,9 +472,9 @@ int capstan_deploy_metrics(capstan_buf *out, capstan_ctx *ctx)
 		    (rc = capstan_store_last_revocation(ctx, revoked_env = rows[i].env_id, &revoked)) < 0)
 			break;
 		if ((rc = owed_item(ctx, &o, &rows[i], revoked, &it, &owed)) == 0 &&
-		    (rc = put_metric(ctx, out, "capstan_redeploy_pending", &rows[i], NULL, owed)) == 0 &&
-		    (rc = put_metric(ctx, out, "capstan_redeploy_failures", &rows[i], NULL, rows[i].failures)) == 0 &&
-		    (rc = put_metric(ctx, out, "capstan_redeploy_last_success_seconds", &rows[i], NULL,
+		    (rc = put_metric(ctx, out, "capstan_redeploy_pending", &rows[i], owed)) == 0 &&
+		    (rc = put_metric(ctx, out, "capstan_redeploy_failures", &rows[i], rows[i].failures)) == 0 &&
+		    (rc = put_metric(ctx, out, "capstan_redeploy_last_success_seconds", &rows[i],
 				     rows[i].deployed_at)) == 0)
 			rc = put_deployed(ctx, out, &rows[i]);
 		item_clear(&it);

@@ -7,21 +7,8 @@
 #include <capstan/lifecycle.h>
 
 #include "base/base.h"
+#include "prom.h"
 #include "store/store.h"
-
-/* A label value with \, " and newline escaped, as the exposition format asks. */
-static int put_label(capstan_ctx *ctx, capstan_buf *out, const char *name, const char *value, int first)
-{
-	int rc = capstan_buf_append(ctx, out, first ? "" : ",", first ? 0 : 1);
-
-	if (rc == 0 && (rc = capstan_buf_append(ctx, out, name, strlen(name))) == 0)
-		rc = capstan_buf_append(ctx, out, "=\"", 2);
-	for (const char *p = value ? value : ""; rc == 0 && *p; p++) {
-		const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
-		rc = esc ? capstan_buf_append(ctx, out, esc, 2) : capstan_buf_append(ctx, out, p, 1);
-	}
-	return rc ? rc : capstan_buf_append(ctx, out, "\"", 1);
-}
 
 static int put_text(capstan_ctx *ctx, capstan_buf *out, const char *text)
 {
@@ -30,18 +17,10 @@ static int put_text(capstan_ctx *ctx, capstan_buf *out, const char *text)
 
 static int put_expiry(capstan_ctx *ctx, capstan_buf *out, const capstan_cert *c)
 {
-	char value[40];
-	int rc;
+	const char *labels[] = { "env", c->env, "name", c->name, "serial", c->serial, "profile",
+		c->has_profile ? capstan_profile_name(c->profile) : capstan_kind_name(c->kind), NULL };
 
-	snprintf(value, sizeof(value), "} %lld\n", (long long)c->not_after);
-	if ((rc = put_text(ctx, out, "capstan_cert_not_after_seconds{")) < 0 ||
-	    (rc = put_label(ctx, out, "env", c->env, 1)) < 0 ||
-	    (rc = put_label(ctx, out, "name", c->name, 0)) < 0 ||
-	    (rc = put_label(ctx, out, "serial", c->serial, 0)) < 0 ||
-	    (rc = put_label(ctx, out, "profile", c->has_profile ? capstan_profile_name(c->profile) :
-			capstan_kind_name(c->kind), 0)) < 0)
-		return rc;
-	return put_text(ctx, out, value);
+	return capstan_prom_sample(ctx, out, "capstan_cert_not_after_seconds", labels, (long long)c->not_after);
 }
 
 typedef struct {
@@ -52,15 +31,9 @@ typedef struct {
 static int put_count(const char *env, const char *status, int64_t count, void *payload)
 {
 	count_sink *s = payload;
-	char value[40];
-	int rc;
+	const char *labels[] = { "env", env, "status", status, NULL };
 
-	snprintf(value, sizeof(value), "} %lld\n", (long long)count);
-	if ((rc = put_text(s->ctx, s->out, "capstan_certificates{")) < 0 ||
-	    (rc = put_label(s->ctx, s->out, "env", env, 1)) < 0 ||
-	    (rc = put_label(s->ctx, s->out, "status", status, 0)) < 0)
-		return rc;
-	return put_text(s->ctx, s->out, value);
+	return capstan_prom_sample(s->ctx, s->out, "capstan_certificates", labels, (long long)count);
 }
 
 /* When each old root leaves the trust bundle: alert before clients lose it. */
@@ -68,7 +41,6 @@ static int put_leaving_roots(capstan_ctx *ctx, capstan_buf *out)
 {
 	capstan_leaving_root *roots = NULL;
 	size_t n = 0;
-	char line[300];
 	int rc;
 
 	if ((rc = put_text(ctx, out,
@@ -77,9 +49,10 @@ static int put_leaving_roots(capstan_ctx *ctx, capstan_buf *out)
 	    (rc = capstan_trust_leaving(&roots, &n, ctx, NULL)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		snprintf(line, sizeof(line), "capstan_trust_root_leaves_seconds{env=\"%s\",name=\"%s\",serial=\"%s\"} %lld\n",
-			roots[i].root->env, roots[i].root->name, roots[i].root->serial, (long long)roots[i].leaves_trust_at);
-		rc = put_text(ctx, out, line);
+		const char *labels[] = { "env", roots[i].root->env, "name", roots[i].root->name, "serial",
+			roots[i].root->serial, NULL };
+		rc = capstan_prom_sample(ctx, out, "capstan_trust_root_leaves_seconds", labels,
+			(long long)roots[i].leaves_trust_at);
 	}
 	capstan_leaving_roots_free(roots, n);
 	return rc;

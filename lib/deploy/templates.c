@@ -42,7 +42,7 @@ static int parse_target_conf(capstan_ctx *ctx, capstan_template_set *set, const 
 		return capstan_error_oom(ctx);
 	}
 	for (size_t i = 0; rc == 0 && i < lines.count; i++) {
-		char key[32], value[256];
+		char key[CAPSTAN_KEK_LEN], value[256];
 		const char *line = lines.items[i];
 		while (*line == ' ' || *line == '\t')
 			line++;

@@ -1,4 +1,5 @@
-/* The inventory database: opening, schema migrations, transactions, metadata. */
+/* The inventory database: opening it, and the schema migrations that bring
+ * an older inventory up to date. (Statements and transactions: store_db.c.) */
 #include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -174,89 +175,6 @@ int capstan_store_schema_latest(void)
 	return MIGRATION_COUNT;
 }
 
-int capstan_store_error(capstan_ctx *ctx, const char *what)
-{
-	capstan_store *st = ctx->store;
-
-	return capstan_error(ctx, CAPSTAN_ERROR, "database '%s': %s: %s",
-		st && st->path ? st->path : "?", what, st && st->db ? sqlite3_errmsg(st->db) : "not open");
-}
-
-int capstan_store_prepare(capstan_ctx *ctx, sqlite3_stmt **stmt, const char *sql)
-{
-	capstan_store *st = ctx->store;
-	size_t i;
-
-	if (!st)
-		return capstan_error(ctx, CAPSTAN_ERROR, "no inventory is open");
-	/* By text, not by pointer: some callers build their SQL in a buffer. */
-	for (i = 0; i < st->cached; i++) {
-		if (!st->cache[i].in_use && strcmp(sqlite3_sql(st->cache[i].stmt), sql) == 0) {
-			st->cache[i].in_use = 1;
-			*stmt = st->cache[i].stmt;
-			return 0;
-		}
-	}
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK)
-		return capstan_store_error(ctx, "cannot prepare a statement");
-	if (st->cached < STMT_CACHE_SLOTS) {
-		st->cache[st->cached].stmt = *stmt;
-		st->cache[st->cached++].in_use = 1;
-	}
-	return 0;
-}
-
-void capstan_store_finish(capstan_ctx *ctx, sqlite3_stmt *stmt)
-{
-	capstan_store *st = ctx->store;
-
-	if (!stmt)
-		return;
-	for (size_t i = 0; st && i < st->cached; i++) {
-		if (st->cache[i].stmt == stmt) {
-			sqlite3_reset(stmt);
-			sqlite3_clear_bindings(stmt);
-			st->cache[i].in_use = 0;
-			return;
-		}
-	}
-	sqlite3_finalize(stmt);
-}
-
-int capstan_store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
-{
-	return s ? sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(stmt, i);
-}
-
-char *capstan_store_column_strdup(sqlite3_stmt *stmt, int i)
-{
-	const unsigned char *s = sqlite3_column_text(stmt, i);
-
-	return s ? strdup((const char *)s) : NULL;
-}
-
-static int exec(capstan_ctx *ctx, const char *sql, const char *what)
-{
-	if (sqlite3_exec(ctx->store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return capstan_store_error(ctx, what);
-	return 0;
-}
-
-int capstan_store_schema_version(capstan_ctx *ctx, int *version)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-
-	if ((rc = capstan_store_prepare(ctx, &stmt, "PRAGMA user_version")) < 0)
-		return rc;
-	if (sqlite3_step(stmt) != SQLITE_ROW)
-		rc = capstan_store_error(ctx, "cannot read the schema version");
-	else
-		*version = sqlite3_column_int(stmt, 0);
-	capstan_store_finish(ctx, stmt);
-	return rc;
-}
-
 /*
  * After step 4 -> 5: each row's spki_sha256 from its DER, in one pass over
  * the table in rowid order (the update touches no column the scan goes by).
@@ -266,7 +184,7 @@ int capstan_store_schema_version(capstan_ctx *ctx, int *version)
 static int backfill_spki(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 {
 	sqlite3_stmt *rows = NULL, *set = NULL;
-	unsigned char md[32];
+	unsigned char md[CAPSTAN_SHA256_LEN];
 	int rc, step = SQLITE_DONE;
 
 	if ((rc = capstan_store_prepare(ctx, &rows, "SELECT id, der FROM certs NOT INDEXED ORDER BY id")) < 0 ||
@@ -276,7 +194,7 @@ static int backfill_spki(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 		if (spki_of(ctx, sqlite3_column_blob(rows, 1), (size_t)sqlite3_column_bytes(rows, 1), md) < 0)
 			continue;
 		sqlite3_bind_int64(set, 1, sqlite3_column_int64(rows, 0));
-		sqlite3_bind_blob(set, 2, md, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(set, 2, md, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
 		if (sqlite3_step(set) != SQLITE_DONE) {
 			rc = capstan_store_error(ctx, "cannot record a certificate's key digest");
 			break;
@@ -329,7 +247,7 @@ static int migrate(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 		goto fail;
 	}
 	for (from = version; version < MIGRATION_COUNT; version++) {
-		if ((rc = exec(ctx, migrations[version], "cannot migrate the schema")) < 0)
+		if ((rc = capstan_store_exec(ctx, migrations[version], "cannot migrate the schema")) < 0)
 			goto fail;
 	}
 	if (from < SCHEMA_SPKI && (rc = backfill_spki(ctx, spki_of)) < 0)
@@ -337,7 +255,7 @@ static int migrate(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 	if (from < SCHEMA_SERVICE_CERTS && (rc = backfill_service_certs(ctx)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", MIGRATION_COUNT);
-	if ((rc = exec(ctx, sql, "cannot record the schema version")) < 0)
+	if ((rc = capstan_store_exec(ctx, sql, "cannot record the schema version")) < 0)
 		goto fail;
 	return capstan_store_commit(ctx);
 fail:
@@ -382,9 +300,9 @@ int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, 
 	sqlite3_extended_result_codes(st->db, 1);
 	/* Writers queue for up to 30 s rather than failing with "database is locked". */
 	sqlite3_busy_timeout(st->db, 30000);
-	if ((rc = exec(ctx, "PRAGMA journal_mode = WAL", "cannot enable WAL")) < 0 ||
-	    (rc = exec(ctx, "PRAGMA synchronous = FULL", "cannot set synchronous")) < 0 ||
-	    (rc = exec(ctx, "PRAGMA foreign_keys = ON", "cannot enable foreign keys")) < 0 ||
+	if ((rc = capstan_store_exec(ctx, "PRAGMA journal_mode = WAL", "cannot enable WAL")) < 0 ||
+	    (rc = capstan_store_exec(ctx, "PRAGMA synchronous = FULL", "cannot set synchronous")) < 0 ||
+	    (rc = capstan_store_exec(ctx, "PRAGMA foreign_keys = ON", "cannot enable foreign keys")) < 0 ||
 	    (rc = migrate(ctx, spki_of)) < 0)
 		goto fail;
 	ctx->store = NULL;
@@ -393,142 +311,5 @@ int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, 
 fail:
 	ctx->store = NULL;
 	capstan_store_close(st);
-	return rc;
-}
-
-void capstan_store_close(capstan_store *st)
-{
-	if (!st)
-		return;
-	for (size_t i = 0; i < st->cached; i++)
-		sqlite3_finalize(st->cache[i].stmt);
-	sqlite3_close_v2(st->db);
-	free(st->path);
-	free(st);
-}
-
-int capstan_store_begin(capstan_ctx *ctx)
-{
-	int rc;
-
-	if ((rc = capstan_require_store(ctx)) < 0)
-		return rc;
-	if (ctx->store->in_tx)
-		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
-	if ((rc = exec(ctx, "BEGIN IMMEDIATE", "cannot begin a transaction")) < 0)
-		return rc;
-	ctx->store->in_tx = 1;
-	return 0;
-}
-
-int capstan_store_commit(capstan_ctx *ctx)
-{
-	int rc = exec(ctx, "COMMIT", "cannot commit");
-
-	if (rc < 0) {
-		capstan_store_rollback(ctx);
-		return rc;
-	}
-	ctx->store->in_tx = 0;
-	return 0;
-}
-
-void capstan_store_rollback(capstan_ctx *ctx)
-{
-	if (!ctx->store || !ctx->store->in_tx)
-		return;
-	/* A failed COMMIT may already have ended the transaction: ignore the result. */
-	sqlite3_exec(ctx->store->db, "ROLLBACK", NULL, NULL, NULL);
-	ctx->store->in_tx = 0;
-}
-
-/* A statement run once per item of a batch: prepared once, not per call. */
-static int exec_cached(capstan_ctx *ctx, const char *sql, const char *what)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-
-	if ((rc = capstan_store_prepare(ctx, &stmt, sql)) < 0)
-		return rc;
-	if (sqlite3_step(stmt) != SQLITE_DONE)
-		rc = capstan_store_error(ctx, what);
-	capstan_store_finish(ctx, stmt);
-	return rc;
-}
-
-int capstan_store_savepoint(capstan_ctx *ctx)
-{
-	return exec_cached(ctx, "SAVEPOINT item", "cannot start a savepoint");
-}
-
-int capstan_store_release(capstan_ctx *ctx)
-{
-	return exec_cached(ctx, "RELEASE item", "cannot release a savepoint");
-}
-
-int capstan_store_hold_dirty(capstan_ctx *ctx, int hold)
-{
-	/* temp_store too: each item's savepoint journals the pages it changes,
-	 * in a temporary file past 64 KiB (one file per savepoint, often). */
-	return exec(ctx, hold ? "PRAGMA cache_spill = OFF; PRAGMA temp_store = MEMORY" :
-		"PRAGMA cache_spill = ON; PRAGMA temp_store = DEFAULT", "cannot set cache_spill");
-}
-
-void capstan_store_undo(capstan_ctx *ctx)
-{
-	sqlite3_exec(ctx->store->db, "ROLLBACK TO item; RELEASE item", NULL, NULL, NULL);
-}
-
-int capstan_store_end(capstan_ctx *ctx, int rc)
-{
-	if (rc == 0)
-		return capstan_store_commit(ctx); /* rolls back itself on failure */
-	capstan_store_rollback(ctx);
-	return rc;
-}
-
-int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc, step;
-
-	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT value FROM meta WHERE key = ?1")) < 0)
-		return rc;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW) {
-		size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
-		if (!(out->data = malloc(len + 1))) {
-			rc = capstan_error_oom(ctx);
-		} else {
-			if (len)
-				memcpy(out->data, sqlite3_column_blob(stmt, 0), len);
-			out->data[len] = 0;
-			out->len = len;
-			out->cap = 0;
-		}
-	} else if (step == SQLITE_DONE) {
-		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no '%s' in the inventory", key);
-	} else {
-		rc = capstan_store_error(ctx, "cannot read metadata");
-	}
-	capstan_store_finish(ctx, stmt);
-	return rc;
-}
-
-int capstan_store_meta_set(capstan_ctx *ctx, const char *key, const void *value, size_t len)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO meta (key, value) VALUES (?1, ?2)"
-		     " ON CONFLICT (key) DO UPDATE SET value = excluded.value")) < 0)
-		return rc;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 2, value, (int)len, SQLITE_STATIC);
-	if (sqlite3_step(stmt) != SQLITE_DONE)
-		rc = capstan_store_error(ctx, "cannot write metadata");
-	capstan_store_finish(ctx, stmt);
 	return rc;
 }

@@ -16,7 +16,7 @@
 /* The SHA-256 of a certificate's SubjectPublicKeyInfo, from its DER. The store
  * does not read X.509: whoever opens it says how (a migration needs it). */
 typedef int (*capstan_store_spki_fn)(capstan_ctx *ctx, const unsigned char *der, size_t len,
-	unsigned char out[32]);
+	unsigned char out[CAPSTAN_SHA256_LEN]);
 
 int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create,
 	capstan_store_spki_fn spki_of);
@@ -60,13 +60,13 @@ int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out);
 void capstan_store_env_clear(capstan_store_env *env);
 
 int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
-	const unsigned char spki_sha256[32], const capstan_buf *sealed, int64_t *id);
-int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[32],
+	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN], const capstan_buf *sealed, int64_t *id);
+int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed);
 
 /* Inserts cert (every field but id/env/status filled in) and sets cert->id. */
 int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
-	const unsigned char spki_sha256[32]);
+	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN]);
 int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);
 /* The key row of a certificate (0 when it was issued from a CSR). */
 int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id);
@@ -204,9 +204,9 @@ int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_coun
  * as the chain's head. */
 int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entry);
 /* The last row's id and hash; id 0 and a zero hash for an empty log. */
-int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[32]);
+int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN]);
 /* The head the inventory recorded: CAPSTAN_ENOTFOUND before the first row. */
-int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[32]);
+int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN]);
 
 /* capstan check (store_check.c). fn gets a one-line description of each fault. */
 typedef int (*capstan_store_problem_fn)(const char *problem, void *payload);

@@ -8,7 +8,7 @@
 
 int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e)
 {
-	unsigned char head[8 + 32];
+	unsigned char head[8 + CAPSTAN_SHA256_LEN];
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
@@ -27,7 +27,7 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e)
 	capstan_store_bind_text(stmt, 7, e->name);
 	capstan_store_bind_text(stmt, 8, e->serial);
 	capstan_store_bind_text(stmt, 9, e->detail);
-	sqlite3_bind_blob(stmt, 10, e->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 10, e->hash, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot write the audit row");
 	capstan_store_finish(ctx, stmt);
@@ -37,20 +37,20 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e)
 	 * that is intact, only shorter. Big-endian id, then the hash. */
 	for (int i = 0; i < 8; i++)
 		head[i] = (unsigned char)((uint64_t)e->id >> (56 - 8 * i));
-	memcpy(head + 8, e->hash, 32);
+	memcpy(head + 8, e->hash, CAPSTAN_SHA256_LEN);
 	return capstan_store_meta_set(ctx, AUDIT_HEAD_KEY, head, sizeof(head));
 }
 
-static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsigned char hash[32])
+static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
 {
 	int step = sqlite3_step(stmt), rc = 0;
 
 	*id = 0;
-	memset(hash, 0, 32);
+	memset(hash, 0, CAPSTAN_SHA256_LEN);
 	if (step == SQLITE_ROW) {
 		*id = sqlite3_column_int64(stmt, 0);
-		if (sqlite3_column_bytes(stmt, 1) == 32)
-			memcpy(hash, sqlite3_column_blob(stmt, 1), 32);
+		if (sqlite3_column_bytes(stmt, 1) == CAPSTAN_SHA256_LEN)
+			memcpy(hash, sqlite3_column_blob(stmt, 1), CAPSTAN_SHA256_LEN);
 	} else if (step != SQLITE_DONE) {
 		rc = capstan_store_error(ctx, "cannot read the audit log");
 	}
@@ -58,7 +58,7 @@ static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsig
 	return rc;
 }
 
-int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[32])
+int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc;
@@ -69,19 +69,19 @@ int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[3
 	return read_id_hash(ctx, stmt, id, hash);
 }
 
-int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[32])
+int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
 {
 	capstan_buf head = CAPSTAN_BUF_INIT;
 	int rc = capstan_store_meta_get(ctx, AUDIT_HEAD_KEY, &head);
 
-	if (rc == 0 && head.len != 8 + 32)
+	if (rc == 0 && head.len != 8 + CAPSTAN_SHA256_LEN)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the audit head is corrupt");
 	if (rc == 0) {
 		uint64_t v = 0;
 		for (int i = 0; i < 8; i++)
 			v = (v << 8) | head.data[i];
 		*id = (int64_t)v;
-		memcpy(hash, head.data + 8, 32);
+		memcpy(hash, head.data + 8, CAPSTAN_SHA256_LEN);
 	}
 	capstan_buf_free(&head);
 	return rc;
@@ -131,8 +131,8 @@ int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *it)
 	e->name = capstan_store_column_strdup(it->stmt, 6);
 	e->serial = capstan_store_column_strdup(it->stmt, 7);
 	e->detail = capstan_store_column_strdup(it->stmt, 8);
-	if (sqlite3_column_bytes(it->stmt, 9) == 32)
-		memcpy(e->hash, sqlite3_column_blob(it->stmt, 9), 32);
+	if (sqlite3_column_bytes(it->stmt, 9) == CAPSTAN_SHA256_LEN)
+		memcpy(e->hash, sqlite3_column_blob(it->stmt, 9), CAPSTAN_SHA256_LEN);
 	if (!e->user || !e->op) {
 		capstan_audit_entry_free(e);
 		return capstan_error_oom(it->ctx);

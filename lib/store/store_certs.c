@@ -210,7 +210,7 @@ int capstan_store_envs_with_name(capstan_ctx *ctx, const char *name, capstan_str
 }
 
 int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
-	const unsigned char spki_sha256[32], const capstan_buf *sealed, int64_t *id)
+	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN], const capstan_buf *sealed, int64_t *id)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc;
@@ -220,14 +220,14 @@ int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 		     " VALUES (?1, ?2, ?3, strftime('%s', 'now'))")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, capstan_key_type_name(type));
-	sqlite3_bind_blob(stmt, 2, spki_sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 2, spki_sha256, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(stmt, 3, sealed->data, (int)sealed->len, SQLITE_STATIC);
 	if ((rc = step_done(ctx, stmt, "cannot store a key")) == 0)
 		*id = sqlite3_last_insert_rowid(ctx->store->db);
 	return rc;
 }
 
-int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[32],
+int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -238,9 +238,9 @@ int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha25
 		return rc;
 	sqlite3_bind_int64(stmt, 1, id);
 	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
+	if (step == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == CAPSTAN_SHA256_LEN) {
 		size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
-		memcpy(spki_sha256, sqlite3_column_blob(stmt, 0), 32);
+		memcpy(spki_sha256, sqlite3_column_blob(stmt, 0), CAPSTAN_SHA256_LEN);
 		if (!(sealed->data = malloc(len ? len : 1)))
 			rc = capstan_error_oom(ctx);
 		else if (len)
@@ -257,7 +257,7 @@ int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha25
 }
 
 int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
-	const unsigned char spki[32])
+	const unsigned char spki[CAPSTAN_SHA256_LEN])
 {
 	capstan_strlist sans = { cert->sans, cert->san_count, cert->san_count };
 	sqlite3_stmt *stmt = NULL;
@@ -294,7 +294,7 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 	sqlite3_bind_int64(stmt, 16, (sqlite3_int64)cert->not_after);
 	capstan_store_bind_text(stmt, 17, cert->fingerprint_sha256);
 	sqlite3_bind_blob(stmt, 18, cert->der, (int)cert->der_len, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 19, spki, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 19, spki, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
 	if ((rc = step_done(ctx, stmt, "cannot record the certificate")) == 0)
 		cert->id = sqlite3_last_insert_rowid(ctx->store->db);
 	free(joined);

@@ -34,6 +34,8 @@ int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert *
 
 /* Records sqlite's message for the store's database and returns CAPSTAN_ERROR. */
 int capstan_store_error(capstan_ctx *ctx, const char *what);
+/* Runs SQL with no result rows (a migration step, a pragma, BEGIN). */
+int capstan_store_exec(capstan_ctx *ctx, const char *sql, const char *what);
 /* A statement for sql, from the cache when one is free; hand it back with
  * capstan_store_finish, which resets it (NULL is fine). */
 int capstan_store_prepare(capstan_ctx *ctx, sqlite3_stmt **stmt, const char *sql);

@@ -288,6 +288,7 @@ static void test_label_escaping(void **state)
 	char *home = NULL;
 	capstan_ctx *ctx = unit_open_home(&home);
 	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
+	capstan_ca_rotate_opts ro = CAPSTAN_CA_ROTATE_OPTS_INIT;
 	capstan_cert *leaf;
 	capstan_buf text = CAPSTAN_BUF_INIT;
 	sqlite3_stmt *stmt = NULL;
@@ -299,6 +300,10 @@ static void test_label_escaping(void **state)
 	io.env = "dev";
 	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
 	leaf = issue(ctx, "dev", "svc", CAPSTAN_PROFILE_CLIENT);
+	/* an old root leaving trust: its line carries the environment's name too */
+	ro.env = "dev";
+	ro.root = 1;
+	assert_ok(ctx, capstan_ca_rotate(NULL, NULL, ctx, &ro));
 	assert_int_equal(sqlite3_prepare_v2(ctx->store->db, "UPDATE certs SET name = ?1 WHERE id = ?2", -1, &stmt, NULL),
 		SQLITE_OK);
 	sqlite3_bind_text(stmt, 1, weird_name, -1, SQLITE_STATIC);
@@ -322,6 +327,8 @@ static void test_label_escaping(void **state)
 	assert_non_null(s);
 	assert_string_equal(label(s, "env"), weird_env);
 	s = find(&e, "capstan_certificates", "env", weird_env, "status", "valid");
+	assert_non_null(s);
+	s = find(&e, "capstan_trust_root_leaves_seconds", "env", weird_env, NULL, NULL);
 	assert_non_null(s);
 	capstan_buf_free(&text);
 	capstan_cert_free(leaf);
