@@ -3,7 +3,6 @@
 #define CAPSTAN_LIB_REQUEST_H
 
 #include <capstan/ca.h>
-#include <capstan/config.h>
 
 #include "base/base.h"
 
@@ -15,15 +14,5 @@
  */
 int capstan_request_sans(capstan_ctx *ctx, const capstan_issue_opts *opts, const char *cn,
 	const capstan_strlist *csr_sans, capstan_strlist *out);
-
-/* The one mapping of a configured certificate to an issuance request, for
- * apply and for the loader's own checks: *o (initialised by the caller) points
- * into c. d: the effective key and lifetimes (NULL: none); env and service
- * may be NULL. */
-void capstan_config_issue_opts(const capstan_config_cert *c, const capstan_config_defaults *d, const char *env,
-	const char *service, capstan_issue_opts *o);
-/* The configuration's words for an error's subject (capstan_field bits) in the
- * certificate at PATH: " (PATH.dns or .ip)", "" when none is a key of it. */
-void capstan_config_subject_hint(unsigned subject, const char *path, char *out, size_t size);
 
 #endif

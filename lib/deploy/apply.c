@@ -12,6 +12,7 @@
 
 #include "ca/ca.h"
 #include "base/base.h"
+#include "config_model.h"
 #include "delivery.h"
 #include "store/store.h"
 #include "crypto/crypto.h"

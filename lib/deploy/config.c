@@ -1,6 +1,7 @@
 /* The YAML configuration: the only file that includes yaml.h. The document
  * is loaded whole (libyaml keeps aliases as shared nodes, so memory stays
- * bounded by the input), then walked against the schema in cli.md. */
+ * bounded by the input), then walked against the schema (CONFIGURATION in
+ * docs/capstan.1). What the parsed model does once loaded: config_model.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <capstan/parse.h>
 
 #include "base/base.h"
+#include "config_model.h"
 #include "ca/ca.h"
 
 /* A million certificates at ~100 bytes a line: the size an honest inventory
@@ -294,34 +296,6 @@ static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 	return defaults_pair(w, key, v, path, &c->settings); /* key, days, renew_before */
 }
 
-/* A certificate's keys, by the library's names for the fields they fill. */
-static const struct {
-	unsigned field;
-	const char *key;
-} cert_keys_by_field[] = {
-	{ CAPSTAN_FIELD_NAME, "name" }, { CAPSTAN_FIELD_CN, "cn" }, { CAPSTAN_FIELD_PROFILE, "profile" },
-	{ CAPSTAN_FIELD_KEY, "key" }, { CAPSTAN_FIELD_LIFETIME, "days" }, { CAPSTAN_FIELD_RENEW_BEFORE, "renew_before" },
-	{ CAPSTAN_FIELD_DNS, "dns" }, { CAPSTAN_FIELD_IP, "ip" }, { CAPSTAN_FIELD_URI, "uri" },
-	{ CAPSTAN_FIELD_EMAIL, "email" },
-};
-
-void capstan_config_subject_hint(unsigned subject, const char *path, char *out, size_t size)
-{
-	size_t n = sizeof(cert_keys_by_field) / sizeof(cert_keys_by_field[0]), named = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < n && size > strlen(out); i++) {
-		if (!(subject & cert_keys_by_field[i].field))
-			continue;
-		/* The first in full, the others as siblings: "(P.dns or .ip)". */
-		snprintf(out + strlen(out), size - strlen(out), "%s%s.%s", named ? " or " : " (", named ? "" : path,
-			cert_keys_by_field[i].key);
-		named++;
-	}
-	if (named)
-		snprintf(out + strlen(out), size - strlen(out), ")");
-}
-
 /* What the issuer would refuse, refused now: the profile's SAN needs, named
  * by the keys that would supply them. */
 static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_config_cert *c)
@@ -343,26 +317,6 @@ static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_confi
 		return fail(w, n, path, "%s%s", capstan_error_message(w->ctx), hint);
 	}
 	return 0;
-}
-
-void capstan_config_issue_opts(const capstan_config_cert *c, const capstan_config_defaults *d, const char *env,
-	const char *service, capstan_issue_opts *o)
-{
-	o->env = env;
-	o->cn = c->cn;
-	o->name = c->name;
-	o->service = service;
-	o->profile = c->profile;
-	if (d) {
-		o->key_set = d->key_set;
-		o->key = d->key;
-		o->lifetime = d->lifetime;
-		o->renew_before = d->renew_before;
-	}
-	o->dns = (const char *const *)c->dns, o->dns_count = c->dns_count;
-	o->ip = (const char *const *)c->ip, o->ip_count = c->ip_count;
-	o->uri = (const char *const *)c->uri, o->uri_count = c->uri_count;
-	o->email = (const char *const *)c->email, o->email_count = c->email_count;
 }
 
 static int has_key(walker *w, yaml_node_t *map, const char *key)
@@ -757,79 +711,4 @@ int capstan_config_load(capstan_config **out, capstan_ctx *ctx, const char *path
 	rc = capstan_config_parse(out, ctx, path, (const char *)text.data, text.len);
 	capstan_buf_free(&text);
 	return rc;
-}
-
-static void free_list(char **items, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		free(items[i]);
-	free(items);
-}
-
-void capstan_config_free(capstan_config *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->service_count; i++) {
-		capstan_config_service *s = &c->services[i];
-		for (size_t j = 0; j < s->cert_count; j++) {
-			capstan_config_cert *ct = &s->certs[j];
-			free(ct->name);
-			free(ct->cn);
-			free(ct->role);
-			free_list(ct->dns, ct->dns_count);
-			free_list(ct->ip, ct->ip_count);
-			free_list(ct->uri, ct->uri_count);
-			free_list(ct->email, ct->email_count);
-		}
-		free(s->certs);
-		free(s->name);
-		free(s->template_name);
-		free(s->owner);
-		free(s->group);
-		for (size_t j = 0; j < s->host_count; j++) {
-			free(s->hosts[j].name);
-			free_list(s->hosts[j].certs, s->hosts[j].cert_count);
-		}
-		free(s->hosts);
-		for (size_t j = 0; j < s->etcd_role_count; j++) {
-			free(s->etcd_roles[j].name);
-			free_list(s->etcd_roles[j].read, s->etcd_roles[j].read_count);
-			free_list(s->etcd_roles[j].write, s->etcd_roles[j].write_count);
-			free_list(s->etcd_roles[j].readwrite, s->etcd_roles[j].readwrite_count);
-		}
-		free(s->etcd_roles);
-		for (size_t j = 0; j < s->etcd_user_count; j++) {
-			free(s->etcd_users[j].name);
-			free_list(s->etcd_users[j].roles, s->etcd_users[j].role_count);
-		}
-		free(s->etcd_users);
-	}
-	for (size_t i = 0; i < c->env_count; i++)
-		free(c->envs[i].name);
-	free(c->services);
-	free(c->envs);
-	free(c->organization);
-	free(c->path);
-	free(c);
-}
-
-capstan_config_defaults capstan_config_effective(const capstan_config *c, const capstan_config_env *e,
-	const capstan_config_cert *cert)
-{
-	const capstan_config_defaults *layers[3] = { cert ? &cert->settings : NULL, e ? &e->defaults : NULL,
-		&c->defaults };
-	capstan_config_defaults out = { 0 };
-
-	for (int i = 0; i < 3; i++) {
-		if (!layers[i])
-			continue;
-		if (!out.key_set && layers[i]->key_set)
-			out.key_set = 1, out.key = layers[i]->key;
-		if (!out.lifetime)
-			out.lifetime = layers[i]->lifetime;
-		if (!out.renew_before)
-			out.renew_before = layers[i]->renew_before;
-	}
-	return out;
 }
