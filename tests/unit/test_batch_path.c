@@ -81,7 +81,7 @@ static int count_issued(const capstan_batch_result *r, void *payload)
 
 static void test_batch_without_threads(void **state)
 {
-	char *home = NULL, names[40][16];
+	char *home = NULL, names[40][32];
 	capstan_ctx *ctx = unit_open_home(&home);
 	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
 	capstan_issue_opts reqs[40];
