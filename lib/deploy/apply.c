@@ -413,7 +413,8 @@ static int dropped_lines(applier *a, const capstan_store_env *env, const capstan
 	while ((rc = capstan_cert_iter_next(&cert, it)) == 0) {
 		const char *service = cert->service;
 		char *line;
-		if (service && bsearch(&service, services->items, services->count, sizeof(*services->items), str_cmp) &&
+		if (service && services->count &&
+		    bsearch(&service, services->items, services->count, sizeof(*services->items), str_cmp) &&
 		    !config_names(a, cert->name)) {
 			line = capstan_aprintf("%s\t%s", service, cert->name);
 			if (!line || capstan_strlist_push(dropped, line) < 0)
@@ -448,7 +449,8 @@ static int prune_env(applier *a, const capstan_config_env *e)
 	stored = services.count;
 	for (size_t i = 0; rc == 0 && i < a->config->service_count; i++) {
 		const char *name = a->config->services[i].name;
-		if (!bsearch(&name, services.items, stored, sizeof(*services.items), str_cmp) &&
+		/* bsearch's base must not be NULL, even for no elements. */
+		if ((!stored || !bsearch(&name, services.items, stored, sizeof(*services.items), str_cmp)) &&
 		    capstan_strlist_push(&services, name) < 0)
 			rc = capstan_error_oom(a->ctx);
 	}
