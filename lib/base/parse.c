@@ -74,6 +74,12 @@ int capstan_ip_to_text(const unsigned char *ip, size_t len, char *out, size_t si
 	return 0;
 }
 
+/* ASCII by value, not by locale: a Latin-1 locale's isalnum takes 0xe9. */
+static int is_ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static int check_label(const char *s, size_t n, const char **why)
 {
 	if (n == 0)
@@ -83,9 +89,17 @@ static int check_label(const char *s, size_t n, const char **why)
 	if (s[0] == '-' || s[n - 1] == '-')
 		return invalid(why, "label starts or ends with '-'");
 	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+		if (!is_ascii_alnum(s[i]) && s[i] != '-')
 			return invalid(why, "only letters, digits, '-' and '.' are allowed");
 	return 0;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
 }
 
 static int check_hostname(const char *s, const char **why)
@@ -101,6 +115,10 @@ static int check_hostname(const char *s, const char **why)
 		size_t n = dot ? (size_t)(dot - s) : strlen(s);
 		if (check_label(s, n, why) < 0)
 			return CAPSTAN_EINVALID;
+		/* No top-level domain is numeric; resolvers read "10.1" or
+		 * "host.0x7f.1" as an address, and so may a verifier. */
+		if (!dot && all_digits(s, n))
+			return invalid(why, "the last label is all digits, which reads as an IP address");
 		if (!dot)
 			break;
 		s = dot + 1;
@@ -112,6 +130,13 @@ static int check_hostname(const char *s, const char **why)
 
 int capstan_check_dns_name(const char *s, const char **why)
 {
+	unsigned char ip[16];
+	size_t len;
+
+	/* Verifiers match an address only against IP SANs: as a DNS name it
+	 * matches nothing, or, to a lax one, the wrong thing. */
+	if (capstan_parse_ip(s, ip, &len, NULL) == 0)
+		return invalid(why, "an IP address is not a DNS name (it goes in an IP SAN)");
 	if (s && strncmp(s, "*.", 2) == 0) {
 		if (!strchr(s + 2, '.'))
 			return invalid(why, "a wildcard needs at least two labels after '*.'");
@@ -139,6 +164,17 @@ static int has_control_or_space(const char *s)
 	return 0;
 }
 
+/* URIs and e-mail addresses are IA5Strings: a byte past 0x7f in one makes
+ * strict parsers (Go's crypto/x509, so etcd and Kubernetes) refuse the whole
+ * certificate. */
+static int has_non_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s > 0x7f)
+			return 1;
+	return 0;
+}
+
 int capstan_check_uri(const char *s, const char **why)
 {
 	const char *p = s;
@@ -155,6 +191,8 @@ int capstan_check_uri(const char *s, const char **why)
 		return invalid(why, "a URI needs 'scheme:' and a body");
 	if (has_control_or_space(s))
 		return invalid(why, "spaces and control characters are not allowed in a URI");
+	if (has_non_ascii(s))
+		return invalid(why, "only ASCII is allowed in a URI (percent-encode other characters)");
 	return 0;
 }
 
@@ -170,6 +208,8 @@ int capstan_check_email(const char *s, const char **why)
 		return invalid(why, "address longer than 254 characters");
 	if (has_control_or_space(s) || memchr(s, '@', (size_t)(at - s)))
 		return invalid(why, "spaces, control characters and a second '@' are not allowed");
+	if (has_non_ascii(s))
+		return invalid(why, "only ASCII is allowed in an e-mail address");
 	return check_hostname(at + 1, why);
 }
 

@@ -52,8 +52,10 @@ int capstan_x509_from_der(capstan_ctx *ctx, X509 **out, const unsigned char *der
 /* The CN of a name as a new UTF-8 string, or NULL. */
 char *capstan_x509_name_cn(const X509_NAME *name);
 
-/* Appends "TYPE:value" (DNS, IP, URI, email) for each name; other types are skipped. */
-int capstan_general_names_to_strlist(const GENERAL_NAMES *gens, capstan_strlist *out);
+/* Appends "TYPE:value" (DNS, IP, URI, email) for each name; other types are
+ * skipped. A name with a NUL byte is refused, said as WHOSE ("the CSR's"). */
+int capstan_general_names_to_strlist(capstan_ctx *ctx, const GENERAL_NAMES *gens, const char *whose,
+	capstan_strlist *out);
 
 /* Output material (material.c): what export and convert write. */
 struct capstan_material {

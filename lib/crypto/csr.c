@@ -48,20 +48,56 @@ static int signature_is_strong(const X509_REQ *req)
 	return md_nid == NID_sha256 || md_nid == NID_sha384 || md_nid == NID_sha512;
 }
 
-static int requested_sans(X509_REQ *req, capstan_strlist *sans)
+static int requested_sans(capstan_ctx *ctx, X509_REQ *req, capstan_strlist *sans)
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
 	GENERAL_NAMES *gens = NULL;
 	int rc = 0, i;
 
 	if (exts && (i = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0) {
-		gens = X509V3_EXT_d2i(X509v3_get_ext(exts, i));
-		if (!gens || capstan_general_names_to_strlist(gens, sans) < 0)
-			rc = -1;
+		if (!(gens = X509V3_EXT_d2i(X509v3_get_ext(exts, i))))
+			rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's subjectAltName cannot be read");
+		else
+			rc = capstan_general_names_to_strlist(ctx, gens, "the CSR's", sans);
 	}
 	GENERAL_NAMES_free(gens);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	return rc;
+}
+
+/* The CN as text. A NUL inside it would cut the name a C consumer reads
+ * ("good.internal\0.evil.com" shows as good.internal), so it is refused. */
+static int requested_cn(capstan_ctx *ctx, X509_REQ *req, char **cn)
+{
+	const X509_NAME *name = X509_REQ_get_subject_name(req);
+	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	int n, rc = 0;
+
+	*cn = NULL;
+	if (i < 0)
+		return 0;
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (n < 0)
+		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's CN is not valid text");
+	else if (memchr(utf8, '\0', (size_t)n))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the CSR's CN has a NUL byte in it");
+	else if (!(*cn = strndup((const char *)utf8, (size_t)n)))
+		rc = capstan_error_oom(ctx);
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+/* The provider's own checks of the public key (an even RSA modulus or one
+ * with small factors, an exponent out of range): the CSR's signature says
+ * nothing about them, and the key is certified as it is. */
+static int public_key_check(capstan_ctx *ctx, EVP_PKEY *pkey)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(ctx->libctx, pkey, NULL);
+	int ok = pctx && EVP_PKEY_public_check(pctx) == 1;
+
+	EVP_PKEY_CTX_free(pctx);
+	return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's public key fails its validity check");
 }
 
 int capstan_csr_read(capstan_ctx *ctx, const unsigned char *data, size_t len,
@@ -69,8 +105,10 @@ int capstan_csr_read(capstan_ctx *ctx, const unsigned char *data, size_t len,
 {
 	X509_REQ *req = NULL;
 	EVP_PKEY *pkey = NULL;
+	capstan_key *key = NULL;
 	int rc;
 
+	*cn = NULL;
 	if (len == 0 || len > MAX_CSR_LEN)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "the CSR is empty or larger than 64 KiB");
 	if (!(req = csr_parse(ctx, data, len))) {
@@ -81,7 +119,14 @@ int capstan_csr_read(capstan_ctx *ctx, const unsigned char *data, size_t len,
 		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's public key cannot be read");
 		goto done;
 	}
-	if (X509_REQ_verify_ex(req, pkey, ctx->libctx, NULL) != 1) {
+	/* The key before the signature: a key anyone can sign for (RSA e = 3,
+	 * an Ed25519 point of small order) has a signature that verifies. */
+	if ((rc = capstan_key_wrap(&key, ctx, pkey)) < 0)
+		goto done;
+	pkey = NULL;
+	if ((rc = public_key_check(ctx, key->pkey)) < 0)
+		goto done;
+	if (X509_REQ_verify_ex(req, key->pkey, ctx->libctx, NULL) != 1) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's signature does not verify");
 		goto done;
 	}
@@ -90,18 +135,17 @@ int capstan_csr_read(capstan_ctx *ctx, const unsigned char *data, size_t len,
 			OBJ_nid2ln(X509_REQ_get_signature_nid(req)));
 		goto done;
 	}
-	if ((rc = capstan_key_wrap(pubkey, ctx, pkey)) < 0)
+	if ((rc = requested_cn(ctx, req, cn)) < 0 || (rc = requested_sans(ctx, req, sans)) < 0)
 		goto done;
-	pkey = NULL;
-	*cn = capstan_x509_name_cn(X509_REQ_get_subject_name(req));
-	if (requested_sans(req, sans) < 0) {
-		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "the CSR's subjectAltName cannot be read");
-		capstan_key_free(*pubkey);
-		*pubkey = NULL;
+	*pubkey = key;
+	key = NULL;
+done:
+	if (rc < 0) { /* nothing half read is handed back */
 		free(*cn);
 		*cn = NULL;
+		capstan_strlist_free(sans);
 	}
-done:
+	capstan_key_free(key);
 	EVP_PKEY_free(pkey);
 	X509_REQ_free(req);
 	return rc;

@@ -34,8 +34,65 @@ int capstan_key_generate(capstan_key **out, capstan_ctx *ctx, capstan_key_type t
 	return 0;
 }
 
+/* An exponent of 1 makes the "signature" the padded digest itself, and 3
+ * invites forgeries against verifiers with lax padding checks: anyone can
+ * sign for such a key. Only odd exponents from 65537 up are taken. */
+static int rsa_exponent_check(capstan_ctx *ctx, const EVP_PKEY *pkey)
+{
+	BIGNUM *e = NULL;
+	char *dec = NULL;
+	int rc = 0;
+
+	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+		return capstan_ossl_error(ctx, CAPSTAN_EINVALID, "cannot read the RSA public exponent");
+	if (!BN_is_odd(e) || BN_num_bits(e) <= 16) {
+		dec = BN_bn2dec(e);
+		rc = capstan_error(ctx, CAPSTAN_EINVALID,
+			"RSA public exponent %s is not accepted (it must be odd and at least 65537)", dec ? dec : "?");
+	}
+	OPENSSL_free(dec);
+	BN_free(e);
+	return rc;
+}
+
+/* The y coordinates of the eight Ed25519 points of order 1, 2, 4 or 8, with
+ * the non-canonical encodings of 0 and 1 (y + p): for such a public key
+ * [k]A vanishes and a signature verifies without any private key. They are
+ * compared with the sign bit (x's parity, bit 255) masked, so all fourteen
+ * encodings are caught, as libsodium's blocklist does. */
+static const unsigned char ed25519_small_order[][32] = {
+	{ 0 },                                                        /* y = 0: order 4 */
+	{ 0x01 },                                                     /* y = 1: the identity */
+	{ 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+	  0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 }, /* order 8 */
+	{ 0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+	  0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a }, /* order 8 */
+	{ 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f }, /* y = p - 1: order 2 */
+	{ 0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f }, /* y = p, i.e. 0 */
+	{ 0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f }, /* y = p + 1, i.e. 1 */
+};
+
+static int ed25519_point_check(capstan_ctx *ctx, const EVP_PKEY *pkey)
+{
+	unsigned char pub[32];
+	size_t len = sizeof(pub);
+
+	if (EVP_PKEY_get_raw_public_key(pkey, pub, &len) != 1 || len != sizeof(pub))
+		return capstan_ossl_error(ctx, CAPSTAN_EINVALID, "cannot read the Ed25519 public key");
+	for (size_t i = 0; i < sizeof(ed25519_small_order) / sizeof(ed25519_small_order[0]); i++)
+		if (memcmp(pub, ed25519_small_order[i], 31) == 0 && (pub[31] & 0x7f) == ed25519_small_order[i][31])
+			return capstan_error(ctx, CAPSTAN_EINVALID,
+				"the Ed25519 public key is a point of small order, for which anyone can sign");
+	return 0;
+}
+
 int capstan_key_classify(capstan_ctx *ctx, EVP_PKEY *pkey, capstan_key_type *out)
 {
+	int rc;
+
 	if (EVP_PKEY_is_a(pkey, "EC")) {
 		char group[64] = "";
 		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) != 1)
@@ -51,6 +108,8 @@ int capstan_key_classify(capstan_ctx *ctx, EVP_PKEY *pkey, capstan_key_type *out
 	}
 	if (EVP_PKEY_is_a(pkey, "RSA")) {
 		int bits = EVP_PKEY_get_bits(pkey);
+		if ((rc = rsa_exponent_check(ctx, pkey)) < 0)
+			return rc;
 		if (bits == 2048)
 			*out = CAPSTAN_KEY_RSA_2048;
 		else if (bits == 3072)
@@ -66,6 +125,8 @@ int capstan_key_classify(capstan_ctx *ctx, EVP_PKEY *pkey, capstan_key_type *out
 		return 0;
 	}
 	if (EVP_PKEY_is_a(pkey, "ED25519")) {
+		if ((rc = ed25519_point_check(ctx, pkey)) < 0)
+			return rc;
 		*out = CAPSTAN_KEY_ED25519;
 		return 0;
 	}

@@ -457,7 +457,8 @@ static int asn1_time_to_time_t(const ASN1_TIME *t, time_t *out)
 	return 0;
 }
 
-int capstan_general_names_to_strlist(const GENERAL_NAMES *gens, capstan_strlist *out)
+int capstan_general_names_to_strlist(capstan_ctx *ctx, const GENERAL_NAMES *gens, const char *whose,
+	capstan_strlist *out)
 {
 	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
 		const GENERAL_NAME *gen = sk_GENERAL_NAME_value(gens, i);
@@ -474,13 +475,18 @@ int capstan_general_names_to_strlist(const GENERAL_NAMES *gens, capstan_strlist 
 				continue;
 			snprintf(buf, sizeof(buf), "IP:%s", addr);
 		} else if (prefix) {
-			snprintf(buf, sizeof(buf), "%s:%.*s", prefix, ASN1_STRING_length(s),
-				(const char *)ASN1_STRING_get0_data(s));
+			int len = ASN1_STRING_length(s);
+			/* "good.internal\0.evil.com" would read as good.internal here
+			 * and as itself to a consumer that keeps the length. */
+			if (memchr(ASN1_STRING_get0_data(s), '\0', (size_t)len))
+				return capstan_error(ctx, CAPSTAN_EINVALID, "%s subjectAltName has %s with a NUL byte in it",
+					whose, type == GEN_DNS ? "a DNS name" : type == GEN_URI ? "a URI" : "an e-mail address");
+			snprintf(buf, sizeof(buf), "%s:%.*s", prefix, len, (const char *)ASN1_STRING_get0_data(s));
 		} else {
 			continue;
 		}
 		if (capstan_strlist_push(out, buf) < 0)
-			return -1;
+			return capstan_error_oom(ctx);
 	}
 	return 0;
 }
@@ -522,10 +528,8 @@ int capstan_x509_info_read(capstan_x509_info *out, capstan_ctx *ctx,
 		goto done;
 	}
 	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	if (gens && capstan_general_names_to_strlist(gens, &out->sans) < 0) {
-		rc = capstan_error_oom(ctx);
+	if (gens && (rc = capstan_general_names_to_strlist(ctx, gens, "the certificate's", &out->sans)) < 0)
 		goto done;
-	}
 	rc = 0;
 done:
 	GENERAL_NAMES_free(gens);

@@ -65,10 +65,13 @@ static void test_dns_names(void **state)
 {
 	static const char *const good[] = {
 		"localhost", "etcd-1", "web.internal", "a.b.c.example.com", "*.apps.example.com", "x1",
+		"10.0.0.1.example.com", "a.b1",
 	};
 	static const char *const bad[] = {
 		"", "-web", "web-", "we_b", "web..internal", "web.internal.", "*.com", "a.*.b",
 		"has space", "émoji.example", "*",
+		/* addresses, and names a resolver reads as one */
+		"10.0.0.1", "::1", "2001:db8::1", "10.1", "host.123", "*.0.0.1", "web\xe9.internal",
 	};
 
 	(void)state;
@@ -89,6 +92,11 @@ static void test_uri_email_identifier(void **state)
 	assert_int_equal(capstan_check_uri("no-scheme", NULL), CAPSTAN_EINVALID);
 	assert_int_equal(capstan_check_uri("http://a b", NULL), CAPSTAN_EINVALID);
 	assert_int_equal(capstan_check_uri("1http://x", NULL), CAPSTAN_EINVALID);
+	/* IA5String: Go refuses a certificate with a byte past 0x7f in one */
+	assert_int_equal(capstan_check_uri("spiffe://example/caf\xc3\xa9", NULL), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_check_uri("spiffe://example/caf\xe9", NULL), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_check_email("jos\xc3\xa9@example.com", NULL), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_check_email("ops@10.0.0.1", NULL), CAPSTAN_EINVALID);
 	assert_int_equal(capstan_check_email("ops@example.com", NULL), 0);
 	assert_int_equal(capstan_check_email("ops@", NULL), CAPSTAN_EINVALID);
 	assert_int_equal(capstan_check_email("@example.com", NULL), CAPSTAN_EINVALID);
