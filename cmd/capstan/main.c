@@ -153,6 +153,8 @@ int cli_open_home(cli *c, const char *home, int create)
 			return cli_error(c, "%s (create one with 'capstan init --env ENV')", capstan_error_message(c->ctx));
 		return cli_fail(c);
 	}
+	for (size_t i = 0; i < capstan_home_warning_count(c->ctx); i++)
+		fprintf(stderr, "capstan: warning: %s\n", capstan_home_warning(c->ctx, i));
 	return 0;
 }
 
