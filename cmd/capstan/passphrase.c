@@ -59,6 +59,8 @@ static int prompt_passphrase(cli *c, capstan_secret *out)
 	return rc < 0 ? cli_fail(c) : 0;
 }
 
+extern char **environ;
+
 const char *const cli_secret_env[] = { "CAPSTAN_PASSPHRASE", "CAPSTAN_STORE_PASSWORD", NULL };
 
 /* Copies a secret variable's value (NULL: not kept), then wipes and unsets
@@ -80,7 +82,11 @@ static int take_env_secret(const char *name, capstan_secret *keep)
 			rc = -1;
 		}
 	}
-	capstan_wipe(value, len);
+	/* Every entry of that name: an environment may hold one twice, and
+	 * getenv sees only the first. */
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, name, strlen(name)) == 0 && (*e)[strlen(name)] == '=')
+			capstan_wipe(*e + strlen(name) + 1, strlen(*e + strlen(name) + 1));
 	unsetenv(name);
 	return rc;
 }
