@@ -75,6 +75,11 @@ struct cli {
 	const char *templates;/* --templates as given */
 	char scratch[64];     /* a throwaway home to remove at exit (apply --dry-run) */
 	const char *passphrase_file;
+	/* $CAPSTAN_PASSPHRASE and $CAPSTAN_STORE_PASSWORD, taken out of the
+	 * environment first thing (cli_take_env_secrets), used only by commands
+	 * that need them; freed (wiped) at exit. */
+	capstan_secret env_passphrase;
+	capstan_secret env_store_password;
 	int unprotected;      /* errno of a failed capstan_protect_process(); 0 when it held */
 	int json;
 	int quiet;
@@ -119,9 +124,18 @@ int cli_unlock(cli *c);
 /* Before keys are in memory: an error when main's capstan_protect_process()
  * failed, so no passphrase or key goes where a core dump could take it. */
 int cli_protected(cli *c);
-/* A store password from FILE (first line) or $CAPSTAN_STORE_PASSWORD (read,
- * wiped, unset). 0 with out->data NULL when neither is given. */
+/* A store password from FILE (first line) or $CAPSTAN_STORE_PASSWORD (as
+ * main took it). 0 with out->data NULL when neither is given. */
 int cli_store_password(cli *c, const char *file, capstan_secret *out);
+/* Every environment variable that holds a secret, NULL-terminated: none may
+ * reach a process capstan starts. */
+extern const char *const cli_secret_env[];
+/* First thing in main, whatever the command: each secret variable copied
+ * into c (the two capstan reads), its value wiped in place (so that
+ * /proc/PID/environ no longer shows it) and unset. An exit code. */
+int cli_take_env_secrets(cli *c);
+/* The copies' wipe, at exit. */
+void cli_free_env_secrets(cli *c);
 
 /* Checked option values: each prints a usage error naming the option. */
 int cli_duration(cli *c, const char *option, const char *value, int64_t *out);

@@ -18,7 +18,7 @@ int cmd_check(cli *c, int argc, char **argv)
 		return rc;
 	/* Opening every sealed key needs the passphrase: asked for with --keys,
 	 * used without it when one is given (never prompted for). */
-	if ((keys || c->passphrase_file || getenv("CAPSTAN_PASSPHRASE")) && (rc = cli_unlock(c)) != 0)
+	if ((keys || c->passphrase_file || c->env_passphrase.data) && (rc = cli_unlock(c)) != 0)
 		return rc;
 	if (!(o = out_check_begin(c)))
 		return cli_error(c, "out of memory");

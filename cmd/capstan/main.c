@@ -153,6 +153,8 @@ int cli_open_home(cli *c, const char *home, int create)
 			return cli_error(c, "%s (create one with 'capstan init --env ENV')", capstan_error_message(c->ctx));
 		return cli_fail(c);
 	}
+	for (size_t i = 0; i < capstan_home_warning_count(c->ctx); i++)
+		fprintf(stderr, "capstan: warning: %s\n", capstan_home_warning(c->ctx, i));
 	return 0;
 }
 
@@ -174,17 +176,12 @@ static int setup(cli *c)
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* The command line: the command word found, its help or its run. An exit code. */
+static int run(cli *c, int argc, char **argv)
 {
-	cli c = { 0 };
 	char **args;
 	int word, rc, nargs = 0;
 
-	umask(077);
-	/* First thing, before any secret is read: a failure is reported by
-	 * cli_protected() only when this run will hold keys. */
-	if (capstan_protect_process() < 0)
-		c.unprotected = errno ? errno : EPERM;
 	if ((rc = find_command_word(argc, argv, &word)) != 0)
 		return rc;
 	if (word < 0) {
@@ -203,28 +200,46 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[word], "help") == 0)
 		return help_command(word + 1 < argc ? argv[word + 1] : NULL);
-	if (!(c.command = find_command(argv[word])))
+	if (!(c->command = find_command(argv[word])))
 		return cli_usage_error(NULL, "unknown command '%s' (see 'capstan help')", argv[word]);
 	/* Before anything is opened: help needs no home and no passphrase. */
-	if (usage_asks_help(c.command, argc, argv, word)) {
-		usage_print(stdout, c.command);
+	if (usage_asks_help(c->command, argc, argv, word)) {
+		usage_print(stdout, c->command);
 		return EXIT_OK;
 	}
-	if (capstan_ctx_new(&c.ctx) < 0)
-		return cli_error(&c, "cannot initialise the library");
+	if (capstan_ctx_new(&c->ctx) < 0)
+		return cli_error(c, "cannot initialise the library");
 	/* Global options may stand before the command word: hand them on too. */
 	args = calloc((size_t)argc, sizeof(*args));
 	if (!args)
-		return cli_error(&c, "out of memory");
+		return cli_error(c, "out of memory");
 	for (int i = 1; i < argc; i++)
 		if (i != word)
 			args[nargs++] = argv[i];
-	rc = c.command->run(&c, nargs, args);
-	capstan_ctx_free(c.ctx);
-	if (c.scratch[0])
-		remove_scratch(c.scratch);
-	free(c.home);
+	rc = c->command->run(c, nargs, args);
+	capstan_ctx_free(c->ctx);
+	if (c->scratch[0])
+		remove_scratch(c->scratch);
+	free(c->home);
 	free(args);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	cli c = { 0 };
+	int rc;
+
+	umask(077);
+	/* First thing, before any secret is read: a failure is reported by
+	 * cli_protected() only when this run will hold keys. */
+	if (capstan_protect_process() < 0)
+		c.unprotected = errno ? errno : EPERM;
+	/* Then the secrets leave the environment, whatever the command: none
+	 * may reach a hook or outlive its use in /proc/PID/environ. */
+	if ((rc = cli_take_env_secrets(&c)) == 0)
+		rc = run(&c, argc, argv);
+	cli_free_env_secrets(&c);
 	return rc;
 }
 

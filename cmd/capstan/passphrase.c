@@ -59,19 +59,63 @@ static int prompt_passphrase(cli *c, capstan_secret *out)
 	return rc < 0 ? cli_fail(c) : 0;
 }
 
-/* Copies an environment variable's secret, then wipes and unsets it so it
- * reaches neither child processes nor a core dump's environment. */
-static int take_env_secret(cli *c, const char *name, capstan_secret *out)
+extern char **environ;
+
+const char *const cli_secret_env[] = { "CAPSTAN_PASSPHRASE", "CAPSTAN_STORE_PASSWORD", NULL };
+
+/* Copies a secret variable's value (NULL: not kept), then wipes and unsets
+ * it: it reaches neither a hook, nor a core dump's environment, nor
+ * /proc/PID/environ. Runs before the library has a context, hence malloc. */
+static int take_env_secret(const char *name, capstan_secret *keep)
 {
 	char *value = getenv(name);
-	int rc;
+	size_t len = value ? strlen(value) : 0;
+	int rc = 0;
 
-	if (!value || !*value)
+	if (!value)
 		return 0;
-	rc = capstan_secret_set(out, c->ctx, value, strlen(value));
-	capstan_wipe(value, strlen(value));
+	if (keep && len > 0) {
+		if ((keep->data = malloc(len + 1))) {
+			memcpy(keep->data, value, len + 1);
+			keep->len = len;
+		} else {
+			rc = -1;
+		}
+	}
+	/* Every entry of that name: an environment may hold one twice, and
+	 * getenv sees only the first. */
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, name, strlen(name)) == 0 && (*e)[strlen(name)] == '=')
+			capstan_wipe(*e + strlen(name) + 1, strlen(*e + strlen(name) + 1));
 	unsetenv(name);
-	return rc < 0 ? cli_fail(c) : 0;
+	return rc;
+}
+
+int cli_take_env_secrets(cli *c)
+{
+	int rc = take_env_secret("CAPSTAN_PASSPHRASE", &c->env_passphrase);
+
+	rc |= take_env_secret("CAPSTAN_STORE_PASSWORD", &c->env_store_password);
+	/* Any further secret variable is wiped and unset, never read. */
+	for (size_t i = 2; cli_secret_env[i]; i++)
+		rc |= take_env_secret(cli_secret_env[i], NULL);
+	if (rc == 0)
+		return 0;
+	fputs("capstan: out of memory\n", stderr);
+	return EXIT_FAILED;
+}
+
+void cli_free_env_secrets(cli *c)
+{
+	capstan_secret_free(&c->env_passphrase);
+	capstan_secret_free(&c->env_store_password);
+}
+
+static int env_secret(cli *c, const capstan_secret *from, capstan_secret *out)
+{
+	if (!from->data)
+		return 0;
+	return capstan_secret_set(out, c->ctx, from->data, from->len) < 0 ? cli_fail(c) : 0;
 }
 
 int cli_store_password(cli *c, const char *file, capstan_secret *out)
@@ -81,7 +125,7 @@ int cli_store_password(cli *c, const char *file, capstan_secret *out)
 			return cli_error(c, "--password-file: %s", capstan_error_message(c->ctx));
 		return 0;
 	}
-	return take_env_secret(c, "CAPSTAN_STORE_PASSWORD", out);
+	return env_secret(c, &c->env_store_password, out);
 }
 
 int cli_protected(cli *c)
@@ -103,7 +147,7 @@ int cli_unlock(cli *c)
 		if (capstan_secret_from_file(&pass, c->ctx, c->passphrase_file) < 0)
 			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
 	} else {
-		if ((rc = take_env_secret(c, "CAPSTAN_PASSPHRASE", &pass)) != 0)
+		if ((rc = env_secret(c, &c->env_passphrase, &pass)) != 0)
 			return rc;
 		if (!pass.data && !isatty(STDIN_FILENO))
 			return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");

@@ -12,18 +12,84 @@
 
 #include "cli.h"
 
-/* The hook's environment: what was delivered, and nothing secret (the
- * passphrase and store password were taken out of ours when read). */
-static void hook_env(const capstan_deploy_item *it)
+extern char **environ;
+
+/* What the hook is told, by name: the documented CAPSTAN_* values. */
+static const char *const hook_vars[] = {
+	"CAPSTAN_ENV", "CAPSTAN_SERVICE", "CAPSTAN_HOST", "CAPSTAN_BUNDLE", "CAPSTAN_RENEWED", "CAPSTAN_REASON",
+};
+#define HOOK_VARS (sizeof(hook_vars) / sizeof(hook_vars[0]))
+
+/* Whether the entry NAME=VALUE of an environment has this name. */
+static int named(const char *entry, const char *name)
 {
-	unsetenv("CAPSTAN_PASSPHRASE");
-	unsetenv("CAPSTAN_STORE_PASSWORD");
-	setenv("CAPSTAN_ENV", it->env, 1);
-	setenv("CAPSTAN_SERVICE", it->service, 1);
-	setenv("CAPSTAN_HOST", it->host, 1);
-	setenv("CAPSTAN_BUNDLE", it->path, 1);
-	setenv("CAPSTAN_RENEWED", it->renewed, 1);
-	setenv("CAPSTAN_REASON", it->why, 1);
+	size_t n = strlen(name);
+
+	return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+static int excluded(const char *entry)
+{
+	for (size_t i = 0; cli_secret_env[i]; i++)
+		if (named(entry, cli_secret_env[i]))
+			return 1;
+	for (size_t i = 0; i < HOOK_VARS; i++)
+		if (named(entry, hook_vars[i]))
+			return 1;
+	return 0;
+}
+
+static char *env_entry(const char *name, const char *value)
+{
+	size_t size = strlen(name) + strlen(value) + 2;
+	char *entry = malloc(size);
+
+	if (entry)
+		snprintf(entry, size, "%s=%s", name, value);
+	return entry;
+}
+
+static void hook_env_free(char **env)
+{
+	if (!env)
+		return;
+	for (size_t i = 0; env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* The hook's environment, given to execve explicitly rather than inherited:
+ * what was delivered (hook_vars), and ours less every secret variable (main
+ * took those out already; this holds if one is ever set again), with a PATH
+ * (a default when there is none). Built before fork, as malloc may not be
+ * safe in the child. NULL when out of memory. */
+static char **hook_env(const capstan_deploy_item *it)
+{
+	const char *values[HOOK_VARS] = { it->env, it->service, it->host, it->path, it->renewed, it->why };
+	size_t n = 0, count = 0;
+	int has_path = 0;
+	char **env;
+
+	while (environ && environ[count])
+		count++;
+	if (!(env = calloc(count + HOOK_VARS + 2, sizeof(*env))))
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		if (excluded(environ[i]))
+			continue;
+		has_path |= named(environ[i], "PATH");
+		if (!(env[n++] = strdup(environ[i])))
+			goto oom;
+	}
+	for (size_t i = 0; i < HOOK_VARS; i++)
+		if (!(env[n++] = env_entry(hook_vars[i], values[i])))
+			goto oom;
+	if (!has_path && !(env[n++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin")))
+		goto oom;
+	return env;
+oom:
+	hook_env_free(env);
+	return NULL;
 }
 
 /* Runs the hook in a process group of its own, killed (group and all) when it
@@ -32,21 +98,27 @@ static void hook_env(const capstan_deploy_item *it)
 static int run_hook(const char *cmd, int64_t timeout, const capstan_deploy_item *it, char *why, size_t size)
 {
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	char **env = hook_env(it);
 	int64_t waited_ms = 0;
 	pid_t pid, done;
 	int status;
 
+	if (!env) {
+		snprintf(why, size, "--exec: out of memory");
+		return -1;
+	}
 	fflush(NULL);
 	if ((pid = fork()) < 0) {
 		snprintf(why, size, "--exec: cannot start a process: %s", strerror(errno));
+		hook_env_free(env);
 		return -1;
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
-		hook_env(it);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		execve("/bin/sh", (char *const[]){ "sh", "-c", (char *)cmd, NULL }, env);
 		_exit(127);
 	}
+	hook_env_free(env);
 	setpgid(pid, pid);
 	while ((done = waitpid(pid, &status, WNOHANG)) == 0 || (done < 0 && errno == EINTR)) {
 		if (done == 0 && waited_ms >= timeout * 1000) {

@@ -161,7 +161,10 @@ typedef struct {
 CAPSTAN_WARN_UNUSED int capstan_secret_set(capstan_secret *out, capstan_ctx *ctx,
 	const char *s, size_t len);
 /* The first line of FILE, newline (and CR) stripped; an empty line is an
- * error. *out is the caller's: capstan_secret_free(). */
+ * error, and so is a file not private to the effective user (owned by
+ * another uid, or readable or writable by group or others: the message names
+ * its mode and owner and the chmod/chown that fixes it). *out is the
+ * caller's: capstan_secret_free(). */
 CAPSTAN_WARN_UNUSED int capstan_secret_from_file(capstan_secret *out, capstan_ctx *ctx,
 	const char *path);
 void capstan_secret_free(capstan_secret *s);

@@ -13,8 +13,21 @@ typedef enum {
 	CAPSTAN_OPEN_CREATE = 1    /* create the home (0700) and database (0600) */
 } capstan_open_flags;
 
-/* Opens (and migrates) the inventory in HOME and keeps it in the context. */
+/*
+ * Opens (and migrates) the inventory in HOME and keeps it in the context.
+ * HOME and its files (capstan.db, and -wal/-shm when present) must belong to
+ * the effective user and be writable by no one else: CAPSTAN_EINVALID with
+ * subject CAPSTAN_FIELD_HOME otherwise, naming the path, its mode and owner
+ * and the chmod/chown that fixes it, before anything is read or changed.
+ * Read access for group or others is allowed, and left as a warning
+ * (capstan_home_warning).
+ */
 CAPSTAN_WARN_UNUSED int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags);
+/* What opening the home found worth a warning but not a refusal (a home or
+ * database readable by group or others), one line each: the context's
+ * strings, which live until capstan_ctx_free. */
+size_t capstan_home_warning_count(const capstan_ctx *ctx);
+const char *capstan_home_warning(const capstan_ctx *ctx, size_t i);
 /* The path of the open home, or NULL. The context's string: it lives while
  * the home is open (until capstan_ctx_free). */
 const char *capstan_home_path(const capstan_ctx *ctx);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buffer.h"
 
@@ -80,12 +81,24 @@ int capstan_secret_set(capstan_secret *out, capstan_ctx *ctx, const char *s, siz
 int capstan_secret_from_file(capstan_secret *out, capstan_ctx *ctx, const char *path)
 {
 	char line[MAX_SECRET_LEN + 2], iobuf[BUFSIZ];
+	struct stat sb;
 	size_t len;
 	FILE *f;
 	int rc, empty;
 
 	if (!(f = fopen(path, "r")))
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
+	/* What was opened, not what the name pointed to a moment before: a file
+	 * others could read has leaked its secret, one they could write gives
+	 * them the choice of it. (A pipe, <(...), is the user's and 0600.) */
+	if (fstat(fileno(f), &sb) < 0)
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot stat '%s': %s", path, strerror(errno));
+	else
+		rc = capstan_private_check(ctx, CAPSTAN_FIELD_NONE, "secret file", path, &sb, 1);
+	if (rc < 0) {
+		fclose(f);
+		return rc;
+	}
 	/* stdio's own buffer would keep a copy of the secret in freed memory. */
 	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	empty = !fgets(line, sizeof(line), f);

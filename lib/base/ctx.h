@@ -9,6 +9,7 @@ typedef struct capstan_store capstan_store;
 typedef struct capstan_ossl_cache capstan_ossl_cache;
 
 #define CAPSTAN_KEK_LEN 32
+#define CAPSTAN_MAX_WARNINGS 8
 
 struct capstan_ctx {
 	int error_code;
@@ -25,6 +26,11 @@ struct capstan_ctx {
 	capstan_ossl_cache *ossl;
 	char *user;     /* the audit log's user name for user_uid, looked up once (audit.c) */
 	unsigned user_uid;
+	/* What was found unsafe but not refused (a home readable by others),
+	 * for the program to show: capstan_home_warning(). Owned, freed with
+	 * the context. */
+	char *warnings[CAPSTAN_MAX_WARNINGS];
+	size_t warning_count;
 };
 
 /* A context for a worker thread: the parent's OpenSSL library context (which
@@ -51,6 +57,16 @@ int capstan_opts_check(capstan_ctx *ctx, const void *opts, unsigned version, uns
 #define CAPSTAN_OPTS_CHECK(ctx, o, want, name) capstan_opts_check((ctx), (o), (o) ? (o)->version : 0u, (want), (name))
 /* Out of memory: the one error that needs no formatting. */
 int capstan_error_oom(capstan_ctx *ctx);
+
+/* Whether the file or directory PATH (its stat in SB), called WHAT in the
+ * message ("home", "inventory file"), is private to the effective user: an
+ * owner other than the effective uid, or write access for group or others,
+ * is an error with subject SUBJECT naming the path, its mode and owner, and
+ * the chmod/chown that fixes it. Read access for group or others is an error
+ * too when SECRET, else a warning kept in the context. */
+struct stat;
+int capstan_private_check(capstan_ctx *ctx, unsigned subject, const char *what, const char *path,
+	const struct stat *sb, int secret);
 
 /* Fails with CAPSTAN_EAUTH unless capstan_home_unlock() succeeded. */
 int capstan_require_unlocked(capstan_ctx *ctx);

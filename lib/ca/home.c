@@ -59,6 +59,8 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	if (!ctx->worker)
 		capstan_ossl_free(ctx);
 	capstan_wipe(ctx->kek, sizeof(ctx->kek));
+	for (size_t i = 0; i < ctx->warning_count; i++)
+		free(ctx->warnings[i]);
 	free(ctx->home);
 	free(ctx);
 }
@@ -112,6 +114,37 @@ static int make_dirs(capstan_ctx *ctx, const char *path)
 	return rc;
 }
 
+/* The home must be the effective user's and closed to others before
+ * anything in it is trusted: whoever can write it can swap the inventory. */
+static int check_home_dir(capstan_ctx *ctx, const char *home)
+{
+	struct stat sb;
+
+	if (stat(home, &sb) < 0)
+		return capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_HOME, "cannot open home '%s': %s", home,
+			strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_HOME, "home '%s' is not a directory", home);
+	return capstan_private_check(ctx, CAPSTAN_FIELD_HOME, "home", home, &sb, 0);
+}
+
+/* A new inventory in HOME: the directories made 0700, and HOME itself made
+ * private whoever created it, but only when it is the effective user's: a
+ * directory of another user's is refused, unchanged. */
+static int prepare_new_home(capstan_ctx *ctx, const char *home)
+{
+	struct stat sb;
+	int rc;
+
+	if ((rc = make_dirs(ctx, home)) < 0)
+		return rc;
+	if (stat(home, &sb) == 0 && sb.st_uid != geteuid())
+		return capstan_private_check(ctx, CAPSTAN_FIELD_HOME, "home", home, &sb, 0);
+	if (chmod(home, 0700) < 0)
+		return capstan_error(ctx, CAPSTAN_ERROR, "cannot chmod 700 '%s': %s", home, strerror(errno));
+	return 0;
+}
+
 int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 {
 	char *db_path = capstan_aprintf("%s/%s", home, CAPSTAN_DB_NAME);
@@ -129,21 +162,27 @@ int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no inventory in '%s'", home);
 			goto done;
 		}
-		/* A new inventory: its home is private, whoever made the directory. */
-		if ((rc = make_dirs(ctx, home)) < 0)
+		if ((rc = prepare_new_home(ctx, home)) < 0)
 			goto done;
-		if (chmod(home, 0700) < 0) {
-			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot chmod 700 '%s': %s", home, strerror(errno));
-			goto done;
-		}
 	}
-	if ((rc = capstan_store_open(&ctx->store, ctx, db_path, create, capstan_x509_spki_sha256)) < 0)
+	if ((rc = check_home_dir(ctx, home)) < 0 ||
+	    (rc = capstan_store_open(&ctx->store, ctx, db_path, create, capstan_x509_spki_sha256)) < 0)
 		goto done;
 	if (!(ctx->home = strdup(home)))
 		rc = capstan_error_oom(ctx);
 done:
 	free(db_path);
 	return rc;
+}
+
+size_t capstan_home_warning_count(const capstan_ctx *ctx)
+{
+	return ctx->warning_count;
+}
+
+const char *capstan_home_warning(const capstan_ctx *ctx, size_t i)
+{
+	return i < ctx->warning_count ? ctx->warnings[i] : NULL;
 }
 
 const char *capstan_home_path(const capstan_ctx *ctx)

@@ -275,6 +275,35 @@ static int create_db_file(capstan_ctx *ctx, const char *path)
 	return 0;
 }
 
+/* The database and, when a process left them, its -wal and -shm (which
+ * hold committed rows not yet in the database): each the effective user's
+ * and writable by no one else, before SQLite reads a page of them. SQLite
+ * makes the -wal and -shm it creates with the database's mode. */
+static int check_db_files(capstan_ctx *ctx, const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char file[4096];
+	struct stat sb;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if ((size_t)snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= sizeof(file))
+			return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_HOME, "path too long: '%s'", path);
+		if (lstat(file, &sb) < 0) {
+			if (errno == ENOENT && i > 0)
+				continue;
+			return capstan_error_at(ctx, CAPSTAN_ENOTFOUND, CAPSTAN_FIELD_HOME, "cannot open '%s': %s", file,
+				strerror(errno));
+		}
+		if (!S_ISREG(sb.st_mode))
+			return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_HOME,
+				"inventory file '%s' is not a regular file", file);
+		if ((rc = capstan_private_check(ctx, CAPSTAN_FIELD_HOME, "inventory file", file, &sb, 0)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create,
 	capstan_store_spki_fn spki_of)
 {
@@ -288,6 +317,8 @@ int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, 
 		if ((rc = create_db_file(ctx, path)) < 0)
 			return rc;
 	}
+	if ((rc = check_db_files(ctx, path)) < 0)
+		return rc;
 	if (!(st = calloc(1, sizeof(*st))) || !(st->path = strdup(path))) {
 		free(st);
 		return capstan_error_oom(ctx);

@@ -16,7 +16,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
 cd "$W"
 export CAPSTAN_HOME="$W/home" CAPSTAN_PASSPHRASE=
 unset CAPSTAN_PASSPHRASE
-head -c 24 /dev/urandom | base64 >pass
+(umask 077 && head -c 24 /dev/urandom | base64 >pass) # 0600: capstan refuses a passphrase file others can read
 rows=()
 row() { rows+=("$(printf '%-46s %12s %10s' "$1" "$2" "$3")"); printf '  %-46s %12s %10s\n' "$1" "$2" "$3" >&2; }
 # timed OUT CMD...: runs CMD, writes "seconds maxrss_kb" to OUT.

@@ -28,7 +28,7 @@ W=$(mktemp -d /tmp/capstan-scale.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 unset CAPSTAN_PASSPHRASE
-head -c 24 /dev/urandom | base64 >pass
+(umask 077 && head -c 24 /dev/urandom | base64 >pass) # 0600: capstan refuses a passphrase file others can read
 cc -O2 -o audit_synth "$HERE/audit_synth.c" -lsqlite3 -lcrypto
 CAP=("$CAPSTAN" --passphrase-file "$W/pass")
 cap() { "${CAP[@]}" "$@"; }

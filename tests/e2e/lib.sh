@@ -7,9 +7,11 @@ T=$(mktemp -d /tmp/capstan-e2e.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 export CAPSTAN_HOME="$T/home"
 unset CAPSTAN_PASSPHRASE CAPSTAN_CONFIG
+# secret_file FILE LINE: a passphrase or password file, 0600 from the start
+# as capstan wants one (a file others can read is refused).
+secret_file() { (umask 077 && printf '%s\n' "$2" >"$1"); }
 PASS="$T/passphrase"
-printf 'e2e test passphrase\n' >"$PASS"
-chmod 600 "$PASS"
+secret_file "$PASS" 'e2e test passphrase'
 
 tap_n=0
 tap_failed=0

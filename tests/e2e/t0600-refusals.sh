@@ -10,7 +10,7 @@ check_fails "and list did not create one" test -e "$CAPSTAN_HOME"
 cap init --env dev >/dev/null && cap issue --env dev --profile server --cn web.internal >/dev/null || exit 1
 
 # Passphrases.
-printf 'not the passphrase\n' >"$T/wrong"
+secret_file "$T/wrong" 'not the passphrase'
 refuses "a wrong passphrase" 1 "wrong passphrase for the inventory" \
 	"$CAPSTAN" --passphrase-file "$T/wrong" issue --env dev --profile client --cn c1
 refuses "a wrong passphrase from the environment" 1 "wrong passphrase" \
@@ -19,12 +19,12 @@ refuses "no passphrase and no terminal" 1 "a passphrase is needed: give --passph
 	"$CAPSTAN" issue --env dev --profile client --cn c1
 refuses "a missing passphrase file" 1 "--passphrase-file: cannot open '.*nope'" \
 	"$CAPSTAN" --passphrase-file "$T/nope" issue --env dev --profile client --cn c1
-: >"$T/empty"
+(umask 077 && : >"$T/empty")
 refuses "an empty passphrase file" 1 "--passphrase-file: .*is empty" \
 	"$CAPSTAN" --passphrase-file "$T/empty" issue --env dev --profile client --cn c1
 refuses "a passphrase is never an argument" 2 "unknown option '--passphrase' \(global options" \
 	"$CAPSTAN" --passphrase secret issue --env dev --profile client --cn c1
-printf 'short\n' >"$T/short"
+secret_file "$T/short" short
 refuses "a new inventory needs a passphrase of 8 or more" 1 "too short" \
 	env CAPSTAN_HOME="$T/other" "$CAPSTAN" --passphrase-file "$T/short" init --env dev
 refuses "export --format key without a passphrase" 1 "a passphrase is needed" \

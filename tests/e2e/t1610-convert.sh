@@ -8,7 +8,7 @@ cap init --env dev >/dev/null && cap init --env prod >/dev/null || exit 1
 cap issue --env dev --profile server --cn web.internal >/dev/null
 cap issue --env dev --profile server --cn rsa.internal --key rsa-2048 >/dev/null
 cap issue --env prod --profile server --cn other.internal >/dev/null
-printf 'convert-pass\n' >"$T/pw"
+secret_file "$T/pw" convert-pass
 for f in cert chain der; do "$CAPSTAN" export web.internal --format "$f" --out "$T/web.$f"; done
 cap export web.internal --format key --out "$T/web.key"
 cap export rsa.internal --format key --out "$T/rsa.key"

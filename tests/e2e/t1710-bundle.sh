@@ -173,7 +173,7 @@ check "the others are there" test -s "$B/etcd-rev/etcd-1.pem"
 check "the previous bundle is intact" diff -r "$T/etcd-before" "$B/etcd"
 refuses "--tar without --prefix" 2 "--tar needs --prefix" cap bundle --env dev --service etcd --tar "$T/x.tgz"
 refuses "a prefix with spaces" 2 "must be an absolute path of letters" cap bundle --env dev --service etcd --out "$T/x" --prefix "/etc/my tls"
-printf 'p&ss<word>\n' >"$T/badpw"
+secret_file "$T/badpw" 'p&ss<word>'
 refuses "a password that cannot go into configuration files" 1 "letters, digits and" \
 	cap bundle --env dev --service spark --out "$T/x" --password-file "$T/badpw"
 check "a given password is used everywhere" cap bundle --env dev --service spark --out "$B/spark2" --password-file <(echo given-pass-123)

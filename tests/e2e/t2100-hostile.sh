@@ -43,7 +43,7 @@ head -c $((17 * 1024 * 1024)) /dev/zero >"$H/huge"
 printf '\xfe\xed\xfe\xed\x00\x00\x00\x02\x00\x00\x00\x01' >"$H/jks-truncated"
 openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:right-password -out "$T/web.p12" 2>/dev/null
 head -c 300 "$T/web.p12" >"$H/p12-truncated"
-printf 'wrong-password\n' >"$H/wrong-password"
+secret_file "$H/wrong-password" wrong-password
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$H/rsa1024.key" 2>/dev/null
 openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 -out "$T/dsa.param" 2>/dev/null &&
 	openssl genpkey -paramfile "$T/dsa.param" -out "$H/dsa.key" 2>/dev/null
