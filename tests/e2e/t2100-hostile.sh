@@ -25,6 +25,8 @@ pem() { printf -- '-----BEGIN %s-----\n%s\n-----END %s-----\n' "$1" "$2" "$1"; }
 : >"$H/empty"
 printf 'garbage\n' >"$H/garbage"
 head -c 4096 /dev/urandom >"$H/random"
+# Random bytes after a visible first byte, for issue --batch: a NUL first (1 in 256) read as an empty file.
+{ printf 'j'; head -c 4096 /dev/urandom; } >"$H/batch-junk"
 pem CERTIFICATE '!!!!not base64!!!!' >"$H/pem-junk"
 pem CERTIFICATE "$(head -c 600 /dev/urandom | base64 -w 64)" >"$H/pem-random"
 printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n' >"$H/pem-unterminated"
@@ -235,7 +237,7 @@ hostile "issue a 300-character DNS name" "invalid --dns 'a{300}\.internal': name
 	cap issue --env dev --profile server --cn ok.internal --dns "$(head -c 300 /dev/zero | tr '\0' a).internal"
 hostile "issue an IP with five parts" "invalid --ip '1\.2\.3\.4\.5': not an IPv4 or IPv6 address" \
 	cap issue --env dev --profile server --cn ok.internal --ip 1.2.3.4.5
-hostile "issue --batch with junk" "$H/random:[0-9]+: not JSON" cap issue --batch "$H/random"
+hostile "issue --batch with junk" "$H/batch-junk:[0-9]+: not JSON" cap issue --batch "$H/batch-junk"
 
 # --- nothing escaped --------------------------------------------------------
 escaped=$(find "$T" -newer "$T/stamp" -not -path "$CAPSTAN_HOME*" -not -path "$T/out" -not -path "$T/err" \
