@@ -94,6 +94,20 @@ head -c 3000 /dev/urandom >"$H/yaml-binary.yaml"
 mkdir -p "$T/tpl/kubernetes"; cp "$(dirname "$0")/../../templates/kubernetes/target.conf" "$T/tpl/kubernetes/"
 printf 'x\n' >"$T/tpl/kubernetes/{{ca_file}}.tmpl"
 
+# Iteration counts the file names itself (2^31 PBKDF2 rounds is minutes):
+# refused before anything is derived, so quickly (timeout 20).
+printf 'pw\n' >"$T/pw"
+patch_iter="$(dirname "$0")/data/patch-iterations.py"
+openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:pw -iter 4096 -out "$T/i.p12"
+openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:pw -iter 4096 -certpbe NONE \
+	-out "$T/i-nocert.p12"
+openssl pkcs8 -topk8 -in "$T/web.key" -v2 aes-256-cbc -iter 4096 -passout pass:pw -outform DER -out "$T/i.p8"
+python3 "$patch_iter" "$T/i.p12" "$H/p12-mac-iter" 4096 2147483647
+python3 "$patch_iter" "$T/i.p12" "$H/p12-safe-iter" 4096 2147483647 pw
+python3 "$patch_iter" "$T/i-nocert.p12" "$H/p12-key-iter" 4096 2147483647 pw
+python3 "$patch_iter" "$T/i.p8" "$H/p8-iter.der" 4096 2147483647
+{ echo '-----BEGIN ENCRYPTED PRIVATE KEY-----'; base64 -w 64 "$H/p8-iter.der"; echo '-----END ENCRYPTED PRIVATE KEY-----'; } \
+	>"$H/p8-iter.pem"
 # --- the table --------------------------------------------------------------
 touch "$T/stamp"; sleep 0.01
 ESCAPE_NAMES=(/tmp/escaped "$T/escaped" "$T/../escaped" "$T/escape")
@@ -144,6 +158,17 @@ hostile "convert onto a directory" "'$T/out-dir' is a directory" \
 	"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/out-dir"
 hostile "convert a chain with a stranger in it" "cannot tell the leaf: 'web' and 'stranger' are both end certificates" \
 	"$CAPSTAN" convert --in "$H/chain-with-stranger" --to chain --out "$T/out-dir/c.pem"
+
+iter_cap="asks for 2147483647 iterations: at most 10000000 are accepted"
+declare -A iter_says=([p12-mac-iter]="its MAC" [p12-safe-iter]="its certificate encryption"
+	[p12-key-iter]="its key encryption" [p8-iter.der]="its key encryption" [p8-iter.pem]="its key encryption")
+for f in p12-mac-iter p12-safe-iter p12-key-iter p8-iter.der p8-iter.pem; do
+	hostile "convert --in $f" "'$H/$f': ${iter_says[$f]} $iter_cap" timeout 20 \
+		"$CAPSTAN" convert --in "$H/$f" --in-password-file "$T/pw" --to key --out "$T/out-dir/c.pem"
+done
+check "a PKCS12 as OpenSSL writes it still converts" \
+	"$CAPSTAN" convert --in "$T/i.p12" --in-password-file "$T/pw" --to key --out "$T/out-dir/i.key"
+rm -f "$T/out-dir/i.key" # wanted: not an escape
 
 not_csr="not a PEM or DER certificate signing request"
 bad_san="the CSR asks for a bad SAN: invalid DNS name"
