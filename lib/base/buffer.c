@@ -1,8 +1,11 @@
 /* Buffers and secrets: everything the library hands out is wiped when freed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "buffer.h"
 
@@ -81,11 +84,22 @@ int capstan_secret_from_file(capstan_secret *out, capstan_ctx *ctx, const char *
 {
 	char line[MAX_SECRET_LEN + 2], iobuf[BUFSIZ];
 	size_t len;
+	struct stat sb;
 	FILE *f;
-	int rc, empty;
+	/* O_NONBLOCK: opening a FIFO nobody writes to would wait forever. */
+	int rc, empty, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
-	if (!(f = fopen(path, "r")))
+	if (fd < 0)
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		close(fd);
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file", path);
+	}
+	if (!(f = fdopen(fd, "r"))) {
+		close(fd);
+		return capstan_error_oom(ctx);
+	}
 	/* stdio's own buffer would keep a copy of the secret in freed memory. */
 	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	empty = !fgets(line, sizeof(line), f);

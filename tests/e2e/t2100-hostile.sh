@@ -108,6 +108,11 @@ python3 "$patch_iter" "$T/i-nocert.p12" "$H/p12-key-iter" 4096 2147483647 pw
 python3 "$patch_iter" "$T/i.p8" "$H/p8-iter.der" 4096 2147483647
 { echo '-----BEGIN ENCRYPTED PRIVATE KEY-----'; base64 -w 64 "$H/p8-iter.der"; echo '-----END ENCRYPTED PRIVATE KEY-----'; } \
 	>"$H/p8-iter.pem"
+# A FIFO nobody writes to (reading it would wait forever), and a symbolic
+# link where an output is asked for (a planted /tmp/x -> /etc/passwd).
+mkfifo "$H/fifo"
+printf 'victim\n' >"$T/victim"; ln -s "$T/victim" "$H/link"
+
 # --- the table --------------------------------------------------------------
 touch "$T/stamp"; sleep 0.01
 ESCAPE_NAMES=(/tmp/escaped "$T/escaped" "$T/../escaped" "$T/escape")
@@ -156,6 +161,42 @@ hostile "convert into a missing directory" "cannot write in '$T/missing': No suc
 	"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/missing/c.pem"
 hostile "convert onto a directory" "'$T/out-dir' is a directory" \
 	"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/out-dir"
+hostile "convert --in a FIFO" "--in: '$H/fifo' is not a regular file" timeout 20 \
+	"$CAPSTAN" convert --in "$H/fifo" --to pem --out "$T/out-dir/c.pem"
+for opt in --key --chain; do
+	hostile "convert $opt a FIFO" "$opt: '$H/fifo' is not a regular file" timeout 20 \
+		"$CAPSTAN" convert --in "$T/web.chain" $opt "$H/fifo" --to pem --out "$T/out-dir/c.pem"
+done
+hostile "convert --in-password-file a FIFO" "--in-password-file: '$H/fifo' is not a regular file" timeout 20 \
+	"$CAPSTAN" convert --in "$T/web.p12" --in-password-file "$H/fifo" --to pem --out "$T/out-dir/c.pem"
+hostile "--passphrase-file a FIFO" "'$H/fifo' is not a regular file" timeout 20 \
+	"$CAPSTAN" --passphrase-file "$H/fifo" export web --format key --out "$T/out-dir/k.pem"
+hostile "issue --csr a FIFO" "--csr: '$H/fifo' is not a regular file" timeout 20 \
+	"$CAPSTAN" --passphrase-file "$PASS" issue --env dev --profile server --csr "$H/fifo"
+hostile "apply --config a FIFO" "'$H/fifo' is not a regular file" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" apply --config "$H/fifo"
+hostile "issue --batch a FIFO" "'$H/fifo' is not a regular file" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" issue --batch "$H/fifo"
+hostile "verify a FIFO" "'$H/fifo' is not a regular file" timeout 20 "$CAPSTAN" verify "$H/fifo" --env dev
+not_link="'$H/link' is a symbolic link: give the file itself"
+not_fifo="'$H/fifo' is not a regular file \\(a device or a pipe\\)"
+# The first bundle of a service keeps its bundle password in the inventory
+# even when the archive cannot be written: make that one here, so the
+# refusals below are seen to change nothing.
+cap bundle --env dev --service web --prefix /etc/tls --tar "$T/out-dir/b.tgz" >/dev/null 2>&1
+rm -f "$T/out-dir/b.tgz"
+for target in link fifo; do
+	says=$([ $target = link ] && echo "$not_link" || echo "$not_fifo")
+	hostile "trust --out a $target" "$says" timeout 20 "$CAPSTAN" trust --env dev --out "$H/$target"
+	hostile "export --out a $target" "$says" timeout 20 "$CAPSTAN" export web --format chain --out "$H/$target"
+	hostile "crl --out a $target" "$says" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" crl --env dev --out "$H/$target"
+	hostile "metrics --out a $target" "$says" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" metrics --out "$H/$target"
+	hostile "convert --out a $target" "$says" timeout 20 \
+		"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$H/$target"
+	hostile "bundle --tar a $target" "$says" timeout 20 \
+		"$CAPSTAN" --passphrase-file "$PASS" bundle --env dev --service web --prefix /etc/tls --tar "$H/$target"
+done
+check "the link is still a link" test -L "$H/link"
+is "and what it points to is untouched" "$(cat "$T/victim")" "victim"
+check "the FIFO is still a FIFO" test -p "$H/fifo"
 hostile "convert a chain with a stranger in it" "cannot tell the leaf: 'web' and 'stranger' are both end certificates" \
 	"$CAPSTAN" convert --in "$H/chain-with-stranger" --to chain --out "$T/out-dir/c.pem"
 
