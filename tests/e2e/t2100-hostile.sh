@@ -113,6 +113,13 @@ python3 "$patch_iter" "$T/i.p8" "$H/p8-iter.der" 4096 2147483647
 mkfifo "$H/fifo"
 printf 'victim\n' >"$T/victim"; ln -s "$T/victim" "$H/link"
 
+# A batch line of 30,000 duplicate SANs (a 100 MB one once took 2.4 GB and was issued).
+python3 -c "
+import json
+print(json.dumps({'env': 'dev', 'profile': 'server', 'cn': 'ok.internal'}))
+print(json.dumps({'env': 'dev', 'profile': 'server', 'cn': 'ok.internal', 'dns': ['web.internal'] * 30000}))" \
+	>"$H/batch-long-line"
+
 # --- the table --------------------------------------------------------------
 touch "$T/stamp"; sleep 0.01
 ESCAPE_NAMES=(/tmp/escaped "$T/escaped" "$T/../escaped" "$T/escape")
@@ -301,6 +308,8 @@ hostile "issue a 300-character DNS name" "invalid --dns 'a{300}\.internal': name
 	cap issue --env dev --profile server --cn ok.internal --dns "$(head -c 300 /dev/zero | tr '\0' a).internal"
 hostile "issue an IP with five parts" "invalid --ip '1\.2\.3\.4\.5': not an IPv4 or IPv6 address" \
 	cap issue --env dev --profile server --cn ok.internal --ip 1.2.3.4.5
+hostile "issue --batch with a 450 KB line" "$H/batch-long-line:2: line longer than 65536 bytes" \
+	cap issue --batch "$H/batch-long-line"
 hostile "issue --batch with junk" "$H/random:[0-9]+: not JSON" cap issue --batch "$H/random"
 
 # --- nothing escaped --------------------------------------------------------
