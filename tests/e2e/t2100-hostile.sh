@@ -87,6 +87,9 @@ print('a: &a [x, x, x, x, x, x, x, x, x, x]')
 for i in range(1, 10): print(f'{chr(97+i)}: &{chr(97+i)} [' + ', '.join([f'*{chr(96+i)}'] * 10) + ']')
 print('environments:'); print('  dev: {}')")"
 python3 -c "print('environments: ' + '[' * 20000 + ']' * 20000)" >"$H/yaml-deep.yaml"
+python3 -c "print('a: ' + '[' * 500000)" >"$H/yaml-deeper.yaml" # minutes in libyaml's scanner, once
+python3 -c "print('environments:\n  dev:\n' + ''.join('  ' * i + '    k%d:\n' % i for i in range(70)))" \
+	>"$H/yaml-deep-block.yaml"
 python3 -c "print('organization: ' + 'x' * (2 * 1024 * 1024))" >"$H/yaml-huge.yaml"
 head -c 3000 /dev/urandom >"$H/yaml-binary.yaml"
 
@@ -255,7 +258,7 @@ declare -A apply_says=(
 	[yaml-long-dns]=":7:[0-9]+: services\.web\.certs.0.\.dns: bad DNS name 'a{200}"
 	[yaml-unknown-profile]=":7:[0-9]+: services\.web\.certs.0.\.profile: unknown profile 'admin'"
 	[yaml-alias-bomb]=":1:1: unknown key 'a'"
-	[yaml-deep]=":1:[0-9]+: environments: expected a mapping, found a list"
+	[yaml-deep]=":1: nesting deeper than 64"
 	[yaml-binary]=":[0-9]+:[0-9]+: not valid YAML"
 )
 for f in yaml-empty yaml-scalar yaml-list yaml-tabs yaml-dup-key yaml-traversal-env yaml-traversal-name \
@@ -263,6 +266,10 @@ for f in yaml-empty yaml-scalar yaml-list yaml-tabs yaml-dup-key yaml-traversal-
 	yaml-alias-bomb yaml-deep yaml-binary; do
 	hostile "apply $f" "$H/$f\.yaml${apply_says[$f]}" cap apply --config "$H/$f.yaml"
 done
+hostile "apply yaml-deeper" "$H/yaml-deeper\.yaml:1: nesting deeper than 64" timeout 20 \
+	"$CAPSTAN" --passphrase-file "$PASS" apply --config "$H/yaml-deeper.yaml"
+hostile "apply yaml-deep-block" "$H/yaml-deep-block\.yaml:6[0-9]: nesting deeper than 64" \
+	cap apply --config "$H/yaml-deep-block.yaml"
 # 2 MiB is an honest size now (the cap is 256 MiB, t1700): the value itself is what is refused.
 hostile "apply yaml-huge" "yaml-huge\.yaml:1:15: organization: bad organization: longer than 64 characters" \
 	cap apply --config "$H/yaml-huge.yaml"
