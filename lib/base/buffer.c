@@ -1,9 +1,11 @@
 /* Buffers and secrets: everything the library hands out is wiped when freed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buffer.h"
 
@@ -81,23 +83,31 @@ int capstan_secret_set(capstan_secret *out, capstan_ctx *ctx, const char *s, siz
 int capstan_secret_from_file(capstan_secret *out, capstan_ctx *ctx, const char *path)
 {
 	char line[MAX_SECRET_LEN + 2], iobuf[BUFSIZ];
-	struct stat sb;
 	size_t len;
+	struct stat sb;
 	FILE *f;
-	int rc, empty;
+	/* O_NONBLOCK: opening a FIFO nobody writes to would wait forever. A pipe
+	 * (a shell's <(pass show x)) is a fine way to hand over a secret: one
+	 * with no writer reads as empty at once. A device is not. */
+	int rc, empty, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
-	if (!(f = fopen(path, "r")))
+	if (fd < 0)
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &sb) < 0 || !(S_ISREG(sb.st_mode) || S_ISFIFO(sb.st_mode)) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		close(fd);
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file or a pipe", path);
+	}
 	/* What was opened, not what the name pointed to a moment before: a file
 	 * others could read has leaked its secret, one they could write gives
 	 * them the choice of it. (A pipe, <(...), is the user's and 0600.) */
-	if (fstat(fileno(f), &sb) < 0)
-		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot stat '%s': %s", path, strerror(errno));
-	else
-		rc = capstan_private_check(ctx, CAPSTAN_FIELD_NONE, "secret file", path, &sb, 1);
-	if (rc < 0) {
-		fclose(f);
+	if ((rc = capstan_private_check(ctx, CAPSTAN_FIELD_NONE, "secret file", path, &sb, 1)) < 0) {
+		close(fd);
 		return rc;
+	}
+	if (!(f = fdopen(fd, "r"))) {
+		close(fd);
+		return capstan_error_oom(ctx);
 	}
 	/* stdio's own buffer would keep a copy of the secret in freed memory. */
 	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));

@@ -62,9 +62,15 @@ int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path, u
 		capstan_file_abort(f);
 		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is a directory", path);
 	}
+	/* A link planted in a shared directory (/tmp) points where its owner
+	 * chose: whether the caller meant the link or its target, refuse it. */
+	if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+		capstan_file_abort(f);
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is a symbolic link: give the file itself", path);
+	}
 	/* A file is replaced whole by a rename: a device or a pipe would be
 	 * replaced too (root once turned /dev/null into a file that way). */
-	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode)) {
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
 		capstan_file_abort(f);
 		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file (a device or a pipe): give a file,"
 			" or - for standard output", path);
@@ -140,7 +146,8 @@ int capstan_file_write(capstan_ctx *ctx, const char *path, const void *data, siz
 
 int capstan_file_read(capstan_buf *out, capstan_ctx *ctx, const char *path, size_t max_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO nobody writes to would wait forever. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	struct stat sb;
@@ -150,6 +157,10 @@ int capstan_file_read(capstan_buf *out, capstan_ctx *ctx, const char *path, size
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file", path);
+		goto done;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot read '%s': %s", path, strerror(errno));
 		goto done;
 	}
 	if ((size_t)sb.st_size > max_len) {

@@ -85,6 +85,11 @@ int capstan_jks_write(capstan_buf *out, capstan_ctx *ctx, const capstan_material
 /* Encrypted PKCS8 (pkcs8.c): PBES2, AES-256-CBC, PBKDF2-HMAC-SHA256. */
 int capstan_pkcs8_encrypt_pem(capstan_buf *out, capstan_ctx *ctx, EVP_PKEY *key, const capstan_secret *pass);
 /* Decrypts a DER EncryptedPrivateKeyInfo (any PBE OpenSSL supports). */
+/* Refuses (before any key is derived) a password-based algorithm or MAC whose
+ * iteration count is past what capstan accepts on input; 0 when it is fine or
+ * is not one it can read (OpenSSL then refuses what it cannot use). */
+int capstan_pbe_check(capstan_ctx *ctx, const char *name, const char *what, const X509_ALGOR *alg);
+int capstan_iterations_check(capstan_ctx *ctx, const char *name, const char *what, const ASN1_INTEGER *iter);
 int capstan_pkcs8_decrypt(EVP_PKEY **out, capstan_ctx *ctx, const char *name, const unsigned char *der,
 	size_t len, const capstan_secret *pass);
 

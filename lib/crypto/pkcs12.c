@@ -123,6 +123,54 @@ done:
 	return rc;
 }
 
+static int check_bags(capstan_ctx *ctx, const char *name, const STACK_OF(PKCS12_SAFEBAG) *bags, int depth)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < sk_PKCS12_SAFEBAG_num(bags); i++) {
+		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+		const X509_ALGOR *alg = NULL;
+
+		if (PKCS12_SAFEBAG_get_nid(bag) == NID_pkcs8ShroudedKeyBag) {
+			X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+			rc = capstan_pbe_check(ctx, name, "key encryption", alg);
+		} else if (PKCS12_SAFEBAG_get_nid(bag) == NID_safeContentsBag) {
+			/* Nested bags: OpenSSL follows them; a few levels are all any writer makes. */
+			rc = depth >= 4 ? capstan_error(ctx, CAPSTAN_EINVALID, "'%s' nests its bags too deep", name) :
+				check_bags(ctx, name, PKCS12_SAFEBAG_get0_safes(bag), depth + 1);
+		}
+	}
+	return rc;
+}
+
+/* Every iteration count the file asks for, before PKCS12_parse derives a
+ * key from any: the encrypted safes', then (decrypted with a count already
+ * checked) the shrouded keys' inside. What cannot be opened here is left to
+ * PKCS12_parse to refuse. */
+static int check_iterations(capstan_ctx *ctx, const char *name, PKCS12 *p12, const char *pw)
+{
+	STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+		int nid = OBJ_obj2nid(p7->type);
+
+		if (nid == NID_pkcs7_encrypted && p7->d.encrypted && p7->d.encrypted->enc_data &&
+		    (rc = capstan_pbe_check(ctx, name, "certificate encryption",
+			     p7->d.encrypted->enc_data->algorithm)) < 0)
+			break;
+		bags = nid == NID_pkcs7_data ? PKCS12_unpack_p7data(p7) :
+			nid == NID_pkcs7_encrypted ? PKCS12_unpack_p7encdata(p7, pw, -1) : NULL;
+		rc = check_bags(ctx, name, bags, 0);
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	}
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	ERR_clear_error();
+	return rc;
+}
+
 int capstan_pkcs12_read(capstan_ctx *ctx, const char *name, const unsigned char *data, size_t len,
 	const capstan_secret *pass, EVP_PKEY **key, STACK_OF(X509) *certs)
 {
@@ -138,6 +186,12 @@ int capstan_pkcs12_read(capstan_ctx *ctx, const char *name, const unsigned char 
 		ERR_clear_error();
 		return 1; /* not a PKCS12: the caller tries other formats */
 	}
+	if (PKCS12_mac_present(p12)) {
+		const ASN1_INTEGER *mac_iter = NULL;
+		PKCS12_get0_mac(NULL, NULL, NULL, &mac_iter, p12);
+		if ((rc = capstan_iterations_check(ctx, name, "MAC", mac_iter)) < 0)
+			goto done;
+	}
 	if (PKCS12_mac_present(p12) && PKCS12_verify_mac(p12, pw, -1) != 1) {
 		ERR_clear_error();
 		rc = pass && pass->data ? capstan_error(ctx, CAPSTAN_EAUTH, "wrong password for '%s'", name) :
@@ -145,6 +199,8 @@ int capstan_pkcs12_read(capstan_ctx *ctx, const char *name, const unsigned char 
 				"'%s' is a password-protected PKCS12: its password is needed", name);
 		goto done;
 	}
+	if ((rc = check_iterations(ctx, name, p12, pw)) < 0)
+		goto done;
 	if (PKCS12_parse(p12, pw, key, &cert, &ca) != 1) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "cannot read the PKCS12 '%s'", name);
 		goto done;

@@ -20,6 +20,7 @@
 /* A million certificates at ~100 bytes a line: the size an honest inventory
  * needs. What bounds the work is the visit budget below, not this. */
 #define MAX_CONFIG (256 * 1024 * 1024)
+#define MAX_NESTING 64
 /* Nodes visited, aliases counted each time they are followed: a budget of
  * MAX_VISITS plus VISITS_PER_NODE for each node the file really holds. An
  * honest file visits each node a few times, however big it is; a billion
@@ -661,6 +662,36 @@ static int walk(walker *w, capstan_config *c)
 	return check_unique_names(w, c);
 }
 
+/* libyaml's scanner slows quadratically with flow nesting ('[[[[...': a
+ * 1 MB file took minutes), and a configuration needs a handful of levels.
+ * Events come one at a time, so counting them stops a deep file early; a
+ * YAML error is left for the load below to report. */
+static int nesting_check(capstan_ctx *ctx, const char *name, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0, more = 1;
+
+	if (!yaml_parser_initialize(&parser))
+		return capstan_error_oom(ctx);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (more && yaml_parser_parse(&parser, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		more = ev.type != YAML_STREAM_END_EVENT;
+		if (depth > MAX_NESTING) {
+			rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s:%zu: nesting deeper than %d", name,
+				ev.start_mark.line + 1, MAX_NESTING);
+			more = 0;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *name, const char *text, size_t len)
 {
 	yaml_parser_t parser;
@@ -677,6 +708,8 @@ int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *nam
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: larger than %d MiB", name, MAX_CONFIG >> 20);
 		goto done;
 	}
+	if ((rc = nesting_check(ctx, name, text, len)) < 0)
+		goto done;
 	if (!yaml_parser_initialize(&parser)) {
 		rc = capstan_error_oom(ctx);
 		goto done;

@@ -89,12 +89,41 @@ print('a: &a [x, x, x, x, x, x, x, x, x, x]')
 for i in range(1, 10): print(f'{chr(97+i)}: &{chr(97+i)} [' + ', '.join([f'*{chr(96+i)}'] * 10) + ']')
 print('environments:'); print('  dev: {}')")"
 python3 -c "print('environments: ' + '[' * 20000 + ']' * 20000)" >"$H/yaml-deep.yaml"
+python3 -c "print('a: ' + '[' * 500000)" >"$H/yaml-deeper.yaml" # minutes in libyaml's scanner, once
+python3 -c "print('environments:\n  dev:\n' + ''.join('  ' * i + '    k%d:\n' % i for i in range(70)))" \
+	>"$H/yaml-deep-block.yaml"
 python3 -c "print('organization: ' + 'x' * (2 * 1024 * 1024))" >"$H/yaml-huge.yaml"
 head -c 3000 /dev/urandom >"$H/yaml-binary.yaml"
 
 # A template set whose file name renders to a path: {{ca_file}} is "/.../ca.pem".
 mkdir -p "$T/tpl/kubernetes"; cp "$(dirname "$0")/../../templates/kubernetes/target.conf" "$T/tpl/kubernetes/"
 printf 'x\n' >"$T/tpl/kubernetes/{{ca_file}}.tmpl"
+
+# Iteration counts the file names itself (2^31 PBKDF2 rounds is minutes):
+# refused before anything is derived, so quickly (timeout 20).
+printf 'pw\n' >"$T/pw"
+patch_iter="$(dirname "$0")/data/patch-iterations.py"
+openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:pw -iter 4096 -out "$T/i.p12"
+openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:pw -iter 4096 -certpbe NONE \
+	-out "$T/i-nocert.p12"
+openssl pkcs8 -topk8 -in "$T/web.key" -v2 aes-256-cbc -iter 4096 -passout pass:pw -outform DER -out "$T/i.p8"
+python3 "$patch_iter" "$T/i.p12" "$H/p12-mac-iter" 4096 2147483647
+python3 "$patch_iter" "$T/i.p12" "$H/p12-safe-iter" 4096 2147483647 pw
+python3 "$patch_iter" "$T/i-nocert.p12" "$H/p12-key-iter" 4096 2147483647 pw
+python3 "$patch_iter" "$T/i.p8" "$H/p8-iter.der" 4096 2147483647
+{ echo '-----BEGIN ENCRYPTED PRIVATE KEY-----'; base64 -w 64 "$H/p8-iter.der"; echo '-----END ENCRYPTED PRIVATE KEY-----'; } \
+	>"$H/p8-iter.pem"
+# A FIFO nobody writes to (reading it would wait forever), and a symbolic
+# link where an output is asked for (a planted /tmp/x -> /etc/passwd).
+mkfifo "$H/fifo"
+printf 'victim\n' >"$T/victim"; ln -s "$T/victim" "$H/link"
+
+# A batch line of 30,000 duplicate SANs (a 100 MB one once took 2.4 GB and was issued).
+python3 -c "
+import json
+print(json.dumps({'env': 'dev', 'profile': 'server', 'cn': 'ok.internal'}))
+print(json.dumps({'env': 'dev', 'profile': 'server', 'cn': 'ok.internal', 'dns': ['web.internal'] * 30000}))" \
+	>"$H/batch-long-line"
 
 # --- the table --------------------------------------------------------------
 touch "$T/stamp"; sleep 0.01
@@ -144,8 +173,58 @@ hostile "convert into a missing directory" "cannot write in '$T/missing': No suc
 	"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/missing/c.pem"
 hostile "convert onto a directory" "'$T/out-dir' is a directory" \
 	"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$T/out-dir"
+hostile "convert --in a FIFO" "--in: '$H/fifo' is not a regular file" timeout 20 \
+	"$CAPSTAN" convert --in "$H/fifo" --to pem --out "$T/out-dir/c.pem"
+for opt in --key --chain; do
+	hostile "convert $opt a FIFO" "$opt: '$H/fifo' is not a regular file" timeout 20 \
+		"$CAPSTAN" convert --in "$T/web.chain" $opt "$H/fifo" --to pem --out "$T/out-dir/c.pem"
+done
+# A pipe may hand over a secret (<(pass show x)); one that nobody writes to reads as empty at once.
+hostile "convert --in-password-file a FIFO" "--in-password-file: '$H/fifo' is empty" timeout 20 \
+	"$CAPSTAN" convert --in "$T/web.p12" --in-password-file "$H/fifo" --to pem --out "$T/out-dir/c.pem"
+hostile "--passphrase-file a FIFO" "'$H/fifo' is empty" timeout 20 \
+	"$CAPSTAN" --passphrase-file "$H/fifo" export web --format key --out "$T/out-dir/k.pem"
+hostile "issue --csr a FIFO" "--csr: '$H/fifo' is not a regular file" timeout 20 \
+	"$CAPSTAN" --passphrase-file "$PASS" issue --env dev --profile server --csr "$H/fifo"
+hostile "apply --config a FIFO" "'$H/fifo' is not a regular file" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" apply --config "$H/fifo"
+hostile "issue --batch a FIFO" "'$H/fifo' is not a regular file" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" issue --batch "$H/fifo"
+hostile "--passphrase-file a device" "'/dev/zero' is not a regular file or a pipe" \
+	"$CAPSTAN" --passphrase-file /dev/zero export web --format key --out "$T/out-dir/k.pem"
+hostile "verify a FIFO" "'$H/fifo' is not a regular file" timeout 20 "$CAPSTAN" verify "$H/fifo" --env dev
+not_link="'$H/link' is a symbolic link: give the file itself"
+not_fifo="'$H/fifo' is not a regular file \\(a device or a pipe\\)"
+# The first bundle of a service keeps its bundle password in the inventory
+# even when the archive cannot be written: make that one here, so the
+# refusals below are seen to change nothing.
+cap bundle --env dev --service web --prefix /etc/tls --tar "$T/out-dir/b.tgz" >/dev/null 2>&1
+rm -f "$T/out-dir/b.tgz"
+for target in link fifo; do
+	says=$([ $target = link ] && echo "$not_link" || echo "$not_fifo")
+	hostile "trust --out a $target" "$says" timeout 20 "$CAPSTAN" trust --env dev --out "$H/$target"
+	hostile "export --out a $target" "$says" timeout 20 "$CAPSTAN" export web --format chain --out "$H/$target"
+	hostile "crl --out a $target" "$says" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" crl --env dev --out "$H/$target"
+	hostile "metrics --out a $target" "$says" timeout 20 "$CAPSTAN" --passphrase-file "$PASS" metrics --out "$H/$target"
+	hostile "convert --out a $target" "$says" timeout 20 \
+		"$CAPSTAN" convert --in "$T/web.chain" --to chain --out "$H/$target"
+	hostile "bundle --tar a $target" "$says" timeout 20 \
+		"$CAPSTAN" --passphrase-file "$PASS" bundle --env dev --service web --prefix /etc/tls --tar "$H/$target"
+done
+check "the link is still a link" test -L "$H/link"
+is "and what it points to is untouched" "$(cat "$T/victim")" "victim"
+check "the FIFO is still a FIFO" test -p "$H/fifo"
 hostile "convert a chain with a stranger in it" "cannot tell the leaf: 'web' and 'stranger' are both end certificates" \
 	"$CAPSTAN" convert --in "$H/chain-with-stranger" --to chain --out "$T/out-dir/c.pem"
+
+iter_cap="asks for 2147483647 iterations: at most 10000000 are accepted"
+declare -A iter_says=([p12-mac-iter]="its MAC" [p12-safe-iter]="its certificate encryption"
+	[p12-key-iter]="its key encryption" [p8-iter.der]="its key encryption" [p8-iter.pem]="its key encryption")
+for f in p12-mac-iter p12-safe-iter p12-key-iter p8-iter.der p8-iter.pem; do
+	hostile "convert --in $f" "'$H/$f': ${iter_says[$f]} $iter_cap" timeout 20 \
+		"$CAPSTAN" convert --in "$H/$f" --in-password-file "$T/pw" --to key --out "$T/out-dir/c.pem"
+done
+check "a PKCS12 as OpenSSL writes it still converts" \
+	"$CAPSTAN" convert --in "$T/i.p12" --in-password-file "$T/pw" --to key --out "$T/out-dir/i.key"
+rm -f "$T/out-dir/i.key" # wanted: not an escape
 
 not_csr="not a PEM or DER certificate signing request"
 bad_san="the CSR asks for a bad SAN: invalid DNS name"
@@ -184,7 +263,7 @@ declare -A apply_says=(
 	[yaml-long-dns]=":7:[0-9]+: services\.web\.certs.0.\.dns: bad DNS name 'a{200}"
 	[yaml-unknown-profile]=":7:[0-9]+: services\.web\.certs.0.\.profile: unknown profile 'admin'"
 	[yaml-alias-bomb]=":1:1: unknown key 'a'"
-	[yaml-deep]=":1:[0-9]+: environments: expected a mapping, found a list"
+	[yaml-deep]=":1: nesting deeper than 64"
 	[yaml-binary]=":[0-9]+:[0-9]+: not valid YAML"
 )
 for f in yaml-empty yaml-scalar yaml-list yaml-tabs yaml-dup-key yaml-traversal-env yaml-traversal-name \
@@ -192,6 +271,10 @@ for f in yaml-empty yaml-scalar yaml-list yaml-tabs yaml-dup-key yaml-traversal-
 	yaml-alias-bomb yaml-deep yaml-binary; do
 	hostile "apply $f" "$H/$f\.yaml${apply_says[$f]}" cap apply --config "$H/$f.yaml"
 done
+hostile "apply yaml-deeper" "$H/yaml-deeper\.yaml:1: nesting deeper than 64" timeout 20 \
+	"$CAPSTAN" --passphrase-file "$PASS" apply --config "$H/yaml-deeper.yaml"
+hostile "apply yaml-deep-block" "$H/yaml-deep-block\.yaml:6[0-9]: nesting deeper than 64" \
+	cap apply --config "$H/yaml-deep-block.yaml"
 # 2 MiB is an honest size now (the cap is 256 MiB, t1700): the value itself is what is refused.
 hostile "apply yaml-huge" "yaml-huge\.yaml:1:15: organization: bad organization: longer than 64 characters" \
 	cap apply --config "$H/yaml-huge.yaml"
@@ -237,6 +320,8 @@ hostile "issue a 300-character DNS name" "invalid --dns 'a{300}\.internal': name
 	cap issue --env dev --profile server --cn ok.internal --dns "$(head -c 300 /dev/zero | tr '\0' a).internal"
 hostile "issue an IP with five parts" "invalid --ip '1\.2\.3\.4\.5': not an IPv4 or IPv6 address" \
 	cap issue --env dev --profile server --cn ok.internal --ip 1.2.3.4.5
+hostile "issue --batch with a 450 KB line" "$H/batch-long-line:2: line longer than 65536 bytes" \
+	cap issue --batch "$H/batch-long-line"
 hostile "issue --batch with junk" "$H/batch-junk:[0-9]+: not JSON" cap issue --batch "$H/batch-junk"
 
 # --- nothing escaped --------------------------------------------------------
