@@ -21,7 +21,7 @@ static const cli_command commands[] = {
 	{ "show", cmd_show, NEEDS_HOME, "show REF [--env ENV] [--pem]" },
 	{ "trust", cmd_trust, NEEDS_HOME, "trust --env ENV --out FILE" },
 	{ "export", cmd_export, NEEDS_HOME,
-	  "export REF [--env ENV] --format F --out FILE [--password-file PF] [--legacy] [--alias A]"
+	  "export REF [--env ENV] --format F --out FILE [--password-file PF] [--legacy] [--alias A] [--ca-key]"
 	  " (F: cert chain key pkcs8-enc der pkcs12 truststore jks jks-truststore pem)" },
 	{ "convert", cmd_convert, 0,
 	  "convert --in FILE [--key FILE] [--chain FILE] [--password-file PF] [--in-password-file PF]"

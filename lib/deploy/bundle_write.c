@@ -139,6 +139,8 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		goto done;
 	}
 	remove_stale_tmp(parent);
+	if ((rc = capstan_bundle_record_keys(ctx, b, dir)) < 0)
+		goto done;
 	/* Beside the target, so the swap is a rename within one file system. */
 	if (!(tmp = capstan_aprintf("%s/" TMP_PREFIX "%ld-XXXXXX", parent, (long)getpid())) || !mkdtemp(tmp)) {
 		rc = tmp ? capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", parent, strerror(errno)) :
