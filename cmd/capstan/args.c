@@ -58,6 +58,7 @@ static const struct {
 	{ CAPSTAN_FIELD_INPUT_PASSWORD, "--in-password-file or --password-file" },
 	{ CAPSTAN_FIELD_LEGACY, "--legacy" },
 	{ CAPSTAN_FIELD_CA_KEY, "--ca-key" },
+	{ CAPSTAN_FIELD_NEXT_UPDATE, "--next-update" },
 };
 
 void cli_subject_hint(unsigned subject, int code, char *out, size_t size)
