@@ -75,6 +75,7 @@ struct cli {
 	const char *templates;/* --templates as given */
 	char scratch[64];     /* a throwaway home to remove at exit (apply --dry-run) */
 	const char *passphrase_file;
+	capstan_secret early_pass; /* read before a new home is created (cli_check_new_passphrase) */
 	int unprotected;      /* errno of a failed capstan_protect_process(); 0 when it held */
 	int json;
 	int quiet;
@@ -116,6 +117,10 @@ int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks;
  * refused (cli_protected) when core dumps could not be turned off. */
 int cli_unlock(cli *c);
+/* Before a command that may create the home opens it: a passphrase given by
+ * file or environment is read and checked now, so a refused one leaves no
+ * empty inventory behind; cli_unlock then uses it. An exit code, or 0. */
+int cli_check_new_passphrase(cli *c);
 /* Before keys are in memory: an error when main's capstan_protect_process()
  * failed, so no passphrase or key goes where a core dump could take it. */
 int cli_protected(cli *c);

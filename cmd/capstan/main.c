@@ -167,6 +167,11 @@ static int setup(cli *c)
 		return 0;
 	if ((rc = cli_home_path(c, &home)) != 0)
 		return rc;
+	/* Before the home is created, not after: a refused passphrase leaves nothing behind. */
+	if ((needs & NEEDS_NEW_HOME) && (needs & NEEDS_PASSPHRASE) && (rc = cli_check_new_passphrase(c)) != 0) {
+		free(home);
+		return rc;
+	}
 	rc = cli_open_home(c, home, (needs & NEEDS_NEW_HOME) != 0);
 	free(home);
 	if (rc == 0 && (needs & NEEDS_PASSPHRASE))
@@ -220,6 +225,7 @@ int main(int argc, char **argv)
 		if (i != word)
 			args[nargs++] = argv[i];
 	rc = c.command->run(&c, nargs, args);
+	capstan_secret_free(&c.early_pass);
 	capstan_ctx_free(c.ctx);
 	if (c.scratch[0])
 		remove_scratch(c.scratch);

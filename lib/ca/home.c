@@ -188,6 +188,15 @@ static int keyring_check(capstan_ctx *ctx, const unsigned char kek[CAPSTAN_KEK_L
 	return rc;
 }
 
+int capstan_passphrase_check(capstan_ctx *ctx, const capstan_secret *pass)
+{
+	if (!pass || pass->len < MIN_PASSPHRASE_LEN)
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_PASSPHRASE,
+			"the passphrase is too short: a new inventory needs at least %d characters",
+			MIN_PASSPHRASE_LEN);
+	return 0;
+}
+
 static int keyring_create(capstan_ctx *ctx, const capstan_secret *pass)
 {
 	unsigned char salt[CAPSTAN_KDF_SALT_LEN], kek[CAPSTAN_KEK_LEN];
@@ -195,10 +204,8 @@ static int keyring_create(capstan_ctx *ctx, const capstan_secret *pass)
 	char params[64];
 	int rc;
 
-	if (pass->len < MIN_PASSPHRASE_LEN)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"the passphrase is too short: a new inventory needs at least %d characters",
-			MIN_PASSPHRASE_LEN);
+	if ((rc = capstan_passphrase_check(ctx, pass)) < 0)
+		return rc;
 	snprintf(params, sizeof(params), "scrypt:%u:%u:%u", CAPSTAN_KDF_N, CAPSTAN_KDF_R, CAPSTAN_KDF_P);
 	if ((rc = capstan_random_bytes(ctx, salt, sizeof(salt))) < 0 ||
 	    (rc = capstan_kek_derive(ctx, kek, pass, salt, sizeof(salt),
