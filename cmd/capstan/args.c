@@ -88,6 +88,9 @@ int cli_fail(cli *c)
 	char hint[160];
 
 	cli_subject_hint(capstan_error_subject(c->ctx), capstan_error_last(c->ctx), hint, sizeof(hint));
+	/* Damage is check's to describe (and check, failing, says so itself). */
+	if (capstan_error_last(c->ctx) == CAPSTAN_EDAMAGED && !(c->command && strcmp(c->command->name, "check") == 0))
+		snprintf(hint, sizeof(hint), ": run capstan check");
 	return cli_error(c, "%s%s", capstan_error_message(c->ctx), hint);
 }
 

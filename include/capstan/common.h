@@ -79,6 +79,7 @@ typedef enum {
 	CAPSTAN_EEXISTS = -4,    /* it is there already */
 	CAPSTAN_EAUTH = -5,      /* wrong or missing passphrase or password */
 	CAPSTAN_EAMBIGUOUS = -6, /* a reference names more than one thing */
+	CAPSTAN_EDAMAGED = -7,   /* the inventory's database is damaged (corrupt pages, not a database) */
 	CAPSTAN_ITEROVER = -31   /* an iterator has nothing more (not an error) */
 } capstan_error_code;
 
