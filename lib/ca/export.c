@@ -123,11 +123,13 @@ static int record_key_export(capstan_ctx *ctx, const capstan_cert *cert, capstan
 		      cert->kind != CAPSTAN_KIND_LEAF ? " key, " : "", capstan_format_name(fmt),
 		      !to ? "the calling program" : strcmp(to, "-") == 0 ? "stdout" : to)))
 		return capstan_error_oom(ctx);
-	if ((rc = capstan_store_begin(ctx)) == 0 &&
-	    (rc = capstan_audit_record(ctx, "export-key", cert->env, cert->name, cert->serial, detail)) == 0)
-		rc = capstan_store_commit(ctx); /* rolls back itself on failure */
-	else if (rc < 0)
-		capstan_store_rollback(ctx);
+	/* Never inside a caller's transaction: a failed begin leaves it alone. */
+	if ((rc = capstan_store_begin(ctx)) == 0) {
+		if ((rc = capstan_audit_record(ctx, "export-key", cert->env, cert->name, cert->serial, detail)) == 0)
+			rc = capstan_store_commit(ctx); /* rolls back itself on failure */
+		else
+			capstan_store_rollback(ctx);
+	}
 	free(detail);
 	return rc;
 }
@@ -137,9 +139,14 @@ int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx, const c
 {
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = record_key_export(ctx, cert, fmt, NULL, 0)) < 0)
+	*out = NULL;
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = material_of(out, ctx, cert, fmt)) < 0)
 		return rc;
-	return material_of(out, ctx, cert, fmt);
+	if ((rc = record_key_export(ctx, cert, fmt, NULL, 0)) < 0) {
+		capstan_material_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int capstan_export_to(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
