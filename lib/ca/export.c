@@ -106,6 +106,16 @@ static int material_of(capstan_material **out, capstan_ctx *ctx, const capstan_c
  * leaves a row for an export that did not land, the safe way round). A CA's
  * own key signs everything under it: it leaves only when asked for by name.
  */
+static int refuse_ca_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt, int ca_key)
+{
+	if (!capstan_format_has_key(fmt) || cert->kind == CAPSTAN_KIND_LEAF || ca_key)
+		return 0;
+	return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_CA_KEY,
+		"'%s' is the %s CA of environment '%s': its private key signs every certificate under it and"
+		" is not exported unless a CA key is explicitly asked for", cert->name,
+		cert->kind == CAPSTAN_KIND_ROOT ? "root" : "intermediate", cert->env);
+}
+
 static int record_key_export(capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt, const char *to,
 	int ca_key)
 {
@@ -115,10 +125,8 @@ static int record_key_export(capstan_ctx *ctx, const capstan_cert *cert, capstan
 
 	if (!capstan_format_has_key(fmt))
 		return 0;
-	if (cert->kind != CAPSTAN_KIND_LEAF && !ca_key)
-		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_CA_KEY,
-			"'%s' is the %s of environment '%s': its private key signs every certificate under it and"
-			" is not exported unless a CA key is explicitly asked for", cert->name, ca, cert->env);
+	if ((rc = refuse_ca_key(ctx, cert, fmt, ca_key)) < 0)
+		return rc;
 	if (!(detail = capstan_aprintf("%s%sformat %s to %s", cert->kind != CAPSTAN_KIND_LEAF ? ca : "",
 		      cert->kind != CAPSTAN_KIND_LEAF ? " key, " : "", capstan_format_name(fmt),
 		      !to ? "the calling program" : strcmp(to, "-") == 0 ? "stdout" : to)))
@@ -159,9 +167,13 @@ int capstan_export_to(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *ce
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_EXPORT_OPTS_VERSION, "capstan_export_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0)
 		return rc;
-	/* The key is loaded (and the home's unlock checked) before the row is written. */
-	if ((rc = material_of(&m, ctx, cert, fmt)) == 0 && (rc = record_key_export(ctx, cert, fmt, o->to, o->ca_key)) == 0)
-		rc = capstan_material_write(out, ctx, m, fmt, o->write ? o->write : &defaults);
+	/* Everything that can refuse (the home's unlock, the store password)
+	 * refuses before the row is written; the bytes reach the caller only
+	 * once it is committed. */
+	if ((rc = refuse_ca_key(ctx, cert, fmt, o->ca_key)) == 0 && (rc = material_of(&m, ctx, cert, fmt)) == 0 &&
+	    (rc = capstan_material_write(out, ctx, m, fmt, o->write ? o->write : &defaults)) == 0 &&
+	    (rc = record_key_export(ctx, cert, fmt, o->to, o->ca_key)) < 0)
+		capstan_buf_free(out); /* wiped: unrecorded, it never leaves */
 	capstan_material_free(m);
 	return rc;
 }
