@@ -57,6 +57,8 @@ static const struct {
 	{ CAPSTAN_FIELD_PASSWORD, "--password-file or CAPSTAN_STORE_PASSWORD" },
 	{ CAPSTAN_FIELD_INPUT_PASSWORD, "--in-password-file or --password-file" },
 	{ CAPSTAN_FIELD_LEGACY, "--legacy" },
+	{ CAPSTAN_FIELD_CA_KEY, "--ca-key" },
+	{ CAPSTAN_FIELD_NEXT_UPDATE, "--next-update" },
 };
 
 void cli_subject_hint(unsigned subject, int code, char *out, size_t size)
@@ -86,6 +88,9 @@ int cli_fail(cli *c)
 	char hint[160];
 
 	cli_subject_hint(capstan_error_subject(c->ctx), capstan_error_last(c->ctx), hint, sizeof(hint));
+	/* Damage is check's to describe (and check, failing, says so itself). */
+	if (capstan_error_last(c->ctx) == CAPSTAN_EDAMAGED && !(c->command && strcmp(c->command->name, "check") == 0))
+		snprintf(hint, sizeof(hint), ": run capstan check");
 	return cli_error(c, "%s%s", capstan_error_message(c->ctx), hint);
 }
 

@@ -80,6 +80,7 @@ struct cli {
 	 * that need them; freed (wiped) at exit. */
 	capstan_secret env_passphrase;
 	capstan_secret env_store_password;
+	capstan_secret early_pass; /* read before a new home is created (cli_check_new_passphrase) */
 	int unprotected;      /* errno of a failed capstan_protect_process(); 0 when it held */
 	int json;
 	int quiet;
@@ -121,6 +122,10 @@ int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks;
  * refused (cli_protected) when core dumps could not be turned off. */
 int cli_unlock(cli *c);
+/* Before a command that may create the home opens it: a passphrase given by
+ * file or environment is read and checked now, so a refused one leaves no
+ * empty inventory behind; cli_unlock then uses it. An exit code, or 0. */
+int cli_check_new_passphrase(cli *c);
 /* Before keys are in memory: an error when main's capstan_protect_process()
  * failed, so no passphrase or key goes where a core dump could take it. */
 int cli_protected(cli *c);

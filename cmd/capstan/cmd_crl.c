@@ -19,7 +19,8 @@ static int crl_contents(cli *c, const capstan_crl_opts *o, int der, int all, cap
 		return rc < 0 ? cli_fail(c) : 0;
 	}
 	if (capstan_crl_generate(&crls, &count, c->ctx, o) < 0)
-		return cli_error(c, "%s%s", der ? "--der: " : "", capstan_error_message(c->ctx));
+		return capstan_error_subject(c->ctx) & CAPSTAN_FIELD_NEXT_UPDATE ? cli_fail(c) :
+			cli_error(c, "%s%s", der ? "--der: " : "", capstan_error_message(c->ctx));
 	if (der)
 		*data = crls[0], crls[0] = (capstan_buf)CAPSTAN_BUF_INIT; /* taken over */
 	else if (capstan_crl_pem(data, c->ctx, crls, count) < 0)

@@ -4,7 +4,7 @@
 int cmd_export(cli *c, int argc, char **argv)
 {
 	const char *env = NULL, *format = NULL, *out = NULL, *ref = NULL, *password_file = NULL, *alias = NULL;
-	int legacy = 0;
+	int legacy = 0, ca_key = 0;
 	const cli_opt opts[] = {
 		{ "env", OPT_VALUE, &env },
 		{ "format", OPT_VALUE, &format },
@@ -12,9 +12,11 @@ int cmd_export(cli *c, int argc, char **argv)
 		{ "password-file", OPT_VALUE, &password_file },
 		{ "legacy", OPT_FLAG, &legacy },
 		{ "alias", OPT_VALUE, &alias },
+		{ "ca-key", OPT_FLAG, &ca_key },
 		{ NULL, 0, NULL },
 	};
 	capstan_write_opts wo = CAPSTAN_WRITE_OPTS_INIT;
+	capstan_export_opts eo = CAPSTAN_EXPORT_OPTS_INIT;
 	capstan_secret password = CAPSTAN_SECRET_INIT;
 	capstan_format fmt;
 	capstan_buf data = CAPSTAN_BUF_INIT;
@@ -42,7 +44,10 @@ int cmd_export(cli *c, int argc, char **argv)
 	wo.password = password.data ? &password : NULL;
 	wo.alias = alias;
 	wo.legacy = legacy;
-	if (capstan_export(&data, c->ctx, cert, fmt, &wo) < 0 ||
+	eo.write = &wo;
+	eo.to = out; /* the audit log's "where to" for a key */
+	eo.ca_key = ca_key;
+	if (capstan_export_to(&data, c->ctx, cert, fmt, &eo) < 0 ||
 	    capstan_file_write(c->ctx, out, data.data, data.len, capstan_format_has_key(fmt) ? 0600 : 0644) < 0)
 		rc = cli_fail(c);
 	else

@@ -21,7 +21,7 @@ static const cli_command commands[] = {
 	{ "show", cmd_show, NEEDS_HOME, "show REF [--env ENV] [--pem]" },
 	{ "trust", cmd_trust, NEEDS_HOME, "trust --env ENV --out FILE" },
 	{ "export", cmd_export, NEEDS_HOME,
-	  "export REF [--env ENV] --format F --out FILE [--password-file PF] [--legacy] [--alias A]"
+	  "export REF [--env ENV] --format F --out FILE [--password-file PF] [--legacy] [--alias A] [--ca-key]"
 	  " (F: cert chain key pkcs8-enc der pkcs12 truststore jks jks-truststore pem)" },
 	{ "convert", cmd_convert, 0,
 	  "convert --in FILE [--key FILE] [--chain FILE] [--password-file PF] [--in-password-file PF]"
@@ -169,6 +169,11 @@ static int setup(cli *c)
 		return 0;
 	if ((rc = cli_home_path(c, &home)) != 0)
 		return rc;
+	/* Before the home is created, not after: a refused passphrase leaves nothing behind. */
+	if ((needs & NEEDS_NEW_HOME) && (needs & NEEDS_PASSPHRASE) && (rc = cli_check_new_passphrase(c)) != 0) {
+		free(home);
+		return rc;
+	}
 	rc = cli_open_home(c, home, (needs & NEEDS_NEW_HOME) != 0);
 	free(home);
 	if (rc == 0 && (needs & NEEDS_PASSPHRASE))
@@ -217,6 +222,7 @@ static int run(cli *c, int argc, char **argv)
 		if (i != word)
 			args[nargs++] = argv[i];
 	rc = c->command->run(c, nargs, args);
+	capstan_secret_free(&c->early_pass);
 	capstan_ctx_free(c->ctx);
 	if (c->scratch[0])
 		remove_scratch(c->scratch);

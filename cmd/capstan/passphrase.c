@@ -143,7 +143,10 @@ int cli_unlock(cli *c)
 
 	if ((rc = cli_protected(c)) != 0)
 		return rc;
-	if (c->passphrase_file) {
+	if (c->early_pass.data) {
+		pass = c->early_pass; /* taken over */
+		c->early_pass = (capstan_secret)CAPSTAN_SECRET_INIT;
+	} else if (c->passphrase_file) {
 		if (capstan_secret_from_file(&pass, c->ctx, c->passphrase_file) < 0)
 			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
 	} else {
@@ -159,4 +162,21 @@ int cli_unlock(cli *c)
 	rc = capstan_home_unlock(c->ctx, &pass);
 	capstan_secret_free(&pass);
 	return rc < 0 ? cli_fail(c) : 0;
+}
+
+int cli_check_new_passphrase(cli *c)
+{
+	int rc;
+
+	if ((rc = cli_protected(c)) != 0)
+		return rc;
+	if (c->passphrase_file) {
+		if (capstan_secret_from_file(&c->early_pass, c->ctx, c->passphrase_file) < 0)
+			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
+	} else if ((rc = env_secret(c, &c->env_passphrase, &c->early_pass)) != 0) {
+		return rc;
+	}
+	if (c->early_pass.data && capstan_passphrase_check(c->ctx, &c->early_pass) < 0)
+		return cli_fail(c);
+	return 0;
 }

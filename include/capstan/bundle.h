@@ -49,9 +49,11 @@ int64_t capstan_bundle_crl_refresh_at(const capstan_bundle *bundle);
 
 /* Writes into a new directory beside DIR, fsyncs it, and swaps it in place of
  * DIR (creating missing parents): a reader sees the old bundle or the new one,
- * never a mix. */
+ * never a mix. An existing DIR that is neither empty nor an earlier bundle (a
+ * regular-file MANIFEST written by capstan) is refused: it is not replaced. */
 CAPSTAN_WARN_UNUSED int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *bundle, const char *dir);
-/* Before rendering: DIR can take a bundle (it is a directory, or is not there). */
+/* Before rendering: DIR can take a bundle (it is not there, or is an empty
+ * directory or one holding an earlier bundle, with its capstan MANIFEST). */
 CAPSTAN_WARN_UNUSED int capstan_bundle_check_dir(capstan_ctx *ctx, const char *dir);
 /* After a bundle with a new keystore password (new_password) was written:
  * that password becomes the service's, and its delivered bundles are owed a

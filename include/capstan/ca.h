@@ -137,10 +137,26 @@ CAPSTAN_WARN_UNUSED int capstan_trust_leaving(capstan_leaving_root **out, size_t
 /* Frees each root and the array. NULL is a no-op. */
 void capstan_leaving_roots_free(capstan_leaving_root *roots, size_t count);
 
+typedef struct {
+	unsigned version;
+	const capstan_write_opts *write; /* NULL: the defaults */
+	const char *to;             /* where the bytes go, for the audit log: a path, "-" (stdout); NULL: unnamed */
+	int ca_key;                 /* a root's or intermediate's own key may leave (refused otherwise) */
+} capstan_export_opts;
+
+#define CAPSTAN_EXPORT_OPTS_VERSION 1
+#define CAPSTAN_EXPORT_OPTS_INIT { .version = CAPSTAN_EXPORT_OPTS_VERSION }
+
 /* A certificate from the inventory in format FMT (see convert.h): material
- * from the inventory, then written. Formats with a key need an unlocked home.
- * opts NULL: the defaults. *out is the caller's: capstan_buf_free() (it wipes
- * key material). */
+ * from the inventory, then written. Formats with a key need an unlocked home,
+ * and are recorded in the audit log ("export-key": the certificate, the
+ * format, opts->to) in a transaction of their own before anything is
+ * written, so no open transaction may be held; a CA's key is refused
+ * (CAPSTAN_FIELD_CA_KEY) unless opts->ca_key. *out is the caller's:
+ * capstan_buf_free() (it wipes key material). */
+CAPSTAN_WARN_UNUSED int capstan_export_to(capstan_buf *out, capstan_ctx *ctx,
+	const capstan_cert *cert, capstan_format fmt, const capstan_export_opts *opts);
+/* The same with write options alone (NULL: the defaults) and no destination named. */
 CAPSTAN_WARN_UNUSED int capstan_export(capstan_buf *out, capstan_ctx *ctx,
 	const capstan_cert *cert, capstan_format fmt, const capstan_write_opts *opts);
 

@@ -79,6 +79,7 @@ typedef enum {
 	CAPSTAN_EEXISTS = -4,    /* it is there already */
 	CAPSTAN_EAUTH = -5,      /* wrong or missing passphrase or password */
 	CAPSTAN_EAMBIGUOUS = -6, /* a reference names more than one thing */
+	CAPSTAN_EDAMAGED = -7,   /* the inventory's database is damaged (corrupt pages, not a database) */
 	CAPSTAN_ITEROVER = -31   /* an iterator has nothing more (not an error) */
 } capstan_error_code;
 
@@ -125,7 +126,9 @@ typedef enum {
 	CAPSTAN_FIELD_PASSPHRASE = 1u << 15,  /* the inventory's passphrase */
 	CAPSTAN_FIELD_PASSWORD = 1u << 16,    /* the store password of what is written */
 	CAPSTAN_FIELD_INPUT_PASSWORD = 1u << 17, /* the password of an encrypted input */
-	CAPSTAN_FIELD_LEGACY = 1u << 18       /* capstan_write_opts.legacy */
+	CAPSTAN_FIELD_LEGACY = 1u << 18,      /* capstan_write_opts.legacy */
+	CAPSTAN_FIELD_CA_KEY = 1u << 19,      /* capstan_export_opts.ca_key: a CA's own key may leave */
+	CAPSTAN_FIELD_NEXT_UPDATE = 1u << 20  /* capstan_crl_opts.next_update */
 } capstan_field;
 
 #define CAPSTAN_FIELD_SANS (CAPSTAN_FIELD_DNS | CAPSTAN_FIELD_IP | CAPSTAN_FIELD_URI | CAPSTAN_FIELD_EMAIL)

@@ -47,8 +47,10 @@ void capstan_material_free(capstan_material *material);
 /*
  * Material for FMT from the inventory: the certificate's chain up to its
  * root, its private key when FMT holds one (the home must be unlocked), or,
- * for truststores, the environment's trust bundle. *out is the caller's:
- * capstan_material_free().
+ * for truststores, the environment's trust bundle. A key is recorded in the
+ * audit log as capstan_export records it (no transaction may be open), and a
+ * CA's own key is refused: capstan_export_to() takes it when asked. *out is
+ * the caller's: capstan_material_free().
  */
 CAPSTAN_WARN_UNUSED int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx,
 	const capstan_cert *cert, capstan_format fmt);

@@ -42,6 +42,12 @@ const char *capstan_home_path(const capstan_ctx *ctx);
  */
 CAPSTAN_WARN_UNUSED int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *passphrase);
 
+/* Whether PASS may be a new inventory's passphrase (at least 8 characters):
+ * 0, or CAPSTAN_EINVALID saying why (CAPSTAN_FIELD_PASSPHRASE). Checked by the
+ * first capstan_home_unlock; a program creating a home checks it first, so a
+ * refused passphrase leaves no empty inventory behind. */
+CAPSTAN_WARN_UNUSED int capstan_passphrase_check(capstan_ctx *ctx, const capstan_secret *passphrase);
+
 /* Keeps secrets in this process's memory out of core dumps and away from
  * debuggers of the same user: RLIMIT_CORE 0 and PR_SET_DUMPABLE 0, for the
  * rest of the process's life. Process-wide state, so the library never calls

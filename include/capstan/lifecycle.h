@@ -131,7 +131,8 @@ CAPSTAN_WARN_UNUSED int capstan_ca_rotate(capstan_cert **root, capstan_cert **in
 typedef struct {
 	unsigned version;
 	const char *env;
-	int64_t next_update;       /* seconds after thisUpdate; 0: 7 days */
+	int64_t next_update;       /* seconds after thisUpdate; 0: 7 days, or the issuer's notAfter if sooner;
+	                              past an issuer's notAfter: refused (CAPSTAN_FIELD_NEXT_UPDATE) */
 	int single;                /* the output holds one CRL (DER): refuse, changing
 	                              nothing, when more than one is needed */
 	/* version 2 */

@@ -6,6 +6,7 @@
 #include <capstan/ca.h>
 #include <capstan/convert.h>
 
+#include "audit.h"
 #include "ca_internal.h"
 #include "store/store.h"
 #include "crypto/crypto.h"
@@ -73,8 +74,7 @@ static int trust_material(capstan_material **out, capstan_ctx *ctx, const capsta
 	return rc;
 }
 
-int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx, const capstan_cert *cert,
-	capstan_format fmt)
+static int material_of(capstan_material **out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt)
 {
 	capstan_cert *chain[MAX_CHAIN];
 	capstan_der ders[MAX_CHAIN + 1];
@@ -82,8 +82,6 @@ int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx, const c
 	size_t n = 0;
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0)
-		return rc;
 	if (capstan_format_is_truststore(fmt))
 		return trust_material(out, ctx, cert);
 	if (capstan_format_has_key(fmt) &&
@@ -102,15 +100,101 @@ int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx, const c
 	return rc;
 }
 
-int capstan_export(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
-	const capstan_write_opts *opts)
+/*
+ * A private key leaving the inventory is recorded before the bytes exist, in
+ * its own transaction: a key never leaves without a trace (a failed write
+ * leaves a row for an export that did not land, the safe way round). A CA's
+ * own key signs everything under it: it leaves only when asked for by name.
+ */
+static int refuse_ca_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt, int ca_key)
+{
+	if (!capstan_format_has_key(fmt) || cert->kind == CAPSTAN_KIND_LEAF || ca_key)
+		return 0;
+	return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_CA_KEY,
+		"'%s' is the %s CA of environment '%s': its private key signs every certificate under it and"
+		" is not exported unless a CA key is explicitly asked for", cert->name,
+		cert->kind == CAPSTAN_KIND_ROOT ? "root" : "intermediate", cert->env);
+}
+
+static int record_key_export(capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt, const char *to,
+	int ca_key)
+{
+	const char *ca = cert->kind == CAPSTAN_KIND_ROOT ? "root CA" : "intermediate CA";
+	char *detail;
+	int rc;
+
+	if (!capstan_format_has_key(fmt))
+		return 0;
+	if ((rc = refuse_ca_key(ctx, cert, fmt, ca_key)) < 0)
+		return rc;
+	if (!(detail = capstan_aprintf("%s%sformat %s to %s", cert->kind != CAPSTAN_KIND_LEAF ? ca : "",
+		      cert->kind != CAPSTAN_KIND_LEAF ? " key, " : "", capstan_format_name(fmt),
+		      !to ? "the calling program" : strcmp(to, "-") == 0 ? "stdout" : to)))
+		return capstan_error_oom(ctx);
+	/* Never inside a caller's transaction: a failed begin leaves it alone. */
+	if ((rc = capstan_store_begin(ctx)) == 0) {
+		if ((rc = capstan_audit_record(ctx, "export-key", cert->env, cert->name, cert->serial, detail)) == 0)
+			rc = capstan_store_commit(ctx); /* rolls back itself on failure */
+		else
+			capstan_store_rollback(ctx);
+	}
+	free(detail);
+	return rc;
+}
+
+int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx, const capstan_cert *cert,
+	capstan_format fmt)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = material_of(out, ctx, cert, fmt)) < 0)
+		return rc;
+	if ((rc = record_key_export(ctx, cert, fmt, NULL, 0)) < 0) {
+		capstan_material_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int capstan_export_to(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
+	const capstan_export_opts *o)
 {
 	capstan_write_opts defaults = CAPSTAN_WRITE_OPTS_INIT;
 	capstan_material *m = NULL;
 	int rc;
 
-	if ((rc = capstan_material_from_cert(&m, ctx, cert, fmt)) == 0)
-		rc = capstan_material_write(out, ctx, m, fmt, opts ? opts : &defaults);
+	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_EXPORT_OPTS_VERSION, "capstan_export_opts")) < 0 ||
+	    (rc = capstan_require_store(ctx)) < 0)
+		return rc;
+	/* Everything that can refuse (the home's unlock, the store password)
+	 * refuses before the row is written; the bytes reach the caller only
+	 * once it is committed. */
+	if ((rc = refuse_ca_key(ctx, cert, fmt, o->ca_key)) == 0 && (rc = material_of(&m, ctx, cert, fmt)) == 0 &&
+	    (rc = capstan_material_write(out, ctx, m, fmt, o->write ? o->write : &defaults)) == 0 &&
+	    (rc = record_key_export(ctx, cert, fmt, o->to, o->ca_key)) < 0)
+		capstan_buf_free(out); /* wiped: unrecorded, it never leaves */
+	capstan_material_free(m);
+	return rc;
+}
+
+int capstan_export(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
+	const capstan_write_opts *opts)
+{
+	capstan_export_opts o = CAPSTAN_EXPORT_OPTS_INIT;
+
+	o.write = opts;
+	return capstan_export_to(out, ctx, cert, fmt, &o);
+}
+
+int capstan_export_unrecorded(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
+	const capstan_write_opts *opts)
+{
+	capstan_material *m = NULL;
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) == 0 && (rc = material_of(&m, ctx, cert, fmt)) == 0)
+		rc = capstan_material_write(out, ctx, m, fmt, opts);
 	capstan_material_free(m);
 	return rc;
 }

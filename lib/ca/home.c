@@ -227,6 +227,15 @@ static int keyring_check(capstan_ctx *ctx, const unsigned char kek[CAPSTAN_KEK_L
 	return rc;
 }
 
+int capstan_passphrase_check(capstan_ctx *ctx, const capstan_secret *pass)
+{
+	if (!pass || pass->len < MIN_PASSPHRASE_LEN)
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_PASSPHRASE,
+			"the passphrase is too short: a new inventory needs at least %d characters",
+			MIN_PASSPHRASE_LEN);
+	return 0;
+}
+
 static int keyring_create(capstan_ctx *ctx, const capstan_secret *pass)
 {
 	unsigned char salt[CAPSTAN_KDF_SALT_LEN], kek[CAPSTAN_KEK_LEN];
@@ -234,10 +243,8 @@ static int keyring_create(capstan_ctx *ctx, const capstan_secret *pass)
 	char params[64];
 	int rc;
 
-	if (pass->len < MIN_PASSPHRASE_LEN)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"the passphrase is too short: a new inventory needs at least %d characters",
-			MIN_PASSPHRASE_LEN);
+	if ((rc = capstan_passphrase_check(ctx, pass)) < 0)
+		return rc;
 	snprintf(params, sizeof(params), "scrypt:%u:%u:%u", CAPSTAN_KDF_N, CAPSTAN_KDF_R, CAPSTAN_KDF_P);
 	if ((rc = capstan_random_bytes(ctx, salt, sizeof(salt))) < 0 ||
 	    (rc = capstan_kek_derive(ctx, kek, pass, salt, sizeof(salt),
@@ -267,6 +274,27 @@ done:
 	return rc;
 }
 
+/* The keyring check failed: a wrong passphrase, or a damaged check value
+ * (the AEAD cannot tell). The first sealed key can: it opens only with the
+ * right passphrase. */
+static int first_key_opens(capstan_ctx *ctx, const unsigned char kek[CAPSTAN_KEK_LEN])
+{
+	capstan_buf sealed = CAPSTAN_BUF_INIT;
+	unsigned char spki[CAPSTAN_SHA256_LEN];
+	capstan_key *key = NULL;
+	int opens;
+
+	memcpy(ctx->kek, kek, CAPSTAN_KEK_LEN);
+	ctx->kek_set = 1;
+	opens = capstan_store_key_get(ctx, 1, spki, &sealed) == 0 &&
+		capstan_key_unseal(&key, ctx, sealed.data, sealed.len, spki) == 0;
+	capstan_key_free(key);
+	capstan_buf_free(&sealed);
+	capstan_wipe(ctx->kek, sizeof(ctx->kek));
+	ctx->kek_set = 0;
+	return opens;
+}
+
 static int keyring_verify(capstan_ctx *ctx, const capstan_secret *pass)
 {
 	capstan_buf salt = CAPSTAN_BUF_INIT, params = CAPSTAN_BUF_INIT, check = CAPSTAN_BUF_INIT;
@@ -286,8 +314,11 @@ static int keyring_verify(capstan_ctx *ctx, const capstan_secret *pass)
 	if ((rc = capstan_kek_derive(ctx, kek, pass, salt.data, salt.len, n, r, p)) < 0)
 		goto done;
 	if (keyring_check(ctx, kek, &check) < 0) {
-		rc = capstan_error(ctx, CAPSTAN_EAUTH, "wrong passphrase for the inventory in '%s'",
-			ctx->home ? ctx->home : "?");
+		rc = first_key_opens(ctx, kek) ?
+			capstan_error(ctx, CAPSTAN_EDAMAGED, "the inventory's keyring check value in '%s' is damaged"
+				" (the passphrase opens its keys)", ctx->home ? ctx->home : "?") :
+			capstan_error(ctx, CAPSTAN_EAUTH, "wrong passphrase for the inventory in '%s'",
+				ctx->home ? ctx->home : "?");
 		goto done;
 	}
 	memcpy(ctx->kek, kek, sizeof(kek));
@@ -310,13 +341,19 @@ int capstan_protect_process(void)
 
 int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *pass)
 {
+	capstan_buf salt = CAPSTAN_BUF_INIT;
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0)
 		return rc;
 	if (!pass || !pass->data || pass->len == 0)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "empty passphrase");
-	if (!capstan_home_has_keyring(ctx) && (rc = keyring_create(ctx, pass)) <= 0)
+	/* A keyring that cannot be read is not a missing one: never made afresh over damage. */
+	if ((rc = capstan_store_meta_get(ctx, "keyring.salt", &salt)) == CAPSTAN_ENOTFOUND &&
+	    (rc = keyring_create(ctx, pass)) <= 0)
+		return rc;
+	capstan_buf_free(&salt);
+	if (rc < 0)
 		return rc;
 	return keyring_verify(ctx, pass);
 }

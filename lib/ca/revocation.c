@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <capstan/lifecycle.h>
+#include <capstan/parse.h>
 
 #include "audit.h"
 #include "base/base.h"
@@ -32,8 +33,26 @@ static int add_revoked(const char *serial, time_t revoked_at, const char *reason
 	return capstan_crl_add(f->crl, f->ctx, serial, revoked_at, (int)code);
 }
 
+/* A CRL that outlives its issuer promises what nobody can keep: an asked-for
+ * nextUpdate past the issuer's notAfter is refused; the default stops there. */
+static int within_issuer(capstan_ctx *ctx, const capstan_cert *issuer, time_t now, time_t *next, int asked)
+{
+	char want[32], until[32];
+
+	if (*next <= issuer->not_after || issuer->not_after <= now)
+		return 0;
+	if (!asked) {
+		*next = issuer->not_after;
+		return 0;
+	}
+	capstan_format_time(*next, want, sizeof(want));
+	capstan_format_time(issuer->not_after, until, sizeof(until));
+	return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_NEXT_UPDATE,
+		"a CRL of '%s' next updated at %s would outlive its issuer, which expires at %s", issuer->name, want, until);
+}
+
 /* Inside the transaction: a new CRL of the issuer, signed and stored. */
-static int issuer_crl(capstan_ctx *ctx, const capstan_cert *issuer, time_t now, time_t next,
+static int issuer_crl(capstan_ctx *ctx, const capstan_cert *issuer, time_t now, time_t next, int asked,
 	capstan_crl_item *item)
 {
 	crl_fill fill = { ctx, NULL, 0 };
@@ -41,7 +60,7 @@ static int issuer_crl(capstan_ctx *ctx, const capstan_cert *issuer, time_t now, 
 	char detail[96];
 	int rc;
 
-	if ((rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_ca_load_key(ctx, issuer, &key)) < 0 ||
+	if ((rc = within_issuer(ctx, issuer, now, &next, asked)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_ca_load_key(ctx, issuer, &key)) < 0 ||
 	    (rc = capstan_store_crl_next_number(ctx, issuer->id, now, next, &item->number)) < 0 ||
 	    (rc = capstan_crl_new(&fill.crl, ctx, issuer->der, issuer->der_len, now, next, item->number)) < 0 ||
 	    (rc = capstan_store_revoked_each(ctx, issuer->id, now, add_revoked, &fill)) < 0 ||
@@ -67,7 +86,7 @@ static int is_fresh(const capstan_store_crl *last, time_t now)
 }
 
 /* Inside the transaction: the issuer's stored CRL when reuse allows, else a new one. */
-static int item_for(capstan_ctx *ctx, const capstan_cert *issuer, int reuse, time_t now, time_t next,
+static int item_for(capstan_ctx *ctx, const capstan_cert *issuer, int reuse, time_t now, time_t next, int asked,
 	capstan_crl_item *item)
 {
 	capstan_store_crl last;
@@ -77,12 +96,12 @@ static int item_for(capstan_ctx *ctx, const capstan_cert *issuer, int reuse, tim
 	if (!(item->issuer_name = strdup(issuer->name)) || !(item->issuer_serial = strdup(issuer->serial)))
 		return capstan_error_oom(ctx);
 	if (!reuse)
-		return issuer_crl(ctx, issuer, now, next, item);
+		return issuer_crl(ctx, issuer, now, next, asked, item);
 	if ((rc = capstan_store_crl_last(ctx, issuer->id, &last)) < 0)
 		return rc;
 	if (!is_fresh(&last, now)) {
 		capstan_buf_free(&last.der);
-		return issuer_crl(ctx, issuer, now, next, item);
+		return issuer_crl(ctx, issuer, now, next, asked, item);
 	}
 	item->der = last.der; /* taken over */
 	item->this_update = last.this_update;
@@ -151,7 +170,7 @@ static int crl_build(capstan_ctx *ctx, const capstan_crl_opts *opts, int roots, 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		/* each kind lists its valid (current) CA first */
 		out[i].is_current = issuers[i]->status == CAPSTAN_STATUS_VALID && (i == 0 || i == inters);
-		rc = item_for(ctx, issuers[i], reuse, now, next, &out[i]);
+		rc = item_for(ctx, issuers[i], reuse, now, next, opts->next_update > 0, &out[i]);
 	}
 	if ((rc = capstan_store_end(ctx, rc)) < 0) {
 		capstan_crl_items_free(out, out ? n : 0);

@@ -12,6 +12,7 @@
 #include <capstan/template.h>
 
 #include "base/base.h"
+#include "ca/ca.h"
 #include "delivery.h"
 #include "bundle_internal.h"
 #include "crypto/crypto.h"
@@ -63,7 +64,8 @@ static int add_export(capstan_ctx *ctx, build *bd, const capstan_cert *cert, cap
 	int rc;
 
 	wo.password = &pw;
-	if ((rc = capstan_export(&data, ctx, cert, fmt, &wo)) == 0)
+	/* Recorded in the audit log when the bundle is written, where its keys leave. */
+	if ((rc = capstan_export_unrecorded(&data, ctx, cert, fmt, &wo)) == 0)
 		rc = capstan_bundle_add(ctx, bd->b, file, capstan_format_has_key(fmt) ? 0600 : 0644, data.data, data.len);
 	if (rc == 0 && keep)
 		*keep = data, data = (capstan_buf)CAPSTAN_BUF_INIT;
@@ -555,6 +557,7 @@ int capstan_bundle_build(capstan_bundle **out, capstan_ctx *ctx, const capstan_b
 	if ((rc = build_all(ctx, &bd, &env, &lines)) < 0)
 		goto done;
 	apply_owner(&bd);
+	bd.b->keystores = bd.keystores;
 	bd.b->env_id = env.id;
 	snprintf(bd.b->env_name, sizeof(bd.b->env_name), "%s", env.name);
 	snprintf(bd.b->service, sizeof(bd.b->service), "%s", o->service);

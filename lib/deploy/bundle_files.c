@@ -1,5 +1,7 @@
 /* A bundle's file list: what the builders (bundle.c, bundle_extras.c) add to,
- * what the writers (bundle_write.c, tar.c) and callers read, and its freeing. */
+ * what the writers (bundle_write.c, tar.c) and callers read, and its freeing;
+ * the audit rows of the keys it holds, which the writers record. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,7 @@
 
 #include "base/base.h"
 #include "bundle_internal.h"
+#include "ca/ca.h"
 
 void capstan_bundle_free(capstan_bundle *b)
 {
@@ -116,5 +119,33 @@ int capstan_bundle_put_path(capstan_tvalue *map, const char *key, const char *di
 	int rc = path ? capstan_tv_put_string(map, key, path) : -1;
 
 	free(path);
+	return rc;
+}
+
+/* One row per certificate whose key the bundle holds (every one of its
+ * "NAME SERIAL NOT_AFTER" lines; the "@trust" line holds none), all in one
+ * transaction committed before the first byte is written. */
+int capstan_bundle_record_keys(capstan_ctx *ctx, const capstan_bundle *b, const char *where)
+{
+	const char *line = b->certs ? b->certs : "";
+	char name[256], serial[128], *detail;
+	int rc;
+
+	if (!(detail = capstan_aprintf("bundle of service %s, format key%s, to %s", b->service,
+		      b->keystores ? " and pkcs12" : "", strcmp(where, "-") == 0 ? "stdout" : where)))
+		return capstan_error_oom(ctx);
+	if ((rc = capstan_store_begin(ctx)) < 0)
+		goto done;
+	for (; rc == 0 && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line)) {
+		if (*line == '@' || sscanf(line, "%255s %127s", name, serial) != 2)
+			continue;
+		rc = capstan_audit_record(ctx, "export-key", b->env_name, name, serial, detail);
+	}
+	if (rc == 0)
+		rc = capstan_store_commit(ctx); /* rolls back itself on failure */
+	else
+		capstan_store_rollback(ctx);
+done:
+	free(detail);
 	return rc;
 }

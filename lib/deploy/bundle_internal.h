@@ -30,6 +30,7 @@ struct capstan_bundle {
 	char *certs;               /* "NAME SERIAL NOT_AFTER" lines, as rendered */
 	int64_t crl_refresh_at;    /* when its CRLs are in the last third of their life */
 	char *new_password;        /* --new-password: kept by capstan_bundle_keep_password */
+	int keystores;             /* a PKCS12 of each key beside it */
 	int64_t env_id;
 	char env_name[64], service[128];
 };
@@ -37,6 +38,10 @@ struct capstan_bundle {
 /* Adds a copy of data; a second file of the same name is an error. */
 int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, unsigned mode,
 	const void *data, size_t len);
+
+/* Each key the bundle holds, recorded in the audit log in a transaction of
+ * its own before the bundle is written to WHERE ("-": stdout). */
+int capstan_bundle_record_keys(capstan_ctx *ctx, const capstan_bundle *b, const char *where);
 
 /* bundle_extras.c: crl_file and crl_all_file for the templates; the CRL
  * files themselves (signed or reused: the last step before the MANIFEST, so a

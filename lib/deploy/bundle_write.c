@@ -106,13 +106,51 @@ static void remove_stale_tmp(const char *parent)
 		closedir(d);
 }
 
+/* What a MANIFEST's first line starts with (bundle.c build_all writes it). */
+#define MANIFEST_HEAD "# capstan bundle: "
+
+/*
+ * The swap replaces the whole directory: only an empty one, or one holding a
+ * bundle capstan wrote (a regular-file MANIFEST whose first line is ours), is
+ * replaced; anything else is somebody's files, not ours to throw away.
+ */
+static int check_replaceable(capstan_ctx *ctx, const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd = -1, empty = 1, ours = 0;
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	char head[sizeof(MANIFEST_HEAD) - 1];
+	struct dirent *e;
+	struct stat sb;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return capstan_error(ctx, CAPSTAN_ERROR, "cannot read '%s': %s", dir, strerror(errno));
+	}
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	if (!empty && (fd = openat(dfd, "MANIFEST", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) >= 0)
+		ours = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
+			memcmp(head, MANIFEST_HEAD, sizeof(head)) == 0;
+	if (fd >= 0)
+		close(fd);
+	closedir(d);
+	if (empty || ours)
+		return 0;
+	return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is a directory that holds files but no capstan MANIFEST:"
+		" a bundle replaces the whole directory, so it is written only into an empty one or over an earlier bundle",
+		dir);
+}
+
 int capstan_bundle_check_dir(capstan_ctx *ctx, const char *dir)
 {
 	struct stat sb;
 
-	if (lstat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+	if (lstat(dir, &sb) < 0)
+		return 0;
+	if (!S_ISDIR(sb.st_mode))
 		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' exists and is not a directory", dir);
-	return 0;
+	return check_replaceable(ctx, dir);
 }
 
 int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const char *dir)
@@ -131,6 +169,8 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' exists and is not a directory", dir);
 		goto done;
 	}
+	if (exists && (rc = check_replaceable(ctx, dir)) < 0)
+		goto done;
 	/* Another user who can write where the bundle goes could plant links there. */
 	if (stat(parent, &sb) == 0 && sb.st_uid != geteuid() && sb.st_uid != 0 && !(sb.st_mode & S_ISVTX)) {
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' belongs to uid %u: a bundle is not written where another"
@@ -139,6 +179,8 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		goto done;
 	}
 	remove_stale_tmp(parent);
+	if ((rc = capstan_bundle_record_keys(ctx, b, dir)) < 0)
+		goto done;
 	/* Beside the target, so the swap is a rename within one file system. */
 	if (!(tmp = capstan_aprintf("%s/" TMP_PREFIX "%ld-XXXXXX", parent, (long)getpid())) || !mkdtemp(tmp)) {
 		rc = tmp ? capstan_error(ctx, CAPSTAN_ERROR, "cannot write in '%s': %s", parent, strerror(errno)) :

@@ -67,8 +67,8 @@ int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const ch
 				archive_error_string(a));
 	if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot finish the archive: %s", archive_error_string(a));
-	/* The archive holds keys: 0600. */
-	if (rc == 0)
+	/* The archive holds keys: 0600, and recorded before they leave. */
+	if (rc == 0 && (rc = capstan_bundle_record_keys(ctx, b, path)) == 0)
 		rc = capstan_file_write(ctx, path, buf, used, 0600);
 done:
 	archive_write_free(a);

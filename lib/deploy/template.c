@@ -76,6 +76,10 @@ void capstan_tv_free(capstan_tvalue *v)
 	}
 	free(v->items);
 	free(v->keys);
+	/* Strings carry store passwords and base64 keys: every one is wiped, it
+	 * costs less than knowing which. */
+	if (v->string)
+		capstan_wipe(v->string, strlen(v->string));
 	free(v->string);
 	free(v);
 }

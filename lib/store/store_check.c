@@ -6,6 +6,25 @@
 
 #include "store_internal.h"
 
+/* integrity_check may put several findings in one row, a line each (under
+ * a "*** in database main ***" heading): one finding per call, never a
+ * multi-line string in one message. */
+static int each_line(const char *text, capstan_store_problem_fn fn, void *payload)
+{
+	char line[512];
+	int rc = 0;
+
+	while (rc == 0 && *text) {
+		size_t len = strcspn(text, "\r\n");
+		snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) - 1 ? len : sizeof(line) - 1), text);
+		if (line[0] && strncmp(line, "*** ", 4) != 0)
+			rc = fn(line, payload);
+		text += len;
+		text += strspn(text, "\r\n");
+	}
+	return rc;
+}
+
 int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -17,7 +36,7 @@ int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void 
 	while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(stmt, 0);
 		if (text && strcmp(text, "ok") != 0)
-			rc = fn(text, payload);
+			rc = each_line(text, fn, payload);
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = fn(sqlite3_errmsg(ctx->store->db), payload);

@@ -10,7 +10,13 @@
 int capstan_store_error(capstan_ctx *ctx, const char *what)
 {
 	capstan_store *st = ctx->store;
+	int code = st && st->db ? sqlite3_errcode(st->db) & 0xff : SQLITE_OK;
 
+	/* A damaged file is not a failed operation: said apart, so that it is
+	 * never taken for something else (a wrong passphrase, a missing row). */
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+		return capstan_error(ctx, CAPSTAN_EDAMAGED, "the inventory's database '%s' is damaged (%s: %s)",
+			st->path ? st->path : "?", what, sqlite3_errmsg(st->db));
 	return capstan_error(ctx, CAPSTAN_ERROR, "database '%s': %s: %s",
 		st && st->path ? st->path : "?", what, st && st->db ? sqlite3_errmsg(st->db) : "not open");
 }

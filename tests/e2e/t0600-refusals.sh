@@ -27,6 +27,11 @@ refuses "a passphrase is never an argument" 2 "unknown option '--passphrase' \(g
 secret_file "$T/short" short
 refuses "a new inventory needs a passphrase of 8 or more" 1 "too short" \
 	env CAPSTAN_HOME="$T/other" "$CAPSTAN" --passphrase-file "$T/short" init --env dev
+check_fails "and leaves no home (no empty database) behind" test -e "$T/other"
+refuses "from the environment too" 1 "too short: a new inventory needs at least 8 characters \(--passphrase-file or CAPSTAN_PASSPHRASE\)" \
+	env CAPSTAN_HOME="$T/other/deeper" CAPSTAN_PASSPHRASE=short "$CAPSTAN" init --env dev
+check_fails "which leaves nothing either" test -e "$T/other"
+check "a good passphrase then makes the home" env CAPSTAN_HOME="$T/other" "$CAPSTAN" --passphrase-file "$PASS" init --env dev
 refuses "export --format key without a passphrase" 1 "a passphrase is needed" \
 	"$CAPSTAN" export web.internal --format key --out "$T/key.pem"
 check_fails "and no key file was written" test -e "$T/key.pem"

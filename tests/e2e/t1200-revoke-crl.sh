@@ -39,6 +39,14 @@ is "three revoked serials" "$(grep -c 'Serial Number' "$T/crl.txt")" 3
 check "CRL numbers strictly increase" cap crl --env dev --out "$T/crl2.pem" --next-update 1d
 like "CRL number 2" "$(openssl crl -in "$T/crl2.pem" -noout -text | grep -A1 'CRL Number' | tail -1)" '^ +2$'
 like "--next-update 1d" "$(openssl crl -in "$T/crl2.pem" -noout -nextupdate)" "$(date -u -d '+1 day' '+%b %e')"
+# A CRL cannot outlive its issuer: a nextUpdate past the intermediate's notAfter is refused, naming both.
+int_until=$("$CAPSTAN" --json show intermediate-ca-1 --env dev | jq -r .not_after)
+for f in "" --der --all; do
+	refuses "crl --next-update 1000y $f is refused" 1 \
+		"a CRL of 'intermediate-ca-1' next updated at [0-9]{4}-.*Z would outlive its issuer, which expires at $int_until \(--next-update\)" \
+		cap crl --env dev --out "$T/crl-long.pem" --next-update 1000y $f
+done
+check_fails "and writes no file" test -e "$T/crl-long.pem"
 
 # openssl verify -crl_check: the revoked one fails, the good one passes.
 cat "$trust" "$T/crl.pem" >"$T/trust+crl.pem"

@@ -160,6 +160,42 @@ check_fails "by a swap: a new directory" test "$(stat -c %i "$B/etcd")" = "$inod
 is "no temporary directory is left" "$(ls -A "$B" | grep -c capstan-bundle)" 0
 check "bundle creates missing parents" cap bundle --env dev --service web --out "$T/a/b/c/web"
 
+# The swap replaces the whole directory: only an empty one or an earlier bundle.
+mkdir -p "$T/mine" "$T/empty" "$T/foreign" "$T/linked"
+echo "my notes" >"$T/mine/notes.txt"
+refuses "a directory of other files is not replaced" 1 \
+	"'$T/mine' is a directory that holds files but no capstan MANIFEST: a bundle replaces the whole directory" \
+	cap bundle --env dev --service web --out "$T/mine"
+is "its files are untouched" "$(ls -A "$T/mine") $(cat "$T/mine/notes.txt")" "notes.txt my notes"
+echo "somebody else's manifest" >"$T/foreign/MANIFEST"
+refuses "nor one whose MANIFEST is not capstan's" 1 "holds files but no capstan MANIFEST" \
+	cap bundle --env dev --service web --out "$T/foreign"
+ln -s "$B/etcd/MANIFEST" "$T/linked/MANIFEST"
+refuses "nor one whose MANIFEST is a link to a bundle's" 1 "holds files but no capstan MANIFEST" \
+	cap bundle --env dev --service web --out "$T/linked"
+is "no temporary directory is left beside them" "$(ls -A "$T" | grep -c capstan-bundle)" 0
+check "an empty directory takes a bundle" cap bundle --env dev --service web --out "$T/empty"
+check "which is there" test -s "$T/empty/MANIFEST"
+
+# Clearing a dead run's temporary directories never follows a planted link,
+# nor removes another user's directory.
+mkdir "$T/precious-dir" && echo keep >"$T/precious-dir/file"
+ln -s "$T/precious-dir" "$B/.capstan-bundle-4000000-x"
+if [ "$(id -u)" = 0 ]; then
+	mkdir "$B/.capstan-bundle-4000001-y" && echo keep >"$B/.capstan-bundle-4000001-y/file"
+	chown -R nobody "$B/.capstan-bundle-4000001-y"
+fi
+mkdir "$B/.capstan-bundle-4000002-z" && echo stale >"$B/.capstan-bundle-4000002-z/key.pem"
+check "bundle beside planted temporary names" cap bundle --env dev --service etcd --out "$B/etcd"
+is "the directory a planted link points to keeps its file" "$(cat "$T/precious-dir/file")" keep
+check "the link itself is left" test -L "$B/.capstan-bundle-4000000-x"
+if [ "$(id -u)" = 0 ]; then
+	is "another user's directory keeps its file" "$(cat "$B/.capstan-bundle-4000001-y/file")" keep
+	rm -rf "$B/.capstan-bundle-4000001-y"
+fi
+check_fails "a dead run's own directory is cleared" test -e "$B/.capstan-bundle-4000002-z"
+rm -f "$B/.capstan-bundle-4000000-x"
+
 # Refusals leave the previous bundle as it was.
 cp -a "$B/etcd" "$T/etcd-before"
 refuses "an unknown service" 1 "no service 'nginx' in environment 'dev': applying the configuration records it" \

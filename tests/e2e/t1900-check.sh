@@ -97,4 +97,44 @@ rc=$?
 is "torn pages: exit 1" "$rc" 1
 like "torn pages: named" "$(head -1 "$T/err")" "^capstan: (check: database: |.*malformed|.*corrupt)"
 
+
+# integrity_check's findings: one line each, each prefixed like the others
+# (SQLite puts several in one row under a "*** in database main ***" heading).
+damaged unused ""
+db="$T/unused/capstan.db"
+pages=$(( $(stat -c %s "$db") / 4096 ))
+head -c 8192 /dev/zero >>"$db"
+printf "$(printf '\\x%02x' $(( (pages + 2) >> 24 & 255 )) $(( (pages + 2) >> 16 & 255 )) $(( (pages + 2) >> 8 & 255 )) $(( (pages + 2) & 255 )))" |
+	dd of="$db" bs=1 seek=28 conv=notrunc 2>/dev/null
+finds unused database "Page $((pages + 1)) is never used"
+is "every stderr line is one prefixed finding" "$(grep -vc '^capstan: check: ' "$T/err")" 0
+is "one per unused page, the heading left out" "$(grep -c 'is never used$' "$T/err") $(grep -c '\*\*\*' "$T/err")" "2 0"
+
+# A damaged database or keyring is said to be damaged, not taken for a wrong passphrase.
+damaged notadb ""
+dd if=/dev/urandom of="$T/notadb/capstan.db" bs=1 count=100 conv=notrunc 2>/dev/null
+refuses "a database that is no longer one" 1 \
+	"the inventory's database '$T/notadb/capstan.db' is damaged \(.*not a database\): run capstan check$" \
+	cap --home "$T/notadb" issue --env dev --profile client --cn x.internal
+damaged metapage ""
+printf '\x00' | dd of="$T/metapage/capstan.db" bs=1 seek=4096 conv=notrunc 2>/dev/null
+refuses "a damaged page" 1 "the inventory's database '$T/metapage/capstan.db' is damaged \(.*malformed\): run capstan check$" \
+	cap --home "$T/metapage" issue --env dev --profile client --cn x.internal
+damaged keyring ""
+python3 - "$T/keyring/capstan.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+v = c.execute("SELECT value FROM meta WHERE key = 'keyring.check'").fetchone()[0]
+c.close()
+data = bytearray(open(sys.argv[1], 'rb').read())
+data[data.find(bytes(v)) + 20] ^= 0xff
+open(sys.argv[1], 'wb').write(data)
+PY
+refuses "a damaged keyring check value, with the right passphrase" 1 \
+	"the inventory's keyring check value in '$T/keyring' is damaged \(the passphrase opens its keys\): run capstan check$" \
+	cap --home "$T/keyring" issue --env dev --profile client --cn x.internal
+printf 'not the passphrase\n' >"$T/wrongpass"
+refuses "with a wrong one it is still a wrong passphrase" 1 "wrong passphrase for the inventory in '$T/keyring'$" \
+	"$CAPSTAN" --passphrase-file "$T/wrongpass" --home "$T/keyring" issue --env dev --profile client --cn x.internal
+
 done_testing
