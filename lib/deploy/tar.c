@@ -44,6 +44,7 @@ static int add_entry(struct archive *a, const capstan_bundle *b, const capstan_b
 int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const char *path)
 {
 	struct archive *a = archive_write_new();
+	capstan_file *f = NULL;
 	unsigned char *buf = NULL;
 	size_t cap = 1024 * 1024, used = 0;
 	time_t now = time(NULL);
@@ -67,9 +68,15 @@ int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const ch
 				archive_error_string(a));
 	if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot finish the archive: %s", archive_error_string(a));
-	/* The archive holds keys: 0600, and recorded before they leave. */
-	if (rc == 0 && (rc = capstan_bundle_record_keys(ctx, b, path)) == 0)
-		rc = capstan_file_write(ctx, path, buf, used, 0600);
+	/* The archive holds keys: 0600, and recorded before they leave, but only
+	 * once the target is known to take them (a link or a device is refused
+	 * by capstan_file_begin, and a refusal changes nothing). */
+	if (rc == 0 && (rc = capstan_file_begin(&f, ctx, path, 0600)) == 0) {
+		if ((rc = capstan_bundle_record_keys(ctx, b, path)) < 0)
+			capstan_file_abort(f);
+		else
+			rc = capstan_file_commit(f, buf, used);
+	}
 done:
 	archive_write_free(a);
 	if (buf) {

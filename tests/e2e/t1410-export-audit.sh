@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 dir="$(cd "$(dirname "$0")" && pwd)"
 cap apply --config "$dir/data/capstan.yaml" >/dev/null || exit 1
-printf 'store-password\n' >"$T/sp"
+secret_file "$T/sp" store-password
 rows() { sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT count(*) FROM audit WHERE op = 'export-key'"; }
 last() { sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT user || '|' || op || '|' || env || '|' || name || '|' || serial || '|' || detail FROM audit ORDER BY id DESC LIMIT 1"; }
 serial() { "$CAPSTAN" --json show "$1" --env dev | jq -r .serial; }

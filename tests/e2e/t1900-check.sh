@@ -133,7 +133,7 @@ PY
 refuses "a damaged keyring check value, with the right passphrase" 1 \
 	"the inventory's keyring check value in '$T/keyring' is damaged \(the passphrase opens its keys\): run capstan check$" \
 	cap --home "$T/keyring" issue --env dev --profile client --cn x.internal
-printf 'not the passphrase\n' >"$T/wrongpass"
+secret_file "$T/wrongpass" 'not the passphrase'
 refuses "with a wrong one it is still a wrong passphrase" 1 "wrong passphrase for the inventory in '$T/keyring'$" \
 	"$CAPSTAN" --passphrase-file "$T/wrongpass" --home "$T/keyring" issue --env dev --profile client --cn x.internal
 

@@ -101,7 +101,7 @@ printf 'x\n' >"$T/tpl/kubernetes/{{ca_file}}.tmpl"
 
 # Iteration counts the file names itself (2^31 PBKDF2 rounds is minutes):
 # refused before anything is derived, so quickly (timeout 20).
-printf 'pw\n' >"$T/pw"
+secret_file "$T/pw" pw
 patch_iter="$(dirname "$0")/data/patch-iterations.py"
 openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:pw -iter 4096 -out "$T/i.p12"
 openssl pkcs12 -export -in "$T/web.chain" -inkey "$T/web.key" -passout pass:pw -iter 4096 -certpbe NONE \
@@ -115,7 +115,7 @@ python3 "$patch_iter" "$T/i.p8" "$H/p8-iter.der" 4096 2147483647
 	>"$H/p8-iter.pem"
 # A FIFO nobody writes to (reading it would wait forever), and a symbolic
 # link where an output is asked for (a planted /tmp/x -> /etc/passwd).
-mkfifo "$H/fifo"
+mkfifo -m 600 "$H/fifo"
 printf 'victim\n' >"$T/victim"; ln -s "$T/victim" "$H/link"
 
 # A batch line of 30,000 duplicate SANs (a 100 MB one once took 2.4 GB and was issued).
