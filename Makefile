@@ -127,6 +127,17 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libcapstan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilib -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libcapstan.a $(LDLIBS) -lcmocka
 
+# issue --batch's reader is the tool's: its target links the tool's objects
+# (all but main.o, whose main is libFuzzer's) from an archive of their own.
+CLI_LIB := $(BUILD)/libcapstan-cli.a
+$(CLI_LIB): $(filter-out %/main.o,$(CMD_OBJ))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_batch: tests/fuzz/fuzz_batch.c tests/fuzz/fuzz.h $(CLI_LIB) $(BUILD)/libcapstan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icmd/capstan -MMD -MP -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(CLI_LIB) $(BUILD)/libcapstan.a $(LDLIBS)
+
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(BUILD)/libcapstan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilib -MMD -MP -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libcapstan.a $(LDLIBS)
