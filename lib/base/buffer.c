@@ -86,18 +86,12 @@ int capstan_secret_from_file(capstan_secret *out, capstan_ctx *ctx, const char *
 	size_t len;
 	struct stat sb;
 	FILE *f;
-	/* O_NONBLOCK: opening a FIFO nobody writes to would wait forever. A pipe
-	 * (a shell's <(pass show x)) is a fine way to hand over a secret: one
-	 * with no writer reads as empty at once. A device is not. */
-	int rc, empty, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* A pipe (a shell's <(pass show x)) is a fine way to hand over a secret:
+	 * one with no writer reads as empty at once. A device is not. */
+	int rc, empty, fd = capstan_input_open(ctx, path, 1, &sb);
 
 	if (fd < 0)
-		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
-	if (fstat(fd, &sb) < 0 || !(S_ISREG(sb.st_mode) || S_ISFIFO(sb.st_mode)) ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-		close(fd);
-		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file or a pipe", path);
-	}
+		return fd;
 	/* What was opened, not what the name pointed to a moment before: a file
 	 * others could read has leaked its secret, one they could write gives
 	 * them the choice of it. (A pipe, <(...), is the user's and 0600.) */

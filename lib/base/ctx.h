@@ -58,13 +58,18 @@ int capstan_opts_check(capstan_ctx *ctx, const void *opts, unsigned version, uns
 /* Out of memory: the one error that needs no formatting. */
 int capstan_error_oom(capstan_ctx *ctx);
 
+struct stat;
+/* Opens an input without blocking on a FIFO nobody writes to, then makes it
+ * blocking again: a descriptor for a regular file (or, with allow_pipe, a
+ * pipe), with its fstat in *sb; else a negative error, recorded. */
+int capstan_input_open(capstan_ctx *ctx, const char *path, int allow_pipe, struct stat *sb);
+
 /* Whether the file or directory PATH (its stat in SB), called WHAT in the
  * message ("home", "inventory file"), is private to the effective user: an
  * owner other than the effective uid, or write access for group or others,
  * is an error with subject SUBJECT naming the path, its mode and owner, and
  * the chmod/chown that fixes it. Read access for group or others is an error
  * too when SECRET, else a warning kept in the context. */
-struct stat;
 int capstan_private_check(capstan_ctx *ctx, unsigned subject, const char *what, const char *path,
 	const struct stat *sb, int secret);
 

@@ -144,25 +144,32 @@ int capstan_file_write(capstan_ctx *ctx, const char *path, const void *data, siz
 	return capstan_file_commit(f, data, len);
 }
 
-int capstan_file_read(capstan_buf *out, capstan_ctx *ctx, const char *path, size_t max_len)
+int capstan_input_open(capstan_ctx *ctx, const char *path, int allow_pipe, struct stat *sb)
 {
 	/* O_NONBLOCK: opening a FIFO nobody writes to would wait forever. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	struct stat sb;
-	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc;
 
 	if (fd < 0)
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file", path);
-		goto done;
-	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+	if (fstat(fd, sb) < 0 || !(S_ISREG(sb->st_mode) || (allow_pipe && S_ISFIFO(sb->st_mode))))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a regular file%s", path, allow_pipe ? " or a pipe" : "");
+	else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot read '%s': %s", path, strerror(errno));
-		goto done;
-	}
+	else
+		return fd;
+	close(fd);
+	return rc;
+}
+
+int capstan_file_read(capstan_buf *out, capstan_ctx *ctx, const char *path, size_t max_len)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	struct stat sb;
+	int rc = 0, fd = capstan_input_open(ctx, path, 0, &sb);
+
+	if (fd < 0)
+		return fd;
 	if ((size_t)sb.st_size > max_len) {
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is larger than %zu bytes", path, max_len);
 		goto done;
