@@ -12,6 +12,15 @@
 int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 	const char *name, const char *serial, const char *detail);
 
+/* The keyring calls these (home.c). capstan_audit_unlocked: once the
+ * context holds the data key, at the end of every successful unlock; it
+ * prepares the audit seal and checks the log's end against it.
+ * capstan_audit_keyring_upgraded: inside the transaction that turns a first
+ * version keyring into one with a wrapped data key, with ctx->kek already the
+ * data key; it adopts what the log holds so far (see audit.c). */
+int capstan_audit_unlocked(capstan_ctx *ctx);
+int capstan_audit_keyring_upgraded(capstan_ctx *ctx);
+
 /* capstan_export without its audit row, for a caller that records the keys
  * itself where they leave (a bundle, when it is written). */
 int capstan_export_unrecorded(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert,
