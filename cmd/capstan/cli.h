@@ -178,7 +178,9 @@ int cli_reissue(cli *c, const char *ref, const char *env, int64_t lifetime, cli_
 int out_revoked(cli *c, const capstan_cert *cert, const char *reason, const capstan_revocation *r);
 int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
 int out_verified(cli *c, const char *file, const capstan_cert *cert);
-int out_audit_verified(cli *c, int64_t rows);
+int out_audit_verified(cli *c, const capstan_audit_report *r, const char *anchor_file);
+int out_audit_anchor(cli *c, const capstan_audit_report *r, const char *line);
+int out_audit_resealed(cli *c);
 /* apply: one call per step, then the summary. */
 typedef struct out_apply out_apply;
 out_apply *out_apply_begin(cli *c, int dry_run);

@@ -32,13 +32,14 @@ static const cli_command commands[] = {
 	{ "rotate", cmd_rotate, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "rotate REF [--env ENV] [--days N] | rotate --env ENV --intermediate|--root [--key TYPE]"
 	  " [--root-days N] [--ca-days N]" },
-	{ "revoke", cmd_revoke, NEEDS_HOME,
+	{ "revoke", cmd_revoke, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "revoke REF [--env ENV] [--reason unspecified|keyCompromise|affiliationChanged|superseded"
 	  "|cessationOfOperation]" },
 	{ "crl", cmd_crl, NEEDS_HOME | NEEDS_PASSPHRASE, "crl --env ENV --out FILE [--der | --all] [--next-update DUR]" },
 	{ "verify", cmd_verify, NEEDS_HOME, "verify FILE --env ENV" },
 	{ "metrics", cmd_metrics, NEEDS_HOME, "metrics --out FILE" },
-	{ "audit", cmd_audit, NEEDS_HOME, "audit [--verify]" },
+	{ "audit", cmd_audit, NEEDS_HOME,
+	  "audit [--verify [--anchor FILE]] | audit --anchor [--append FILE] [--syslog] | audit --reseal" },
 	{ "check", cmd_check, NEEDS_HOME, "check [--keys]" },
 	{ "apply", cmd_apply, 0, "apply [--config FILE] [--env ENV] [--dry-run] [--prune]" },
 	{ "bundle", cmd_bundle, NEEDS_HOME | NEEDS_PASSPHRASE,

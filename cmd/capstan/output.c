@@ -254,6 +254,27 @@ int out_list_end(cli *c, size_t count)
 	return end_array(c, count);
 }
 
+/* An audit row's certificate states as [{serial, status, fingerprint}]. */
+static json_t *state_json(const char *state)
+{
+	json_t *arr = json_array();
+
+	for (const char *p = state; p && *p;) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+		const char *sp1 = memchr(p, ' ', (size_t)(end - p));
+		const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
+		if (sp2) {
+			json_t *o = json_object();
+			json_object_set_new(o, "serial", json_stringn(p, (size_t)(sp1 - p)));
+			json_object_set_new(o, "status", json_stringn(sp1 + 1, (size_t)(sp2 - sp1 - 1)));
+			json_object_set_new(o, "fingerprint", json_stringn(sp2 + 1, (size_t)(end - sp2 - 1)));
+			json_array_append_new(arr, o);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return arr;
+}
+
 void out_audit_begin(cli *c)
 {
 	if (c->json)
@@ -277,6 +298,7 @@ int out_audit_item(cli *c, const capstan_audit_entry *e, size_t index)
 		json_object_set_new(o, "name", json_str_or_null(e->name));
 		json_object_set_new(o, "serial", json_str_or_null(e->serial));
 		json_object_set_new(o, "detail", json_str_or_null(e->detail));
+		json_object_set_new(o, "state", state_json(e->state));
 		fputs(index ? ",\n  " : "\n  ", stdout);
 		rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);
@@ -388,16 +410,53 @@ int out_verified(cli *c, const char *file, const capstan_cert *cert)
 	return EXIT_OK;
 }
 
-int out_audit_verified(cli *c, int64_t rows)
+static json_t *audit_report_json(const capstan_audit_report *r)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "intact", json_true());
+	json_object_set_new(doc, "rows", json_integer(r->rows));
+	json_object_set_new(doc, "seal_checked", json_boolean(r->seal_checked));
+	json_object_set_new(doc, "anchors", json_integer((json_int_t)r->anchors));
+	return doc;
+}
+
+int out_audit_verified(cli *c, const capstan_audit_report *r, const char *anchor_file)
+{
+	if (c->json)
+		return print_doc(c, audit_report_json(r));
+	if (c->quiet)
+		return EXIT_OK;
+	printf("audit log intact: %lld rows", (long long)r->rows);
+	if (anchor_file)
+		printf(", extending all %zu anchors in %s", r->anchors, anchor_file);
+	/* Said every time: without the seal, a cut at the end goes unseen. */
+	printf(r->seal_checked ? "; its end matches its seal\n" :
+		"; its end's seal was not checked (it needs the passphrase)\n");
+	return EXIT_OK;
+}
+
+int out_audit_anchor(cli *c, const capstan_audit_report *r, const char *line)
 {
 	if (c->json) {
-		json_t *doc = json_object();
-		json_object_set_new(doc, "intact", json_true());
-		json_object_set_new(doc, "rows", json_integer(rows));
+		json_t *doc = audit_report_json(r);
+		json_object_set_new(doc, "anchor", json_string(line));
 		return print_doc(c, doc);
 	}
 	if (!c->quiet)
-		printf("audit log intact: %lld rows\n", (long long)rows);
+		printf("%s\n", line);
+	return EXIT_OK;
+}
+
+int out_audit_resealed(cli *c)
+{
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "resealed", json_true());
+		return print_doc(c, doc);
+	}
+	if (!c->quiet)
+		printf("resealed the audit log at its end (a reseal row records what the seal named before)\n");
 	return EXIT_OK;
 }
 

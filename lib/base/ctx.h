@@ -20,6 +20,12 @@ struct capstan_ctx {
 	char *home;
 	unsigned char kek[CAPSTAN_KEK_LEN];
 	int kek_set;
+	/* The audit log's sealing key, derived from the data key at unlock, and
+	 * why the log may not be extended (its end does not match its seal):
+	 * set by capstan_audit_unlocked (audit.c). */
+	unsigned char audit_key[CAPSTAN_KEK_LEN];
+	int audit_key_set;
+	char *audit_broken;
 	int worker;     /* a batch worker's: the library context is its parent's */
 	/* Algorithms fetched once and contexts kept for reuse (ossl.c): this
 	 * context's own, so a worker thread's are never shared. */

@@ -80,5 +80,6 @@ void capstan_audit_entry_free(capstan_audit_entry *e)
 	free(e->name);
 	free(e->serial);
 	free(e->detail);
+	free(e->state);
 	free(e);
 }

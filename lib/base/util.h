@@ -28,6 +28,13 @@ int capstan_fsync_dir(const char *dir);
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void capstan_hex_encode(char *out, const unsigned char *in, size_t len);
 
+/* len bytes from exactly 2*len hex digits (either case) at hex: 0, or -1
+ * when they are not that. */
+int capstan_hex_decode(unsigned char *out, size_t len, const char *hex);
+/* Whether a and b hold the same len bytes, in time that does not depend on
+ * where they differ (for MACs). */
+int capstan_equal_ct(const void *a, const void *b, size_t len);
+
 char *capstan_strdup_or_null(const char *s);
 
 /* Standard base64 (with padding) of len bytes, as a new string. */

@@ -1,5 +1,14 @@
-/* The audit log: who did what, written in the same transaction as the change,
- * each row chained to the one before it by SHA-256. */
+/*
+ * The audit log: who did what, written in the same transaction as the
+ * change. Rows are chained by SHA-256 (each row's hash covers the previous
+ * hash and its own content), so anyone can check that the rows lead to the
+ * recorded end. The end itself is sealed with HMAC-SHA-256 under a key
+ * derived from the inventory's data key, so only a passphrase holder can
+ * extend, cut or rewrite the log without the seal telling: the same split
+ * as a Certificate Transparency log's hashed entries and signed tree head.
+ * Rows of the second form carry the certificate states their change set,
+ * which check replays against the certificates (audit_replay.c).
+ */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,9 +16,13 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_internal.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+
+#define AUDIT_KEY_INFO "capstan audit seal key v1"
+#define SEAL_LABEL "capstan audit seal v1"
 
 /* Appends "<len>:<bytes>," (or "~," for NULL): unambiguous, whatever the values hold. */
 static int put_field(capstan_ctx *ctx, capstan_buf *out, const char *value)
@@ -26,28 +39,44 @@ static int put_field(capstan_ctx *ctx, capstan_buf *out, const char *value)
 	return capstan_buf_append(ctx, out, ",", 1);
 }
 
-/* SHA-256(prev || canonical row). The id is part of the row, so moving a row
- * to another place in the chain changes its hash. */
-static int chain_hash(capstan_ctx *ctx, const unsigned char prev[CAPSTAN_SHA256_LEN], const capstan_audit_entry *e,
-	unsigned char out[CAPSTAN_SHA256_LEN])
+int capstan_audit_chain_hash(capstan_ctx *ctx, const unsigned char prev[CAPSTAN_SHA256_LEN],
+	const capstan_audit_entry *e, unsigned char out[CAPSTAN_SHA256_LEN])
 {
 	char id[24], at[24], uid[24];
 	capstan_buf buf = CAPSTAN_BUF_INIT;
 	int rc;
 
+	if (e->form != 1 && e->form != 2)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "audit row %lld has an unknown form %d",
+			(long long)e->id, e->form);
 	snprintf(id, sizeof(id), "%lld", (long long)e->id);
 	snprintf(at, sizeof(at), "%lld", (long long)e->at);
 	snprintf(uid, sizeof(uid), "%u", e->uid);
 	if ((rc = capstan_buf_append(ctx, &buf, prev, CAPSTAN_SHA256_LEN)) == 0 &&
-	    (rc = put_field(ctx, &buf, "capstan-audit-v1")) == 0 &&
+	    (rc = put_field(ctx, &buf, e->form == 1 ? "capstan-audit-v1" : "capstan-audit-v2")) == 0 &&
 	    (rc = put_field(ctx, &buf, id)) == 0 && (rc = put_field(ctx, &buf, at)) == 0 &&
 	    (rc = put_field(ctx, &buf, uid)) == 0 && (rc = put_field(ctx, &buf, e->user)) == 0 &&
 	    (rc = put_field(ctx, &buf, e->op)) == 0 && (rc = put_field(ctx, &buf, e->env)) == 0 &&
 	    (rc = put_field(ctx, &buf, e->name)) == 0 && (rc = put_field(ctx, &buf, e->serial)) == 0 &&
-	    (rc = put_field(ctx, &buf, e->detail)) == 0)
+	    (rc = put_field(ctx, &buf, e->detail)) == 0 &&
+	    (e->form == 1 || (rc = put_field(ctx, &buf, e->state)) == 0))
 		rc = capstan_sha256(ctx, buf.data, buf.len, out);
 	capstan_buf_free(&buf);
 	return rc;
+}
+
+int capstan_audit_seal(capstan_ctx *ctx, int64_t id, const unsigned char hash[CAPSTAN_SHA256_LEN],
+	unsigned char seal[CAPSTAN_SHA256_LEN])
+{
+	unsigned char msg[sizeof(SEAL_LABEL) + 8 + CAPSTAN_SHA256_LEN];
+
+	if (!ctx->audit_key_set)
+		return capstan_error(ctx, CAPSTAN_EAUTH, "the audit log's seal needs the passphrase");
+	memcpy(msg, SEAL_LABEL, sizeof(SEAL_LABEL)); /* with its NUL */
+	for (int i = 0; i < 8; i++)
+		msg[sizeof(SEAL_LABEL) + i] = (unsigned char)((uint64_t)id >> (56 - 8 * i));
+	memcpy(msg + sizeof(SEAL_LABEL) + 8, hash, CAPSTAN_SHA256_LEN);
+	return capstan_hmac_sha256(ctx, ctx->audit_key, sizeof(ctx->audit_key), msg, sizeof(msg), seal);
 }
 
 /* The user's name, or "uid:N": looked up once per context, not per row (the
@@ -71,15 +100,22 @@ static const char *user_name(capstan_ctx *ctx, uid_t uid)
 	return ctx->user;
 }
 
-int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
-	const char *name, const char *serial, const char *detail)
+int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, const char *name,
+	const char *serial, const char *detail, const char *state)
 {
-	unsigned char prev[CAPSTAN_SHA256_LEN];
+	unsigned char prev[CAPSTAN_SHA256_LEN], seal[CAPSTAN_SHA256_LEN];
 	uid_t uid = getuid();
 	capstan_audit_entry e = { 0 };
 	int64_t last_id;
 	int rc;
 
+	/* Only a passphrase holder extends the log, and not one whose end
+	 * disagrees with its seal: that stays for an operator to look at. */
+	if (!ctx->audit_key_set)
+		return capstan_error(ctx, CAPSTAN_EAUTH, "changing the inventory needs the passphrase"
+			" (the audit log is sealed with a key derived from it)");
+	if (ctx->audit_broken)
+		return capstan_error(ctx, CAPSTAN_EDAMAGED, "%s", ctx->audit_broken);
 	if (!(e.user = (char *)user_name(ctx, uid)))
 		return capstan_error_oom(ctx);
 	/* Inside the change's BEGIN IMMEDIATE: no other writer can append meanwhile. */
@@ -93,92 +129,179 @@ int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 	e.name = (char *)name;
 	e.serial = (char *)serial;
 	e.detail = (char *)detail;
-	if ((rc = chain_hash(ctx, prev, &e, e.hash)) < 0)
+	e.state = (char *)state;
+	e.form = 2;
+	if ((rc = capstan_audit_chain_hash(ctx, prev, &e, e.hash)) < 0 ||
+	    (rc = capstan_audit_seal(ctx, e.id, e.hash, seal)) < 0)
 		return rc;
-	return capstan_store_audit_insert(ctx, &e);
+	return capstan_store_audit_insert(ctx, &e, seal);
 }
 
-/* Checks one row against the chain so far; says what is wrong with it. */
-static int verify_row(capstan_ctx *ctx, const capstan_audit_entry *e, int64_t expected_id,
-	const unsigned char prev[CAPSTAN_SHA256_LEN])
+int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
+	const char *name, const char *serial, const char *detail)
 {
-	unsigned char want[CAPSTAN_SHA256_LEN];
+	char *state = NULL;
 	int rc;
 
-	if (e->id < expected_id)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "audit row %lld is out of order", (long long)e->id);
-	if (e->id > expected_id)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "audit row %lld is missing (the log jumps to row %lld)",
-			(long long)expected_id, (long long)e->id);
-	if ((rc = chain_hash(ctx, prev, e, want)) < 0)
+	/* The states this change set (store_audit.c) go into its row. */
+	if ((rc = capstan_store_state_take(ctx, &state)) == 0)
+		rc = capstan_audit_append(ctx, op, env, name, serial, detail, state);
+	free(state);
+	return rc;
+}
+
+int capstan_audit_end_problem(capstan_ctx *ctx, char **why)
+{
+	capstan_store_audit_end end, last;
+	unsigned char seal[CAPSTAN_SHA256_LEN];
+	int has_end, has_certs, rc;
+	char msg[256];
+
+	*why = NULL;
+	if ((rc = capstan_store_audit_ends(ctx, &end, &has_end, &last, &has_certs)) < 0)
 		return rc;
-	if (memcmp(want, e->hash, CAPSTAN_SHA256_LEN) != 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"audit row %lld does not match its hash: it, or a row before it, was changed",
-			(long long)e->id);
+	msg[0] = 0;
+	if (!has_end && (last.id || has_certs))
+		snprintf(msg, sizeof(msg), "the audit log's sealed end is missing");
+	else if (has_end && !end.sealed)
+		snprintf(msg, sizeof(msg), "the audit log's end (row %lld) is not sealed", (long long)end.id);
+	else if (has_end && ((rc = capstan_audit_seal(ctx, end.id, end.hash, seal)) < 0))
+		return rc;
+	else if (has_end && !capstan_equal_ct(seal, end.seal, CAPSTAN_SHA256_LEN))
+		snprintf(msg, sizeof(msg), "the audit log's recorded end (row %lld) does not match its seal",
+			(long long)end.id);
+	else if (has_end && (end.id != last.id || memcmp(end.hash, last.hash, CAPSTAN_SHA256_LEN) != 0))
+		snprintf(msg, sizeof(msg), "the audit log ends at row %lld but its sealed end is row %lld",
+			(long long)last.id, (long long)end.id);
+	if (msg[0] && !(*why = capstan_aprintf("%s: rows were removed or changed behind capstan's back;"
+				" nothing is changed until the log is checked and resealed", msg)))
+		return capstan_error_oom(ctx);
 	return 0;
 }
 
-static int verify_head(capstan_ctx *ctx, int64_t last_id, const unsigned char last_hash[CAPSTAN_SHA256_LEN])
+static int derive_audit_key(capstan_ctx *ctx)
 {
-	unsigned char head_hash[CAPSTAN_SHA256_LEN];
-	int64_t head_id = 0;
-	int rc = capstan_store_audit_head(ctx, &head_id, head_hash);
+	int rc;
 
-	if (rc == CAPSTAN_ENOTFOUND && last_id == 0)
-		return 0; /* an empty log */
-	if (rc == CAPSTAN_ENOTFOUND)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "the audit log's recorded end is missing");
-	if (rc < 0)
+	if (!ctx->kek_set)
+		return capstan_error(ctx, CAPSTAN_EAUTH, "the inventory is not unlocked");
+	if ((rc = capstan_hkdf_sha256(ctx, ctx->audit_key, sizeof(ctx->audit_key), ctx->kek,
+		     sizeof(ctx->kek), AUDIT_KEY_INFO)) < 0)
 		return rc;
-	if (head_id != last_id)
-		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"the audit log ends at row %lld but its recorded end is row %lld: rows were deleted",
-			(long long)last_id, (long long)head_id);
-	if (memcmp(head_hash, last_hash, CAPSTAN_SHA256_LEN) != 0)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "audit row %lld does not match the recorded end",
-			(long long)last_id);
+	ctx->audit_key_set = 1;
 	return 0;
 }
 
-int capstan_audit_verify(int64_t *bad_id, int64_t *rows, capstan_ctx *ctx)
+int capstan_audit_log_sealed(capstan_ctx *ctx)
 {
-	capstan_audit_iter *it = NULL;
-	capstan_audit_entry *e = NULL;
-	unsigned char prev[CAPSTAN_SHA256_LEN] = { 0 };
-	int64_t expected = 1;
-	int rc;
+	capstan_buf wrap = CAPSTAN_BUF_INIT;
+	int rc = capstan_store_meta_get(ctx, "keyring.wrap", &wrap);
 
-	*bad_id = 0;
-	*rows = 0;
-	if ((rc = capstan_audit_iter_new(&it, ctx)) < 0)
-		return rc;
-	while ((rc = capstan_audit_iter_next(&e, it)) == 0) {
-		rc = verify_row(ctx, e, expected, prev);
-		if (rc < 0) {
-			*bad_id = e->id < expected ? e->id : expected;
-			capstan_audit_entry_free(e);
-			break;
-		}
-		memcpy(prev, e->hash, CAPSTAN_SHA256_LEN);
-		expected = e->id + 1;
-		(*rows)++;
-		capstan_audit_entry_free(e);
-	}
-	capstan_audit_iter_free(it);
-	if (rc != CAPSTAN_ITEROVER)
-		return rc;
-	return verify_head(ctx, expected - 1, prev);
+	capstan_buf_free(&wrap);
+	return rc == CAPSTAN_ENOTFOUND ? 0 : rc < 0 ? rc : 1;
 }
 
 int capstan_audit_unlocked(capstan_ctx *ctx)
 {
-	(void)ctx;
+	char *why = NULL;
+	int rc;
+
+	free(ctx->audit_broken);
+	ctx->audit_broken = NULL;
+	if ((rc = derive_audit_key(ctx)) < 0 || (rc = capstan_audit_log_sealed(ctx)) <= 0)
+		return rc; /* a first-version keyring (a read-only copy): no seal yet */
+	/* Not a refusal here: reading, exports and checks go on; only
+	 * extending the log (every change) is refused (capstan_audit_append). */
+	if ((rc = capstan_audit_end_problem(ctx, &why)) == 0)
+		ctx->audit_broken = why;
+	return rc;
+}
+
+#define ADOPT_CHUNK 1000
+
+typedef struct {
+	capstan_ctx *ctx;
+	capstan_buf lines;
+	int64_t done, total, in_chunk;
+	const char *note;
+} adoption;
+
+static int adopt_flush(adoption *a)
+{
+	char detail[256];
+	int rc;
+
+	if (!a->in_chunk)
+		return 0;
+	snprintf(detail, sizeof(detail), "certificates %lld-%lld of %lld as they stood when the log was first sealed%s",
+		(long long)(a->done - a->in_chunk + 1), (long long)a->done, (long long)a->total, a->note);
+	a->lines.data[a->lines.len - 1] = '\0'; /* the last newline */
+	rc = capstan_audit_append(a->ctx, "adopt", NULL, NULL, NULL, detail, (const char *)a->lines.data);
+	a->lines.len = 0;
+	a->in_chunk = 0;
+	return rc;
+}
+
+static int adopt_one(int64_t id, const char *serial, const char *status, const char *reason,
+	const char *fingerprint, void *payload)
+{
+	adoption *a = payload;
+	capstan_buf *b = &a->lines;
+	int rc;
+
+	(void)id;
+	if ((rc = capstan_buf_append(a->ctx, b, serial, strlen(serial))) < 0 ||
+	    (rc = capstan_buf_append(a->ctx, b, " ", 1)) < 0 ||
+	    (rc = capstan_buf_append(a->ctx, b, status, strlen(status))) < 0 ||
+	    (reason && strcmp(status, "revoked") == 0 &&
+		((rc = capstan_buf_append(a->ctx, b, ":", 1)) < 0 ||
+		 (rc = capstan_buf_append(a->ctx, b, reason, strlen(reason))) < 0)) ||
+	    (rc = capstan_buf_append(a->ctx, b, " ", 1)) < 0 ||
+	    (rc = capstan_buf_append(a->ctx, b, fingerprint, strlen(fingerprint))) < 0 ||
+	    (rc = capstan_buf_append(a->ctx, b, "\n", 1)) < 0)
+		return rc;
+	a->done++;
+	return ++a->in_chunk == ADOPT_CHUNK ? adopt_flush(a) : 0;
+}
+
+static int count_one(int64_t id, const char *serial, const char *status, const char *reason,
+	const char *fingerprint, void *payload)
+{
+	(void)id, (void)serial, (void)status, (void)reason, (void)fingerprint;
+	((adoption *)payload)->total++;
 	return 0;
 }
 
+/*
+ * Inside the keyring's upgrade: the rows so far are of the first form and
+ * their end was never sealed. Every certificate's state goes into rows of
+ * the second form (ADOPT_CHUNK a row), so check can replay against them,
+ * and the end is sealed. A recorded end that already disagreed with the
+ * last row is said in those rows, not silently made right.
+ */
 int capstan_audit_keyring_upgraded(capstan_ctx *ctx)
 {
-	(void)ctx;
-	return 0;
+	adoption a = { .ctx = ctx, .note = "" };
+	capstan_store_audit_end end, last;
+	int has_end, has_certs, rc;
+
+	if ((rc = derive_audit_key(ctx)) < 0 ||
+	    (rc = capstan_store_audit_ends(ctx, &end, &has_end, &last, &has_certs)) < 0)
+		return rc;
+	if ((has_end && (end.id != last.id || memcmp(end.hash, last.hash, CAPSTAN_SHA256_LEN) != 0)) ||
+	    (!has_end && last.id))
+		a.note = "; the log's recorded end did not match its last row before";
+	if ((rc = capstan_store_cert_states(ctx, count_one, &a)) < 0 ||
+	    (rc = capstan_store_cert_states(ctx, adopt_one, &a)) < 0 ||
+	    (rc = adopt_flush(&a)) < 0)
+		goto done;
+	if (a.total == 0) { /* nothing appended: seal the end as it is */
+		last.sealed = 1;
+		rc = capstan_audit_seal(ctx, last.id, last.hash, last.seal);
+		if (rc == 0)
+			rc = capstan_store_audit_end_set(ctx, &last);
+	}
+done:
+	capstan_buf_free(&a.lines);
+	return rc;
 }

@@ -12,6 +12,13 @@
 int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 	const char *name, const char *serial, const char *detail);
 
+/* Replays the log against the certificates (audit_replay.c): fn gets one
+ * line for each certificate whose state differs from the log's last record
+ * of it, is in no row, or is named by the log and gone. A negative return
+ * from fn stops the replay. */
+typedef int (*capstan_audit_finding_fn)(const char *message, void *payload);
+int capstan_audit_replay(capstan_ctx *ctx, capstan_audit_finding_fn fn, void *payload);
+
 /* The keyring calls these (home.c). capstan_audit_unlocked: once the
  * context holds the data key, at the end of every successful unlock; it
  * prepares the audit seal and checks the log's end against it.

@@ -264,7 +264,8 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 		.issuer = is_root ? NULL : spec->root, .issuer_key = is_root ? spec->key : spec->root_key,
 		.lifetime = spec->lifetime,
 	};
-	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0)
+	if ((rc = capstan_ca_mint(ctx, &m, out)) < 0 ||
+	    (spec->supersedes && (rc = capstan_store_cert_supersede(ctx, spec->supersedes, (*out)->id)) < 0))
 		return rc;
 	snprintf(detail, sizeof(detail), "%s CA created", is_root ? "root" : "intermediate");
 	return capstan_audit_record(ctx, op, spec->env_name, (*out)->name, (*out)->serial, detail);

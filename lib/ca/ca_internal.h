@@ -96,9 +96,11 @@ typedef struct {
 	time_t now;
 	const capstan_cert *root;      /* intermediates: the issuing root */
 	const capstan_key *root_key;
+	int64_t supersedes;            /* the CA certificate this one replaces (0: none) */
 } capstan_ca_spec;
 
-/* Inside a transaction: mints the CA certificate and writes its audit row (op). */
+/* Inside a transaction: mints the CA certificate, supersedes the one it
+ * replaces, and writes the audit row (op) that records both. */
 int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char *op, capstan_cert **out);
 
 /* Opens the private key the inventory holds for cert (needs an unlocked home). */

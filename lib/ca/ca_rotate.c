@@ -87,8 +87,8 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 		spec.key = r->root_key;
 		spec.sealed_key = &r->root_sealed;
 		spec.lifetime = r->root_lifetime;
-		if ((rc = capstan_ca_mint_ca(ctx, &spec, "rotate-root", root)) < 0 ||
-		    (old_root && (rc = capstan_store_cert_supersede(ctx, old_root, (*root)->id)) < 0))
+		spec.supersedes = old_root;
+		if ((rc = capstan_ca_mint_ca(ctx, &spec, "rotate-root", root)) < 0)
 			return rc;
 	}
 	spec.kind = CAPSTAN_KIND_INTERMEDIATE;
@@ -98,9 +98,8 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 	spec.lifetime = r->ca_lifetime;
 	spec.root = o->root ? *root : r->old_root;
 	spec.root_key = r->root_key;
-	if ((rc = capstan_ca_mint_ca(ctx, &spec, o->root ? "rotate-root" : "rotate-intermediate", inter)) < 0)
-		return rc;
-	return old_inter ? capstan_store_cert_supersede(ctx, old_inter, (*inter)->id) : 0;
+	spec.supersedes = old_inter;
+	return capstan_ca_mint_ca(ctx, &spec, o->root ? "rotate-root" : "rotate-intermediate", inter);
 }
 
 int capstan_ca_rotate(capstan_cert **root_out, capstan_cert **inter_out, capstan_ctx *ctx,

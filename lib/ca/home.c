@@ -10,6 +10,7 @@
 
 #include <capstan/home.h>
 
+#include "audit.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -59,6 +60,8 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	if (!ctx->worker)
 		capstan_ossl_free(ctx);
 	capstan_wipe(ctx->kek, sizeof(ctx->kek));
+	capstan_wipe(ctx->audit_key, sizeof(ctx->audit_key));
+	free(ctx->audit_broken);
 	for (size_t i = 0; i < ctx->warning_count; i++)
 		free(ctx->warnings[i]);
 	free(ctx->home);
@@ -351,9 +354,9 @@ int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *pass)
 	/* A keyring that cannot be read is not a missing one: never made afresh over damage. */
 	if ((rc = capstan_store_meta_get(ctx, "keyring.salt", &salt)) == CAPSTAN_ENOTFOUND &&
 	    (rc = keyring_create(ctx, pass)) <= 0)
-		return rc;
+		return rc < 0 ? rc : capstan_audit_unlocked(ctx);
 	capstan_buf_free(&salt);
-	if (rc < 0)
+	if (rc < 0 || (rc = keyring_verify(ctx, pass)) < 0)
 		return rc;
-	return keyring_verify(ctx, pass);
+	return capstan_audit_unlocked(ctx);
 }

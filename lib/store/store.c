@@ -161,6 +161,12 @@ static const char *const migrations[] = {
 	"  cert TEXT NOT NULL,"
 	"  service TEXT NOT NULL,"
 	"  PRIMARY KEY (env_id, cert, service)) WITHOUT ROWID;",
+	/* 9 -> 10: the audit chain's second form. v says how a row's hash is
+	 * made (1: the first form; 2: state included); state holds the
+	 * certificates the change set, one "SERIAL STATUS FINGERPRINT" line
+	 * each, so check can replay the log against certs (audit.c). */
+	"ALTER TABLE audit ADD COLUMN v INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE audit ADD COLUMN state TEXT;",
 };
 
 /* The version whose step added certs.spki_sha256. */

@@ -200,13 +200,41 @@ int capstan_store_last_revocation(capstan_ctx *ctx, int64_t env_id, int64_t *at)
 typedef int (*capstan_store_count_fn)(const char *env, const char *status, int64_t count, void *payload);
 int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_count_fn fn, void *payload);
 
-/* Inserts the row with its id and hash (both set by the caller), and records it
- * as the chain's head. */
-int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entry);
+/* The audit log's recorded end: its last row's id and hash, and the seal
+ * over them (audit.c) when there is one. */
+typedef struct {
+	int64_t id;
+	unsigned char hash[CAPSTAN_SHA256_LEN];
+	unsigned char seal[CAPSTAN_SHA256_LEN];
+	int sealed;
+} capstan_store_audit_end;
+
+/* Inserts the row with its id, hash, form and state (set by the caller), and
+ * records it as the log's end with seal (NULL: none). */
+int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entry,
+	const unsigned char seal[CAPSTAN_SHA256_LEN]);
+/* Records end as the log's end without adding a row (sealing a log as it is). */
+int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end *end);
 /* The last row's id and hash; id 0 and a zero hash for an empty log. */
 int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN]);
-/* The head the inventory recorded: CAPSTAN_ENOTFOUND before the first row. */
-int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN]);
+/* The end the inventory recorded: CAPSTAN_ENOTFOUND before the first row. */
+int capstan_store_audit_head(capstan_ctx *ctx, capstan_store_audit_end *end);
+/* In one read, so a writer in between cannot make them disagree: the recorded
+ * end (*has_end 0: none), the last row (id 0: none), and whether any
+ * certificate is recorded. */
+int capstan_store_audit_ends(capstan_ctx *ctx, capstan_store_audit_end *end, int *has_end,
+	capstan_store_audit_end *last, int *has_certs);
+/* Row id's hash; CAPSTAN_ENOTFOUND when there is no such row. */
+int capstan_store_audit_row_hash(capstan_ctx *ctx, int64_t id, unsigned char hash[CAPSTAN_SHA256_LEN]);
+
+/* The certificate states the open transaction set since the last call, one
+ * "SERIAL STATUS FINGERPRINT" line each (STATUS: valid, superseded,
+ * revoked:REASON), or NULL when none: *out is the caller's (free()). */
+int capstan_store_state_take(capstan_ctx *ctx, char **out);
+/* Each certificate's current state, in id order. */
+typedef int (*capstan_store_state_fn)(int64_t id, const char *serial, const char *status, const char *reason,
+	const char *fingerprint, void *payload);
+int capstan_store_cert_states(capstan_ctx *ctx, capstan_store_state_fn fn, void *payload);
 
 /* capstan check (store_check.c). fn gets a one-line description of each fault. */
 typedef int (*capstan_store_problem_fn)(const char *problem, void *payload);

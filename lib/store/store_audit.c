@@ -1,22 +1,54 @@
-/* Rows of the audit table. */
+/* Rows of the audit table, the log's recorded end, and the certificate
+ * states a transaction sets until its audit row takes them. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_internal.h"
 
-#define AUDIT_HEAD_KEY "audit.head"
+#define AUDIT_END_KEY "audit.head"
+#define END_LEN (8 + CAPSTAN_SHA256_LEN)
 
-int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e)
+/* Big-endian id, hash, then the seal when there is one. */
+static int end_write(capstan_ctx *ctx, const capstan_store_audit_end *end)
 {
-	unsigned char head[8 + CAPSTAN_SHA256_LEN];
+	unsigned char v[END_LEN + CAPSTAN_SHA256_LEN];
+
+	for (int i = 0; i < 8; i++)
+		v[i] = (unsigned char)((uint64_t)end->id >> (56 - 8 * i));
+	memcpy(v + 8, end->hash, CAPSTAN_SHA256_LEN);
+	if (end->sealed)
+		memcpy(v + END_LEN, end->seal, CAPSTAN_SHA256_LEN);
+	return capstan_store_meta_set(ctx, AUDIT_END_KEY, v, end->sealed ? sizeof(v) : END_LEN);
+}
+
+static int end_read(capstan_ctx *ctx, const unsigned char *v, size_t len, capstan_store_audit_end *end)
+{
+	uint64_t id = 0;
+
+	memset(end, 0, sizeof(*end));
+	if (len != END_LEN && len != END_LEN + CAPSTAN_SHA256_LEN)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the audit log's recorded end is corrupt");
+	for (int i = 0; i < 8; i++)
+		id = (id << 8) | v[i];
+	end->id = (int64_t)id;
+	memcpy(end->hash, v + 8, CAPSTAN_SHA256_LEN);
+	if ((end->sealed = len > END_LEN))
+		memcpy(end->seal, v + END_LEN, CAPSTAN_SHA256_LEN);
+	return 0;
+}
+
+int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
+	const unsigned char seal[CAPSTAN_SHA256_LEN])
+{
+	capstan_store_audit_end end = { .id = e->id, .sealed = seal != NULL };
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
 	if (!ctx->store || !ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "an audit row must be written inside its change's transaction");
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO audit (id, at, uid, user, op, env, name, serial, detail, hash)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")) < 0)
+		     "INSERT INTO audit (id, at, uid, user, op, env, name, serial, detail, hash, v, state)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, e->id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)e->at);
@@ -28,17 +60,27 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e)
 	capstan_store_bind_text(stmt, 8, e->serial);
 	capstan_store_bind_text(stmt, 9, e->detail);
 	sqlite3_bind_blob(stmt, 10, e->hash, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 11, e->form);
+	capstan_store_bind_text(stmt, 12, e->state);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot write the audit row");
 	capstan_store_finish(ctx, stmt);
 	if (rc < 0)
 		return rc;
-	/* The head: without it, deleting the newest rows would leave a chain
-	 * that is intact, only shorter. Big-endian id, then the hash. */
-	for (int i = 0; i < 8; i++)
-		head[i] = (unsigned char)((uint64_t)e->id >> (56 - 8 * i));
-	memcpy(head + 8, e->hash, CAPSTAN_SHA256_LEN);
-	return capstan_store_meta_set(ctx, AUDIT_HEAD_KEY, head, sizeof(head));
+	/* The end: without it, deleting the newest rows would leave a chain
+	 * that is intact, only shorter; without its seal, one that anyone with
+	 * the database could rewrite. */
+	memcpy(end.hash, e->hash, CAPSTAN_SHA256_LEN);
+	if (seal)
+		memcpy(end.seal, seal, CAPSTAN_SHA256_LEN);
+	return end_write(ctx, &end);
+}
+
+int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end *end)
+{
+	if (!ctx->store || !ctx->store->in_tx)
+		return capstan_error(ctx, CAPSTAN_ERROR, "the audit log's end must be set inside a transaction");
+	return end_write(ctx, end);
 }
 
 static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
@@ -69,21 +111,108 @@ int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[C
 	return read_id_hash(ctx, stmt, id, hash);
 }
 
-int capstan_store_audit_head(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
+int capstan_store_audit_row_hash(capstan_ctx *ctx, int64_t id, unsigned char hash[CAPSTAN_SHA256_LEN])
 {
-	capstan_buf head = CAPSTAN_BUF_INIT;
-	int rc = capstan_store_meta_get(ctx, AUDIT_HEAD_KEY, &head);
+	sqlite3_stmt *stmt = NULL;
+	int64_t found;
+	int rc;
 
-	if (rc == 0 && head.len != 8 + CAPSTAN_SHA256_LEN)
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the audit head is corrupt");
-	if (rc == 0) {
-		uint64_t v = 0;
-		for (int i = 0; i < 8; i++)
-			v = (v << 8) | head.data[i];
-		*id = (int64_t)v;
-		memcpy(hash, head.data + 8, CAPSTAN_SHA256_LEN);
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT id, hash FROM audit WHERE id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	if ((rc = read_id_hash(ctx, stmt, &found, hash)) < 0)
+		return rc;
+	return found == id && id ? 0 : CAPSTAN_ENOTFOUND;
+}
+
+int capstan_store_audit_head(capstan_ctx *ctx, capstan_store_audit_end *end)
+{
+	capstan_buf v = CAPSTAN_BUF_INIT;
+	int rc = capstan_store_meta_get(ctx, AUDIT_END_KEY, &v);
+
+	if (rc == 0)
+		rc = end_read(ctx, v.data, v.len, end);
+	capstan_buf_free(&v);
+	return rc;
+}
+
+int capstan_store_audit_ends(capstan_ctx *ctx, capstan_store_audit_end *end, int *has_end,
+	capstan_store_audit_end *last, int *has_certs)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	memset(last, 0, sizeof(*last));
+	*has_end = *has_certs = 0;
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT (SELECT value FROM meta WHERE key = '" AUDIT_END_KEY "'), a.id, a.hash,"
+		     " EXISTS (SELECT 1 FROM certs)"
+		     " FROM (SELECT 1) LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) a")) < 0)
+		return rc;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		rc = capstan_store_error(ctx, "cannot read the audit log's end");
+	} else {
+		if ((*has_end = sqlite3_column_type(stmt, 0) != SQLITE_NULL))
+			rc = end_read(ctx, sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0), end);
+		last->id = sqlite3_column_int64(stmt, 1);
+		if (sqlite3_column_bytes(stmt, 2) == CAPSTAN_SHA256_LEN)
+			memcpy(last->hash, sqlite3_column_blob(stmt, 2), CAPSTAN_SHA256_LEN);
+		*has_certs = sqlite3_column_int(stmt, 3);
 	}
-	capstan_buf_free(&head);
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_state_note(capstan_ctx *ctx, const char *serial, const char *status, const char *reason,
+	const char *fingerprint)
+{
+	capstan_buf *b = &ctx->store->state;
+	int rc;
+
+	if (!serial || !fingerprint)
+		return capstan_error(ctx, CAPSTAN_ERROR, "a certificate row without serial or fingerprint");
+	if ((rc = capstan_buf_append(ctx, b, serial, strlen(serial))) < 0 ||
+	    (rc = capstan_buf_append(ctx, b, " ", 1)) < 0 ||
+	    (rc = capstan_buf_append(ctx, b, status, strlen(status))) < 0 ||
+	    (reason && ((rc = capstan_buf_append(ctx, b, ":", 1)) < 0 ||
+			(rc = capstan_buf_append(ctx, b, reason, strlen(reason))) < 0)) ||
+	    (rc = capstan_buf_append(ctx, b, " ", 1)) < 0 ||
+	    (rc = capstan_buf_append(ctx, b, fingerprint, strlen(fingerprint))) < 0)
+		return rc;
+	return capstan_buf_append(ctx, b, "\n", 1);
+}
+
+int capstan_store_state_take(capstan_ctx *ctx, char **out)
+{
+	capstan_buf *b = &ctx->store->state;
+
+	*out = NULL;
+	if (!b->len)
+		return 0;
+	/* without the last newline */
+	if (!(*out = strndup((const char *)b->data, b->len - 1)))
+		return capstan_error_oom(ctx);
+	b->len = 0;
+	ctx->store->state_mark = 0;
+	return 0;
+}
+
+int capstan_store_cert_states(capstan_ctx *ctx, capstan_store_state_fn fn, void *payload)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, step;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT id, serial, status, revoke_reason, fingerprint FROM certs ORDER BY id")) < 0)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW &&
+	       (rc = fn(sqlite3_column_int64(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
+			(const char *)sqlite3_column_text(stmt, 2), (const char *)sqlite3_column_text(stmt, 3),
+			(const char *)sqlite3_column_text(stmt, 4), payload)) == 0)
+		;
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot read the certificates");
+	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
@@ -102,7 +231,7 @@ int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx)
 	if (!(it = calloc(1, sizeof(*it))))
 		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_prepare(ctx, &it->stmt,
-		     "SELECT id, at, uid, user, op, env, name, serial, detail, hash FROM audit ORDER BY id")) < 0) {
+		     "SELECT id, at, uid, user, op, env, name, serial, detail, hash, v, state FROM audit ORDER BY id")) < 0) {
 		free(it);
 		return rc;
 	}
@@ -113,8 +242,9 @@ int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx)
 
 int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *it)
 {
+	sqlite3_stmt *s = it->stmt;
 	capstan_audit_entry *e;
-	int step = sqlite3_step(it->stmt);
+	int step = sqlite3_step(s);
 
 	if (step == SQLITE_DONE)
 		return CAPSTAN_ITEROVER;
@@ -122,18 +252,20 @@ int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *it)
 		return capstan_store_error(it->ctx, "cannot read the audit log");
 	if (!(e = calloc(1, sizeof(*e))))
 		return capstan_error_oom(it->ctx);
-	e->id = sqlite3_column_int64(it->stmt, 0);
-	e->at = (time_t)sqlite3_column_int64(it->stmt, 1);
-	e->uid = (unsigned)sqlite3_column_int64(it->stmt, 2);
-	e->user = capstan_store_column_strdup(it->stmt, 3);
-	e->op = capstan_store_column_strdup(it->stmt, 4);
-	e->env = capstan_store_column_strdup(it->stmt, 5);
-	e->name = capstan_store_column_strdup(it->stmt, 6);
-	e->serial = capstan_store_column_strdup(it->stmt, 7);
-	e->detail = capstan_store_column_strdup(it->stmt, 8);
-	if (sqlite3_column_bytes(it->stmt, 9) == CAPSTAN_SHA256_LEN)
-		memcpy(e->hash, sqlite3_column_blob(it->stmt, 9), CAPSTAN_SHA256_LEN);
-	if (!e->user || !e->op) {
+	e->id = sqlite3_column_int64(s, 0);
+	e->at = (time_t)sqlite3_column_int64(s, 1);
+	e->uid = (unsigned)sqlite3_column_int64(s, 2);
+	e->user = capstan_store_column_strdup(s, 3);
+	e->op = capstan_store_column_strdup(s, 4);
+	e->env = capstan_store_column_strdup(s, 5);
+	e->name = capstan_store_column_strdup(s, 6);
+	e->serial = capstan_store_column_strdup(s, 7);
+	e->detail = capstan_store_column_strdup(s, 8);
+	if (sqlite3_column_bytes(s, 9) == CAPSTAN_SHA256_LEN)
+		memcpy(e->hash, sqlite3_column_blob(s, 9), CAPSTAN_SHA256_LEN);
+	e->form = sqlite3_column_int(s, 10);
+	e->state = capstan_store_column_strdup(s, 11);
+	if (!e->user || !e->op || (sqlite3_column_type(s, 11) != SQLITE_NULL && !e->state)) {
 		capstan_audit_entry_free(e);
 		return capstan_error_oom(it->ctx);
 	}

@@ -295,8 +295,10 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 	capstan_store_bind_text(stmt, 17, cert->fingerprint_sha256);
 	sqlite3_bind_blob(stmt, 18, cert->der, (int)cert->der_len, SQLITE_STATIC);
 	sqlite3_bind_blob(stmt, 19, spki, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
-	if ((rc = step_done(ctx, stmt, "cannot record the certificate")) == 0)
+	if ((rc = step_done(ctx, stmt, "cannot record the certificate")) == 0) {
 		cert->id = sqlite3_last_insert_rowid(ctx->store->db);
+		rc = capstan_store_state_note(ctx, cert->serial, "valid", NULL, cert->fingerprint_sha256);
+	}
 	free(joined);
 	return rc;
 }
@@ -508,15 +510,22 @@ int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *s
 int capstan_store_cert_supersede(capstan_ctx *ctx, int64_t id, int64_t by_id)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc;
+	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "UPDATE certs SET status = 'superseded', superseded_by = ?2"
-		     " WHERE id = ?1 AND status = 'valid'")) < 0)
+		     " WHERE id = ?1 AND status = 'valid' RETURNING serial, fingerprint")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, id);
 	sqlite3_bind_int64(stmt, 2, by_id);
-	return step_done(ctx, stmt, "cannot mark a certificate superseded");
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW)
+		rc = capstan_store_state_note(ctx, (const char *)sqlite3_column_text(stmt, 0), "superseded", NULL,
+			(const char *)sqlite3_column_text(stmt, 1));
+	else if (step != SQLITE_DONE)
+		rc = capstan_store_error(ctx, "cannot mark a certificate superseded");
+	capstan_store_finish(ctx, stmt);
+	return rc;
 }
 
 /* The list query. */

@@ -103,6 +103,7 @@ void capstan_store_close(capstan_store *st)
 	for (size_t i = 0; i < st->cached; i++)
 		sqlite3_finalize(st->cache[i].stmt);
 	sqlite3_close_v2(st->db);
+	capstan_buf_free(&st->state);
 	free(st->path);
 	free(st);
 }
@@ -118,12 +119,22 @@ int capstan_store_begin(capstan_ctx *ctx)
 	if ((rc = capstan_store_exec(ctx, "BEGIN IMMEDIATE", "cannot begin a transaction")) < 0)
 		return rc;
 	ctx->store->in_tx = 1;
+	ctx->store->state.len = 0;
 	return 0;
 }
 
 int capstan_store_commit(capstan_ctx *ctx)
 {
-	int rc = capstan_store_exec(ctx, "COMMIT", "cannot commit");
+	int rc;
+
+	/* Every change of a certificate's state is in some audit row: check
+	 * replays the log against certs, and a change it cannot find there
+	 * would look like tampering. */
+	if (ctx->store->state.len) {
+		capstan_store_rollback(ctx);
+		return capstan_error(ctx, CAPSTAN_ERROR, "a certificate changed without an audit row (not committed)");
+	}
+	rc = capstan_store_exec(ctx, "COMMIT", "cannot commit");
 
 	if (rc < 0) {
 		capstan_store_rollback(ctx);
@@ -140,6 +151,7 @@ void capstan_store_rollback(capstan_ctx *ctx)
 	/* A failed COMMIT may already have ended the transaction: ignore the result. */
 	sqlite3_exec(ctx->store->db, "ROLLBACK", NULL, NULL, NULL);
 	ctx->store->in_tx = 0;
+	ctx->store->state.len = 0;
 }
 
 /* A statement run once per item of a batch: prepared once, not per call. */
@@ -158,6 +170,7 @@ static int exec_cached(capstan_ctx *ctx, const char *sql, const char *what)
 
 int capstan_store_savepoint(capstan_ctx *ctx)
 {
+	ctx->store->state_mark = ctx->store->state.len;
 	return exec_cached(ctx, "SAVEPOINT item", "cannot start a savepoint");
 }
 
@@ -177,6 +190,7 @@ int capstan_store_hold_dirty(capstan_ctx *ctx, int hold)
 void capstan_store_undo(capstan_ctx *ctx)
 {
 	sqlite3_exec(ctx->store->db, "ROLLBACK TO item; RELEASE item", NULL, NULL, NULL);
+	ctx->store->state.len = ctx->store->state_mark;
 }
 
 int capstan_store_end(capstan_ctx *ctx, int rc)

@@ -16,6 +16,10 @@ struct capstan_store {
 	int in_tx;
 	struct { sqlite3_stmt *stmt; int in_use; } cache[STMT_CACHE_SLOTS];
 	size_t cached;
+	/* The certificate states this transaction set and no audit row has taken
+	 * yet (store_audit.c); state_mark: their length at the item savepoint. */
+	capstan_buf state;
+	size_t state_mark;
 };
 
 /* Every query that builds a capstan_cert selects these columns, in this order. */
@@ -31,6 +35,10 @@ extern const char *const capstan_store_kind_names[];
 int capstan_store_cert_from_row(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out);
 /* Steps stmt (CERT_COLUMNS) to the end, collecting every row; finalizes it. */
 int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert ***out, size_t *count);
+
+/* Notes a certificate state the open transaction sets, for its audit row. */
+int capstan_store_state_note(capstan_ctx *ctx, const char *serial, const char *status, const char *reason,
+	const char *fingerprint);
 
 /* Records sqlite's message for the store's database and returns CAPSTAN_ERROR. */
 int capstan_store_error(capstan_ctx *ctx, const char *what);

@@ -122,19 +122,23 @@ int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t wi
 int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc;
+	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "UPDATE certs SET status = 'revoked', revoked_at = ?2, revoke_reason = ?3"
-		     " WHERE id = ?1 AND status != 'revoked'")) < 0)
+		     " WHERE id = ?1 AND status != 'revoked' RETURNING serial, fingerprint")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)at);
 	capstan_store_bind_text(stmt, 3, reason);
-	if (sqlite3_step(stmt) != SQLITE_DONE)
-		rc = capstan_store_error(ctx, "cannot revoke");
-	else if (sqlite3_changes(ctx->store->db) != 1)
+	step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW)
+		rc = capstan_store_state_note(ctx, (const char *)sqlite3_column_text(stmt, 0), "revoked", reason,
+			(const char *)sqlite3_column_text(stmt, 1));
+	else if (step == SQLITE_DONE)
 		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the certificate is already revoked");
+	else
+		rc = capstan_store_error(ctx, "cannot revoke");
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }

@@ -12,16 +12,16 @@ done
 cap issue --env dev --profile client --cn expiring --days 2 >/dev/null
 "$CAPSTAN" export expiring --format chain --out "$T/expiring.chain"
 
-check "revoke with a reason" "$CAPSTAN" revoke bad.internal --reason keyCompromise
+check "revoke with a reason" cap revoke bad.internal --reason keyCompromise
 like "it says what it did" "$(cat "$T/out")" "revoked 'bad.internal' in dev \(serial [0-9a-f]{32}\): keyCompromise"
 cap renew old.internal >/dev/null
-check "a superseded certificate can be revoked" "$CAPSTAN" revoke "$(openssl x509 -in "$T/old.chain" -noout -serial | cut -d= -f2)" --reason superseded
-check "an expired certificate can be revoked" faketime -f +3d "$CAPSTAN" revoke expiring --reason cessationOfOperation
-refuses "revoking twice" 1 "'bad.internal' \(serial [0-9a-f]+\) is already revoked" "$CAPSTAN" revoke bad.internal
+check "a superseded certificate can be revoked" cap revoke "$(openssl x509 -in "$T/old.chain" -noout -serial | cut -d= -f2)" --reason superseded
+check "an expired certificate can be revoked" faketime -f +3d "$CAPSTAN" --passphrase-file "$PASS" revoke expiring --reason cessationOfOperation
+refuses "revoking twice" 1 "'bad.internal' \(serial [0-9a-f]+\) is already revoked" cap revoke bad.internal
 refuses "an unknown reason" 2 "invalid --reason 'stolen': expected one of unspecified, keyCompromise" \
-	"$CAPSTAN" revoke good.internal --reason stolen
+	cap revoke good.internal --reason stolen
 refuses "a CA is not revoked by name" 1 "'root-ca' is a CA certificate: rotate the CA instead" \
-	"$CAPSTAN" revoke root-ca --env dev
+	cap revoke root-ca --env dev
 is "list --status revoked" "$("$CAPSTAN" --json list --status revoked | jq -r '[.[].name] | sort | join(",")')" \
 	"bad.internal,expiring,old.internal"
 is "the reason is recorded" "$("$CAPSTAN" --json list --status revoked | jq -r '.[] | select(.name == "bad.internal") | .revoke_reason')" keyCompromise
@@ -73,7 +73,7 @@ is "--json verify" "$("$CAPSTAN" --json verify "$T/good.chain" --env dev | jq -r
 # After an intermediate rotation, the old intermediate keeps its own CRL.
 cap rotate --env dev --intermediate >/dev/null
 cap issue --env dev --profile server --cn new.internal >/dev/null
-"$CAPSTAN" revoke new.internal >/dev/null
+cap revoke new.internal >/dev/null
 check "crl after the rotation" cap crl --env dev --out "$T/crl3.pem"
 is "two CRLs" "$(grep -c 'BEGIN X509 CRL' "$T/crl3.pem")" 2
 like "the current intermediate's first" "$(openssl crl -in "$T/crl3.pem" -noout -issuer)" "dev Intermediate CA 2"
@@ -96,7 +96,7 @@ like "lists nothing" "$(openssl crl -in "$T/empty.pem" -noout -text)" "No Revoke
 for k in rsa-2048 ed25519; do
 	cap init --env "$k" --key "$k" >/dev/null
 	cap issue --env "$k" --profile server --cn "gone.$k" >/dev/null
-	"$CAPSTAN" revoke "gone.$k" --env "$k" --reason affiliationChanged >/dev/null
+	cap revoke "gone.$k" --env "$k" --reason affiliationChanged >/dev/null
 	cap crl --env "$k" --out "$T/$k.crl"
 	"$CAPSTAN" show "$(intermediate_of "$k")" --env "$k" --pem >"$T/$k.ca"
 	check "a $k CA's CRL verifies (openssl)" openssl crl -in "$T/$k.crl" -noout -CAfile "$T/$k.ca"

@@ -42,7 +42,7 @@ is "every row got the digest a new row gets" "$(sqlite3 "$T/v4/capstan.db" "SELE
 is "which is openssl's SHA-256 of the SubjectPublicKeyInfo" \
 	"$(sqlite3 "$T/v4/capstan.db" "SELECT lower(hex(spki_sha256)) FROM certs WHERE serial = '$s1'")" \
 	"$(openssl x509 -in "$T/$s1.chain" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
-check "keyCompromise there" "$CAPSTAN" --home "$T/v4" revoke spark-1 --reason keyCompromise
+check "keyCompromise there" cap --home "$T/v4" revoke spark-1 --reason keyCompromise
 like "revokes the whole line" "$(cat "$T/out")" "^revoked 3 certificates that carry the key of spark-1"
 rm -rf "$T/v4"
 
@@ -52,7 +52,7 @@ cat "$trust" "$T/crl0.pem" >"$T/trust+crl0.pem"
 check "before: openssl -crl_check accepts the first certificate of the line" \
 	openssl verify -crl_check -CAfile "$T/trust+crl0.pem" -untrusted "$T/$s1.chain" "$T/$s1.chain"
 
-check "revoke the newest with keyCompromise" "$CAPSTAN" revoke spark-1 --reason keyCompromise
+check "revoke the newest with keyCompromise" cap revoke spark-1 --reason keyCompromise
 is "it says how many and which" "$(cat "$T/out")" \
 	"revoked 3 certificates that carry the key of spark-1 (keyCompromise): $s3, $s1, $s2"
 for s in $s1 $s2 $s3; do
@@ -76,12 +76,12 @@ done
 check "and still accepts the bystander" \
 	openssl verify -crl_check -CAfile "$T/trust+crl.pem" -untrusted "$T/bystander.chain" "$T/bystander.chain"
 refuses "revoking the line again" 1 "'spark-1' \(serial $s3\) is already revoked" \
-	"$CAPSTAN" revoke spark-1 --reason keyCompromise
+	cap revoke spark-1 --reason keyCompromise
 check "rotate gives the line a new key" cap rotate spark-1
 
 # --json lists every certificate revoked.
 cap issue --env dev --profile client --cn spark-9 >/dev/null && cap renew spark-9 >/dev/null
-check "--json revoke keyCompromise" "$CAPSTAN" --json revoke spark-9 --reason keyCompromise
+check "--json revoke keyCompromise" cap --json revoke spark-9 --reason keyCompromise
 is "the JSON names the other serial" "$(jq -r '[.same_key[] | .serial] | join(" ")' "$T/out")" \
 	"$(serials_of spark-9 | cut -d' ' -f1)"
 is "as revoked" "$(jq -r '.same_key_revoked' "$T/out")" true
@@ -91,7 +91,7 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/reused.k
 openssl req -new -key "$T/reused.key" -subj "/CN=csr-a" -out "$T/a.csr"
 openssl req -new -key "$T/reused.key" -subj "/CN=csr-b" -out "$T/b.csr"
 cap issue --env dev --profile client --csr "$T/a.csr" >/dev/null && cap issue --env dev --profile client --csr "$T/b.csr" >/dev/null
-check "revoke one CSR-issued certificate with keyCompromise" "$CAPSTAN" revoke csr-b --reason keyCompromise
+check "revoke one CSR-issued certificate with keyCompromise" cap revoke csr-b --reason keyCompromise
 like "the other CSR's certificate goes too" "$(cat "$T/out")" \
 	"revoked 2 certificates that carry the key of csr-b \(keyCompromise\): $(serials_of csr-b), $(serials_of csr-a)"
 is "csr-a is revoked" "$(status_of csr-a)" revoked
@@ -99,17 +99,17 @@ is "csr-a is revoked" "$(status_of csr-a)" revoked
 # Another reason revokes one certificate, and names those that keep the key.
 cap issue --env dev --profile client --cn spark-2 >/dev/null && cap renew spark-2 >/dev/null && cap renew spark-2 >/dev/null
 read -r t1 t2 t3 <<<"$(serials_of spark-2)"
-check "revoke with --reason superseded" "$CAPSTAN" revoke spark-2 --reason superseded
+check "revoke with --reason superseded" cap revoke spark-2 --reason superseded
 is "one is revoked" "$(head -1 "$T/out")" "revoked 'spark-2' in dev (serial $t3): superseded"
 like "a note names the two that keep the key" "$(tail -n +2 "$T/out")" \
 	"^note: 2 other unexpired certificates carry the same key: spark-2 \(serial $t1, superseded\), spark-2 \(serial $t2, superseded\); revoke with --reason keyCompromise to revoke them all, or rotate for a new key$"
 is "they are still superseded" "$(status_of "$t1") $(status_of "$t2")" "superseded superseded"
 is "and not on the CRL" "$(cap crl --env dev --out - | openssl crl -noout -text | grep -c "$t1")" 0
 cap issue --env dev --profile client --cn spark-3 >/dev/null && cap renew spark-3 >/dev/null
-check "-q keeps the note quiet" "$CAPSTAN" -q revoke spark-3 --reason cessationOfOperation
+check "-q keeps the note quiet" cap -q revoke spark-3 --reason cessationOfOperation
 is "nothing printed" "$(cat "$T/out")" ""
 cap issue --env dev --profile client --cn spark-4 >/dev/null && cap renew spark-4 >/dev/null
-check "--json revoke with another reason" "$CAPSTAN" --json revoke spark-4 --reason affiliationChanged
+check "--json revoke with another reason" cap --json revoke spark-4 --reason affiliationChanged
 is "the JSON lists the one that keeps the key" "$(jq -r '[.same_key[] | .serial] | join(" ")' "$T/out")" \
 	"$(serials_of spark-4 | cut -d' ' -f1)"
 is "as not revoked" "$(jq -r '.same_key_revoked' "$T/out")" false
@@ -117,7 +117,7 @@ is "as not revoked" "$(jq -r '.same_key_revoked' "$T/out")" false
 # An expired certificate of the key is left as it is: it verifies nowhere anyway.
 cap issue --env dev --profile client --cn spark-5 --days 2 >/dev/null && cap renew spark-5 --days 30 >/dev/null
 read -r u1 u2 <<<"$(serials_of spark-5)"
-check "keyCompromise three days later" faketime -f +3d "$CAPSTAN" revoke spark-5 --reason keyCompromise
+check "keyCompromise three days later" faketime -f +3d "$CAPSTAN" --passphrase-file "$PASS" revoke spark-5 --reason keyCompromise
 is "revokes only the unexpired one" "$(cat "$T/out")" "revoked 'spark-5' in dev (serial $u2): keyCompromise"
 is "the expired one is left superseded" "$(status_of "$u1")" superseded
 
@@ -160,7 +160,7 @@ for _ in $(seq 1 40); do
 done
 check "etcd accepts the first certificate of spark-6 before the revocation" \
 	etcd_as "$T/$v1.chain" "$T/spark-6.key" put capstan/k v
-check "revoke spark-6 with keyCompromise" "$CAPSTAN" revoke spark-6 --reason keyCompromise
+check "revoke spark-6 with keyCompromise" cap revoke spark-6 --reason keyCompromise
 cap crl --env dev --out "$T/etcd-crl.pem.new" >/dev/null && mv "$T/etcd-crl.pem.new" "$T/etcd-crl.pem"
 for s in $v1 $v2 $v3; do
 	check_fails "etcd refuses serial $s of the revoked key" \

@@ -26,7 +26,7 @@ client() {
 		cap export "$1" --format key --out "$T/$1.key" >/dev/null
 }
 for n in alice mallory carol; do client "$n" || exit 1; done
-"$CAPSTAN" revoke mallory >/dev/null
+cap revoke mallory >/dev/null
 
 # The issuers of the CRLs in a PEM file, one a line.
 crl_issuers() {
@@ -159,7 +159,7 @@ like "the server could not check the intermediate" "$(cat "$pg/log")" "unable to
 # After an intermediate rotation, a revocation under each intermediate.
 cap rotate --env dev --intermediate >/dev/null || exit 1
 for n in dave eve; do client "$n" || exit 1; done
-"$CAPSTAN" revoke carol >/dev/null && "$CAPSTAN" revoke eve >/dev/null
+cap revoke carol >/dev/null && cap revoke eve >/dev/null
 check "crl --all after the rotation" cap crl --env dev --all --out "$T/rotated.pem"
 is "both intermediates' CRLs, the current one first, and the root's" "$(crl_issuers "$T/rotated.pem" | tr '\n' '|')" \
 	"issuer=CN = dev Intermediate CA 2|issuer=CN = dev Intermediate CA 1|issuer=CN = dev Root CA|"

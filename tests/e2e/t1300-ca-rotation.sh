@@ -75,7 +75,7 @@ for name in $(jq -r '.[].name' "$T/cas.json"); do
 done
 is "show a CA by name without --env, one environment having it" \
 	"$("$CAPSTAN" --json show root-ca-2 | jq -r '.kind + " " + .subject')" "root CN=prod Root CA 2"
-refuses "a CA name is not a leaf to revoke" 1 "'root-ca' is a CA certificate" "$CAPSTAN" revoke root-ca --env prod
+refuses "a CA name is not a leaf to revoke" 1 "'root-ca' is a CA certificate" cap revoke root-ca --env prod
 refuses "nor to renew" 1 "'intermediate-ca-3' is a CA certificate" cap renew intermediate-ca-3 --env prod
 
 # Moving everything to the new root, then the overlap ends by itself.

@@ -8,7 +8,7 @@ cap issue --env dev --profile server --cn web.internal >/dev/null
 cap issue --env dev --profile client --cn 'job"1' --name job1 >/dev/null
 cap issue --env prod --profile peer --cn etcd-1 --days 30 >/dev/null
 cap issue --env dev --profile client --cn gone >/dev/null
-"$CAPSTAN" revoke gone >/dev/null
+cap revoke gone >/dev/null
 cap renew web.internal >/dev/null
 
 mkdir -p "$T/textfile"

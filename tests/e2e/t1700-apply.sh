@@ -32,7 +32,7 @@ like "it reissues, saying why" "$(cat "$T/out")" "~ dev/web: reissued \(SANs dif
 is "only web, only in dev" "$(grep -c '^[~+]' "$T/out")" 1
 is "the old certificate is superseded" "$("$CAPSTAN" --json show "$old" | jq -r .status)" superseded
 is "the new one has the SAN" "$("$CAPSTAN" --json show web --env dev | jq -r '.sans | join(" ")')" "DNS:web DNS:web.internal DNS:www.internal"
-"$CAPSTAN" revoke root --env dev >/dev/null
+cap revoke root --env dev >/dev/null
 check "apply after a revocation" cap apply --config "$T/changed.yaml" --env dev
 like "reissues the revoked one" "$(cat "$T/out")" "\+ dev/root: issued \(revoked\)"
 sed 's/{ name: spark-client, profile: client }/{ name: spark-client, profile: client, key: rsa-2048 }/' "$T/changed.yaml" >"$T/rsa.yaml"

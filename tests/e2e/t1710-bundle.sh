@@ -200,7 +200,7 @@ rm -f "$B/.capstan-bundle-4000000-x"
 cp -a "$B/etcd" "$T/etcd-before"
 refuses "an unknown service" 1 "no service 'nginx' in environment 'dev': applying the configuration records it" \
 	cap bundle --env dev --service nginx --out "$B/etcd"
-"$CAPSTAN" revoke etcd-2 --env dev >/dev/null
+cap revoke etcd-2 --env dev >/dev/null
 # One revoked line does not hold back the rest of the service: it is left out, and said.
 check "a service with a revoked certificate still renders" cap bundle --env dev --service etcd --out "$B/etcd-rev"
 like "the revoked line is named on stderr" "$(cat "$T/err")" "^capstan: warning: dev/etcd: 'etcd-2' is left out: it has no valid certificate \(revoked\)"

@@ -10,7 +10,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/
 	-subj /CN=fromcsr.internal -out "$T/req.csr" 2>/dev/null
 cap issue --env dev --profile server --csr "$T/req.csr" >/dev/null
 cap renew b.internal >/dev/null
-"$CAPSTAN" revoke c.internal >/dev/null
+cap revoke c.internal >/dev/null
 cap crl --env dev --out "$T/crl.pem" >/dev/null
 
 before=$(inventory_digest)

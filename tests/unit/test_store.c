@@ -78,7 +78,7 @@ static void test_meta_and_audit_rules(void **state)
 	assert_memory_equal(value.data, "v2", 2);
 	capstan_buf_free(&value);
 	/* Audit rows belong to a change: outside a transaction they are refused. */
-	assert_int_equal(capstan_store_audit_insert(ctx, &e), CAPSTAN_ERROR);
+	assert_int_equal(capstan_store_audit_insert(ctx, &e, NULL), CAPSTAN_ERROR);
 	capstan_ctx_free(ctx);
 	unit_remove_home(home);
 }
