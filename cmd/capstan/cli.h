@@ -179,6 +179,8 @@ int out_revoked(cli *c, const capstan_cert *cert, const char *reason, const caps
 int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
 int out_verified(cli *c, const char *file, const capstan_cert *cert);
 int out_audit_verified(cli *c, int64_t rows);
+/* passphrase: the home whose passphrase changed. */
+int out_passphrase_changed(cli *c, const char *home);
 /* apply: one call per step, then the summary. */
 typedef struct out_apply out_apply;
 out_apply *out_apply_begin(cli *c, int dry_run);
@@ -235,6 +237,7 @@ int cmd_metrics(cli *c, int argc, char **argv);
 int cmd_convert(cli *c, int argc, char **argv);
 int cmd_apply(cli *c, int argc, char **argv);
 int cmd_bundle(cli *c, int argc, char **argv);
+int cmd_passphrase(cli *c, int argc, char **argv);
 int cmd_completion(cli *c, int argc, char **argv);
 
 /* The configuration file: --config, $CAPSTAN_CONFIG, else HOME/capstan.yaml
