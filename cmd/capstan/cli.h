@@ -181,6 +181,8 @@ int out_verified(cli *c, const char *file, const capstan_cert *cert);
 int out_audit_verified(cli *c, const capstan_audit_report *r, const char *anchor_file);
 int out_audit_anchor(cli *c, const capstan_audit_report *r, const char *line);
 int out_audit_resealed(cli *c);
+/* passphrase: the home whose passphrase changed. */
+int out_passphrase_changed(cli *c, const char *home);
 /* apply: one call per step, then the summary. */
 typedef struct out_apply out_apply;
 out_apply *out_apply_begin(cli *c, int dry_run);
@@ -237,6 +239,7 @@ int cmd_metrics(cli *c, int argc, char **argv);
 int cmd_convert(cli *c, int argc, char **argv);
 int cmd_apply(cli *c, int argc, char **argv);
 int cmd_bundle(cli *c, int argc, char **argv);
+int cmd_passphrase(cli *c, int argc, char **argv);
 int cmd_completion(cli *c, int argc, char **argv);
 
 /* The configuration file: --config, $CAPSTAN_CONFIG, else HOME/capstan.yaml

@@ -45,6 +45,7 @@ static const cli_command commands[] = {
 	{ "bundle", cmd_bundle, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "bundle --env ENV --service S [--host H] (--out DIR | --tar FILE) [--owner U] [--group G] [--prefix DIR]"
 	  " [--password-file PF | --new-password] [--keystores]" },
+	{ "passphrase", cmd_passphrase, NEEDS_HOME | NEEDS_PASSPHRASE, "passphrase --new-passphrase-file FILE" },
 	{ "completion", cmd_completion, HIDDEN, "completion bash" },
 };
 

@@ -460,6 +460,19 @@ int out_audit_resealed(cli *c)
 	return EXIT_OK;
 }
 
+int out_passphrase_changed(cli *c, const char *home)
+{
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "home", json_string(home));
+		json_object_set_new(doc, "passphrase_changed", json_true());
+		return print_doc(c, doc);
+	}
+	if (!c->quiet)
+		printf("changed the passphrase of the inventory in %s\n", home);
+	return EXIT_OK;
+}
+
 struct out_check {
 	cli *c;
 	json_t *problems;

@@ -33,14 +33,32 @@ const char *capstan_home_warning(const capstan_ctx *ctx, size_t i);
 const char *capstan_home_path(const capstan_ctx *ctx);
 
 /*
- * Derives the key-encryption key from the passphrase (scrypt, once per process)
- * and checks it against the inventory. The first unlock of a new inventory sets
- * the passphrase (at least 8 characters). CAPSTAN_EAUTH when it is wrong.
- * The context keeps only the derived key, wiped when the context is freed.
+ * Derives a key from the passphrase (scrypt, once per process), checks it
+ * against the inventory and opens with it the inventory's data key, the key
+ * its private keys are sealed under. The first unlock of a new inventory sets
+ * the passphrase (at least 8 characters) and a random data key.
+ * CAPSTAN_EAUTH when the passphrase is wrong; CAPSTAN_EDAMAGED when the
+ * passphrase is right but the keyring's values are damaged. An inventory of
+ * capstan 0.1 (whose keys are sealed under the passphrase's key itself) gets
+ * its data key wrapped the same way, under a new salt, at its first unlock
+ * that can write; a read-only one is unlocked as it is.
+ * The context keeps only the data key, wiped when the context is freed.
  * It changes nothing about the process: keeping keys out of core dumps is
  * the program's decision (capstan_protect_process).
  */
 CAPSTAN_WARN_UNUSED int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *passphrase);
+
+/*
+ * Changes the passphrase of the unlocked inventory to NEW_PASSPHRASE (at
+ * least 8 characters, and not the current one: CAPSTAN_EINVALID), in one
+ * transaction with its audit row ("passphrase"): a new salt, and the same
+ * data key wrapped under the new passphrase's key. No sealed key is
+ * rewritten, so every key stays usable; the old passphrase stops working at
+ * once. A process that unlocked before the change keeps working: it holds
+ * the data key, not the passphrase. Refused, with nothing changed, when the
+ * inventory cannot be written.
+ */
+CAPSTAN_WARN_UNUSED int capstan_home_change_passphrase(capstan_ctx *ctx, const capstan_secret *new_passphrase);
 
 /* Whether PASS may be a new inventory's passphrase (at least 8 characters):
  * 0, or CAPSTAN_EINVALID saying why (CAPSTAN_FIELD_PASSPHRASE). Checked by the

@@ -1,4 +1,4 @@
-/* The context and the inventory home: opening it and unlocking its keys. */
+/* The context and the inventory home: opening it (keyring.c unlocks its keys). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +14,6 @@
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
-
-#define MIN_PASSPHRASE_LEN 8
-
-/* The keyring is three metadata values: the scrypt salt, its cost, and a known
- * text sealed with the derived key, which tells a wrong passphrase at once. */
-static const char keyring_check_text[] = "capstan keyring check v1";
 
 int capstan_ctx_new(capstan_ctx **out)
 {
@@ -202,161 +196,10 @@ int capstan_home_has_keyring(capstan_ctx *ctx)
 	return rc == 0;
 }
 
-static int parse_params(const capstan_buf *b, uint64_t *n, uint32_t *r, uint32_t *p)
-{
-	unsigned long long nn;
-	unsigned rr, pp;
-	char tail;
-
-	/* Stored by this file as "scrypt:N:r:p"; anything else is corruption. */
-	if (!b->data || sscanf((const char *)b->data, "scrypt:%llu:%u:%u%c", &nn, &rr, &pp, &tail) != 3 ||
-	    nn < 1024 || nn > (1u << 24) || rr < 1 || rr > 32 || pp < 1 || pp > 16)
-		return -1;
-	*n = nn;
-	*r = rr;
-	*p = pp;
-	return 0;
-}
-
-static int keyring_check(capstan_ctx *ctx, const unsigned char kek[CAPSTAN_KEK_LEN], const capstan_buf *check)
-{
-	capstan_buf plain = CAPSTAN_BUF_INIT;
-	int rc = capstan_aead_open(&plain, ctx, kek, "keyring", 7, check->data, check->len);
-
-	if (rc == 0 && (plain.len != sizeof(keyring_check_text) - 1 ||
-			memcmp(plain.data, keyring_check_text, plain.len) != 0))
-		rc = CAPSTAN_EAUTH;
-	capstan_buf_free(&plain);
-	return rc;
-}
-
-int capstan_passphrase_check(capstan_ctx *ctx, const capstan_secret *pass)
-{
-	if (!pass || pass->len < MIN_PASSPHRASE_LEN)
-		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_PASSPHRASE,
-			"the passphrase is too short: a new inventory needs at least %d characters",
-			MIN_PASSPHRASE_LEN);
-	return 0;
-}
-
-static int keyring_create(capstan_ctx *ctx, const capstan_secret *pass)
-{
-	unsigned char salt[CAPSTAN_KDF_SALT_LEN], kek[CAPSTAN_KEK_LEN];
-	capstan_buf check = CAPSTAN_BUF_INIT;
-	char params[64];
-	int rc;
-
-	if ((rc = capstan_passphrase_check(ctx, pass)) < 0)
-		return rc;
-	snprintf(params, sizeof(params), "scrypt:%u:%u:%u", CAPSTAN_KDF_N, CAPSTAN_KDF_R, CAPSTAN_KDF_P);
-	if ((rc = capstan_random_bytes(ctx, salt, sizeof(salt))) < 0 ||
-	    (rc = capstan_kek_derive(ctx, kek, pass, salt, sizeof(salt),
-		     CAPSTAN_KDF_N, CAPSTAN_KDF_R, CAPSTAN_KDF_P)) < 0 ||
-	    (rc = capstan_aead_seal(&check, ctx, kek, "keyring", 7, keyring_check_text,
-		     sizeof(keyring_check_text) - 1)) < 0)
-		goto done;
-	/* Written in a transaction of its own: if another process set a keyring
-	 * first, this one must verify against it rather than overwrite it. */
-	if ((rc = capstan_store_begin(ctx)) < 0)
-		goto done;
-	if (capstan_home_has_keyring(ctx)) {
-		capstan_store_rollback(ctx);
-		rc = 1; /* set meanwhile: the caller verifies instead */
-		goto done;
-	}
-	if ((rc = capstan_store_meta_set(ctx, "keyring.salt", salt, sizeof(salt))) == 0 &&
-	    (rc = capstan_store_meta_set(ctx, "keyring.params", params, strlen(params))) == 0)
-		rc = capstan_store_meta_set(ctx, "keyring.check", check.data, check.len);
-	if ((rc = capstan_store_end(ctx, rc)) < 0)
-		goto done;
-	memcpy(ctx->kek, kek, sizeof(kek));
-	ctx->kek_set = 1;
-done:
-	capstan_wipe(kek, sizeof(kek));
-	capstan_buf_free(&check);
-	return rc;
-}
-
-/* The keyring check failed: a wrong passphrase, or a damaged check value
- * (the AEAD cannot tell). The first sealed key can: it opens only with the
- * right passphrase. */
-static int first_key_opens(capstan_ctx *ctx, const unsigned char kek[CAPSTAN_KEK_LEN])
-{
-	capstan_buf sealed = CAPSTAN_BUF_INIT;
-	unsigned char spki[CAPSTAN_SHA256_LEN];
-	capstan_key *key = NULL;
-	int opens;
-
-	memcpy(ctx->kek, kek, CAPSTAN_KEK_LEN);
-	ctx->kek_set = 1;
-	opens = capstan_store_key_get(ctx, 1, spki, &sealed) == 0 &&
-		capstan_key_unseal(&key, ctx, sealed.data, sealed.len, spki) == 0;
-	capstan_key_free(key);
-	capstan_buf_free(&sealed);
-	capstan_wipe(ctx->kek, sizeof(ctx->kek));
-	ctx->kek_set = 0;
-	return opens;
-}
-
-static int keyring_verify(capstan_ctx *ctx, const capstan_secret *pass)
-{
-	capstan_buf salt = CAPSTAN_BUF_INIT, params = CAPSTAN_BUF_INIT, check = CAPSTAN_BUF_INIT;
-	unsigned char kek[CAPSTAN_KEK_LEN];
-	uint64_t n;
-	uint32_t r, p;
-	int rc;
-
-	if ((rc = capstan_store_meta_get(ctx, "keyring.salt", &salt)) < 0 ||
-	    (rc = capstan_store_meta_get(ctx, "keyring.params", &params)) < 0 ||
-	    (rc = capstan_store_meta_get(ctx, "keyring.check", &check)) < 0)
-		goto done;
-	if (parse_params(&params, &n, &r, &p) < 0) {
-		rc = capstan_error(ctx, CAPSTAN_ERROR, "the inventory's keyring parameters are corrupt");
-		goto done;
-	}
-	if ((rc = capstan_kek_derive(ctx, kek, pass, salt.data, salt.len, n, r, p)) < 0)
-		goto done;
-	if (keyring_check(ctx, kek, &check) < 0) {
-		rc = first_key_opens(ctx, kek) ?
-			capstan_error(ctx, CAPSTAN_EDAMAGED, "the inventory's keyring check value in '%s' is damaged"
-				" (the passphrase opens its keys)", ctx->home ? ctx->home : "?") :
-			capstan_error(ctx, CAPSTAN_EAUTH, "wrong passphrase for the inventory in '%s'",
-				ctx->home ? ctx->home : "?");
-		goto done;
-	}
-	memcpy(ctx->kek, kek, sizeof(kek));
-	ctx->kek_set = 1;
-done:
-	capstan_wipe(kek, sizeof(kek));
-	capstan_buf_free(&salt);
-	capstan_buf_free(&params);
-	capstan_buf_free(&check);
-	return rc;
-}
-
 int capstan_protect_process(void)
 {
 	struct rlimit none = { 0, 0 };
 	int rc = setrlimit(RLIMIT_CORE, &none);
 
 	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || rc < 0 ? -1 : 0;
-}
-
-int capstan_home_unlock(capstan_ctx *ctx, const capstan_secret *pass)
-{
-	capstan_buf salt = CAPSTAN_BUF_INIT;
-	int rc;
-
-	if ((rc = capstan_require_store(ctx)) < 0)
-		return rc;
-	if (!pass || !pass->data || pass->len == 0)
-		return capstan_error(ctx, CAPSTAN_EAUTH, "empty passphrase");
-	/* A keyring that cannot be read is not a missing one: never made afresh over damage. */
-	if ((rc = capstan_store_meta_get(ctx, "keyring.salt", &salt)) == CAPSTAN_ENOTFOUND &&
-	    (rc = keyring_create(ctx, pass)) <= 0)
-		return rc < 0 ? rc : capstan_audit_unlocked(ctx);
-	capstan_buf_free(&salt);
-	if (rc < 0 || (rc = keyring_verify(ctx, pass)) < 0)
-		return rc;
-	return capstan_audit_unlocked(ctx);
 }

@@ -41,6 +41,11 @@ int capstan_store_hold_dirty(capstan_ctx *ctx, int hold);
  * the commit's error. */
 int capstan_store_end(capstan_ctx *ctx, int rc);
 
+/* True when the store's last error since capstan_store_begin was the database
+ * refusing to be written (a read-only file, directory or mount): a reader
+ * may go on without the write. */
+int capstan_store_refused_write(capstan_ctx *ctx);
+
 /* Small named values (the keyring). CAPSTAN_ENOTFOUND when absent. */
 int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out);
 int capstan_store_meta_set(capstan_ctx *ctx, const char *key, const void *value, size_t len);

@@ -12,6 +12,8 @@ int capstan_store_error(capstan_ctx *ctx, const char *what)
 	capstan_store *st = ctx->store;
 	int code = st && st->db ? sqlite3_errcode(st->db) & 0xff : SQLITE_OK;
 
+	if (st)
+		st->refused_write = code == SQLITE_READONLY;
 	/* A damaged file is not a failed operation: said apart, so that it is
 	 * never taken for something else (a wrong passphrase, a missing row). */
 	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
@@ -116,6 +118,7 @@ int capstan_store_begin(capstan_ctx *ctx)
 		return rc;
 	if (ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
+	ctx->store->refused_write = 0;
 	if ((rc = capstan_store_exec(ctx, "BEGIN IMMEDIATE", "cannot begin a transaction")) < 0)
 		return rc;
 	ctx->store->in_tx = 1;
@@ -199,6 +202,11 @@ int capstan_store_end(capstan_ctx *ctx, int rc)
 		return capstan_store_commit(ctx); /* rolls back itself on failure */
 	capstan_store_rollback(ctx);
 	return rc;
+}
+
+int capstan_store_refused_write(capstan_ctx *ctx)
+{
+	return ctx->store && ctx->store->refused_write;
 }
 
 int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out)

@@ -14,6 +14,7 @@ struct capstan_store {
 	sqlite3 *db;
 	char *path;
 	int in_tx;
+	int refused_write; /* the last error was SQLITE_READONLY */
 	struct { sqlite3_stmt *stmt; int in_use; } cache[STMT_CACHE_SLOTS];
 	size_t cached;
 	/* The certificate states this transaction set and no audit row has taken
