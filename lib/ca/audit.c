@@ -115,7 +115,8 @@ int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, cons
 		return capstan_error(ctx, CAPSTAN_EAUTH, "changing the inventory needs the passphrase"
 			" (the audit log is sealed with a key derived from it)");
 	if (ctx->audit_broken)
-		return capstan_error(ctx, CAPSTAN_EDAMAGED, "%s", ctx->audit_broken);
+		return capstan_error(ctx, CAPSTAN_EDAMAGED, "%s: rows were removed or changed behind capstan's back;"
+			" nothing is changed until the log is checked and resealed", ctx->audit_broken);
 	if (!(e.user = (char *)user_name(ctx, uid)))
 		return capstan_error_oom(ctx);
 	/* Inside the change's BEGIN IMMEDIATE: no other writer can append meanwhile. */
@@ -173,8 +174,7 @@ int capstan_audit_end_problem(capstan_ctx *ctx, char **why)
 	else if (has_end && (end.id != last.id || memcmp(end.hash, last.hash, CAPSTAN_SHA256_LEN) != 0))
 		snprintf(msg, sizeof(msg), "the audit log ends at row %lld but its sealed end is row %lld",
 			(long long)last.id, (long long)end.id);
-	if (msg[0] && !(*why = capstan_aprintf("%s: rows were removed or changed behind capstan's back;"
-				" nothing is changed until the log is checked and resealed", msg)))
+	if (msg[0] && !(*why = strdup(msg)))
 		return capstan_error_oom(ctx);
 	return 0;
 }

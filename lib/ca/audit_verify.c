@@ -204,7 +204,7 @@ static int verify_end(capstan_ctx *ctx, capstan_audit_report *r, const capstan_s
 	if (!ctx->audit_key_set || (rc = capstan_audit_log_sealed(ctx)) <= 0)
 		return rc;
 	if ((rc = capstan_audit_end_problem(ctx, &why)) == 0 && why)
-		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s", why);
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: rows were removed or changed behind capstan's back", why);
 	free(why);
 	r->seal_checked = rc == 0;
 	return rc;
@@ -282,28 +282,23 @@ int capstan_audit_anchor(capstan_buf *line, capstan_audit_report *r, capstan_ctx
 int capstan_audit_reseal(capstan_ctx *ctx)
 {
 	capstan_audit_report r = { 0 };
-	capstan_store_audit_end last, end;
+	capstan_store_audit_end last;
 	anchor_set none = { .name = "" };
-	char detail[160];
+	char *why = NULL, *detail = NULL;
 	int rc;
 
 	if (!ctx->audit_key_set)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "resealing the audit log needs the passphrase");
-	if (!ctx->audit_broken)
-		return capstan_error(ctx, CAPSTAN_EEXISTS, "the audit log's end matches its seal: nothing to reseal");
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		return rc;
-	/* The rows must still chain: a cut end is accepted, an edited row is not. */
-	if ((rc = verify_rows(ctx, &r, &none, &last)) == 0) {
-		rc = capstan_store_audit_head(ctx, &end);
-		if (rc == CAPSTAN_ENOTFOUND)
-			snprintf(detail, sizeof(detail), "the log had no recorded end; it ended at row %lld",
-				(long long)last.id);
-		else if (rc == 0)
-			snprintf(detail, sizeof(detail), "the recorded end named row %lld; the log ended at row %lld",
-				(long long)end.id, (long long)last.id);
-	}
-	if (rc == 0 || rc == CAPSTAN_ENOTFOUND) {
+	/* Looked at again under the write lock; the rows must still chain:
+	 * a cut end is accepted, an edited row is not. */
+	if ((rc = capstan_audit_end_problem(ctx, &why)) == 0 && !why)
+		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the audit log's end matches its seal: nothing to reseal");
+	if (rc == 0 && (rc = verify_rows(ctx, &r, &none, &last)) == 0 &&
+	    !(detail = capstan_aprintf("accepted as it was: %s", why)))
+		rc = capstan_error_oom(ctx);
+	if (rc == 0) {
 		char *was = ctx->audit_broken;
 		ctx->audit_broken = NULL;
 		if ((rc = capstan_audit_append(ctx, "reseal", NULL, NULL, NULL, detail, NULL)) < 0)
@@ -311,5 +306,7 @@ int capstan_audit_reseal(capstan_ctx *ctx)
 		else
 			free(was);
 	}
+	free(why);
+	free(detail);
 	return capstan_store_end(ctx, rc);
 }

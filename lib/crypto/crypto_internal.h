@@ -32,6 +32,8 @@ int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert);
  * a digest by name, AES-256-GCM, and a context that generates keys of a type. */
 EVP_MD *capstan_ossl_md(capstan_ctx *ctx, const char *name);
 EVP_CIPHER *capstan_ossl_gcm(capstan_ctx *ctx);
+/* A fresh HMAC-SHA-256 context with KEY (32 bytes) set, the caller's (EVP_MAC_CTX_free). */
+EVP_MAC_CTX *capstan_ossl_hmac_sha256(capstan_ctx *ctx, const unsigned char *key, size_t key_len);
 EVP_PKEY_CTX *capstan_ossl_keygen(capstan_ctx *ctx, capstan_key_type type);
 /* Readies mctx to sign with key and mdname (NULL: none, pure EdDSA) as
  * EVP_DigestSignInit_ex would, by copying a context initialised once per key

@@ -13,12 +13,16 @@
 int capstan_hmac_sha256(capstan_ctx *ctx, const unsigned char *key, size_t key_len,
 	const void *data, size_t len, unsigned char out[CAPSTAN_SHA256_LEN])
 {
+	/* Keyed once per context: a batch seals a row per certificate. */
+	EVP_MAC_CTX *mctx = capstan_ossl_hmac_sha256(ctx, key, key_len);
 	size_t out_len = 0;
+	int rc = 0;
 
-	if (!EVP_Q_mac(ctx->libctx, "HMAC", NULL, "SHA2-256", NULL, key, key_len, data, len,
-		    out, CAPSTAN_SHA256_LEN, &out_len) || out_len != CAPSTAN_SHA256_LEN)
-		return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot compute HMAC-SHA-256");
-	return 0;
+	if (!mctx || EVP_MAC_update(mctx, data, len) != 1 ||
+	    EVP_MAC_final(mctx, out, &out_len, CAPSTAN_SHA256_LEN) != 1 || out_len != CAPSTAN_SHA256_LEN)
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot compute HMAC-SHA-256");
+	EVP_MAC_CTX_free(mctx);
+	return rc;
 }
 
 int capstan_hkdf_sha256(capstan_ctx *ctx, unsigned char *out, size_t out_len,

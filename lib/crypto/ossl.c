@@ -25,6 +25,9 @@ struct capstan_ossl_cache {
 		EVP_MD *md;
 	} md[MD_SLOTS];
 	EVP_CIPHER *gcm;
+	EVP_MAC *hmac;
+	EVP_MAC_CTX *hmac_keyed;          /* HMAC-SHA-256 initialised with hmac_key */
+	unsigned char hmac_key[32];
 	EVP_PKEY_CTX *keygen[CAPSTAN_KEY__COUNT];
 	/* An issuer's signing context, initialised once and copied per signature. */
 	struct {
@@ -92,6 +95,9 @@ void capstan_ossl_cache_free(capstan_ctx *ctx)
 	for (int i = 0; i < MD_SLOTS; i++)
 		EVP_MD_free(c->md[i].md);
 	EVP_CIPHER_free(c->gcm);
+	EVP_MAC_CTX_free(c->hmac_keyed);
+	OPENSSL_cleanse(c->hmac_key, sizeof(c->hmac_key));
+	EVP_MAC_free(c->hmac);
 	for (int i = 0; i < CAPSTAN_KEY__COUNT; i++)
 		EVP_PKEY_CTX_free(c->keygen[i]);
 	for (int i = 0; i < SIGN_SLOTS; i++)
@@ -125,6 +131,34 @@ EVP_CIPHER *capstan_ossl_gcm(capstan_ctx *ctx)
 	if (c && !c->gcm)
 		c->gcm = EVP_CIPHER_fetch(ctx->libctx, "AES-256-GCM", NULL);
 	return c ? c->gcm : NULL;
+}
+
+EVP_MAC_CTX *capstan_ossl_hmac_sha256(capstan_ctx *ctx, const unsigned char *key, size_t key_len)
+{
+	capstan_ossl_cache *c = cache(ctx);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA2-256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (!c)
+		return NULL;
+	/* Initialising looks the digest up by name: done once per key, and
+	 * each MAC starts from a copy. */
+	if (!c->hmac_keyed || key_len != sizeof(c->hmac_key) || CRYPTO_memcmp(key, c->hmac_key, key_len) != 0) {
+		EVP_MAC_CTX_free(c->hmac_keyed);
+		c->hmac_keyed = NULL;
+		if (!c->hmac && !(c->hmac = EVP_MAC_fetch(ctx->libctx, "HMAC", NULL)))
+			return NULL;
+		if (key_len != sizeof(c->hmac_key) || !(c->hmac_keyed = EVP_MAC_CTX_new(c->hmac)) ||
+		    EVP_MAC_init(c->hmac_keyed, key, key_len, params) != 1) {
+			EVP_MAC_CTX_free(c->hmac_keyed);
+			c->hmac_keyed = NULL;
+			return NULL;
+		}
+		memcpy(c->hmac_key, key, key_len);
+	}
+	return EVP_MAC_CTX_dup(c->hmac_keyed);
 }
 
 static EVP_PKEY_CTX *keygen_new(capstan_ctx *ctx, capstan_key_type type)

@@ -26,8 +26,11 @@ is "one key for all three" "$(for s in $s1 $s2 $s3; do openssl x509 -in "$T/$s.c
 cap issue --env dev --profile client --cn bystander >/dev/null || exit 1
 "$CAPSTAN" export bystander --format chain --out "$T/bystander.chain"
 
-# An inventory of schema 4, from before the key digest, is back-filled once when opened.
-cp -a "$CAPSTAN_HOME" "$T/v4"
+# An inventory of schema 4, from before the key digest, is back-filled once
+# when opened: capstan 0.1's fixture (schema 9), taken back to schema 4.
+fixture="$(dirname "$0")/data/v1-inventory.db"
+mkdir -m 700 "$T/v4" && (umask 077 && cp "$fixture" "$T/v4/capstan.db")
+secret_file "$T/v4-pass" fixture-passphrase
 sqlite3 "$T/v4/capstan.db" "DROP INDEX certs_spki; ALTER TABLE certs DROP COLUMN spki_sha256;
 	ALTER TABLE crls DROP COLUMN der; DROP TABLE deploys; DROP TABLE bundle_passwords;
 	ALTER TABLE services DROP COLUMN delivery; DROP TRIGGER certs_revoked_env_update;
@@ -38,12 +41,14 @@ check "a schema 4 inventory opens, and check finds it sound" "$CAPSTAN" --home "
 is "it is at the latest schema" "$(sqlite3 "$T/v4/capstan.db" "PRAGMA user_version")" \
 	"$(sqlite3 "$CAPSTAN_HOME/capstan.db" "PRAGMA user_version")"
 is "every row got the digest a new row gets" "$(sqlite3 "$T/v4/capstan.db" "SELECT hex(spki_sha256) FROM certs ORDER BY id")" \
-	"$(sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT hex(spki_sha256) FROM certs ORDER BY id")"
+	"$(sqlite3 "$fixture" "SELECT hex(spki_sha256) FROM certs ORDER BY id")"
+"$CAPSTAN" --home "$T/v4" export api.dev.internal --env dev --format cert --out "$T/v4-api.pem"
 is "which is openssl's SHA-256 of the SubjectPublicKeyInfo" \
-	"$(sqlite3 "$T/v4/capstan.db" "SELECT lower(hex(spki_sha256)) FROM certs WHERE serial = '$s1'")" \
-	"$(openssl x509 -in "$T/$s1.chain" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
-check "keyCompromise there" cap --home "$T/v4" revoke spark-1 --reason keyCompromise
-like "revokes the whole line" "$(cat "$T/out")" "^revoked 3 certificates that carry the key of spark-1"
+	"$(sqlite3 "$T/v4/capstan.db" "SELECT lower(hex(spki_sha256)) FROM certs WHERE name = 'api.dev.internal' AND status = 'valid'")" \
+	"$(openssl x509 -in "$T/v4-api.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
+check "keyCompromise there" "$CAPSTAN" --passphrase-file "$T/v4-pass" --home "$T/v4" revoke api.dev.internal \
+	--reason keyCompromise
+like "revokes the whole line" "$(cat "$T/out")" "^revoked 2 certificates that carry the key of api.dev.internal"
 rm -rf "$T/v4"
 
 # Before: the old certificates are not revoked, and openssl accepts them with the CRL.

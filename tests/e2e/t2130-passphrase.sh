@@ -82,6 +82,7 @@ mkdir -m 700 "$CAPSTAN_HOME" && cp "$dir/data/v1-inventory.db" "$V1" && chmod 60
 secret_file "$T/v1pass" fixture-passphrase
 v1() { "$CAPSTAN" --passphrase-file "$T/v1pass" "$@"; }
 is "(the fixture has no wrap)" "$(wraps "$V1")" 0
+"$CAPSTAN" list >/dev/null # its schema migrates on open, passphrase or not
 refuses "a wrong passphrase on it is refused" 1 "wrong passphrase for the inventory in '$CAPSTAN_HOME'$" \
 	"$CAPSTAN" --passphrase-file "$T/wrong" export api.dev.internal --env dev --format key --out "$T/x.key"
 is "and upgrades nothing" "$(wraps "$V1")" 0
