@@ -101,25 +101,32 @@ static void test_chain_verifies_and_chains(void **state)
 	unit_remove_home(home);
 }
 
+/* A home with environment dev and one client certificate c1 (*leaf, when asked). */
+static void dev_with_leaf(capstan_ctx *ctx, capstan_cert **leaf)
+{
+	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+
+	io.env = "dev";
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
+	o.env = "dev";
+	o.cn = "c1";
+	o.profile = CAPSTAN_PROFILE_CLIENT;
+	assert_ok(ctx, capstan_issue(leaf, ctx, &o));
+}
+
 /* Rows carry the states they set; a state set without a row is not committed. */
 static void test_states_in_rows(void **state)
 {
 	char *home = NULL;
 	capstan_ctx *ctx = unit_open_home(&home);
-	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
-	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 	capstan_cert *leaf = NULL, *renewed = NULL;
 	capstan_audit_iter *it = NULL;
 	capstan_audit_entry *e = NULL;
 	char want[256];
 
 	(void)state;
-	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
-	o.env = "dev";
-	o.cn = "c1";
-	o.profile = CAPSTAN_PROFILE_CLIENT;
-	assert_ok(ctx, capstan_issue(&leaf, ctx, &o));
+	dev_with_leaf(ctx, &leaf);
 	assert_ok(ctx, capstan_renew(&renewed, ctx, leaf, 0));
 	assert_ok(ctx, capstan_audit_iter_new(&it, ctx));
 	for (int i = 0; i < 4; i++) {
@@ -151,20 +158,13 @@ static void test_replay_finds_unrevoked(void **state)
 {
 	char *home = NULL;
 	capstan_ctx *ctx = unit_open_home(&home);
-	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
-	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 	capstan_cert *leaf = NULL;
 	capstan_check_summary sum;
 	int findings = 0;
 	char sql[256];
 
 	(void)state;
-	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
-	o.env = "dev";
-	o.cn = "c1";
-	o.profile = CAPSTAN_PROFILE_CLIENT;
-	assert_ok(ctx, capstan_issue(&leaf, ctx, &o));
+	dev_with_leaf(ctx, &leaf);
 	assert_ok(ctx, capstan_revoke(ctx, leaf, CAPSTAN_REASON_KEY_COMPROMISE));
 	assert_ok(ctx, capstan_check(&sum, ctx, NULL, NULL));
 	assert_int_equal(sum.problems, 0);
@@ -215,17 +215,10 @@ static void test_locked_cannot_append(void **state)
 {
 	char *home = NULL;
 	capstan_ctx *ctx = unit_open_home(&home), *locked = NULL;
-	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
-	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 	capstan_cert *leaf = NULL;
 
 	(void)state;
-	io.env = "dev";
-	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
-	o.env = "dev";
-	o.cn = "c1";
-	o.profile = CAPSTAN_PROFILE_CLIENT;
-	assert_ok(ctx, capstan_issue(NULL, ctx, &o));
+	dev_with_leaf(ctx, NULL);
 	assert_int_equal(capstan_ctx_new(&locked), 0);
 	assert_ok(locked, capstan_home_open(locked, home, CAPSTAN_OPEN_EXISTING));
 	assert_ok(locked, capstan_cert_lookup(&leaf, locked, "c1", "dev"));
