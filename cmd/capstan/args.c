@@ -59,6 +59,7 @@ static const struct {
 	{ CAPSTAN_FIELD_LEGACY, "--legacy" },
 	{ CAPSTAN_FIELD_CA_KEY, "--ca-key" },
 	{ CAPSTAN_FIELD_NEXT_UPDATE, "--next-update" },
+	{ CAPSTAN_FIELD_ALIAS, "--alias" },
 };
 
 void cli_subject_hint(unsigned subject, int code, char *out, size_t size)

@@ -125,7 +125,7 @@ int cli_unlock(cli *c);
 /* Before a command that may create the home opens it: a passphrase given by
  * file or environment is read and checked now, so a refused one leaves no
  * empty inventory behind; cli_unlock then uses it. An exit code, or 0. */
-int cli_check_new_passphrase(cli *c);
+int cli_check_new_passphrase(cli *c, const char *home);
 /* Before keys are in memory: an error when main's capstan_protect_process()
  * failed, so no passphrase or key goes where a core dump could take it. */
 int cli_protected(cli *c);

@@ -172,7 +172,7 @@ static int setup(cli *c)
 	if ((rc = cli_home_path(c, &home)) != 0)
 		return rc;
 	/* Before the home is created, not after: a refused passphrase leaves nothing behind. */
-	if ((needs & NEEDS_NEW_HOME) && (needs & NEEDS_PASSPHRASE) && (rc = cli_check_new_passphrase(c)) != 0) {
+	if ((needs & NEEDS_NEW_HOME) && (needs & NEEDS_PASSPHRASE) && (rc = cli_check_new_passphrase(c, home)) != 0) {
 		free(home);
 		return rc;
 	}

@@ -33,10 +33,11 @@ static int prompt_line(capstan_ctx *ctx, FILE *tty, const char *prompt, capstan_
 	return rc;
 }
 
-static int prompt_passphrase(cli *c, capstan_secret *out)
+/* Asks on the terminal; twice (confirm) for a passphrase being set. */
+static int prompt_passphrase(cli *c, capstan_secret *out, int confirm)
 {
 	capstan_secret again = CAPSTAN_SECRET_INIT;
-	int confirm = !capstan_home_has_keyring(c->ctx), rc;
+	int rc;
 	FILE *tty = fopen("/dev/tty", "r+");
 	char iobuf[BUFSIZ];
 
@@ -154,7 +155,7 @@ int cli_unlock(cli *c)
 			return rc;
 		if (!pass.data && !isatty(STDIN_FILENO))
 			return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
-		if (!pass.data && (rc = prompt_passphrase(c, &pass)) != 0) {
+		if (!pass.data && (rc = prompt_passphrase(c, &pass, !capstan_home_has_keyring(c->ctx))) != 0) {
 			capstan_secret_free(&pass);
 			return rc;
 		}
@@ -164,8 +165,9 @@ int cli_unlock(cli *c)
 	return rc < 0 ? cli_fail(c) : 0;
 }
 
-int cli_check_new_passphrase(cli *c)
+int cli_check_new_passphrase(cli *c, const char *home)
 {
+	char db[4096];
 	int rc;
 
 	if ((rc = cli_protected(c)) != 0)
@@ -176,6 +178,13 @@ int cli_check_new_passphrase(cli *c)
 	} else if ((rc = env_secret(c, &c->env_passphrase, &c->early_pass)) != 0) {
 		return rc;
 	}
+	/* A typed one is asked for before the inventory exists too, so a
+	 * mistyped or short one leaves nothing behind; an existing inventory's
+	 * is asked for (once) when it is unlocked. */
+	snprintf(db, sizeof(db), "%s/capstan.db", home);
+	if (!c->early_pass.data && isatty(STDIN_FILENO) && access(db, F_OK) != 0 &&
+	    (rc = prompt_passphrase(c, &c->early_pass, 1)) != 0)
+		return rc;
 	if (c->early_pass.data && capstan_passphrase_check(c->ctx, &c->early_pass) < 0)
 		return cli_fail(c);
 	return 0;

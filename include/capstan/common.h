@@ -128,7 +128,8 @@ typedef enum {
 	CAPSTAN_FIELD_INPUT_PASSWORD = 1u << 17, /* the password of an encrypted input */
 	CAPSTAN_FIELD_LEGACY = 1u << 18,      /* capstan_write_opts.legacy */
 	CAPSTAN_FIELD_CA_KEY = 1u << 19,      /* capstan_export_opts.ca_key: a CA's own key may leave */
-	CAPSTAN_FIELD_NEXT_UPDATE = 1u << 20  /* capstan_crl_opts.next_update */
+	CAPSTAN_FIELD_NEXT_UPDATE = 1u << 20, /* capstan_crl_opts.next_update */
+	CAPSTAN_FIELD_ALIAS = 1u << 21        /* capstan_write_opts.alias */
 } capstan_field;
 
 #define CAPSTAN_FIELD_SANS (CAPSTAN_FIELD_DNS | CAPSTAN_FIELD_IP | CAPSTAN_FIELD_URI | CAPSTAN_FIELD_EMAIL)

@@ -119,12 +119,34 @@ static int leaf_der(capstan_buf *out, capstan_ctx *ctx, const STACK_OF(X509) *ch
 	return rc;
 }
 
+/* A keystore alias as every reader takes it: Java lower-cases a JKS alias
+ * with the English locale's rules, which capstan mirrors for ASCII only,
+ * and keytool lists and addresses entries by it; 255 bytes is the most any
+ * keystore tool here was seen to keep. Refused rather than cut or mangled. */
+static int check_alias(capstan_ctx *ctx, const char *alias)
+{
+	size_t len = strlen(alias);
+
+	if (len == 0 || len > 255)
+		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ALIAS,
+			"invalid alias: it needs 1 to 255 characters, not %zu", len);
+	for (const unsigned char *p = (const unsigned char *)alias; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ALIAS,
+				"invalid alias '%s': printable ASCII only (byte 0x%02x at %zu)", alias, *p,
+				(size_t)(p - (const unsigned char *)alias));
+	return 0;
+}
+
 /* What the format needs and the material lacks, said before anything is written. */
 static int check_writable(capstan_ctx *ctx, const capstan_material *m, capstan_format fmt,
 	const capstan_write_opts *o)
 {
 	const char *name = capstan_format_name(fmt);
+	int rc;
 
+	if (o->alias && (rc = check_alias(ctx, o->alias)) < 0)
+		return rc;
 	if (capstan_format_has_key(fmt) && !m->key)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "format %s needs a private key, and none was given", name);
 	if (capstan_format_is_truststore(fmt) ? sk_X509_num(m->trust) == 0 :

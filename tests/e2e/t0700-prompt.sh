@@ -19,5 +19,9 @@ printf 'something else\n' | on_tty "$CAPSTAN" issue --env dev --profile client -
 check "a wrong typed passphrase is refused" grep -q "capstan: wrong passphrase" "$T/tty.out"
 printf 'one passphrase\nanother one\n' | on_tty "$CAPSTAN" --home "$T/h2" init --env dev >"$T/tty.out" 2>&1
 check "two different passphrases for a new inventory are refused" grep -q "capstan: the passphrases do not match" "$T/tty.out"
+check_fails "and leave no inventory behind" test -e "$T/h2"
+printf 'short\nshort\n' | on_tty "$CAPSTAN" --home "$T/h3" init --env dev >"$T/tty.out" 2>&1
+check "a short typed passphrase for a new inventory is refused" grep -q "capstan: the passphrase is too short" "$T/tty.out"
+check_fails "and leaves no inventory behind" test -e "$T/h3"
 
 done_testing

@@ -39,6 +39,16 @@ for kind in modern legacy jks; do
 	like "$kind: both sides were authenticated" "$(cat "$T/out")" "handshake ok: TLSv1\.[23] .* server=CN=localhost.* client=CN=app-client"
 done
 
+# --alias: what keytool lists (JKS lower-cased as Java does), never cut or mangled.
+check "--alias names the JKS entry" export_store localhost jks "$T/alias.jks" --alias "Web Server"
+check "keytool lists it lower-cased, as Java keeps JKS aliases" \
+	sh -c "keytool -list -keystore '$T/alias.jks' -storetype JKS -storepass:file '$T/pw' | grep -q '^web server,'"
+refuses "a non-ASCII alias is refused, not mangled" 1 "invalid alias 'caf.*': printable ASCII only" \
+	export_store localhost jks "$T/bad.jks" --alias "$(printf 'caf\303\251')"
+refuses "an alias past 255 bytes is refused, not cut" 1 "invalid alias: it needs 1 to 255 characters, not 256" \
+	export_store localhost pkcs12 "$T/bad.p12" --alias "$(printf '%0256d' 0)"
+[ ! -e "$T/bad.jks" ] && [ ! -e "$T/bad.p12" ] && ok "and nothing is written" || not_ok "and nothing is written"
+
 check "openssl reads the modern PKCS12" openssl pkcs12 -in "$T/server.modern" -info -noout -passin file:"$T/pw"
 like "modern: AES-256-CBC with PBKDF2-HMAC-SHA256" "$(cat "$T/err")" "PBES2, PBKDF2, AES-256-CBC.*PRF hmacWithSHA256"
 like "modern: a SHA-256 MAC" "$(cat "$T/err")" "MAC: sha256"
