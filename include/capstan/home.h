@@ -60,6 +60,18 @@ CAPSTAN_WARN_UNUSED int capstan_home_unlock(capstan_ctx *ctx, const capstan_secr
  */
 CAPSTAN_WARN_UNUSED int capstan_home_change_passphrase(capstan_ctx *ctx, const capstan_secret *new_passphrase);
 
+/*
+ * A context on the same home for another thread: its own database
+ * connection, the same unlocked keys (parent must be open and unlocked).
+ * *out is the caller's: capstan_ctx_free().
+ */
+CAPSTAN_WARN_UNUSED int capstan_ctx_clone(capstan_ctx **out, const capstan_ctx *parent);
+
+/* Who the audit rows of this context's later changes name as their user
+ * (e.g. "api:prod/deploy-etcd"), instead of the process's user; NULL goes
+ * back to that. Copied. */
+CAPSTAN_WARN_UNUSED int capstan_ctx_set_actor(capstan_ctx *ctx, const char *actor);
+
 /* Whether PASS may be a new inventory's passphrase (at least 8 characters):
  * 0, or CAPSTAN_EINVALID saying why (CAPSTAN_FIELD_PASSPHRASE). Checked by the
  * first capstan_home_unlock; a program creating a home checks it first, so a

@@ -25,12 +25,14 @@ struct capstan_ctx {
 	 * set by capstan_audit_unlocked (audit.c). */
 	unsigned char audit_key[CAPSTAN_KEK_LEN];
 	int audit_key_set;
+	int audit_sealed; /* the log's end is sealed: each append checks the seal first */
 	char *audit_broken;
 	int worker;     /* a batch worker's: the library context is its parent's */
 	/* Algorithms fetched once and contexts kept for reuse (ossl.c): this
 	 * context's own, so a worker thread's are never shared. */
 	capstan_ossl_cache *ossl;
 	char *user;     /* the audit log's user name for user_uid, looked up once (audit.c) */
+	char *actor;    /* capstan_ctx_set_actor: the audit rows' user instead */
 	unsigned user_uid;
 	/* What was found unsafe but not refused (a home readable by others),
 	 * for the program to show: capstan_home_warning(). Owned, freed with

@@ -87,6 +87,8 @@ static const char *user_name(capstan_ctx *ctx, uid_t uid)
 	char pwbuf[4096], uidname[32];
 	const char *name = uidname;
 
+	if (ctx->actor)
+		return ctx->actor;
 	if (ctx->user && ctx->user_uid == (unsigned)uid)
 		return ctx->user;
 	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) != 0 || !found)
@@ -119,7 +121,19 @@ int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, cons
 			" nothing is changed until the log is checked and resealed", ctx->audit_broken);
 	if (!(e.user = (char *)user_name(ctx, uid)))
 		return capstan_error_oom(ctx);
-	/* Inside the change's BEGIN IMMEDIATE: no other writer can append meanwhile. */
+	/* Inside the change's BEGIN IMMEDIATE: no other writer can append
+	 * meanwhile. A long-running process looks again each time: a log cut
+	 * since it unlocked is not extended (which would seal the cut). */
+	if (ctx->audit_sealed) {
+		char *why = NULL;
+		if ((rc = capstan_audit_end_problem(ctx, &why, 1)) < 0)
+			return rc;
+		if (why) {
+			ctx->audit_broken = why;
+			return capstan_error(ctx, CAPSTAN_EDAMAGED, "%s: rows were removed or changed behind capstan's"
+				" back; nothing is changed until the log is checked and resealed", why);
+		}
+	}
 	if ((rc = capstan_store_audit_last(ctx, &last_id, prev)) < 0)
 		return rc;
 	e.id = last_id + 1;
@@ -151,7 +165,7 @@ int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 	return rc;
 }
 
-int capstan_audit_end_problem(capstan_ctx *ctx, char **why)
+int capstan_audit_end_problem(capstan_ctx *ctx, char **why, int appending)
 {
 	capstan_store_audit_end end, last;
 	unsigned char seal[CAPSTAN_SHA256_LEN];
@@ -162,7 +176,9 @@ int capstan_audit_end_problem(capstan_ctx *ctx, char **why)
 	if ((rc = capstan_store_audit_ends(ctx, &end, &has_end, &last, &has_certs)) < 0)
 		return rc;
 	msg[0] = 0;
-	if (!has_end && (last.id || has_certs))
+	/* Certificates without any row or end: the log was removed whole;
+	 * unless a change is about to write its first row (appending). */
+	if (!has_end && (last.id || (has_certs && !appending)))
 		snprintf(msg, sizeof(msg), "the audit log's sealed end is missing");
 	else if (has_end && !end.sealed)
 		snprintf(msg, sizeof(msg), "the audit log's end (row %lld) is not sealed", (long long)end.id);
@@ -208,11 +224,13 @@ int capstan_audit_unlocked(capstan_ctx *ctx)
 
 	free(ctx->audit_broken);
 	ctx->audit_broken = NULL;
+	ctx->audit_sealed = 0;
 	if ((rc = derive_audit_key(ctx)) < 0 || (rc = capstan_audit_log_sealed(ctx)) <= 0)
 		return rc; /* a first-version keyring (a read-only copy): no seal yet */
+	ctx->audit_sealed = 1;
 	/* Not a refusal here: reading, exports and checks go on; only
 	 * extending the log (every change) is refused (capstan_audit_append). */
-	if ((rc = capstan_audit_end_problem(ctx, &why)) == 0)
+	if ((rc = capstan_audit_end_problem(ctx, &why, 0)) == 0)
 		ctx->audit_broken = why;
 	return rc;
 }

@@ -19,7 +19,7 @@ int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, cons
 /* The end the inventory recorded against the last row and its seal (the
  * context holds the audit key): *why NULL when they agree, else why not
  * (the caller's: free()). */
-int capstan_audit_end_problem(capstan_ctx *ctx, char **why);
+int capstan_audit_end_problem(capstan_ctx *ctx, char **why, int appending);
 /* 1 when the log's end is sealed: the keyring has a wrapped data key, which
  * only a capstan that seals the log writes; 0 for a first-version keyring. */
 int capstan_audit_log_sealed(capstan_ctx *ctx);

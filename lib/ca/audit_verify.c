@@ -203,7 +203,7 @@ static int verify_end(capstan_ctx *ctx, capstan_audit_report *r, const capstan_s
 			(long long)last->id);
 	if (!ctx->audit_key_set || (rc = capstan_audit_log_sealed(ctx)) <= 0)
 		return rc;
-	if ((rc = capstan_audit_end_problem(ctx, &why)) == 0 && why)
+	if ((rc = capstan_audit_end_problem(ctx, &why, 0)) == 0 && why)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: rows were removed or changed behind capstan's back", why);
 	free(why);
 	r->seal_checked = rc == 0;
@@ -293,15 +293,20 @@ int capstan_audit_reseal(capstan_ctx *ctx)
 		return rc;
 	/* Looked at again under the write lock; the rows must still chain:
 	 * a cut end is accepted, an edited row is not. */
-	if ((rc = capstan_audit_end_problem(ctx, &why)) == 0 && !why)
+	if ((rc = capstan_audit_end_problem(ctx, &why, 0)) == 0 && !why)
 		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the audit log's end matches its seal: nothing to reseal");
 	if (rc == 0 && (rc = verify_rows(ctx, &r, &none, &last)) == 0 &&
 	    !(detail = capstan_aprintf("accepted as it was: %s", why)))
 		rc = capstan_error_oom(ctx);
 	if (rc == 0) {
 		char *was = ctx->audit_broken;
+		int sealed = ctx->audit_sealed;
+		/* This one row extends the log as it is: that is the point. */
 		ctx->audit_broken = NULL;
-		if ((rc = capstan_audit_append(ctx, "reseal", NULL, NULL, NULL, detail, NULL)) < 0)
+		ctx->audit_sealed = 0;
+		rc = capstan_audit_append(ctx, "reseal", NULL, NULL, NULL, detail, NULL);
+		ctx->audit_sealed = sealed;
+		if (rc < 0)
 			ctx->audit_broken = was;
 		else
 			free(was);

@@ -51,6 +51,7 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	capstan_store_close(ctx->store);
 	capstan_ossl_cache_free(ctx);
 	free(ctx->user);
+	free(ctx->actor);
 	if (!ctx->worker)
 		capstan_ossl_free(ctx);
 	capstan_wipe(ctx->kek, sizeof(ctx->kek));
@@ -202,4 +203,42 @@ int capstan_protect_process(void)
 	int rc = setrlimit(RLIMIT_CORE, &none);
 
 	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || rc < 0 ? -1 : 0;
+}
+
+int capstan_ctx_clone(capstan_ctx **out, const capstan_ctx *parent)
+{
+	capstan_ctx *ctx = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!parent->home || !parent->kek_set || !parent->audit_key_set)
+		return CAPSTAN_EINVALID;
+	if ((rc = capstan_ctx_new(&ctx)) < 0)
+		return rc;
+	if ((rc = capstan_home_open(ctx, parent->home, CAPSTAN_OPEN_EXISTING)) < 0) {
+		capstan_ctx_free(ctx);
+		return rc;
+	}
+	memcpy(ctx->kek, parent->kek, sizeof(ctx->kek));
+	ctx->kek_set = 1;
+	memcpy(ctx->audit_key, parent->audit_key, sizeof(ctx->audit_key));
+	ctx->audit_key_set = 1;
+	ctx->audit_sealed = parent->audit_sealed;
+	if (parent->audit_broken && !(ctx->audit_broken = strdup(parent->audit_broken))) {
+		capstan_ctx_free(ctx);
+		return CAPSTAN_ERROR;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int capstan_ctx_set_actor(capstan_ctx *ctx, const char *actor)
+{
+	char *copy = actor ? strdup(actor) : NULL;
+
+	if (actor && !copy)
+		return capstan_error_oom(ctx);
+	free(ctx->actor);
+	ctx->actor = copy;
+	return 0;
 }

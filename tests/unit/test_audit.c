@@ -229,6 +229,26 @@ static void test_locked_cannot_append(void **state)
 	unit_remove_home(home);
 }
 
+/* A context unlocked before the log was cut (a long-running serve) does not
+ * extend the cut log: each append checks the seal again. */
+static void test_cut_while_unlocked(void **state)
+{
+	char *home = NULL;
+	capstan_ctx *ctx = unit_open_home(&home);
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+
+	(void)state;
+	dev_with_leaf(ctx, NULL);
+	tamper(home, "DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)");
+	o.env = "dev";
+	o.cn = "c2";
+	o.profile = CAPSTAN_PROFILE_CLIENT;
+	assert_int_equal(capstan_issue(NULL, ctx, &o), CAPSTAN_EDAMAGED);
+	assert_non_null(strstr(capstan_error_message(ctx), "ends at row 2 but its sealed end is row 3"));
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_replay_finds_unrevoked),
 		cmocka_unit_test(test_anchors),
 		cmocka_unit_test(test_locked_cannot_append),
+		cmocka_unit_test(test_cut_while_unlocked),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
