@@ -18,6 +18,7 @@ packages=(
 	prometheus                          # promtool checks the metrics file
 	openjdk-17-jdk-headless             # keytool and a Java TLS handshake check the keystores
 	etcd-server etcd-client             # a real etcd cluster started from a bundle
+	libevent-dev                        # serve's HTTP server (evhttp over bufferevent_openssl)
 	nginx-light curl                    # a real nginx checking client certificates against the CRLs
 	postgresql                          # a real PostgreSQL server doing the same (ssl_crl_file)
 	python3-yaml                        # parsing the Kubernetes Secret in tests
