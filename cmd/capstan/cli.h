@@ -230,6 +230,7 @@ int cmd_show(cli *c, int argc, char **argv);
 int cmd_trust(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 int cmd_renew(cli *c, int argc, char **argv);
 int cmd_rotate(cli *c, int argc, char **argv);
 int cmd_revoke(cli *c, int argc, char **argv);

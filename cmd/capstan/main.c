@@ -46,6 +46,8 @@ static const cli_command commands[] = {
 	  "bundle --env ENV --service S [--host H] (--out DIR | --tar FILE) [--owner U] [--group G] [--prefix DIR]"
 	  " [--password-file PF | --new-password] [--keystores]" },
 	{ "passphrase", cmd_passphrase, NEEDS_HOME | NEEDS_PASSPHRASE, "passphrase --new-passphrase-file FILE" },
+	{ "serve", cmd_serve, NEEDS_HOME | NEEDS_PASSPHRASE,
+	  "serve [--config FILE] [--listen ADDR:PORT] [--http ADDR:PORT] [--workers N]" },
 	{ "completion", cmd_completion, HIDDEN, "completion bash" },
 };
 

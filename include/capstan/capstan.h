@@ -21,5 +21,8 @@
 #include "audit.h"
 #include "file.h"
 #include "check.h"
+#include "api.h"
+#include "ocsp.h"
+#include "serve.h"
 
 #endif

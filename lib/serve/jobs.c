@@ -1,0 +1,302 @@
+/*
+ * Requests off the event loop: each is copied into a job, answered by
+ * capstan_api_handle on a worker thread with a context of its own (signing
+ * and committing never hold up the loop), and handed back to the loop,
+ * which writes the answer and the access-log line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <capstan/home.h>
+
+#include "serve_internal.h"
+
+struct serve_job {
+	serve_server *srv;
+	serve_config *config;
+	struct evhttp_request *req;      /* NULL once its connection closed */
+	struct evhttp_connection *conn;
+	int tls;
+	char *method, *path, *query, *if_none_match;
+	capstan_buf body, peer;
+	capstan_api_response out;
+	struct timespec start;
+	serve_job *next;
+};
+
+struct serve_pool {
+	serve_server *srv;
+	pthread_t *threads;
+	unsigned count;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	serve_job *queue, *queue_tail, *done;
+	int stop;
+};
+
+static void job_free(serve_job *j)
+{
+	if (!j)
+		return;
+	serve_config_unref(j->config);
+	free(j->method);
+	free(j->path);
+	free(j->query);
+	free(j->if_none_match);
+	capstan_buf_free(&j->body);
+	capstan_buf_free(&j->peer);
+	capstan_api_response_clear(&j->out);
+	free(j);
+}
+
+static void answer(capstan_ctx *ctx, serve_job *j)
+{
+	capstan_api_request in = {
+		.method = j->method, .path = j->path, .query = j->query,
+		.body = j->body.data, .body_len = j->body.len, .if_none_match = j->if_none_match,
+		.tls = j->tls, .peer_der = j->peer.data, .peer_der_len = j->peer.len,
+	};
+
+	capstan_api_handle(&j->out, ctx, j->config->api, &in);
+}
+
+static void *worker(void *arg)
+{
+	serve_pool *p = arg;
+	capstan_ctx *ctx = NULL;
+	serve_job *j;
+
+	/* A worker that cannot open the inventory answers 503: the loop never waits on it. */
+	if (capstan_ctx_clone(&ctx, p->srv->ctx) < 0)
+		ctx = NULL;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->queue && !p->stop)
+			pthread_cond_wait(&p->wake, &p->lock);
+		if (!p->queue)
+			break;
+		j = p->queue;
+		if (!(p->queue = j->next))
+			p->queue_tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (ctx)
+			answer(ctx, j);
+		else
+			j->out.status = 503;
+		pthread_mutex_lock(&p->lock);
+		j->next = p->done;
+		p->done = j;
+		event_active(p->srv->done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&p->lock);
+	capstan_ctx_free(ctx);
+	return NULL;
+}
+
+int serve_pool_new(serve_pool **out, serve_server *s, unsigned workers)
+{
+	serve_pool *p = calloc(1, sizeof(*p));
+
+	if (!p || !(p->threads = calloc(workers, sizeof(*p->threads)))) {
+		free(p);
+		return capstan_error_oom(s->ctx);
+	}
+	p->srv = s;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	for (; p->count < workers; p->count++)
+		if (pthread_create(&p->threads[p->count], NULL, worker, p) != 0)
+			break;
+	if (p->count == 0) {
+		serve_pool_free(p);
+		return capstan_error(s->ctx, CAPSTAN_ERROR, "cannot start worker threads");
+	}
+	*out = p;
+	return 0;
+}
+
+void serve_pool_free(serve_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->count; i++)
+		pthread_join(p->threads[i], NULL);
+	while (p->done) {
+		serve_job *j = p->done;
+		p->done = j->next;
+		job_free(j);
+	}
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p->threads);
+	free(p);
+}
+
+static void connection_gone(struct evhttp_connection *conn, void *arg)
+{
+	serve_job *j = arg;
+
+	(void)conn;
+	j->req = NULL; /* libevent frees it: answer no one */
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	default: return "OTHER";
+	}
+}
+
+/* The request's parts the API reads, copied: the job outlives the loop's turn. */
+static int job_fill(serve_job *j, capstan_ctx *ctx, struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *raw = uri ? evhttp_uri_get_path(uri) : NULL, *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in), plen = 0;
+
+	j->method = strdup(method_name(evhttp_request_get_command(req)));
+	j->path = raw ? evhttp_uridecode(raw, 0, &plen) : strdup("/");
+	j->query = q ? strdup(q) : NULL;
+	j->if_none_match = inm ? strdup(inm) : NULL;
+	if (!j->method || !j->path || (q && !j->query) || (inm && !j->if_none_match))
+		return capstan_error_oom(ctx);
+	if (raw && plen != strlen(j->path))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "a NUL in the path");
+	if (len && capstan_buf_append(ctx, &j->body, evbuffer_pullup(in, (ev_ssize_t)len), len) < 0)
+		return CAPSTAN_ERROR;
+	if (j->tls) {
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(j->conn);
+		struct bufferevent *under = bufferevent_get_underlying(bev);
+		struct ssl_st *ssl = bufferevent_openssl_get_ssl(under ? under : bev);
+		if (!ssl || capstan_tls_peer_der(&j->peer, ctx, ssl) < 0)
+			return CAPSTAN_EAUTH;
+	}
+	return 0;
+}
+
+static void reply_plain(struct evhttp_request *req, int status, const char *why)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	if (b)
+		evbuffer_add_printf(b, "{\"error\": \"%s\"}\n", why);
+	evhttp_send_reply(req, status, NULL, b);
+	if (b)
+		evbuffer_free(b);
+}
+
+void serve_request(serve_server *s, struct evhttp_request *req, int tls)
+{
+	serve_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (!j) {
+		reply_plain(req, 503, "the server is out of memory");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &j->start);
+	j->srv = s;
+	j->req = req;
+	j->tls = tls;
+	j->conn = evhttp_request_get_connection(req);
+	if ((rc = job_fill(j, s->ctx, req)) < 0) {
+		reply_plain(req, rc == CAPSTAN_EAUTH ? 401 : rc == CAPSTAN_EINVALID ? 400 : 503,
+			rc == CAPSTAN_EAUTH ? "no verified client certificate" :
+			rc == CAPSTAN_EINVALID ? "a NUL in the path" : "the server is out of memory");
+		job_free(j);
+		return;
+	}
+	j->config = serve_config_ref(s->config);
+	evhttp_connection_set_closecb(j->conn, connection_gone, j);
+	s->inflight++;
+	pthread_mutex_lock(&s->pool->lock);
+	if (s->pool->queue_tail)
+		s->pool->queue_tail->next = j;
+	else
+		s->pool->queue = j;
+	s->pool->queue_tail = j;
+	pthread_cond_signal(&s->pool->wake);
+	pthread_mutex_unlock(&s->pool->lock);
+}
+
+static void access_log(serve_server *s, serve_job *j)
+{
+	struct timespec now;
+	char at[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - j->start.tv_sec) * 1000 + (now.tv_nsec - j->start.tv_nsec) / 1000000;
+	gmtime_r(&t, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	serve_log(s, "%s %s %s %s %d %ldms%s", at, j->out.identity[0] ? j->out.identity : "-", j->method,
+		j->path, j->out.status, ms, j->req ? "" : " (client gone)");
+}
+
+static void send_answer(serve_job *j)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
+	struct evbuffer *b = evbuffer_new();
+	int status = j->out.status ? j->out.status : 500;
+
+	evhttp_connection_set_closecb(j->conn, NULL, NULL);
+	if (j->out.content_type[0])
+		evhttp_add_header(h, "Content-Type", j->out.content_type);
+	if (j->out.etag[0])
+		evhttp_add_header(h, "ETag", j->out.etag);
+	if (status == 503 && !j->out.body.len) {
+		reply_plain(j->req, 503, "the server cannot answer now");
+		evbuffer_free(b);
+		return;
+	}
+	if (b && j->out.body.len)
+		evbuffer_add(b, j->out.body.data, j->out.body.len);
+	evhttp_send_reply(j->req, status, NULL, b);
+	if (b)
+		evbuffer_free(b);
+}
+
+void serve_answer_done(serve_server *s)
+{
+	serve_job *done, *next;
+
+	pthread_mutex_lock(&s->pool->lock);
+	done = s->pool->done;
+	s->pool->done = NULL;
+	pthread_mutex_unlock(&s->pool->lock);
+	for (serve_job *j = done; j; j = next) {
+		next = j->next;
+		if (j->req)
+			send_answer(j);
+		access_log(s, j);
+		s->inflight--;
+		job_free(j);
+	}
+	if (s->draining && s->inflight == 0)
+		event_base_loopexit(s->base, NULL);
+}
