@@ -211,6 +211,7 @@ install: all
 	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/capstan
 	install -D -m 0644 dist/systemd/capstan-renew.service $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.service
 	install -D -m 0644 dist/systemd/capstan-renew.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.timer
+	install -D -m 0644 dist/systemd/capstan-serve.service $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-serve.service
 	cd templates && find . -type f | while read -r f; do \
 		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/capstan/templates/$$f"; done
 

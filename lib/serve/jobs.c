@@ -3,6 +3,11 @@
  * capstan_api_handle on a worker thread with a context of its own (signing
  * and committing never hold up the loop), and handed back to the loop,
  * which writes the answer and the access-log line.
+ *
+ * Changes (POST under /v1/: sign, renew, revoke) go to one writer thread
+ * instead, which answers every change queued meanwhile inside one
+ * transaction (each its own savepoint) and commits them together: one fsync
+ * for the group, every answer sent after the commit that made it durable.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +24,14 @@
 #include <capstan/home.h>
 
 #include "serve_internal.h"
+#include "store/store.h"
 
 struct serve_job {
 	serve_server *srv;
 	serve_config *config;
 	struct evhttp_request *req;      /* NULL once its connection closed */
 	struct evhttp_connection *conn;
-	int tls;
+	int tls, change;
 	char *method, *path, *query, *if_none_match;
 	capstan_buf body, peer;
 	capstan_api_response out;
@@ -33,15 +39,46 @@ struct serve_job {
 	serve_job *next;
 };
 
+typedef struct {
+	serve_job *head, *tail;
+} job_queue;
+
 struct serve_pool {
 	serve_server *srv;
 	pthread_t *threads;
-	unsigned count;
+	unsigned count;                 /* threads[0] is the writer */
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	serve_job *queue, *queue_tail, *done;
+	pthread_cond_t wake, wake_writer;
+	job_queue reads, changes;
+	serve_job *done;
 	int stop;
 };
+
+static void push(job_queue *q, serve_job *j)
+{
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static serve_job *take_all(job_queue *q)
+{
+	serve_job *all = q->head;
+
+	q->head = q->tail = NULL;
+	return all;
+}
+
+/* Finished jobs back to the loop (lock held). */
+static void hand_back(serve_pool *p, serve_job *j)
+{
+	j->next = p->done;
+	p->done = j;
+	event_active(p->srv->done_ev, EV_READ, 0);
+}
 
 static void job_free(serve_job *j)
 {
@@ -80,22 +117,82 @@ static void *worker(void *arg)
 		ctx = NULL;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->queue && !p->stop)
+		while (!p->reads.head && !p->stop)
 			pthread_cond_wait(&p->wake, &p->lock);
-		if (!p->queue)
+		if (!(j = p->reads.head))
 			break;
-		j = p->queue;
-		if (!(p->queue = j->next))
-			p->queue_tail = NULL;
+		if (!(p->reads.head = j->next))
+			p->reads.tail = NULL;
 		pthread_mutex_unlock(&p->lock);
 		if (ctx)
 			answer(ctx, j);
 		else
 			j->out.status = 503;
 		pthread_mutex_lock(&p->lock);
-		j->next = p->done;
-		p->done = j;
-		event_active(p->srv->done_ev, EV_READ, 0);
+		hand_back(p, j);
+	}
+	pthread_mutex_unlock(&p->lock);
+	capstan_ctx_free(ctx);
+	return NULL;
+}
+
+/* A group that did not commit: what it said it did, it did not. */
+static void not_durable(serve_job *group)
+{
+	static const char body[] = "{\"error\": \"the change could not be committed; try again\"}\n";
+
+	for (serve_job *j = group; j; j = j->next)
+		if (j->out.status >= 200 && j->out.status < 300) {
+			j->out.status = 503;
+			j->out.etag[0] = '\0';
+			snprintf(j->out.content_type, sizeof(j->out.content_type), "application/json");
+			capstan_buf_free(&j->out.body);
+			if ((j->out.body.data = (unsigned char *)strdup(body)))
+				j->out.body.len = sizeof(body) - 1;
+		}
+}
+
+/* Answers one group of changes in one transaction; 0 when it committed. */
+static int answer_group(capstan_ctx *ctx, serve_job *group)
+{
+	int rc = capstan_store_group_begin(ctx);
+
+	for (serve_job *j = group; j; j = j->next) {
+		if (rc == 0)
+			answer(ctx, j);
+		else
+			j->out.status = 503;
+	}
+	if (rc == 0 && (rc = capstan_store_group_end(ctx, 1)) < 0)
+		not_durable(group);
+	return rc;
+}
+
+static void *writer(void *arg)
+{
+	serve_pool *p = arg;
+	capstan_ctx *ctx = NULL;
+	serve_job *group, *next;
+
+	if (capstan_ctx_clone(&ctx, p->srv->ctx) < 0)
+		ctx = NULL;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->changes.head && !p->stop)
+			pthread_cond_wait(&p->wake_writer, &p->lock);
+		if (!(group = take_all(&p->changes)))
+			break;
+		pthread_mutex_unlock(&p->lock);
+		if (ctx)
+			answer_group(ctx, group);
+		else
+			for (serve_job *j = group; j; j = j->next)
+				j->out.status = 503;
+		pthread_mutex_lock(&p->lock);
+		for (serve_job *j = group; j; j = next) {
+			next = j->next;
+			hand_back(p, j);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	capstan_ctx_free(ctx);
@@ -113,10 +210,11 @@ int serve_pool_new(serve_pool **out, serve_server *s, unsigned workers)
 	p->srv = s;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
+	pthread_cond_init(&p->wake_writer, NULL);
 	for (; p->count < workers; p->count++)
-		if (pthread_create(&p->threads[p->count], NULL, worker, p) != 0)
+		if (pthread_create(&p->threads[p->count], NULL, p->count == 0 ? writer : worker, p) != 0)
 			break;
-	if (p->count == 0) {
+	if (p->count < 2) {
 		serve_pool_free(p);
 		return capstan_error(s->ctx, CAPSTAN_ERROR, "cannot start worker threads");
 	}
@@ -131,6 +229,7 @@ void serve_pool_free(serve_pool *p)
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->wake);
+	pthread_cond_broadcast(&p->wake_writer);
 	pthread_mutex_unlock(&p->lock);
 	for (unsigned i = 0; i < p->count; i++)
 		pthread_join(p->threads[i], NULL);
@@ -141,6 +240,7 @@ void serve_pool_free(serve_pool *p)
 	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
+	pthread_cond_destroy(&p->wake_writer);
 	free(p->threads);
 	free(p);
 }
@@ -230,15 +330,12 @@ void serve_request(serve_server *s, struct evhttp_request *req, int tls)
 		return;
 	}
 	j->config = serve_config_ref(s->config);
+	j->change = tls && strcmp(j->method, "POST") == 0 && strncmp(j->path, "/v1/", 4) == 0;
 	evhttp_connection_set_closecb(j->conn, connection_gone, j);
 	s->inflight++;
 	pthread_mutex_lock(&s->pool->lock);
-	if (s->pool->queue_tail)
-		s->pool->queue_tail->next = j;
-	else
-		s->pool->queue = j;
-	s->pool->queue_tail = j;
-	pthread_cond_signal(&s->pool->wake);
+	push(j->change ? &s->pool->changes : &s->pool->reads, j);
+	pthread_cond_signal(j->change ? &s->pool->wake_writer : &s->pool->wake);
 	pthread_mutex_unlock(&s->pool->lock);
 }
 

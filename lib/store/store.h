@@ -205,6 +205,13 @@ int capstan_store_last_revocation(capstan_ctx *ctx, int64_t env_id, int64_t *at)
 typedef int (*capstan_store_count_fn)(const char *env, const char *status, int64_t count, void *payload);
 int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_count_fn fn, void *payload);
 
+/* Group commit, for a server: between these, each change's transaction
+ * (capstan_store_begin ... end) is a savepoint of one transaction that
+ * capstan_store_group_end commits (commit != 0) durably, or rolls back with
+ * every change in it. */
+int capstan_store_group_begin(capstan_ctx *ctx);
+int capstan_store_group_end(capstan_ctx *ctx, int commit);
+
 /* The audit log's recorded end: its last row's id and hash, and the seal
  * over them (audit.c) when there is one. */
 typedef struct {

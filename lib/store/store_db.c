@@ -119,7 +119,8 @@ int capstan_store_begin(capstan_ctx *ctx)
 	if (ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
 	ctx->store->refused_write = 0;
-	if ((rc = capstan_store_exec(ctx, "BEGIN IMMEDIATE", "cannot begin a transaction")) < 0)
+	if ((rc = capstan_store_exec(ctx, ctx->store->group ? "SAVEPOINT change" : "BEGIN IMMEDIATE",
+		     "cannot begin a transaction")) < 0)
 		return rc;
 	ctx->store->in_tx = 1;
 	ctx->store->state.len = 0;
@@ -137,7 +138,7 @@ int capstan_store_commit(capstan_ctx *ctx)
 		capstan_store_rollback(ctx);
 		return capstan_error(ctx, CAPSTAN_ERROR, "a certificate changed without an audit row (not committed)");
 	}
-	rc = capstan_store_exec(ctx, "COMMIT", "cannot commit");
+	rc = capstan_store_exec(ctx, ctx->store->group ? "RELEASE change" : "COMMIT", "cannot commit");
 
 	if (rc < 0) {
 		capstan_store_rollback(ctx);
@@ -152,7 +153,8 @@ void capstan_store_rollback(capstan_ctx *ctx)
 	if (!ctx->store || !ctx->store->in_tx)
 		return;
 	/* A failed COMMIT may already have ended the transaction: ignore the result. */
-	sqlite3_exec(ctx->store->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(ctx->store->db, ctx->store->group ? "ROLLBACK TO change; RELEASE change" : "ROLLBACK",
+		NULL, NULL, NULL);
 	ctx->store->in_tx = 0;
 	ctx->store->state.len = 0;
 }
@@ -252,5 +254,33 @@ int capstan_store_meta_set(capstan_ctx *ctx, const char *key, const void *value,
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = capstan_store_error(ctx, "cannot write metadata");
 	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_group_begin(capstan_ctx *ctx)
+{
+	int rc;
+
+	if ((rc = capstan_require_store(ctx)) < 0)
+		return rc;
+	if (ctx->store->in_tx || ctx->store->group)
+		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
+	if ((rc = capstan_store_exec(ctx, "BEGIN IMMEDIATE", "cannot begin a group of changes")) < 0)
+		return rc;
+	ctx->store->group = 1;
+	return 0;
+}
+
+int capstan_store_group_end(capstan_ctx *ctx, int commit)
+{
+	int rc = 0;
+
+	if (!ctx->store || !ctx->store->group)
+		return 0;
+	capstan_store_rollback(ctx); /* a change left open is not part of the group */
+	ctx->store->group = 0;
+	if (commit && (rc = capstan_store_exec(ctx, "COMMIT", "cannot commit a group of changes")) == 0)
+		return 0;
+	sqlite3_exec(ctx->store->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }

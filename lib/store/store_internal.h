@@ -21,6 +21,9 @@ struct capstan_store {
 	 * yet (store_audit.c); state_mark: their length at the item savepoint. */
 	capstan_buf state;
 	size_t state_mark;
+	/* A group commit is open (capstan_store_group_begin): each change's
+	 * transaction is a savepoint in it, made durable with the group. */
+	int group;
 };
 
 /* Every query that builds a capstan_cert selects these columns, in this order. */
