@@ -1,6 +1,7 @@
 /* capstan serve: the HTTPS API (mutual TLS), CRLs and OCSP, in the foreground. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -10,6 +11,18 @@ static void log_line(const char *line, void *payload)
 	(void)payload;
 	fprintf(stderr, "%s\n", line);
 	fflush(stderr);
+}
+
+/* 1,024 connections and the inventory's files need more descriptors than
+ * the usual soft limit of 1,024: up to the hard limit, at most 4,096. */
+static void raise_open_files(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < 4096) {
+		r.rlim_cur = r.rlim_max < 4096 ? r.rlim_max : 4096;
+		(void)setrlimit(RLIMIT_NOFILE, &r);
+	}
 }
 
 int cmd_serve(cli *c, int argc, char **argv)
@@ -42,6 +55,7 @@ int cmd_serve(cli *c, int argc, char **argv)
 	so.listen = listen;
 	so.http = http;
 	so.log = log_line;
+	raise_open_files();
 	rc = capstan_serve(c->ctx, &so);
 	free(config);
 	return rc < 0 ? cli_fail(c) : EXIT_OK;

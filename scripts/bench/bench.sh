@@ -138,6 +138,10 @@ if command -v cfssl >/dev/null && command -v cfssljson >/dev/null; then
 	kill %1 2>/dev/null || true
 fi
 
+# capstan serve against cfssl serve (above) and openssl ocsp -port.
+# shellcheck source=serve.sh
+. "$HERE/serve.sh"
+
 # The in-process limit (measured with the batch runs above).
 row "in-process limit, X509_set_pubkey" "$naive" "-"
 row "in-process limit, encoded-pub-key" "$fast" "-"
