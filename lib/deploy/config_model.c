@@ -66,6 +66,30 @@ static void free_list(char **items, size_t count)
 	free(items);
 }
 
+static void free_api(capstan_config_api *api)
+{
+	if (!api)
+		return;
+	for (size_t i = 0; i < api->client_count; i++) {
+		capstan_config_api_client *c = &api->clients[i];
+		free(c->env);
+		free(c->name);
+		free_list(c->environments, c->environment_count);
+		free_list(c->services, c->service_count);
+		free_list(c->hosts, c->host_count);
+		free_list(c->profiles, c->profile_count);
+		free_list(c->dns, c->dns_count);
+		free_list(c->ip, c->ip_count);
+	}
+	free(api->clients);
+	free(api->listen);
+	free(api->http);
+	free(api->public_url);
+	free(api->server_env);
+	free(api->server_name);
+	free(api);
+}
+
 void capstan_config_free(capstan_config *c)
 {
 	if (!c)
@@ -110,6 +134,7 @@ void capstan_config_free(capstan_config *c)
 	free(c->services);
 	free(c->envs);
 	free(c->organization);
+	free_api(c->api);
 	free(c->path);
 	free(c);
 }
