@@ -69,7 +69,7 @@ static int etag_matches(const char *header, const char *etag)
 static void answer(api_call *c, const capstan_bundle *b, const bundle_query *q)
 {
 	capstan_buf tar = CAPSTAN_BUF_INIT;
-	char hex[65], *params, where[200];
+	char hex[65], etag[68], *params, where[200];
 	int rc;
 
 	if (!(params = capstan_aprintf("prefix=%s\nhost=%s\nkeystores=%d", q->prefix, q->host ? q->host : "",
@@ -83,9 +83,10 @@ static void answer(api_call *c, const capstan_bundle *b, const bundle_query *q)
 		api_fail(c, CAPSTAN_ERROR, NULL);
 		return;
 	}
-	if (c->req->if_none_match && etag_matches(c->req->if_none_match, hex)) {
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	if (c->req->if_none_match && etag_matches(c->req->if_none_match, etag)) {
 		api_body(c, 304, "application/gzip", NULL, 0);
-		snprintf(c->resp->etag, sizeof(c->resp->etag), "\"%s\"", hex);
+		snprintf(c->resp->etag, sizeof(c->resp->etag), "%s", etag);
 		return;
 	}
 	snprintf(where, sizeof(where), "the API client %s", c->identity);
@@ -94,7 +95,7 @@ static void answer(api_call *c, const capstan_bundle *b, const bundle_query *q)
 		api_fail(c, CAPSTAN_ERROR, NULL);
 	else {
 		api_body(c, 200, "application/gzip", tar.data, tar.len);
-		snprintf(c->resp->etag, sizeof(c->resp->etag), "\"%s\"", hex);
+		snprintf(c->resp->etag, sizeof(c->resp->etag), "%s", etag);
 	}
 	capstan_buf_free(&tar);
 }

@@ -9,7 +9,7 @@
 #include <capstan/parse.h>
 
 #include "api_internal.h"
-#include "store/store.h"
+#include "ca/ca.h"
 
 /* The request's JSON object, or NULL with a 400 answered. */
 json_t *api_body_json(api_call *c)
@@ -55,7 +55,7 @@ void api_renew(api_call *c)
 	if (capstan_cert_lookup(&line, c->ctx, c->who->name, c->who->env) == 0 &&
 	    line->status == CAPSTAN_STATUS_VALID && line->kind == CAPSTAN_KIND_LEAF)
 		old = line;
-	if ((rc = api_actor(c, 1)) < 0 || (rc = capstan_renew(&out, c->ctx, old, 0)) < 0)
+	if ((rc = api_actor(c, 1)) < 0 || (rc = capstan_renew_proven(&out, c->ctx, old)) < 0)
 		api_fail(c, rc, NULL);
 	else
 		api_issued(c, out);
