@@ -104,6 +104,21 @@ static int read_body(api_call *c, sign_req *s)
 	return 0;
 }
 
+/* The body's field an issuance error is about (capstan_field bits). */
+static const char *field_of(unsigned subject)
+{
+	static const struct { unsigned bit; const char *field; } fields[] = {
+		{ CAPSTAN_FIELD_NAME, "name" }, { CAPSTAN_FIELD_CN, "csr" }, { CAPSTAN_FIELD_CSR, "csr" },
+		{ CAPSTAN_FIELD_SERVICE, "service" }, { CAPSTAN_FIELD_PROFILE, "profile" },
+		{ CAPSTAN_FIELD_LIFETIME, "days" }, { CAPSTAN_FIELD_DNS, "dns" }, { CAPSTAN_FIELD_IP, "ip" },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (subject & fields[i].bit)
+			return fields[i].field;
+	return subject ? "body" : NULL;
+}
+
 /* The issuance request, and its SANs worked out as the issuer will. */
 static int plan(api_call *c, sign_req *s, capstan_issue_opts *o)
 {
@@ -127,9 +142,8 @@ static int plan(api_call *c, sign_req *s, capstan_issue_opts *o)
 		return -1;
 	}
 	if ((rc = capstan_request_sans(c->ctx, o, o->cn, &s->csr_sans, &s->sans)) < 0) {
-		unsigned subject = capstan_error_subject(c->ctx);
-		api_fail(c, rc, subject & CAPSTAN_FIELD_DNS ? "dns" : subject & CAPSTAN_FIELD_IP ? "ip" :
-			subject & CAPSTAN_FIELD_CSR ? "csr" : "sans");
+		const char *field = field_of(capstan_error_subject(c->ctx));
+		api_fail(c, rc, field ? field : "dns");
 		return -1;
 	}
 	return 0;
@@ -158,7 +172,7 @@ void api_sign(api_call *c, const char *env)
 		goto done;
 	o.lifetime = api_lifetime(c, s.days, e.leaf_lifetime);
 	if ((rc = api_actor(c, 1)) < 0 || (rc = capstan_issue(&cert, c->ctx, &o)) < 0)
-		api_fail(c, rc, NULL);
+		api_fail(c, rc, field_of(capstan_error_subject(c->ctx)));
 	else
 		api_issued(c, cert);
 done:

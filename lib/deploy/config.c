@@ -569,37 +569,6 @@ static size_t pair_count(yaml_node_t *n)
 	return n->type == YAML_MAPPING_NODE ? (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
 }
 
-static int check_action(const char *s, const char **why)
-{
-	static const char *const actions[] = { "bundle", "sign", "revoke", "list", NULL };
-
-	for (size_t i = 0; actions[i]; i++)
-		if (strcmp(s, actions[i]) == 0)
-			return 0;
-	*why = "unknown action (expected bundle, sign, revoke, list)";
-	return -1;
-}
-
-static int check_profile(const char *s, const char **why)
-{
-	capstan_profile p;
-
-	if (capstan_profile_parse(s, &p) == 0)
-		return 0;
-	*why = "unknown profile";
-	return -1;
-}
-
-static int check_dns_pattern(const char *s, const char **why)
-{
-	return capstan_dns_pattern_check(s, why);
-}
-
-static int check_cidr(const char *s, const char **why)
-{
-	return capstan_cidr_check(s, why);
-}
-
 static int api_client_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
 	capstan_config_api_client *c = payload;
@@ -613,7 +582,7 @@ static int api_client_pair(walker *w, const char *key, yaml_node_t *v, const cha
 	if (strcmp(key, "max_days") == 0)
 		return duration_value(w, v, path, &c->max_lifetime);
 	if (strcmp(key, "allow") == 0) {
-		rc = value_list(w, v, path, check_action, 0, "action", &acts, &n);
+		rc = value_list(w, v, path, capstan_config_check_action, 0, "action", &acts, &n);
 		for (size_t i = 0; i < n; i++) {
 			c->allow |= acts[i][0] == 'b' ? CAPSTAN_API_BUNDLE : acts[i][0] == 's' ? CAPSTAN_API_SIGN :
 				acts[i][0] == 'r' ? CAPSTAN_API_REVOKE : CAPSTAN_API_LIST;
@@ -629,10 +598,10 @@ static int api_client_pair(walker *w, const char *key, yaml_node_t *v, const cha
 	if (strcmp(key, "hosts") == 0)
 		return value_list(w, v, path, check_name, 0, "host name", &c->hosts, &c->host_count);
 	if (strcmp(key, "profiles") == 0)
-		return value_list(w, v, path, check_profile, 0, "profile", &c->profiles, &c->profile_count);
+		return value_list(w, v, path, capstan_config_check_profile, 0, "profile", &c->profiles, &c->profile_count);
 	if (strcmp(key, "dns") == 0)
-		return value_list(w, v, path, check_dns_pattern, 0, "DNS pattern", &c->dns, &c->dns_count);
-	return value_list(w, v, path, check_cidr, 0, "CIDR", &c->ip, &c->ip_count); /* ip */
+		return value_list(w, v, path, capstan_dns_pattern_check, 0, "DNS pattern", &c->dns, &c->dns_count);
+	return value_list(w, v, path, capstan_cidr_check, 0, "CIDR", &c->ip, &c->ip_count); /* ip */
 }
 
 static int api_clients(walker *w, yaml_node_t *v, const char *path, capstan_config_api *api)
@@ -660,20 +629,6 @@ static int api_clients(walker *w, yaml_node_t *v, const char *path, capstan_conf
 			return rc;
 		if (!c->env || !c->name)
 			return fail(w, item, sub, "a client needs env and name");
-	}
-	return 0;
-}
-
-/* "HOST:PORT" or "[V6]:PORT": what the server binds; the host is its business. */
-static int check_listen(const char *s, const char **why)
-{
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port = colon && colon[1] >= '0' && colon[1] <= '9' ? strtol(colon + 1, &end, 10) : -1;
-
-	if (!colon || colon == s || port < 1 || port > 65535 || *end) {
-		*why = "expected ADDRESS:PORT";
-		return -1;
 	}
 	return 0;
 }
@@ -710,7 +665,7 @@ static int api_pair(walker *w, const char *key, yaml_node_t *v, const char *path
 	}
 	if ((rc = scalar_dup(w, v, path, key[0] == 'l' ? &api->listen : &api->http)) < 0) /* listen, http */
 		return rc;
-	return check_listen(key[0] == 'l' ? api->listen : api->http, &why) < 0 ?
+	return capstan_config_check_listen(key[0] == 'l' ? api->listen : api->http, &why) < 0 ?
 		fail(w, v, path, "bad address '%s': %s", key[0] == 'l' ? api->listen : api->http, why) : 0;
 }
 

@@ -158,3 +158,38 @@ capstan_config_defaults capstan_config_effective(const capstan_config *c, const 
 	}
 	return out;
 }
+
+int capstan_config_check_action(const char *s, const char **why)
+{
+	static const char *const actions[] = { "bundle", "sign", "revoke", "list", NULL };
+
+	for (size_t i = 0; actions[i]; i++)
+		if (strcmp(s, actions[i]) == 0)
+			return 0;
+	*why = "unknown action (expected bundle, sign, revoke, list)";
+	return -1;
+}
+
+int capstan_config_check_profile(const char *s, const char **why)
+{
+	capstan_profile p;
+
+	if (capstan_profile_parse(s, &p) == 0)
+		return 0;
+	*why = "unknown profile";
+	return -1;
+}
+
+/* "HOST:PORT" or "[V6]:PORT": what the server binds; the host is its business. */
+int capstan_config_check_listen(const char *s, const char **why)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port = colon && colon[1] >= '0' && colon[1] <= '9' ? strtol(colon + 1, &end, 10) : -1;
+
+	if (!colon || colon == s || port < 1 || port > 65535 || *end) {
+		*why = "expected ADDRESS:PORT";
+		return -1;
+	}
+	return 0;
+}

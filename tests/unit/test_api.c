@@ -499,6 +499,8 @@ static void test_sign(void **state)
 	sign_expect(F.signer, "dev", "d.dev.internal", NULL, "{\"profile\": \"server\", \"days\": \"soon\"}", 400, "days");
 	sign_expect(F.signer, "dev", "d.dev.internal", NULL, "{\"profile\": \"server\", \"dns\": \"one\"}", 400, "dns");
 	sign_expect(F.ops, "dev", "d.dev.internal", NULL, "{\"profile\": \"wizard\"}", 400, "profile");
+	sign_expect(F.ops, "dev", "d.dev.internal", NULL, "{\"profile\": \"server\", \"name\": \"a b\"}", 400, "name: ");
+	sign_expect(F.ops, "dev", "d.dev.internal", NULL, "{\"profile\": \"server\", \"dns\": [\"-x-\"]}", 400, "dns: ");
 	sign_expect(F.ops, "nope", "d.dev.internal", NULL, "{\"profile\": \"server\"}", 404, "nope");
 }
 
