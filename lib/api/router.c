@@ -50,7 +50,8 @@ static int method(api_call *c, const char *want)
 }
 
 /* The plain-HTTP listener: public data only. /crl/SKI.crl and /ocsp are the
- * OCSP responder's (not here). */
+ * OCSP responder's, wired at merge: a /crl/X.crl whose X names no
+ * environment goes to capstan_crl_by_ski there; until then it is a 404. */
 static void route_http(api_call *c)
 {
 	const char *env;

@@ -25,6 +25,7 @@ static const char *const CONFIG =
 	"    template: etcd\n"
 	"    certs:\n"
 	"      - { name: etcd-1, profile: peer, dns: [etcd-1.internal] }\n"
+	"    hosts: { h1: [etcd-1] }\n"
 	"api:\n"
 	"  listen: 127.0.0.1:8443\n"
 	"  http: 127.0.0.1:8080\n"
@@ -34,13 +35,14 @@ static const char *const CONFIG =
 	"    - { env: prod, name: deploy-etcd, allow: [bundle], environments: [prod], services: [etcd] }\n"
 	"    - { env: prod, name: ci-signer, allow: [sign], environments: [dev], profiles: [server, client],\n"
 	"        dns: [\"*.dev.internal\"], ip: [10.0.0.0/8], max_days: 30 }\n"
-	"    - { env: prod, name: ops, allow: [bundle, sign, revoke, list] }\n";
+	"    - { env: prod, name: ops, allow: [bundle, sign, revoke, list] }\n"
+	"    - { env: prod, name: host-fetcher, allow: [bundle], hosts: [h1] }\n";
 
 typedef struct {
 	char *home, config[4200];
 	capstan_ctx *ctx;
 	capstan_api *api;
-	capstan_cert *deploy, *signer, *ops, *nobody, *victim, *csr_client;
+	capstan_cert *deploy, *signer, *ops, *nobody, *victim, *csr_client, *host_fetcher;
 	EVP_PKEY *csr_key;
 } fixture;
 
@@ -136,6 +138,7 @@ static int setup(void **state)
 	F.ops = issue("prod", "ops", CAPSTAN_PROFILE_CLIENT, NULL);
 	F.nobody = issue("prod", "nobody", CAPSTAN_PROFILE_CLIENT, NULL);
 	F.victim = issue("prod", "victim", CAPSTAN_PROFILE_CLIENT, NULL);
+	F.host_fetcher = issue("prod", "host-fetcher", CAPSTAN_PROFILE_CLIENT, NULL);
 	F.csr_key = EVP_EC_gen("P-256");
 	csr = make_csr(F.csr_key, "csr-client", NULL);
 	F.csr_client = issue("prod", "csr-client", CAPSTAN_PROFILE_CLIENT, csr);
@@ -153,6 +156,7 @@ static int teardown(void **state)
 	capstan_cert_free(F.ops);
 	capstan_cert_free(F.nobody);
 	capstan_cert_free(F.victim);
+	capstan_cert_free(F.host_fetcher);
 	capstan_cert_free(F.csr_client);
 	EVP_PKEY_free(F.csr_key);
 	capstan_ctx_free(F.ctx);
@@ -382,6 +386,11 @@ static void test_bundle(void **state)
 	expect(F.ops, "GET", "/v1/environments/prod/services/spark/bundle", "prefix=/x", NULL, 404, NULL);
 	expect(F.ops, "GET", "/v1/environments/nope/services/etcd/bundle", "prefix=/x", NULL, 404, NULL);
 	expect(F.deploy, "POST", "/v1/environments/prod/services/etcd/bundle", "prefix=/x", NULL, 405, NULL);
+	/* hosts: per-host bundles, only these. */
+	bundle(F.host_fetcher, "prefix=/x&host=h1", NULL, 200, e4);
+	expect(F.host_fetcher, "GET", "/v1/environments/prod/services/etcd/bundle", "prefix=/x", NULL, 403, "per-host");
+	expect(F.host_fetcher, "GET", "/v1/environments/prod/services/etcd/bundle", "prefix=/x&host=h2", NULL, 403,
+		"host h2");
 	/* A renewal changes the bundle, and so its ETag. */
 	{
 		capstan_cert *etcd = NULL, *renewed = NULL;
