@@ -78,6 +78,40 @@ typedef struct {
 	int line;
 } capstan_config_env;
 
+/* api: (capstan serve). An action a client may be allowed, as bits. */
+typedef enum {
+	CAPSTAN_API_BUNDLE = 1u << 0,
+	CAPSTAN_API_SIGN = 1u << 1,
+	CAPSTAN_API_REVOKE = 1u << 2,
+	CAPSTAN_API_LIST = 1u << 3
+} capstan_api_action;
+
+/* api.clients[]: an inventory line (env/name) and what it may do. A filter
+ * with a count of 0 was not given: it does not limit. */
+typedef struct {
+	char *env;
+	char *name;
+	unsigned allow;                       /* capstan_api_action bits */
+	char **environments; size_t environment_count;
+	char **services; size_t service_count;
+	char **hosts; size_t host_count;
+	char **profiles; size_t profile_count;
+	char **dns; size_t dns_count;         /* patterns: '*' is exactly one label */
+	char **ip; size_t ip_count;           /* CIDRs (an address alone: /32 or /128) */
+	int64_t max_lifetime;                 /* max_days, in seconds; 0: not given */
+	int line;
+} capstan_config_api_client;
+
+typedef struct {
+	char *listen;                         /* NULL when not given */
+	char *http;
+	char *public_url;
+	char *server_env, *server_name;       /* NULL when not given */
+	capstan_config_api_client *clients;
+	size_t client_count;
+	int line;
+} capstan_config_api;
+
 typedef struct {
 	char *path;
 	char *organization;      /* NULL when none */
@@ -86,6 +120,7 @@ typedef struct {
 	size_t env_count;
 	capstan_config_service *services;
 	size_t service_count;
+	capstan_config_api *api;  /* the api: section; NULL when none */
 } capstan_config;
 
 /* Reads and validates FILE (at most 1 MiB). *out is the caller's:

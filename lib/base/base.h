@@ -13,6 +13,7 @@
 
 #include "buffer.h"
 #include "ctx.h"
+#include "netmatch.h"
 #include "util.h"
 
 #endif

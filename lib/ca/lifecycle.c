@@ -8,6 +8,7 @@
 #include <capstan/lifecycle.h>
 
 #include "audit.h"
+#include "ca.h"
 #include "ca_internal.h"
 #include "store/store.h"
 #include "reissue.h"
@@ -51,7 +52,7 @@ void capstan_reissue_plan_clear(reissue_plan *p)
 	capstan_buf_free(&p->sealed);
 }
 
-static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind)
+static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int proven)
 {
 	const char *verb = kind == REISSUE_RENEW ? "renewed" : "rotated";
 
@@ -59,7 +60,9 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"'%s' is a CA certificate: a CA is replaced by rotating the CA of %s (a new intermediate,"
 			" or a new root)", old->name, old->env);
-	if (!old->has_key)
+	/* Without the key, only its holder's proof of possession makes a
+	 * renewal safe: the inventory cannot tell who else asks. */
+	if (!old->has_key && !(proven && kind == REISSUE_RENEW))
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"'%s' (%s) was issued from a CSR and cannot be %s here: issue it again from a new CSR",
 			old->name, old->env, verb);
@@ -79,7 +82,7 @@ int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind
 {
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_reissuable(ctx, old, kind)) < 0 ||
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_reissuable(ctx, old, kind, p->proven)) < 0 ||
 	    (rc = capstan_require_unlocked(ctx)) < 0 ||
 	    (rc = capstan_store_env_get(ctx, old->env, &p->env)) < 0)
 		return rc;
@@ -144,7 +147,7 @@ int capstan_reissue_records(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 			old->name, old->env, latest->serial);
 		goto done;
 	}
-	if ((rc = check_reissuable(ctx, now_old, kind)) < 0)
+	if ((rc = check_reissuable(ctx, now_old, kind, p->proven)) < 0)
 		goto done;
 	if (presigned) {
 		rc = capstan_ca_record(ctx, &presigned->mint, presigned->info, &presigned->der, out);
@@ -169,9 +172,9 @@ done:
 }
 
 static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
-	capstan_cert **out)
+	int proven, capstan_cert **out)
 {
-	reissue_plan p = { 0 };
+	reissue_plan p = { .proven = proven };
 	capstan_signers signers = { 0 };
 	capstan_cert *cert = NULL;
 	int rc;
@@ -191,12 +194,17 @@ done:
 
 int capstan_renew(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime)
 {
-	return reissue(ctx, cert, REISSUE_RENEW, lifetime, out);
+	return reissue(ctx, cert, REISSUE_RENEW, lifetime, 0, out);
 }
 
 int capstan_rotate(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert, int64_t lifetime)
 {
-	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, out);
+	return reissue(ctx, cert, REISSUE_ROTATE, lifetime, 0, out);
+}
+
+int capstan_renew_proven(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert)
+{
+	return reissue(ctx, cert, REISSUE_RENEW, 0, 1, out);
 }
 
 /* Inside the transaction: the certificate, then (keyCompromise) every other

@@ -18,6 +18,8 @@ typedef struct {
 	capstan_buf sealed;         /* a new key's sealed form */
 	int64_t key_id;             /* renew: the stored key it certifies again */
 	int64_t lifetime;
+	int proven;                 /* renew: the holder proved it has the key (a TLS
+	                               handshake), so a CSR-issued certificate renews too */
 } reissue_plan;
 
 void capstan_reissue_plan_clear(reissue_plan *p);

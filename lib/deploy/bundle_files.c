@@ -12,6 +12,8 @@
 #include "base/base.h"
 #include "bundle_internal.h"
 #include "ca/ca.h"
+#include "crypto/crypto.h"
+#include "deploy.h"
 
 void capstan_bundle_free(capstan_bundle *b)
 {
@@ -147,5 +149,42 @@ int capstan_bundle_record_keys(capstan_ctx *ctx, const capstan_bundle *b, const 
 		capstan_store_rollback(ctx);
 done:
 	free(detail);
+	return rc;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int capstan_bundle_digest(capstan_ctx *ctx, const capstan_bundle *b, const char *params, char hex[65])
+{
+	capstan_buf all = CAPSTAN_BUF_INIT;
+	unsigned char md[CAPSTAN_SHA256_LEN];
+	char head[64];
+	int rc;
+
+	/* Each part length-prefixed: no two different inputs run together the same. */
+	snprintf(head, sizeof(head), "%zu:", strlen(params));
+	if ((rc = capstan_buf_append(ctx, &all, head, strlen(head))) < 0 ||
+	    (rc = capstan_buf_append(ctx, &all, params, strlen(params) + 1)) < 0 ||
+	    (rc = capstan_buf_append(ctx, &all, b->certs ? b->certs : "", b->certs ? strlen(b->certs) + 1 : 1)) < 0)
+		goto done;
+	for (size_t i = 0; rc == 0 && i < b->count; i++) {
+		const capstan_bundle_file *f = &b->files[i];
+		if (f->mode != 0644 || strcmp(f->path, "MANIFEST") == 0 || has_suffix(f->path, ".p12") ||
+		    has_suffix(f->path, ".jks"))
+			continue;
+		snprintf(head, sizeof(head), "%zu:%o:%zu:", strlen(f->path), f->mode, f->data.len);
+		if ((rc = capstan_buf_append(ctx, &all, head, strlen(head))) == 0 &&
+		    (rc = capstan_buf_append(ctx, &all, f->path, strlen(f->path))) == 0)
+			rc = capstan_buf_append(ctx, &all, f->data.data, f->data.len);
+	}
+	if (rc == 0 && (rc = capstan_sha256(ctx, all.data, all.len, md)) == 0)
+		capstan_hex_encode(hex, md, CAPSTAN_SHA256_LEN);
+done:
+	capstan_buf_free(&all);
 	return rc;
 }

@@ -66,6 +66,30 @@ static void free_list(char **items, size_t count)
 	free(items);
 }
 
+static void free_api(capstan_config_api *api)
+{
+	if (!api)
+		return;
+	for (size_t i = 0; i < api->client_count; i++) {
+		capstan_config_api_client *c = &api->clients[i];
+		free(c->env);
+		free(c->name);
+		free_list(c->environments, c->environment_count);
+		free_list(c->services, c->service_count);
+		free_list(c->hosts, c->host_count);
+		free_list(c->profiles, c->profile_count);
+		free_list(c->dns, c->dns_count);
+		free_list(c->ip, c->ip_count);
+	}
+	free(api->clients);
+	free(api->listen);
+	free(api->http);
+	free(api->public_url);
+	free(api->server_env);
+	free(api->server_name);
+	free(api);
+}
+
 void capstan_config_free(capstan_config *c)
 {
 	if (!c)
@@ -110,6 +134,7 @@ void capstan_config_free(capstan_config *c)
 	free(c->services);
 	free(c->envs);
 	free(c->organization);
+	free_api(c->api);
 	free(c->path);
 	free(c);
 }
@@ -132,4 +157,39 @@ capstan_config_defaults capstan_config_effective(const capstan_config *c, const 
 			out.renew_before = layers[i]->renew_before;
 	}
 	return out;
+}
+
+int capstan_config_check_action(const char *s, const char **why)
+{
+	static const char *const actions[] = { "bundle", "sign", "revoke", "list", NULL };
+
+	for (size_t i = 0; actions[i]; i++)
+		if (strcmp(s, actions[i]) == 0)
+			return 0;
+	*why = "unknown action (expected bundle, sign, revoke, list)";
+	return -1;
+}
+
+int capstan_config_check_profile(const char *s, const char **why)
+{
+	capstan_profile p;
+
+	if (capstan_profile_parse(s, &p) == 0)
+		return 0;
+	*why = "unknown profile";
+	return -1;
+}
+
+/* "HOST:PORT" or "[V6]:PORT": what the server binds; the host is its business. */
+int capstan_config_check_listen(const char *s, const char **why)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port = colon && colon[1] >= '0' && colon[1] <= '9' ? strtol(colon + 1, &end, 10) : -1;
+
+	if (!colon || colon == s || port < 1 || port > 65535 || *end) {
+		*why = "expected ADDRESS:PORT";
+		return -1;
+	}
+	return 0;
 }

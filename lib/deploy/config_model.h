@@ -16,4 +16,10 @@ void capstan_config_issue_opts(const capstan_config_cert *c, const capstan_confi
  * certificate at PATH: " (PATH.dns or .ip)", "" when none is a key of it. */
 void capstan_config_subject_hint(unsigned subject, const char *path, char *out, size_t size);
 
+/* The api: section's values (check_fn form: 0, or -1 and *why): an action
+ * (bundle, sign, revoke, list), a profile name, an ADDRESS:PORT. */
+int capstan_config_check_action(const char *s, const char **why);
+int capstan_config_check_profile(const char *s, const char **why);
+int capstan_config_check_listen(const char *s, const char **why);
+
 #endif

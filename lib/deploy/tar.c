@@ -11,6 +11,7 @@
 #include <capstan/file.h>
 
 #include "bundle_internal.h"
+#include "deploy.h"
 
 static int add_entry(struct archive *a, const capstan_bundle *b, const capstan_bundle_file *f, time_t now)
 {
@@ -41,16 +42,17 @@ static int add_entry(struct archive *a, const capstan_bundle *b, const capstan_b
 	return ok ? 0 : -1;
 }
 
-int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const char *path)
+/* The archive, gzip'd, into a buffer of its own (*out, *used: the caller's;
+ * wiped and freed with free()). */
+static int tar_build(capstan_ctx *ctx, const capstan_bundle *b, unsigned char **out, size_t *used)
 {
 	struct archive *a = archive_write_new();
-	capstan_file *f = NULL;
 	unsigned char *buf = NULL;
-	size_t cap = 1024 * 1024, used = 0;
+	size_t cap = 1024 * 1024;
 	time_t now = time(NULL);
 	int rc = 0;
 
-	/* Into memory first: the file is then written atomically (or to stdout). */
+	*used = 0;
 	for (size_t i = 0; i < b->count; i++)
 		cap += b->files[i].data.len * 2 + 1024;
 	if (!a || !(buf = malloc(cap))) {
@@ -58,7 +60,7 @@ int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		return capstan_error_oom(ctx);
 	}
 	if (archive_write_add_filter_gzip(a) != ARCHIVE_OK || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_open_memory(a, buf, cap, &used) != ARCHIVE_OK) {
+	    archive_write_open_memory(a, buf, cap, used) != ARCHIVE_OK) {
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot start the archive: %s", archive_error_string(a));
 		goto done;
 	}
@@ -68,20 +70,53 @@ int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const ch
 				archive_error_string(a));
 	if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot finish the archive: %s", archive_error_string(a));
+done:
+	archive_write_free(a);
+	if (rc < 0) {
+		capstan_wipe(buf, *used);
+		free(buf);
+		buf = NULL;
+	}
+	*out = buf;
+	return rc;
+}
+
+int capstan_bundle_write_tar(capstan_ctx *ctx, const capstan_bundle *b, const char *path)
+{
+	capstan_file *f = NULL;
+	unsigned char *buf = NULL;
+	size_t used = 0;
+	int rc;
+
+	/* Into memory first: the file is then written atomically (or to stdout). */
+	if ((rc = tar_build(ctx, b, &buf, &used)) < 0)
+		return rc;
 	/* The archive holds keys: 0600, and recorded before they leave, but only
 	 * once the target is known to take them (a link or a device is refused
 	 * by capstan_file_begin, and a refusal changes nothing). */
-	if (rc == 0 && (rc = capstan_file_begin(&f, ctx, path, 0600)) == 0) {
+	if ((rc = capstan_file_begin(&f, ctx, path, 0600)) == 0) {
 		if ((rc = capstan_bundle_record_keys(ctx, b, path)) < 0)
 			capstan_file_abort(f);
 		else
 			rc = capstan_file_commit(f, buf, used);
 	}
-done:
-	archive_write_free(a);
-	if (buf) {
-		capstan_wipe(buf, used);
-		free(buf);
-	}
+	capstan_wipe(buf, used);
+	free(buf);
+	return rc;
+}
+
+int capstan_bundle_tar_memory(capstan_buf *out, capstan_ctx *ctx, const capstan_bundle *b, const char *where)
+{
+	unsigned char *buf = NULL;
+	size_t used = 0;
+	int rc;
+
+	if ((rc = tar_build(ctx, b, &buf, &used)) < 0)
+		return rc;
+	/* The keys leave once recorded, as they do to a file. */
+	if ((rc = capstan_bundle_record_keys(ctx, b, where)) == 0)
+		rc = capstan_buf_append(ctx, out, buf, used);
+	capstan_wipe(buf, used);
+	free(buf);
 	return rc;
 }

@@ -77,6 +77,10 @@ int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);
 int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id);
 /* CAPSTAN_ENOTFOUND, or CAPSTAN_EAMBIGUOUS when two issuers used the serial. */
 int capstan_store_cert_by_serial(capstan_ctx *ctx, const char *serial, capstan_cert **out);
+/* The certificate whose DER is exactly der (serial: its serial, for the
+ * index). CAPSTAN_ENOTFOUND when the inventory has none. */
+int capstan_store_cert_by_der(capstan_ctx *ctx, const char *serial, const unsigned char *der, size_t len,
+	capstan_cert **out);
 /* The newest certificate of (env, name, kind). */
 int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name,
 	capstan_cert_kind kind, capstan_cert **out);

@@ -348,6 +348,22 @@ int capstan_store_cert_by_serial(capstan_ctx *ctx, const char *serial, capstan_c
 	return cert_one(ctx, stmt, out, "certificate with that serial");
 }
 
+int capstan_store_cert_by_der(capstan_ctx *ctx, const char *serial, const unsigned char *der, size_t len,
+	capstan_cert **out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	/* The serial finds the row through its index; the whole DER pins the
+	 * issuer too (two issuers may have used one serial). */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.serial = ?1 AND c.der = ?2")) < 0)
+		return rc;
+	capstan_store_bind_text(stmt, 1, serial);
+	sqlite3_bind_blob(stmt, 2, der, (int)len, SQLITE_STATIC);
+	return cert_one(ctx, stmt, out, "certificate with that serial and issuer");
+}
+
 int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name,
 	capstan_cert_kind kind, capstan_cert **out)
 {
