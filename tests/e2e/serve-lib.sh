@@ -13,7 +13,7 @@ identity() {
 # start_serve [ARGS...]: capstan serve in the background, its log in
 # $T/serve.log; waits until /v1/health answers over TLS (or 10 s).
 start_serve() {
-	cap serve "$@" 2>"$T/serve.log" &
+	"$CAPSTAN" --passphrase-file "$PASS" serve "$@" 2>"$T/serve.log" &
 	SERVE_PID=$!
 	for _ in $(seq 1 100); do
 		curl -s -o /dev/null --cacert "$T/prod-ca.pem" --cert "$T/id-ops.pem" --key "$T/id-ops.key" \
