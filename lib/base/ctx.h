@@ -33,6 +33,7 @@ struct capstan_ctx {
 	capstan_ossl_cache *ossl;
 	char *user;     /* the audit log's user name for user_uid, looked up once (audit.c) */
 	char *actor;    /* capstan_ctx_set_actor: the audit rows' user instead */
+	void *kept_signers; /* the CA layer's signers kept between calls (ca.c) */
 	unsigned user_uid;
 	/* What was found unsafe but not refused (a home readable by others),
 	 * for the program to show: capstan_home_warning(). Owned, freed with

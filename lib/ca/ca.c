@@ -64,9 +64,23 @@ int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_
 	capstan_signer *s, **grown;
 	int rc;
 
-	for (size_t i = 0; i < signers->count; i++)
-		if (signers->items[i]->env_id == env_id)
+	for (size_t i = 0; i < signers->count; i++) {
+		capstan_cert *current = NULL;
+		if (signers->items[i]->env_id != env_id)
+			continue;
+		if (!signers->kept)
 			return *out = signers->items[i], 0;
+		/* Kept across calls: another process may have rotated the CA since. */
+		if ((rc = capstan_store_current_ca(ctx, env_id, CAPSTAN_KIND_INTERMEDIATE, &current)) < 0)
+			return rc;
+		rc = current->id == signers->items[i]->issuer->id;
+		capstan_cert_free(current);
+		if (rc)
+			return *out = signers->items[i], 0;
+		signer_free(signers->items[i]);
+		signers->items[i] = signers->items[--signers->count];
+		break;
+	}
 	if (!(s = calloc(1, sizeof(*s))))
 		return capstan_error_oom(ctx);
 	s->env_id = env_id;
@@ -84,6 +98,25 @@ int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_
 	signers->items[signers->count++] = s;
 	*out = s;
 	return 0;
+}
+
+capstan_signers *capstan_ctx_signers(capstan_ctx *ctx)
+{
+	capstan_signers *s = ctx->kept_signers;
+
+	if (!s && (s = calloc(1, sizeof(*s))))
+		s->kept = 1;
+	ctx->kept_signers = s;
+	return s;
+}
+
+void capstan_ctx_signers_free(capstan_ctx *ctx)
+{
+	if (ctx->kept_signers) {
+		capstan_signers_clear(ctx->kept_signers);
+		free(ctx->kept_signers);
+		ctx->kept_signers = NULL;
+	}
 }
 
 void capstan_signers_clear(capstan_signers *signers)

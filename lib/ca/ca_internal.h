@@ -50,12 +50,18 @@ typedef struct {
 typedef struct {
 	capstan_signer **items;
 	size_t count;
+	int kept; /* the context's own, used across calls: each use checks the CA is still current */
 } capstan_signers;
 
 /* ENV_ID's signer, loaded on first use; nothing is kept when loading fails. */
 int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_id,
 	const capstan_signer **out);
 void capstan_signers_clear(capstan_signers *signers);
+/* The context's signers, kept from one issuance to the next (a server signs
+ * many: unsealing the CA key each time cost more than the signing); NULL
+ * when out of memory. Freed with the context (capstan_ctx_signers_free). */
+capstan_signers *capstan_ctx_signers(capstan_ctx *ctx);
+void capstan_ctx_signers_free(capstan_ctx *ctx);
 
 /* Issuance, in parts the batch path shares (issue.c). */
 typedef struct {

@@ -158,11 +158,13 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_
 int capstan_issue(capstan_cert **out, capstan_ctx *ctx, const capstan_issue_opts *o)
 {
 	capstan_issue_plan p = { 0 };
-	capstan_signers signers = { 0 };
+	capstan_signers *signers = capstan_ctx_signers(ctx);
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = plan_issue(ctx, o, &p, &signers)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
+	if (!signers)
+		return capstan_error_oom(ctx);
+	if ((rc = plan_issue(ctx, o, &p, signers)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
 	    (rc = capstan_store_end(ctx, issue_records(ctx, o, &p, &cert))) < 0)
 		goto done;
 	if (out)
@@ -170,6 +172,5 @@ int capstan_issue(capstan_cert **out, capstan_ctx *ctx, const capstan_issue_opts
 done:
 	capstan_cert_free(cert);
 	capstan_issue_plan_clear(&p);
-	capstan_signers_clear(&signers);
 	return rc;
 }

@@ -175,11 +175,13 @@ static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
 	int proven, capstan_cert **out)
 {
 	reissue_plan p = { .proven = proven };
-	capstan_signers signers = { 0 };
+	capstan_signers *signers = capstan_ctx_signers(ctx);
 	capstan_cert *cert = NULL;
 	int rc;
 
-	if ((rc = capstan_reissue_plan(ctx, old, kind, lifetime, &p, &signers)) < 0 ||
+	if (!signers)
+		return capstan_error_oom(ctx);
+	if ((rc = capstan_reissue_plan(ctx, old, kind, lifetime, &p, signers)) < 0 ||
 	    (rc = capstan_reissue_subject(ctx, old, kind, &p)) < 0 || (rc = capstan_store_begin(ctx)) < 0 ||
 	    (rc = capstan_store_end(ctx, capstan_reissue_records(ctx, old, kind, &p, NULL, &cert))) < 0)
 		goto done;
@@ -188,7 +190,6 @@ static int reissue(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind,
 done:
 	capstan_cert_free(cert);
 	capstan_reissue_plan_clear(&p);
-	capstan_signers_clear(&signers);
 	return rc;
 }
 
