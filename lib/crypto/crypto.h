@@ -10,6 +10,7 @@
 
 #include "keys.h"
 #include "mac.h"
+#include "ocsp.h"
 #include "ossl.h"
 #include "x509.h"
 
