@@ -110,6 +110,9 @@ int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key 
  * fresh, else a new one (revocation.c). */
 int capstan_crl_of_issuer(capstan_buf *der, capstan_ctx *ctx, const capstan_cert *issuer);
 
+/* Frees what the OCSP responder kept in the context (ocsp.c). */
+void capstan_ocsp_cache_free(capstan_ctx *ctx);
+
 /* The inventory's public URL (capstan_public_url_set), or NULL: the caller's (ocsp.c). */
 int capstan_public_url_get(capstan_ctx *ctx, char **url);
 

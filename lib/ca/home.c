@@ -11,6 +11,7 @@
 #include <capstan/home.h>
 
 #include "audit.h"
+#include "ca_internal.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -50,6 +51,7 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	capstan_store_rollback(ctx);
 	capstan_store_close(ctx->store);
 	capstan_ossl_cache_free(ctx);
+	capstan_ocsp_cache_free(ctx);
 	free(ctx->user);
 	free(ctx->actor);
 	if (!ctx->worker)

@@ -19,8 +19,6 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 
-#define PUBLIC_URL_KEY "api.public_url"
-#define PUBLIC_URL_MAX 512
 /* A responder certificate lives a few days and is replaced once less than a
  * third of that is left; an answer is good for an hour. */
 #define RESPONDER_LIFETIME (4 * CAPSTAN_DAY_SECONDS)
@@ -33,6 +31,49 @@ typedef struct {
 	size_t count;
 } ca_set;
 
+/* Kept in the context between answers: a CA's hashes never change (its row
+ * id names one certificate), and its responder is parsed again only when
+ * the inventory holds another. */
+struct capstan_ocsp_cache {
+	const capstan_store *store; /* the inventory it is about */
+	struct known_ca {
+		int64_t id;
+		capstan_ocsp_issuer ids;
+	} *cas;
+	size_t ncas;
+	struct known_responder {
+		int64_t issuer_id;
+		capstan_buf der;
+		capstan_ocsp_signer *signer;
+	} *responders;
+	size_t nresponders;
+};
+
+void capstan_ocsp_cache_free(capstan_ctx *ctx)
+{
+	capstan_ocsp_cache *c = ctx->ocsp;
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nresponders; i++) {
+		capstan_buf_free(&c->responders[i].der);
+		capstan_ocsp_signer_free(c->responders[i].signer);
+	}
+	free(c->responders);
+	free(c->cas);
+	free(c);
+	ctx->ocsp = NULL;
+}
+
+static capstan_ocsp_cache *cache_of(capstan_ctx *ctx)
+{
+	if (ctx->ocsp && ctx->ocsp->store != ctx->store)
+		capstan_ocsp_cache_free(ctx);
+	if (!ctx->ocsp && (ctx->ocsp = calloc(1, sizeof(*ctx->ocsp))))
+		ctx->ocsp->store = ctx->store;
+	return ctx->ocsp;
+}
+
 static void ca_set_free(ca_set *s)
 {
 	capstan_cert_list_free(s->cas, s->count);
@@ -40,17 +81,39 @@ static void ca_set_free(ca_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The CA's hashes, from the cache or read (and kept). */
+static int ca_ids(capstan_ctx *ctx, capstan_ocsp_cache *c, const capstan_cert *ca, capstan_ocsp_issuer *out)
+{
+	struct known_ca *grown;
+	int rc;
+
+	for (size_t i = 0; i < c->ncas; i++)
+		if (c->cas[i].id == ca->id)
+			return *out = c->cas[i].ids, 0;
+	if ((rc = capstan_ocsp_issuer_read(out, ctx, ca->der, ca->der_len)) < 0)
+		return rc;
+	if (!(grown = realloc(c->cas, (c->ncas + 1) * sizeof(*grown))))
+		return capstan_error_oom(ctx);
+	c->cas = grown;
+	c->cas[c->ncas].id = ca->id;
+	c->cas[c->ncas++].ids = *out;
+	return 0;
+}
+
 static int ca_set_load(capstan_ctx *ctx, time_t now, ca_set *s)
 {
+	capstan_ocsp_cache *c = cache_of(ctx);
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+	if (!c)
+		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_cas(ctx, now, &s->cas, &s->count)) < 0)
 		return rc;
 	if (s->count && !(s->ids = calloc(s->count, sizeof(*s->ids))))
 		rc = capstan_error_oom(ctx);
 	for (size_t i = 0; rc == 0 && i < s->count; i++)
-		rc = capstan_ocsp_issuer_read(&s->ids[i], ctx, s->cas[i]->der, s->cas[i]->der_len);
+		rc = ca_ids(ctx, c, s->cas[i], &s->ids[i]);
 	if (rc < 0)
 		ca_set_free(s);
 	return rc;
@@ -98,30 +161,70 @@ done:
 	return rc;
 }
 
-/* The CA's responder certificate and key: the stored one while fresh, else
- * a new one (unless another process made one meanwhile). */
-static int responder_for(capstan_ctx *ctx, const capstan_cert *ca, time_t now, capstan_store_ocsp_responder *r,
-	capstan_key **key)
+/* The responder parsed for r: kept from an earlier answer when the
+ * inventory still holds the same one, else opened and kept. */
+static int responder_signer(capstan_ctx *ctx, int64_t issuer_id, const capstan_store_ocsp_responder *r,
+	const capstan_ocsp_signer **out)
 {
+	capstan_ocsp_cache *c = cache_of(ctx);
+	struct known_responder *k = NULL, *grown;
 	unsigned char spki[CAPSTAN_SHA256_LEN];
+	capstan_key *key = NULL;
+	capstan_ocsp_signer *signer = NULL;
 	int rc;
 
-	if ((rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_store_ocsp_responder_get(ctx, ca->id, r)) < 0)
-		return rc;
-	if (!responder_fresh(r, ca, now)) {
-		if ((rc = capstan_store_begin(ctx)) < 0)
-			return rc;
-		if ((rc = capstan_store_ocsp_responder_get(ctx, ca->id, r)) == 0 && !responder_fresh(r, ca, now))
-			rc = responder_issue(ctx, ca, now, r);
-		if ((rc = capstan_store_end(ctx, rc)) < 0)
-			goto fail;
-	}
+	if (!c)
+		return capstan_error_oom(ctx);
+	for (size_t i = 0; i < c->nresponders && !k; i++)
+		if (c->responders[i].issuer_id == issuer_id)
+			k = &c->responders[i];
+	if (k && k->der.len == r->der.len && memcmp(k->der.data, r->der.data, r->der.len) == 0)
+		return *out = k->signer, 0;
 	if ((rc = capstan_x509_spki_sha256(ctx, r->der.data, r->der.len, spki)) < 0 ||
-	    (rc = capstan_key_unseal(key, ctx, r->sealed.data, r->sealed.len, spki)) < 0)
-		goto fail;
+	    (rc = capstan_key_unseal(&key, ctx, r->sealed.data, r->sealed.len, spki)) < 0 ||
+	    (rc = capstan_ocsp_signer_new(&signer, ctx, r->der.data, r->der.len, key)) < 0)
+		return rc;
+	if (!k) {
+		if (!(grown = realloc(c->responders, (c->nresponders + 1) * sizeof(*grown)))) {
+			capstan_ocsp_signer_free(signer);
+			return capstan_error_oom(ctx);
+		}
+		c->responders = grown;
+		k = &c->responders[c->nresponders++];
+		*k = (struct known_responder){ .issuer_id = issuer_id, .der = CAPSTAN_BUF_INIT };
+	}
+	capstan_ocsp_signer_free(k->signer);
+	k->signer = signer;
+	if ((rc = capstan_buf_set(ctx, &k->der, r->der.data, r->der.len)) < 0)
+		k->der.len = 0; /* never matches: opened again next time */
+	*out = k->signer;
 	return 0;
-fail:
-	capstan_store_ocsp_responder_clear(r);
+}
+
+/* The CA's responder: the stored one while fresh, else a new one (unless
+ * another process made one meanwhile). *not_after: its end. */
+static int responder_for(capstan_ctx *ctx, const capstan_cert *ca, time_t now, const capstan_ocsp_signer **signer,
+	time_t *not_after)
+{
+	capstan_store_ocsp_responder r = { 0 };
+	int rc;
+
+	if ((rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_store_ocsp_responder_get(ctx, ca->id, &r)) < 0)
+		return rc;
+	if (!responder_fresh(&r, ca, now)) {
+		capstan_store_ocsp_responder_clear(&r);
+		if ((rc = capstan_store_begin(ctx)) < 0)
+			goto done;
+		/* Read again under the write lock: another process may have made one. */
+		if ((rc = capstan_store_ocsp_responder_get(ctx, ca->id, &r)) == 0 && !responder_fresh(&r, ca, now))
+			rc = responder_issue(ctx, ca, now, &r);
+		if ((rc = capstan_store_end(ctx, rc)) < 0)
+			goto done;
+	}
+	*not_after = r.not_after;
+	rc = responder_signer(ctx, ca->id, &r, signer);
+done:
+	capstan_store_ocsp_responder_clear(&r);
 	return rc;
 }
 
@@ -166,24 +269,34 @@ static int answer_all(capstan_ctx *ctx, const capstan_ocsp_request *req, const c
 static int respond_signed(capstan_buf *response, capstan_ctx *ctx, const capstan_ocsp_request *req,
 	const ca_set *s, size_t ca, time_t now)
 {
-	capstan_store_ocsp_responder r = { 0 };
 	capstan_ocsp_answer *answers = calloc(capstan_ocsp_request_count(req), sizeof(*answers));
-	capstan_key *key = NULL;
-	time_t next;
+	const capstan_ocsp_signer *signer = NULL;
+	time_t until = 0, next;
 	int rc;
 
 	if (!answers)
 		return capstan_error_oom(ctx);
-	if ((rc = answer_all(ctx, req, s, ca, answers)) < 0 || (rc = responder_for(ctx, s->cas[ca], now, &r, &key)) < 0)
-		goto done;
-	/* Never promised past the certificate that signs it. */
-	next = now + ANSWER_VALIDITY < r.not_after ? now + ANSWER_VALIDITY : r.not_after;
-	rc = capstan_ocsp_response_sign(response, ctx, req, answers, now, next, r.der.data, r.der.len, key);
-done:
-	capstan_store_ocsp_responder_clear(&r);
-	capstan_key_free(key);
+	if ((rc = answer_all(ctx, req, s, ca, answers)) == 0 &&
+	    (rc = responder_for(ctx, s->cas[ca], now, &signer, &until)) == 0) {
+		/* Never promised past the certificate that signs it. */
+		next = now + ANSWER_VALIDITY < until ? now + ANSWER_VALIDITY : until;
+		rc = capstan_ocsp_response_sign(response, ctx, req, answers, now, next, signer);
+	}
 	free(answers);
 	return rc;
+}
+
+/* A failure is still answered: *response says internalError (RFC 6960
+ * 2.3) for the caller to send, and the error (with its message) is returned. */
+static int internal_error(capstan_buf *response, capstan_ctx *ctx, int rc)
+{
+	char message[sizeof(ctx->error_message)];
+
+	memcpy(message, ctx->error_message, sizeof(message));
+	capstan_buf_free(response);
+	if (capstan_ocsp_response_error(response, ctx, CAPSTAN_OCSP_INTERNAL_ERROR) < 0)
+		capstan_buf_free(response);
+	return capstan_error(ctx, rc, "%s", message);
 }
 
 int capstan_ocsp_respond(capstan_buf *response, capstan_ctx *ctx, const unsigned char *request, size_t request_len)
@@ -202,7 +315,7 @@ int capstan_ocsp_respond(capstan_buf *response, capstan_ctx *ctx, const unsigned
 		return rc;
 	if ((rc = ca_set_load(ctx, now, &s)) < 0) {
 		capstan_ocsp_request_free(req);
-		return rc;
+		return internal_error(response, ctx, rc);
 	}
 	if ((ca = signing_ca(req, &s)) < 0)
 		rc = capstan_ocsp_response_error(response, ctx, CAPSTAN_OCSP_UNAUTHORIZED);
@@ -210,7 +323,7 @@ int capstan_ocsp_respond(capstan_buf *response, capstan_ctx *ctx, const unsigned
 		rc = respond_signed(response, ctx, req, &s, (size_t)ca, now);
 	ca_set_free(&s);
 	capstan_ocsp_request_free(req);
-	return rc;
+	return rc < 0 ? internal_error(response, ctx, rc) : rc;
 }
 
 int capstan_crl_by_ski(capstan_buf *der, capstan_ctx *ctx, const unsigned char *ski, size_t ski_len)
@@ -227,65 +340,5 @@ int capstan_crl_by_ski(capstan_buf *der, capstan_ctx *ctx, const unsigned char *
 	if (rc == CAPSTAN_ENOTFOUND)
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no CA of the inventory has that key identifier");
 	ca_set_free(&s);
-	return rc;
-}
-
-/* http:// or https://, a host, nothing a URL cannot hold unescaped, and no
- * query or fragment (paths are appended to it). */
-static int public_url_check(capstan_ctx *ctx, const char *url, size_t *len)
-{
-	const char *host = strncmp(url, "https://", 8) == 0 ? url + 8 : strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
-
-	*len = strlen(url);
-	if (!host)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "public URL '%s' is not http:// or https://", url);
-	if (*len > PUBLIC_URL_MAX)
-		return capstan_error(ctx, CAPSTAN_EINVALID, "public URL is longer than %d characters", PUBLIC_URL_MAX);
-	for (const char *p = url; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("?#@\"<>\\^`{|}", *p))
-			return capstan_error(ctx, CAPSTAN_EINVALID,
-				"public URL has a character it cannot hold (a space, control, non-ASCII, '?', '#' or '@')");
-	if (!*host || *host == '/' || *host == ':')
-		return capstan_error(ctx, CAPSTAN_EINVALID, "public URL '%s' has no host", url);
-	while (*len > (size_t)(host - url) && url[*len - 1] == '/')
-		(*len)--; /* PUBLIC_URL/ocsp, not PUBLIC_URL//ocsp */
-	return 0;
-}
-
-int capstan_public_url_get(capstan_ctx *ctx, char **url)
-{
-	capstan_buf value = CAPSTAN_BUF_INIT;
-	int rc = capstan_store_meta_get(ctx, PUBLIC_URL_KEY, &value);
-
-	*url = NULL;
-	if (rc == CAPSTAN_ENOTFOUND)
-		return 0;
-	if (rc < 0)
-		return rc;
-	*url = (char *)value.data; /* NUL-terminated by meta_get */
-	return 0;
-}
-
-int capstan_public_url_set(capstan_ctx *ctx, const char *url)
-{
-	char *old = NULL, *want = NULL;
-	size_t len = 0;
-	int rc;
-
-	if ((rc = capstan_require_store(ctx)) < 0 || (url && (rc = public_url_check(ctx, url, &len)) < 0))
-		return rc;
-	if (url && !(want = strndup(url, len)))
-		return capstan_error_oom(ctx);
-	if ((rc = capstan_store_begin(ctx)) < 0)
-		goto done;
-	if ((rc = capstan_public_url_get(ctx, &old)) == 0 && !(old == want || (old && want && strcmp(old, want) == 0))) {
-		rc = want ? capstan_store_meta_set(ctx, PUBLIC_URL_KEY, want, len) : capstan_store_meta_delete(ctx, PUBLIC_URL_KEY);
-		if (rc == 0)
-			rc = capstan_audit_record(ctx, "public-url", NULL, NULL, NULL, want ? want : "removed");
-	}
-	rc = capstan_store_end(ctx, rc);
-done:
-	free(old);
-	free(want);
 	return rc;
 }

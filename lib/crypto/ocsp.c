@@ -180,27 +180,58 @@ static int response_der(capstan_buf *out, capstan_ctx *ctx, OCSP_RESPONSE *resp)
 	return rc;
 }
 
+struct capstan_ocsp_signer {
+	X509 *cert;
+	capstan_key *key;
+};
+
+int capstan_ocsp_signer_new(capstan_ocsp_signer **out, capstan_ctx *ctx, const unsigned char *der, size_t len,
+	capstan_key *key)
+{
+	capstan_ocsp_signer *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		capstan_key_free(key);
+		return capstan_error_oom(ctx);
+	}
+	s->key = key;
+	if ((rc = capstan_x509_from_der(ctx, &s->cert, der, len)) < 0) {
+		capstan_ocsp_signer_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void capstan_ocsp_signer_free(capstan_ocsp_signer *s)
+{
+	if (!s)
+		return;
+	X509_free(s->cert);
+	capstan_key_free(s->key);
+	free(s);
+}
+
 int capstan_ocsp_response_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_ocsp_request *req,
 	const capstan_ocsp_answer *answers, time_t this_update, time_t next_update,
-	const unsigned char *responder_der, size_t responder_len, const capstan_key *responder_key)
+	const capstan_ocsp_signer *signer)
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
 	OCSP_RESPONSE *resp = NULL;
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	X509 *signer = NULL;
 	int rc;
 
 	if (!bs || !mctx) {
 		rc = capstan_error_oom(ctx);
 		goto done;
 	}
-	if ((rc = add_answers(ctx, bs, req, answers, this_update, next_update)) < 0 ||
-	    (rc = capstan_x509_from_der(ctx, &signer, responder_der, responder_len)) < 0)
+	if ((rc = add_answers(ctx, bs, req, answers, this_update, next_update)) < 0)
 		goto done;
 	/* 2: the request had no nonce, nothing to echo */
 	if (OCSP_copy_nonce(bs, req->req) <= 0 ||
-	    capstan_ossl_sign_init(ctx, mctx, responder_key->pkey, capstan_signing_digest(responder_key)) != 1 ||
-	    OCSP_basic_sign_ctx(bs, signer, mctx, NULL, OCSP_RESPID_KEY) != 1 ||
+	    capstan_ossl_sign_init(ctx, mctx, signer->key->pkey, capstan_signing_digest(signer->key)) != 1 ||
+	    OCSP_basic_sign_ctx(bs, signer->cert, mctx, NULL, OCSP_RESPID_KEY) != 1 ||
 	    !(resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs))) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot sign the OCSP response");
 		goto done;
@@ -210,7 +241,6 @@ done:
 	OCSP_RESPONSE_free(resp);
 	OCSP_BASICRESP_free(bs);
 	EVP_MD_CTX_free(mctx);
-	X509_free(signer);
 	return rc;
 }
 

@@ -47,12 +47,20 @@ typedef struct {
 	int reason;                     /* RFC 5280 CRLReason; 0 (unspecified): none said */
 } capstan_ocsp_answer;
 
+/* A responder certificate and its key, parsed once and kept: parsing them
+ * (OpenSSL 3.0's decoders) costs far more than signing an answer. key is
+ * taken over, freed on failure too. */
+typedef struct capstan_ocsp_signer capstan_ocsp_signer;
+int capstan_ocsp_signer_new(capstan_ocsp_signer **out, capstan_ctx *ctx, const unsigned char *der, size_t len,
+	capstan_key *key);
+void capstan_ocsp_signer_free(capstan_ocsp_signer *signer);
+
 /* The OCSPResponse (successful, basic) answering answers[i] for the
- * request's i-th CertID, the nonce echoed, signed by the responder
- * certificate (included) and key. */
+ * request's i-th CertID, the nonce echoed, signed by the responder (its
+ * certificate included). */
 int capstan_ocsp_response_sign(capstan_buf *out, capstan_ctx *ctx, const capstan_ocsp_request *req,
 	const capstan_ocsp_answer *answers, time_t this_update, time_t next_update,
-	const unsigned char *responder_der, size_t responder_len, const capstan_key *responder_key);
+	const capstan_ocsp_signer *signer);
 
 /* An OCSPResponse without a body: RFC 6960's malformedRequest, internalError, unauthorized. */
 typedef enum {

@@ -183,10 +183,11 @@ static void test_statuses(void **state)
 {
 	pki k;
 	int reason = -2;
-	time_t at = 0, now = time(NULL);
+	time_t at = 0, now;
 
 	(void)state;
 	pki_new(&k);
+	now = time(NULL);
 	assert_ok(k.ctx, capstan_revoke(k.ctx, k.b, CAPSTAN_REASON_KEY_COMPROMISE));
 	assert_int_equal(status_of(&k, k.a, k.dev_old, k.dev_root, EVP_sha1(), &reason, NULL), V_OCSP_CERTSTATUS_GOOD);
 	assert_int_equal(status_of(&k, k.a, k.dev_old, k.dev_root, EVP_sha256(), &reason, NULL), V_OCSP_CERTSTATUS_GOOD);
@@ -357,6 +358,34 @@ static void test_other_process(void **state)
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_SUPERSEDED);
 	capstan_secret_free(&pass);
 	capstan_ctx_free(other);
+	pki_free(&k);
+}
+
+/* A home that is not unlocked cannot sign: the error, and an internalError to send. */
+static void test_locked(void **state)
+{
+	pki k;
+	capstan_ctx *locked = NULL;
+	OCSP_CERTID *id;
+	capstan_buf req, der = CAPSTAN_BUF_INIT;
+	const unsigned char *p;
+	OCSP_RESPONSE *resp;
+
+	(void)state;
+	pki_new(&k);
+	id = id_of(k.a, k.dev_old, EVP_sha1());
+	req = request_der(&id, 1, 1);
+	assert_int_equal(capstan_ctx_new(&locked), 0);
+	assert_ok(locked, capstan_home_open(locked, k.home, 0));
+	assert_true(capstan_ocsp_respond(&der, locked, req.data, req.len) < 0);
+	assert_non_null(strstr(capstan_error_message(locked), "lock"));
+	p = der.data;
+	assert_non_null(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)der.len));
+	assert_int_equal(OCSP_response_status(resp), OCSP_RESPONSE_STATUS_INTERNALERROR);
+	OCSP_RESPONSE_free(resp);
+	capstan_buf_free(&der);
+	capstan_buf_free(&req);
+	capstan_ctx_free(locked);
 	pki_free(&k);
 }
 
@@ -577,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_and_errors),
 		cmocka_unit_test(test_responder),
 		cmocka_unit_test(test_other_process),
+		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_openssl_client),
 		cmocka_unit_test(test_crl_by_ski),
 		cmocka_unit_test(test_public_url),
