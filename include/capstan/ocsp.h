@@ -20,6 +20,9 @@ CAPSTAN_BEGIN_API
  * of the inventory, gets the matching OCSP error response (malformedRequest,
  * unauthorized), still 0. Reflects every revocation committed before the
  * call, by whichever process.
+ * Any other failure (a locked home, a database error) returns the error and
+ * still sets *response to an internalError OCSPResponse, for the caller to
+ * send as it is.
  */
 CAPSTAN_WARN_UNUSED int capstan_ocsp_respond(capstan_buf *response, capstan_ctx *ctx,
 	const unsigned char *request, size_t request_len);

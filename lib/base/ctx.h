@@ -7,6 +7,7 @@
 struct ossl_lib_ctx_st; /* OSSL_LIB_CTX, owned by ossl.c */
 typedef struct capstan_store capstan_store;
 typedef struct capstan_ossl_cache capstan_ossl_cache;
+typedef struct capstan_ocsp_cache capstan_ocsp_cache;
 
 #define CAPSTAN_KEK_LEN 32
 #define CAPSTAN_MAX_WARNINGS 8
@@ -31,6 +32,9 @@ struct capstan_ctx {
 	/* Algorithms fetched once and contexts kept for reuse (ossl.c): this
 	 * context's own, so a worker thread's are never shared. */
 	capstan_ossl_cache *ossl;
+	/* What the OCSP responder keeps between answers (lib/ca/ocsp.c): each
+	 * CA's CertID hashes and its responder, parsed once. */
+	capstan_ocsp_cache *ocsp;
 	char *user;     /* the audit log's user name for user_uid, looked up once (audit.c) */
 	char *actor;    /* capstan_ctx_set_actor: the audit rows' user instead */
 	void *kept_signers; /* the CA layer's signers kept between calls (ca.c) */

@@ -58,6 +58,20 @@ static void signer_free(capstan_signer *s)
 	free(s);
 }
 
+/* The revocation URLs its leaves carry, read when it is loaded: before any
+ * worker signs with it. */
+static int signer_urls(capstan_ctx *ctx, capstan_signer *s)
+{
+	char *url = NULL;
+	int rc;
+
+	if ((rc = capstan_public_url_get(ctx, &url)) < 0 || !url)
+		return rc;
+	rc = capstan_x509_issuer_set_public_url(s->parsed, ctx, url);
+	free(url);
+	return rc;
+}
+
 int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_id,
 	const capstan_signer **out)
 {
@@ -86,7 +100,8 @@ int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_
 	s->env_id = env_id;
 	if ((rc = capstan_store_current_ca(ctx, env_id, CAPSTAN_KIND_INTERMEDIATE, &s->issuer)) < 0 ||
 	    (rc = capstan_ca_load_key(ctx, s->issuer, &s->key)) < 0 ||
-	    (rc = capstan_x509_issuer_new(&s->parsed, ctx, s->issuer->der, s->issuer->der_len)) < 0) {
+	    (rc = capstan_x509_issuer_new(&s->parsed, ctx, s->issuer->der, s->issuer->der_len)) < 0 ||
+	    (rc = signer_urls(ctx, s)) < 0) {
 		signer_free(s);
 		return rc;
 	}

@@ -112,6 +112,16 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 /* Opens the private key the inventory holds for cert (needs an unlocked home). */
 int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key);
 
+/* The issuer's CRL as capstan crl signs it: the stored one while it is
+ * fresh, else a new one (revocation.c). */
+int capstan_crl_of_issuer(capstan_buf *der, capstan_ctx *ctx, const capstan_cert *issuer);
+
+/* Frees what the OCSP responder kept in the context (ocsp.c). */
+void capstan_ocsp_cache_free(capstan_ctx *ctx);
+
+/* The inventory's public URL (capstan_public_url_set), or NULL: the caller's (ocsp.c). */
+int capstan_public_url_get(capstan_ctx *ctx, char **url);
+
 /* value, or fallback when value is 0, checked to lie within 1h..100y. */
 int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64_t fallback,
 	int64_t *out);

@@ -52,6 +52,7 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	capstan_ctx_signers_free(ctx);
 	capstan_store_close(ctx->store);
 	capstan_ossl_cache_free(ctx);
+	capstan_ocsp_cache_free(ctx);
 	free(ctx->user);
 	free(ctx->actor);
 	if (!ctx->worker)

@@ -278,3 +278,32 @@ int capstan_crl_pem(capstan_buf *out, capstan_ctx *ctx, const capstan_buf *crls,
 		capstan_buf_free(out);
 	return rc;
 }
+
+int capstan_crl_of_issuer(capstan_buf *der, capstan_ctx *ctx, const capstan_cert *issuer)
+{
+	capstan_crl_item item = { .der = CAPSTAN_BUF_INIT };
+	capstan_store_crl last;
+	time_t now = time(NULL);
+	int rc;
+
+	/* A fresh CRL is handed out without taking the write lock: the plain
+	 * HTTP endpoint asks on every fetch. */
+	if ((rc = capstan_store_crl_last(ctx, issuer->id, &last)) < 0)
+		return rc;
+	if (is_fresh(&last, now)) {
+		*der = last.der; /* taken over */
+		return 0;
+	}
+	capstan_buf_free(&last.der);
+	if ((rc = capstan_store_begin(ctx)) < 0)
+		return rc;
+	rc = item_for(ctx, issuer, 1, now, now + DEFAULT_NEXT_UPDATE, 0, &item);
+	if ((rc = capstan_store_end(ctx, rc)) == 0) {
+		*der = item.der;
+		item.der = (capstan_buf)CAPSTAN_BUF_INIT;
+	}
+	capstan_buf_free(&item.der);
+	free(item.issuer_name);
+	free(item.issuer_serial);
+	return rc;
+}

@@ -10,8 +10,9 @@
 
 #include "keys.h"
 #include "mac.h"
-#include "tls.h"
+#include "ocsp.h"
 #include "ossl.h"
+#include "tls.h"
 #include "x509.h"
 
 #endif

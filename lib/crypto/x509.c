@@ -153,6 +153,10 @@ struct capstan_x509_issuer {
 	unsigned char akid[4 + 64];
 	size_t akid_len;
 	char *subject;          /* its subject as text, what it signs say as issuer */
+	/* The crlDistributionPoints and authorityInfoAccess values (DER) of the
+	 * leaves it signs (capstan_x509_issuer_set_public_url); NULL: none. */
+	unsigned char *cdp, *aia;
+	size_t cdp_len, aia_len;
 };
 
 /* One extension from its value's DER. */
@@ -287,10 +291,97 @@ int capstan_x509_issuer_new(capstan_x509_issuer **out, capstan_ctx *ctx, const u
 	return 0;
 }
 
+static GENERAL_NAME *uri_name(const char *uri)
+{
+	GENERAL_NAME *gen = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+	if (!gen || !ia5 || ASN1_STRING_set(ia5, uri, -1) != 1) {
+		GENERAL_NAME_free(gen);
+		ASN1_IA5STRING_free(ia5);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gen, GEN_URI, ia5);
+	return gen;
+}
+
+/* CRLDistributionPoints: one DistributionPoint whose fullName is the URI. */
+static int cdp_der(const char *uri, unsigned char **der, size_t *len)
+{
+	CRL_DIST_POINTS *points = sk_DIST_POINT_new_null();
+	DIST_POINT *dp = DIST_POINT_new();
+	GENERAL_NAME *gen = uri_name(uri);
+	int n = -1;
+
+	if (dp && gen && (dp->distpoint = DIST_POINT_NAME_new())) {
+		dp->distpoint->type = 0; /* fullName */
+		if ((dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null()) &&
+		    sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gen)) {
+			gen = NULL;
+			if (points && sk_DIST_POINT_push(points, dp)) {
+				dp = NULL;
+				n = i2d_CRL_DIST_POINTS(points, der);
+			}
+		}
+	}
+	GENERAL_NAME_free(gen);
+	DIST_POINT_free(dp);
+	sk_DIST_POINT_pop_free(points, DIST_POINT_free);
+	*len = n > 0 ? (size_t)n : 0;
+	return n > 0;
+}
+
+/* AuthorityInfoAccess: one id-ad-ocsp AccessDescription. */
+static int aia_der(const char *uri, unsigned char **der, size_t *len)
+{
+	AUTHORITY_INFO_ACCESS *aia = sk_ACCESS_DESCRIPTION_new_null();
+	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
+	int n = -1;
+
+	if (aia && ad && sk_ACCESS_DESCRIPTION_push(aia, ad)) {
+		ASN1_OBJECT_free(ad->method);
+		ad->method = OBJ_nid2obj(NID_ad_OCSP);
+		GENERAL_NAME_free(ad->location);
+		if ((ad->location = uri_name(uri)))
+			n = i2d_AUTHORITY_INFO_ACCESS(aia, der);
+	} else {
+		ACCESS_DESCRIPTION_free(ad);
+	}
+	sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
+	*len = n > 0 ? (size_t)n : 0;
+	return n > 0;
+}
+
+int capstan_x509_issuer_set_public_url(capstan_x509_issuer *i, capstan_ctx *ctx, const char *url)
+{
+	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(i->cert);
+	char *crl = NULL, *ocsp = NULL, hex[2 * 64 + 1];
+	int ok = 1;
+
+	OPENSSL_free(i->cdp);
+	OPENSSL_free(i->aia);
+	i->cdp = i->aia = NULL;
+	i->cdp_len = i->aia_len = 0;
+	if (!url)
+		return 0;
+	/* The CRL is named by its issuer's key identifier: the same name for
+	 * every certificate it signs, and a new one when the CA is rotated. */
+	if (skid && skid->length > 0 && skid->length <= 64) {
+		capstan_hex_encode(hex, skid->data, (size_t)skid->length);
+		ok = (crl = capstan_aprintf("%s/crl/%s.crl", url, hex)) && cdp_der(crl, &i->cdp, &i->cdp_len);
+	}
+	ok = ok && (ocsp = capstan_aprintf("%s/ocsp", url)) && aia_der(ocsp, &i->aia, &i->aia_len);
+	free(crl);
+	free(ocsp);
+	return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the revocation URLs of '%s'", url);
+}
+
 void capstan_x509_issuer_free(capstan_x509_issuer *i)
 {
 	if (!i)
 		return;
+	OPENSSL_free(i->cdp);
+	OPENSSL_free(i->aia);
 	X509_free(i->cert);
 	free(i->subject);
 	free(i);
@@ -359,6 +450,11 @@ int capstan_x509_sign_with(capstan_buf *out, capstan_x509_info *info, capstan_ct
 		rc = add_leaf_extensions(ctx, cert, issuer_handle, tmpl, (capstan_key *)subject_key);
 	else
 		rc = add_extensions(ctx, cert, issuer ? issuer : cert, tmpl, subject_key);
+	if (rc == 0 && tmpl->kind == CAPSTAN_KIND_LEAF && issuer_handle &&
+	    ((issuer_handle->cdp && !add_ext_der(cert, NID_crl_distribution_points, 0, issuer_handle->cdp,
+		    issuer_handle->cdp_len)) ||
+	     (issuer_handle->aia && !add_ext_der(cert, NID_info_access, 0, issuer_handle->aia, issuer_handle->aia_len))))
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot add the revocation URLs");
 	if (rc < 0)
 		goto done;
 	if (capstan_ossl_sign_init(ctx, mctx, issuer_key->pkey, capstan_signing_digest(issuer_key)) != 1 ||

@@ -42,6 +42,11 @@ typedef struct {
 typedef struct capstan_x509_issuer capstan_x509_issuer;
 int capstan_x509_issuer_new(capstan_x509_issuer **out, capstan_ctx *ctx, const unsigned char *der, size_t len);
 void capstan_x509_issuer_free(capstan_x509_issuer *issuer);
+/* The leaves issuer signs from now on carry crlDistributionPoints
+ * URL/crl/SKI.crl (SKI: the issuer's key identifier, lowercase hex) and an
+ * authorityInfoAccess OCSP URL URL/ocsp; url NULL: neither. url is checked
+ * already (capstan_public_url_set). Not while other threads sign with it. */
+int capstan_x509_issuer_set_public_url(capstan_x509_issuer *issuer, capstan_ctx *ctx, const char *url);
 
 typedef struct capstan_x509_info capstan_x509_info;
 

@@ -167,6 +167,16 @@ static const char *const migrations[] = {
 	 * each, so check can replay the log against certs (audit.c). */
 	"ALTER TABLE audit ADD COLUMN v INTEGER NOT NULL DEFAULT 1;"
 	"ALTER TABLE audit ADD COLUMN state TEXT;",
+	/* 10 -> 11: each CA's delegated OCSP responder (certificate and sealed
+	 * key), issued on first need and shared by every process that answers
+	 * for the inventory. Not certificates of the inventory: not in certs. */
+	"CREATE TABLE ocsp_responders ("
+	"  issuer_id INTEGER PRIMARY KEY REFERENCES certs(id),"
+	"  der BLOB NOT NULL,"
+	"  key_sealed BLOB NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL);",
 };
 
 /* The version whose step added certs.spki_sha256. */

@@ -49,6 +49,8 @@ int capstan_store_refused_write(capstan_ctx *ctx);
 /* Small named values (the keyring). CAPSTAN_ENOTFOUND when absent. */
 int capstan_store_meta_get(capstan_ctx *ctx, const char *key, capstan_buf *out);
 int capstan_store_meta_set(capstan_ctx *ctx, const char *key, const void *value, size_t len);
+/* Removes the value, if there is one (store_ocsp.c). */
+int capstan_store_meta_delete(capstan_ctx *ctx, const char *key);
 
 typedef struct {
 	int64_t id;
@@ -251,6 +253,29 @@ int capstan_store_state_take(capstan_ctx *ctx, char **out);
 typedef int (*capstan_store_state_fn)(int64_t id, const char *serial, const char *status, const char *reason,
 	const char *fingerprint, void *payload);
 int capstan_store_cert_states(capstan_ctx *ctx, capstan_store_state_fn fn, void *payload);
+
+/* OCSP (store_ocsp.c). Every CA certificate (roots and intermediates,
+ * superseded ones too) unexpired at now, oldest first. */
+int capstan_store_cas(capstan_ctx *ctx, time_t now, capstan_cert ***out, size_t *count);
+/* What the inventory says of the certificate issuer_id signed with serial
+ * (issued 0: it signed none), read by the UNIQUE (issuer_id, serial) index. */
+typedef struct {
+	int issued, revoked;
+	time_t revoked_at;
+	char reason[32];
+} capstan_store_serial_state;
+int capstan_store_serial_status(capstan_ctx *ctx, int64_t issuer_id, const char *serial,
+	capstan_store_serial_state *out);
+/* A CA's delegated OCSP responder: found 0 when it has none yet. */
+typedef struct {
+	int found;
+	capstan_buf der, sealed;
+	time_t not_before, not_after;
+} capstan_store_ocsp_responder;
+int capstan_store_ocsp_responder_get(capstan_ctx *ctx, int64_t issuer_id, capstan_store_ocsp_responder *out);
+/* Records r as the CA's responder, replacing the one before. */
+int capstan_store_ocsp_responder_put(capstan_ctx *ctx, int64_t issuer_id, const capstan_store_ocsp_responder *r);
+void capstan_store_ocsp_responder_clear(capstan_store_ocsp_responder *r);
 
 /* capstan check (store_check.c). fn gets a one-line description of each fault. */
 typedef int (*capstan_store_problem_fn)(const char *problem, void *payload);
