@@ -56,6 +56,11 @@ int64_t api_lifetime(const api_call *c, int64_t asked, int64_t env_default);
 /* Sets the audit actor to api:ENV/NAME (NULL: resets it). */
 int api_actor(api_call *c, int on);
 
+/* handlers_ocsp.c: the OCSP responder (POST, or GET with the request in
+ * b64, RFC 6960 Appendix A) and a CA's CRL by its key identifier. */
+void api_ocsp(api_call *c, const char *b64);
+void api_crl_by_ski(api_call *c, const char *hex);
+
 /* handlers_change.c: the request body as a JSON object, or NULL with a 400 answered. */
 json_t *api_body_json(api_call *c);
 /* 201 {env, name, serial, not_after, certificate, chain}. */

@@ -49,9 +49,16 @@ static int method(api_call *c, const char *want)
 	return 0;
 }
 
-/* The plain-HTTP listener: public data only. /crl/SKI.crl and /ocsp are the
- * OCSP responder's, wired at merge: a /crl/X.crl whose X names no
- * environment goes to capstan_crl_by_ski there; until then it is a 404. */
+/* A key identifier in hex (what a CRL distribution point names), not an
+ * environment's name: 16 or more hex digits, an even number. */
+static int is_ski(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n >= 16 && n % 2 == 0 && s[n] == '\0';
+}
+
+/* The plain-HTTP listener: public data only. */
 static void route_http(api_call *c)
 {
 	const char *env;
@@ -61,7 +68,10 @@ static void route_http(api_call *c)
 			api_trust(c, env);
 	} else if (c->nseg == 2 && is(c, 0, "crl") && (env = stem(c, 1, ".crl"))) {
 		if (method(c, "GET"))
-			api_crl(c, env);
+			(is_ski(env) ? api_crl_by_ski : api_crl)(c, env);
+	} else if (c->nseg == 1 && is(c, 0, "ocsp")) {
+		if (method(c, "POST"))
+			api_ocsp(c, NULL);
 	} else {
 		api_error(c, 404, "no such endpoint");
 	}
@@ -119,7 +129,11 @@ void capstan_api_handle(capstan_api_response *resp, capstan_ctx *ctx, const caps
 	}
 	if (req->tls && api_identify(&c) < 0)
 		goto done;
-	if (split(&c) < 0)
+	/* The base64 of a GET request may hold '/': taken whole, not split. */
+	if (!req->tls && strncmp(req->path, "/ocsp/", 6) == 0 && req->path[6]) {
+		if (method(&c, "GET"))
+			api_ocsp(&c, req->path + 6);
+	} else if (split(&c) < 0)
 		api_error(&c, 404, "no such endpoint");
 	else if (req->body_len > API_MAX_BODY)
 		api_error(&c, 413, "the body is over %d KiB", API_MAX_BODY / 1024);

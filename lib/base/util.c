@@ -211,3 +211,42 @@ int capstan_fsync_dir(const char *dir)
 	close(fd);
 	return rc;
 }
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int capstan_base64_decode(unsigned char **out, size_t *len, const char *in, size_t in_len)
+{
+	unsigned char *buf;
+	uint32_t acc = 0;
+	size_t n = 0;
+	int bits = 0;
+
+	while (in_len && in[in_len - 1] == '=')
+		in_len--;
+	if (in_len % 4 == 1 || !(buf = malloc(in_len * 3 / 4 + 1)))
+		return -1;
+	for (size_t i = 0; i < in_len; i++) {
+		int v = b64_value((unsigned char)in[i]);
+		if (v < 0) {
+			free(buf);
+			return -1;
+		}
+		acc = (acc << 6) | (uint32_t)v;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			buf[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}

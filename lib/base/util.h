@@ -41,6 +41,9 @@ char *capstan_strdup_or_null(const char *s);
 char *capstan_base64(const unsigned char *in, size_t len);
 /* base64url without padding: for generated passwords safe in any config file. */
 char *capstan_base64url(const unsigned char *in, size_t len);
+/* Standard base64 (padding optional, no whitespace) into *out (malloc'd,
+ * *len bytes): 0, or -1 when in is not base64. */
+int capstan_base64_decode(unsigned char **out, size_t *len, const char *in, size_t in_len);
 /* malloc'd printf. */
 char *capstan_aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

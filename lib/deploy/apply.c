@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <capstan/apply.h>
+#include <capstan/ocsp.h>
 #include <capstan/bundle.h>
 #include <capstan/ca.h>
 
@@ -479,6 +480,12 @@ int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *confi
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_APPLY_OPTS_VERSION, "capstan_apply_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
 	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0) || (rc = sort_names(&a)) < 0) {
+		free(a.names);
+		return rc;
+	}
+	/* Before anything is issued: what this apply issues carries the URLs. */
+	if (!o->dry_run && config->api && config->api->public_url &&
+	    (rc = capstan_public_url_set(ctx, config->api->public_url)) < 0) {
 		free(a.names);
 		return rc;
 	}

@@ -21,6 +21,7 @@
 #include <capstan/ca.h>
 #include <capstan/cert.h>
 #include <capstan/convert.h>
+#include <capstan/ocsp.h>
 
 #include "ca/ca.h"
 #include "serve_internal.h"
@@ -110,7 +111,10 @@ int serve_config_load(serve_config **out, capstan_ctx *ctx, const capstan_serve_
 	if (!c)
 		return capstan_error_oom(ctx);
 	atomic_init(&c->refs, 1);
+	/* public_url: what certificates issued under this configuration carry,
+	 * by serve or the CLI (the inventory records it; unchanged, nothing written). */
 	if ((rc = capstan_api_load(&c->api, ctx, opts->config, opts->listen, opts->http)) < 0 ||
+	    (rc = capstan_public_url_set(ctx, capstan_api_public_url(c->api))) < 0 ||
 	    (rc = server_tls(&c->tls, ctx, c->api)) < 0) {
 		serve_config_unref(c);
 		return rc;

@@ -265,7 +265,10 @@ int capstan_store_group_begin(capstan_ctx *ctx)
 		return rc;
 	if (ctx->store->in_tx || ctx->store->group)
 		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
-	if ((rc = capstan_store_exec(ctx, "BEGIN IMMEDIATE", "cannot begin a group of changes")) < 0)
+	/* Each change's savepoint journals its pages: in memory, not in a
+	 * temporary file opened and unlinked per change. */
+	if ((rc = capstan_store_exec(ctx, "PRAGMA temp_store = MEMORY", "cannot set temp_store")) < 0 ||
+	    (rc = capstan_store_exec(ctx, "BEGIN IMMEDIATE", "cannot begin a group of changes")) < 0)
 		return rc;
 	ctx->store->group = 1;
 	return 0;
