@@ -119,22 +119,38 @@ static int leaf_der(capstan_buf *out, capstan_ctx *ctx, const STACK_OF(X509) *ch
 	return rc;
 }
 
-/* A keystore alias as every reader takes it: Java lower-cases a JKS alias
- * with the English locale's rules, which capstan mirrors for ASCII only,
- * and keytool lists and addresses entries by it; 255 bytes is the most any
- * keystore tool here was seen to keep. Refused rather than cut or mangled. */
-static int check_alias(capstan_ctx *ctx, const char *alias)
+/* Bytes of the UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
 {
-	size_t len = strlen(alias);
+	size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
+		(*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A keystore alias as every reader takes it, refused rather than cut or
+ * mangled: 1 to 255 bytes of UTF-8 without control characters (a PKCS12
+ * friendlyName is a BMPString); for JKS, ASCII only: Java lower-cases a JKS
+ * alias with its own rules, which capstan mirrors for ASCII, and writes
+ * modified UTF-8. */
+static int check_alias(capstan_ctx *ctx, const char *alias, int jks)
+{
+	const unsigned char *p = (const unsigned char *)alias;
+	size_t len = strlen(alias), n;
 
 	if (len == 0 || len > 255)
 		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ALIAS,
-			"invalid alias: it needs 1 to 255 characters, not %zu", len);
-	for (const unsigned char *p = (const unsigned char *)alias; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
+			"invalid alias: it needs 1 to 255 bytes, not %zu", len);
+	for (; *p; p += n) {
+		if (!(n = utf8_len(p)) || *p < 0x20 || *p == 0x7f || (jks && n > 1))
 			return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_ALIAS,
-				"invalid alias '%s': printable ASCII only (byte 0x%02x at %zu)", alias, *p,
-				(size_t)(p - (const unsigned char *)alias));
+				"invalid alias '%s': %s (byte 0x%02x at %zu)", alias,
+				jks ? "a JKS alias is printable ASCII" : "control characters and bytes that are not UTF-8"
+				" are refused", *p, (size_t)(p - (const unsigned char *)alias));
+	}
 	return 0;
 }
 
@@ -145,7 +161,8 @@ static int check_writable(capstan_ctx *ctx, const capstan_material *m, capstan_f
 	const char *name = capstan_format_name(fmt);
 	int rc;
 
-	if (o->alias && (rc = check_alias(ctx, o->alias)) < 0)
+	if (o->alias && (rc = check_alias(ctx, o->alias, fmt == CAPSTAN_FORMAT_JKS ||
+						  fmt == CAPSTAN_FORMAT_JKS_TRUSTSTORE)) < 0)
 		return rc;
 	if (capstan_format_has_key(fmt) && !m->key)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "format %s needs a private key, and none was given", name);

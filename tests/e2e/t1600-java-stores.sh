@@ -43,9 +43,9 @@ done
 check "--alias names the JKS entry" export_store localhost jks "$T/alias.jks" --alias "Web Server"
 check "keytool lists it lower-cased, as Java keeps JKS aliases" \
 	sh -c "keytool -list -keystore '$T/alias.jks' -storetype JKS -storepass:file '$T/pw' | grep -q '^web server,'"
-refuses "a non-ASCII alias is refused, not mangled" 1 "invalid alias 'caf.*': printable ASCII only" \
+refuses "a non-ASCII JKS alias is refused, not mangled" 1 "invalid alias 'caf.*': a JKS alias is printable ASCII" \
 	export_store localhost jks "$T/bad.jks" --alias "$(printf 'caf\303\251')"
-refuses "an alias past 255 bytes is refused, not cut" 1 "invalid alias: it needs 1 to 255 characters, not 256" \
+refuses "an alias past 255 bytes is refused, not cut" 1 "invalid alias: it needs 1 to 255 bytes, not 256" \
 	export_store localhost pkcs12 "$T/bad.p12" --alias "$(printf '%0256d' 0)"
 [ ! -e "$T/bad.jks" ] && [ ! -e "$T/bad.p12" ] && ok "and nothing is written" || not_ok "and nothing is written"
 
