@@ -55,21 +55,31 @@ static void signer_free(capstan_signer *s)
 	capstan_cert_free(s->issuer);
 	capstan_key_free(s->key);
 	capstan_x509_issuer_free(s->parsed);
+	free(s->url);
 	free(s);
 }
 
-/* The revocation URLs its leaves carry, read when it is loaded: before any
- * worker signs with it. */
+/* The revocation URLs its leaves carry, read when it is loaded (before any
+ * worker signs with it) and, for a kept signer, again at each use: the URL
+ * may have been set or removed since. */
 static int signer_urls(capstan_ctx *ctx, capstan_signer *s)
 {
 	char *url = NULL;
 	int rc;
 
-	if ((rc = capstan_public_url_get(ctx, &url)) < 0 || !url)
+	if ((rc = capstan_public_url_get(ctx, &url)) < 0)
 		return rc;
-	rc = capstan_x509_issuer_set_public_url(s->parsed, ctx, url);
-	free(url);
-	return rc;
+	if ((!url && !s->url) || (url && s->url && strcmp(url, s->url) == 0)) {
+		free(url);
+		return 0;
+	}
+	if ((rc = capstan_x509_issuer_set_public_url(s->parsed, ctx, url)) < 0) {
+		free(url);
+		return rc;
+	}
+	free(s->url);
+	s->url = url;
+	return 0;
 }
 
 int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_id,
@@ -90,7 +100,7 @@ int capstan_signers_get(capstan_ctx *ctx, capstan_signers *signers, int64_t env_
 		rc = current->id == signers->items[i]->issuer->id;
 		capstan_cert_free(current);
 		if (rc)
-			return *out = signers->items[i], 0;
+			return (rc = signer_urls(ctx, signers->items[i])) < 0 ? rc : (*out = signers->items[i], 0);
 		signer_free(signers->items[i]);
 		signers->items[i] = signers->items[--signers->count];
 		break;

@@ -43,6 +43,7 @@ typedef struct {
 	capstan_cert *issuer;
 	capstan_key *key;
 	capstan_x509_issuer *parsed;
+	char *url;       /* the public URL its leaves carry (NULL: none), as last read */
 } capstan_signer;
 
 /* The signers loaded so far (by issue, batch, reissue and renew --due). Their

@@ -316,8 +316,9 @@ static void test_routes(void **state)
 	expect(F.ops, "GET", "/v1/renew", NULL, NULL, 405, "POST");
 	expect(F.ops, "GET", "/trust/prod.pem", NULL, NULL, 404, NULL);  /* not on the HTTPS listener */
 	expect(NULL, "GET", "/v1/health", NULL, NULL, 404, NULL);        /* not on the plain one */
-	expect(NULL, "POST", "/ocsp", NULL, NULL, 404, NULL);
-	expect(NULL, "GET", "/crl/0123456789abcdef0123456789abcdef01234567.crl", NULL, NULL, 404, NULL);
+	expect(NULL, "POST", "/ocsp", NULL, NULL, 400, "OCSP request");
+	expect(NULL, "GET", "/ocsp/not*base64", NULL, NULL, 400, "not base64");
+	expect(NULL, "GET", "/crl/0123456789abcdef0123456789abcdef01234567.crl", NULL, NULL, 404, "key identifier");
 	expect(NULL, "GET", "/trust/nope.pem", NULL, NULL, 404, "nope");
 	expect(NULL, "POST", "/trust/prod.pem", NULL, NULL, 405, NULL);
 	memset(body, ' ', sizeof(body) - 1);
