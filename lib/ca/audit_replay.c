@@ -178,7 +178,8 @@ int capstan_audit_replay(capstan_ctx *ctx, capstan_audit_finding_fn fn, void *pa
 
 	if ((rc = read_log(&r)) < 0)
 		goto done;
-	qsort(r.items, r.count, sizeof(*r.items), by_fp_row);
+	if (r.count) /* a log without second-form rows has none (and qsort no NULL) */
+		qsort(r.items, r.count, sizeof(*r.items), by_fp_row);
 	if ((rc = capstan_store_cert_states(ctx, check_cert, &r)) < 0)
 		goto done;
 	for (size_t i = 0; rc == 0 && i < r.count; i++) {
