@@ -33,7 +33,7 @@ cap -q issue --env prod --profile client --cn bench
 cap export bench --env prod --format chain --out "$S/id.pem" >/dev/null
 cap export bench --env prod --format key --out "$S/id.key" >/dev/null
 cap trust --env prod --out "$S/ca.pem" >/dev/null
-cap serve --config "$S/capstan.yaml" 2>"$S/serve.log" &
+"${CAP[@]}" serve --config "$S/capstan.yaml" 2>"$S/serve.log" &
 spid=$!
 tls=(--cacert "$S/ca.pem" --cert "$S/id.pem" --key "$S/id.key")
 for _ in $(seq 1 100); do curl -sf -o /dev/null "${tls[@]}" "https://127.0.0.1:$TLS/v1/health" && break; sleep 0.1; done
@@ -46,12 +46,16 @@ idle_rss=$(rss "$spid")
 clients() {
 	local name=$1 n=$2 make=$3 per=$(( $2 / CLIENTS ))
 	for c in $(seq 1 "$CLIENTS"); do
-		for i in $(seq $(( (c - 1) * per + 1 )) $(( c * per ))); do "$make" "$i"; echo next; done >"$S/$name-$c.cfg"
+		for i in $(seq $(( (c - 1) * per + 1 )) $(( c * per ))); do
+			[ "$i" -gt $(( (c - 1) * per + 1 )) ] && echo next # options are per transfer
+			"$make" "$i"
+			printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+		done >"$S/$name-$c.cfg"
 	done
 	local start end pids=()
 	start=$(date +%s.%N)
 	for c in $(seq 1 "$CLIENTS"); do
-		curl -s -K "$S/$name-$c.cfg" -o /dev/null -w '%{http_code}\n' >"$S/$name-$c.out" &
+		curl -s -K "$S/$name-$c.cfg" >"$S/$name-$c.out" &
 		pids+=($!)
 	done
 	wait "${pids[@]}" || true
@@ -85,7 +89,7 @@ row "capstan serve, etcd bundle (3 members), ${CLIENTS} clients" "$(rate "$ok" "
 # OCSP: distinct serials, the same requests to both responders.
 inter="$S/inter.pem"
 cap export intermediate-ca-1 --env prod --format cert --out "$inter" >/dev/null
-cap --json list --env prod --status all | jq -r '.[] | select(.name | startswith("s")) | .serial' | head -n "$OCSPS" >"$S/serials"
+cap --json list --env prod --status all | jq -r '.[] | select(.name | startswith("s")) | .serial' | awk -v n="$OCSPS" 'NR <= n' >"$S/serials"
 n=0
 while read -r serial; do
 	n=$((n + 1))
@@ -105,8 +109,8 @@ cap --json list --env prod --status all | jq -r '.[] | select(.name | startswith
 	"V\t" + (.not_after | sub("-"; ""; "g") | sub(":"; ""; "g") | sub("T"; "") | .[2:]) + "\t\t" + (.serial | ascii_upcase) + "\tunknown\t/CN=" + .name' \
 	>"$S/index.txt"
 OCSP_PORT=$(sport)
-openssl ocsp -port "127.0.0.1:$OCSP_PORT" -index "$S/index.txt" -CA "$inter" -rsigner "$inter" -rkey "$S/inter.key" \
-	-nmin 60 >/dev/null 2>&1 &
+openssl ocsp -port "$OCSP_PORT" -index "$S/index.txt" -CA "$inter" -rsigner "$inter" -rkey "$S/inter.key" \
+	-nmin 60 -ignore_err >"$S/openssl-ocsp.log" 2>&1 &
 opid=$!
 sleep 0.5
 read -r secs ok < <(clients ocsp-openssl "$n" ocsp_req)
