@@ -105,38 +105,33 @@ static const char *user_name(capstan_ctx *ctx, uid_t uid)
 int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, const char *name,
 	const char *serial, const char *detail, const char *state)
 {
-	unsigned char prev[CAPSTAN_SHA256_LEN], seal[CAPSTAN_SHA256_LEN];
+	unsigned char seal[CAPSTAN_SHA256_LEN];
 	uid_t uid = getuid();
 	capstan_audit_entry e = { 0 };
-	int64_t last_id;
+	capstan_store_audit_end last;
 	int rc;
 
 	/* Only a passphrase holder extends the log, and not one whose end
-	 * disagrees with its seal: that stays for an operator to look at. */
+	 * disagrees with its seal: that stays for an operator to look at.
+	 * Inside the change's BEGIN IMMEDIATE: no other writer can append
+	 * meanwhile. A long-running process looks again each time (the same
+	 * read gives the last row): a log cut since it unlocked is not
+	 * extended, which would seal the cut. */
 	if (!ctx->audit_key_set)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "changing the inventory needs the passphrase"
 			" (the audit log is sealed with a key derived from it)");
+	if (ctx->audit_sealed && !ctx->audit_broken)
+		rc = capstan_audit_end_problem(ctx, &ctx->audit_broken, 1, &last);
+	else
+		rc = capstan_store_audit_last(ctx, &last.id, last.hash);
+	if (rc < 0)
+		return rc;
 	if (ctx->audit_broken)
 		return capstan_error(ctx, CAPSTAN_EDAMAGED, "%s: rows were removed or changed behind capstan's back;"
 			" nothing is changed until the log is checked and resealed", ctx->audit_broken);
 	if (!(e.user = (char *)user_name(ctx, uid)))
 		return capstan_error_oom(ctx);
-	/* Inside the change's BEGIN IMMEDIATE: no other writer can append
-	 * meanwhile. A long-running process looks again each time: a log cut
-	 * since it unlocked is not extended (which would seal the cut). */
-	if (ctx->audit_sealed) {
-		char *why = NULL;
-		if ((rc = capstan_audit_end_problem(ctx, &why, 1)) < 0)
-			return rc;
-		if (why) {
-			ctx->audit_broken = why;
-			return capstan_error(ctx, CAPSTAN_EDAMAGED, "%s: rows were removed or changed behind capstan's"
-				" back; nothing is changed until the log is checked and resealed", why);
-		}
-	}
-	if ((rc = capstan_store_audit_last(ctx, &last_id, prev)) < 0)
-		return rc;
-	e.id = last_id + 1;
+	e.id = last.id + 1;
 	e.at = time(NULL);
 	e.uid = (unsigned)uid;
 	e.op = (char *)op;
@@ -146,7 +141,7 @@ int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, cons
 	e.detail = (char *)detail;
 	e.state = (char *)state;
 	e.form = 2;
-	if ((rc = capstan_audit_chain_hash(ctx, prev, &e, e.hash)) < 0 ||
+	if ((rc = capstan_audit_chain_hash(ctx, last.hash, &e, e.hash)) < 0 ||
 	    (rc = capstan_audit_seal(ctx, e.id, e.hash, seal)) < 0)
 		return rc;
 	return capstan_store_audit_insert(ctx, &e, seal);
@@ -165,20 +160,20 @@ int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 	return rc;
 }
 
-int capstan_audit_end_problem(capstan_ctx *ctx, char **why, int appending)
+int capstan_audit_end_problem(capstan_ctx *ctx, char **why, int appending, capstan_store_audit_end *last_out)
 {
-	capstan_store_audit_end end, last;
+	capstan_store_audit_end end, own, *last = last_out ? last_out : &own;
 	unsigned char seal[CAPSTAN_SHA256_LEN];
 	int has_end, has_certs, rc;
 	char msg[256];
 
 	*why = NULL;
-	if ((rc = capstan_store_audit_ends(ctx, &end, &has_end, &last, &has_certs)) < 0)
+	if ((rc = capstan_store_audit_ends(ctx, &end, &has_end, last, &has_certs)) < 0)
 		return rc;
 	msg[0] = 0;
 	/* Certificates without any row or end: the log was removed whole;
 	 * unless a change is about to write its first row (appending). */
-	if (!has_end && (last.id || (has_certs && !appending)))
+	if (!has_end && (last->id || (has_certs && !appending)))
 		snprintf(msg, sizeof(msg), "the audit log's sealed end is missing");
 	else if (has_end && !end.sealed)
 		snprintf(msg, sizeof(msg), "the audit log's end (row %lld) is not sealed", (long long)end.id);
@@ -187,9 +182,9 @@ int capstan_audit_end_problem(capstan_ctx *ctx, char **why, int appending)
 	else if (has_end && !capstan_equal_ct(seal, end.seal, CAPSTAN_SHA256_LEN))
 		snprintf(msg, sizeof(msg), "the audit log's recorded end (row %lld) does not match its seal",
 			(long long)end.id);
-	else if (has_end && (end.id != last.id || memcmp(end.hash, last.hash, CAPSTAN_SHA256_LEN) != 0))
+	else if (has_end && (end.id != last->id || memcmp(end.hash, last->hash, CAPSTAN_SHA256_LEN) != 0))
 		snprintf(msg, sizeof(msg), "the audit log ends at row %lld but its sealed end is row %lld",
-			(long long)last.id, (long long)end.id);
+			(long long)last->id, (long long)end.id);
 	if (msg[0] && !(*why = strdup(msg)))
 		return capstan_error_oom(ctx);
 	return 0;
@@ -230,7 +225,7 @@ int capstan_audit_unlocked(capstan_ctx *ctx)
 	ctx->audit_sealed = 1;
 	/* Not a refusal here: reading, exports and checks go on; only
 	 * extending the log (every change) is refused (capstan_audit_append). */
-	if ((rc = capstan_audit_end_problem(ctx, &why, 0)) == 0)
+	if ((rc = capstan_audit_end_problem(ctx, &why, 0, NULL)) == 0)
 		ctx->audit_broken = why;
 	return rc;
 }

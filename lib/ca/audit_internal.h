@@ -5,6 +5,7 @@
 #include <capstan/audit.h>
 
 #include "base/base.h"
+#include "store/store.h"
 
 /* SHA-256(prev || the row's canonical form, as its form says). The id is
  * part of the row, so moving a row elsewhere in the chain changes its hash. */
@@ -18,8 +19,9 @@ int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, cons
 	const char *serial, const char *detail, const char *state);
 /* The end the inventory recorded against the last row and its seal (the
  * context holds the audit key): *why NULL when they agree, else why not
- * (the caller's: free()). */
-int capstan_audit_end_problem(capstan_ctx *ctx, char **why, int appending);
+ * (the caller's: free()); *last_out (unless NULL) the last row, read in
+ * the same statement. */
+int capstan_audit_end_problem(capstan_ctx *ctx, char **why, int appending, capstan_store_audit_end *last_out);
 /* 1 when the log's end is sealed: the keyring has a wrapped data key, which
  * only a capstan that seals the log writes; 0 for a first-version keyring. */
 int capstan_audit_log_sealed(capstan_ctx *ctx);

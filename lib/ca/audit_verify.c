@@ -203,7 +203,7 @@ static int verify_end(capstan_ctx *ctx, capstan_audit_report *r, const capstan_s
 			(long long)last->id);
 	if (!ctx->audit_key_set || (rc = capstan_audit_log_sealed(ctx)) <= 0)
 		return rc;
-	if ((rc = capstan_audit_end_problem(ctx, &why, 0)) == 0 && why)
+	if ((rc = capstan_audit_end_problem(ctx, &why, 0, NULL)) == 0 && why)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: rows were removed or changed behind capstan's back", why);
 	free(why);
 	r->seal_checked = rc == 0;
@@ -293,7 +293,7 @@ int capstan_audit_reseal(capstan_ctx *ctx)
 		return rc;
 	/* Looked at again under the write lock; the rows must still chain:
 	 * a cut end is accepted, an edited row is not. */
-	if ((rc = capstan_audit_end_problem(ctx, &why, 0)) == 0 && !why)
+	if ((rc = capstan_audit_end_problem(ctx, &why, 0, NULL)) == 0 && !why)
 		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the audit log's end matches its seal: nothing to reseal");
 	if (rc == 0 && (rc = verify_rows(ctx, &r, &none, &last)) == 0 &&
 	    !(detail = capstan_aprintf("accepted as it was: %s", why)))
