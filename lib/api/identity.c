@@ -22,6 +22,7 @@ static const capstan_config_api_client *client_of(const capstan_api *api, const 
 int api_identify(api_call *c)
 {
 	capstan_x509_info info = { 0 };
+	char serial[41];
 	time_t now = time(NULL);
 	int rc;
 
@@ -29,12 +30,15 @@ int api_identify(api_call *c)
 		api_error(c, 401, "a client certificate is required");
 		return -1;
 	}
-	if (capstan_x509_info_read(&info, c->ctx, c->req->peer_der, c->req->peer_der_len) < 0) {
-		api_error(c, 401, "the client certificate cannot be read");
-		return -1;
+	if (capstan_x509_serial_hex(c->ctx, c->req->peer_der, c->req->peer_der_len, serial) < 0) {
+		if (capstan_x509_info_read(&info, c->ctx, c->req->peer_der, c->req->peer_der_len) < 0) {
+			api_error(c, 401, "the client certificate cannot be read");
+			return -1;
+		}
+		snprintf(serial, sizeof(serial), "%s", info.serial);
+		capstan_x509_info_clear(&info);
 	}
-	rc = capstan_store_cert_by_der(c->ctx, info.serial, c->req->peer_der, c->req->peer_der_len, &c->who);
-	capstan_x509_info_clear(&info);
+	rc = capstan_store_cert_by_der(c->ctx, serial, c->req->peer_der, c->req->peer_der_len, &c->who);
 	if (rc == CAPSTAN_ENOTFOUND || (rc == 0 && c->who->kind != CAPSTAN_KIND_LEAF)) {
 		api_error(c, 401, "the client certificate is not an inventory line's");
 		return -1;

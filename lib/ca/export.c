@@ -157,6 +157,31 @@ int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx, const c
 	return rc;
 }
 
+/* A certificate, or it and its intermediates, as PEM straight from the
+ * stored DER: nothing parsed, no key touched (the API answers every signing
+ * with both, a bundle has several). 1 when fmt is not one of these. */
+static int direct_pem(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
+	const capstan_write_opts *opts)
+{
+	capstan_cert *chain[MAX_CHAIN];
+	size_t n = 0;
+	int rc;
+
+	/* An alias or legacy encryption asked for: the writer's refusal says what is wrong. */
+	if ((fmt != CAPSTAN_FORMAT_CERT && fmt != CAPSTAN_FORMAT_CHAIN) || (opts && (opts->alias || opts->legacy)))
+		return 1;
+	if ((rc = capstan_x509_pem_append(out, ctx, cert->der, cert->der_len)) == 0 && fmt == CAPSTAN_FORMAT_CHAIN &&
+	    cert->kind != CAPSTAN_KIND_ROOT && (rc = load_chain(ctx, cert, chain, &n)) == 0)
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			if (chain[i]->kind != CAPSTAN_KIND_ROOT)
+				rc = capstan_x509_pem_append(out, ctx, chain[i]->der, chain[i]->der_len);
+	for (size_t i = 0; i < n; i++)
+		capstan_cert_free(chain[i]);
+	if (rc < 0)
+		capstan_buf_free(out);
+	return rc;
+}
+
 int capstan_export_to(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
 	const capstan_export_opts *o)
 {
@@ -166,6 +191,8 @@ int capstan_export_to(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *ce
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_EXPORT_OPTS_VERSION, "capstan_export_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0)
+		return rc;
+	if ((rc = direct_pem(out, ctx, cert, fmt, o->write)) <= 0)
 		return rc;
 	/* Everything that can refuse (the home's unlock, the store password)
 	 * refuses before the row is written; the bytes reach the caller only
@@ -193,7 +220,9 @@ int capstan_export_unrecorded(capstan_buf *out, capstan_ctx *ctx, const capstan_
 	capstan_material *m = NULL;
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) == 0 && (rc = material_of(&m, ctx, cert, fmt)) == 0)
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = direct_pem(out, ctx, cert, fmt, opts)) <= 0)
+		return rc;
+	if ((rc = material_of(&m, ctx, cert, fmt)) == 0)
 		rc = capstan_material_write(out, ctx, m, fmt, opts);
 	capstan_material_free(m);
 	return rc;

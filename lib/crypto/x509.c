@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -645,28 +646,6 @@ void capstan_x509_info_clear(capstan_x509_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len)
-{
-	X509 *cert = NULL;
-	BIO *bio = NULL;
-	char *data;
-	long n;
-	int rc;
-
-	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0)
-		return rc;
-	if (!(bio = BIO_new(BIO_s_mem())) || PEM_write_bio_X509(bio, cert) != 1) {
-		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot write PEM");
-		goto done;
-	}
-	n = BIO_get_mem_data(bio, &data);
-	rc = capstan_buf_append(ctx, out, data, (size_t)n);
-done:
-	BIO_free(bio);
-	X509_free(cert);
-	return rc;
-}
-
 /* Steps over one DER element at *p (within end), checking its tag; 0 when it
  * is not there or does not fit. With enter, *p moves into its contents. */
 static int der_step(const unsigned char **p, const unsigned char *end, int want_tag, int enter)
@@ -683,6 +662,30 @@ static int der_step(const unsigned char **p, const unsigned char *end, int want_
 		return 0;
 	*p = enter ? q : q + len;
 	return 1;
+}
+
+/* PEM is base64 around the DER: stored certificates were parsed when they
+ * came in, so one is not parsed again (a decode per certificate is most of a
+ * chain's cost in OpenSSL 3.0); only its outer element is checked. */
+int capstan_x509_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der, *end = der + len;
+	BIO *bio = NULL;
+	char *data;
+	long n;
+	int rc;
+
+	if (!der || len > LONG_MAX || !der_step(&p, end, V_ASN1_SEQUENCE, 0) || p != end)
+		return capstan_error(ctx, CAPSTAN_ERROR, "cannot write PEM: not one DER certificate");
+	if (!(bio = BIO_new(BIO_s_mem())) || PEM_write_bio(bio, PEM_STRING_X509, "", der, (long)len) <= 0) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot write PEM");
+		goto done;
+	}
+	n = BIO_get_mem_data(bio, &data);
+	rc = capstan_buf_append(ctx, out, data, (size_t)n);
+done:
+	BIO_free(bio);
+	return rc;
 }
 
 int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[CAPSTAN_SHA256_LEN])
@@ -706,6 +709,31 @@ int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t 
 	return capstan_sha256(ctx, spki, (size_t)(p - spki), out);
 bad:
 	return capstan_error(ctx, CAPSTAN_EINVALID, "cannot find the certificate's public key");
+}
+
+int capstan_x509_serial_hex(capstan_ctx *ctx, const unsigned char *der, size_t len, char out[41])
+{
+	const unsigned char *p = der, *end = der + len, *q;
+	long n;
+	int tag, xclass;
+
+	/* Walked, not parsed: an identity lookup per request must not pay for
+	 * OpenSSL 3.0's decoding of the public key. */
+	if (!der_step(&p, end, V_ASN1_SEQUENCE, 1) || !der_step(&p, end, V_ASN1_SEQUENCE, 1) ||
+	    (p < end && *p == 0xa0 && !der_step(&p, end, 0, 0)))
+		goto bad;
+	q = p;
+	if (!der_step(&p, end, V_ASN1_INTEGER, 0) || (ASN1_get_object(&q, &n, &tag, &xclass, end - q) & 0x80) ||
+	    n < 1 || (*q & 0x80))
+		goto bad; /* a negative serial is left to the parser */
+	for (; n > 1 && *q == 0; q++, n--)
+		;
+	if (n > 20)
+		goto bad;
+	capstan_hex_encode(out, q, (size_t)n);
+	return 0;
+bad:
+	return capstan_error(ctx, CAPSTAN_EINVALID, "cannot find the certificate's serial");
 }
 
 /* A keystore alias made from a certificate's CN (see crypto_internal.h). */

@@ -88,6 +88,10 @@ int capstan_x509_renewal_read(char **cn, capstan_key **key, capstan_ctx *ctx, co
 /* SHA-256 of the certificate's SubjectPublicKeyInfo as its DER encodes it:
  * what the inventory finds every certificate of a key by. A walk over the
  * DER, not a parse (the schema 5 back-fill reads every row once). */
+/* The serial of a DER certificate in lowercase hex, as capstan_x509_info_read
+ * gives it, without parsing the certificate (1-20 bytes, non-negative; else
+ * CAPSTAN_EINVALID: parse it instead). */
+int capstan_x509_serial_hex(capstan_ctx *ctx, const unsigned char *der, size_t len, char out[41]);
 int capstan_x509_spki_sha256(capstan_ctx *ctx, const unsigned char *der, size_t len, unsigned char out[CAPSTAN_SHA256_LEN]);
 
 /* Appends the PEM of a DER certificate to out. */

@@ -73,6 +73,65 @@ static void test_sign_and_read(void **state)
 	capstan_ctx_free(ctx);
 }
 
+/* A self-signed DER certificate with the serial given in hex (a leading '-': negative). */
+static capstan_buf cert_with_serial(EVP_PKEY *key, const char *hex)
+{
+	X509 *x = X509_new();
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *serial;
+	capstan_buf out = CAPSTAN_BUF_INIT;
+	unsigned char *der = NULL;
+	int len;
+
+	assert_true(BN_hex2bn(&bn, hex) > 0);
+	assert_non_null(serial = BN_to_ASN1_INTEGER(bn, NULL));
+	assert_int_equal(X509_set_serialNumber(x, serial), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_true((len = i2d_X509(x, &der)) > 0);
+	out.data = malloc((size_t)len);
+	memcpy(out.data, der, (size_t)len);
+	out.len = (size_t)len;
+	OPENSSL_free(der);
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	X509_free(x);
+	return out;
+}
+
+/* The walked serial (serve's identity lookup) is the parsed one, byte for byte. */
+static void test_serial_walk(void **state)
+{
+	static const char *const serials[] = { "1", "7F", "80", "00FF", "4000000000000000000000000000000A",
+		"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF" };
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	capstan_ctx *ctx = NULL;
+	capstan_x509_info info;
+	capstan_buf der;
+	char hex[41];
+
+	(void)state;
+	assert_int_equal(capstan_ctx_new(&ctx), 0);
+	for (size_t i = 0; i < sizeof(serials) / sizeof(serials[0]); i++) {
+		der = cert_with_serial(key, serials[i]);
+		assert_ok(ctx, capstan_x509_info_read(&info, ctx, der.data, der.len));
+		assert_ok(ctx, capstan_x509_serial_hex(ctx, der.data, der.len, hex));
+		assert_string_equal(hex, info.serial);
+		capstan_x509_info_clear(&info);
+		capstan_buf_free(&der);
+	}
+	/* Negative serials and garbage are left to the parser. */
+	der = cert_with_serial(key, "-5");
+	assert_int_equal(capstan_x509_serial_hex(ctx, der.data, der.len, hex), CAPSTAN_EINVALID);
+	capstan_buf_free(&der);
+	assert_int_equal(capstan_x509_serial_hex(ctx, (const unsigned char *)"\x30\x03\x30\x01", 4, hex),
+		CAPSTAN_EINVALID);
+	EVP_PKEY_free(key);
+	capstan_ctx_free(ctx);
+}
+
 /* A DER CSR for a fresh key of the given algorithm, signed with md. */
 static capstan_buf make_csr(const char *alg, const void *param, const char *md, const char *cn,
 	const char *dns)
@@ -153,6 +212,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_serials),
 		cmocka_unit_test(test_sign_and_read),
+		cmocka_unit_test(test_serial_walk),
 		cmocka_unit_test(test_csr),
 	};
 	return cmocka_run_group_tests_name("x509", tests, NULL, NULL);
