@@ -64,6 +64,23 @@ void capstan_api_handle(capstan_api_response *resp, capstan_ctx *ctx, const caps
 	const capstan_api_request *req);
 void capstan_api_response_clear(capstan_api_response *resp);
 
+/*
+ * A change in two halves, so that a server signs on several threads and
+ * commits on one. capstan_api_prepare, on any thread with that thread's
+ * context and outside any transaction, does what needs none: who asks, what
+ * they may do, the body, the CSR's signature, the certificate's signature.
+ * It returns what capstan_api_commit finishes; or NULL, when resp is the
+ * whole answer already (a refusal), or when resp->status is 0: a request it
+ * does not split (answer it with capstan_api_handle). capstan_api_commit
+ * records the change inside the caller's transaction and answers; the change
+ * is the caller's either way: capstan_api_change_free.
+ */
+typedef struct capstan_api_change capstan_api_change;
+capstan_api_change *capstan_api_prepare(capstan_api_response *resp, capstan_ctx *ctx, const capstan_api *api,
+	const capstan_api_request *req);
+void capstan_api_commit(capstan_api_response *resp, capstan_ctx *ctx, capstan_api_change *change);
+void capstan_api_change_free(capstan_api_change *change);
+
 CAPSTAN_END_API
 
 #endif

@@ -73,6 +73,10 @@ void api_crl(api_call *c, const char *env);
 void api_list(api_call *c, const char *env);
 void api_bundle(api_call *c, const char *env, const char *service);
 void api_sign(api_call *c, const char *env);
+/* The two halves of api_sign (capstan_api_prepare / capstan_api_commit):
+ * prepare answers and returns NULL when it refuses. */
+capstan_api_change *api_sign_prepare(api_call *c, const char *env);
+void api_sign_commit(api_call *c, capstan_api_change *ch);
 void api_renew(api_call *c);
 void api_revoke(api_call *c, const char *env, const char *name);
 

@@ -149,34 +149,95 @@ static int plan(api_call *c, sign_req *s, capstan_issue_opts *o)
 	return 0;
 }
 
-void api_sign(api_call *c, const char *env)
+struct capstan_api_change {
+	sign_req s;
+	capstan_issue_opts o;
+	capstan_presigned *presigned;
+	char *env;                       /* o.env: the request's path does not outlive prepare */
+	int64_t who_id;                  /* the caller's certificate, checked again at the commit */
+	char identity[160];
+};
+
+void capstan_api_change_free(capstan_api_change *ch)
 {
-	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+	if (!ch)
+		return;
+	capstan_presigned_free(ch->presigned);
+	sign_clear(&ch->s);
+	free(ch->env);
+	free(ch);
+}
+
+/* Everything but the record: on a worker thread, outside any transaction. */
+capstan_api_change *api_sign_prepare(api_call *c, const char *env)
+{
+	capstan_api_change *ch = calloc(1, sizeof(*ch));
 	capstan_store_env e = { 0 };
-	capstan_cert *cert = NULL;
-	sign_req s = { 0 };
+	sign_req *s;
 	int rc;
 
-	if (api_allow(c, CAPSTAN_API_SIGN, "sign", env) < 0 || read_body(c, &s) < 0 ||
-	    api_allow_profile(c, s.profile_name) < 0 || api_allow_service(c, s.service) < 0)
-		goto done;
+	if (!ch) {
+		api_error(c, 503, "the server is out of memory");
+		return NULL;
+	}
+	s = &ch->s;
+	ch->o = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
+	if (api_allow(c, CAPSTAN_API_SIGN, "sign", env) < 0 || read_body(c, s) < 0 ||
+	    api_allow_profile(c, s->profile_name) < 0 || api_allow_service(c, s->service) < 0)
+		goto fail;
 	if ((rc = capstan_store_env_get(c->ctx, env, &e)) < 0) {
 		if (rc == CAPSTAN_ENOTFOUND)
 			api_error(c, 404, "no environment '%s'", env);
 		else
 			api_fail(c, rc, NULL);
-		goto done;
+		goto fail;
 	}
-	o.env = env;
-	if (plan(c, &s, &o) < 0 || api_allow_sans(c, &s.sans) < 0)
-		goto done;
-	o.lifetime = api_lifetime(c, s.days, e.leaf_lifetime);
-	if ((rc = api_actor(c, 1)) < 0 || (rc = capstan_issue(&cert, c->ctx, &o)) < 0)
+	if (!(ch->o.env = ch->env = strdup(env))) {
+		api_error(c, 503, "the server is out of memory");
+		goto fail;
+	}
+	if (plan(c, s, &ch->o) < 0 || api_allow_sans(c, &s->sans) < 0)
+		goto fail;
+	ch->o.lifetime = api_lifetime(c, s->days, e.leaf_lifetime);
+	if ((rc = capstan_issue_presign(&ch->presigned, c->ctx, &ch->o, &s->pubkey, &s->csr_cn, &s->csr_sans)) < 0) {
+		api_fail(c, rc, field_of(capstan_error_subject(c->ctx)));
+		goto fail;
+	}
+	ch->who_id = c->who->id;
+	snprintf(ch->identity, sizeof(ch->identity), "%s", c->identity);
+	capstan_store_env_clear(&e);
+	return ch;
+fail:
+	capstan_store_env_clear(&e);
+	capstan_api_change_free(ch);
+	return NULL;
+}
+
+/* The record, in the writer's transaction; the caller may have been revoked meanwhile. */
+void api_sign_commit(api_call *c, capstan_api_change *ch)
+{
+	capstan_cert *who = NULL, *cert = NULL;
+	int rc;
+
+	snprintf(c->identity, sizeof(c->identity), "%s", ch->identity);
+	snprintf(c->resp->identity, sizeof(c->resp->identity), "%s", ch->identity);
+	if ((rc = capstan_store_cert_get(c->ctx, ch->who_id, &who)) < 0)
+		api_error(c, 500, "internal error");
+	else if (who->status == CAPSTAN_STATUS_REVOKED)
+		api_error(c, 401, "the client certificate (%s, serial %s) is revoked", c->identity, who->serial);
+	else if ((rc = api_actor(c, 1)) < 0 || (rc = capstan_issue_commit(&cert, c->ctx, ch->presigned)) < 0)
 		api_fail(c, rc, field_of(capstan_error_subject(c->ctx)));
 	else
 		api_issued(c, cert);
-done:
-	capstan_store_env_clear(&e);
+	capstan_cert_free(who);
 	capstan_cert_free(cert);
-	sign_clear(&s);
+}
+
+void api_sign(api_call *c, const char *env)
+{
+	capstan_api_change *ch = api_sign_prepare(c, env);
+
+	if (ch)
+		api_sign_commit(c, ch);
+	capstan_api_change_free(ch);
 }

@@ -116,18 +116,34 @@ static void route_https(api_call *c)
 	}
 }
 
+/* What every request goes through first: 0, or -1 with resp answered. */
+static int begin(api_call *c)
+{
+	memset(c->resp, 0, sizeof(*c->resp));
+	snprintf(c->resp->identity, sizeof(c->resp->identity), "-");
+	if (!c->req || !c->req->method || !c->req->path || !c->api) {
+		api_error(c, 500, "internal error");
+		return -1;
+	}
+	if (c->req->tls && api_identify(c) < 0)
+		return -1;
+	return 0;
+}
+
+/* Whatever a handler did, the context's next request starts as no one. */
+static void finish(api_call *c)
+{
+	(void)api_actor(c, 0);
+	capstan_cert_free(c->who);
+	free(c->path);
+}
+
 void capstan_api_handle(capstan_api_response *resp, capstan_ctx *ctx, const capstan_api *api,
 	const capstan_api_request *req)
 {
 	api_call c = { .ctx = ctx, .api = api, .req = req, .resp = resp };
 
-	memset(resp, 0, sizeof(*resp));
-	snprintf(resp->identity, sizeof(resp->identity), "-");
-	if (!req || !req->method || !req->path || !api) {
-		api_error(&c, 500, "internal error");
-		return;
-	}
-	if (req->tls && api_identify(&c) < 0)
+	if (begin(&c) < 0)
 		goto done;
 	/* The base64 of a GET request may hold '/': taken whole, not split. */
 	if (!req->tls && strncmp(req->path, "/ocsp/", 6) == 0 && req->path[6]) {
@@ -142,10 +158,35 @@ void capstan_api_handle(capstan_api_response *resp, capstan_ctx *ctx, const caps
 	else
 		route_http(&c);
 done:
-	/* Whatever a handler did, the context's next request starts as no one. */
-	(void)api_actor(&c, 0);
-	capstan_cert_free(c.who);
-	free(c.path);
+	finish(&c);
+}
+
+capstan_api_change *capstan_api_prepare(capstan_api_response *resp, capstan_ctx *ctx, const capstan_api *api,
+	const capstan_api_request *req)
+{
+	api_call c = { .ctx = ctx, .api = api, .req = req, .resp = resp };
+	capstan_api_change *change = NULL;
+
+	int ok = begin(&c) == 0;
+
+	/* Only a signing is split; anything else is answered whole. */
+	if (ok && req->tls && strcmp(req->method, "POST") == 0 && split(&c) == 0 &&
+	    req->body_len <= API_MAX_BODY && c.nseg == 4 && is(&c, 0, "v1") && is(&c, 1, "environments") &&
+	    is(&c, 3, "sign"))
+		change = api_sign_prepare(&c, c.seg[2]);
+	else if (ok)
+		memset(resp, 0, sizeof(*resp));
+	finish(&c);
+	return change;
+}
+
+void capstan_api_commit(capstan_api_response *resp, capstan_ctx *ctx, capstan_api_change *change)
+{
+	api_call c = { .ctx = ctx, .resp = resp };
+
+	memset(resp, 0, sizeof(*resp));
+	api_sign_commit(&c, change);
+	finish(&c);
 }
 
 void capstan_api_response_clear(capstan_api_response *resp)

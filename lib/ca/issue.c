@@ -59,7 +59,9 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 	    (rc = capstan_require_store(ctx)) < 0 ||
 	    (!p->env.name && (rc = capstan_store_env_get(ctx, o->env ? o->env : "", &p->env)) < 0))
 		return rc;
-	if (o->csr && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn, &p->csr_sans)) < 0)
+	/* A caller that read the CSR already (capstan_issue_presign) hands its parts over. */
+	if (o->csr && !p->key && (rc = capstan_csr_read(ctx, o->csr, o->csr_len, &p->key, &p->csr_cn,
+					 &p->csr_sans)) < 0)
 		return rc;
 	if (o->csr && o->key_set)
 		return capstan_error_at(ctx, CAPSTAN_EINVALID, CAPSTAN_FIELD_KEY,

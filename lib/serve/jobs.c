@@ -4,8 +4,9 @@
  * and committing never hold up the loop), and handed back to the loop,
  * which writes the answer and the access-log line.
  *
- * Changes (POST under /v1/: sign, renew, revoke) go to one writer thread
- * instead, which answers every change queued meanwhile inside one
+ * Changes (POST under /v1/: sign, renew, revoke) go on to one writer thread
+ * (a signing after a worker checked and signed it: capstan_api_prepare),
+ * which answers every change queued meanwhile inside one
  * transaction (each its own savepoint) and commits them together: one fsync
  * for the group, every answer sent after the commit that made it durable.
  */
@@ -32,6 +33,7 @@ struct serve_job {
 	struct evhttp_request *req;      /* NULL once its connection closed */
 	struct evhttp_connection *conn;
 	int tls, change;
+	capstan_api_change *prepared;    /* a change's first half, done by a worker */
 	char *method, *path, *query, *if_none_match;
 	capstan_buf body, peer;
 	capstan_api_response out;
@@ -92,6 +94,7 @@ static void job_free(serve_job *j)
 	capstan_buf_free(&j->body);
 	capstan_buf_free(&j->peer);
 	capstan_api_response_clear(&j->out);
+	capstan_api_change_free(j->prepared);
 	free(j);
 }
 
@@ -103,7 +106,24 @@ static void answer(capstan_ctx *ctx, serve_job *j)
 		.tls = j->tls, .peer_der = j->peer.data, .peer_der_len = j->peer.len,
 	};
 
-	capstan_api_handle(&j->out, ctx, j->config->api, &in);
+	if (j->prepared)
+		capstan_api_commit(&j->out, ctx, j->prepared);
+	else
+		capstan_api_handle(&j->out, ctx, j->config->api, &in);
+}
+
+/* A change's half that needs no transaction (a signing's checks and
+ * signature), here on a worker; 1 when the writer must go on with it. */
+static int prepare(capstan_ctx *ctx, serve_job *j)
+{
+	capstan_api_request in = {
+		.method = j->method, .path = j->path, .query = j->query,
+		.body = j->body.data, .body_len = j->body.len, .if_none_match = j->if_none_match,
+		.tls = j->tls, .peer_der = j->peer.data, .peer_der_len = j->peer.len,
+	};
+
+	j->prepared = capstan_api_prepare(&j->out, ctx, j->config->api, &in);
+	return j->prepared || j->out.status == 0;
 }
 
 static void *worker(void *arg)
@@ -124,10 +144,16 @@ static void *worker(void *arg)
 		if (!(p->reads.head = j->next))
 			p->reads.tail = NULL;
 		pthread_mutex_unlock(&p->lock);
-		if (ctx)
-			answer(ctx, j);
-		else
+		if (!ctx)
 			j->out.status = 503;
+		else if (!j->change)
+			answer(ctx, j);
+		else if (prepare(ctx, j)) {
+			pthread_mutex_lock(&p->lock);
+			push(&p->changes, j);
+			pthread_cond_signal(&p->wake_writer);
+			continue;
+		}
 		pthread_mutex_lock(&p->lock);
 		hand_back(p, j);
 	}
@@ -334,8 +360,8 @@ void serve_request(serve_server *s, struct evhttp_request *req, int tls)
 	evhttp_connection_set_closecb(j->conn, connection_gone, j);
 	s->inflight++;
 	pthread_mutex_lock(&s->pool->lock);
-	push(j->change ? &s->pool->changes : &s->pool->reads, j);
-	pthread_cond_signal(j->change ? &s->pool->wake_writer : &s->pool->wake);
+	push(&s->pool->reads, j); /* a change, too: a worker prepares it for the writer */
+	pthread_cond_signal(&s->pool->wake);
 	pthread_mutex_unlock(&s->pool->lock);
 }
 

@@ -514,6 +514,82 @@ static void test_sign(void **state)
 	sign_expect(F.ops, "nope", "d.dev.internal", NULL, "{\"profile\": \"server\"}", 404, "nope");
 }
 
+/* A signing in the server's two halves: prepared (checked and signed), then
+ * committed. What happens in between is taken into account. */
+static capstan_api_change *prepare(const capstan_cert *who, const char *path, const char *body,
+	capstan_api_response *r)
+{
+	capstan_api_request q = { .method = "POST", .path = path, .tls = 1, .body = (const unsigned char *)body,
+		.body_len = strlen(body), .peer_der = who->der, .peer_der_len = who->der_len };
+
+	return capstan_api_prepare(r, F.ctx, F.api, &q);
+}
+
+static void test_sign_split(void **state)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	char *csr = make_csr(key, "split.dev.internal", NULL), *body = sign_body(csr, "{\"profile\": \"server\"}");
+	capstan_ca_rotate_opts ro = CAPSTAN_CA_ROTATE_OPTS_INIT;
+	capstan_cert *inter = NULL, *cert = NULL, *victim;
+	capstan_api_change *ch, *again;
+	capstan_api_response r;
+	capstan_api_request health = { .method = "GET", .path = "/v1/health", .tls = 1,
+		.peer_der = F.ops->der, .peer_der_len = F.ops->der_len };
+	json_t *doc;
+	const char *chain;
+
+	(void)state;
+	/* Not a signing: left whole to capstan_api_handle. */
+	assert_null(capstan_api_prepare(&r, F.ctx, F.api, &health));
+	assert_int_equal(r.status, 0);
+	/* A refusal is the answer already. */
+	assert_null(prepare(F.deploy, "/v1/environments/dev/sign", body, &r));
+	assert_int_equal(r.status, 403);
+	capstan_api_response_clear(&r);
+
+	/* The intermediate rotates between the halves: the commit signs again under the new one. */
+	assert_non_null(ch = prepare(F.signer, "/v1/environments/dev/sign", body, &r));
+	assert_non_null(again = prepare(F.signer, "/v1/environments/dev/sign", body, &r));
+	ro.env = "dev";
+	assert_ok(F.ctx, capstan_ca_rotate(NULL, &inter, F.ctx, &ro));
+	capstan_api_commit(&r, F.ctx, ch);
+	capstan_api_change_free(ch);
+	assert_int_equal(r.status, 201);
+	doc = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
+	capstan_api_response_clear(&r);
+	chain = json_string_value(json_object_get(doc, "chain"));
+	assert_ok(F.ctx, capstan_verify(&cert, F.ctx, "dev", (const unsigned char *)chain, strlen(chain)));
+	assert_int_equal(cert->issuer_id, inter->id);
+	assert_string_equal(cert->issuer, inter->subject);
+	capstan_cert_free(cert);
+	json_decref(doc);
+	/* The second of one name, prepared before the first committed: 409 at its commit. */
+	capstan_api_commit(&r, F.ctx, again);
+	capstan_api_change_free(again);
+	assert_int_equal(r.status, 409);
+	capstan_api_response_clear(&r);
+
+	/* The caller revoked between the halves: nothing is recorded. */
+	free(body);
+	free(csr);
+	csr = make_csr(key, "late.dev.internal", NULL);
+	body = sign_body(csr, "{\"profile\": \"server\"}");
+	assert_non_null(ch = prepare(F.ops, "/v1/environments/dev/sign", body, &r));
+	victim = NULL;
+	assert_ok(F.ctx, capstan_cert_lookup(&victim, F.ctx, "ops", "prod"));
+	assert_ok(F.ctx, capstan_revoke(F.ctx, victim, CAPSTAN_REASON_KEY_COMPROMISE));
+	capstan_cert_free(victim);
+	capstan_api_commit(&r, F.ctx, ch);
+	capstan_api_change_free(ch);
+	assert_int_equal(r.status, 401);
+	capstan_api_response_clear(&r);
+	assert_int_equal(capstan_cert_lookup(&cert, F.ctx, "late.dev.internal", "dev"), CAPSTAN_ENOTFOUND);
+	capstan_cert_free(inter);
+	free(body);
+	free(csr);
+	EVP_PKEY_free(key);
+}
+
 static void test_revoke_list(void **state)
 {
 	json_t *list, *item;
@@ -599,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_sign),
 		cmocka_unit_test(test_revoke_list),
 		cmocka_unit_test(test_renew),
+		cmocka_unit_test(test_sign_split), /* last: it revokes ops */
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
