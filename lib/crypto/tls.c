@@ -149,6 +149,13 @@ struct ssl_st *capstan_tls_ssl_new(capstan_tls *tls, void (*on_free)(void *arg),
 	return ssl;
 }
 
+void *capstan_tls_ssl_arg(struct ssl_st *ssl)
+{
+	free_hook *h = hook_index >= 0 ? SSL_get_ex_data(ssl, hook_index) : NULL;
+
+	return h ? h->arg : NULL;
+}
+
 int capstan_tls_peer_der(capstan_buf *out, capstan_ctx *ctx, struct ssl_st *ssl)
 {
 	X509 *peer = SSL_get0_peer_certificate(ssl);

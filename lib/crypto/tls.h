@@ -24,6 +24,8 @@ void capstan_tls_unref(capstan_tls *tls);
 /* A new server-side SSL for one connection, or NULL. on_free(arg) runs
  * when it is freed (with its connection): what counts open connections. */
 struct ssl_st *capstan_tls_ssl_new(capstan_tls *tls, void (*on_free)(void *arg), void *arg);
+/* The arg an SSL of capstan_tls_ssl_new was made with. */
+void *capstan_tls_ssl_arg(struct ssl_st *ssl);
 /* The verified client certificate of an established connection, DER. */
 int capstan_tls_peer_der(capstan_buf *out, capstan_ctx *ctx, struct ssl_st *ssl);
 

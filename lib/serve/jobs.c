@@ -16,8 +16,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -313,9 +311,7 @@ static int job_fill(serve_job *j, capstan_ctx *ctx, struct evhttp_request *req)
 	if (len && capstan_buf_append(ctx, &j->body, evbuffer_pullup(in, (ev_ssize_t)len), len) < 0)
 		return CAPSTAN_ERROR;
 	if (j->tls) {
-		struct bufferevent *bev = evhttp_connection_get_bufferevent(j->conn);
-		struct bufferevent *under = bufferevent_get_underlying(bev);
-		struct ssl_st *ssl = bufferevent_openssl_get_ssl(under ? under : bev);
+		struct ssl_st *ssl = serve_request_ssl(req);
 		if (!ssl || capstan_tls_peer_der(&j->peer, ctx, ssl) < 0)
 			return CAPSTAN_EAUTH;
 	}

@@ -16,6 +16,12 @@ struct event;
 struct evhttp;
 struct evhttp_request;
 struct evhttp_bound_socket;
+struct bufferevent;
+struct ssl_st;
+
+#define SERVE_MAX_CONNECTIONS 1024
+#define SERVE_IDLE_SECONDS 60     /* a keep-alive connection between requests */
+#define SERVE_REQUEST_SECONDS 10  /* a request, from its first byte until read whole */
 
 /* The configuration in force, shared with the jobs that started under it:
  * a reload swaps in a new one; the old one goes with its last job. */
@@ -59,7 +65,18 @@ void serve_request(serve_server *s, struct evhttp_request *req, int tls);
 /* On the loop thread, when the done event fires: answers finished jobs. */
 void serve_answer_done(serve_server *s);
 
-/* Connections (server.c): one fewer, accepting again under the cap. */
+/* Connections (server.c): one more (pausing the listeners at the cap), one
+ * fewer (accepting again under it). */
+void serve_connection_opened(serve_server *s);
 void serve_connection_closed(serve_server *s);
+
+/* A mutual-TLS connection (conn.c): counted, and its requests held to
+ * SERVE_REQUEST_SECONDS; NULL when it cannot be made. */
+typedef struct serve_conn serve_conn;
+struct bufferevent *serve_conn_new(serve_server *s, struct event_base *base);
+/* A request of it was read whole: its clock stops. */
+void serve_conn_dispatched(struct evhttp_request *req);
+/* The SSL a request came over, or NULL (plain HTTP). */
+struct ssl_st *serve_request_ssl(struct evhttp_request *req);
 
 #endif

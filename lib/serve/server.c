@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -22,10 +21,8 @@
 
 #include "serve_internal.h"
 
-#define MAX_CONNECTIONS 1024
 #define MAX_BODY (64 * 1024)
 #define MAX_HEADERS (16 * 1024)
-#define IO_TIMEOUT_SECONDS 10
 
 /* The cap: past it, the listeners stop accepting (more wait in the kernel's queue). */
 static void accepting(serve_server *s, int on)
@@ -42,34 +39,24 @@ static void accepting(serve_server *s, int on)
 	s->accepting_paused = !on;
 }
 
+void serve_connection_opened(serve_server *s)
+{
+	if (++s->connections >= SERVE_MAX_CONNECTIONS)
+		accepting(s, 0);
+}
+
 void serve_connection_closed(serve_server *s)
 {
 	s->connections--;
-	if (s->connections < MAX_CONNECTIONS)
+	if (s->connections < SERVE_MAX_CONNECTIONS)
 		accepting(s, 1);
 }
 
-static void connection_freed(void *arg)
-{
-	serve_connection_closed(arg);
-}
-
-/* Counted from the SSL's creation to its free (with its connection): past
- * the cap the listeners pause. Plain-HTTP connections are not counted: they
- * carry only public data answered at once, and the I/O timeout bounds them. */
+/* Plain-HTTP connections are not counted: they carry only public data
+ * answered at once, and their one timeout (SERVE_REQUEST_SECONDS) bounds them. */
 static struct bufferevent *tls_connection(struct event_base *base, void *arg)
 {
-	serve_server *s = arg;
-	struct ssl_st *ssl = capstan_tls_ssl_new(s->config->tls, connection_freed, s);
-	struct bufferevent *bev;
-
-	if (!ssl)
-		return NULL;
-	if (++s->connections >= MAX_CONNECTIONS)
-		accepting(s, 0);
-	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	return bev; /* NULL: the SSL was freed with it, the count is right */
+	return serve_conn_new(arg, base);
 }
 
 static struct bufferevent *plain_connection(struct event_base *base, void *arg)
@@ -80,6 +67,7 @@ static struct bufferevent *plain_connection(struct event_base *base, void *arg)
 
 static void on_https(struct evhttp_request *req, void *arg)
 {
+	serve_conn_dispatched(req);
 	serve_request(arg, req, 1);
 }
 
@@ -168,7 +156,9 @@ static struct evhttp *http_new(serve_server *s, int tls, const char *addr, struc
 		return NULL;
 	evhttp_set_max_body_size(h, MAX_BODY);
 	evhttp_set_max_headers_size(h, MAX_HEADERS);
-	evhttp_set_timeout(h, IO_TIMEOUT_SECONDS);
+	/* Between requests of a keep-alive connection; TLS requests are held to
+	 * SERVE_REQUEST_SECONDS by conn.c, plain ones by this. */
+	evhttp_set_timeout(h, tls ? SERVE_IDLE_SECONDS : SERVE_REQUEST_SECONDS);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 		EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_bevcb(h, tls ? tls_connection : plain_connection, s);

@@ -137,6 +137,57 @@ like "and it lists the certificate revoked a moment ago" \
 	"$(openssl crl -inform DER -in "$T/dev.crl" -noout -text)" \
 	"$(openssl x509 -in "$T/web.pem" -noout -serial | cut -d= -f2)"
 
+# --- the two clocks: a request read whole within 10 s of its first byte, an
+# idle keep-alive connection kept 60 s. One connection trickles a header line
+# every 2 s (evhttp's own read timeout never fires on it); another sits idle
+# for 14 s after a request, then asks again on the same connection.
+python3 - "$TLS_PORT" "$T" >"$T/clocks" 2>&1 <<'PY'
+import socket, ssl, sys, time
+port, d = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=d + "/prod-ca.pem")
+ctx.load_cert_chain(d + "/id-ops.pem", d + "/id-ops.key")
+def conn():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost")
+def ask(s):
+    s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got or not got.rstrip().endswith(b"}"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return got.split(b" ")[1].decode() if got.startswith(b"HTTP/1.1") else "none"
+idle, slow = conn(), conn()
+mute = socket.create_connection(("127.0.0.1", port), timeout=20)  # never says hello
+print("first", ask(idle), flush=True)
+slow.sendall(b"GET /v1/health HTTP/1.1\r\n")
+start, closed_at = time.time(), None
+while time.time() - start < 14:
+    try:
+        slow.sendall(b"X-Trickle: 1\r\n")
+        slow.settimeout(2)
+        if slow.recv(1) == b"":
+            closed_at = time.time() - start
+            break
+    except socket.timeout:
+        pass
+    except (OSError, ssl.SSLError):
+        closed_at = time.time() - start
+        break
+print("slow closed after", "never" if closed_at is None else int(closed_at), flush=True)
+print("idle again", ask(idle), flush=True)
+mute.settimeout(2)
+try:
+    print("mute", "closed" if mute.recv(1) == b"" else "open", flush=True)
+except socket.timeout:
+    print("mute open", flush=True)
+except OSError:
+    print("mute closed", flush=True)
+PY
+like "a request trickled for 10 s is cut off" "$(cat "$T/clocks")" "slow closed after (9|10|11|12)"
+like "an idle keep-alive connection outlives the request clock" "$(cat "$T/clocks")" "idle again 200"
+like "a connection that never starts its handshake is closed" "$(cat "$T/clocks")" "mute closed"
+
 # --- reload and stop
 cap renew capstan-api --env prod >/dev/null
 kill -HUP "$SERVE_PID"
