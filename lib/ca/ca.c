@@ -29,10 +29,10 @@ int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64
 	return 0;
 }
 
-int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key)
+/* The sealed key of a certificate, and the SPKI hash it was sealed under. */
+static int sealed_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *sealed,
+	unsigned char spki[CAPSTAN_SHA256_LEN])
 {
-	capstan_buf sealed = CAPSTAN_BUF_INIT;
-	unsigned char spki[CAPSTAN_SHA256_LEN];
 	int64_t key_id = 0;
 	int rc;
 
@@ -42,8 +42,29 @@ int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key 
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND,
 			"the inventory holds no key for '%s' (serial %s): it was issued from a CSR",
 			cert->name, cert->serial);
-	if ((rc = capstan_store_key_get(ctx, key_id, spki, &sealed)) == 0)
+	return capstan_store_key_get(ctx, key_id, spki, sealed);
+}
+
+int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key)
+{
+	capstan_buf sealed = CAPSTAN_BUF_INIT;
+	unsigned char spki[CAPSTAN_SHA256_LEN];
+	int rc;
+
+	if ((rc = sealed_key(ctx, cert, &sealed, spki)) == 0)
 		rc = capstan_key_unseal(key, ctx, sealed.data, sealed.len, spki);
+	capstan_buf_free(&sealed);
+	return rc;
+}
+
+int capstan_ca_key_pem(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *out)
+{
+	capstan_buf sealed = CAPSTAN_BUF_INIT;
+	unsigned char spki[CAPSTAN_SHA256_LEN];
+	int rc;
+
+	if ((rc = capstan_require_unlocked(ctx)) == 0 && (rc = sealed_key(ctx, cert, &sealed, spki)) == 0)
+		rc = capstan_key_unseal_pem(out, ctx, sealed.data, sealed.len, spki);
 	capstan_buf_free(&sealed);
 	return rc;
 }

@@ -112,6 +112,8 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 
 /* Opens the private key the inventory holds for cert (needs an unlocked home). */
 int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key);
+/* Its key as PKCS8 PEM, straight from the seal (export and bundles). */
+int capstan_ca_key_pem(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *out);
 
 /* The issuer's CRL as capstan crl signs it: the stored one while it is
  * fresh, else a new one (revocation.c). */

@@ -157,51 +157,70 @@ int capstan_material_from_cert(capstan_material **out, capstan_ctx *ctx, const c
 	return rc;
 }
 
-/* A certificate, or it and its intermediates, as PEM straight from the
- * stored DER: nothing parsed, no key touched (the API answers every signing
- * with both, a bundle has several). 1 when fmt is not one of these. */
+/*
+ * The PEM formats straight from what is stored: certificates base64'd from
+ * their DER, a key from its seal (neither parsed: a decode per certificate
+ * or key is most of a bundle's cost in OpenSSL 3.0). 1 when fmt is not one
+ * of them, or opts ask for what only the writer checks (alias, legacy).
+ */
 static int direct_pem(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
 	const capstan_write_opts *opts)
 {
-	capstan_cert *chain[MAX_CHAIN];
+	int chain = fmt == CAPSTAN_FORMAT_CHAIN || fmt == CAPSTAN_FORMAT_PEM;
+	capstan_cert *issuers[MAX_CHAIN];
 	size_t n = 0;
 	int rc;
 
-	/* An alias or legacy encryption asked for: the writer's refusal says what is wrong. */
-	if ((fmt != CAPSTAN_FORMAT_CERT && fmt != CAPSTAN_FORMAT_CHAIN) || (opts && (opts->alias || opts->legacy)))
+	if ((fmt != CAPSTAN_FORMAT_CERT && fmt != CAPSTAN_FORMAT_KEY && !chain) ||
+	    (opts && (opts->alias || opts->legacy)))
 		return 1;
-	if ((rc = capstan_x509_pem_append(out, ctx, cert->der, cert->der_len)) == 0 && fmt == CAPSTAN_FORMAT_CHAIN &&
-	    cert->kind != CAPSTAN_KIND_ROOT && (rc = load_chain(ctx, cert, chain, &n)) == 0)
+	if (fmt == CAPSTAN_FORMAT_KEY)
+		rc = capstan_ca_key_pem(ctx, cert, out);
+	else
+		rc = capstan_x509_pem_append(out, ctx, cert->der, cert->der_len);
+	if (rc == 0 && chain && cert->kind != CAPSTAN_KIND_ROOT && (rc = load_chain(ctx, cert, issuers, &n)) == 0)
 		for (size_t i = 0; rc == 0 && i < n; i++)
-			if (chain[i]->kind != CAPSTAN_KIND_ROOT)
-				rc = capstan_x509_pem_append(out, ctx, chain[i]->der, chain[i]->der_len);
+			if (issuers[i]->kind != CAPSTAN_KIND_ROOT)
+				rc = capstan_x509_pem_append(out, ctx, issuers[i]->der, issuers[i]->der_len);
+	if (rc == 0 && fmt == CAPSTAN_FORMAT_PEM)
+		rc = capstan_ca_key_pem(ctx, cert, out);
 	for (size_t i = 0; i < n; i++)
-		capstan_cert_free(chain[i]);
+		capstan_cert_free(issuers[i]);
 	if (rc < 0)
 		capstan_buf_free(out);
+	return rc;
+}
+
+/* The bytes of one format: straight from the store when it can, else through convert's writers. */
+static int render(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
+	const capstan_write_opts *opts)
+{
+	capstan_write_opts defaults = CAPSTAN_WRITE_OPTS_INIT;
+	capstan_material *m = NULL;
+	int rc;
+
+	if ((rc = direct_pem(out, ctx, cert, fmt, opts)) <= 0)
+		return rc;
+	if ((rc = material_of(&m, ctx, cert, fmt)) == 0)
+		rc = capstan_material_write(out, ctx, m, fmt, opts ? opts : &defaults);
+	capstan_material_free(m);
 	return rc;
 }
 
 int capstan_export_to(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
 	const capstan_export_opts *o)
 {
-	capstan_write_opts defaults = CAPSTAN_WRITE_OPTS_INIT;
-	capstan_material *m = NULL;
 	int rc;
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_EXPORT_OPTS_VERSION, "capstan_export_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0)
 		return rc;
-	if ((rc = direct_pem(out, ctx, cert, fmt, o->write)) <= 0)
-		return rc;
 	/* Everything that can refuse (the home's unlock, the store password)
 	 * refuses before the row is written; the bytes reach the caller only
 	 * once it is committed. */
-	if ((rc = refuse_ca_key(ctx, cert, fmt, o->ca_key)) == 0 && (rc = material_of(&m, ctx, cert, fmt)) == 0 &&
-	    (rc = capstan_material_write(out, ctx, m, fmt, o->write ? o->write : &defaults)) == 0 &&
+	if ((rc = refuse_ca_key(ctx, cert, fmt, o->ca_key)) == 0 && (rc = render(out, ctx, cert, fmt, o->write)) == 0 &&
 	    (rc = record_key_export(ctx, cert, fmt, o->to, o->ca_key)) < 0)
 		capstan_buf_free(out); /* wiped: unrecorded, it never leaves */
-	capstan_material_free(m);
 	return rc;
 }
 
@@ -217,13 +236,9 @@ int capstan_export(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert,
 int capstan_export_unrecorded(capstan_buf *out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt,
 	const capstan_write_opts *opts)
 {
-	capstan_material *m = NULL;
 	int rc;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = direct_pem(out, ctx, cert, fmt, opts)) <= 0)
+	if ((rc = capstan_require_store(ctx)) < 0)
 		return rc;
-	if ((rc = material_of(&m, ctx, cert, fmt)) == 0)
-		rc = capstan_material_write(out, ctx, m, fmt, opts);
-	capstan_material_free(m);
-	return rc;
+	return render(out, ctx, cert, fmt, opts);
 }

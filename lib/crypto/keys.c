@@ -1,4 +1,5 @@
 /* Private keys: generation, policy classification, sealing at rest. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -486,6 +487,35 @@ int capstan_key_unseal(capstan_key **out, capstan_ctx *ctx, const unsigned char 
 done:
 	EVP_PKEY_free(pkey);
 	PKCS8_PRIV_KEY_INFO_free(p8);
+	capstan_buf_free(&plain);
+	return rc;
+}
+
+int capstan_key_unseal_pem(capstan_buf *out, capstan_ctx *ctx, const unsigned char *blob, size_t len,
+	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN])
+{
+	capstan_buf plain = CAPSTAN_BUF_INIT;
+	unsigned char aad[sizeof(seal_aad_label) + CAPSTAN_SHA256_LEN];
+	BIO *bio = NULL;
+	char *data;
+	long n;
+	int rc;
+
+	if ((rc = capstan_require_unlocked(ctx)) < 0)
+		return rc;
+	seal_aad(aad, spki_sha256);
+	if (capstan_aead_open(&plain, ctx, ctx->kek, aad, sizeof(aad), blob, len) < 0)
+		return capstan_error(ctx, CAPSTAN_EAUTH,
+			"a stored private key does not open with this passphrase (or was tampered with)");
+	/* What was sealed is the PKCS8 DER PEM carries: base64 around it. */
+	if (plain.len > LONG_MAX || !(bio = BIO_new(BIO_s_secmem())) ||
+	    PEM_write_bio(bio, PEM_STRING_PKCS8INF, "", plain.data, (long)plain.len) <= 0) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot write the private key as PKCS8");
+	} else {
+		n = BIO_get_mem_data(bio, &data);
+		rc = capstan_buf_append(ctx, out, data, (size_t)n);
+	}
+	BIO_free(bio);
 	capstan_buf_free(&plain);
 	return rc;
 }

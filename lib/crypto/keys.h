@@ -38,6 +38,11 @@ int capstan_key_seal(capstan_buf *out, capstan_ctx *ctx, const capstan_key *key)
  * EC and Ed25519 keys; 1 for other kinds (RSA: OpenSSL's encoder does it). */
 int capstan_key_pkcs8_der(capstan_ctx *ctx, const capstan_key *key, unsigned char *out, size_t cap, size_t *len);
 /* Opens a sealed key; spki_sha256 must be the one it was sealed with. */
+/* A sealed key as PEM ("PRIVATE KEY", PKCS8) without decoding it: the seal's
+ * authenticated data names spki_sha256, so the seal opening is the check
+ * capstan_key_unseal's comparison makes. */
+int capstan_key_unseal_pem(capstan_buf *out, capstan_ctx *ctx, const unsigned char *blob, size_t len,
+	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN]);
 int capstan_key_unseal(capstan_key **out, capstan_ctx *ctx, const unsigned char *blob,
 	size_t len, const unsigned char spki_sha256[CAPSTAN_SHA256_LEN]);
 

@@ -13,6 +13,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "serve_internal.h"
 
@@ -22,6 +23,34 @@ struct serve_conn {
 	struct event *deadline;  /* armed at a request's first byte, until it is read */
 	int reading;
 };
+
+/* The cap: past it, the listeners stop accepting (more wait in the kernel's queue). */
+static void accepting(serve_server *s, int on)
+{
+	struct evhttp_bound_socket *socks[] = { s->https_sock, s->http_sock };
+
+	if (s->accepting_paused == !on || s->draining)
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		struct evconnlistener *l = socks[i] ? evhttp_bound_socket_get_listener(socks[i]) : NULL;
+		if (l)
+			(on ? evconnlistener_enable : evconnlistener_disable)(l);
+	}
+	s->accepting_paused = !on;
+}
+
+void serve_connection_opened(serve_server *s)
+{
+	if (++s->connections >= SERVE_MAX_CONNECTIONS)
+		accepting(s, 0);
+}
+
+void serve_connection_closed(serve_server *s)
+{
+	s->connections--;
+	if (s->connections < SERVE_MAX_CONNECTIONS)
+		accepting(s, 1);
+}
 
 static void request_late(evutil_socket_t fd, short what, void *arg)
 {

@@ -65,7 +65,7 @@ void serve_request(serve_server *s, struct evhttp_request *req, int tls);
 /* On the loop thread, when the done event fires: answers finished jobs. */
 void serve_answer_done(serve_server *s);
 
-/* Connections (server.c): one more (pausing the listeners at the cap), one
+/* Connections (conn.c): one more (pausing the listeners at the cap), one
  * fewer (accepting again under it). */
 void serve_connection_opened(serve_server *s);
 void serve_connection_closed(serve_server *s);

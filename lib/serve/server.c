@@ -16,41 +16,12 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "serve_internal.h"
 
 #define MAX_BODY (64 * 1024)
 #define MAX_HEADERS (16 * 1024)
-
-/* The cap: past it, the listeners stop accepting (more wait in the kernel's queue). */
-static void accepting(serve_server *s, int on)
-{
-	struct evhttp_bound_socket *socks[] = { s->https_sock, s->http_sock };
-
-	if (s->accepting_paused == !on || s->draining)
-		return;
-	for (size_t i = 0; i < 2; i++) {
-		struct evconnlistener *l = socks[i] ? evhttp_bound_socket_get_listener(socks[i]) : NULL;
-		if (l)
-			(on ? evconnlistener_enable : evconnlistener_disable)(l);
-	}
-	s->accepting_paused = !on;
-}
-
-void serve_connection_opened(serve_server *s)
-{
-	if (++s->connections >= SERVE_MAX_CONNECTIONS)
-		accepting(s, 0);
-}
-
-void serve_connection_closed(serve_server *s)
-{
-	s->connections--;
-	if (s->connections < SERVE_MAX_CONNECTIONS)
-		accepting(s, 1);
-}
 
 /* Plain-HTTP connections are not counted: they carry only public data
  * answered at once, and their one timeout (SERVE_REQUEST_SECONDS) bounds them. */
