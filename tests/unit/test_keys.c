@@ -104,6 +104,36 @@ static void test_seal_unseal(void **state)
 	unit_remove_home(home);
 }
 
+/* Export's key PEM straight from the seal is the PEM of the decoded key, byte for byte. */
+static void test_unseal_pem(void **state)
+{
+	static const capstan_key_type types[] = { CAPSTAN_KEY_EC_P256, CAPSTAN_KEY_EC_P384, CAPSTAN_KEY_ED25519,
+		CAPSTAN_KEY_RSA_2048 };
+	char *home = NULL;
+	capstan_ctx *ctx = unit_open_home(&home);
+	unsigned char spki[32], wrong[32] = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		capstan_key *key = NULL;
+		capstan_buf sealed = CAPSTAN_BUF_INIT, want = CAPSTAN_BUF_INIT, got = CAPSTAN_BUF_INIT;
+		assert_ok(ctx, capstan_key_generate(&key, ctx, types[i]));
+		assert_ok(ctx, capstan_key_spki_sha256(ctx, key, spki));
+		assert_ok(ctx, capstan_key_seal(&sealed, ctx, key));
+		assert_ok(ctx, capstan_key_pkcs8_pem(&want, ctx, key));
+		assert_ok(ctx, capstan_key_unseal_pem(&got, ctx, sealed.data, sealed.len, spki));
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(got.data, want.data, want.len);
+		assert_int_equal(capstan_key_unseal_pem(&got, ctx, sealed.data, sealed.len, wrong), CAPSTAN_EAUTH);
+		capstan_buf_free(&sealed);
+		capstan_buf_free(&want);
+		capstan_buf_free(&got);
+		capstan_key_free(key);
+	}
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
 static void test_seal_needs_unlock(void **state)
 {
 	capstan_ctx *ctx = NULL;
@@ -148,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_aead),
 		cmocka_unit_test(test_kek_derive),
 		cmocka_unit_test(test_seal_unseal),
+		cmocka_unit_test(test_unseal_pem),
 		cmocka_unit_test(test_seal_needs_unlock),
 		cmocka_unit_test(test_protect_is_explicit),
 	};
