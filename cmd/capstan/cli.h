@@ -161,6 +161,11 @@ void batch_input_hint(unsigned subject, char *out, size_t size);
 /* renew --due's redeployment (redeploy.c). */
 /* Delivers (or, dry, lists) what the deploy ledger owes; redeploy.c. */
 int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout, int dry_run);
+/* Runs a reload hook (sh -c CMD) with what was delivered in CAPSTAN_ENV,
+ * CAPSTAN_SERVICE, CAPSTAN_HOST, CAPSTAN_BUNDLE, CAPSTAN_RENEWED and
+ * CAPSTAN_REASON, no secret variable, killed after timeout seconds. 0, or -1
+ * with why it failed in why. (renew --due and fetch.) */
+int cli_run_hook(const char *cmd, int64_t timeout, const capstan_deploy_item *it, char *why, size_t size);
 
 /* Output (output.c): text, or one JSON document with --json. */
 int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
@@ -242,6 +247,7 @@ int cmd_apply(cli *c, int argc, char **argv);
 int cmd_bundle(cli *c, int argc, char **argv);
 int cmd_passphrase(cli *c, int argc, char **argv);
 int cmd_completion(cli *c, int argc, char **argv);
+int cmd_fetch(cli *c, int argc, char **argv);
 
 /* The configuration file: --config, $CAPSTAN_CONFIG, else HOME/capstan.yaml
  * when it exists; NULL when none (caller frees). */
