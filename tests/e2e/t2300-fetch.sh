@@ -168,6 +168,18 @@ for how in change:"does not match its MANIFEST" drop:"lacks" extra:"not in its M
 	python3 "$T/doctor.py" "$T/good.tgz" "$T/doctored.tgz" "${how%%:*}"
 	refuses "a bundle doctored in transit (${how%%:*}) is refused" 1 "${how#*:}" fake
 done
+# A server whose certificate chains to --ca but does not name the URL's host.
+cap issue --env prod --profile server --cn elsewhere --dns elsewhere.internal >/dev/null
+cap export elsewhere --env prod --format chain --out "$T/elsewhere.pem" >/dev/null
+cap export elsewhere --env prod --format key --out "$T/elsewhere.key" >/dev/null
+cp "$T/good.tgz" "$T/doctored.tgz"
+OTHER_PORT=$(free_port)
+python3 "$T/fake.py" "$OTHER_PORT" "$T/elsewhere.pem" "$T/elsewhere.key" "$T/good.tgz" 2>>"$T/fake.log" &
+pids+=($!)
+for _ in $(seq 1 50); do curl -s -o /dev/null --cacert "$T/prod-ca.pem" --resolve "elsewhere.internal:$OTHER_PORT:127.0.0.1" \
+	"https://elsewhere.internal:$OTHER_PORT/" && break; sleep 0.1; done
+SERVER=https://127.0.0.1:$OTHER_PORT refuses "a server certificate that does not name the URL's host is refused" 1 \
+	"(does not match|no alternative certificate subject name)" fetch --exec "$HOOK"
 is "the installed bundle is as it was, no hook ran" "$(snapshot) $(hooks)" "$before 2"
 check_fails "no file of a refused bundle is left beside it" sh -c "ls -A '$H/etc/etcd' | grep -v '^tls\$\|^\.tls\.capstan-fetch\$'"
 
