@@ -135,6 +135,14 @@ static int check_opts(capstan_ctx *ctx, const capstan_fetch_opts *o)
 	return 0;
 }
 
+static int plain_etag(const char *etag)
+{
+	for (const char *p = etag; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* The answer is a new bundle: checked whole, then swapped in, then its ETag kept. */
 static int install(capstan_ctx *ctx, const capstan_fetch_opts *o, fetch_state *s, const fetch_response *r,
 	capstan_fetch_result *out)
@@ -147,7 +155,9 @@ static int install(capstan_ctx *ctx, const capstan_fetch_opts *o, fetch_state *s
 		goto done;
 	out->installed = 1;
 	out->files = capstan_bundle_count(b);
-	snprintf(s->etag, sizeof(s->etag), "%s", r->etag);
+	/* Sent back in a header and kept in a file of lines: visible ASCII only,
+	 * else none (the next run then downloads in full). */
+	snprintf(s->etag, sizeof(s->etag), "%s", plain_etag(r->etag) ? r->etag : "");
 	describe(o, s->what, sizeof(s->what));
 	/* Owed before it runs: a run killed between the swap and the hook still owes it. */
 	s->hook_owed = o->hook;
