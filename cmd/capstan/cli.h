@@ -195,6 +195,8 @@ int out_apply_step(out_apply *o, const capstan_apply_step *step);
 /* config NULL: apply failed; nothing more is printed. Frees o. */
 int out_apply_end(out_apply *o, size_t changes, const char *config);
 int out_bundle(cli *c, const char *env, const char *service, const char *where, size_t files);
+/* fetch --renew: the identity certificate file replaced by a renewed one. */
+int out_identity_renewed(cli *c, const char *cert_file, const char *serial, int64_t not_after);
 /* issue --batch: a line per certificate issued (a JSON array with --json). */
 void out_batch_begin(cli *c);
 int out_batch_item(cli *c, const capstan_cert *cert, size_t line);

@@ -45,17 +45,12 @@ static int renew(cli *c, const fetch_args *a)
 {
 	capstan_fetch_opts o = CAPSTAN_FETCH_OPTS_INIT;
 	capstan_fetch_renewal r;
-	char na[32];
 
 	conn_opts(a, &o);
 	o.within = a->within;
 	if (capstan_fetch_renew(c->ctx, &o, &r) < 0)
 		return cli_fail(c);
-	if (r.renewed && !c->quiet) {
-		capstan_format_time((time_t)r.not_after, na, sizeof(na));
-		printf("renewed %s (serial %s, valid until %s)\n", a->cert, r.serial, na);
-	}
-	return EXIT_OK;
+	return r.renewed ? out_identity_renewed(c, a->cert, r.serial, r.not_after) : EXIT_OK;
 }
 
 /* The hook, once per install and until it succeeds: its failure is kept

@@ -112,51 +112,52 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static void set_blob(CURL *h, CURLoption opt, const capstan_buf *b)
-{
-	/* Not copied: the key stays in the one buffer that is wiped. */
-	struct curl_blob blob = { b->data, b->len, CURL_BLOB_NOCOPY };
-
-	curl_easy_setopt(h, opt, &blob);
-}
+/* Each option in turn, stopping at the first refused: its code is the one reported. */
+#define SET(opt, val) do { if (e == CURLE_OK) e = curl_easy_setopt(h, opt, val); } while (0)
 
 static CURLcode setup(CURL *h, const fetch_conn *c, const char *method, const char *url, struct curl_slist *headers,
 	sink *s, char *errbuf)
 {
 	const capstan_fetch_opts *o = c->o;
+	/* Not copied: the key stays in the one buffer that is wiped. */
+	struct curl_blob ca = { c->ca.data, c->ca.len, CURL_BLOB_NOCOPY };
+	struct curl_blob cert = { c->cert.data, c->cert.len, CURL_BLOB_NOCOPY };
+	struct curl_blob key = { c->key.data, c->key.len, CURL_BLOB_NOCOPY };
 	CURLcode e = CURLE_OK;
 
+	SET(CURLOPT_ERRORBUFFER, errbuf);
 	/* Only the given trust: no system store, no CA directory. */
-	e |= curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
-	e |= curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-	set_blob(h, CURLOPT_CAINFO_BLOB, &c->ca);
-	set_blob(h, CURLOPT_SSLCERT_BLOB, &c->cert);
-	set_blob(h, CURLOPT_SSLKEY_BLOB, &c->key);
-	e |= curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-	e |= curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	e |= curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	e |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	e |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	e |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)(o->connect_timeout ? o->connect_timeout : 10));
-	e |= curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(o->timeout ? o->timeout : 120));
-	e |= curl_easy_setopt(h, CURLOPT_URL, url);
-	e |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	SET(CURLOPT_CAINFO, NULL);
+	SET(CURLOPT_CAPATH, NULL);
+	SET(CURLOPT_CAINFO_BLOB, &ca);
+	SET(CURLOPT_SSLCERT_BLOB, &cert);
+	SET(CURLOPT_SSLKEY_BLOB, &key);
+	SET(CURLOPT_SSLCERTTYPE, "PEM");
+	SET(CURLOPT_SSLKEYTYPE, "PEM");
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT, (long)(o->connect_timeout ? o->connect_timeout : 10));
+	SET(CURLOPT_TIMEOUT, (long)(o->timeout ? o->timeout : 120));
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "POST") == 0) {
-		e |= curl_easy_setopt(h, CURLOPT_POST, 1L);
-		e |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-		e |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDSIZE, 0L);
+		SET(CURLOPT_POSTFIELDS, "");
 	}
-	e |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	e |= curl_easy_setopt(h, CURLOPT_USERAGENT, "capstan-fetch/" CAPSTAN_VERSION);
-	e |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	e |= curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-	e |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	e |= curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
-	e |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_HTTPHEADER, headers);
+	SET(CURLOPT_USERAGENT, "capstan-fetch/" CAPSTAN_VERSION);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, s);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, s);
 	return e;
 }
+
+#undef SET
 
 /* Worth another try: no answer came (not a TLS verdict, which would only repeat). */
 static int retryable(CURLcode e, long status)

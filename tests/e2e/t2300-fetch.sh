@@ -211,6 +211,9 @@ check "for the same key" cmp <(openssl x509 -in "$H/id/fleet.pem" -noout -pubkey
 check "and the chain verifies" openssl verify -CAfile "$T/prod-ca.pem" -untrusted "$H/id/fleet.pem" "$H/id/fleet.pem"
 check "the renewed identity is accepted by the server" \
 	curl -sf -o /dev/null --cacert "$T/prod-ca.pem" --cert "$H/id/fleet.pem" --key "$H/id/fleet.key" "$URL/v1/health"
+renew --within 4d --json >"$T/renewed.json"
+is "--json says what it renewed" "$(jq -r .serial "$T/renewed.json" | sed 's/^0*//')" \
+	"$(openssl x509 -in "$H/id/fleet.pem" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^0*//')"
 
 # --- a real etcd started from a fetched bundle, restarted on renewed certificates
 if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
