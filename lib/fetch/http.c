@@ -184,6 +184,7 @@ static int one_try(capstan_ctx *ctx, const fetch_conn *c, const char *method, co
 	char errbuf[CURL_ERROR_SIZE] = "";
 	sink s = { ctx, r, 0, 0 };
 
+	capstan_wipe(r->body.data, r->body.len); /* an earlier try's part of a bundle: keys */
 	capstan_buf_free(&r->body);
 	r->etag[0] = '\0';
 	r->status = 0;
@@ -209,10 +210,15 @@ int fetch_request(capstan_ctx *ctx, const fetch_conn *c, const char *method, con
 	const char *if_none_match, fetch_response *r)
 {
 	struct curl_slist *headers = NULL, *more;
-	char *url = capstan_aprintf("%s%s", c->o->server, path), *inm = NULL;
+	size_t base = strlen(c->o->server);
+	char *url, *inm = NULL;
 	CURLcode e = CURLE_OK;
 	int rc = 0;
 
+	/* https://HOST:PORT/ names the same server as https://HOST:PORT. */
+	while (base > 8 && c->o->server[base - 1] == '/')
+		base--;
+	url = capstan_aprintf("%.*s%s", (int)base, c->o->server, path);
 	if (!url || (if_none_match && !(inm = capstan_aprintf("If-None-Match: %s", if_none_match))))
 		rc = capstan_error_oom(ctx);
 	/* No "Expect: 100-continue" wait; the If-None-Match when there is one. */
