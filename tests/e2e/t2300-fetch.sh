@@ -27,6 +27,12 @@ services:
     certs:
       - { name: etcd-1, profile: peer, dns: [etcd-1.internal, localhost], ip: [127.0.0.1] }
       - { name: root, profile: client }
+  web:
+    template: etcd
+    hosts: { node-a: [web-a], node-b: [web-b] }
+    certs:
+      - { name: web-a, profile: peer, dns: [web-a.internal] }
+      - { name: web-b, profile: peer, dns: [web-b.internal] }
 api:
   listen: 127.0.0.1:$TLS_PORT
   http: 127.0.0.1:$HTTP_PORT
@@ -34,10 +40,11 @@ api:
   clients:
     - { env: prod, name: deploy-etcd, allow: [bundle], environments: [prod], services: [etcd] }
     - { env: prod, name: ops, allow: [bundle, sign, revoke, list] }
+    - { env: prod, name: node-a, allow: [bundle], services: [web], hosts: [node-a] }
 YAML
 cap apply --config "$T/capstan.yaml" >/dev/null || exit 1
 cap issue --env prod --profile server --cn capstan-api --dns localhost --ip 127.0.0.1 >/dev/null || exit 1
-for n in deploy-etcd ops nobody; do
+for n in deploy-etcd ops nobody node-a; do
 	cap issue --env prod --profile client --cn "$n" >/dev/null && identity prod "$n" || exit 1
 done
 cap issue --env prod --profile client --cn fleet-1 --days 3d >/dev/null && identity prod fleet-1 || exit 1
@@ -196,6 +203,17 @@ like "(saying it ran the owed hook)" "$(cat "$T/out")" "^ran the owed hook of pr
 is "once" "$(hooks)" 3
 check "and after that the 304 runs nothing" fetch --exec "$HOOK"
 is "(silent)" "$(cat "$T/out" "$T/err") $(hooks)" " 3"
+
+# --- --host: a host's own certificates of a service, as an identity limited to that host
+cp "$T/id-node-a.pem" "$H/id/node-a.pem" && cp -p "$T/id-node-a.key" "$H/id/node-a.key"
+web() {
+	on_host "$CAPSTAN" fetch --server "$URL" --cert "$H/id/node-a.pem" --key "$H/id/node-a.key" --ca "$H/id/ca.pem" \
+		--env prod --service web --out "$H/web" "$@"
+}
+check "--host node-a fetches node-a's bundle" web --host node-a
+is "with node-a's certificate only" "$(cd "$H/web" && ls web-*.pem | tr '\n' ' ')" "web-a-key.pem web-a.pem "
+refuses "another host's bundle is refused (403)" 1 "403.*node-b" web --host node-b
+check "node-a's is still there" test -f "$H/web/web-a.pem"
 
 # --- the identity's own renewal
 cp "$T/id-fleet-1.pem" "$H/id/fleet.pem" && cp -p "$T/id-fleet-1.key" "$H/id/fleet.key"
