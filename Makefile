@@ -14,8 +14,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads
-LIB_PKGS := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads
+PKGS    := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads libcurl
+LIB_PKGS := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads libcurl
 # The shared library's version: its soname changes when the ABI breaks.
 VERSION := $(shell sed -n 's/^\#define CAPSTAN_VERSION "\(.*\)"/\1/p' include/capstan/common.h)
 SOMAJOR := 0
@@ -51,9 +51,9 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror $(OPT) -fstack-protector-strong \
            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent) \
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent -lcurl) \
            -lpthread
-LIB_LDLIBS := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent) -lpthread
+LIB_LDLIBS := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent -lcurl) -lpthread
 LDFLAGS += $(SANLD)
 
 LIB_SRC := $(wildcard lib/*/*.c)
@@ -212,6 +212,10 @@ install: all
 	install -D -m 0644 dist/systemd/capstan-renew.service $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.service
 	install -D -m 0644 dist/systemd/capstan-renew.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-renew.timer
 	install -D -m 0644 dist/systemd/capstan-serve.service $(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-serve.service
+	install -D -m 0644 dist/systemd/capstan-fetch@.service '$(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-fetch@.service'
+	install -D -m 0644 dist/systemd/capstan-fetch@.timer '$(DESTDIR)$(PREFIX)/lib/systemd/system/capstan-fetch@.timer'
+	install -D -m 0644 dist/systemd/capstan-fetch.env.example $(DESTDIR)$(PREFIX)/share/capstan/examples/capstan-fetch.env
+	install -D -m 0644 dist/cron/capstan-fetch.cron $(DESTDIR)$(PREFIX)/share/capstan/examples/cron.d/capstan-fetch
 	cd templates && find . -type f | while read -r f; do \
 		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/capstan/templates/$$f"; done
 

@@ -19,6 +19,7 @@ packages=(
 	openjdk-17-jdk-headless             # keytool and a Java TLS handshake check the keystores
 	etcd-server etcd-client             # a real etcd cluster started from a bundle
 	libevent-dev                        # serve's HTTP server (evhttp over bufferevent_openssl)
+	libcurl4-openssl-dev                # fetch's HTTPS client (libcurl's OpenSSL build)
 	nginx-light curl                    # a real nginx checking client certificates against the CRLs
 	postgresql                          # a real PostgreSQL server doing the same (ssl_crl_file)
 	python3-yaml                        # parsing the Kubernetes Secret in tests

@@ -161,6 +161,11 @@ void batch_input_hint(unsigned subject, char *out, size_t size);
 /* renew --due's redeployment (redeploy.c). */
 /* Delivers (or, dry, lists) what the deploy ledger owes; redeploy.c. */
 int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout, int dry_run);
+/* Runs a reload hook (sh -c CMD) with what was delivered in CAPSTAN_ENV,
+ * CAPSTAN_SERVICE, CAPSTAN_HOST, CAPSTAN_BUNDLE, CAPSTAN_RENEWED and
+ * CAPSTAN_REASON, no secret variable, killed after timeout seconds. 0, or -1
+ * with why it failed in why. (renew --due and fetch.) */
+int cli_run_hook(const char *cmd, int64_t timeout, const capstan_deploy_item *it, char *why, size_t size);
 
 /* Output (output.c): text, or one JSON document with --json. */
 int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
@@ -190,6 +195,8 @@ int out_apply_step(out_apply *o, const capstan_apply_step *step);
 /* config NULL: apply failed; nothing more is printed. Frees o. */
 int out_apply_end(out_apply *o, size_t changes, const char *config);
 int out_bundle(cli *c, const char *env, const char *service, const char *where, size_t files);
+/* fetch --renew: the identity certificate file replaced by a renewed one. */
+int out_identity_renewed(cli *c, const char *cert_file, const char *serial, int64_t not_after);
 /* issue --batch: a line per certificate issued (a JSON array with --json). */
 void out_batch_begin(cli *c);
 int out_batch_item(cli *c, const capstan_cert *cert, size_t line);
@@ -242,6 +249,7 @@ int cmd_apply(cli *c, int argc, char **argv);
 int cmd_bundle(cli *c, int argc, char **argv);
 int cmd_passphrase(cli *c, int argc, char **argv);
 int cmd_completion(cli *c, int argc, char **argv);
+int cmd_fetch(cli *c, int argc, char **argv);
 
 /* The configuration file: --config, $CAPSTAN_CONFIG, else HOME/capstan.yaml
  * when it exists; NULL when none (caller frees). */

@@ -48,6 +48,10 @@ static const cli_command commands[] = {
 	{ "passphrase", cmd_passphrase, NEEDS_HOME | NEEDS_PASSPHRASE, "passphrase --new-passphrase-file FILE" },
 	{ "serve", cmd_serve, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "serve [--config FILE] [--listen ADDR:PORT] [--http ADDR:PORT] [--workers N]" },
+	{ "fetch", cmd_fetch, 0,
+	  "fetch --server URL --cert FILE --key FILE --ca FILE --env ENV --service S [--host H] --out DIR"
+	  " [--prefix DIR] [--keystores] [--exec CMD]"
+	  " | fetch --server URL --cert FILE --key FILE --ca FILE --renew [--within DUR]" },
 	{ "completion", cmd_completion, HIDDEN, "completion bash" },
 };
 

@@ -724,6 +724,23 @@ int out_bundle(cli *c, const char *env, const char *service, const char *where, 
 	return EXIT_OK;
 }
 
+int out_identity_renewed(cli *c, const char *cert_file, const char *serial, int64_t not_after)
+{
+	char na[32];
+
+	capstan_format_time((time_t)not_after, na, sizeof(na));
+	if (c->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "path", json_string(cert_file));
+		json_object_set_new(doc, "serial", json_string(serial));
+		json_object_set_new(doc, "not_after", json_string(na));
+		return print_doc(c, doc);
+	}
+	if (!c->quiet)
+		printf("renewed %s (serial %s, valid until %s)\n", cert_file, serial, na);
+	return EXIT_OK;
+}
+
 static size_t batch_items;
 
 void out_batch_begin(cli *c)

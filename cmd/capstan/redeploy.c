@@ -95,7 +95,7 @@ oom:
 /* Runs the hook in a process group of its own, killed (group and all) when it
  * outlives timeout seconds: a reload that hangs is a failure, owed like any
  * other, not a job that never ends. 0, or -1 with what went wrong in why. */
-static int run_hook(const char *cmd, int64_t timeout, const capstan_deploy_item *it, char *why, size_t size)
+int cli_run_hook(const char *cmd, int64_t timeout, const capstan_deploy_item *it, char *why, size_t size)
 {
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
 	char **env = hook_env(it);
@@ -165,7 +165,7 @@ static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_it
 	for (size_t i = 0; i < capstan_bundle_warning_count(b); i++)
 		fprintf(stderr, "capstan: warning: %s\n", capstan_bundle_warning(b, i));
 	capstan_bundle_free(b);
-	rc = cmd ? run_hook(cmd, timeout, it, why, sizeof(why)) : 0;
+	rc = cmd ? cli_run_hook(cmd, timeout, it, why, sizeof(why)) : 0;
 	if (cmd && capstan_deploy_finish(c->ctx, it, rc < 0 ? why : NULL) < 0)
 		return cli_fail(c);
 	if (rc < 0) {

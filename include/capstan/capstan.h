@@ -24,5 +24,6 @@
 #include "api.h"
 #include "ocsp.h"
 #include "serve.h"
+#include "fetch.h"
 
 #endif

@@ -186,6 +186,9 @@ static int add_cert(capstan_ctx *ctx, build *bd, const capstan_store_env *env, c
 	snprintf(line, sizeof(line), "cert %s serial %s not_after %s\n", name, cert->serial, na);
 	if ((rc = capstan_buf_append(ctx, &bd->manifest, line, strlen(line))) < 0)
 		goto done;
+	/* The tar's file times: the newest certificate's issue, not the render's. */
+	if ((int64_t)info.not_before > bd->b->mtime)
+		bd->b->mtime = (int64_t)info.not_before;
 	if ((rc = capstan_bundle_cert_line(ctx, cert, &bd->certs_lines)) < 0)
 		goto done;
 	rc = capstan_tv_push(bd->certs, m) < 0 ? capstan_error_oom(ctx) : 0;
@@ -409,7 +412,7 @@ static int add_manifest(capstan_ctx *ctx, build *bd)
 	char hex[65], line[200];
 	int rc = 0;
 
-	if ((rc = capstan_buf_append(ctx, &bd->manifest, "# sha256 of each file\n", 22)) < 0)
+	if ((rc = capstan_buf_append(ctx, &bd->manifest, CAPSTAN_MANIFEST_SUMS, strlen(CAPSTAN_MANIFEST_SUMS))) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < bd->b->count; i++) {
 		const capstan_bundle_file *f = &bd->b->files[i];
@@ -451,12 +454,14 @@ static int warn_old_issuers(capstan_ctx *ctx, build *bd, const capstan_store_env
 
 static int build_all(capstan_ctx *ctx, build *bd, const capstan_store_env *env, const capstan_strlist *lines)
 {
-	char head[256], now[32];
+	char head[256];
 	int rc;
 
-	capstan_format_time(time(NULL), now, sizeof(now));
-	snprintf(head, sizeof(head), "# capstan bundle: environment %s, service %s%s%s, template %s, made %s\n",
-		env->name, bd->o->service, bd->o->host ? ", host " : "", bd->o->host ? bd->o->host : "", bd->set->target, now);
+	/* No render time: a render's bytes are a function of its certificates,
+	 * CRLs, templates and options only, so an unchanged bundle is the same
+	 * bytes (and ETag) each time it is asked for. */
+	snprintf(head, sizeof(head), "# capstan bundle: environment %s, service %s%s%s, template %s\n",
+		env->name, bd->o->service, bd->o->host ? ", host " : "", bd->o->host ? bd->o->host : "", bd->set->target);
 	if ((rc = capstan_buf_append(ctx, &bd->manifest, head, strlen(head))) < 0 ||
 	    (rc = current_issuer(ctx, env, &bd->current_issuer)) < 0)
 		return rc;

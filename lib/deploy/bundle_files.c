@@ -188,3 +188,66 @@ done:
 	capstan_buf_free(&all);
 	return rc;
 }
+
+/* One "SHA256  FILE" line of a MANIFEST: the file it names must be in the
+ * bundle, listed once, with that digest. */
+static int manifest_line(capstan_ctx *ctx, const capstan_bundle *b, const char *line, size_t len,
+	unsigned char *listed)
+{
+	unsigned char want[CAPSTAN_SHA256_LEN], md[CAPSTAN_SHA256_LEN];
+	char hex[65], name[256];
+	size_t *slot;
+	int rc;
+
+	if (len < 67 || len - 66 >= sizeof(name) || line[64] != ' ' || line[65] != ' ')
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's MANIFEST has a line that is not 'SHA256  FILE'");
+	memcpy(hex, line, 64);
+	hex[64] = '\0';
+	memcpy(name, line + 66, len - 66);
+	name[len - 66] = '\0';
+	if (capstan_hex_decode(want, sizeof(want), hex) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's MANIFEST has a bad digest for '%s'", name);
+	slot = name_slot(b, name);
+	if (!slot || !*slot || strcmp(name, "MANIFEST") == 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's MANIFEST lists '%s', which the bundle lacks", name);
+	if (listed[*slot - 1]++)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's MANIFEST lists '%s' twice", name);
+	if ((rc = capstan_sha256(ctx, b->files[*slot - 1].data.data, b->files[*slot - 1].data.len, md)) < 0)
+		return rc;
+	if (!capstan_equal_ct(md, want, sizeof(md)))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's file '%s' does not match its MANIFEST"
+			" (SHA-256): it was changed on the way", name);
+	return 0;
+}
+
+int capstan_bundle_check_manifest(capstan_ctx *ctx, const capstan_bundle *b)
+{
+	size_t *slot = name_slot(b, "MANIFEST"), heads = strlen(CAPSTAN_MANIFEST_HEAD);
+	const capstan_buf *m;
+	const char *p, *end, *sums;
+	unsigned char *listed;
+	int rc = 0;
+
+	if (!slot || !*slot)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle has no MANIFEST");
+	m = &b->files[*slot - 1].data;
+	p = (const char *)m->data;
+	end = p + m->len;
+	if (m->len < heads || memcmp(p, CAPSTAN_MANIFEST_HEAD, heads) != 0 || memchr(p, '\0', m->len) ||
+	    !(sums = strstr(p, CAPSTAN_MANIFEST_SUMS)))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's MANIFEST is not a capstan MANIFEST");
+	if (!(listed = calloc(b->count, 1)))
+		return capstan_error_oom(ctx);
+	for (p = sums + strlen(CAPSTAN_MANIFEST_SUMS); rc == 0 && p < end; ) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		rc = manifest_line(ctx, b, p, len, listed);
+		p += len + 1;
+	}
+	for (size_t i = 0; rc == 0 && i < b->count; i++)
+		if (!listed[i] && i != *slot - 1)
+			rc = capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's file '%s' is not in its MANIFEST",
+				b->files[i].path);
+	free(listed);
+	return rc;
+}

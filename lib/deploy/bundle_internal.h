@@ -29,11 +29,18 @@ struct capstan_bundle {
 	capstan_strlist warnings;  /* lines left out, and why */
 	char *certs;               /* "NAME SERIAL NOT_AFTER" lines, as rendered */
 	int64_t crl_refresh_at;    /* when its CRLs are in the last third of their life */
+	int64_t mtime;             /* its files' time in a tar: the newest certificate's notBefore */
+	int fetched;               /* read from a server's tar (fetch): its keys were recorded there */
 	char *new_password;        /* --new-password: kept by capstan_bundle_keep_password */
 	int keystores;             /* a PKCS12 of each key beside it */
 	int64_t env_id;
 	char env_name[64], service[128];
 };
+
+/* What a MANIFEST's first line starts with (build_all writes it). */
+#define CAPSTAN_MANIFEST_HEAD "# capstan bundle: "
+/* The line after which a MANIFEST lists "SHA256  FILE", one line each. */
+#define CAPSTAN_MANIFEST_SUMS "# sha256 of each file\n"
 
 /* Adds a copy of data; a second file of the same name is an error. */
 int capstan_bundle_add(capstan_ctx *ctx, capstan_bundle *b, const char *path, unsigned mode,

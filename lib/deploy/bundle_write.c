@@ -106,8 +106,7 @@ static void remove_stale_tmp(const char *parent)
 		closedir(d);
 }
 
-/* What a MANIFEST's first line starts with (bundle.c build_all writes it). */
-#define MANIFEST_HEAD "# capstan bundle: "
+#define MANIFEST_HEAD CAPSTAN_MANIFEST_HEAD
 
 /*
  * The swap replaces the whole directory: only an empty one, or one holding a
@@ -179,7 +178,7 @@ int capstan_bundle_write_dir(capstan_ctx *ctx, const capstan_bundle *b, const ch
 		goto done;
 	}
 	remove_stale_tmp(parent);
-	if ((rc = capstan_bundle_record_keys(ctx, b, dir)) < 0)
+	if (!b->fetched && (rc = capstan_bundle_record_keys(ctx, b, dir)) < 0)
 		goto done;
 	/* Beside the target, so the swap is a rename within one file system. */
 	if (!(tmp = capstan_aprintf("%s/" TMP_PREFIX "%ld-XXXXXX", parent, (long)getpid())) || !mkdtemp(tmp)) {

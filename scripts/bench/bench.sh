@@ -141,6 +141,9 @@ fi
 # capstan serve against cfssl serve (above) and openssl ocsp -port.
 # shellcheck source=serve.sh
 . "$HERE/serve.sh"
+# capstan fetch: a fleet of deploy hosts against one capstan serve.
+# shellcheck source=fetch.sh
+. "$HERE/fetch.sh"
 
 # The in-process limit (measured with the batch runs above).
 row "in-process limit, X509_set_pubkey" "$naive" "-"

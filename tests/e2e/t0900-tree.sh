@@ -15,7 +15,7 @@ OBJ=$BUILD_DIR/obj
 # The layers, bottom to top, and the rank of each: a file may call a file of a
 # lower rank or of its own folder. crypto and store share a rank: neither may
 # call the other. (lib/base/base.h says the same to a reader.)
-declare -A RANK=([base]=0 [crypto]=1 [store]=1 [ca]=2 [deploy]=3 [api]=4 [serve]=5)
+declare -A RANK=([base]=0 [crypto]=1 [store]=1 [ca]=2 [deploy]=3 [api]=4 [serve]=5 [fetch]=5)
 layer_of() { local p=${1#*lib/}; echo "${p%%/*}"; }
 
 is "every library file is in a layer folder" "$(find lib -maxdepth 1 -type f | sort)" ""
@@ -78,9 +78,11 @@ outside() { # outside PATTERN DIR...: files including PATTERN anywhere but under
 is "only the store includes sqlite3.h" "$(outside '#include <sqlite3.h>' lib/store/)" ""
 is "only the crypto layer includes OpenSSL" "$(outside '#include <openssl/' lib/crypto/)" ""
 is "only the config loader includes yaml.h" "$(outside '#include <yaml.h>' lib/deploy/config.c)" ""
-is "only the tar writer includes libarchive" "$(outside '#include <archive' lib/deploy/tar.c)" ""
-is "jansson is the tool's and the API's (JSON bodies)" "$(outside '#include <jansson.h>' cmd/ lib/api/)" ""
+is "only the tar writer and reader includes libarchive" "$(outside '#include <archive' lib/deploy/tar.c)" ""
+is "jansson is the tool's, the API's (JSON bodies) and fetch's renewal (its 201 body)" \
+	"$(outside '#include <jansson.h>' cmd/ lib/api/ lib/fetch/renew.c)" ""
 is "only the HTTP server includes libevent" "$(outside '#include <event2/' lib/serve/)" ""
+is "only the HTTP client (lib/fetch) includes libcurl" "$(outside '#include <curl/' lib/fetch/http.c)" ""
 is "the store's insides stay in the store" "$(outside '"store_internal.h"' lib/store/)" ""
 is "OpenSSL's types shared by the crypto files stay there" "$(outside '"crypto_internal.h"' lib/crypto/)" ""
 is "the tool includes no library internals" \
