@@ -120,6 +120,9 @@ int cmd_fetch(cli *c, int argc, char **argv)
 
 	if ((rc = cli_parse(c, argc, argv, opts, NULL, 0, NULL)) != 0 || (rc = check_args(c, &a)) != 0)
 		return rc;
+	/* libcurl would log the TLS session keys of a stream that carries private
+	 * keys to the file this names: not for a tool that installs keys. */
+	unsetenv("SSLKEYLOGFILE");
 	/* The identity's key and the bundle's keys pass through memory. */
 	if ((rc = cli_protected(c)) != 0 || (rc = cli_setup(c)) != 0)
 		return rc;

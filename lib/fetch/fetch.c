@@ -54,6 +54,15 @@ static void describe(const capstan_fetch_opts *o, char *out, size_t size)
 		o->prefix ? o->prefix : o->dir, o->keystores ? 1 : 0);
 }
 
+/* An ETag fit to send back: visible ASCII only (no header injection). */
+static int plain_etag(const char *etag)
+{
+	for (const char *p = etag; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* Reads the state; none yet is an empty one. Lines: "etag X", "for WHAT",
  * "hook owed"; others are ignored (a later version's). */
 static int state_read(capstan_ctx *ctx, fetch_state *s)
@@ -65,10 +74,13 @@ static int state_read(capstan_ctx *ctx, fetch_state *s)
 
 	if (lstat(s->path, &sb) < 0 && errno == ENOENT)
 		return 0;
+	/* Another user's file (or link) there could fake an owed hook or an ETag. */
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a file of this user: remove it", s->path);
 	if ((rc = capstan_file_read(&buf, ctx, s->path, MAX_STATE)) < 0)
 		return rc;
 	for (line = strtok_r((char *)buf.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "etag ", 5) == 0)
+		if (strncmp(line, "etag ", 5) == 0 && plain_etag(line + 5) && strlen(line + 5) < sizeof(s->etag))
 			snprintf(s->etag, sizeof(s->etag), "%s", line + 5);
 		else if (strncmp(line, "for ", 4) == 0)
 			snprintf(s->what, sizeof(s->what), "%s", line + 4);
@@ -135,14 +147,6 @@ static int check_opts(capstan_ctx *ctx, const capstan_fetch_opts *o)
 	return 0;
 }
 
-static int plain_etag(const char *etag)
-{
-	for (const char *p = etag; *p; p++)
-		if (*p < 0x21 || *p > 0x7e)
-			return 0;
-	return 1;
-}
-
 /* The answer is a new bundle: checked whole, then swapped in, then its ETag kept. */
 static int install(capstan_ctx *ctx, const capstan_fetch_opts *o, fetch_state *s, const fetch_response *r,
 	capstan_fetch_result *out)
@@ -185,17 +189,21 @@ static int fetch_once(capstan_ctx *ctx, const capstan_fetch_opts *o, fetch_state
 	fetch_response *r, capstan_fetch_result *out)
 {
 	char what[300], *path = bundle_path(ctx, o);
+	const char *inm;
 	int rc;
 
 	if (!path)
 		return CAPSTAN_ERROR;
 	describe(o, what, sizeof(what));
 	/* The ETag only for the bundle it names, still in place. */
-	rc = fetch_request(ctx, c, "GET", path, s->etag[0] && strcmp(s->what, what) == 0 && installed(o->dir) ?
-		s->etag : NULL, r);
+	inm = s->etag[0] && strcmp(s->what, what) == 0 && installed(o->dir) ? s->etag : NULL;
+	rc = fetch_request(ctx, c, "GET", path, inm, r);
 	free(path);
 	if (rc < 0)
 		return rc;
+	if (r->status == 304 && !inm)
+		return capstan_error(ctx, CAPSTAN_ERROR, "the server answered 304 Not Modified to a request that named no"
+			" installed bundle: nothing installed");
 	if (r->status == 304) {
 		out->hook_owed = s->hook_owed && o->hook;
 		return 0;

@@ -107,7 +107,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 			start++;
 		for (end = len; end > start && strchr(" \t\r\n", p[end - 1]); end--)
 			;
-		snprintf(s->r->etag, sizeof(s->r->etag), "%.*s", (int)(end - start), p + start);
+		/* One that does not fit is dropped, not cut: a cut one would never match. */
+		if (end - start < sizeof(s->r->etag))
+			snprintf(s->r->etag, sizeof(s->r->etag), "%.*s", (int)(end - start), p + start);
+		else
+			s->r->etag[0] = '\0';
 	}
 	return len;
 }
@@ -138,6 +142,10 @@ static CURLcode setup(CURL *h, const fetch_conn *c, const char *method, const ch
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	SET(CURLOPT_PROTOCOLS_STR, "https");
+	/* Straight to the server: no proxy from https_proxy/ALL_PROXY in a
+	 * timer's environment, and no proxy's headers taken for the server's. */
+	SET(CURLOPT_PROXY, "");
+	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT, (long)(o->connect_timeout ? o->connect_timeout : 10));
 	SET(CURLOPT_TIMEOUT, (long)(o->timeout ? o->timeout : 120));
@@ -159,9 +167,13 @@ static CURLcode setup(CURL *h, const fetch_conn *c, const char *method, const ch
 
 #undef SET
 
-/* Worth another try: no answer came (not a TLS verdict, which would only repeat). */
-static int retryable(CURLcode e, long status)
+/* Worth another try: no answer came (not a TLS verdict, which would only
+ * repeat). A change (POST) is tried again only when it cannot have reached
+ * the server: after that, a second try could renew twice. */
+static int retryable(const char *method, CURLcode e, long status)
 {
+	if (strcmp(method, "GET") != 0)
+		return e == CURLE_COULDNT_CONNECT || e == CURLE_COULDNT_RESOLVE_HOST;
 	if (e == CURLE_OK)
 		return status == 502 || status == 503 || status == 504;
 	return e == CURLE_COULDNT_CONNECT || e == CURLE_OPERATION_TIMEDOUT || e == CURLE_COULDNT_RESOLVE_HOST ||
@@ -232,7 +244,7 @@ int fetch_request(capstan_ctx *ctx, const fetch_conn *c, const char *method, con
 			snprintf(why, sizeof(why), "%s", capstan_error_message(ctx));
 			rc = capstan_error(ctx, rc, "%s (%u attempts)", why, attempt + 1);
 		}
-		if (attempt >= c->o->retries || (rc < 0 ? e == CURLE_OK || !retryable(e, 0) : !retryable(CURLE_OK, r->status)))
+		if (attempt >= c->o->retries || (rc < 0 ? e == CURLE_OK || !retryable(method, e, 0) : !retryable(method, CURLE_OK, r->status)))
 			break;
 		back_off(attempt);
 		rc = 0;

@@ -16,6 +16,7 @@
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_END "-----END CERTIFICATE-----"
+#define FETCH_CLOCK_SKEW 300 /* seconds a new certificate may start in the future (clocks differ) */
 
 /* The DER of the first certificate of a PEM text (*der: free()). */
 static int first_der(capstan_ctx *ctx, const char *pem, const char *what, unsigned char **der, size_t *len)
@@ -52,8 +53,25 @@ static int cert_facts(capstan_ctx *ctx, const char *pem, const char *what, capst
 }
 
 /* The 201's chain, checked to be a certificate of the same key, written over --cert. */
+/* What a renewed certificate must be to replace one that works: the same
+ * issuer, valid now, and outliving the old one. Written over --cert with no
+ * copy kept, a wrong one would leave the host unable to ask again. */
+static int check_successor(capstan_ctx *ctx, const capstan_x509_info *old, const capstan_x509_info *new)
+{
+	time_t now = time(NULL);
+
+	if (!old->issuer || !new->issuer || strcmp(old->issuer, new->issuer) != 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the renewed certificate's issuer '%s' is not the old one's '%s'",
+			new->issuer ? new->issuer : "", old->issuer ? old->issuer : "");
+	if (new->not_before > now + FETCH_CLOCK_SKEW || new->not_after <= now)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the renewed certificate is not valid now");
+	if (new->not_after < old->not_after)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "the renewed certificate ends before the old one");
+	return 0;
+}
+
 static int take_answer(capstan_ctx *ctx, const capstan_fetch_opts *o, const fetch_response *r,
-	const unsigned char old_spki[CAPSTAN_SHA256_LEN], capstan_fetch_renewal *out)
+	const capstan_x509_info *old, const unsigned char old_spki[CAPSTAN_SHA256_LEN], capstan_fetch_renewal *out)
 {
 	json_t *doc = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
 	const char *chain = doc ? json_string_value(json_object_get(doc, "chain")) : NULL;
@@ -73,6 +91,8 @@ static int take_answer(capstan_ctx *ctx, const capstan_fetch_opts *o, const fetc
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the renewed certificate is not for the key in '%s'", o->key);
 		goto done;
 	}
+	if ((rc = check_successor(ctx, old, &info)) < 0)
+		goto done;
 	if ((rc = capstan_file_write(ctx, o->cert, chain, strlen(chain),
 		     stat(o->cert, &sb) == 0 ? (unsigned)(sb.st_mode & 0644) : 0644)) < 0)
 		goto done;
@@ -111,7 +131,7 @@ int capstan_fetch_renew(capstan_ctx *ctx, const capstan_fetch_opts *o, capstan_f
 	if (r.status != 201)
 		rc = fetch_status_error(ctx, "the renewal", &r);
 	else
-		rc = take_answer(ctx, o, &r, spki, out);
+		rc = take_answer(ctx, o, &r, &info, spki, out);
 done:
 	capstan_x509_info_clear(&info);
 	capstan_buf_free(&r.body);

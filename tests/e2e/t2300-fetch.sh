@@ -130,6 +130,10 @@ port, cert, key, payload = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = open(payload, 'rb').read()
+        if body == b'304':  # a server that says "not modified" to anyone
+            self.send_response(304)
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header('Content-Type', 'application/gzip')
         self.send_header('ETag', '"doctored"')
@@ -175,6 +179,17 @@ for how in change:"does not match its MANIFEST" drop:"lacks" extra:"not in its M
 	python3 "$T/doctor.py" "$T/good.tgz" "$T/doctored.tgz" "${how%%:*}"
 	refuses "a bundle doctored in transit (${how%%:*}) is refused" 1 "${how#*:}" fake
 done
+printf 304 >"$T/doctored.tgz"
+refuses "a 304 to a host that named no installed bundle is refused" 1 "named no installed bundle" \
+	on_host "$CAPSTAN" fetch --server "https://127.0.0.1:$FAKE_PORT" --cert "$H/id/deploy.pem" \
+	--key "$H/id/deploy.key" --ca "$H/id/ca.pem" --env prod --service etcd --out "$H/fresh/tls"
+check_fails "and nothing is installed there" test -e "$H/fresh/tls/MANIFEST"
+# A state file beside the bundle that is not this user's (planted) is refused.
+ln -s /etc/passwd "$H/fresh/.tls.capstan-fetch" 2>/dev/null || { mkdir -p "$H/fresh" && ln -s /etc/passwd "$H/fresh/.tls.capstan-fetch"; }
+refuses "a planted state file (a symlink) is refused" 1 "is not a file of this user" \
+	on_host "$CAPSTAN" fetch --server "$URL" --cert "$H/id/deploy.pem" \
+	--key "$H/id/deploy.key" --ca "$H/id/ca.pem" --env prod --service etcd --out "$H/fresh/tls"
+rm -f "$H/fresh/.tls.capstan-fetch"
 # A server whose certificate chains to --ca but does not name the URL's host.
 cap issue --env prod --profile server --cn elsewhere --dns elsewhere.internal >/dev/null
 cap export elsewhere --env prod --format chain --out "$T/elsewhere.pem" >/dev/null
