@@ -13,6 +13,7 @@
 
 #include <capstan/bundle.h>
 #include <capstan/file.h>
+#include <capstan/parse.h>
 
 #include "deploy/deploy.h"
 #include "fetch_internal.h"
@@ -140,8 +141,14 @@ static int check_opts(capstan_ctx *ctx, const capstan_fetch_opts *o)
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_FETCH_OPTS_VERSION, "capstan_fetch_opts")) < 0)
 		return rc;
+	const char *why = NULL;
+
 	if (!o->env || !*o->env || !o->service || !*o->service)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "a bundle is fetched for an environment and a service");
+	/* Names, as the inventory's: a '/' would change the request's path. */
+	if (capstan_check_identifier(o->env, &why) < 0 || capstan_check_identifier(o->service, &why) < 0 ||
+	    (o->host && capstan_check_identifier(o->host, &why) < 0))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "invalid environment, service or host name: %s", why);
 	if (!o->dir || o->dir[0] != '/' || (o->prefix && o->prefix[0] != '/'))
 		return capstan_error(ctx, CAPSTAN_EINVALID, "the bundle's directory and prefix are absolute paths");
 	return 0;

@@ -190,6 +190,9 @@ refuses "a planted state file (a symlink) is refused" 1 "is not a file of this u
 	on_host "$CAPSTAN" fetch --server "$URL" --cert "$H/id/deploy.pem" \
 	--key "$H/id/deploy.key" --ca "$H/id/ca.pem" --env prod --service etcd --out "$H/fresh/tls"
 rm -f "$H/fresh/.tls.capstan-fetch"
+refuses "a service name with a '/' is refused (it would change the request's path)" 1 "invalid environment, service" \
+	on_host "$CAPSTAN" fetch --server "$URL" --cert "$H/id/deploy.pem" \
+	--key "$H/id/deploy.key" --ca "$H/id/ca.pem" --env prod --service ../../v1/health --out "$H/fresh/tls"
 # A server whose certificate chains to --ca but does not name the URL's host.
 cap issue --env prod --profile server --cn elsewhere --dns elsewhere.internal >/dev/null
 cap export elsewhere --env prod --format chain --out "$T/elsewhere.pem" >/dev/null
