@@ -101,6 +101,19 @@ if [ -x /usr/share/easy-rsa/easyrsa ]; then
 	row "easy-rsa build-server-full ($EASY)" "$(rate "$EASY" "$(echo "$end - $start" | bc)")" "$(mb "$k")"
 fi
 
+# cfssl_certdb DB JSON: an empty SQLite certdb (the schema of cfssl's
+# certdb/sqlite migrations 001 + 002) and the -db-config naming it.
+cfssl_certdb() {
+	sqlite3 "$1" "CREATE TABLE certificates (serial_number blob NOT NULL,
+		authority_key_identifier blob NOT NULL, ca_label blob, status blob NOT NULL, reason int,
+		expiry timestamp, revoked_at timestamp, pem blob NOT NULL, issued_at timestamp,
+		not_before timestamp, metadata text, sans text, common_name text,
+		PRIMARY KEY (serial_number, authority_key_identifier));
+	CREATE TABLE ocsp_responses (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
+		body blob NOT NULL, expiry timestamp, PRIMARY KEY (serial_number, authority_key_identifier));"
+	printf '{"driver":"sqlite3","data_source":"%s"}\n' "$1" >"$2"
+}
+
 # cfssl gencert, per certificate, and cfssl serve with keep-alive HTTP.
 if command -v cfssl >/dev/null && command -v cfssljson >/dev/null; then
 	echo '{"CN":"bench-ca","key":{"algo":"ecdsa","size":256}}' | cfssl genkey -initca - 2>/dev/null | cfssljson -bare cfca
@@ -112,15 +125,7 @@ if command -v cfssl >/dev/null && command -v cfssljson >/dev/null; then
 	done
 	end=$(date +%s.%N); read -r s k <t.cfssl
 	row "cfssl gencert ($CALLS)" "$(rate "$CALLS" "$(echo "$end - $start" | bc)")" "$(mb "$k")"
-	# Its SQLite certdb: the schema of cfssl's certdb/sqlite migrations (001 + 002).
-	sqlite3 certdb.sqlite "CREATE TABLE certificates (serial_number blob NOT NULL,
-		authority_key_identifier blob NOT NULL, ca_label blob, status blob NOT NULL, reason int,
-		expiry timestamp, revoked_at timestamp, pem blob NOT NULL, issued_at timestamp,
-		not_before timestamp, metadata text, sans text, common_name text,
-		PRIMARY KEY (serial_number, authority_key_identifier));
-	CREATE TABLE ocsp_responses (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
-		body blob NOT NULL, expiry timestamp, PRIMARY KEY (serial_number, authority_key_identifier));"
-	echo '{"driver":"sqlite3","data_source":"certdb.sqlite"}' >certdb.json
+	cfssl_certdb certdb.sqlite certdb.json
 	port=$((28000 + RANDOM % 1000))
 	cfssl serve -address 127.0.0.1 -port "$port" -ca cfca.pem -ca-key cfca-key.pem -config cfssl.json \
 		-db-config certdb.json >cfssl-serve.log 2>&1 &

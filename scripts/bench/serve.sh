@@ -77,6 +77,37 @@ read -r secs ok < <(clients sign "$SIGNS" sign_req)
 stored=$(sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT count(*) FROM certs WHERE name LIKE 's%'")
 row "capstan serve, sign, ${CLIENTS} mTLS clients ($stored/$SIGNS stored)" "$(rate "$ok" "$secs")" "$(rss "$spid")"
 
+# cfssl serve on the same work: TLS with client certificates checked against
+# the same CA (-mutual-tls-ca), the same CSR through /api/v1/cfssl/sign, the
+# same clients, every certificate in its SQLite certdb.
+if command -v cfssl >/dev/null && command -v cfssljson >/dev/null; then
+	C="$S/cfssl"
+	mkdir -p "$C"
+	(cd "$C" && echo '{"CN":"bench-ca","key":{"algo":"ecdsa","size":256}}' | cfssl genkey -initca - 2>/dev/null |
+		cfssljson -bare cfca)
+	echo '{"signing":{"default":{"expiry":"2160h","usages":["digital signature","server auth"]}}}' >"$C/cfssl.json"
+	cfssl_certdb "$C/certdb.sqlite" "$C/certdb.json"
+	cap export capstan-api --env prod --format chain --out "$C/tls.pem" >/dev/null
+	cap export capstan-api --env prod --format key --out "$C/tls.key" >/dev/null
+	CFSSL_PORT=$(sport)
+	cfssl serve -address 127.0.0.1 -port "$CFSSL_PORT" -ca "$C/cfca.pem" -ca-key "$C/cfca-key.pem" \
+		-config "$C/cfssl.json" -db-config "$C/certdb.json" -tls-cert "$C/tls.pem" -tls-key "$C/tls.key" \
+		-mutual-tls-ca "$S/ca.pem" >"$C/serve.log" 2>&1 &
+	cpid=$!
+	for _ in $(seq 1 100); do curl -s -o /dev/null "${tls[@]}" "https://127.0.0.1:$CFSSL_PORT/" && break; sleep 0.1; done
+	cfssl_req() {
+		printf '{"certificate_request":%s,"hosts":["c%d.internal"]}' "$csr" "$1" >"$C/b$1.json"
+		printf 'url = "https://127.0.0.1:%s/api/v1/cfssl/sign"\ncacert = "%s"\ncert = "%s"\nkey = "%s"\n' \
+			"$CFSSL_PORT" "$S/ca.pem" "$S/id.pem" "$S/id.key"
+		printf 'header = "Content-Type: application/json"\ndata-binary = "@%s"\n' "$C/b$1.json"
+	}
+	read -r secs ok < <(clients cfssl-sign "$SIGNS" cfssl_req)
+	stored=$(sqlite3 "$C/certdb.sqlite" "SELECT count(*) FROM certificates")
+	row "cfssl serve, sign, ${CLIENTS} mTLS clients ($stored/$SIGNS stored)" "$(rate "$ok" "$secs")" "$(rss "$cpid")"
+	kill "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+fi
+
 # Bundles: a three-member etcd bundle, keep-alive.
 bundle_req() {
 	printf 'url = "https://127.0.0.1:%s/v1/environments/prod/services/etcd/bundle?prefix=/etc/etcd/tls"\n' "$TLS"
