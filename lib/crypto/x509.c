@@ -522,7 +522,8 @@ static char *name_to_string(const X509_NAME *name)
 	/* RFC 2253 order and escaping, but UTF-8 left as it is. */
 	if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
 		len = BIO_get_mem_data(bio, &data);
-		out = strndup(data, (size_t)len);
+		/* An empty name (a SAN-only certificate's subject) prints nothing: no data at all. */
+		out = len > 0 ? strndup(data, (size_t)len) : strdup("");
 	}
 	BIO_free(bio);
 	return out;
