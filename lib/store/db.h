@@ -174,7 +174,10 @@ extern const capstan_db_dialect capstan_db_sqlite_dialect;
 /* The calls the store's files make: each one through the driver. */
 static inline int capstan_db_exec(capstan_db *db, const char *sql) { return db->drv->exec(db, sql); }
 static inline int64_t capstan_db_changes(capstan_db *db) { return db->drv->changes(db); }
-static inline const char *capstan_db_sql(capstan_db *db, enum capstan_db_sql which) { return db->drv->dialect->sql[which]; }
+static inline const char *capstan_db_sql(capstan_db *db, enum capstan_db_sql which)
+{
+	return db->drv->dialect->sql[which];
+}
 static inline capstan_db_class capstan_db_error(capstan_db *db, const char **message)
 {
 	return db->drv->error(db, message);

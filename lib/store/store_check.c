@@ -1,5 +1,6 @@
-/* The store's side of `capstan check`: the engine's own checks (the driver's), and every
- * certificate row with its key row, read in one pass. */
+/* The store's side of `capstan check`: the engine's own checks (the
+ * driver's statements), and every certificate row with its key row, read
+ * in one pass. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
