@@ -39,9 +39,12 @@
  * in the shared SQL): integers used as booleans (?3 OR, ?4 AND, ?6 AND,
  * hook_pending OR ?6, ?5 OR), booleans read as integers (EXISTS (...),
  * status = 'revoked', key_id IS NOT NULL, ORDER BY status = 'valid'),
- * parameters compared with themselves or NULL before any column gives
- * them a type (?1 IS NULL, ?5 = ?5, ?1 = 0), and BLOB parameters compared
- * to columns (c.der = ?2).
+ * parameters compared with themselves, with NULL or with each other
+ * before any column gives them a type (?1 IS NULL, ?5 = ?5, ?1 = 0,
+ * ?2 + ?5 in the due query), and BLOB parameters compared to columns
+ * (c.der = ?2). A driver that rewrites ?N to $N skips quoted literals.
+ * Savepoints of a batch item are prepared and cached like any statement
+ * (SAVEPOINT item, RELEASE item).
  */
 #ifndef CAPSTAN_LIB_STORE_DB_H
 #define CAPSTAN_LIB_STORE_DB_H

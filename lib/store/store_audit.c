@@ -147,7 +147,7 @@ int capstan_store_audit_ends(capstan_ctx *ctx, capstan_store_audit_end *end, int
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT (SELECT value FROM meta WHERE key = '" AUDIT_END_KEY "'), a.id, a.hash,"
 		     " EXISTS (SELECT 1 FROM certs)"
-		     " FROM (SELECT 1) LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) a ON TRUE")) < 0)
+		     " FROM (SELECT 1) one LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) a ON TRUE")) < 0)
 		return rc;
 	if (capstan_db_step(stmt) != CAPSTAN_DB_ROW) {
 		rc = capstan_store_error(ctx, "cannot read the audit log's end");
