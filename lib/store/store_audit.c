@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_internal.h"
+#include "store_impl.h"
 
 #define AUDIT_END_KEY "audit.head"
 #define END_LEN (8 + CAPSTAN_SHA256_LEN)
@@ -41,7 +41,7 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
 	const unsigned char seal[CAPSTAN_SHA256_LEN])
 {
 	capstan_store_audit_end end = { .id = e->id, .sealed = seal != NULL };
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if (!ctx->store || !ctx->store->in_tx)
@@ -50,19 +50,19 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
 		     "INSERT INTO audit (id, at, uid, user, op, env, name, serial, detail, hash, v, state)"
 		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, e->id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)e->at);
-	sqlite3_bind_int64(stmt, 3, e->uid);
+	capstan_db_bind_int64(stmt, 1, e->id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)e->at);
+	capstan_db_bind_int64(stmt, 3, e->uid);
 	capstan_store_bind_text(stmt, 4, e->user);
 	capstan_store_bind_text(stmt, 5, e->op);
 	capstan_store_bind_text(stmt, 6, e->env);
 	capstan_store_bind_text(stmt, 7, e->name);
 	capstan_store_bind_text(stmt, 8, e->serial);
 	capstan_store_bind_text(stmt, 9, e->detail);
-	sqlite3_bind_blob(stmt, 10, e->hash, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 11, e->form);
+	capstan_db_bind_blob(stmt, 10, e->hash, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
+	capstan_db_bind_int64(stmt, 11, e->form);
 	capstan_store_bind_text(stmt, 12, e->state);
-	if (sqlite3_step(stmt) != SQLITE_DONE)
+	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot write the audit row");
 	capstan_store_finish(ctx, stmt);
 	if (rc < 0)
@@ -83,17 +83,17 @@ int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end 
 	return end_write(ctx, end);
 }
 
-static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
+static int read_id_hash(capstan_ctx *ctx, capstan_db_stmt *stmt, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
 {
-	int step = sqlite3_step(stmt), rc = 0;
+	int step = capstan_db_step(stmt), rc = 0;
 
 	*id = 0;
 	memset(hash, 0, CAPSTAN_SHA256_LEN);
-	if (step == SQLITE_ROW) {
-		*id = sqlite3_column_int64(stmt, 0);
-		if (sqlite3_column_bytes(stmt, 1) == CAPSTAN_SHA256_LEN)
-			memcpy(hash, sqlite3_column_blob(stmt, 1), CAPSTAN_SHA256_LEN);
-	} else if (step != SQLITE_DONE) {
+	if (step == CAPSTAN_DB_ROW) {
+		*id = capstan_db_int64(stmt, 0);
+		if (capstan_db_bytes(stmt, 1) == CAPSTAN_SHA256_LEN)
+			memcpy(hash, capstan_db_blob(stmt, 1), CAPSTAN_SHA256_LEN);
+	} else if (step != CAPSTAN_DB_DONE) {
 		rc = capstan_store_error(ctx, "cannot read the audit log");
 	}
 	capstan_store_finish(ctx, stmt);
@@ -102,7 +102,7 @@ static int read_id_hash(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *id, unsig
 
 int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
@@ -113,13 +113,13 @@ int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[C
 
 int capstan_store_audit_row_hash(capstan_ctx *ctx, int64_t id, unsigned char hash[CAPSTAN_SHA256_LEN])
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int64_t found;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT id, hash FROM audit WHERE id = ?1")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
+	capstan_db_bind_int64(stmt, 1, id);
 	if ((rc = read_id_hash(ctx, stmt, &found, hash)) < 0)
 		return rc;
 	return found == id && id ? 0 : CAPSTAN_ENOTFOUND;
@@ -139,7 +139,7 @@ int capstan_store_audit_head(capstan_ctx *ctx, capstan_store_audit_end *end)
 int capstan_store_audit_ends(capstan_ctx *ctx, capstan_store_audit_end *end, int *has_end,
 	capstan_store_audit_end *last, int *has_certs)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	memset(last, 0, sizeof(*last));
@@ -147,17 +147,17 @@ int capstan_store_audit_ends(capstan_ctx *ctx, capstan_store_audit_end *end, int
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT (SELECT value FROM meta WHERE key = '" AUDIT_END_KEY "'), a.id, a.hash,"
 		     " EXISTS (SELECT 1 FROM certs)"
-		     " FROM (SELECT 1) LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) a")) < 0)
+		     " FROM (SELECT 1) one LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) a ON TRUE")) < 0)
 		return rc;
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
+	if (capstan_db_step(stmt) != CAPSTAN_DB_ROW) {
 		rc = capstan_store_error(ctx, "cannot read the audit log's end");
 	} else {
-		if ((*has_end = sqlite3_column_type(stmt, 0) != SQLITE_NULL))
-			rc = end_read(ctx, sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0), end);
-		last->id = sqlite3_column_int64(stmt, 1);
-		if (sqlite3_column_bytes(stmt, 2) == CAPSTAN_SHA256_LEN)
-			memcpy(last->hash, sqlite3_column_blob(stmt, 2), CAPSTAN_SHA256_LEN);
-		*has_certs = sqlite3_column_int(stmt, 3);
+		if ((*has_end = !capstan_db_is_null(stmt, 0)))
+			rc = end_read(ctx, capstan_db_blob(stmt, 0), capstan_db_bytes(stmt, 0), end);
+		last->id = capstan_db_int64(stmt, 1);
+		if (capstan_db_bytes(stmt, 2) == CAPSTAN_SHA256_LEN)
+			memcpy(last->hash, capstan_db_blob(stmt, 2), CAPSTAN_SHA256_LEN);
+		*has_certs = capstan_db_int(stmt, 3);
 	}
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -199,18 +199,18 @@ int capstan_store_state_take(capstan_ctx *ctx, char **out)
 
 int capstan_store_cert_states(capstan_ctx *ctx, capstan_store_state_fn fn, void *payload)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT id, serial, status, revoke_reason, fingerprint FROM certs ORDER BY id")) < 0)
 		return rc;
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW &&
-	       (rc = fn(sqlite3_column_int64(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
-			(const char *)sqlite3_column_text(stmt, 2), (const char *)sqlite3_column_text(stmt, 3),
-			(const char *)sqlite3_column_text(stmt, 4), payload)) == 0)
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW &&
+	       (rc = fn(capstan_db_int64(stmt, 0), capstan_db_text(stmt, 1),
+			capstan_db_text(stmt, 2), capstan_db_text(stmt, 3),
+			capstan_db_text(stmt, 4), payload)) == 0)
 		;
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot read the certificates");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -218,7 +218,7 @@ int capstan_store_cert_states(capstan_ctx *ctx, capstan_store_state_fn fn, void 
 
 struct capstan_audit_iter {
 	capstan_ctx *ctx;
-	sqlite3_stmt *stmt;
+	capstan_db_stmt *stmt;
 };
 
 int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx)
@@ -242,30 +242,30 @@ int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx)
 
 int capstan_audit_iter_next(capstan_audit_entry **out, capstan_audit_iter *it)
 {
-	sqlite3_stmt *s = it->stmt;
+	capstan_db_stmt *s = it->stmt;
 	capstan_audit_entry *e;
-	int step = sqlite3_step(s);
+	int step = capstan_db_step(s);
 
-	if (step == SQLITE_DONE)
+	if (step == CAPSTAN_DB_DONE)
 		return CAPSTAN_ITEROVER;
-	if (step != SQLITE_ROW)
+	if (step != CAPSTAN_DB_ROW)
 		return capstan_store_error(it->ctx, "cannot read the audit log");
 	if (!(e = calloc(1, sizeof(*e))))
 		return capstan_error_oom(it->ctx);
-	e->id = sqlite3_column_int64(s, 0);
-	e->at = (time_t)sqlite3_column_int64(s, 1);
-	e->uid = (unsigned)sqlite3_column_int64(s, 2);
+	e->id = capstan_db_int64(s, 0);
+	e->at = (time_t)capstan_db_int64(s, 1);
+	e->uid = (unsigned)capstan_db_int64(s, 2);
 	e->user = capstan_store_column_strdup(s, 3);
 	e->op = capstan_store_column_strdup(s, 4);
 	e->env = capstan_store_column_strdup(s, 5);
 	e->name = capstan_store_column_strdup(s, 6);
 	e->serial = capstan_store_column_strdup(s, 7);
 	e->detail = capstan_store_column_strdup(s, 8);
-	if (sqlite3_column_bytes(s, 9) == CAPSTAN_SHA256_LEN)
-		memcpy(e->hash, sqlite3_column_blob(s, 9), CAPSTAN_SHA256_LEN);
-	e->form = sqlite3_column_int(s, 10);
+	if (capstan_db_bytes(s, 9) == CAPSTAN_SHA256_LEN)
+		memcpy(e->hash, capstan_db_blob(s, 9), CAPSTAN_SHA256_LEN);
+	e->form = capstan_db_int(s, 10);
 	e->state = capstan_store_column_strdup(s, 11);
-	if (!e->user || !e->op || (sqlite3_column_type(s, 11) != SQLITE_NULL && !e->state)) {
+	if (!e->user || !e->op || (!capstan_db_is_null(s, 11) && !e->state)) {
 		capstan_audit_entry_free(e);
 		return capstan_error_oom(it->ctx);
 	}

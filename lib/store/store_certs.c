@@ -7,7 +7,7 @@
 #include <capstan/parse.h>
 #include <capstan/policy.h>
 
-#include "store_internal.h"
+#include "store_impl.h"
 
 const char *const capstan_store_kind_names[] = { "root", "intermediate", "leaf" };
 
@@ -34,18 +34,18 @@ static int status_parse_stored(const char *s, capstan_status *out)
 	return 0;
 }
 
-int capstan_store_cert_from_row(capstan_ctx *ctx, sqlite3_stmt *s, capstan_cert **out)
+int capstan_store_cert_from_row(capstan_ctx *ctx, capstan_db_stmt *s, capstan_cert **out)
 {
 	capstan_cert *c = calloc(1, sizeof(*c));
 	capstan_strlist sans = { 0 };
-	const char *profile = (const char *)sqlite3_column_text(s, 10);
+	const char *profile = capstan_db_text(s, 10);
 	int bad = 0;
 
 	if (!c)
 		return capstan_error_oom(ctx);
-	c->id = sqlite3_column_int64(s, 0);
-	bad |= kind_parse((const char *)sqlite3_column_text(s, 1), &c->kind);
-	bad |= status_parse_stored((const char *)sqlite3_column_text(s, 2), &c->status);
+	c->id = capstan_db_int64(s, 0);
+	bad |= kind_parse(capstan_db_text(s, 1), &c->kind);
+	bad |= status_parse_stored(capstan_db_text(s, 2), &c->status);
 	c->env = capstan_store_column_strdup(s, 3);
 	c->name = capstan_store_column_strdup(s, 4);
 	c->serial = capstan_store_column_strdup(s, 5);
@@ -57,21 +57,21 @@ int capstan_store_cert_from_row(capstan_ctx *ctx, sqlite3_stmt *s, capstan_cert 
 		c->has_profile = 1;
 		bad |= capstan_profile_parse(profile, &c->profile) < 0;
 	}
-	bad |= capstan_key_type_parse((const char *)sqlite3_column_text(s, 11), &c->key_type) < 0;
-	bad |= capstan_strlist_split(&sans, (const char *)sqlite3_column_text(s, 12), '\n') < 0;
+	bad |= capstan_key_type_parse(capstan_db_text(s, 11), &c->key_type) < 0;
+	bad |= capstan_strlist_split(&sans, capstan_db_text(s, 12), '\n') < 0;
 	c->sans = sans.items;
 	c->san_count = sans.count;
-	c->not_before = (time_t)sqlite3_column_int64(s, 13);
-	c->not_after = (time_t)sqlite3_column_int64(s, 14);
-	c->lifetime = sqlite3_column_int64(s, 15);
-	c->renew_before = sqlite3_column_int64(s, 16);
-	c->has_key = sqlite3_column_int(s, 17);
-	c->revoked_at = (time_t)sqlite3_column_int64(s, 18);
+	c->not_before = (time_t)capstan_db_int64(s, 13);
+	c->not_after = (time_t)capstan_db_int64(s, 14);
+	c->lifetime = capstan_db_int64(s, 15);
+	c->renew_before = capstan_db_int64(s, 16);
+	c->has_key = capstan_db_int(s, 17);
+	c->revoked_at = (time_t)capstan_db_int64(s, 18);
 	c->revoke_reason = capstan_store_column_strdup(s, 19);
-	c->issuer_id = sqlite3_column_int64(s, 20);
-	c->der_len = (size_t)sqlite3_column_bytes(s, 21);
+	c->issuer_id = capstan_db_int64(s, 20);
+	c->der_len = capstan_db_bytes(s, 21);
 	if ((c->der = malloc(c->der_len ? c->der_len : 1)) && c->der_len)
-		memcpy(c->der, sqlite3_column_blob(s, 21), c->der_len);
+		memcpy(c->der, capstan_db_blob(s, 21), c->der_len);
 	if (c->status == CAPSTAN_STATUS_VALID && c->not_after <= time(NULL))
 		c->status = CAPSTAN_STATUS_EXPIRED;
 	if (!c->env || !c->name || !c->serial || !c->subject || !c->issuer ||
@@ -82,20 +82,20 @@ int capstan_store_cert_from_row(capstan_ctx *ctx, sqlite3_stmt *s, capstan_cert 
 	if (bad) {
 		capstan_cert_free(c);
 		return capstan_error(ctx, CAPSTAN_ERROR, "certificate row %lld is corrupt",
-			(long long)sqlite3_column_int64(s, 0));
+			(long long)capstan_db_int64(s, 0));
 	}
 	*out = c;
 	return 0;
 }
 
 /* Runs a prepared single-certificate query. */
-static int cert_one(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out, const char *what)
+static int cert_one(capstan_ctx *ctx, capstan_db_stmt *stmt, capstan_cert **out, const char *what)
 {
-	int step = sqlite3_step(stmt), rc;
+	int step = capstan_db_step(stmt), rc;
 
-	if (step == SQLITE_ROW)
+	if (step == CAPSTAN_DB_ROW)
 		rc = capstan_store_cert_from_row(ctx, stmt, out);
-	else if (step == SQLITE_DONE)
+	else if (step == CAPSTAN_DB_DONE)
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no %s", what);
 	else
 		rc = capstan_store_error(ctx, "cannot read a certificate");
@@ -103,35 +103,26 @@ static int cert_one(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out, co
 	return rc;
 }
 
-static int step_done(capstan_ctx *ctx, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : capstan_store_error(ctx, what);
-
-	capstan_store_finish(ctx, stmt);
-	return rc;
-}
-
 int capstan_store_env_insert(capstan_ctx *ctx, capstan_store_env *env)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "INSERT INTO envs (name, org, key_type, leaf_lifetime, created_at)"
-		     " VALUES (?1, ?2, ?3, ?4, strftime('%s', 'now'))")) < 0)
+		     " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, env->name);
 	capstan_store_bind_text(stmt, 2, env->org);
 	capstan_store_bind_text(stmt, 3, capstan_key_type_name(env->key_type));
-	sqlite3_bind_int64(stmt, 4, env->leaf_lifetime);
-	if ((rc = step_done(ctx, stmt, "cannot add the environment")) == 0)
-		env->id = sqlite3_last_insert_rowid(ctx->store->db);
-	return rc;
+	capstan_db_bind_int64(stmt, 4, env->leaf_lifetime);
+	capstan_db_bind_int64(stmt, 5, (int64_t)time(NULL));
+	return capstan_store_step_id(ctx, stmt, "cannot add the environment", &env->id);
 }
 
 int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env *out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	memset(out, 0, sizeof(*out));
@@ -139,17 +130,17 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 		     "SELECT id, name, org, key_type, leaf_lifetime FROM envs WHERE name = ?1")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, name);
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(stmt, 0);
+	step = capstan_db_step(stmt);
+	if (step == CAPSTAN_DB_ROW) {
+		out->id = capstan_db_int64(stmt, 0);
 		out->name = capstan_store_column_strdup(stmt, 1);
 		out->org = capstan_store_column_strdup(stmt, 2);
-		if (capstan_key_type_parse((const char *)sqlite3_column_text(stmt, 3), &out->key_type) < 0)
+		if (capstan_key_type_parse(capstan_db_text(stmt, 3), &out->key_type) < 0)
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "environment '%s' is corrupt", name);
-		out->leaf_lifetime = sqlite3_column_int64(stmt, 4);
+		out->leaf_lifetime = capstan_db_int64(stmt, 4);
 		if (!out->name)
 			rc = capstan_error_oom(ctx);
-	} else if (step == SQLITE_DONE) {
+	} else if (step == CAPSTAN_DB_DONE) {
 		const char *why = NULL;
 		/* A name no environment could have is a mistake, not a missing environment. */
 		rc = capstan_check_identifier(name, &why) < 0 ?
@@ -171,17 +162,17 @@ void capstan_store_env_clear(capstan_store_env *env)
 	memset(env, 0, sizeof(*env));
 }
 
-static int collect_strings(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_strlist *out)
+static int collect_strings(capstan_ctx *ctx, capstan_db_stmt *stmt, capstan_strlist *out)
 {
 	int step, rc = 0;
 
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
+		if (capstan_strlist_push(out, capstan_db_text(stmt, 0)) < 0) {
 			rc = capstan_error_oom(ctx);
 			break;
 		}
 	}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot read names");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -189,7 +180,7 @@ static int collect_strings(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_strlist
 
 int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT name FROM envs ORDER BY name")) < 0)
@@ -199,7 +190,7 @@ int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out)
 
 int capstan_store_envs_with_name(capstan_ctx *ctx, const char *name, capstan_strlist *out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
@@ -212,42 +203,41 @@ int capstan_store_envs_with_name(capstan_ctx *ctx, const char *name, capstan_str
 int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN], const capstan_buf *sealed, int64_t *id)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "INSERT INTO keys (key_type, spki_sha256, sealed, created_at)"
-		     " VALUES (?1, ?2, ?3, strftime('%s', 'now'))")) < 0)
+		     " VALUES (?1, ?2, ?3, ?4) RETURNING id")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, capstan_key_type_name(type));
-	sqlite3_bind_blob(stmt, 2, spki_sha256, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 3, sealed->data, (int)sealed->len, SQLITE_STATIC);
-	if ((rc = step_done(ctx, stmt, "cannot store a key")) == 0)
-		*id = sqlite3_last_insert_rowid(ctx->store->db);
-	return rc;
+	capstan_db_bind_blob(stmt, 2, spki_sha256, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
+	capstan_db_bind_blob(stmt, 3, sealed->data, sealed->len, CAPSTAN_DB_KEEP);
+	capstan_db_bind_int64(stmt, 4, (int64_t)time(NULL));
+	return capstan_store_step_id(ctx, stmt, "cannot store a key", id);
 }
 
 int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT spki_sha256, sealed FROM keys WHERE id = ?1")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == CAPSTAN_SHA256_LEN) {
-		size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
-		memcpy(spki_sha256, sqlite3_column_blob(stmt, 0), CAPSTAN_SHA256_LEN);
+	capstan_db_bind_int64(stmt, 1, id);
+	step = capstan_db_step(stmt);
+	if (step == CAPSTAN_DB_ROW && capstan_db_bytes(stmt, 0) == CAPSTAN_SHA256_LEN) {
+		size_t len = capstan_db_bytes(stmt, 1);
+		memcpy(spki_sha256, capstan_db_blob(stmt, 0), CAPSTAN_SHA256_LEN);
 		if (!(sealed->data = malloc(len ? len : 1)))
 			rc = capstan_error_oom(ctx);
 		else if (len)
-			memcpy(sealed->data, sqlite3_column_blob(stmt, 1), len);
+			memcpy(sealed->data, capstan_db_blob(stmt, 1), len);
 		sealed->len = len;
 		sealed->cap = 0;
-	} else if (step == SQLITE_ROW || step == SQLITE_DONE) {
+	} else if (step == CAPSTAN_DB_ROW || step == CAPSTAN_DB_DONE) {
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "key %lld is missing or corrupt", (long long)id);
 	} else {
 		rc = capstan_store_error(ctx, "cannot read a key");
@@ -260,7 +250,7 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 	const unsigned char spki[CAPSTAN_SHA256_LEN])
 {
 	capstan_strlist sans = { cert->sans, cert->san_count, cert->san_count };
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	char *joined;
 	int rc;
 
@@ -270,33 +260,33 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 		     "INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile,"
 		     " subject, issuer, sans, service, key_type, lifetime, renew_before, not_before,"
 		     " not_after, fingerprint, der, spki_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-		     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, strftime('%s', 'now'))")) < 0) {
+		     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) RETURNING id")) < 0) {
 		free(joined);
 		return rc;
 	}
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, capstan_store_kind_names[cert->kind]);
 	capstan_store_bind_text(stmt, 3, cert->name);
 	capstan_store_bind_text(stmt, 4, cert->serial);
 	if (cert->issuer_id)
-		sqlite3_bind_int64(stmt, 5, cert->issuer_id);
+		capstan_db_bind_int64(stmt, 5, cert->issuer_id);
 	if (key_id)
-		sqlite3_bind_int64(stmt, 6, key_id);
+		capstan_db_bind_int64(stmt, 6, key_id);
 	capstan_store_bind_text(stmt, 7, cert->has_profile ? capstan_profile_name(cert->profile) : NULL);
 	capstan_store_bind_text(stmt, 8, cert->subject);
 	capstan_store_bind_text(stmt, 9, cert->issuer);
 	capstan_store_bind_text(stmt, 10, joined);
 	capstan_store_bind_text(stmt, 11, cert->service);
 	capstan_store_bind_text(stmt, 12, capstan_key_type_name(cert->key_type));
-	sqlite3_bind_int64(stmt, 13, cert->lifetime);
-	sqlite3_bind_int64(stmt, 14, cert->renew_before);
-	sqlite3_bind_int64(stmt, 15, (sqlite3_int64)cert->not_before);
-	sqlite3_bind_int64(stmt, 16, (sqlite3_int64)cert->not_after);
+	capstan_db_bind_int64(stmt, 13, cert->lifetime);
+	capstan_db_bind_int64(stmt, 14, cert->renew_before);
+	capstan_db_bind_int64(stmt, 15, (int64_t)cert->not_before);
+	capstan_db_bind_int64(stmt, 16, (int64_t)cert->not_after);
 	capstan_store_bind_text(stmt, 17, cert->fingerprint_sha256);
-	sqlite3_bind_blob(stmt, 18, cert->der, (int)cert->der_len, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 19, spki, CAPSTAN_SHA256_LEN, SQLITE_STATIC);
-	if ((rc = step_done(ctx, stmt, "cannot record the certificate")) == 0) {
-		cert->id = sqlite3_last_insert_rowid(ctx->store->db);
+	capstan_db_bind_blob(stmt, 18, cert->der, cert->der_len, CAPSTAN_DB_KEEP);
+	capstan_db_bind_blob(stmt, 19, spki, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
+	capstan_db_bind_int64(stmt, 20, (int64_t)time(NULL));
+	if ((rc = capstan_store_step_id(ctx, stmt, "cannot record the certificate", &cert->id)) == 0) {
 		rc = capstan_store_state_note(ctx, cert->serial, "valid", NULL, cert->fingerprint_sha256);
 	}
 	free(joined);
@@ -305,26 +295,26 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 
 int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.id = ?1")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
+	capstan_db_bind_int64(stmt, 1, id);
 	return cert_one(ctx, stmt, out, "such certificate");
 }
 
 int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT key_id FROM certs WHERE id = ?1")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*key_id = sqlite3_column_int64(stmt, 0);
+	capstan_db_bind_int64(stmt, 1, cert_id);
+	if (capstan_db_step(stmt) == CAPSTAN_DB_ROW)
+		*key_id = capstan_db_int64(stmt, 0);
 	else
 		rc = capstan_store_error(ctx, "cannot read a certificate's key");
 	capstan_store_finish(ctx, stmt);
@@ -333,25 +323,25 @@ int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id
 
 int capstan_store_cert_by_serial(capstan_ctx *ctx, const char *serial, capstan_cert **out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT " CERT_COLUMNS ", count(*) OVER ()" CERT_FROM "WHERE c.serial = ?1")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, serial);
-	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 22) > 1) {
+	if (capstan_db_step(stmt) == CAPSTAN_DB_ROW && capstan_db_int(stmt, 22) > 1) {
 		capstan_store_finish(ctx, stmt);
 		return capstan_error(ctx, CAPSTAN_EAMBIGUOUS, "serial %s was used by two issuers", serial);
 	}
-	sqlite3_reset(stmt);
+	capstan_db_reset(stmt);
 	return cert_one(ctx, stmt, out, "certificate with that serial");
 }
 
 int capstan_store_cert_by_der(capstan_ctx *ctx, const char *serial, const unsigned char *der, size_t len,
 	capstan_cert **out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	/* The serial finds the row through its index; the whole DER pins the
@@ -360,21 +350,21 @@ int capstan_store_cert_by_der(capstan_ctx *ctx, const char *serial, const unsign
 		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.serial = ?1 AND c.der = ?2")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, serial);
-	sqlite3_bind_blob(stmt, 2, der, (int)len, SQLITE_STATIC);
+	capstan_db_bind_blob(stmt, 2, der, len, CAPSTAN_DB_KEEP);
 	return cert_one(ctx, stmt, out, "certificate with that serial and issuer");
 }
 
 int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name,
 	capstan_cert_kind kind, capstan_cert **out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT " CERT_COLUMNS CERT_FROM
 		     "WHERE c.env_id = ?1 AND c.name = ?2 AND c.kind = ?3 ORDER BY c.id DESC LIMIT 1")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
 	capstan_store_bind_text(stmt, 3, capstan_store_kind_names[kind]);
 	return cert_one(ctx, stmt, out, "certificate of that name");
@@ -383,27 +373,25 @@ int capstan_store_cert_latest(capstan_ctx *ctx, int64_t env_id, const char *name
 int capstan_store_current_ca(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind,
 	capstan_cert **out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT " CERT_COLUMNS " FROM certs c INDEXED BY certs_env_kind JOIN envs e ON e.id = c.env_id"
-		     " WHERE c.env_id = ?1 AND c.kind = ?2"
-		     " AND c.status = 'valid' AND c.not_after > strftime('%s', 'now')"
-		     " ORDER BY c.id DESC LIMIT 1")) < 0)
+	/* By certs_env_kind: never a scan of the environment's leaves. */
+	if ((rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_CURRENT_CA)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, capstan_store_kind_names[kind]);
+	capstan_db_bind_int64(stmt, 3, (int64_t)time(NULL));
 	return cert_one(ctx, stmt, out, kind == CAPSTAN_KIND_ROOT ? "valid root CA" : "valid intermediate CA");
 }
 
-int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert ***out, size_t *count)
+int capstan_store_cert_list(capstan_ctx *ctx, capstan_db_stmt *stmt, capstan_cert ***out, size_t *count)
 {
 	capstan_cert **list = NULL, *c;
 	size_t n = 0;
 	int rc = 0, step;
 
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
 		capstan_cert **grown = realloc(list, (n + 1) * sizeof(*list));
 		if (!grown) {
 			rc = capstan_error_oom(ctx);
@@ -414,7 +402,7 @@ int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert *
 			break;
 		list[n++] = c;
 	}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot read certificates");
 	capstan_store_finish(ctx, stmt);
 	if (rc < 0) {
@@ -426,12 +414,12 @@ int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert *
 	return 0;
 }
 
-static int int_query(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *out)
+static int int_query(capstan_ctx *ctx, capstan_db_stmt *stmt, int64_t *out)
 {
 	int rc = 0;
 
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*out = sqlite3_column_int64(stmt, 0);
+	if (capstan_db_step(stmt) == CAPSTAN_DB_ROW)
+		*out = capstan_db_int64(stmt, 0);
 	else
 		rc = capstan_store_error(ctx, "cannot count");
 	capstan_store_finish(ctx, stmt);
@@ -441,7 +429,7 @@ static int int_query(capstan_ctx *ctx, sqlite3_stmt *stmt, int64_t *out)
 int capstan_store_roots_leaving(capstan_ctx *ctx, int64_t env_id, time_t now, capstan_cert ***roots,
 	time_t **until, size_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	capstan_cert **list = NULL;
 	time_t *at = NULL;
 	size_t n = 0;
@@ -449,22 +437,11 @@ int capstan_store_roots_leaving(capstan_ctx *ctx, int64_t env_id, time_t now, ca
 
 	/* capstan_store_env_roots's rule for an old root, with the expiry of the
 	 * last leaf that keeps it there (or its own, if that comes first). */
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     /* The last leaf under each of its intermediates: one seek per
-		      * (intermediate, status) on (issuer_id, status, not_after). */
-		     "SELECT * FROM (SELECT " CERT_COLUMNS ", (SELECT CASE WHEN last > ?2 THEN min(c.not_after, last) END"
-		     "  FROM (SELECT max(max(coalesce((SELECT max(l.not_after) FROM certs l"
-		     "     WHERE l.issuer_id = i.id AND l.status = 'valid'), 0), coalesce((SELECT max(l.not_after)"
-		     "     FROM certs l WHERE l.issuer_id = i.id AND l.status = 'superseded'), 0))) AS last"
-		     "   FROM certs i WHERE i.issuer_id = c.id)) AS leaves_at"
-		     /* The environments first, then their roots by (env_id, kind, status). */
-		     " FROM envs e CROSS JOIN certs c ON c.env_id = e.id"
-		     " WHERE (?1 = 0 OR e.id = ?1) AND c.kind = 'root' AND c.status = 'superseded'"
-		     " AND +c.not_after > ?2 ORDER BY e.name, c.id) WHERE leaves_at IS NOT NULL")) < 0)
+	if ((rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_ROOTS_LEAVING)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+	capstan_db_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)now);
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
 		capstan_cert **more = realloc(list, (n + 1) * sizeof(*list));
 		time_t *more_at = more ? realloc(at, (n + 1) * sizeof(*at)) : NULL;
 		if (more)
@@ -477,9 +454,9 @@ int capstan_store_roots_leaving(capstan_ctx *ctx, int64_t env_id, time_t now, ca
 		}
 		if ((rc = capstan_store_cert_from_row(ctx, stmt, &list[n])) < 0)
 			break;
-		at[n++] = (time_t)sqlite3_column_int64(stmt, 22);
+		at[n++] = (time_t)capstan_db_int64(stmt, 22);
 	}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot read the trusted roots");
 	capstan_store_finish(ctx, stmt);
 	if (rc < 0) {
@@ -495,28 +472,28 @@ int capstan_store_roots_leaving(capstan_ctx *ctx, int64_t env_id, time_t now, ca
 
 int capstan_store_count_kind(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, int64_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT count(*) FROM certs WHERE env_id = ?1 AND kind = ?2")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, capstan_store_kind_names[kind]);
 	return int_query(ctx, stmt, count);
 }
 
 int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *serial)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int64_t n = 0;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT count(*) FROM certs WHERE serial = ?2 AND issuer_id IS ?1")) < 0)
+		     "SELECT count(*) FROM certs WHERE serial = ?2 AND issuer_id IS NOT DISTINCT FROM ?1")) < 0)
 		return rc;
 	if (issuer_id)
-		sqlite3_bind_int64(stmt, 1, issuer_id);
+		capstan_db_bind_int64(stmt, 1, issuer_id);
 	capstan_store_bind_text(stmt, 2, serial);
 	if ((rc = int_query(ctx, stmt, &n)) < 0)
 		return rc;
@@ -525,20 +502,20 @@ int capstan_store_serial_used(capstan_ctx *ctx, int64_t issuer_id, const char *s
 
 int capstan_store_cert_supersede(capstan_ctx *ctx, int64_t id, int64_t by_id)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "UPDATE certs SET status = 'superseded', superseded_by = ?2"
 		     " WHERE id = ?1 AND status = 'valid' RETURNING serial, fingerprint")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, by_id);
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
-		rc = capstan_store_state_note(ctx, (const char *)sqlite3_column_text(stmt, 0), "superseded", NULL,
-			(const char *)sqlite3_column_text(stmt, 1));
-	else if (step != SQLITE_DONE)
+	capstan_db_bind_int64(stmt, 1, id);
+	capstan_db_bind_int64(stmt, 2, by_id);
+	step = capstan_db_step(stmt);
+	if (step == CAPSTAN_DB_ROW)
+		rc = capstan_store_state_note(ctx, capstan_db_text(stmt, 0), "superseded", NULL,
+			capstan_db_text(stmt, 1));
+	else if (step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot mark a certificate superseded");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -547,22 +524,32 @@ int capstan_store_cert_supersede(capstan_ctx *ctx, int64_t id, int64_t by_id)
 /* The list query. */
 struct capstan_cert_iter {
 	capstan_ctx *ctx;
-	sqlite3_stmt *stmt;
+	capstan_db_stmt *stmt;
 };
 
-/* The status filter. In a streamed list (stream), the + keeps SQLite off the
- * status indexes: it walks (env, name) in order instead of sorting a million
- * full rows, DER included, in a temporary B-tree first. */
-static const char *status_clause(capstan_status status, int stream)
+/* The status filter, in clause. In a streamed list (stream), the driver's
+ * CAPSTAN_DB_NO_INDEX (SQLite's +) keeps the planner off the status
+ * indexes: it walks (env, name) in order instead of sorting a million full
+ * rows, DER included, in a temporary B-tree first. */
+static void status_clause(capstan_ctx *ctx, capstan_status status, int stream, char *clause, size_t size)
 {
+	const char *p = stream ? capstan_db_sql(ctx->store->conn, CAPSTAN_DB_NO_INDEX) : "";
+
 	switch (status) {
 	case CAPSTAN_STATUS_VALID:
-		return stream ? " AND +c.status = 'valid' AND +c.not_after > ?5" : " AND c.status = 'valid' AND c.not_after > ?5";
+		snprintf(clause, size, " AND %sc.status = 'valid' AND %sc.not_after > ?5", p, p);
+		break;
 	case CAPSTAN_STATUS_EXPIRED:
-		return stream ? " AND +c.status = 'valid' AND +c.not_after <= ?5" : " AND c.status = 'valid' AND c.not_after <= ?5";
-	case CAPSTAN_STATUS_REVOKED: return stream ? " AND +c.status = 'revoked'" : " AND c.status = 'revoked'";
-	case CAPSTAN_STATUS_SUPERSEDED: return stream ? " AND +c.status = 'superseded'" : " AND c.status = 'superseded'";
-	default: return "";
+		snprintf(clause, size, " AND %sc.status = 'valid' AND %sc.not_after <= ?5", p, p);
+		break;
+	case CAPSTAN_STATUS_REVOKED:
+		snprintf(clause, size, " AND %sc.status = 'revoked'", p);
+		break;
+	case CAPSTAN_STATUS_SUPERSEDED:
+		snprintf(clause, size, " AND %sc.status = 'superseded'", p);
+		break;
+	default:
+		clause[0] = 0;
 	}
 }
 
@@ -570,7 +557,7 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 {
 	capstan_cert_iter *it;
 	time_t now = time(NULL);
-	char sql[1024];
+	char sql[1024], clause[128];
 	int rc;
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, opts, CAPSTAN_LIST_OPTS_VERSION, "capstan_list_opts")) < 0 ||
@@ -579,13 +566,14 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	/* --expiring-within ranges over the not_after index and sorts what it
 	 * finds (few); everything else streams the environments, then their
 	 * certificates by (env_id, name), already in order. */
+	status_clause(ctx, opts->status, opts->expiring_within <= 0, clause, sizeof(clause));
 	snprintf(sql, sizeof(sql),
 		"SELECT " CERT_COLUMNS "%s"
 		"WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR c.service = ?2)"
 		" AND (?3 OR c.kind = 'leaf') AND (NOT ?6 OR c.kind != 'leaf') AND ?5 = ?5%s%s"
 		" ORDER BY e.name, c.name, c.id",
-		opts->expiring_within > 0 ? CERT_FROM : " FROM envs e CROSS JOIN certs c ON c.env_id = e.id ",
-		status_clause(opts->status, opts->expiring_within <= 0),
+		opts->expiring_within > 0 ? CERT_FROM : capstan_db_sql(ctx->store->conn, CAPSTAN_DB_LIST_STREAM_FROM),
+		clause,
 		opts->expiring_within > 0 ? " AND c.not_after <= ?4" : "");
 	if (!(it = calloc(1, sizeof(*it))))
 		return capstan_error_oom(ctx);
@@ -595,11 +583,11 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	}
 	capstan_store_bind_text(it->stmt, 1, opts->env);
 	capstan_store_bind_text(it->stmt, 2, opts->service);
-	sqlite3_bind_int(it->stmt, 3, opts->include_ca || opts->ca_only ? 1 : 0);
-	sqlite3_bind_int(it->stmt, 6, opts->ca_only ? 1 : 0);
+	capstan_db_bind_int64(it->stmt, 3, opts->include_ca || opts->ca_only ? 1 : 0);
+	capstan_db_bind_int64(it->stmt, 6, opts->ca_only ? 1 : 0);
 	if (opts->expiring_within > 0)
-		sqlite3_bind_int64(it->stmt, 4, (sqlite3_int64)now + opts->expiring_within);
-	sqlite3_bind_int64(it->stmt, 5, (sqlite3_int64)now);
+		capstan_db_bind_int64(it->stmt, 4, (int64_t)now + opts->expiring_within);
+	capstan_db_bind_int64(it->stmt, 5, (int64_t)now);
 	it->ctx = ctx;
 	*out = it;
 	return 0;
@@ -607,11 +595,11 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 
 int capstan_cert_iter_next(capstan_cert **out, capstan_cert_iter *it)
 {
-	int step = sqlite3_step(it->stmt);
+	int step = capstan_db_step(it->stmt);
 
-	if (step == SQLITE_ROW)
+	if (step == CAPSTAN_DB_ROW)
 		return capstan_store_cert_from_row(it->ctx, it->stmt, out);
-	if (step == SQLITE_DONE)
+	if (step == CAPSTAN_DB_DONE)
 		return CAPSTAN_ITEROVER;
 	return capstan_store_error(it->ctx, "cannot list certificates");
 }

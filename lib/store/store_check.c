@@ -1,10 +1,11 @@
-/* The store's side of `capstan check`: SQLite's own checks, and every
- * certificate row with its key row, read in one pass. */
+/* The store's side of `capstan check`: the engine's own checks (the
+ * driver's statements), and every certificate row with its key row, read
+ * in one pass. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "store_internal.h"
+#include "store_impl.h"
 
 /* integrity_check may put several findings in one row, a line each (under
  * a "*** in database main ***" heading): one finding per call, never a
@@ -27,26 +28,26 @@ static int each_line(const char *text, capstan_store_problem_fn fn, void *payloa
 
 int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	char msg[512];
 	int rc = 0, step;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt, "PRAGMA integrity_check")) < 0)
+	if ((rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_INTEGRITY)) < 0)
 		return rc;
-	while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *text = (const char *)sqlite3_column_text(stmt, 0);
+	while (rc == 0 && (step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
+		const char *text = capstan_db_text(stmt, 0);
 		if (text && strcmp(text, "ok") != 0)
 			rc = each_line(text, fn, payload);
 	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = fn(sqlite3_errmsg(ctx->store->db), payload);
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
+		rc = fn(capstan_db_errmsg(ctx->store->conn), payload);
 	capstan_store_finish(ctx, stmt);
-	if (rc < 0 || (rc = capstan_store_prepare(ctx, &stmt, "PRAGMA foreign_key_check")) < 0)
+	if (rc < 0 || (rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_FOREIGN_KEYS)) < 0)
 		return rc;
-	while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while (rc == 0 && (step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
 		snprintf(msg, sizeof(msg), "row %lld of table %s refers to a missing row of %s",
-			(long long)sqlite3_column_int64(stmt, 1), (const char *)sqlite3_column_text(stmt, 0),
-			(const char *)sqlite3_column_text(stmt, 2));
+			(long long)capstan_db_int64(stmt, 1), capstan_db_text(stmt, 0),
+			capstan_db_text(stmt, 2));
 		rc = fn(msg, payload);
 	}
 	capstan_store_finish(ctx, stmt);
@@ -55,7 +56,7 @@ int capstan_store_integrity(capstan_ctx *ctx, capstan_store_problem_fn fn, void 
 
 int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn fn, void *payload)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	char msg[256];
 	int rc;
 
@@ -66,43 +67,43 @@ int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn f
 		     " LEFT JOIN certs i ON i.id = c.issuer_id"
 		     " GROUP BY c.issuer_id, lower(c.serial) HAVING count(*) > 1")) < 0)
 		return rc;
-	while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
+	while (rc == 0 && capstan_db_step(stmt) == CAPSTAN_DB_ROW) {
 		snprintf(msg, sizeof(msg), "serial %s is used %d times by issuer %s",
-			(const char *)sqlite3_column_text(stmt, 0), sqlite3_column_int(stmt, 2),
-			(const char *)sqlite3_column_text(stmt, 1));
+			capstan_db_text(stmt, 0), capstan_db_int(stmt, 2),
+			capstan_db_text(stmt, 1));
 		rc = fn(msg, payload);
 	}
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }
 
-static void row_from_stmt(sqlite3_stmt *s, capstan_store_check_row *r)
+static void row_from_stmt(capstan_db_stmt *s, capstan_store_check_row *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(s, 0);
-	r->env_id = sqlite3_column_int64(s, 1);
-	r->env = (const char *)sqlite3_column_text(s, 2);
-	r->name = (const char *)sqlite3_column_text(s, 3);
-	r->serial = (const char *)sqlite3_column_text(s, 4);
-	r->fingerprint = (const char *)sqlite3_column_text(s, 5);
-	r->kind = (const char *)sqlite3_column_text(s, 6);
-	r->status = (const char *)sqlite3_column_text(s, 7);
-	r->not_after = (time_t)sqlite3_column_int64(s, 8);
-	r->der = sqlite3_column_blob(s, 9);
-	r->der_len = (size_t)sqlite3_column_bytes(s, 9);
-	r->key_id = sqlite3_column_int64(s, 10);
-	r->spki = sqlite3_column_blob(s, 11);
-	r->spki_len = (size_t)sqlite3_column_bytes(s, 11);
-	r->sealed = sqlite3_column_blob(s, 12);
-	r->sealed_len = (size_t)sqlite3_column_bytes(s, 12);
-	r->from_csr = sqlite3_column_int(s, 13);
-	r->cert_spki = sqlite3_column_blob(s, 14);
-	r->cert_spki_len = (size_t)sqlite3_column_bytes(s, 14);
+	r->id = capstan_db_int64(s, 0);
+	r->env_id = capstan_db_int64(s, 1);
+	r->env = capstan_db_text(s, 2);
+	r->name = capstan_db_text(s, 3);
+	r->serial = capstan_db_text(s, 4);
+	r->fingerprint = capstan_db_text(s, 5);
+	r->kind = capstan_db_text(s, 6);
+	r->status = capstan_db_text(s, 7);
+	r->not_after = (time_t)capstan_db_int64(s, 8);
+	r->der = capstan_db_blob(s, 9);
+	r->der_len = capstan_db_bytes(s, 9);
+	r->key_id = capstan_db_int64(s, 10);
+	r->spki = capstan_db_blob(s, 11);
+	r->spki_len = capstan_db_bytes(s, 11);
+	r->sealed = capstan_db_blob(s, 12);
+	r->sealed_len = capstan_db_bytes(s, 12);
+	r->from_csr = capstan_db_int(s, 13);
+	r->cert_spki = capstan_db_blob(s, 14);
+	r->cert_spki_len = capstan_db_bytes(s, 14);
 }
 
 int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *payload)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	capstan_store_check_row row;
 	int rc, step;
 
@@ -116,12 +117,12 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 		     " FROM certs c JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id"
 		     " ORDER BY c.id")) < 0)
 		return rc;
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
 		row_from_stmt(stmt, &row);
 		if ((rc = fn(&row, payload)) < 0)
 			break;
 	}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot read the certificates");
 	capstan_store_finish(ctx, stmt);
 	return rc;

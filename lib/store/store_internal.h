@@ -1,60 +1,13 @@
-/* The store's insides, for store*.c only: these are the files that include sqlite3.h. */
+/* The unit tests' view of the store (tests/unit/): its insides, and SQLite,
+ * through which some tests tamper with an inventory's rows (ctx->store->db
+ * is the sqlite3 handle). No library file includes this header: the store's
+ * own files include store_impl.h and reach SQLite only through the driver
+ * (db.h, db_sqlite.c). */
 #ifndef CAPSTAN_LIB_STORE_INTERNAL_H
 #define CAPSTAN_LIB_STORE_INTERNAL_H
 
 #include <sqlite3.h>
 
-#include "store.h"
-
-/* Prepared statements kept for reuse: compiling one costs more than running
- * most of them, and renew --due runs a dozen per certificate. */
-#define STMT_CACHE_SLOTS 48
-
-struct capstan_store {
-	sqlite3 *db;
-	char *path;
-	int in_tx;
-	int refused_write; /* the last error was SQLITE_READONLY */
-	struct { sqlite3_stmt *stmt; int in_use; } cache[STMT_CACHE_SLOTS];
-	size_t cached;
-	/* The certificate states this transaction set and no audit row has taken
-	 * yet (store_audit.c); state_mark: their length at the item savepoint. */
-	capstan_buf state;
-	size_t state_mark;
-	/* A group commit is open (capstan_store_group_begin): each change's
-	 * transaction is a savepoint in it, made durable with the group. */
-	int group;
-};
-
-/* Every query that builds a capstan_cert selects these columns, in this order. */
-#define CERT_COLUMNS \
-	"c.id, c.kind, c.status, e.name, c.name, c.serial, c.subject, c.issuer, c.service," \
-	" c.fingerprint, c.profile, c.key_type, c.sans, c.not_before, c.not_after, c.lifetime," \
-	" c.renew_before, c.key_id IS NOT NULL, c.revoked_at, c.revoke_reason, c.issuer_id, c.der"
-#define CERT_FROM " FROM certs c JOIN envs e ON e.id = c.env_id "
-
-extern const char *const capstan_store_kind_names[];
-
-/* A capstan_cert from a row that selected CERT_COLUMNS. */
-int capstan_store_cert_from_row(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert **out);
-/* Steps stmt (CERT_COLUMNS) to the end, collecting every row; finalizes it. */
-int capstan_store_cert_list(capstan_ctx *ctx, sqlite3_stmt *stmt, capstan_cert ***out, size_t *count);
-
-/* Notes a certificate state the open transaction sets, for its audit row. */
-int capstan_store_state_note(capstan_ctx *ctx, const char *serial, const char *status, const char *reason,
-	const char *fingerprint);
-
-/* Records sqlite's message for the store's database and returns CAPSTAN_ERROR. */
-int capstan_store_error(capstan_ctx *ctx, const char *what);
-/* Runs SQL with no result rows (a migration step, a pragma, BEGIN). */
-int capstan_store_exec(capstan_ctx *ctx, const char *sql, const char *what);
-/* A statement for sql, from the cache when one is free; hand it back with
- * capstan_store_finish, which resets it (NULL is fine). */
-int capstan_store_prepare(capstan_ctx *ctx, sqlite3_stmt **stmt, const char *sql);
-void capstan_store_finish(capstan_ctx *ctx, sqlite3_stmt *stmt);
-/* Binds text, or NULL when s is NULL. */
-int capstan_store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
-/* A copy of column i as a string, or NULL when the column is NULL. */
-char *capstan_store_column_strdup(sqlite3_stmt *stmt, int i);
+#include "store_impl.h"
 
 #endif

@@ -6,7 +6,7 @@
 #include <capstan/policy.h>
 
 #include "base/base.h"
-#include "store_internal.h"
+#include "store_impl.h"
 
 #define CAPSTAN_STR_(x) #x
 #define CAPSTAN_STR(x) CAPSTAN_STR_(x)
@@ -22,7 +22,8 @@
  * due too. capstan_renew_window (policy.c) is the same rule in C.
  */
 #define OWN_WINDOW \
-	"(CASE WHEN c.renew_before > 0 THEN c.renew_before ELSE min(2592000, c.lifetime / 3) END)"
+	"(CASE WHEN c.renew_before > 0 THEN c.renew_before" \
+	" WHEN c.lifetime / 3 < 2592000 THEN c.lifetime / 3 ELSE 2592000 END)"
 /* The validity granted, without the backdating of notBefore. */
 #define GRANTED "(c.not_after - c.not_before - " CAPSTAN_STR(CAPSTAN_BACKDATE_SECONDS) ")"
 #define DUE_WINDOW \
@@ -37,17 +38,17 @@
  * within that of now can be due, so the candidates are an index range. */
 static int widest_window(capstan_ctx *ctx, int64_t within, int64_t *out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if (within > 0)
 		return *out = within, 0;
 	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT max(renew_before) FROM certs")) < 0)
 		return rc;
-	if (sqlite3_step(stmt) != SQLITE_ROW)
+	if (capstan_db_step(stmt) != CAPSTAN_DB_ROW)
 		rc = capstan_store_error(ctx, "cannot read renew-before windows");
 	else
-		*out = sqlite3_column_int64(stmt, 0) > 2592000 ? sqlite3_column_int64(stmt, 0) : 2592000;
+		*out = capstan_db_int64(stmt, 0) > 2592000 ? capstan_db_int64(stmt, 0) : 2592000;
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }
@@ -55,7 +56,7 @@ static int widest_window(capstan_ctx *ctx, int64_t within, int64_t *out)
 int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t within,
 	int from_old_ca, int64_t **ids, size_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int64_t *list = NULL, widest = 0;
 	size_t n = 0, alloc = 0;
 	int rc, step;
@@ -71,13 +72,13 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1)"
 		     " ORDER BY 2, 1")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
-	sqlite3_bind_int64(stmt, 3, within);
-	sqlite3_bind_int(stmt, 4, 0);
-	sqlite3_bind_int64(stmt, 5, widest);
-	sqlite3_bind_int(stmt, 6, from_old_ca);
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+	capstan_db_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)now);
+	capstan_db_bind_int64(stmt, 3, within);
+	capstan_db_bind_int64(stmt, 4, 0);
+	capstan_db_bind_int64(stmt, 5, widest);
+	capstan_db_bind_int64(stmt, 6, from_old_ca);
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
 		if (n == alloc) {
 			int64_t *grown = realloc(list, (alloc = alloc ? alloc * 2 : 64) * sizeof(*list));
 			if (!grown) {
@@ -86,9 +87,9 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 			}
 			list = grown;
 		}
-		list[n++] = sqlite3_column_int64(stmt, 0);
+		list[n++] = capstan_db_int64(stmt, 0);
 	}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot find certificates due for renewal");
 	capstan_store_finish(ctx, stmt);
 	if (rc < 0) {
@@ -102,18 +103,18 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 
 int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t within, int from_old_ca)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT 1 FROM certs c WHERE c.id = ?1 AND c.status = 'valid' AND " DUE_CONDITION)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
-	sqlite3_bind_int64(stmt, 3, within);
-	sqlite3_bind_int(stmt, 4, from_old_ca);
-	step = sqlite3_step(stmt);
-	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 :
+	capstan_db_bind_int64(stmt, 1, id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)now);
+	capstan_db_bind_int64(stmt, 3, within);
+	capstan_db_bind_int64(stmt, 4, from_old_ca);
+	step = capstan_db_step(stmt);
+	rc = step == CAPSTAN_DB_ROW ? 1 : step == CAPSTAN_DB_DONE ? 0 :
 		capstan_store_error(ctx, "cannot check a certificate");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -121,21 +122,21 @@ int capstan_store_still_due(capstan_ctx *ctx, int64_t id, time_t now, int64_t wi
 
 int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const char *reason)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "UPDATE certs SET status = 'revoked', revoked_at = ?2, revoke_reason = ?3"
 		     " WHERE id = ?1 AND status != 'revoked' RETURNING serial, fingerprint")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)at);
+	capstan_db_bind_int64(stmt, 1, id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)at);
 	capstan_store_bind_text(stmt, 3, reason);
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW)
-		rc = capstan_store_state_note(ctx, (const char *)sqlite3_column_text(stmt, 0), "revoked", reason,
-			(const char *)sqlite3_column_text(stmt, 1));
-	else if (step == SQLITE_DONE)
+	step = capstan_db_step(stmt);
+	if (step == CAPSTAN_DB_ROW)
+		rc = capstan_store_state_note(ctx, capstan_db_text(stmt, 0), "revoked", reason,
+			capstan_db_text(stmt, 1));
+	else if (step == CAPSTAN_DB_DONE)
 		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the certificate is already revoked");
 	else
 		rc = capstan_store_error(ctx, "cannot revoke");
@@ -146,7 +147,7 @@ int capstan_store_cert_revoke(capstan_ctx *ctx, int64_t id, time_t at, const cha
 int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, capstan_cert ***out,
 	size_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	/* The subquery is one value: certs_spki is searched for it. A row whose
@@ -156,88 +157,72 @@ int capstan_store_certs_same_key(capstan_ctx *ctx, int64_t cert_id, time_t now, 
 		     "WHERE c.spki_sha256 = (SELECT spki_sha256 FROM certs WHERE id = ?1) AND c.id != ?1"
 		     " AND c.kind = 'leaf' AND c.status != 'revoked' AND +c.not_after > ?2 ORDER BY c.id")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	capstan_db_bind_int64(stmt, 1, cert_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)now);
 	return capstan_store_cert_list(ctx, stmt, out, count);
 }
 
 int capstan_store_env_roots(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     /* The roots by (env, kind), not every unexpired or valid row by
-		      * not_after or status (the +); an old root's leaves by seeks on
-		      * (issuer, status, not_after). */
-		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'root'"
-		     " AND +c.not_after > ?2 AND (+c.status = 'valid' OR (+c.status = 'superseded' AND EXISTS ("
-		     "   SELECT 1 FROM certs i INDEXED BY certs_issuer_status"
-		     "   JOIN certs l INDEXED BY certs_issuer_status ON l.issuer_id = i.id"
-		     "   WHERE i.issuer_id = c.id AND l.status IN ('valid', 'superseded') AND l.not_after > ?2"
-		     "   AND +l.kind = 'leaf')))"
-		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
+	/* The roots, and each old root that still anchors a live leaf, by
+	 * seeks (the driver's statement). */
+	if ((rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_ENV_ROOTS)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	capstan_db_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)time(NULL));
 	return capstan_store_cert_list(ctx, stmt, out, count);
 }
 
 int capstan_store_env_intermediates(capstan_ctx *ctx, int64_t env_id, capstan_cert ***out, size_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
 		     " AND +c.not_after > ?2 ORDER BY c.id DESC")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	capstan_db_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)time(NULL));
 	return capstan_store_cert_list(ctx, stmt, out, count);
 }
 
 int capstan_store_crl_issuers(capstan_ctx *ctx, int64_t env_id, time_t now, capstan_cert ***out,
 	size_t *count)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     /* The + keeps the planner off certs_not_after, a scan of every
-		      * unexpired row once ?2 is a parameter: by (env_id, kind), and the
-		      * intermediate's leaves by (issuer_id, ...). */
-		     "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.env_id = ?1 AND c.kind = 'intermediate'"
-		     " AND +c.not_after > ?2 AND (c.status = 'valid' OR EXISTS ("
-		     "   SELECT 1 FROM certs l INDEXED BY certs_issuer_status WHERE l.issuer_id = c.id"
-		     "   AND +l.not_after > ?2))"
-		     " ORDER BY c.status = 'valid' DESC, c.id DESC")) < 0)
+	/* By (env_id, kind), and the intermediate's leaves by (issuer_id, ...):
+	 * never a scan of every unexpired row (the driver's statement). */
+	if ((rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_CRL_ISSUERS)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	capstan_db_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)now);
 	return capstan_store_cert_list(ctx, stmt, out, count);
 }
 
 int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 	capstan_store_revoked_fn fn, void *payload)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
-	/* certs_revoked covers the query: no table row is read. */
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT serial, revoked_at, revoke_reason FROM certs INDEXED BY certs_revoked"
-		     " WHERE issuer_id = ?1 AND status = 'revoked' AND not_after > ?2 ")) < 0)
+	/* From certs_revoked alone: no table row is read (the driver's statement). */
+	if ((rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_REVOKED_EACH)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, issuer_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if ((rc = fn((const char *)sqlite3_column_text(stmt, 0),
-			     (time_t)sqlite3_column_int64(stmt, 1),
-			     (const char *)sqlite3_column_text(stmt, 2), payload)) < 0)
+	capstan_db_bind_int64(stmt, 1, issuer_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)now);
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
+		if ((rc = fn(capstan_db_text(stmt, 0),
+			     (time_t)capstan_db_int64(stmt, 1),
+			     capstan_db_text(stmt, 2), payload)) < 0)
 			break;
 	}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot read revocations");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -246,7 +231,7 @@ int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
 	time_t next_update, int64_t *number)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
@@ -255,11 +240,11 @@ int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t th
 		     " this_update = excluded.this_update, next_update = excluded.next_update"
 		     " RETURNING number")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, issuer_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)this_update);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)next_update);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*number = sqlite3_column_int64(stmt, 0);
+	capstan_db_bind_int64(stmt, 1, issuer_id);
+	capstan_db_bind_int64(stmt, 2, (int64_t)this_update);
+	capstan_db_bind_int64(stmt, 3, (int64_t)next_update);
+	if (capstan_db_step(stmt) == CAPSTAN_DB_ROW)
+		*number = capstan_db_int64(stmt, 0);
 	else
 		rc = capstan_store_error(ctx, "cannot take a CRL number");
 	capstan_store_finish(ctx, stmt);
@@ -268,28 +253,26 @@ int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t th
 
 int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_crl *out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	memset(out, 0, sizeof(*out));
 	/* A revocation in the second of thisUpdate may have come after the
-	 * signing: it counts as newer. certs_revoked answers the EXISTS. */
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "SELECT r.der, r.this_update, r.next_update, r.number, EXISTS (SELECT 1 FROM certs c"
-		     "   INDEXED BY certs_revoked WHERE c.issuer_id = r.issuer_id AND c.status = 'revoked' AND c.revoked_at >= r.this_update)"
-		     " FROM crls r WHERE r.issuer_id = ?1")) < 0)
+	 * signing: it counts as newer. certs_revoked answers the EXISTS (the
+	 * driver's statement). */
+	if ((rc = capstan_store_prepare_named(ctx, &stmt, CAPSTAN_DB_CRL_LAST)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, issuer_id);
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW) {
-		size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
-		out->this_update = (time_t)sqlite3_column_int64(stmt, 1);
-		out->next_update = (time_t)sqlite3_column_int64(stmt, 2);
-		out->number = sqlite3_column_int64(stmt, 3);
-		out->revoked_since = sqlite3_column_int(stmt, 4);
-		if (len && (rc = capstan_buf_set(ctx, &out->der, sqlite3_column_blob(stmt, 0), len)) < 0)
+	capstan_db_bind_int64(stmt, 1, issuer_id);
+	step = capstan_db_step(stmt);
+	if (step == CAPSTAN_DB_ROW) {
+		size_t len = capstan_db_bytes(stmt, 0);
+		out->this_update = (time_t)capstan_db_int64(stmt, 1);
+		out->next_update = (time_t)capstan_db_int64(stmt, 2);
+		out->number = capstan_db_int64(stmt, 3);
+		out->revoked_since = capstan_db_int(stmt, 4);
+		if (len && (rc = capstan_buf_set(ctx, &out->der, capstan_db_blob(stmt, 0), len)) < 0)
 			memset(out, 0, sizeof(*out));
-	} else if (step != SQLITE_DONE) {
+	} else if (step != CAPSTAN_DB_DONE) {
 		rc = capstan_store_error(ctx, "cannot read a CRL");
 	}
 	capstan_store_finish(ctx, stmt);
@@ -298,14 +281,14 @@ int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_cr
 
 int capstan_store_crl_keep(capstan_ctx *ctx, int64_t issuer_id, const unsigned char *der, size_t len)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt, "UPDATE crls SET der = ?2 WHERE issuer_id = ?1")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, issuer_id);
-	sqlite3_bind_blob(stmt, 2, der, (int)len, SQLITE_STATIC);
-	if (sqlite3_step(stmt) != SQLITE_DONE || sqlite3_changes(ctx->store->db) != 1)
+	capstan_db_bind_int64(stmt, 1, issuer_id);
+	capstan_db_bind_blob(stmt, 2, der, len, CAPSTAN_DB_KEEP);
+	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE || capstan_db_changes(ctx->store->conn) != 1)
 		rc = capstan_store_error(ctx, "cannot store the CRL");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -313,7 +296,7 @@ int capstan_store_crl_keep(capstan_ctx *ctx, int64_t issuer_id, const unsigned c
 
 int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_count_fn fn, void *payload)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
@@ -321,13 +304,13 @@ int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_coun
 		     " ELSE c.status END AS st, count(*)" CERT_FROM
 		     "WHERE c.kind = 'leaf' GROUP BY e.name, st ORDER BY e.name, st")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if ((rc = fn((const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
-			     sqlite3_column_int64(stmt, 2), payload)) < 0)
+	capstan_db_bind_int64(stmt, 1, (int64_t)now);
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
+		if ((rc = fn(capstan_db_text(stmt, 0), capstan_db_text(stmt, 1),
+			     capstan_db_int64(stmt, 2), payload)) < 0)
 			break;
 	}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot count certificates");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -335,7 +318,7 @@ int capstan_store_status_counts(capstan_ctx *ctx, time_t now, capstan_store_coun
 
 int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name, const capstan_store_service *sv)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	/* Upsert only when something differs, so a second apply changes nothing. */
@@ -346,15 +329,15 @@ int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name
 		     " WHERE template != excluded.template OR certs != excluded.certs"
 		     " OR delivery != excluded.delivery")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
 	capstan_store_bind_text(stmt, 3, sv->template_name);
 	capstan_store_bind_text(stmt, 4, sv->certs);
 	capstan_store_bind_text(stmt, 5, sv->delivery ? sv->delivery : "");
-	if (sqlite3_step(stmt) != SQLITE_DONE)
+	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot record the service");
 	else
-		rc = sqlite3_changes(ctx->store->db) > 0;
+		rc = capstan_db_changes(ctx->store->conn) > 0;
 	capstan_store_finish(ctx, stmt);
 	if (rc > 0 && (rc = capstan_store_service_members(ctx, env_id, name, sv->certs)) == 0)
 		rc = 1;
@@ -365,16 +348,16 @@ int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name
 static int run_members(capstan_ctx *ctx, const char *sql, int64_t env_id, const char *service, const char *cert,
 	size_t cert_len)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt, sql)) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, service);
 	if (cert)
-		sqlite3_bind_text(stmt, 3, cert, (int)cert_len, SQLITE_TRANSIENT);
-	if (sqlite3_step(stmt) != SQLITE_DONE)
+		capstan_db_bind_textn(stmt, 3, cert, cert_len, CAPSTAN_DB_COPY);
+	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot record which certificates a service names");
 	capstan_store_finish(ctx, stmt);
 	return rc;
@@ -393,7 +376,8 @@ int capstan_store_service_members(capstan_ctx *ctx, int64_t env_id, const char *
 		if (tab)
 			len = (size_t)(tab - p);
 		if (len > 0)
-			rc = run_members(ctx, "INSERT OR IGNORE INTO service_certs (env_id, service, cert) VALUES (?1, ?2, ?3)",
+			rc = run_members(ctx, "INSERT INTO service_certs (env_id, service, cert) VALUES (?1, ?2, ?3)"
+				" ON CONFLICT DO NOTHING",
 				env_id, service, p, len);
 		p = end ? end + 1 : p + strlen(p);
 	}
@@ -402,23 +386,23 @@ int capstan_store_service_members(capstan_ctx *ctx, int64_t env_id, const char *
 
 int capstan_store_service_get(capstan_ctx *ctx, int64_t env_id, const char *name, capstan_store_service *out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT template, certs, delivery FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
-	step = sqlite3_step(stmt);
-	if (step == SQLITE_ROW) {
+	step = capstan_db_step(stmt);
+	if (step == CAPSTAN_DB_ROW) {
 		out->template_name = capstan_store_column_strdup(stmt, 0);
 		out->certs = capstan_store_column_strdup(stmt, 1);
 		out->delivery = capstan_store_column_strdup(stmt, 2);
 		if (!out->template_name || !out->certs || !out->delivery)
 			rc = capstan_error_oom(ctx);
-	} else if (step == SQLITE_DONE) {
+	} else if (step == CAPSTAN_DB_DONE) {
 		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no service '%s' in this environment (applying the configuration records it)", name);
 	} else {
 		rc = capstan_store_error(ctx, "cannot read a service");
@@ -439,14 +423,14 @@ void capstan_store_service_clear(capstan_store_service *s)
 
 int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *name)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt, "DELETE FROM services WHERE env_id = ?1 AND name = ?2")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
-	if (sqlite3_step(stmt) != SQLITE_DONE)
+	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot forget a service");
 	capstan_store_finish(ctx, stmt);
 	return rc < 0 ? rc : capstan_store_service_members(ctx, env_id, name, NULL);
@@ -456,22 +440,22 @@ int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *n
  * include it: a seek in service_certs, not a LIKE over every service's lines. */
 static int services_named(capstan_ctx *ctx, int64_t env_id, const char *cert_name, capstan_strlist *out)
 {
-	sqlite3_stmt *stmt = NULL;
+	capstan_db_stmt *stmt = NULL;
 	int rc, step;
 
 	if ((rc = capstan_store_prepare(ctx, &stmt, cert_name ?
 			"SELECT service FROM service_certs WHERE env_id = ?1 AND cert = ?2 ORDER BY service" :
 			"SELECT name FROM services WHERE env_id = ?1 ORDER BY name")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, env_id);
+	capstan_db_bind_int64(stmt, 1, env_id);
 	if (cert_name)
 		capstan_store_bind_text(stmt, 2, cert_name);
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-		if (capstan_strlist_push(out, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
+	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW)
+		if (capstan_strlist_push(out, capstan_db_text(stmt, 0)) < 0) {
 			rc = capstan_error_oom(ctx);
 			break;
 		}
-	if (rc == 0 && step != SQLITE_DONE)
+	if (rc == 0 && step != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot read services");
 	capstan_store_finish(ctx, stmt);
 	return rc;
