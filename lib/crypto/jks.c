@@ -15,6 +15,7 @@
 
 #include "base/base.h"
 #include "crypto_internal.h"
+#include "mac.h"
 #include "ossl.h"
 
 #define JKS_MAGIC 0xFEEDFEEDu
@@ -103,8 +104,14 @@ static int protect_key(capstan_ctx *ctx, EVP_PKEY *key, const capstan_buf *pw, c
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the key for JKS");
 		goto done;
 	}
-	/* digest starts as the salt, which also opens the protected key. */
-	if ((rc = capstan_random_bytes(ctx, digest, SHA1_LEN)) < 0 ||
+	/* digest starts as the salt, which also opens the protected key. It is
+	 * derived, not random, so the same key and password make the same store
+	 * (a bundle keeps its ETag): HMAC-SHA-256 under the password over a label
+	 * and the key, so it repeats only when both do. Keying by the password
+	 * opens no shortcut: testing a guess needs the key, and the store's own
+	 * integrity digest is one SHA-1 per guess anyway. */
+	if ((rc = capstan_hmac_label(ctx, pw->data, pw->len, "capstan jks key salt", plain, (size_t)len,
+		     digest, SHA1_LEN)) < 0 ||
 	    (rc = capstan_buf_append(ctx, &prot, digest, SHA1_LEN)) < 0)
 		goto done;
 	/* Keystream: d1 = SHA1(pw || salt), d(i+1) = SHA1(pw || d(i)). */
@@ -155,18 +162,37 @@ static int put_cert(capstan_ctx *ctx, capstan_buf *b, X509 *cert)
 	return rc;
 }
 
+/* The entry's date in ms since 1970: the certificate's notBefore rather than
+ * now, so that the same material makes the same store. keytool shows it as
+ * the entry's creation date, which notBefore is, near enough. */
+static int entry_date(capstan_ctx *ctx, X509 *cert, uint64_t *ms)
+{
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0;
+	int ok = epoch && cert && ASN1_TIME_diff(&days, &secs, epoch, X509_get0_notBefore(cert)) == 1;
+
+	ASN1_TIME_free(epoch);
+	if (!ok)
+		return capstan_ossl_error(ctx, CAPSTAN_EINVALID, "cannot date a JKS entry");
+	/* Before 1970 (no real certificate): the epoch, as Java's date is signed. */
+	*ms = days < 0 || secs < 0 ? 0 : ((uint64_t)days * 86400 + (uint64_t)secs) * 1000;
+	return 0;
+}
+
 /* JKS aliases are case-insensitive: Java lower-cases them on load. */
-static int put_entry_head(capstan_ctx *ctx, capstan_buf *b, int tag, const char *alias)
+static int put_entry_head(capstan_ctx *ctx, capstan_buf *b, int tag, const char *alias, X509 *cert)
 {
 	char lower[256];
 	size_t n = strlen(alias) < sizeof(lower) - 1 ? strlen(alias) : sizeof(lower) - 1;
+	uint64_t ms = 0;
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
 		lower[i] = (char)((alias[i] >= 'A' && alias[i] <= 'Z') ? alias[i] + 32 : alias[i]);
 	lower[n] = '\0';
-	if ((rc = put_be(ctx, b, (uint64_t)tag, 4)) == 0 && (rc = put_utf(ctx, b, lower)) == 0)
-		rc = put_be(ctx, b, (uint64_t)time(NULL) * 1000, 8);
+	if ((rc = entry_date(ctx, cert, &ms)) == 0 && (rc = put_be(ctx, b, (uint64_t)tag, 4)) == 0 &&
+	    (rc = put_utf(ctx, b, lower)) == 0)
+		rc = put_be(ctx, b, ms, 8);
 	return rc;
 }
 
@@ -181,14 +207,14 @@ static int put_entries(capstan_ctx *ctx, capstan_buf *b, const capstan_material 
 			char *own = capstan_cert_alias(sk_X509_value(m->trust, i), i + 1);
 			if (!own)
 				return capstan_error_oom(ctx);
-			if ((rc = put_entry_head(ctx, b, JKS_TRUSTED_CERT, own)) == 0)
+			if ((rc = put_entry_head(ctx, b, JKS_TRUSTED_CERT, own, sk_X509_value(m->trust, i))) == 0)
 				rc = put_cert(ctx, b, sk_X509_value(m->trust, i));
 			free(own);
 		}
 		return rc;
 	}
 	if ((rc = protect_key(ctx, m->key, pw, &key)) < 0 ||
-	    (rc = put_entry_head(ctx, b, JKS_PRIVATE_KEY, alias)) < 0 ||
+	    (rc = put_entry_head(ctx, b, JKS_PRIVATE_KEY, alias, sk_X509_value(m->chain, 0))) < 0 ||
 	    (rc = put_be(ctx, b, key.len, 4)) < 0 || (rc = capstan_buf_append(ctx, b, key.data, key.len)) < 0 ||
 	    (rc = put_be(ctx, b, (uint64_t)sk_X509_num(m->chain), 4)) < 0)
 		goto done;

@@ -70,6 +70,11 @@ open('$T/k8s.p12', 'wb').write(base64.b64decode(d['keystore.p12']))
 assert len(base64.b64decode(d['truststore.p12'])) > 0"
 check "keytool opens that keystore with the bundle's password" \
 	keytool -list -keystore "$T/k8s.p12" -storepass "$(cat "$B/web-ks/web.password")"
+# Keystores' salts and IVs are derived from what they protect: an unchanged
+# bundle renders the same bytes, keystores included, so fetch sees no change.
+cp -a "$B/web-ks" "$T/web-ks-first"
+check "rendering --keystores again" cap bundle --env dev --service web --out "$B/web-ks" --keystores
+check "renders the same bytes, keystores included" diff -r "$T/web-ks-first" "$B/web-ks"
 
 # Alluxio: every path it names exists; the etcd client key is PKCS#8.
 paths=$(grep -E '^[a-z.]+=/' "$B/alluxio/alluxio-site.properties" | cut -d= -f2)

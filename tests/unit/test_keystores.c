@@ -473,11 +473,24 @@ static X509 *take_cert(reader *r)
 	return x;
 }
 
-static void take_timestamp(reader *r)
+/* An entry's date: its certificate's notBefore (not the time of writing,
+ * which would make every write differ), so shortly before now here. */
+static int64_t take_timestamp(reader *r)
 {
 	int64_t ms = (int64_t)take_be(r, 8), now_ms = (int64_t)time(NULL) * 1000;
 
 	assert_true(ms > now_ms - 600000 && ms <= now_ms + 1000);
+	return ms;
+}
+
+static int64_t not_before_ms(X509 *x)
+{
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0;
+
+	assert_int_equal(ASN1_TIME_diff(&days, &secs, epoch, X509_get0_notBefore(x)), 1);
+	ASN1_TIME_free(epoch);
+	return ((int64_t)days * 86400 + secs) * 1000;
 }
 
 /* "pä€😀xyz": UTF-8 as given, and the UTF-16BE code units Java hashes
@@ -497,6 +510,7 @@ static void test_jks_keystore(void **state)
 	EVP_PKEY *key;
 	X509 *certs[3];
 	const capstan_cert *want[3] = { f->leaf, f->inter, f->root };
+	int64_t date;
 
 	assert_int_equal(take_be(&r, 4), 0xFEEDFEEDu);
 	assert_int_equal(take_be(&r, 4), 2);
@@ -505,7 +519,7 @@ static void test_jks_keystore(void **state)
 	alias = take_utf(&r);
 	assert_string_equal(alias, "web-alias"); /* Java lower-cases aliases */
 	free(alias);
-	take_timestamp(&r);
+	date = take_timestamp(&r);
 	keylen = (size_t)take_be(&r, 4);
 	epki = take(&r, keylen);
 	key = jks_recover_key(epki, keylen, pw_utf16, sizeof(pw_utf16));
@@ -515,6 +529,8 @@ static void test_jks_keystore(void **state)
 	for (int i = 0; i < 3; i++) {
 		certs[i] = take_cert(&r);
 		assert_true(same_der(certs[i], want[i]));
+		if (i == 0)
+			assert_int_equal(date, not_before_ms(certs[i]));
 		X509_free(certs[i]);
 	}
 	assert_ptr_equal(r.p, r.end);            /* then only the digest */
@@ -550,12 +566,14 @@ static void test_jks_truststore(void **state)
 	assert_int_equal(take_be(&r, 4), 2);     /* old and new root, during the rotation */
 	for (int i = 0; i < 2; i++) {
 		X509 *x;
+		int64_t date;
 		assert_int_equal(take_be(&r, 4), 2); /* trusted certificate entries */
 		aliases[i] = take_utf(&r);
 		for (const char *p = aliases[i]; *p; p++)
 			assert_false(*p >= 'A' && *p <= 'Z');
-		take_timestamp(&r);
+		date = take_timestamp(&r);
 		x = take_cert(&r);
+		assert_int_equal(date, not_before_ms(x));
 		assert_true(same_der(x, i == 0 ? root2 : f->root) || same_der(x, i == 0 ? f->root : root2));
 		X509_free(x);
 	}
@@ -588,6 +606,138 @@ static void test_jks_refuses_bad_utf8(void **state)
 	capstan_secret_free(&pw);
 }
 
+/* ---- The same inputs, the same bytes ----------------------------------- */
+
+static capstan_buf export_of(fixture *f, const capstan_cert *cert, capstan_format fmt, const char *password,
+	int legacy)
+{
+	capstan_secret pw = CAPSTAN_SECRET_INIT;
+	capstan_write_opts wo = CAPSTAN_WRITE_OPTS_INIT;
+	capstan_buf out = CAPSTAN_BUF_INIT;
+
+	assert_ok(f->ctx, capstan_secret_set(&pw, f->ctx, password, strlen(password)));
+	wo.password = &pw;
+	wo.alias = "web";
+	wo.legacy = legacy;
+	assert_ok(f->ctx, capstan_export(&out, f->ctx, cert, fmt, &wo));
+	capstan_secret_free(&pw);
+	return out;
+}
+
+static int same_bytes(const capstan_buf *a, const capstan_buf *b)
+{
+	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* The MAC's salt: derived from the password too, so it differs with it. */
+static capstan_buf mac_salt(const capstan_buf *der)
+{
+	PKCS12 *p12 = parse_p12(der);
+	const ASN1_OCTET_STRING *salt = NULL;
+	capstan_buf out = CAPSTAN_BUF_INIT;
+
+	PKCS12_get0_mac(NULL, NULL, &salt, NULL, p12);
+	assert_non_null(salt);
+	out.data = malloc((size_t)ASN1_STRING_length(salt));
+	assert_non_null(out.data);
+	out.len = (size_t)ASN1_STRING_length(salt);
+	memcpy(out.data, ASN1_STRING_get0_data(salt), out.len);
+	PKCS12_free(p12);
+	return out;
+}
+
+/* Read back by capstan's own PKCS12 reader, as convert reads its input. */
+static void reads_back(fixture *f, const capstan_buf *der, const char *password)
+{
+	capstan_secret pw = CAPSTAN_SECRET_INIT;
+	capstan_convert_inputs in = CAPSTAN_CONVERT_INPUTS_INIT;
+	capstan_material *m = NULL;
+
+	assert_ok(f->ctx, capstan_secret_set(&pw, f->ctx, password, strlen(password)));
+	in.in = (capstan_input){ "store.p12", der->data, der->len };
+	in.password = &pw;
+	assert_ok(f->ctx, capstan_material_from_files(&m, f->ctx, &in));
+	capstan_material_free(m);
+	capstan_secret_free(&pw);
+}
+
+static void deterministic(fixture *f, const capstan_cert *other, capstan_format fmt, int legacy)
+{
+	capstan_buf a = export_of(f, f->leaf, fmt, STORE_PASSWORD, legacy);
+	capstan_buf b = export_of(f, f->leaf, fmt, STORE_PASSWORD, legacy);
+	capstan_buf pw2 = export_of(f, f->leaf, fmt, "store-pass-2", legacy);
+	capstan_buf key2 = export_of(f, other, fmt, STORE_PASSWORD, legacy);
+
+	assert_true(same_bytes(&a, &b));
+	assert_false(same_bytes(&a, &pw2));
+	assert_false(same_bytes(&a, &key2));
+	if (fmt == CAPSTAN_FORMAT_PKCS12 || fmt == CAPSTAN_FORMAT_TRUSTSTORE) {
+		capstan_buf s1 = mac_salt(&a), s2 = mac_salt(&pw2);
+		assert_false(same_bytes(&s1, &s2));
+		free(s1.data);
+		free(s2.data);
+	}
+	if (fmt == CAPSTAN_FORMAT_PKCS12) {
+		PKCS12 *p12 = parse_p12(&a);
+		EVP_PKEY *key = NULL;
+		X509 *cert = NULL;
+		STACK_OF(X509) *ca = NULL;
+		assert_int_equal(PKCS12_parse(p12, STORE_PASSWORD, &key, &cert, &ca), 1);
+		assert_int_equal(EVP_PKEY_eq(key, f->key), 1);
+		assert_true(same_der(cert, f->leaf));
+		EVP_PKEY_free(key);
+		X509_free(cert);
+		sk_X509_pop_free(ca, X509_free);
+		PKCS12_free(p12);
+		reads_back(f, &a, STORE_PASSWORD);
+		reads_back(f, &key2, STORE_PASSWORD);
+	}
+	capstan_buf_free(&a);
+	capstan_buf_free(&b);
+	capstan_buf_free(&pw2);
+	capstan_buf_free(&key2);
+}
+
+/* Two writes of the same material and password are byte-identical (a
+ * bundle's keystores keep its ETag); another password or key changes them. */
+static void test_stores_deterministic(void **state)
+{
+	fixture *f = *state;
+	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
+	const char *dns[] = { "api.internal" };
+	capstan_cert *other = NULL;
+
+	o.env = "dev";
+	o.cn = "Api Server";
+	o.name = "api";
+	o.profile = CAPSTAN_PROFILE_SERVER;
+	o.dns = dns;
+	o.dns_count = 1;
+	assert_ok(f->ctx, capstan_issue(&other, f->ctx, &o));
+	deterministic(f, other, CAPSTAN_FORMAT_PKCS12, 0);
+	deterministic(f, other, CAPSTAN_FORMAT_PKCS12, 1);
+	deterministic(f, other, CAPSTAN_FORMAT_JKS, 0);
+	capstan_cert_free(other);
+}
+
+/* Truststores hold no key: the same trust and password, the same bytes. */
+static void test_truststores_deterministic(void **state)
+{
+	fixture *f = *state;
+	static const capstan_format fmts[] = { CAPSTAN_FORMAT_TRUSTSTORE, CAPSTAN_FORMAT_JKS_TRUSTSTORE };
+
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		capstan_buf a = export_of(f, f->leaf, fmts[i], STORE_PASSWORD, 0);
+		capstan_buf b = export_of(f, f->leaf, fmts[i], STORE_PASSWORD, 0);
+		capstan_buf c = export_of(f, f->leaf, fmts[i], "store-pass-2", 0);
+		assert_true(same_bytes(&a, &b));
+		assert_false(same_bytes(&a, &c));
+		capstan_buf_free(&a);
+		capstan_buf_free(&b);
+		capstan_buf_free(&c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +748,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_jks_keystore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jks_truststore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jks_refuses_bad_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stores_deterministic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truststores_deterministic, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("keystores", tests, NULL, NULL);
 }
