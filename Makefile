@@ -14,8 +14,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads libcurl
-LIB_PKGS := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads libcurl
+PKGS    := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads libcurl libpq
+LIB_PKGS := libcrypto libssl sqlite3 jansson yaml-0.1 libarchive libevent_openssl libevent_pthreads libcurl libpq
 # The shared library's version: its soname changes when the ABI breaks.
 VERSION := $(shell sed -n 's/^\#define CAPSTAN_VERSION "\(.*\)"/\1/p' include/capstan/common.h)
 SOMAJOR := 0
@@ -51,9 +51,9 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror $(OPT) -fstack-protector-strong \
            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent -lcurl) \
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent -lcurl -lpq) \
            -lpthread
-LIB_LDLIBS := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent -lcurl) -lpthread
+LIB_LDLIBS := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lcrypto -lssl -lsqlite3 -ljansson -lyaml -larchive -levent_openssl -levent_pthreads -levent -lcurl -lpq) -lpthread
 LDFLAGS += $(SANLD)
 
 LIB_SRC := $(wildcard lib/*/*.c)

@@ -8,6 +8,7 @@ packages=(
 	man-db binutils                     # the installed man page rendered, nm on the objects (t0900)
 	libssl-dev openssl                  # OpenSSL 3: the library and the verifier the tests use
 	libsqlite3-dev sqlite3              # the inventory, and the shell to inspect it in tests
+	libpq-dev                           # the inventory on PostgreSQL (its driver; the server, below, for tests)
 	libjansson-dev                      # --json output
 	libyaml-dev                         # the YAML configuration
 	libarchive-dev                      # bundle --tar

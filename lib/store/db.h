@@ -43,6 +43,10 @@
  * before any column gives them a type (?1 IS NULL, ?5 = ?5, ?1 = 0,
  * ?2 + ?5 in the due query), and BLOB parameters compared to columns
  * (c.der = ?2). A driver that rewrites ?N to $N skips quoted literals.
+ * (The shared SQL compares integers used as booleans with 0, names a
+ * parameter that may be NULL beside a column before IS NULL, and makes
+ * CASE branches one type, so that PostgreSQL's typed parameters read it.)
+ * A reserved word of either engine is quoted as an identifier ("user").
  * Savepoints of a batch item are prepared and cached like any statement
  * (SAVEPOINT item, RELEASE item).
  */
@@ -102,7 +106,7 @@ enum capstan_db_sql {
 	CAPSTAN_DB_SPILL_DIRTY,     /* and no longer */
 	CAPSTAN_DB_GROUP_SETUP,     /* before a group commit begins */
 	CAPSTAN_DB_SCHEMA_VERSION,  /* one row, one integer */
-	CAPSTAN_DB_SCHEMA_VERSION_SET, /* followed by the version's digits */
+	CAPSTAN_DB_SCHEMA_VERSION_SET, /* a format: %d is the version */
 	CAPSTAN_DB_INTEGRITY,       /* rows of text findings; one 'ok' when none */
 	CAPSTAN_DB_FOREIGN_KEYS,    /* rows (table, row id, parent table) */
 	CAPSTAN_DB_NO_INDEX,        /* put before a column: not by its index */
@@ -173,6 +177,10 @@ struct capstan_db_driver {
 /* SQLite (db_sqlite.c), with its SQL (db_sqlite_schema.c). */
 extern const capstan_db_driver capstan_db_sqlite;
 extern const capstan_db_dialect capstan_db_sqlite_dialect;
+/* PostgreSQL (db_pg.c, the only file that includes libpq-fe.h), with its
+ * SQL (db_pg_schema.c). */
+extern const capstan_db_driver capstan_db_pg;
+extern const capstan_db_dialect capstan_db_pg_dialect;
 
 /* The calls the store's files make: each one through the driver. */
 static inline int capstan_db_exec(capstan_db *db, const char *sql) { return db->drv->exec(db, sql); }

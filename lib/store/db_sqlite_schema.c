@@ -208,7 +208,7 @@ static const char *const sql[CAPSTAN_DB_SQL_COUNT] = {
 	 * temporary file opened and unlinked per change. */
 	[CAPSTAN_DB_GROUP_SETUP] = "PRAGMA temp_store = MEMORY",
 	[CAPSTAN_DB_SCHEMA_VERSION] = "PRAGMA user_version",
-	[CAPSTAN_DB_SCHEMA_VERSION_SET] = "PRAGMA user_version = ",
+	[CAPSTAN_DB_SCHEMA_VERSION_SET] = "PRAGMA user_version = %d",
 	[CAPSTAN_DB_INTEGRITY] = "PRAGMA integrity_check",
 	[CAPSTAN_DB_FOREIGN_KEYS] = "PRAGMA foreign_key_check",
 	[CAPSTAN_DB_NO_INDEX] = "+",

@@ -7,9 +7,29 @@
 
 #include "store_impl.h"
 
-/* The one driver there is (the PostgreSQL one will be chosen by the
- * inventory's URL). */
+/* SQLite unless the inventory's URL names another engine; both drivers'
+ * schemas have the same steps. */
 static const capstan_db_driver *const default_driver = &capstan_db_sqlite;
+
+/* The driver an inventory's location names, and what the driver opens:
+ * postgresql:// and postgres:// URLs are libpq's whole; sqlite:PATH is
+ * PATH; anything else is a path to an SQLite database. */
+static const capstan_db_driver *driver_for(const char *where, const char **what)
+{
+	*what = where;
+	if (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0)
+		return &capstan_db_pg;
+	if (strncmp(where, "sqlite:", 7) == 0)
+		*what = where + 7;
+	return &capstan_db_sqlite;
+}
+
+const char *capstan_store_file(const char *where)
+{
+	const char *what;
+
+	return driver_for(where, &what) == &capstan_db_sqlite ? what : NULL;
+}
 
 /* The schema is the driver's (its migrations); the store runs them, and
  * fills what a step added from the rows already there. */
@@ -99,7 +119,7 @@ static int migrate(capstan_ctx *ctx, capstan_store_spki_fn spki_of)
 		goto fail;
 	if (from < dialect->service_certs_version && (rc = backfill_service_certs(ctx)) < 0)
 		goto fail;
-	snprintf(sql, sizeof(sql), "%s%d", capstan_db_sql(ctx->store->conn, CAPSTAN_DB_SCHEMA_VERSION_SET), latest);
+	snprintf(sql, sizeof(sql), capstan_db_sql(ctx->store->conn, CAPSTAN_DB_SCHEMA_VERSION_SET), latest);
 	if ((rc = capstan_store_exec(ctx, sql, "cannot record the schema version")) < 0)
 		goto fail;
 	return capstan_store_commit(ctx);
@@ -112,15 +132,17 @@ int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, 
 	capstan_store_spki_fn spki_of)
 {
 	const capstan_db_setup *setup;
+	const char *what;
+	const capstan_db_driver *drv = driver_for(path, &what);
 	capstan_store *st;
 	capstan_db *conn = NULL;
 	int rc;
 
-	if ((rc = default_driver->open(ctx, path, create, &conn)) < 0)
+	if ((rc = drv->open(ctx, what, create, &conn)) < 0)
 		return rc;
-	if (!(st = calloc(1, sizeof(*st))) || !(st->path = strdup(path))) {
+	if (!(st = calloc(1, sizeof(*st))) || !(st->path = strdup(what))) {
 		free(st);
-		default_driver->close(conn);
+		drv->close(conn);
 		return capstan_error_oom(ctx);
 	}
 	st->conn = conn;

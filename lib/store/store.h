@@ -18,8 +18,13 @@
 typedef int (*capstan_store_spki_fn)(capstan_ctx *ctx, const unsigned char *der, size_t len,
 	unsigned char out[CAPSTAN_SHA256_LEN]);
 
-int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *path, int create,
+/* Opens the inventory at WHERE: an SQLite database file (a path, or
+ * sqlite:PATH), or a PostgreSQL database (a postgresql:// or postgres://
+ * URL, libpq's). create: make the file, or the schema in the database. */
+int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *where, int create,
 	capstan_store_spki_fn spki_of);
+/* The database file WHERE names (within WHERE), or NULL for a server's database. */
+const char *capstan_store_file(const char *where);
 void capstan_store_close(capstan_store *store);
 
 int capstan_store_begin(capstan_ctx *ctx);

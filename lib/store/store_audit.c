@@ -47,7 +47,7 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
 	if (!ctx->store || !ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "an audit row must be written inside its change's transaction");
 	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO audit (id, at, uid, user, op, env, name, serial, detail, hash, v, state)"
+		     "INSERT INTO audit (id, at, uid, \"user\", op, env, name, serial, detail, hash, v, state)"
 		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")) < 0)
 		return rc;
 	capstan_db_bind_int64(stmt, 1, e->id);
@@ -231,7 +231,7 @@ int capstan_audit_iter_new(capstan_audit_iter **out, capstan_ctx *ctx)
 	if (!(it = calloc(1, sizeof(*it))))
 		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_prepare(ctx, &it->stmt,
-		     "SELECT id, at, uid, user, op, env, name, serial, detail, hash, v, state FROM audit ORDER BY id")) < 0) {
+		     "SELECT id, at, uid, \"user\", op, env, name, serial, detail, hash, v, state FROM audit ORDER BY id")) < 0) {
 		free(it);
 		return rc;
 	}

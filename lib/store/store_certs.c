@@ -569,8 +569,8 @@ int capstan_cert_iter_new(capstan_cert_iter **out, capstan_ctx *ctx, const capst
 	status_clause(ctx, opts->status, opts->expiring_within <= 0, clause, sizeof(clause));
 	snprintf(sql, sizeof(sql),
 		"SELECT " CERT_COLUMNS "%s"
-		"WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR c.service = ?2)"
-		" AND (?3 OR c.kind = 'leaf') AND (NOT ?6 OR c.kind != 'leaf') AND ?5 = ?5%s%s"
+		"WHERE (e.name = ?1 OR ?1 IS NULL) AND (c.service = ?2 OR ?2 IS NULL)"
+		" AND (?3 <> 0 OR c.kind = 'leaf') AND (?6 = 0 OR c.kind != 'leaf') AND ?5 = ?5%s%s"
 		" ORDER BY e.name, c.name, c.id",
 		opts->expiring_within > 0 ? CERT_FROM : capstan_db_sql(ctx->store->conn, CAPSTAN_DB_LIST_STREAM_FROM),
 		clause,

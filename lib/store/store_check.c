@@ -112,8 +112,8 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT c.id, c.env_id, e.name, c.name, c.serial, c.fingerprint, c.kind, c.status,"
 		     " c.not_after, c.der, c.key_id, k.spki_sha256, k.sealed,"
-		     " CASE WHEN c.key_id IS NULL THEN EXISTS (SELECT 1 FROM audit a WHERE a.serial = c.serial"
-		     "   AND a.op = 'issue' AND a.detail = 'from CSR') ELSE 0 END, c.spki_sha256"
+		     " CASE WHEN c.key_id IS NULL AND EXISTS (SELECT 1 FROM audit a WHERE a.serial = c.serial"
+		     "   AND a.op = 'issue' AND a.detail = 'from CSR') THEN 1 ELSE 0 END, c.spki_sha256"
 		     " FROM certs c JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id"
 		     " ORDER BY c.id")) < 0)
 		return rc;

@@ -166,7 +166,7 @@ int capstan_store_deploy_rendered(capstan_ctx *ctx, int64_t id, const char *dir,
 {
 	return deploy_update(ctx,
 		"UPDATE deploys SET dir = ?2, certs = ?3, crl_refresh_at = ?4, rendered_at = ?5, stale = NULL,"
-		" hook_pending = (hook_pending OR ?6) WHERE id = ?1", id, dir, certs, crl_refresh_at, at, hook_pending);
+		" hook_pending = CASE WHEN ?6 <> 0 THEN 1 ELSE hook_pending END WHERE id = ?1", id, dir, certs, crl_refresh_at, at, hook_pending);
 }
 
 int capstan_store_deploy_done(capstan_ctx *ctx, int64_t id, int64_t at, int hook_ran)
@@ -174,7 +174,7 @@ int capstan_store_deploy_done(capstan_ctx *ctx, int64_t id, int64_t at, int hook
 	/* Without a hook, a hook an earlier run owes stays owed. */
 	return deploy_update(ctx,
 		"UPDATE deploys SET hook_pending = 0, failures = 0, last_error = NULL, deployed_at = ?4"
-		" WHERE id = ?1 AND (?5 OR hook_pending = 0)", id, NULL, NULL, at, hook_ran, 0);
+		" WHERE id = ?1 AND (?5 <> 0 OR hook_pending = 0)", id, NULL, NULL, at, hook_ran, 0);
 }
 
 int capstan_store_deploy_stale(capstan_ctx *ctx, int64_t env_id, const char *service, const char *why)

@@ -31,7 +31,7 @@
 	" ELSE " GRANTED " / 3 END)"
 #define DUE_CONDITION \
 	"(c.not_after <= ?2 + " DUE_WINDOW \
-	" OR (?4 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND i.status != 'valid')))"
+	" OR (?4 <> 0 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND i.status != 'valid')))"
 
 /* The widest window any certificate can have: --within, else 30 days or the
  * largest renew-before of all (an index lookup). Only a certificate ending
@@ -68,7 +68,7 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 		     "SELECT c.id, c.not_after FROM certs c WHERE c.status = 'valid' AND c.not_after <= ?2 + ?5"
 		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1) AND " DUE_CONDITION
 		     " UNION SELECT c.id, c.not_after FROM certs i JOIN certs c ON c.issuer_id = i.id"
-		     " WHERE ?6 AND i.kind = 'intermediate' AND i.status != 'valid' AND c.status = 'valid'"
+		     " WHERE ?6 <> 0 AND i.kind = 'intermediate' AND i.status != 'valid' AND c.status = 'valid'"
 		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1)"
 		     " ORDER BY 2, 1")) < 0)
 		return rc;

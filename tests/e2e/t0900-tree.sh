@@ -79,6 +79,7 @@ outside() { # outside PATTERN DIR...: files including PATTERN anywhere but under
 # through the driver, and store_internal.h is the unit tests' view of it.
 is "only the SQLite driver includes sqlite3.h" \
 	"$(outside '#include <sqlite3.h>' lib/store/db_sqlite.c lib/store/store_internal.h)" ""
+is "only the PostgreSQL driver includes libpq-fe.h" "$(outside '#include <libpq' lib/store/db_pg.c)" ""
 is "no library file includes the unit tests' view of the store" \
 	"$(grep -rl '"store_internal.h"' lib cmd include | sort)" ""
 is "the store's driver interface stays in the store" "$(outside '"db.h"' lib/store/)" ""

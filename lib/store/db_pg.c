@@ -1,0 +1,592 @@
+/* The PostgreSQL driver (db.h): the only file of the library that includes
+ * libpq-fe.h. Its SQL is in db_pg_schema.c.
+ *
+ * A statement is the shared SQL with ?N rewritten to $N (outside quoted
+ * literals), prepared on the server at its first run and kept there for the
+ * connection's life: the store caches the statement, as it caches SQLite's.
+ * Parameters are collected by the binds and sent at the step, integers and
+ * text in text format, blobs in binary format; each declared by what was
+ * bound (BIGINT, TEXT, BYTEA; a NULL left for the server to infer), so that
+ * a statement is prepared again only if a later run binds other types.
+ * Results come in text format, whatever their type: integers and booleans
+ * ('t'/'f') read back as integers, and BYTEA's hex form is decoded when a
+ * column is read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+
+#define BOOLOID 16
+#define BYTEAOID 17
+#define INT8OID 20
+#define TEXTOID 25
+
+typedef struct {
+	capstan_db base;
+	PGconn *conn;
+	unsigned next_name;
+	int64_t changes;
+	capstan_db_class cls;
+	char message[512];
+} pg_db;
+
+typedef struct {
+	char *data;       /* owned when own is set */
+	size_t len;
+	int own, is_null, blob, integer;
+	char num[24];     /* an integer's digits */
+} pg_param;
+
+typedef struct {
+	capstan_db_stmt base;
+	pg_db *db;
+	char *sql;        /* with $N */
+	int nparams;
+	unsigned char *used; /* which of $1..$nparams the SQL names */
+	pg_param *params;
+	char name[24];    /* the server's prepared statement, "" until prepared */
+	char *sig;        /* each parameter's declared type when it was prepared: 'b' BYTEA, 'u' inferred */
+	PGresult *res;
+	int row, rows;
+	/* The current row's BYTEA columns, decoded when read. */
+	unsigned char **blobs;
+	size_t *blob_len;
+	int ncols;
+} pg_stmt;
+
+#define DB(d) ((pg_db *)(d))
+#define ST(s) ((pg_stmt *)(s))
+
+/* Records the error of a result (or of the connection when res is NULL):
+ * its class from the SQLSTATE, its message on one line. */
+static void set_error(pg_db *d, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char *nl;
+
+	if (!msg)
+		msg = PQerrorMessage(d->conn);
+	snprintf(d->message, sizeof(d->message), "%s", msg && *msg ? msg : "unknown error");
+	while ((nl = strchr(d->message, '\n')))
+		*nl = nl[1] ? ' ' : '\0';
+	if (!state)
+		d->cls = CAPSTAN_DB_EOTHER;
+	else if (strcmp(state, "23505") == 0)
+		d->cls = CAPSTAN_DB_EUNIQUE;
+	else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		d->cls = CAPSTAN_DB_ERETRY;
+	else if (strcmp(state, "55P03") == 0)
+		d->cls = CAPSTAN_DB_EBUSY;
+	else if (strcmp(state, "25006") == 0 || strcmp(state, "42501") == 0)
+		d->cls = CAPSTAN_DB_EREADONLY;
+	else if (strncmp(state, "XX", 2) == 0)
+		d->cls = CAPSTAN_DB_EDAMAGED;
+	else
+		d->cls = CAPSTAN_DB_EOTHER;
+}
+
+static void clear_error(pg_db *d)
+{
+	d->cls = CAPSTAN_DB_OK;
+	snprintf(d->message, sizeof(d->message), "not an error");
+}
+
+/* The library never prints: the server's notices are dropped. */
+static void no_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* A password in the URL would sit in shell histories and process lists:
+ * refused; libpq finds it in PGPASSFILE, ~/.pgpass or PGPASSWORD. */
+static int check_url(capstan_ctx *ctx, const char *url)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err), *o;
+	int rc = 0;
+
+	if (!opts) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "inventory URL: %s", err ? err : "cannot be parsed");
+		PQfreemem(err);
+		return rc;
+	}
+	for (o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			rc = capstan_error(ctx, CAPSTAN_EINVALID,
+				"inventory URL: a password is never given in the URL (use ~/.pgpass, PGPASSFILE or PGPASSWORD)");
+	PQconninfoFree(opts);
+	return rc;
+}
+
+/* Whether the inventory's schema is there (its meta table). */
+static int has_schema(pg_db *d)
+{
+	PGresult *res = PQexec(d->conn, "SELECT to_regclass('meta') IS NOT NULL");
+	int yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	PQclear(res);
+	return yes;
+}
+
+/* A connection to the database the URL names. The database itself is the
+ * server's administrator's to create; the schema is created in it on first
+ * use when create is set. */
+static int pg_open(capstan_ctx *ctx, const char *url, int create, capstan_db **out)
+{
+	pg_db *d;
+	int rc;
+
+	if ((rc = check_url(ctx, url)) < 0)
+		return rc;
+	if (!(d = calloc(1, sizeof(*d))))
+		return capstan_error_oom(ctx);
+	d->base.drv = &capstan_db_pg;
+	d->conn = PQconnectdb(url);
+	if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
+		char msg[512], *nl;
+
+		snprintf(msg, sizeof(msg), "%s", d->conn ? PQerrorMessage(d->conn) : "out of memory");
+		while ((nl = strchr(msg, '\n')))
+			*nl = nl[1] ? ' ' : '\0';
+		rc = capstan_error(ctx, CAPSTAN_ERROR, "database '%s': cannot connect: %s", url, msg);
+		PQfinish(d->conn);
+		free(d);
+		return rc;
+	}
+	PQsetNoticeProcessor(d->conn, no_notice, NULL);
+	clear_error(d);
+	if (!create && !has_schema(d)) {
+		PQfinish(d->conn);
+		free(d);
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "no inventory in '%s'", url);
+	}
+	*out = &d->base;
+	return 0;
+}
+
+static void pg_close(capstan_db *d)
+{
+	if (!d)
+		return;
+	PQfinish(DB(d)->conn);
+	free(d);
+}
+
+static void *pg_handle(capstan_db *d)
+{
+	return DB(d)->conn;
+}
+
+/* One or more statements that give no rows to the caller. */
+static int pg_exec(capstan_db *d, const char *sql)
+{
+	PGresult *res = PQexec(DB(d)->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+		clear_error(DB(d));
+	} else {
+		set_error(DB(d), res);
+		rc = CAPSTAN_DB_FAIL;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* ?N to $N, outside quoted literals and identifiers; *nparams: the highest N. */
+static char *rewrite(const char *sql, int *nparams, unsigned char *used, size_t max)
+{
+	char *out = malloc(strlen(sql) + 1), *o = out;
+	char quote = 0;
+
+	*nparams = 0;
+	if (!out)
+		return NULL;
+	for (const char *p = sql; *p; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+		} else if (*p == '?' && p[1] >= '0' && p[1] <= '9') {
+			int n = (int)strtol(p + 1, NULL, 10);
+			if (n > *nparams)
+				*nparams = n;
+			if (used && n >= 1 && (size_t)n <= max)
+				used[n - 1] = 1;
+			*o++ = '$';
+			continue;
+		}
+		*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
+static int pg_prepare(capstan_db *d, const char *sql, capstan_db_stmt **out)
+{
+	pg_stmt *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->sql = rewrite(sql, &s->nparams, NULL, 0)) ||
+	    !(s->params = calloc((size_t)s->nparams + 1, sizeof(*s->params))) ||
+	    !(s->used = calloc((size_t)s->nparams + 1, 1))) {
+		if (s) {
+			free(s->sql);
+			free(s->params);
+		}
+		free(s);
+		DB(d)->cls = CAPSTAN_DB_EOTHER;
+		snprintf(DB(d)->message, sizeof(DB(d)->message), "out of memory");
+		return CAPSTAN_DB_FAIL;
+	}
+	free(s->sql);
+	s->sql = rewrite(sql, &s->nparams, s->used, (size_t)s->nparams);
+	s->base.drv = &capstan_db_pg;
+	s->db = DB(d);
+	*out = &s->base;
+	return 0;
+}
+
+static void param_clear(pg_param *p)
+{
+	if (p->own)
+		free(p->data);
+	memset(p, 0, sizeof(*p));
+}
+
+static pg_param *param(capstan_db_stmt *s, int i)
+{
+	if (i < 1 || i > ST(s)->nparams)
+		return NULL;
+	param_clear(&ST(s)->params[i - 1]);
+	return &ST(s)->params[i - 1];
+}
+
+static int pg_bind_int64(capstan_db_stmt *s, int i, int64_t v)
+{
+	pg_param *p = param(s, i);
+
+	if (!p)
+		return CAPSTAN_DB_FAIL;
+	snprintf(p->num, sizeof(p->num), "%lld", (long long)v);
+	p->integer = 1;
+	p->data = p->num;
+	p->len = strlen(p->num);
+	return 0;
+}
+
+/* Text goes in text format, which must end at a NUL: always copied. */
+static int pg_bind_text(capstan_db_stmt *s, int i, const char *v, int64_t len, int copy)
+{
+	pg_param *p = param(s, i);
+	size_t n = len < 0 ? strlen(v) : (size_t)len;
+
+	(void)copy;
+	if (!p || !(p->data = malloc(n + 1)))
+		return CAPSTAN_DB_FAIL;
+	memcpy(p->data, v, n);
+	p->data[n] = '\0';
+	p->len = n;
+	p->own = 1;
+	return 0;
+}
+
+static int pg_bind_blob(capstan_db_stmt *s, int i, const void *v, size_t len, int copy)
+{
+	pg_param *p = param(s, i);
+
+	if (!p)
+		return CAPSTAN_DB_FAIL;
+	p->blob = 1;
+	p->len = len;
+	if (!copy) {
+		p->data = (char *)v;
+		return 0;
+	}
+	if (!(p->data = malloc(len ? len : 1)))
+		return CAPSTAN_DB_FAIL;
+	if (len)
+		memcpy(p->data, v, len);
+	p->own = 1;
+	return 0;
+}
+
+static int pg_bind_null(capstan_db_stmt *s, int i)
+{
+	pg_param *p = param(s, i);
+
+	if (!p)
+		return CAPSTAN_DB_FAIL;
+	p->is_null = 1;
+	return 0;
+}
+
+/* A parameter's declared type, by what was bound: BIGINT, TEXT or BYTEA;
+ * a NULL's is the server's to infer from where it stands (unknown), and one
+ * the SQL never names is TEXT (an unknown one there is an error). */
+static char param_sig(const pg_stmt *s, int i)
+{
+	const pg_param *p = &s->params[i];
+
+	if (!s->used[i])
+		return 't';
+	if (p->is_null || (!p->data && !p->blob))
+		return 'n';
+	return p->blob ? 'b' : p->integer ? 'i' : 't';
+}
+
+/* Prepared on the server once per parameter signature: almost always once. */
+static int ensure_prepared(pg_stmt *s, char *sig)
+{
+	Oid types[s->nparams ? s->nparams : 1];
+	PGresult *res;
+	int ok;
+
+	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0)
+		return 0;
+	for (int i = 0; i < s->nparams; i++)
+		types[i] = sig[i] == 'b' ? BYTEAOID : sig[i] == 'i' ? INT8OID : sig[i] == 't' ? TEXTOID : 0;
+	snprintf(s->name, sizeof(s->name), "c%u", ++s->db->next_name);
+	res = PQprepare(s->db->conn, s->name, s->sql, s->nparams, types);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok) {
+		set_error(s->db, res);
+		s->name[0] = '\0';
+	}
+	PQclear(res);
+	if (!ok)
+		return CAPSTAN_DB_FAIL;
+	free(s->sig);
+	s->sig = strdup(sig);
+	return s->sig ? 0 : CAPSTAN_DB_FAIL;
+}
+
+static void drop_row(pg_stmt *s)
+{
+	for (int i = 0; s->blobs && i < s->ncols; i++) {
+		free(s->blobs[i]);
+		s->blobs[i] = NULL;
+	}
+}
+
+/* Runs the statement with its parameters: the rows stay in s->res. */
+static int execute(pg_stmt *s)
+{
+	int n = s->nparams ? s->nparams : 1;
+	const char *values[n];
+	int lengths[n], formats[n];
+	char sig[n + 1];
+	ExecStatusType st;
+	const char *tuples;
+
+	for (int i = 0; i < s->nparams; i++) {
+		pg_param *p = &s->params[i];
+		/* Unbound is NULL, as in SQLite. */
+		values[i] = p->is_null || (!p->data && !p->blob) ? NULL : p->data ? p->data : "";
+		lengths[i] = (int)p->len;
+		formats[i] = p->blob;
+		sig[i] = param_sig(s, i);
+	}
+	sig[s->nparams] = '\0';
+	if (ensure_prepared(s, sig) < 0)
+		return CAPSTAN_DB_FAIL;
+	s->res = PQexecPrepared(s->db->conn, s->name, s->nparams, values, lengths, formats, 0);
+	st = PQresultStatus(s->res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		set_error(s->db, s->res);
+		PQclear(s->res);
+		s->res = NULL;
+		return CAPSTAN_DB_FAIL;
+	}
+	clear_error(s->db);
+	tuples = PQcmdTuples(s->res);
+	/* Rows an INSERT, UPDATE or DELETE changed (with RETURNING too). */
+	if (tuples && *tuples && strncmp(PQcmdStatus(s->res), "SELECT", 6) != 0)
+		s->db->changes = strtoll(tuples, NULL, 10);
+	s->rows = PQntuples(s->res);
+	s->ncols = PQnfields(s->res);
+	if (s->ncols && !(s->blobs = calloc((size_t)s->ncols, sizeof(*s->blobs) + sizeof(*s->blob_len)))) {
+		set_error(s->db, NULL);
+		return CAPSTAN_DB_FAIL;
+	}
+	s->blob_len = s->blobs ? (size_t *)(s->blobs + s->ncols) : NULL;
+	s->row = -1;
+	return 0;
+}
+
+static int pg_step(capstan_db_stmt *stmt)
+{
+	pg_stmt *s = ST(stmt);
+
+	if (!s->res && execute(s) < 0)
+		return CAPSTAN_DB_FAIL;
+	drop_row(s);
+	if (s->row + 1 >= s->rows) {
+		s->row = s->rows;
+		return CAPSTAN_DB_DONE;
+	}
+	s->row++;
+	return CAPSTAN_DB_ROW;
+}
+
+static int on_row(pg_stmt *s, int i)
+{
+	return s->res && s->row >= 0 && s->row < s->rows && i >= 0 && i < s->ncols;
+}
+
+static int pg_column_is_null(capstan_db_stmt *stmt, int i)
+{
+	pg_stmt *s = ST(stmt);
+
+	return !on_row(s, i) || PQgetisnull(s->res, s->row, i);
+}
+
+/* A BYTEA column's bytes, decoded from the text form once per row. */
+static const unsigned char *bytea(pg_stmt *s, int i, size_t *len)
+{
+	if (!s->blobs[i]) {
+		unsigned char *b = PQunescapeBytea((const unsigned char *)PQgetvalue(s->res, s->row, i), &s->blob_len[i]);
+		/* NUL-terminated, as column_text promises: one more byte. */
+		if (!b)
+			return NULL;
+		if (!(s->blobs[i] = malloc(s->blob_len[i] + 1))) {
+			PQfreemem(b);
+			return NULL;
+		}
+		memcpy(s->blobs[i], b, s->blob_len[i]);
+		s->blobs[i][s->blob_len[i]] = '\0';
+		PQfreemem(b);
+	}
+	*len = s->blob_len[i];
+	return s->blobs[i];
+}
+
+static int64_t pg_column_int64(capstan_db_stmt *stmt, int i)
+{
+	pg_stmt *s = ST(stmt);
+	const char *v;
+
+	if (pg_column_is_null(stmt, i))
+		return 0;
+	v = PQgetvalue(s->res, s->row, i);
+	if (PQftype(s->res, i) == BOOLOID)
+		return *v == 't';
+	return strtoll(v, NULL, 10);
+}
+
+static const char *pg_column_text(capstan_db_stmt *stmt, int i)
+{
+	pg_stmt *s = ST(stmt);
+	size_t len;
+
+	if (pg_column_is_null(stmt, i))
+		return NULL;
+	if (PQftype(s->res, i) == BYTEAOID)
+		return (const char *)bytea(s, i, &len);
+	return PQgetvalue(s->res, s->row, i);
+}
+
+static const void *pg_column_blob(capstan_db_stmt *stmt, int i)
+{
+	pg_stmt *s = ST(stmt);
+	size_t len;
+
+	if (pg_column_is_null(stmt, i))
+		return NULL;
+	if (PQftype(s->res, i) == BYTEAOID)
+		return bytea(s, i, &len);
+	return PQgetvalue(s->res, s->row, i);
+}
+
+static size_t pg_column_bytes(capstan_db_stmt *stmt, int i)
+{
+	pg_stmt *s = ST(stmt);
+	size_t len = 0;
+
+	if (pg_column_is_null(stmt, i))
+		return 0;
+	if (PQftype(s->res, i) == BYTEAOID)
+		return bytea(s, i, &len) ? len : 0;
+	return (size_t)PQgetlength(s->res, s->row, i);
+}
+
+static void pg_reset(capstan_db_stmt *stmt, int clear)
+{
+	pg_stmt *s = ST(stmt);
+
+	drop_row(s);
+	free(s->blobs);
+	s->blobs = NULL;
+	s->blob_len = NULL;
+	s->ncols = 0;
+	PQclear(s->res);
+	s->res = NULL;
+	s->rows = s->row = 0;
+	for (int i = 0; clear && i < s->nparams; i++)
+		param_clear(&s->params[i]);
+}
+
+static void pg_finalize(capstan_db_stmt *stmt)
+{
+	pg_stmt *s = ST(stmt);
+
+	if (!s)
+		return;
+	pg_reset(stmt, 1);
+	/* Not kept on the server past its statement; a failure (an aborted
+	 * transaction refuses it) leaves it until the connection closes. */
+	if (s->name[0]) {
+		char sql[40];
+
+		snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
+		PQclear(PQexec(s->db->conn, sql));
+	}
+	free(s->params);
+	free(s->used);
+	free(s->sig);
+	free(s->sql);
+	free(s);
+}
+
+static int64_t pg_changes(capstan_db *d)
+{
+	return DB(d)->changes;
+}
+
+static capstan_db_class pg_error(capstan_db *d, const char **message)
+{
+	*message = DB(d)->message;
+	return DB(d)->cls;
+}
+
+const capstan_db_driver capstan_db_pg = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.handle = pg_handle,
+	.exec = pg_exec,
+	.prepare = pg_prepare,
+	.bind_int64 = pg_bind_int64,
+	.bind_text = pg_bind_text,
+	.bind_blob = pg_bind_blob,
+	.bind_null = pg_bind_null,
+	.step = pg_step,
+	.column_int64 = pg_column_int64,
+	.column_text = pg_column_text,
+	.column_blob = pg_column_blob,
+	.column_bytes = pg_column_bytes,
+	.column_is_null = pg_column_is_null,
+	.reset = pg_reset,
+	.finalize = pg_finalize,
+	.changes = pg_changes,
+	.error = pg_error,
+	.dialect = &capstan_db_pg_dialect,
+};
