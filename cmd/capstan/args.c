@@ -162,6 +162,7 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts,
 {
 	const cli_opt global[] = {
 		{ "home", OPT_VALUE, &c->home_opt },
+		{ "inventory", OPT_VALUE, &c->inventory_opt },
 		{ "config", OPT_VALUE, &c->config },
 		{ "templates", OPT_VALUE, &c->templates },
 		{ "passphrase-file", OPT_VALUE, &c->passphrase_file },

@@ -43,7 +43,7 @@ typedef struct {
 
 /* The global options, accepted before or after the command word. */
 #define CLI_GLOBAL_USAGE \
-	"[--home DIR] [--config FILE] [--templates DIR] [--passphrase-file FILE] [--json] [-q|--quiet]"
+	"[--home DIR] [--inventory URL] [--config FILE] [--templates DIR] [--passphrase-file FILE] [--json] [-q|--quiet]"
 
 /* The command table (main.c), hidden commands included. */
 const cli_command *cli_commands(size_t *count);
@@ -70,6 +70,7 @@ struct cli {
 	capstan_ctx *ctx;
 	const cli_command *command;
 	const char *home_opt; /* --home as given */
+	const char *inventory_opt; /* --inventory as given */
 	char *home;           /* the home in use */
 	const char *config;   /* --config as given */
 	const char *templates;/* --templates as given */
@@ -106,6 +107,10 @@ int cli_setup(cli *c);
 int cli_home_path(cli *c, char **out);
 /* Opens HOME (creating it when asked). An exit code. */
 int cli_open_home(cli *c, const char *home, int create);
+/* The inventory's database when it is not the home's capstan.db: --inventory,
+ * else $CAPSTAN_INVENTORY, else the configuration's inventory: (*out NULL:
+ * the home's; else the caller's). An exit code. */
+int cli_inventory(cli *c, const char *home, char **out);
 
 /* Prints "capstan: <message>" and returns EXIT_USAGE. */
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -41,11 +41,17 @@ static int apply_sink(const capstan_apply_step *step, void *payload)
 static int open_for_dry_run(cli *c, const char *home)
 {
 	size_t n = strlen(home) + sizeof("/capstan.db");
-	char *db = malloc(n);
-	int exists;
+	char *db = malloc(n), *inventory = NULL;
+	int exists, rc;
 
 	if (!db)
 		return cli_error(c, "out of memory");
+	/* An inventory named apart from the home is planned against as it is. */
+	if ((rc = cli_inventory(c, home, &inventory)) != 0 || inventory) {
+		free(db);
+		free(inventory);
+		return rc ? rc : cli_open_home(c, home, 0);
+	}
 	snprintf(db, n, "%s/capstan.db", home);
 	exists = access(db, F_OK) == 0;
 	free(db);

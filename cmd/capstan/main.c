@@ -65,7 +65,7 @@ const cli_command *cli_commands(size_t *count)
 
 static void print_help(FILE *out)
 {
-	fputs("usage: capstan [--home DIR] [--json] [-q] [--passphrase-file FILE] COMMAND [ARGS]\n\n"
+	fputs("usage: capstan [--home DIR] [--inventory URL] [--json] [-q] [--passphrase-file FILE] COMMAND [ARGS]\n\n"
 	      "commands:\n", out);
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
 		if (!(commands[i].needs & HIDDEN))
@@ -138,7 +138,7 @@ static int find_command_word(int argc, char **argv, int *word)
 		for (size_t j = 0; j < sizeof(flags) / sizeof(flags[0]); j++)
 			known |= strcmp(arg, flags[j]) == 0;
 		if (!known)
-			return cli_usage_error(NULL, "unknown option '%s' (global options: --home, --config,"
+			return cli_usage_error(NULL, "unknown option '%s' (global options: --home, --inventory, --config,"
 				" --templates, --json, -q, --passphrase-file)", arg);
 	}
 	return 0;
@@ -151,11 +151,37 @@ int cli_home_path(cli *c, char **out)
 	return capstan_home_default(out, c->ctx) < 0 ? cli_fail(c) : EXIT_OK;
 }
 
+int cli_inventory(cli *c, const char *home, char **out)
+{
+	const char *env = getenv("CAPSTAN_INVENTORY");
+	char *config;
+	int rc;
+
+	*out = NULL;
+	if (c->inventory_opt || (env && *env))
+		return (*out = strdup(c->inventory_opt ? c->inventory_opt : env)) ? 0 : cli_error(c, "out of memory");
+	if (!(config = cli_config_path(c, home)))
+		return 0;
+	rc = capstan_config_inventory(out, c->ctx, config);
+	free(config);
+	return rc < 0 ? cli_fail(c) : 0;
+}
+
 int cli_open_home(cli *c, const char *home, int create)
 {
 	free(c->home);
 	if (!(c->home = strdup(home)))
 		return cli_error(c, "out of memory");
+	char *inventory = NULL;
+	int rc;
+
+	/* A dry run's scratch home plans against an empty inventory of its own. */
+	if (!c->scratch[0] && (rc = cli_inventory(c, home, &inventory)) != 0)
+		return rc;
+	rc = capstan_ctx_set_inventory(c->ctx, inventory);
+	free(inventory);
+	if (rc < 0)
+		return cli_fail(c);
 	if (capstan_home_open(c->ctx, c->home, create ? CAPSTAN_OPEN_CREATE : CAPSTAN_OPEN_EXISTING) < 0) {
 		if (!create && capstan_error_last(c->ctx) == CAPSTAN_ENOTFOUND)
 			return cli_error(c, "%s (create one with 'capstan init --env ENV')", capstan_error_message(c->ctx));

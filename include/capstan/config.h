@@ -121,6 +121,7 @@ typedef struct {
 	capstan_config_service *services;
 	size_t service_count;
 	capstan_config_api *api;  /* the api: section; NULL when none */
+	char *inventory;          /* inventory: the inventory's database (capstan_ctx_set_inventory); NULL when none */
 } capstan_config;
 
 /* Reads and validates FILE (at most 1 MiB). *out is the caller's:
@@ -132,6 +133,11 @@ CAPSTAN_WARN_UNUSED int capstan_config_load(capstan_config **out, capstan_ctx *c
 CAPSTAN_WARN_UNUSED int capstan_config_parse(capstan_config **out, capstan_ctx *ctx, const char *name,
 	const char *text, size_t len);
 void capstan_config_free(capstan_config *config);
+/* The top-level inventory: of FILE (sqlite:PATH or a postgresql:// URL), read
+ * without validating the rest of the file; *out NULL when it has none. *out
+ * is the caller's (free()). CAPSTAN_EINVALID when FILE is not YAML or the
+ * value has no known scheme. */
+CAPSTAN_WARN_UNUSED int capstan_config_inventory(char **out, capstan_ctx *ctx, const char *path);
 
 /* The settings that apply to a certificate: its own, else its environment's,
  * else the file's defaults. */

@@ -23,6 +23,19 @@ typedef enum {
  * (capstan_home_warning).
  */
 CAPSTAN_WARN_UNUSED int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags);
+/*
+ * The inventory's database for the next capstan_home_open, instead of the
+ * home's capstan.db: sqlite:PATH (an SQLite file), or a PostgreSQL database
+ * as a libpq URI, postgresql://USER@HOST:PORT/DB?... (postgres:// too). A
+ * password is never part of the URI (CAPSTAN_EINVALID when opening): libpq
+ * finds it in PGPASSFILE, ~/.pgpass or PGPASSWORD. The schema is created
+ * (CAPSTAN_OPEN_CREATE) and migrated in the database on first use; the
+ * database itself must exist. The home is kept for everything else (its
+ * configuration, the deploy lock). NULL goes back to the home's. Copied.
+ */
+CAPSTAN_WARN_UNUSED int capstan_ctx_set_inventory(capstan_ctx *ctx, const char *where);
+/* The inventory's database as set by capstan_ctx_set_inventory, or NULL. */
+const char *capstan_ctx_inventory(const capstan_ctx *ctx);
 /* What opening the home found worth a warning but not a refusal (a home or
  * database readable by group or others), one line each: the context's
  * strings, which live until capstan_ctx_free. */

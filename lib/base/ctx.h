@@ -19,6 +19,7 @@ struct capstan_ctx {
 	struct ossl_lib_ctx_st *libctx;
 	capstan_store *store;
 	char *home;
+	char *inventory; /* capstan_ctx_set_inventory: the database, instead of the home's */
 	unsigned char kek[CAPSTAN_KEK_LEN];
 	int kek_set;
 	/* The audit log's sealing key, derived from the data key at unlock, and

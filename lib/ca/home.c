@@ -63,6 +63,7 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	for (size_t i = 0; i < ctx->warning_count; i++)
 		free(ctx->warnings[i]);
 	free(ctx->home);
+	free(ctx->inventory);
 	free(ctx);
 }
 
@@ -146,10 +147,29 @@ static int prepare_new_home(capstan_ctx *ctx, const char *home)
 	return 0;
 }
 
+/* An inventory apart from the home (a server's database, or an SQLite file
+ * named by capstan_ctx_set_inventory, which its driver checks): the home is
+ * still the home (its configuration, the deploy lock), checked when it is
+ * there and made when asked to create, but the inventory is not in it. */
+static int open_apart(capstan_ctx *ctx, const char *home, const char *file, int create)
+{
+	struct stat sb;
+	int rc;
+
+	if (file && !create && stat(file, &sb) < 0)
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "no inventory at '%s'", file);
+	if (stat(home, &sb) < 0 && create && (rc = prepare_new_home(ctx, home)) < 0)
+		return rc;
+	if (stat(home, &sb) == 0 && (rc = check_home_dir(ctx, home)) < 0)
+		return rc;
+	return capstan_store_open(&ctx->store, ctx, ctx->inventory, create, capstan_x509_spki_sha256);
+}
+
 int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 {
 	char *db_path = capstan_aprintf("%s/%s", home, CAPSTAN_DB_NAME);
 	int create = (flags & CAPSTAN_OPEN_CREATE) != 0, rc;
+	const char *file = ctx->inventory ? capstan_store_file(ctx->inventory) : NULL;
 	struct stat sb;
 
 	if (!db_path)
@@ -157,6 +177,11 @@ int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 	if (ctx->store) {
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "an inventory is already open");
 		goto done;
+	}
+	if (ctx->inventory) {
+		if ((rc = open_apart(ctx, home, file, create)) < 0)
+			goto done;
+		goto opened;
 	}
 	if (stat(db_path, &sb) < 0) {
 		if (!create) {
@@ -169,11 +194,28 @@ int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 	if ((rc = check_home_dir(ctx, home)) < 0 ||
 	    (rc = capstan_store_open(&ctx->store, ctx, db_path, create, capstan_x509_spki_sha256)) < 0)
 		goto done;
+opened:
 	if (!(ctx->home = strdup(home)))
 		rc = capstan_error_oom(ctx);
 done:
 	free(db_path);
 	return rc;
+}
+
+int capstan_ctx_set_inventory(capstan_ctx *ctx, const char *where)
+{
+	char *copy = where ? strdup(where) : NULL;
+
+	if (where && !copy)
+		return capstan_error_oom(ctx);
+	free(ctx->inventory);
+	ctx->inventory = copy;
+	return 0;
+}
+
+const char *capstan_ctx_inventory(const capstan_ctx *ctx)
+{
+	return ctx->inventory;
 }
 
 size_t capstan_home_warning_count(const capstan_ctx *ctx)
@@ -218,7 +260,8 @@ int capstan_ctx_clone(capstan_ctx **out, const capstan_ctx *parent)
 		return CAPSTAN_EINVALID;
 	if ((rc = capstan_ctx_new(&ctx)) < 0)
 		return rc;
-	if ((rc = capstan_home_open(ctx, parent->home, CAPSTAN_OPEN_EXISTING)) < 0) {
+	if ((rc = capstan_ctx_set_inventory(ctx, parent->inventory)) < 0 ||
+	    (rc = capstan_home_open(ctx, parent->home, CAPSTAN_OPEN_EXISTING)) < 0) {
 		capstan_ctx_free(ctx);
 		return rc;
 	}

@@ -682,6 +682,13 @@ static int api_section(walker *w, yaml_node_t *v, const char *path, capstan_conf
 	return each_pair(w, v, path, api_pair, c->api);
 }
 
+/* What capstan_ctx_set_inventory takes from a file: a scheme it knows. */
+static int inventory_ok(const char *s)
+{
+	return (strncmp(s, "sqlite:", 7) == 0 && s[7]) || strncmp(s, "postgresql://", 13) == 0 ||
+		strncmp(s, "postgres://", 11) == 0;
+}
+
 static int top_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
 	static const char *const default_keys[] = { "key", "days", "renew_before", NULL };
@@ -697,6 +704,12 @@ static int top_pair(walker *w, const char *key, yaml_node_t *v, const char *path
 	}
 	if (strcmp(key, "defaults") == 0)
 		return defaults_block(w, v, path, default_keys, &c->defaults);
+	if (strcmp(key, "inventory") == 0) {
+		if ((rc = scalar_dup(w, v, path, &c->inventory)) < 0)
+			return rc;
+		return inventory_ok(c->inventory) ? 0 :
+			fail(w, v, path, "expected sqlite:PATH or a postgresql:// URL");
+	}
 	if (strcmp(key, "api") == 0)
 		return api_section(w, v, path, c);
 	if ((rc = mapping(w, v, path, NULL)) != 0)
@@ -762,7 +775,8 @@ static int check_unique_names(walker *w, const capstan_config *c)
 
 static int walk(walker *w, capstan_config *c)
 {
-	static const char *const top_keys[] = { "organization", "defaults", "environments", "services", "api", NULL };
+	static const char *const top_keys[] = { "organization", "defaults", "environments", "services", "api",
+		"inventory", NULL };
 	yaml_node_t *root = yaml_document_get_root_node(w->doc);
 	int rc;
 
@@ -857,6 +871,50 @@ int capstan_config_load(capstan_config **out, capstan_ctx *ctx, const char *path
 	if ((rc = capstan_file_read(&text, ctx, path, MAX_CONFIG)) < 0)
 		return rc;
 	rc = capstan_config_parse(out, ctx, path, (const char *)text.data, text.len);
+	capstan_buf_free(&text);
+	return rc;
+}
+
+/* Only the top level's inventory: every command reads it before it opens
+ * the inventory, and a configuration the rest of which is apply's to
+ * validate must not stop them. */
+int capstan_config_inventory(char **out, capstan_ctx *ctx, const char *path)
+{
+	capstan_buf text = CAPSTAN_BUF_INIT;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	int rc, loaded = 0;
+
+	*out = NULL;
+	if ((rc = capstan_file_read(&text, ctx, path, MAX_CONFIG)) < 0)
+		return rc;
+	if ((rc = nesting_check(ctx, path, (const char *)text.data, text.len)) < 0)
+		goto done;
+	if (!yaml_parser_initialize(&parser)) {
+		rc = capstan_error_oom(ctx);
+		goto done;
+	}
+	yaml_parser_set_input_string(&parser, text.data, text.len);
+	if (!(loaded = yaml_parser_load(&parser, &doc)))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s: not valid YAML", path);
+	yaml_parser_delete(&parser);
+	root = loaded ? yaml_document_get_root_node(&doc) : NULL;
+	for (yaml_node_pair_t *p = root && root->type == YAML_MAPPING_NODE ? root->data.mapping.pairs.start : NULL;
+	     p && p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
+		if (!k || !v || k->type != YAML_SCALAR_NODE || strcmp((const char *)k->data.scalar.value, "inventory") != 0)
+			continue;
+		if (v->type != YAML_SCALAR_NODE || !inventory_ok((const char *)v->data.scalar.value))
+			rc = capstan_error(ctx, CAPSTAN_EINVALID, "%s:%zu: inventory: expected sqlite:PATH or a postgresql:// URL",
+				path, k->start_mark.line + 1);
+		else if (!(*out = strdup((const char *)v->data.scalar.value)))
+			rc = capstan_error_oom(ctx);
+		break;
+	}
+	if (loaded)
+		yaml_document_delete(&doc);
+done:
 	capstan_buf_free(&text);
 	return rc;
 }

@@ -134,6 +134,7 @@ void capstan_config_free(capstan_config *c)
 	free(c->services);
 	free(c->envs);
 	free(c->organization);
+	free(c->inventory);
 	free_api(c->api);
 	free(c->path);
 	free(c);

@@ -29,7 +29,7 @@ refuses "-h as an option's value is that value" 1 "no inventory in" "$CAPSTAN" s
 refuses "and after -- it is an argument" 1 "no inventory in" "$CAPSTAN" show --env dev -- -h
 refuses "an unknown command still fails" 2 "unknown command 'frobnicate'" "$CAPSTAN" frobnicate --help
 is "capstan --help is unchanged: the summary" "$("$CAPSTAN" --help | head -1)" \
-	"usage: capstan [--home DIR] [--json] [-q] [--passphrase-file FILE] COMMAND [ARGS]"
+	"usage: capstan [--home DIR] [--inventory URL] [--json] [-q] [--passphrase-file FILE] COMMAND [ARGS]"
 export HOME="$T"
 
 # The usage strings are the completion's source: they must name exactly the

@@ -47,7 +47,7 @@ static void test_good(void **state)
 	c = parse(ctx, good, &rc);
 	assert_int_equal(rc, CAPSTAN_EINVALID);
 	assert_string_equal(capstan_error_message(ctx),
-		"capstan.yaml:13:1: unknown key 'base' (expected organization, defaults, environments, services, api)");
+		"capstan.yaml:13:1: unknown key 'base' (expected organization, defaults, environments, services, api, inventory)");
 	char *fixed = strdup(good), *base = strstr(fixed, "base:");
 	memset(base, ' ', strcspn(base, "\n"));
 	base[0] = '#';
@@ -83,7 +83,7 @@ static void test_bad(void **state)
 		{ "environments: { dev: { defaults: { days: -3 } } }\n",
 		  "capstan.yaml:1:42: environments.dev.defaults.days: bad duration '-3': a duration must be positive" },
 		{ "environments: { dev: {} }\nsevrices: {}\n",
-		  "capstan.yaml:2:1: unknown key 'sevrices' (expected organization, defaults, environments, services, api)" },
+		  "capstan.yaml:2:1: unknown key 'sevrices' (expected organization, defaults, environments, services, api, inventory)" },
 		{ "environments: { dev: {} }\nservices:\n  a:\n    template: etcd\n    certs: [ { name: x, profile: client } ]\n"
 		  "  b:\n    template: etcd\n    certs: [ { name: x, profile: client } ]\n",
 		  "capstan.yaml:8: services.b: certificate name 'x' is used twice (also at line 5)" },
