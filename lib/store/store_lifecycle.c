@@ -236,7 +236,7 @@ int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t th
 
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "INSERT INTO crls (issuer_id, number, this_update, next_update) VALUES (?1, 1, ?2, ?3)"
-		     " ON CONFLICT (issuer_id) DO UPDATE SET number = number + 1,"
+		     " ON CONFLICT (issuer_id) DO UPDATE SET number = crls.number + 1,"
 		     " this_update = excluded.this_update, next_update = excluded.next_update"
 		     " RETURNING number")) < 0)
 		return rc;
