@@ -7,6 +7,7 @@
 #   make demo            bootstrap dev/staging/prod in a throwaway home
 #   make SANITIZE=1 ...  the same tree with ASan + UBSan, in build-san/
 #   make valgrind        the end-to-end suite under valgrind memcheck (slow)
+#   make e2e-pg          the end-to-end suite with the inventory on PostgreSQL (throwaway server)
 #   make fuzz FUZZ_SECONDS=N  each libFuzzer target (tests/fuzz/) for N seconds
 #   make install PREFIX=/usr/local DESTDIR=
 #   make completion      refresh dist/bash-completion/capstan from the command table
@@ -71,7 +72,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz
 
 COMPLETION := $(BUILD)/bash-completion/capstan
 
-.PHONY: print-lib-cflags all test unit e2e sanitized valgrind fuzz fuzz-build demo bench install clean deps completion
+.PHONY: print-lib-cflags all test unit e2e e2e-pg sanitized valgrind fuzz fuzz-build demo bench install clean deps completion
 all: $(BUILD)/capstan $(BUILD)/libcapstan.a $(BUILD)/$(SONAME) $(BUILD)/capstan.pc $(COMPLETION)
 
 # The library's layers include each other's interface as "layer/layer.h". Its
@@ -151,6 +152,10 @@ unit: $(UNIT_BIN)
 
 e2e: all
 	CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan prove -j2 $(E2E_TESTS)
+
+# The same scripts with the inventory on PostgreSQL (a throwaway server).
+e2e-pg: all
+	CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan scripts/e2e-pg.sh $(E2E_TESTS)
 
 test: deps
 	@$(MAKE) --no-print-directory all

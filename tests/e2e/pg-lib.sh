@@ -11,7 +11,7 @@
 # unprivileged user the server runs as (nobody unless told).
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
 PG_USER=${PG_USER:-nobody}
-PG_DIR=
+PG_DIR=${PG_DIR:-} # the running server's directory (pg_start sets it)
 
 # Runs a command as the server's user (runuser when root, as is otherwise).
 pg_as() {
