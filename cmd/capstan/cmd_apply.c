@@ -46,15 +46,26 @@ static int open_for_dry_run(cli *c, const char *home)
 
 	if (!db)
 		return cli_error(c, "out of memory");
-	/* An inventory named apart from the home is planned against as it is. */
-	if ((rc = cli_inventory(c, home, &inventory)) != 0 || inventory) {
+	/* An inventory named apart from the home is planned against as it is,
+	 * when it is there (a database without the schema is none yet). */
+	if ((rc = cli_inventory(c, home, &inventory)) != 0) {
 		free(db);
-		free(inventory);
-		return rc ? rc : cli_open_home(c, home, 0);
+		return rc;
 	}
 	snprintf(db, n, "%s/capstan.db", home);
-	exists = access(db, F_OK) == 0;
-	free(db);
+	if (inventory) {
+		exists = capstan_ctx_set_inventory(c->ctx, inventory) == 0 &&
+			capstan_home_open(c->ctx, home, CAPSTAN_OPEN_EXISTING) == 0;
+		free(inventory);
+		free(db);
+		if (exists)
+			return (c->home = strdup(home)) ? 0 : cli_error(c, "out of memory");
+		if (capstan_error_last(c->ctx) != CAPSTAN_ENOTFOUND)
+			return cli_fail(c);
+	} else {
+		exists = access(db, F_OK) == 0;
+		free(db);
+	}
 	if (exists)
 		return cli_open_home(c, home, 0);
 	/* main removes it once the inventory is closed. */

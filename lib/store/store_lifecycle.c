@@ -326,8 +326,8 @@ int capstan_store_service_put(capstan_ctx *ctx, int64_t env_id, const char *name
 		     "INSERT INTO services (env_id, name, template, certs, delivery) VALUES (?1, ?2, ?3, ?4, ?5)"
 		     " ON CONFLICT (env_id, name) DO UPDATE SET template = excluded.template, certs = excluded.certs,"
 		     " delivery = excluded.delivery"
-		     " WHERE template != excluded.template OR certs != excluded.certs"
-		     " OR delivery != excluded.delivery")) < 0)
+		     " WHERE services.template != excluded.template OR services.certs != excluded.certs"
+		     " OR services.delivery != excluded.delivery")) < 0)
 		return rc;
 	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
