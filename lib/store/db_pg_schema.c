@@ -156,9 +156,12 @@ static const char *const migrations[] = {
 
 /* Notices (an IF EXISTS that found nothing) are not the library's to print:
  * the driver drops them, and the server need not send them. Durability
- * (synchronous_commit) is the server's administrator's. */
+ * (synchronous_commit) is left to the server's administrator. */
 static const capstan_db_setup setup[] = {
 	{ "SET client_min_messages = warning", "cannot set client_min_messages" },
+	/* A writer waits its turn for 30 s, as SQLite's busy timeout, then
+	 * fails (55P03: CAPSTAN_DB_EBUSY) rather than hanging behind a stuck one. */
+	{ "SET lock_timeout = '30s'", "cannot set lock_timeout" },
 	{ NULL, NULL },
 };
 

@@ -154,8 +154,13 @@ int capstan_store_begin(capstan_ctx *ctx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
 	ctx->store->refused_write = 0;
 	if ((rc = capstan_store_exec(ctx, SQL(ctx, ctx->store->group ? CAPSTAN_DB_CHANGE_BEGIN : CAPSTAN_DB_BEGIN),
-		     "cannot begin a transaction")) < 0)
+		     "cannot begin a transaction")) < 0) {
+		/* A BEGIN that failed after it began (PostgreSQL's write lock
+		 * timing out) leaves a transaction open: closed, result ignored. */
+		if (!ctx->store->group)
+			capstan_db_exec(ctx->store->conn, SQL(ctx, CAPSTAN_DB_ROLLBACK));
 		return rc;
+	}
 	ctx->store->in_tx = 1;
 	ctx->store->state.len = 0;
 	return 0;
