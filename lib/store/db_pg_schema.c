@@ -162,6 +162,11 @@ static const capstan_db_setup setup[] = {
 	/* A writer waits its turn for 30 s, as SQLite's busy timeout, then
 	 * fails (55P03: CAPSTAN_DB_EBUSY) rather than hanging behind a stuck one. */
 	{ "SET lock_timeout = '30s'", "cannot set lock_timeout" },
+	/* The write lock below is what keeps concurrent writers apart, and each
+	 * statement must see what the writer before committed: READ COMMITTED,
+	 * whatever the server's default (a serializable default would surface
+	 * 40001 failures the shared logic does not retry). */
+	{ "SET default_transaction_isolation = 'read committed'", "cannot set the isolation level" },
 	{ NULL, NULL },
 };
 

@@ -73,6 +73,25 @@ is "an audit row each" "$(sql "SELECT count(*) FROM audit WHERE op = 'issue' AND
 check "one unbroken audit chain" "$CAPSTAN" audit --verify
 check "check agrees" faketime -f +25d "$CAPSTAN" check
 
+# Three renew --due runs at once (cron on three hosts): each certificate
+# renewed once, the audit log one chain.
+cap init --env due >/dev/null || not_ok "init due"
+batch "$T/due.jsonl" due due 60
+cap issue --batch "$T/due.jsonl" >/dev/null || not_ok "issue due"
+for run in 1 2 3; do
+	faketime -f +25d "$CAPSTAN" --passphrase-file "$PASS" --json renew --due --env due >"$T/run$run.json" 2>"$T/run$run.err" &
+	pids[run]=$!
+done
+for run in 1 2 3; do
+	wait "${pids[run]}"
+	is "renew --due run $run exits 0" "$?" 0
+	is "and printed no error" "$(cat "$T/run$run.err")" ""
+done
+is "60 renewals across the runs" "$(cat "$T"/run?.json | jq -s '[.[].renewed | length] | add')" 60
+is "none renewed twice" "$(cat "$T"/run?.json | jq -rs '[.[].renewed[].name] | unique | length')" 60
+is "60 renew rows" "$(sql "SELECT count(*) FROM audit WHERE op = 'renew' AND env = 'due'")" 60
+check "the audit chain is still one" "$CAPSTAN" audit --verify
+
 # Naming the inventory.
 url=$CAPSTAN_INVENTORY
 unset CAPSTAN_INVENTORY
