@@ -80,6 +80,8 @@ outside() { # outside PATTERN DIR...: files including PATTERN anywhere but under
 is "only the SQLite driver includes sqlite3.h" \
 	"$(outside '#include <sqlite3.h>' lib/store/db_sqlite.c lib/store/store_internal.h)" ""
 is "only the PostgreSQL driver includes libpq-fe.h" "$(outside '#include <libpq' lib/store/db_pg.c)" ""
+is "each engine's dialect stays in its driver: none in the store's shared SQL" \
+	"$(grep -lE 'PRAGMA|INDEXED BY|NOT INDEXED|CROSS JOIN|user_version|pg_advisory|BYTEA|plpgsql' lib/store/store*.c)" ""
 is "no library file includes the unit tests' view of the store" \
 	"$(grep -rl '"store_internal.h"' lib cmd include | sort)" ""
 is "the store's driver interface stays in the store" "$(outside '"db.h"' lib/store/)" ""

@@ -108,6 +108,8 @@ pg_createdb empty
 refuses "an empty database is no inventory" 1 "no inventory in" "$CAPSTAN" --inventory "$(pg_url empty)" list
 check "sqlite:PATH" cap --inventory "sqlite:$T/other.db" init --env lab
 check "is an SQLite file" test -s "$T/other.db"
+is "both engines' schemas have the same steps" "$(sqlite3 "$T/other.db" 'PRAGMA user_version')" \
+	"$(PG_PSQL_URL=$url sql "SELECT obj_description('meta'::regclass, 'pg_class')")"
 is "and holds its own inventory" "$("$CAPSTAN" --inventory "sqlite:$T/other.db" --json list --ca | jq -r '.[0].env')" lab
 
 done_testing
