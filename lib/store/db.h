@@ -1,7 +1,9 @@
 /*
  * The store's database driver: what the store's files (store*.c) ask of a
  * database engine, so that they never name one. A driver (db_sqlite.c,
- * the only file that includes sqlite3.h) fills a capstan_db_driver; the
+ * the only file that includes sqlite3.h; db_pg.c, the only one that
+ * includes libpq-fe.h) fills a capstan_db_driver; the store picks it by the
+ * inventory's location (store.c: a postgresql:// URL, else SQLite); the
  * calls below reach it through the connection or the statement, which
  * begin with their driver and are opaque past it.
  *
@@ -13,7 +15,10 @@
  * cannot be written once is the driver's, asked for by name
  * (enum capstan_db_sql) or held in its table (migrations, session setup).
  *
- * Dialect points, each SQLite's today and a PostgreSQL driver's to supply:
+ * Dialect points, each in SQLite's driver and in PostgreSQL's
+ * (db_pg_schema.c: identity BIGINT ids, BYTEA, a PL/pgSQL trigger, the
+ * schema version as meta's comment, an advisory write lock at BEGIN,
+ * GREATEST/LEAST, no planner hints):
  *  - schema: the migrations (INTEGER PRIMARY KEY row ids, BLOB columns,
  *    WITHOUT ROWID, partial indexes, the two certs_revoked_env_* triggers
  *    with scalar max(), ALTER TABLE ADD COLUMN steps) and the schema
