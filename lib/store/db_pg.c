@@ -343,6 +343,19 @@ static char param_sig(const pg_stmt *s, int i)
 	return p->blob ? 'b' : p->integer ? 'i' : 't';
 }
 
+/* The server's prepared statement, not kept past its use; a failure (an
+ * aborted transaction refuses it) leaves it until the connection closes. */
+static void deallocate(pg_stmt *s)
+{
+	char sql[40];
+
+	if (!s->name[0])
+		return;
+	snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
+	PQclear(PQexec(s->db->conn, sql));
+	s->name[0] = '\0';
+}
+
 /* Prepared on the server once per parameter signature: almost always once. */
 static int ensure_prepared(pg_stmt *s, char *sig)
 {
@@ -352,6 +365,7 @@ static int ensure_prepared(pg_stmt *s, char *sig)
 
 	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0)
 		return 0;
+	deallocate(s);
 	for (int i = 0; i < s->nparams; i++)
 		types[i] = sig[i] == 'b' ? BYTEAOID : sig[i] == 'i' ? INT8OID : sig[i] == 't' ? TEXTOID : 0;
 	snprintf(s->name, sizeof(s->name), "c%u", ++s->db->next_name);
@@ -541,14 +555,7 @@ static void pg_finalize(capstan_db_stmt *stmt)
 	if (!s)
 		return;
 	pg_reset(stmt, 1);
-	/* Not kept on the server past its statement; a failure (an aborted
-	 * transaction refuses it) leaves it until the connection closes. */
-	if (s->name[0]) {
-		char sql[40];
-
-		snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
-		PQclear(PQexec(s->db->conn, sql));
-	}
+	deallocate(s);
 	free(s->params);
 	free(s->used);
 	free(s->sig);
