@@ -29,6 +29,8 @@ typedef struct {
 	capstan_db base;
 	PGconn *conn;
 	unsigned next_name;
+	unsigned gen;     /* connections so far: a statement prepared on an earlier one is gone */
+	int tx;           /* a transaction is open (as of the last command) */
 	int64_t changes;
 	capstan_db_class cls;
 	char message[512];
@@ -49,6 +51,7 @@ typedef struct {
 	unsigned char *used; /* which of $1..$nparams the SQL names */
 	pg_param *params;
 	char name[24];    /* the server's prepared statement, "" until prepared */
+	unsigned gen;     /* the connection it was prepared on */
 	char *sig;        /* each parameter's declared type when it was prepared: 'b' BYTEA, 'u' inferred */
 	PGresult *res;
 	int row, rows;
@@ -101,6 +104,51 @@ static void no_notice(void *arg, const char *message)
 {
 	(void)arg;
 	(void)message;
+}
+
+static void note_tx(pg_db *d)
+{
+	PGTransactionStatusType t = PQtransactionStatus(d->conn);
+
+	d->tx = t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+/*
+ * A connection the server dropped (a restart, a failover, an idle timeout,
+ * an administrator) is made again, with the session's settings, so that a
+ * long-lived process (serve) outlives it. Never in a transaction's middle:
+ * what it wrote is gone with the connection, so its next statements fail
+ * until the store rolls it back (starts: a BEGIN or ROLLBACK, which may).
+ */
+static int revive(pg_db *d, int starts)
+{
+	const capstan_db_setup *setup;
+
+	if (PQstatus(d->conn) == CONNECTION_OK)
+		return 0;
+	if (d->tx && !starts) {
+		d->cls = CAPSTAN_DB_EOTHER;
+		snprintf(d->message, sizeof(d->message), "the connection to the server was lost in a transaction");
+		return CAPSTAN_DB_FAIL;
+	}
+	PQreset(d->conn);
+	d->tx = 0;
+	if (PQstatus(d->conn) != CONNECTION_OK) {
+		set_error(d, NULL);
+		return CAPSTAN_DB_FAIL;
+	}
+	d->gen++;
+	for (setup = capstan_db_pg_dialect.setup; setup->sql; setup++) {
+		PGresult *res = PQexec(d->conn, setup->sql);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		if (!ok)
+			set_error(d, res);
+		PQclear(res);
+		if (!ok)
+			return CAPSTAN_DB_FAIL;
+	}
+	return 0;
 }
 
 /* A password in the URL would sit in shell histories and process lists:
@@ -187,9 +235,21 @@ static void *pg_handle(capstan_db *d)
 /* One or more statements that give no rows to the caller. */
 static int pg_exec(capstan_db *d, const char *sql)
 {
-	PGresult *res = PQexec(DB(d)->conn, sql);
-	ExecStatusType st = PQresultStatus(res);
+	int starts = strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "ROLLBACK", 8) == 0;
+	PGresult *res;
+	ExecStatusType st;
 	int rc = 0;
+
+	if (revive(DB(d), starts) < 0)
+		return CAPSTAN_DB_FAIL;
+	res = PQexec(DB(d)->conn, sql);
+	/* Dropped since the last command, outside a transaction: once more. */
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(DB(d)->conn) == CONNECTION_BAD &&
+	    (!DB(d)->tx || starts) && revive(DB(d), 1) == 0) {
+		PQclear(res);
+		res = PQexec(DB(d)->conn, sql);
+	}
+	st = PQresultStatus(res);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
 		clear_error(DB(d));
@@ -198,6 +258,7 @@ static int pg_exec(capstan_db *d, const char *sql)
 		rc = CAPSTAN_DB_FAIL;
 	}
 	PQclear(res);
+	note_tx(DB(d));
 	return rc;
 }
 
@@ -363,6 +424,8 @@ static int ensure_prepared(pg_stmt *s, char *sig)
 	PGresult *res;
 	int ok;
 
+	if (s->gen != s->db->gen)
+		s->name[0] = '\0'; /* it went with its connection */
 	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0)
 		return 0;
 	deallocate(s);
@@ -378,6 +441,7 @@ static int ensure_prepared(pg_stmt *s, char *sig)
 	PQclear(res);
 	if (!ok)
 		return CAPSTAN_DB_FAIL;
+	s->gen = s->db->gen;
 	free(s->sig);
 	s->sig = strdup(sig);
 	return s->sig ? 0 : CAPSTAN_DB_FAIL;
@@ -410,15 +474,25 @@ static int execute(pg_stmt *s)
 		sig[i] = param_sig(s, i);
 	}
 	sig[s->nparams] = '\0';
-	if (ensure_prepared(s, sig) < 0)
-		return CAPSTAN_DB_FAIL;
-	s->res = PQexecPrepared(s->db->conn, s->name, s->nparams, values, lengths, formats, 0);
-	st = PQresultStatus(s->res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		set_error(s->db, s->res);
-		PQclear(s->res);
-		s->res = NULL;
-		return CAPSTAN_DB_FAIL;
+	/* A connection dropped since the last command, outside a transaction:
+	 * once more on a new one (revive). */
+	for (int attempt = 0;; attempt++) {
+		int was_tx = s->db->tx;
+
+		if (revive(s->db, 0) < 0)
+			return CAPSTAN_DB_FAIL;
+		if (ensure_prepared(s, sig) == 0) {
+			s->res = PQexecPrepared(s->db->conn, s->name, s->nparams, values, lengths, formats, 0);
+			note_tx(s->db);
+			st = PQresultStatus(s->res);
+			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+				break;
+			set_error(s->db, s->res);
+			PQclear(s->res);
+			s->res = NULL;
+		}
+		if (attempt > 0 || was_tx || PQstatus(s->db->conn) != CONNECTION_BAD)
+			return CAPSTAN_DB_FAIL;
 	}
 	clear_error(s->db);
 	tuples = PQcmdTuples(s->res);

@@ -6,6 +6,7 @@
 # sqlite:PATH, and a password in the URL refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg-lib.sh"
+. "$(dirname "$0")/serve-lib.sh"
 
 [ "$(id -u)" = 0 ] || command -v runuser >/dev/null ||
 	{ echo "1..0 # SKIP the server runs as another user (runuser, as root)"; exit 0; }
@@ -111,5 +112,39 @@ check "is an SQLite file" test -s "$T/other.db"
 is "both engines' schemas have the same steps" "$(sqlite3 "$T/other.db" 'PRAGMA user_version')" \
 	"$(PG_PSQL_URL=$url sql "SELECT obj_description('meta'::regclass, 'pg_class')")"
 is "and holds its own inventory" "$("$CAPSTAN" --inventory "sqlite:$T/other.db" --json list --ca | jq -r '.[0].env')" lab
+
+# serve outlives its connection: the server drops every session (a restart,
+# a failover) and the next answers come from a new one.
+export CAPSTAN_INVENTORY=$url
+TLS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+cat >"$T/serve.yaml" <<YAML
+environments: { prod: {} }
+api:
+  listen: 127.0.0.1:$TLS_PORT
+  http: 127.0.0.1:$HTTP_PORT
+  public_url: http://127.0.0.1:$HTTP_PORT
+  server: { env: prod, name: capstan-api }
+  clients: []
+YAML
+cap apply --config "$T/serve.yaml" >/dev/null || not_ok "apply serve.yaml"
+cap issue --env prod --profile server --cn capstan-api --dns localhost --ip 127.0.0.1 >/dev/null || not_ok "issue api"
+cap issue --env prod --profile client --cn ops >/dev/null && identity prod ops || not_ok "identity ops"
+cap issue --env prod --profile server --cn site --dns site.internal >/dev/null || not_ok "issue site"
+cap trust --env prod --out "$T/prod-ca.pem" >/dev/null
+"$CAPSTAN" export site --env prod --format cert --out "$T/site.pem"
+"$CAPSTAN" export intermediate-ca-1 --env prod --format cert --out "$T/inter.pem"
+cat "$T/prod-ca.pem" "$T/inter.pem" >"$T/cas.pem"
+ocsp() { openssl ocsp -issuer "$T/inter.pem" -cert "$T/site.pem" -url "http://127.0.0.1:$HTTP_PORT/ocsp" -CAfile "$T/cas.pem" 2>&1; }
+trap 'stop_serve; pg_stop; rm -rf "$T"' EXIT
+check "serve starts on PostgreSQL" start_serve --config "$T/serve.yaml"
+like "OCSP: good" "$(ocsp)" "site.pem: good"
+pg_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE datname = current_database() AND pid <> pg_backend_pid()" >/dev/null
+check "revoke while serve's session is gone" cap revoke site --env prod --reason keyCompromise
+like "OCSP from a new session: revoked" "$(ocsp)" "site.pem: revoked"
+check "serve is still running" kill -0 "$SERVE_PID"
+stop_serve
+check "the audit chain verifies" "$CAPSTAN" audit --verify
 
 done_testing
