@@ -33,7 +33,10 @@ pg_start() {
 	chmod 755 "$PG_DIR"
 	mkdir "$PG_DIR/data" "$PG_DIR/sock"
 	[ "$(id -u)" = 0 ] && chown "$PG_USER" "$PG_DIR/data" "$PG_DIR/sock"
+	# Stopped however the script ends: a server left running keeps its
+	# directory and its processes (pg_ctl detaches it).
 	trap 'pg_stop; rm -rf "$T"' EXIT
+	trap 'exit 1' INT TERM HUP
 	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U capstan --auth=trust -E UTF8 --no-sync \
 		>"$PG_DIR/initdb.log" 2>&1 </dev/null || { cat "$PG_DIR/initdb.log" >&2; return 1; }
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/sock/server.log" -w -o \
