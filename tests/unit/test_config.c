@@ -1,4 +1,6 @@
 /* Unit tests: the YAML configuration loader. */
+#include <unistd.h>
+
 #include "unit.h"
 
 static const char good[] =
@@ -145,12 +147,58 @@ static void test_alias_bomb(void **state)
 	capstan_ctx_free(ctx);
 }
 
+/* inventory: in the file, and read alone by capstan_config_inventory. */
+static void test_inventory(void **state)
+{
+	static const char *const bad[] = { "inventory: mysql://db\n", "inventory: sqlite:\n", "inventory: [a]\n" };
+	char path[] = "/tmp/capstan-unit-inv-XXXXXX";
+	capstan_ctx *ctx = NULL;
+	capstan_config *c;
+	char *inv = NULL;
+	int rc, fd;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(capstan_ctx_new(&ctx), 0);
+	c = parse(ctx, "inventory: postgresql://ca@db.internal/capstan\nenvironments: { dev: {} }\n", &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(c->inventory, "postgresql://ca@db.internal/capstan");
+	capstan_config_free(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "%senvironments: { dev: {} }\n", bad[i]);
+		assert_null(parse(ctx, text, &rc));
+		assert_int_equal(rc, CAPSTAN_EINVALID);
+	}
+	/* Alone: the rest of the file is not validated (no environments here). */
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs("# the inventory only\ninventory: sqlite:/srv/ca/capstan.db\nservices: 42\n", f);
+	fclose(f);
+	assert_int_equal(capstan_config_inventory(&inv, ctx, path), 0);
+	assert_string_equal(inv, "sqlite:/srv/ca/capstan.db");
+	free(inv);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("organization: x\n", f);
+	fclose(f);
+	assert_int_equal(capstan_config_inventory(&inv, ctx, path), 0);
+	assert_null(inv);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("inventory: ftp://x\n", f);
+	fclose(f);
+	assert_int_equal(capstan_config_inventory(&inv, ctx, path), CAPSTAN_EINVALID);
+	assert_null(inv);
+	unlink(path);
+	capstan_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_inventory),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
