@@ -110,6 +110,12 @@ static void note_tx(pg_db *d)
 {
 	PGTransactionStatusType t = PQtransactionStatus(d->conn);
 
+	/* A connection lost says UNKNOWN: a transaction open on it stays open
+	 * to the store until it rolls back, so that revive() makes no new
+	 * connection in its middle (the next statements would run there
+	 * outside any transaction, without the write lock). */
+	if (t == PQTRANS_UNKNOWN)
+		return;
 	d->tx = t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
@@ -235,7 +241,9 @@ static void *pg_handle(capstan_db *d)
 /* One or more statements that give no rows to the caller. */
 static int pg_exec(capstan_db *d, const char *sql)
 {
-	int starts = strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "ROLLBACK", 8) == 0;
+	/* A transaction's start or end (not ROLLBACK TO a savepoint, which is
+	 * in its middle). */
+	int starts = strncmp(sql, "BEGIN", 5) == 0 || strcmp(sql, "ROLLBACK") == 0;
 	PGresult *res;
 	ExecStatusType st;
 	int rc = 0;
