@@ -248,6 +248,10 @@ static int pg_exec(capstan_db *d, const char *sql)
 	ExecStatusType st;
 	int rc = 0;
 
+	/* SQLite's tuning that PostgreSQL has none of: nothing to send, and no
+	 * error of a lost connection to put over the one the caller reports. */
+	if (!*sql)
+		return 0;
 	if (revive(DB(d), starts) < 0)
 		return CAPSTAN_DB_FAIL;
 	res = PQexec(DB(d)->conn, sql);
