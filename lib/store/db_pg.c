@@ -64,19 +64,35 @@ typedef struct {
 #define DB(d) ((pg_db *)(d))
 #define ST(s) ((pg_stmt *)(s))
 
+/* libpq's message on one line: its line breaks and the tabs that indent
+ * its continuation lines ("...unexpectedly\n\tThis probably means...")
+ * become one space, a trailing one none. */
+static void one_line(char *msg)
+{
+	char *w = msg;
+
+	for (const char *r = msg; *r; r++) {
+		if (*r != '\n' && *r != '\t')
+			*w++ = *r;
+		else if (w > msg && w[-1] != ' ')
+			*w++ = ' ';
+	}
+	while (w > msg && w[-1] == ' ')
+		w--;
+	*w = '\0';
+}
+
 /* Records the error of a result (or of the connection when res is NULL):
  * its class from the SQLSTATE, its message on one line. */
 static void set_error(pg_db *d, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	char *nl;
 
 	if (!msg)
 		msg = PQerrorMessage(d->conn);
 	snprintf(d->message, sizeof(d->message), "%s", msg && *msg ? msg : "unknown error");
-	while ((nl = strchr(d->message, '\n')))
-		*nl = nl[1] ? ' ' : '\0';
+	one_line(d->message);
 	if (!state)
 		d->cls = CAPSTAN_DB_EOTHER;
 	else if (strcmp(state, "23505") == 0)
@@ -204,11 +220,10 @@ static int pg_open(capstan_ctx *ctx, const char *url, int create, capstan_db **o
 	d->base.drv = &capstan_db_pg;
 	d->conn = PQconnectdb(url);
 	if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
-		char msg[512], *nl;
+		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", d->conn ? PQerrorMessage(d->conn) : "out of memory");
-		while ((nl = strchr(msg, '\n')))
-			*nl = nl[1] ? ' ' : '\0';
+		one_line(msg);
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "database '%s': cannot connect: %s", url, msg);
 		PQfinish(d->conn);
 		free(d);
