@@ -188,7 +188,7 @@ static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn,
 {
 	group g = { 0, o && o->group ? o->group : GROUP_COUNT, 0, 0, (o && o->group_ms ? o->group_ms : 50) / 1000.0 };
 	pending p = { calloc(g.max_count, sizeof(size_t)), calloc(g.max_count, sizeof(capstan_cert *)), 0 };
-	int rc = p.index && p.certs ? 0 : capstan_error_oom(b->ctx), in_tx = 0;
+	int rc = p.index && p.certs ? 0 : capstan_error_oom(b->ctx), in_tx = 0, wrc;
 
 	for (size_t i = 0; rc == 0 && i < b->count; i++) {
 		job *j = &b->jobs[i];
@@ -202,9 +202,15 @@ static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn,
 			g.started = seconds();
 		}
 		g.bytes += j->der.len + j->plan.sealed.len;
-		if (j->state == JOB_SIGNED && write_job(b, j, &p.certs[p.count]) == 0) {
+		wrc = j->state == JOB_SIGNED ? write_job(b, j, &p.certs[p.count]) : 0;
+		if (j->state == JOB_SIGNED && wrc == 0) {
 			p.index[p.count++] = i;
 			g.count++;
+		} else if (wrc < 0 && wrc != CAPSTAN_EEXISTS && wrc != CAPSTAN_EINVALID) {
+			/* Not the request's fault (the database, its connection, the
+			 * disk): the batch stops with that one error, rather than
+			 * blaming it on every request that follows. */
+			rc = wrc;
 		} else {
 			capstan_batch_result r = { i, NULL, j->state == JOB_FAILED ? j->error : capstan_error_message(b->ctx),
 				j->state == JOB_FAILED ? j->subject : capstan_error_subject(b->ctx) };

@@ -258,6 +258,23 @@ int capstan_ca_mint(capstan_ctx *ctx, capstan_mint *m, capstan_cert **out)
 	return rc;
 }
 
+/* The certificate of m signed again under a new serial, in place of *c. */
+static int resign(capstan_ctx *ctx, const capstan_mint *m, capstan_buf *der, capstan_cert **c)
+{
+	char hex[2 * CAPSTAN_SERIAL_LEN + 1];
+	capstan_mint again = *m;
+	capstan_x509_info info;
+	int rc;
+
+	capstan_cert_free(*c);
+	*c = NULL;
+	capstan_buf_free(der);
+	if ((rc = capstan_serial_generate(ctx, again.tmpl.serial, hex)) < 0 ||
+	    (rc = capstan_ca_sign(ctx, &again, der, &info)) < 0)
+		return rc;
+	return record_from_info(ctx, &again, info, der, c);
+}
+
 int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
 	capstan_cert **out)
 {
@@ -273,7 +290,21 @@ int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info
 		goto done;
 	if (m->sealed_key && (rc = capstan_store_key_insert(ctx, c->key_type, spki, m->sealed_key, &key_id)) < 0)
 		goto done;
-	if ((rc = capstan_store_cert_insert(ctx, c, m->env_id, key_id, spki)) < 0)
+	/* The serial was drawn before the write lock (by a batch's worker,
+	 * serve's signing thread, renew --due's workers), so the issuer may have
+	 * used it since, here or in another process: the insert then records
+	 * nothing (the transaction goes on), and the certificate is signed
+	 * again under another serial. 126 random bits: never twice in practice. */
+	for (int attempt = 1; (rc = capstan_store_cert_insert(ctx, c, m->env_id, key_id, spki)) == CAPSTAN_EEXISTS;
+	     attempt++) {
+		if (attempt == 8) {
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot find an unused serial");
+			goto done;
+		}
+		if ((rc = resign(ctx, m, der, &c)) < 0)
+			goto done;
+	}
+	if (rc < 0)
 		goto done;
 	*out = c;
 	c = NULL;

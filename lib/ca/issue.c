@@ -148,7 +148,7 @@ static int issue_records(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_
 	int rc;
 
 	/* 126 random bits: a serial the issuer used is practically impossible, and
-	 * the (issuer, serial) UNIQUE index refuses one anyway. */
+	 * the record signs again under another should it be one (capstan_ca_record). */
 	if ((rc = capstan_serial_generate(ctx, m.tmpl.serial, hex)) < 0 ||
 	    (rc = capstan_ca_sign(ctx, &m, &der, &info)) < 0)
 		return rc;

@@ -269,7 +269,17 @@ int capstan_key_set_cert_pubkey(capstan_ctx *ctx, capstan_key *key, X509 *cert)
 	int alg, param, kind;
 	size_t len;
 
-	if ((kind = pubkey_parts(key, &alg, &param, &bits, &len)) == 0)
+	if ((kind = pubkey_parts(key, &alg, &param, &bits, &len)) == 0 && !key->pkey && key->spki) {
+		/* An RSA key whose private part went (capstan_key_drop_private),
+		 * certified again (a batch's serial taken meanwhile): from its SPKI. */
+		const unsigned char *p = key->spki;
+		EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)key->spki_len);
+		int ok = pub && X509_set_pubkey(cert, pub) == 1;
+
+		EVP_PKEY_free(pub);
+		return ok ? 0 : capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the public key");
+	}
+	if (kind == 0)
 		return X509_set_pubkey(cert, key->pkey) == 1 ? 0 :
 			capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot set the public key");
 	if (kind < 0 || !set_pubkey_parts(X509_get_X509_PUBKEY(cert), alg, param, bits, len)) {

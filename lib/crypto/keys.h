@@ -24,8 +24,9 @@ typedef struct capstan_key capstan_key;
 int capstan_key_generate(capstan_key **out, capstan_ctx *ctx, capstan_key_type type);
 void capstan_key_free(capstan_key *key);
 /* Frees the key itself, keeping its type and the SubjectPublicKeyInfo made
- * so far (capstan_key_spki_sha256 still answers from it): a batch worker's
- * key once sealed and certified, so the writer does not free it. */
+ * so far (capstan_key_spki_sha256 still answers from it, and a certificate
+ * can still be signed for it): a batch worker's key once sealed and
+ * certified, so the writer does not free it. */
 void capstan_key_drop_private(capstan_key *key);
 capstan_key_type capstan_key_get_type(const capstan_key *key);
 

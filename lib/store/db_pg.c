@@ -66,19 +66,35 @@ typedef struct {
 #define DB(d) ((pg_db *)(d))
 #define ST(s) ((pg_stmt *)(s))
 
+/* libpq's message on one line: its line breaks and the tabs that indent
+ * its continuation lines ("...unexpectedly\n\tThis probably means...")
+ * become one space, a trailing one none. */
+static void one_line(char *msg)
+{
+	char *w = msg;
+
+	for (const char *r = msg; *r; r++) {
+		if (*r != '\n' && *r != '\t')
+			*w++ = *r;
+		else if (w > msg && w[-1] != ' ')
+			*w++ = ' ';
+	}
+	while (w > msg && w[-1] == ' ')
+		w--;
+	*w = '\0';
+}
+
 /* Records the error of a result (or of the connection when res is NULL):
  * its class from the SQLSTATE, its message on one line. */
 static void set_error(pg_db *d, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	char *nl;
 
 	if (!msg)
 		msg = PQerrorMessage(d->conn);
 	snprintf(d->message, sizeof(d->message), "%s", msg && *msg ? msg : "unknown error");
-	while ((nl = strchr(d->message, '\n')))
-		*nl = nl[1] ? ' ' : '\0';
+	one_line(d->message);
 	if (!state)
 		d->cls = CAPSTAN_DB_EOTHER;
 	else if (strcmp(state, "23505") == 0)
@@ -112,6 +128,12 @@ static void note_tx(pg_db *d)
 {
 	PGTransactionStatusType t = PQtransactionStatus(d->conn);
 
+	/* A connection lost says UNKNOWN: a transaction open on it stays open
+	 * to the store until it rolls back, so that revive() makes no new
+	 * connection in its middle (the next statements would run there
+	 * outside any transaction, without the write lock). */
+	if (t == PQTRANS_UNKNOWN)
+		return;
 	d->tx = t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
@@ -200,11 +222,10 @@ static int pg_open(capstan_ctx *ctx, const char *url, int create, capstan_db **o
 	d->base.drv = &capstan_db_pg;
 	d->conn = PQconnectdb(url);
 	if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
-		char msg[512], *nl;
+		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", d->conn ? PQerrorMessage(d->conn) : "out of memory");
-		while ((nl = strchr(msg, '\n')))
-			*nl = nl[1] ? ' ' : '\0';
+		one_line(msg);
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "database '%s': cannot connect: %s", url, msg);
 		PQfinish(d->conn);
 		free(d);
@@ -237,11 +258,17 @@ static void *pg_handle(capstan_db *d)
 /* One or more statements that give no rows to the caller. */
 static int pg_exec(capstan_db *d, const char *sql)
 {
-	int starts = strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "ROLLBACK", 8) == 0;
+	/* A transaction's start or end (not ROLLBACK TO a savepoint, which is
+	 * in its middle). */
+	int starts = strncmp(sql, "BEGIN", 5) == 0 || strcmp(sql, "ROLLBACK") == 0;
 	PGresult *res;
 	ExecStatusType st;
 	int rc = 0;
 
+	/* SQLite's tuning that PostgreSQL has none of: nothing to send, and no
+	 * error of a lost connection to put over the one the caller reports. */
+	if (!*sql)
+		return 0;
 	if (revive(DB(d), starts) < 0)
 		return CAPSTAN_DB_FAIL;
 	res = PQexec(DB(d)->conn, sql);

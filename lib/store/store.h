@@ -99,7 +99,9 @@ int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed);
 
-/* Inserts cert (every field but id/env/status filled in) and sets cert->id. */
+/* Inserts cert (every field but id/env/status filled in) and sets cert->id;
+ * CAPSTAN_EEXISTS, nothing inserted and the transaction still usable, when
+ * its issuer used its serial already. */
 int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN]);
 int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);

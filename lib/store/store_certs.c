@@ -252,7 +252,7 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 	capstan_strlist sans = { cert->sans, cert->san_count, cert->san_count };
 	capstan_db_stmt *stmt = NULL;
 	char *joined;
-	int rc;
+	int rc, step;
 
 	if (!(joined = capstan_strlist_join(&sans, "\n")))
 		return capstan_error_oom(ctx);
@@ -260,7 +260,8 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 		     "INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile,"
 		     " subject, issuer, sans, service, key_type, lifetime, renew_before, not_before,"
 		     " not_after, fingerprint, der, spki_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-		     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) RETURNING id")) < 0) {
+		     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+		     " ON CONFLICT (issuer_id, serial) DO NOTHING RETURNING id")) < 0) {
 		free(joined);
 		return rc;
 	}
@@ -286,9 +287,18 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 	capstan_db_bind_blob(stmt, 18, cert->der, cert->der_len, CAPSTAN_DB_KEEP);
 	capstan_db_bind_blob(stmt, 19, spki, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
 	capstan_db_bind_int64(stmt, 20, (int64_t)time(NULL));
-	if ((rc = capstan_store_step_id(ctx, stmt, "cannot record the certificate", &cert->id)) == 0) {
+	/* A serial its issuer used already inserts nothing (no row back) rather
+	 * than failing: a failed statement would end a PostgreSQL transaction
+	 * short of a savepoint, and the caller draws another serial. */
+	if ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
+		cert->id = capstan_db_int64(stmt, 0);
 		rc = capstan_store_state_note(ctx, cert->serial, "valid", NULL, cert->fingerprint_sha256);
+	} else {
+		rc = step == CAPSTAN_DB_DONE ? capstan_error(ctx, CAPSTAN_EEXISTS,
+			"serial %s is used by its issuer already", cert->serial) :
+			capstan_store_error(ctx, "cannot record the certificate");
 	}
+	capstan_store_finish(ctx, stmt);
 	free(joined);
 	return rc;
 }

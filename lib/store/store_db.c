@@ -1,9 +1,12 @@
 /* The inventory's connection: statements (prepared once, cached), errors,
  * transactions and savepoints, metadata, closing. The bottom of the store:
  * every other store file calls it, it calls none of them. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "store_impl.h"
 
@@ -144,6 +147,61 @@ void capstan_store_close(capstan_store *st)
 /* The driver's statement for which. */
 #define SQL(ctx, which) capstan_db_sql((ctx)->store->conn, (which))
 
+/* Attempts at a write transaction's BEGIN that the engine asks to retry. */
+#define BEGIN_ATTEMPTS 5
+
+/* A pause of 10 to 40 ms times the attempt, drawn apart for each process
+ * (its id and the clock), so that writers that failed together do not
+ * retry together. Not a secret: no cryptographic randomness needed. */
+static void begin_backoff(int attempt)
+{
+	struct timespec t;
+	uint32_t x;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	x = (uint32_t)t.tv_nsec ^ ((uint32_t)getpid() << 16) ^ (uint32_t)attempt;
+	x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+	t.tv_sec = 0;
+	t.tv_nsec = (long)(10 + x % 31) * 1000000L * attempt;
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * A write transaction's BEGIN, its write lock taken at once (BEGIN
+ * IMMEDIATE; PostgreSQL's advisory lock, db_pg_schema.c). A lock wait the
+ * engine ends with a serialization failure or a deadlock
+ * (CAPSTAN_DB_ERETRY: 40001, 40P01) is rolled back and tried again after a
+ * short random pause, never reported; a busy timeout or any other failure
+ * is. Why only here: every PostgreSQL session runs READ COMMITTED (the
+ * driver's setup), where no statement fails with 40001 (REPEATABLE READ
+ * and SERIALIZABLE raise it, and a hot standby's recovery conflicts, but a
+ * standby takes no writes). A deadlock needs two transactions each
+ * waiting for a lock the other holds: a writer waiting for the advisory
+ * lock holds nothing yet (it is its first statement), and the one holding
+ * it waits for no other writer; its row and table locks (ROW EXCLUSIVE)
+ * do not conflict with a reader's (ACCESS SHARE), so readers neither wait
+ * for writers nor writers for readers. What is left is a migration's DDL
+ * (ACCESS EXCLUSIVE) against a reader's statement, and sessions outside
+ * capstan taking locks of their own; there the engine picks a victim in a
+ * statement after BEGIN, whose transaction's work cannot be replayed from
+ * here: it is reported as the failure it is, and the command run again.
+ */
+static int begin_write(capstan_ctx *ctx)
+{
+	for (int attempt = 1;; attempt++) {
+		const char *msg;
+
+		if (capstan_db_exec(ctx->store->conn, SQL(ctx, CAPSTAN_DB_BEGIN)) == 0)
+			return 0;
+		if (capstan_db_error(ctx->store->conn, &msg) != CAPSTAN_DB_ERETRY || attempt == BEGIN_ATTEMPTS)
+			break;
+		capstan_db_exec(ctx->store->conn, SQL(ctx, CAPSTAN_DB_ROLLBACK));
+		begin_backoff(attempt);
+	}
+	return capstan_store_error(ctx, "cannot begin a transaction");
+}
+
 int capstan_store_begin(capstan_ctx *ctx)
 {
 	int rc;
@@ -153,8 +211,9 @@ int capstan_store_begin(capstan_ctx *ctx)
 	if (ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
 	ctx->store->refused_write = 0;
-	if ((rc = capstan_store_exec(ctx, SQL(ctx, ctx->store->group ? CAPSTAN_DB_CHANGE_BEGIN : CAPSTAN_DB_BEGIN),
-		     "cannot begin a transaction")) < 0) {
+	rc = ctx->store->group ? capstan_store_exec(ctx, SQL(ctx, CAPSTAN_DB_CHANGE_BEGIN), "cannot begin a transaction") :
+		begin_write(ctx);
+	if (rc < 0) {
 		/* A BEGIN that failed after it began (PostgreSQL's write lock
 		 * timing out) leaves a transaction open: closed, result ignored. */
 		if (!ctx->store->group)
@@ -302,9 +361,12 @@ int capstan_store_group_begin(capstan_ctx *ctx)
 		return rc;
 	if (ctx->store->in_tx || ctx->store->group)
 		return capstan_error(ctx, CAPSTAN_ERROR, "a transaction is already open");
-	if ((rc = capstan_store_exec(ctx, SQL(ctx, CAPSTAN_DB_GROUP_SETUP), "cannot set temp_store")) < 0 ||
-	    (rc = capstan_store_exec(ctx, SQL(ctx, CAPSTAN_DB_BEGIN), "cannot begin a group of changes")) < 0)
+	if ((rc = capstan_store_exec(ctx, SQL(ctx, CAPSTAN_DB_GROUP_SETUP), "cannot set temp_store")) < 0)
 		return rc;
+	if ((rc = begin_write(ctx)) < 0) {
+		capstan_db_exec(ctx->store->conn, SQL(ctx, CAPSTAN_DB_ROLLBACK)); /* as capstan_store_begin */
+		return rc;
+	}
 	ctx->store->group = 1;
 	return 0;
 }
