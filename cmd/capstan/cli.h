@@ -127,6 +127,9 @@ int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks;
  * refused (cli_protected) when core dumps could not be turned off. */
 int cli_unlock(cli *c);
+/* The passphrase alone, from where cli_unlock takes it (is_new: a prompt asks
+ * twice); *pass is the caller's: capstan_secret_free(). An exit code. */
+int cli_read_passphrase(cli *c, capstan_secret *pass, int is_new);
 /* Before a command that may create the home opens it: a passphrase given by
  * file or environment is read and checked now, so a refused one leaves no
  * empty inventory behind; cli_unlock then uses it. An exit code, or 0. */
@@ -173,6 +176,11 @@ int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t
 int cli_run_hook(const char *cmd, int64_t timeout, const capstan_deploy_item *it, char *why, size_t size);
 
 /* Output (output.c): text, or one JSON document with --json. */
+struct json_t;
+/* Prints one JSON document (jansson's) and frees it. An exit code. */
+int out_print_doc(cli *c, struct json_t *doc);
+/* migrate, backup, restore (output_copy.c): verb ("migrated to") and where. */
+int out_copied(cli *c, const char *verb, const char *where, const capstan_copy_summary *s);
 int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
 int out_issued(cli *c, const capstan_cert *cert, int64_t requested_lifetime);
 int out_show(cli *c, const capstan_cert *cert);
@@ -253,6 +261,9 @@ int cmd_convert(cli *c, int argc, char **argv);
 int cmd_apply(cli *c, int argc, char **argv);
 int cmd_bundle(cli *c, int argc, char **argv);
 int cmd_passphrase(cli *c, int argc, char **argv);
+int cmd_migrate(cli *c, int argc, char **argv);
+int cmd_backup(cli *c, int argc, char **argv);
+int cmd_restore(cli *c, int argc, char **argv);
 int cmd_completion(cli *c, int argc, char **argv);
 int cmd_fetch(cli *c, int argc, char **argv);
 

@@ -46,6 +46,9 @@ static const cli_command commands[] = {
 	  "bundle --env ENV --service S [--host H] (--out DIR | --tar FILE) [--owner U] [--group G] [--prefix DIR]"
 	  " [--password-file PF | --new-password] [--keystores]" },
 	{ "passphrase", cmd_passphrase, NEEDS_HOME | NEEDS_PASSPHRASE, "passphrase --new-passphrase-file FILE" },
+	{ "migrate", cmd_migrate, NEEDS_HOME | NEEDS_PASSPHRASE, "migrate --to URL" },
+	{ "backup", cmd_backup, NEEDS_HOME | NEEDS_PASSPHRASE, "backup --out FILE" },
+	{ "restore", cmd_restore, 0, "restore --from FILE" },
 	{ "serve", cmd_serve, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "serve [--config FILE] [--listen ADDR:PORT] [--http ADDR:PORT] [--workers N]" },
 	{ "fetch", cmd_fetch, 0,

@@ -59,7 +59,7 @@ static json_t *cert_json(const capstan_cert *cert)
 }
 
 /* Prints one JSON document and frees it. */
-static int print_doc(cli *c, json_t *doc)
+int out_print_doc(cli *c, json_t *doc)
 {
 	int rc = doc ? json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -1;
 
@@ -79,7 +79,7 @@ int out_init(cli *c, const capstan_cert *root, const capstan_cert *inter)
 		json_object_set_new(doc, "env", json_string(root->env));
 		json_object_set_new(doc, "root", cert_json(root));
 		json_object_set_new(doc, "intermediate", cert_json(inter));
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (c->quiet)
 		return EXIT_OK;
@@ -112,7 +112,7 @@ int out_issued(cli *c, const capstan_cert *cert, int64_t requested)
 			" it is renewed in its last third (%s)\n", cert->name, asked, third);
 	}
 	if (c->json)
-		return print_doc(c, cert_json(cert));
+		return out_print_doc(c, cert_json(cert));
 	if (!c->quiet)
 		printf("%s\n", cert->serial);
 	return EXIT_OK;
@@ -123,7 +123,7 @@ int out_show(cli *c, const capstan_cert *cert)
 	char nb[32], na[32], dur[32];
 
 	if (c->json)
-		return print_doc(c, cert_json(cert));
+		return out_print_doc(c, cert_json(cert));
 	time_string(cert->not_before, nb, sizeof(nb));
 	time_string(cert->not_after, na, sizeof(na));
 	printf("name:         %s\n", cert->name);
@@ -166,7 +166,7 @@ int out_written(cli *c, const char *path, const char *what, const capstan_cert *
 			json_object_set_new(doc, "env", json_string(cert->env));
 			json_object_set_new(doc, "serial", json_string(cert->serial));
 		}
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	return EXIT_OK;
 }
@@ -321,7 +321,7 @@ int out_reissued(cli *c, const capstan_cert *old, const capstan_cert *cert)
 	if (c->json) {
 		json_t *doc = cert_json(cert);
 		json_object_set_new(doc, "replaces", json_string(old->serial));
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (!c->quiet)
 		printf("%s\n", cert->serial);
@@ -348,7 +348,7 @@ int out_revoked(cli *c, const capstan_cert *cert, const char *reason, const caps
 		json_object_set_new(doc, "reason", json_string(reason));
 		json_object_set_new(doc, "same_key", same);
 		json_object_set_new(doc, "same_key_revoked", json_boolean(r->revoked));
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (c->quiet)
 		return EXIT_OK;
@@ -379,7 +379,7 @@ int out_ca_rotated(cli *c, const capstan_cert *root, const capstan_cert *inter)
 		json_object_set_new(doc, "env", json_string(inter->env));
 		json_object_set_new(doc, "root", root ? cert_json(root) : json_null());
 		json_object_set_new(doc, "intermediate", cert_json(inter));
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (c->quiet)
 		return EXIT_OK;
@@ -400,7 +400,7 @@ int out_verified(cli *c, const char *file, const capstan_cert *cert)
 		json_t *doc = cert_json(cert);
 		json_object_set_new(doc, "file", json_string(file));
 		json_object_set_new(doc, "verified", json_true());
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (!c->quiet) {
 		time_string(cert->not_after, na, sizeof(na));
@@ -424,7 +424,7 @@ static json_t *audit_report_json(const capstan_audit_report *r)
 int out_audit_verified(cli *c, const capstan_audit_report *r, const char *anchor_file)
 {
 	if (c->json)
-		return print_doc(c, audit_report_json(r));
+		return out_print_doc(c, audit_report_json(r));
 	if (c->quiet)
 		return EXIT_OK;
 	printf("audit log intact: %lld rows", (long long)r->rows);
@@ -441,7 +441,7 @@ int out_audit_anchor(cli *c, const capstan_audit_report *r, const char *line)
 	if (c->json) {
 		json_t *doc = audit_report_json(r);
 		json_object_set_new(doc, "anchor", json_string(line));
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (!c->quiet)
 		printf("%s\n", line);
@@ -453,7 +453,7 @@ int out_audit_resealed(cli *c)
 	if (c->json) {
 		json_t *doc = json_object();
 		json_object_set_new(doc, "resealed", json_true());
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (!c->quiet)
 		printf("resealed the audit log at its end (a reseal row records what the seal named before)\n");
@@ -466,7 +466,7 @@ int out_passphrase_changed(cli *c, const char *home)
 		json_t *doc = json_object();
 		json_object_set_new(doc, "home", json_string(home));
 		json_object_set_new(doc, "passphrase_changed", json_true());
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (!c->quiet)
 		printf("changed the passphrase of the inventory in %s\n", home);
@@ -520,7 +520,7 @@ int out_check_end(out_check *o, const capstan_check_summary *sum)
 		json_object_set_new(doc, "chains_verified", json_integer((json_int_t)sum->verified));
 		json_object_set_new(doc, "keys_opened", json_integer((json_int_t)sum->keys_opened));
 		json_object_set_new(doc, "audit_rows", json_integer(sum->audit_rows));
-		if (print_doc(c, doc) != EXIT_OK)
+		if (out_print_doc(c, doc) != EXIT_OK)
 			rc = EXIT_FAILED;
 	} else if (sum && !c->quiet) {
 		printf("%s: %s: %zu certificates (%zu live chains verified, %zu keys opened), %lld audit rows\n",
@@ -623,7 +623,7 @@ int out_due_end(out_due *d)
 		json_t *doc = json_object();
 		json_object_set(doc, "renewed", d->renewed);
 		json_object_set(doc, "failed", d->failed);
-		rc = print_doc(d->c, doc);
+		rc = out_print_doc(d->c, doc);
 	}
 	json_decref(d->renewed);
 	json_decref(d->failed);
@@ -698,7 +698,7 @@ int out_apply_end(out_apply *o, size_t changes, const char *config)
 		json_object_set_new(doc, "dry_run", json_boolean(o->dry_run));
 		json_object_set_new(doc, "changes", json_integer((json_int_t)changes));
 		json_object_set(doc, "steps", o->steps);
-		rc = print_doc(o->c, doc);
+		rc = out_print_doc(o->c, doc);
 	} else if (!o->c->quiet && changes == 0) {
 		printf("nothing to change: the inventory matches %s\n", config);
 	} else if (!o->c->quiet && o->dry_run) {
@@ -717,7 +717,7 @@ int out_bundle(cli *c, const char *env, const char *service, const char *where, 
 		json_object_set_new(doc, "service", json_string(service));
 		json_object_set_new(doc, "path", json_string(where));
 		json_object_set_new(doc, "files", json_integer((json_int_t)files));
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (!c->quiet && strcmp(where, "-") != 0)
 		printf("wrote the %s bundle of %s (%zu files) to %s\n", service, env, files, where);
@@ -734,7 +734,7 @@ int out_identity_renewed(cli *c, const char *cert_file, const char *serial, int6
 		json_object_set_new(doc, "path", json_string(cert_file));
 		json_object_set_new(doc, "serial", json_string(serial));
 		json_object_set_new(doc, "not_after", json_string(na));
-		return print_doc(c, doc);
+		return out_print_doc(c, doc);
 	}
 	if (!c->quiet)
 		printf("renewed %s (serial %s, valid until %s)\n", cert_file, serial, na);

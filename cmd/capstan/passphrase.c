@@ -137,29 +137,38 @@ int cli_protected(cli *c)
 		" refusing to load them", strerror(c->unprotected));
 }
 
-int cli_unlock(cli *c)
+int cli_read_passphrase(cli *c, capstan_secret *pass, int is_new)
 {
-	capstan_secret pass = CAPSTAN_SECRET_INIT;
 	int rc;
 
 	if ((rc = cli_protected(c)) != 0)
 		return rc;
 	if (c->early_pass.data) {
-		pass = c->early_pass; /* taken over */
+		*pass = c->early_pass; /* taken over */
 		c->early_pass = (capstan_secret)CAPSTAN_SECRET_INIT;
 	} else if (c->passphrase_file) {
-		if (capstan_secret_from_file(&pass, c->ctx, c->passphrase_file) < 0)
+		if (capstan_secret_from_file(pass, c->ctx, c->passphrase_file) < 0)
 			return cli_error(c, "--passphrase-file: %s", capstan_error_message(c->ctx));
 	} else {
-		if ((rc = env_secret(c, &c->env_passphrase, &pass)) != 0)
+		if ((rc = env_secret(c, &c->env_passphrase, pass)) != 0)
 			return rc;
-		if (!pass.data && !isatty(STDIN_FILENO))
+		if (!pass->data && !isatty(STDIN_FILENO))
 			return cli_error(c, "a passphrase is needed: give --passphrase-file FILE or set CAPSTAN_PASSPHRASE");
-		if (!pass.data && (rc = prompt_passphrase(c, &pass, !capstan_home_has_keyring(c->ctx))) != 0) {
-			capstan_secret_free(&pass);
+		if (!pass->data && (rc = prompt_passphrase(c, pass, is_new)) != 0) {
+			capstan_secret_free(pass);
 			return rc;
 		}
 	}
+	return 0;
+}
+
+int cli_unlock(cli *c)
+{
+	capstan_secret pass = CAPSTAN_SECRET_INIT;
+	int rc;
+
+	if ((rc = cli_read_passphrase(c, &pass, !capstan_home_has_keyring(c->ctx))) != 0)
+		return rc;
 	rc = capstan_home_unlock(c->ctx, &pass);
 	capstan_secret_free(&pass);
 	return rc < 0 ? cli_fail(c) : 0;

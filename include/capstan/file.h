@@ -30,6 +30,9 @@ CAPSTAN_WARN_UNUSED int capstan_file_commit(capstan_file *file, const void *data
  * at the commit. A failure leaves the handle to capstan_file_abort. */
 CAPSTAN_WARN_UNUSED int capstan_file_append(capstan_file *file, const void *data, size_t len);
 void capstan_file_abort(capstan_file *file);
+/* The temporary file's path, for a writer that opens it by name (a
+ * database), or NULL when writing to standard output. The handle's string. */
+const char *capstan_file_temp(const capstan_file *file);
 
 /* Reads a whole file of at most max_len bytes into *out, the caller's:
  * capstan_buf_free(). */

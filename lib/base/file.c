@@ -36,6 +36,11 @@ void capstan_file_abort(capstan_file *f)
 	free(f);
 }
 
+const char *capstan_file_temp(const capstan_file *f)
+{
+	return f->tmp;
+}
+
 int capstan_file_begin(capstan_file **out, capstan_ctx *ctx, const char *path, unsigned mode)
 {
 	capstan_file *f = calloc(1, sizeof(*f));

@@ -78,8 +78,9 @@ static int check_files(checker *k)
 	DIR *dir;
 	int rc = 0;
 
-	/* An inventory apart from the home needs none: a missing one is fine. */
-	if (capstan_ctx_inventory(k->ctx) && stat(home, &sb) < 0 && errno == ENOENT)
+	/* An inventory apart from the home needs none: a missing one is fine,
+	 * and an inventory opened with no home at all (a copy's target) has none. */
+	if (!home || (capstan_ctx_inventory(k->ctx) && stat(home, &sb) < 0 && errno == ENOENT))
 		return 0;
 	if (stat(home, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return report(k, "file", "home '%s' is not a directory", home);

@@ -189,7 +189,7 @@ static int first_key_opens(capstan_ctx *ctx, const unsigned char kek[CAPSTAN_KEK
 
 static const char *home_name(const capstan_ctx *ctx)
 {
-	return ctx->home ? ctx->home : "?";
+	return ctx->home ? ctx->home : ctx->inventory ? ctx->inventory : "?";
 }
 
 static int damaged_check(capstan_ctx *ctx)

@@ -85,6 +85,14 @@ struct capstan_db_stmt {
 #define CAPSTAN_DB_COPY 1
 #define CAPSTAN_DB_KEEP 0
 
+/* A value's type in the current row (a copy between engines asks). */
+typedef enum {
+	CAPSTAN_DB_NULL,
+	CAPSTAN_DB_INTEGER,
+	CAPSTAN_DB_TEXT,
+	CAPSTAN_DB_BLOB,
+} capstan_db_type;
+
 /* The last error, classified: what a caller may act on without the engine's codes. */
 typedef enum {
 	CAPSTAN_DB_OK,
@@ -124,6 +132,10 @@ enum capstan_db_sql {
 	CAPSTAN_DB_REVOKED_EACH,    /* ?1 issuer, ?2 now: serial, revoked_at, reason */
 	CAPSTAN_DB_CRL_LAST,        /* ?1 issuer: der, this, next, number, revoked since */
 	CAPSTAN_DB_CAS,             /* ?1 now: CERT_COLUMNS */
+	CAPSTAN_DB_SNAPSHOT_BEGIN,  /* a read-only transaction that sees one moment throughout */
+	CAPSTAN_DB_TABLES,          /* rows (name): the inventory's tables */
+	CAPSTAN_DB_COPY_FINISH,     /* after rows were copied in with their ids: the next ids past them */
+	CAPSTAN_DB_SELF_CONTAINED,  /* the database kept in one file when closed (a backup) */
 	CAPSTAN_DB_SQL_COUNT
 };
 
@@ -169,6 +181,11 @@ struct capstan_db_driver {
 	const void *(*column_blob)(capstan_db_stmt *s, int i);
 	size_t (*column_bytes)(capstan_db_stmt *s, int i);
 	int (*column_is_null)(capstan_db_stmt *s, int i);
+	/* The current row's shape, for a copy that names no column: how many
+	 * columns, each one's name and its value's type. */
+	int (*column_count)(capstan_db_stmt *s);
+	const char *(*column_name)(capstan_db_stmt *s, int i);
+	capstan_db_type (*column_type)(capstan_db_stmt *s, int i);
 	/* Ready to run again: with its parameters, or (clear) with none. */
 	void (*reset)(capstan_db_stmt *s, int clear);
 	void (*finalize)(capstan_db_stmt *s);
@@ -229,5 +246,8 @@ static inline const char *capstan_db_text(capstan_db_stmt *s, int i) { return s-
 static inline const void *capstan_db_blob(capstan_db_stmt *s, int i) { return s->drv->column_blob(s, i); }
 static inline size_t capstan_db_bytes(capstan_db_stmt *s, int i) { return s->drv->column_bytes(s, i); }
 static inline int capstan_db_is_null(capstan_db_stmt *s, int i) { return s->drv->column_is_null(s, i); }
+static inline int capstan_db_column_count(capstan_db_stmt *s) { return s->drv->column_count(s); }
+static inline const char *capstan_db_column_name(capstan_db_stmt *s, int i) { return s->drv->column_name(s, i); }
+static inline capstan_db_type capstan_db_type_of(capstan_db_stmt *s, int i) { return s->drv->column_type(s, i); }
 
 #endif

@@ -24,6 +24,8 @@
 #define BYTEAOID 17
 #define INT8OID 20
 #define TEXTOID 25
+#define INT2OID 21
+#define INT4OID 23
 
 typedef struct {
 	capstan_db base;
@@ -712,6 +714,37 @@ static size_t pg_column_bytes(capstan_db_stmt *stmt, int i)
 	return (size_t)PQgetlength(s->res, s->row, i);
 }
 
+static int pg_column_count(capstan_db_stmt *stmt)
+{
+	return ST(stmt)->res ? PQnfields(ST(stmt)->res) : 0;
+}
+
+static const char *pg_column_name(capstan_db_stmt *stmt, int i)
+{
+	return ST(stmt)->res ? PQfname(ST(stmt)->res, i) : NULL;
+}
+
+/* By the column's declared type: integers (and booleans) as integers,
+ * BYTEA as blobs, the rest as text. */
+static capstan_db_type pg_column_type(capstan_db_stmt *stmt, int i)
+{
+	pg_stmt *s = ST(stmt);
+
+	if (pg_column_is_null(stmt, i))
+		return CAPSTAN_DB_NULL;
+	switch (PQftype(s->res, i)) {
+	case INT8OID:
+	case INT4OID:
+	case INT2OID:
+	case BOOLOID:
+		return CAPSTAN_DB_INTEGER;
+	case BYTEAOID:
+		return CAPSTAN_DB_BLOB;
+	default:
+		return CAPSTAN_DB_TEXT;
+	}
+}
+
 static void pg_reset(capstan_db_stmt *stmt, int clear)
 {
 	pg_stmt *s = ST(stmt);
@@ -772,6 +805,9 @@ const capstan_db_driver capstan_db_pg = {
 	.column_blob = pg_column_blob,
 	.column_bytes = pg_column_bytes,
 	.column_is_null = pg_column_is_null,
+	.column_count = pg_column_count,
+	.column_name = pg_column_name,
+	.column_type = pg_column_type,
 	.reset = pg_reset,
 	.finalize = pg_finalize,
 	.changes = pg_changes,

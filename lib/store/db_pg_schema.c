@@ -255,6 +255,21 @@ static const char *const sql[CAPSTAN_DB_SQL_COUNT] = {
 	[CAPSTAN_DB_CAS] =
 		"SELECT " CERT_COLUMNS " FROM envs e JOIN certs c ON c.env_id = e.id"
 		" WHERE c.kind IN ('root', 'intermediate') AND c.not_after > ?1 ORDER BY c.id",
+	/* One snapshot for the whole read, however long: what a backup is
+	 * while other hosts keep writing. */
+	[CAPSTAN_DB_SNAPSHOT_BEGIN] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+	[CAPSTAN_DB_TABLES] = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+	/* Rows copied in with their ids leave the identity sequences behind:
+	 * each moved past its table's largest id. */
+	[CAPSTAN_DB_COPY_FINISH] =
+		"DO $$ DECLARE r record; BEGIN"
+		" FOR r IN SELECT table_name, column_name FROM information_schema.columns"
+		"  WHERE table_schema = current_schema() AND is_identity = 'YES' LOOP"
+		"  EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, %L),"
+		"   coalesce((SELECT max(%I) FROM %I), 0) + 1, false)',"
+		"   r.table_name, r.column_name, r.column_name, r.table_name);"
+		" END LOOP; END $$",
+	[CAPSTAN_DB_SELF_CONTAINED] = "",
 };
 
 const capstan_db_dialect capstan_db_pg_dialect = {

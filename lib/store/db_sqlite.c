@@ -193,6 +193,31 @@ static int sq_column_is_null(capstan_db_stmt *s, int i)
 	return sqlite3_column_type(STMT(s), i) == SQLITE_NULL;
 }
 
+static int sq_column_count(capstan_db_stmt *s)
+{
+	return sqlite3_column_count(STMT(s));
+}
+
+static const char *sq_column_name(capstan_db_stmt *s, int i)
+{
+	return sqlite3_column_name(STMT(s), i);
+}
+
+/* SQLite's types are the value's own (a REAL, which capstan never writes, reads as text). */
+static capstan_db_type sq_column_type(capstan_db_stmt *s, int i)
+{
+	switch (sqlite3_column_type(STMT(s), i)) {
+	case SQLITE_NULL:
+		return CAPSTAN_DB_NULL;
+	case SQLITE_INTEGER:
+		return CAPSTAN_DB_INTEGER;
+	case SQLITE_BLOB:
+		return CAPSTAN_DB_BLOB;
+	default:
+		return CAPSTAN_DB_TEXT;
+	}
+}
+
 static void sq_reset(capstan_db_stmt *s, int clear)
 {
 	sqlite3_reset(STMT(s));
@@ -257,6 +282,9 @@ const capstan_db_driver capstan_db_sqlite = {
 	.column_blob = sq_column_blob,
 	.column_bytes = sq_column_bytes,
 	.column_is_null = sq_column_is_null,
+	.column_count = sq_column_count,
+	.column_name = sq_column_name,
+	.column_type = sq_column_type,
 	.reset = sq_reset,
 	.finalize = sq_finalize,
 	.changes = sq_changes,

@@ -272,6 +272,14 @@ static const char *const sql[CAPSTAN_DB_SQL_COUNT] = {
 	[CAPSTAN_DB_CAS] =
 		"SELECT " CERT_COLUMNS " FROM envs e CROSS JOIN certs c INDEXED BY certs_env_kind ON c.env_id = e.id"
 		" WHERE c.kind IN ('root', 'intermediate') AND +c.not_after > ?1 ORDER BY c.id",
+	/* A deferred BEGIN's snapshot is taken at its first read and kept, in
+	 * WAL mode, while writers go on. */
+	[CAPSTAN_DB_SNAPSHOT_BEGIN] = "BEGIN",
+	[CAPSTAN_DB_TABLES] = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+	/* A row id past the largest is SQLite's own choice: nothing to move. */
+	[CAPSTAN_DB_COPY_FINISH] = "",
+	/* No -wal beside a backup: the file alone is the copy. */
+	[CAPSTAN_DB_SELF_CONTAINED] = "PRAGMA journal_mode = DELETE",
 };
 
 const capstan_db_dialect capstan_db_sqlite_dialect = {

@@ -27,6 +27,29 @@ int capstan_store_open(capstan_store **out, capstan_ctx *ctx, const char *where,
 const char *capstan_store_file(const char *where);
 void capstan_store_close(capstan_store *store);
 
+/*
+ * A whole inventory copied into another store (store_copy.c): every table's
+ * rows with their ids, from a source the caller holds in a snapshot
+ * (capstan_store_snapshot) into a target that must be empty (CAPSTAN_EEXISTS
+ * otherwise) and that the caller holds in a write transaction; a source
+ * table this copy does not know is an error. The stores need not be the
+ * context's, which only records errors.
+ */
+typedef struct {
+	int64_t rows, certs, audit_rows;
+	size_t tables;
+} capstan_store_copy_stats;
+int capstan_store_copy(capstan_ctx *ctx, capstan_store *from, capstan_store *to, capstan_store_copy_stats *stats);
+/* The copy compared with its source, table by table: CAPSTAN_EDAMAGED naming
+ * the first table whose rows differ. */
+int capstan_store_copy_compare(capstan_ctx *ctx, capstan_store *from, capstan_store *to);
+/* Begins (begin set) or ends a read-only transaction on st that sees one moment throughout. */
+int capstan_store_snapshot(capstan_ctx *ctx, capstan_store *st, int begin);
+/* Rows in one of the inventory's tables. */
+int capstan_store_count_rows(capstan_ctx *ctx, capstan_store *st, const char *table, int64_t *count);
+/* Leaves st's database, once closed, in one file (SQLite: no WAL beside it). */
+int capstan_store_self_contained(capstan_ctx *ctx, capstan_store *st);
+
 int capstan_store_begin(capstan_ctx *ctx);
 int capstan_store_commit(capstan_ctx *ctx);
 /* Safe to call when no transaction is open. */

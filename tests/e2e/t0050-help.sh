@@ -8,7 +8,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 # no passphrase, and whatever else is on the line.
 unset HOME
 commands=$("$CAPSTAN" --help | sed -n 's/^  capstan \([a-z]*\).*/\1/p' | sort -u)
-is "capstan --help lists 20 commands" "$(echo "$commands" | wc -l)" 20
+is "capstan --help lists 23 commands" "$(echo "$commands" | wc -l)" 23
 for c in $commands; do
 	"$CAPSTAN" "$c" --help >"$T/out" 2>"$T/err"
 	is "$c --help exits 0" "$?" 0
@@ -64,7 +64,7 @@ complete_line() {
 }
 is "complete -p names the function" "$(bash --norc -c ". '$T/completion.bash'; complete -p capstan")" \
 	"complete -F _capstan capstan"
-is "capstan re -> renew revoke" "$(complete_line capstan re)" "renew revoke "
+is "capstan re -> renew restore revoke" "$(complete_line capstan re)" "renew restore revoke "
 is "capstan export x --format -> the formats" "$(complete_line capstan export x --format '')" \
 	"cert chain der jks jks-truststore key pem pkcs12 pkcs8-enc truststore "
 is "convert --to -> the same formats" "$(complete_line capstan convert --to p)" "pem pkcs12 pkcs8-enc "
