@@ -58,6 +58,7 @@ typedef struct {
 	char name[24];    /* the server's prepared statement, "" until prepared */
 	unsigned gen;     /* the connection it was prepared on */
 	char *sig;        /* each parameter's declared type when it was prepared: 'b' BYTEA, 'u' inferred */
+	unsigned long runs; /* prepared again at the 64th, 128th, 256th... (ensure_prepared) */
 	PGresult *res;
 	int deferred;     /* run by defer: done, as far as its caller knows */
 	int row, rows;
@@ -525,16 +526,27 @@ static void deallocate(pg_stmt *s)
 	s->name[0] = '\0';
 }
 
-/* Prepared on the server once per parameter signature: almost always once. */
+/*
+ * Prepared on the server once per parameter signature, and again at its
+ * 64th run, 128th, 256th...: after five runs the server settles on a
+ * generic plan, made for the tables as they are then, and keeps it until
+ * an ANALYZE. A batch on a new inventory made it when certs held a few
+ * rows (a scan is cheapest then) and ran it for thousands more: the lookup
+ * of each written certificate by name scanned them all (two batches of
+ * 10,000 at once: 34 s of the 67 s in it). Planned again at each doubling,
+ * a plan is made for at least half the rows it runs against, for
+ * log2(runs) prepares more.
+ */
 static int ensure_prepared(pg_stmt *s, char *sig)
 {
 	Oid types[s->nparams ? s->nparams : 1];
 	PGresult *res;
 	int ok;
 
+	s->runs++;
 	if (s->gen != s->db->gen)
 		s->name[0] = '\0'; /* it went with its connection */
-	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0)
+	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0 && (s->runs < 64 || (s->runs & (s->runs - 1))))
 		return 0;
 	deallocate(s);
 	for (int i = 0; i < s->nparams; i++)
