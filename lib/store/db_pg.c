@@ -34,6 +34,9 @@ typedef struct {
 	unsigned gen;     /* connections so far: a statement prepared on an earlier one is gone */
 	int tx;           /* a transaction is open (as of the last command) */
 	int64_t changes;
+	char deferred[8][32];     /* savepoints sent ahead of the next statement (defer) */
+	int ndeferred;
+	unsigned deferred_gen;    /* the connection they were deferred on */
 	capstan_db_class cls;
 	char message[512];
 } pg_db;
@@ -55,7 +58,9 @@ typedef struct {
 	char name[24];    /* the server's prepared statement, "" until prepared */
 	unsigned gen;     /* the connection it was prepared on */
 	char *sig;        /* each parameter's declared type when it was prepared: 'b' BYTEA, 'u' inferred */
+	unsigned long runs; /* prepared again at the 64th, 128th, 256th... (ensure_prepared) */
 	PGresult *res;
+	int deferred;     /* run by defer: done, as far as its caller knows */
 	int row, rows;
 	/* The current row's BYTEA columns, decoded when read. */
 	unsigned char **blobs;
@@ -255,6 +260,108 @@ static void *pg_handle(capstan_db *d)
 	return DB(d)->conn;
 }
 
+/*
+ * A batch item's savepoint and its release (SAVEPOINT item, RELEASE
+ * SAVEPOINT item: prepared statements without parameters) give nothing back
+ * and fail only in a transaction that has failed already: in a healthy one
+ * they are not sent on their own but ahead of the next statement, in the
+ * same round trip (a pipeline), two of an issued certificate's eight round
+ * trips saved. A deferred one's error is reported as that statement's, and
+ * its order among the statements is kept.
+ */
+static int defer(pg_stmt *s)
+{
+	pg_db *d = s->db;
+
+	if (s->nparams || d->ndeferred == (int)(sizeof(d->deferred) / sizeof(d->deferred[0])) ||
+	    strlen(s->sql) >= sizeof(d->deferred[0]) ||
+	    (strncmp(s->sql, "SAVEPOINT ", 10) != 0 && strncmp(s->sql, "RELEASE ", 8) != 0) ||
+	    PQstatus(d->conn) != CONNECTION_OK || PQtransactionStatus(d->conn) != PQTRANS_INTRANS)
+		return 0;
+	if (!d->ndeferred)
+		d->deferred_gen = d->gen;
+	snprintf(d->deferred[d->ndeferred++], sizeof(d->deferred[0]), "%s", s->sql);
+	s->deferred = 1;
+	return 1;
+}
+
+/* How many deferred statements go ahead of the next one: none when their
+ * transaction went with its connection, or when it is rolled back whole. */
+static int take_deferred(pg_db *d, const char *sql)
+{
+	int n = d->ndeferred;
+
+	d->ndeferred = 0;
+	if (d->deferred_gen != d->gen || (sql && strncmp(sql, "ROLLBACK", 8) == 0 && strncmp(sql, "ROLLBACK TO", 11) != 0))
+		return 0;
+	return n;
+}
+
+/* Text for the simple protocol: the deferred statements, then sql. */
+static PGresult *exec_text(pg_db *d, const char *sql)
+{
+	int n = take_deferred(d, sql);
+	size_t len = strlen(sql) + 1 + (size_t)n * (sizeof(d->deferred[0]) + 2);
+	char *all, *p;
+	PGresult *res;
+
+	if (!n)
+		return PQexec(d->conn, sql);
+	if (!(all = p = malloc(len)))
+		return NULL;
+	for (int i = 0; i < n; i++)
+		p += snprintf(p, len - (size_t)(p - all), "%s; ", d->deferred[i]);
+	snprintf(p, len - (size_t)(p - all), "%s", sql);
+	res = PQexec(d->conn, all);
+	free(all);
+	return res;
+}
+
+/* A prepared statement's run, the deferred statements ahead of it in one
+ * pipeline: the first error among them is the result, else its own. */
+static PGresult *exec_prepared(pg_db *d, const char *name, int n, const char *const *values,
+	const int *lengths, const int *formats)
+{
+	PGresult *res = NULL, *err = NULL, *r = NULL;
+	int deferred = take_deferred(d, NULL), sent = 1;
+
+	if (!deferred)
+		return PQexecPrepared(d->conn, name, n, values, lengths, formats, 0);
+	if (!PQenterPipelineMode(d->conn)) { /* one round trip each, then */
+		for (int i = 0; i < deferred; i++) {
+			r = PQexec(d->conn, d->deferred[i]);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK)
+				return r;
+			PQclear(r);
+		}
+		return PQexecPrepared(d->conn, name, n, values, lengths, formats, 0);
+	}
+	for (int i = 0; sent && i < deferred; i++)
+		sent = PQsendQueryParams(d->conn, d->deferred[i], 0, NULL, NULL, NULL, NULL, 0);
+	sent = sent && PQsendQueryPrepared(d->conn, name, n, values, lengths, formats, 0) &&
+	       PQpipelineSync(d->conn);
+	for (int q = 0; sent && q <= deferred; q++)
+		while ((r = PQgetResult(d->conn))) {
+			ExecStatusType st = PQresultStatus(r);
+			if (!err && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED)
+				err = r;
+			else if (q == deferred && !res)
+				res = r;
+			else
+				PQclear(r);
+		}
+	/* Up to the sync, whatever came back. */
+	while (sent && (r = PQgetResult(d->conn)) && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		PQclear(r);
+	PQclear(r);
+	PQexitPipelineMode(d->conn);
+	if (err) {
+		PQclear(res);
+		return err;
+	}
+	return res;
+}
+
 /* One or more statements that give no rows to the caller. */
 static int pg_exec(capstan_db *d, const char *sql)
 {
@@ -271,7 +378,7 @@ static int pg_exec(capstan_db *d, const char *sql)
 		return 0;
 	if (revive(DB(d), starts) < 0)
 		return CAPSTAN_DB_FAIL;
-	res = PQexec(DB(d)->conn, sql);
+	res = exec_text(DB(d), sql);
 	/* Dropped since the last command, outside a transaction: once more. */
 	if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(DB(d)->conn) == CONNECTION_BAD &&
 	    (!DB(d)->tx || starts) && revive(DB(d), 1) == 0) {
@@ -446,16 +553,27 @@ static void deallocate(pg_stmt *s)
 	s->name[0] = '\0';
 }
 
-/* Prepared on the server once per parameter signature: almost always once. */
+/*
+ * Prepared on the server once per parameter signature, and again at its
+ * 64th run, 128th, 256th...: after five runs the server settles on a
+ * generic plan, made for the tables as they are then, and keeps it until
+ * an ANALYZE. A batch on a new inventory made it when certs held a few
+ * rows (a scan is cheapest then) and ran it for thousands more: the lookup
+ * of each written certificate by name scanned them all (two batches of
+ * 10,000 at once: 34 s of the 67 s in it). Planned again at each doubling,
+ * a plan is made for at least half the rows it runs against, for
+ * log2(runs) prepares more.
+ */
 static int ensure_prepared(pg_stmt *s, char *sig)
 {
 	Oid types[s->nparams ? s->nparams : 1];
 	PGresult *res;
 	int ok;
 
+	s->runs++;
 	if (s->gen != s->db->gen)
 		s->name[0] = '\0'; /* it went with its connection */
-	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0)
+	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0 && (s->runs < 64 || (s->runs & (s->runs - 1))))
 		return 0;
 	deallocate(s);
 	for (int i = 0; i < s->nparams; i++)
@@ -511,7 +629,7 @@ static int execute(pg_stmt *s)
 		if (revive(s->db, 0) < 0)
 			return CAPSTAN_DB_FAIL;
 		if (ensure_prepared(s, sig) == 0) {
-			s->res = PQexecPrepared(s->db->conn, s->name, s->nparams, values, lengths, formats, 0);
+			s->res = exec_prepared(s->db, s->name, s->nparams, values, lengths, formats);
 			note_tx(s->db);
 			st = PQresultStatus(s->res);
 			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -543,7 +661,7 @@ static int pg_step(capstan_db_stmt *stmt)
 {
 	pg_stmt *s = ST(stmt);
 
-	if (!s->res && execute(s) < 0)
+	if (!s->res && !s->deferred && !defer(s) && execute(s) < 0)
 		return CAPSTAN_DB_FAIL;
 	drop_row(s);
 	if (s->row + 1 >= s->rows) {
@@ -677,6 +795,7 @@ static void pg_reset(capstan_db_stmt *stmt, int clear)
 	s->ncols = 0;
 	PQclear(s->res);
 	s->res = NULL;
+	s->deferred = 0;
 	s->rows = s->row = 0;
 	for (int i = 0; clear && i < s->nparams; i++)
 		param_clear(&s->params[i]);

@@ -152,6 +152,16 @@ static const char *const migrations[] = {
 	"  not_before BIGINT NOT NULL,"
 	"  not_after BIGINT NOT NULL,"
 	"  created_at BIGINT NOT NULL);",
+	/* 11 -> 12: the lookup by environment, name and kind
+	 * (capstan_store_cert_latest, run for every certificate a batch
+	 * writes) matched by all three columns of one index. Before
+	 * autovacuum's first ANALYZE the server cannot tell certs_env_name
+	 * (env_id, name) from certs_env_kind (env_id, kind, status), each
+	 * matching two, and took the latter: a scan of the environment's
+	 * leaves per lookup, and issue --batch of 5,000 on a new inventory
+	 * spent 5 s of its 17.7 s there (6.9 s with this index). */
+	"DROP INDEX certs_env_name;"
+	"CREATE INDEX certs_env_name ON certs(env_id, name, kind);",
 };
 
 /* Notices (an IF EXISTS that found nothing) are not the library's to print:

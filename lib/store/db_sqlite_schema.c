@@ -175,6 +175,11 @@ static const char *const migrations[] = {
 	"  not_before INTEGER NOT NULL,"
 	"  not_after INTEGER NOT NULL,"
 	"  created_at INTEGER NOT NULL);",
+	/* 11 -> 12: the lookup by environment, name and kind matched by all
+	 * three columns of one index, as PostgreSQL needs it to be before its
+	 * first ANALYZE (db_pg_schema.c); the same schema on both engines. */
+	"DROP INDEX certs_env_name;"
+	"CREATE INDEX certs_env_name ON certs(env_id, name, kind);",
 };
 
 

@@ -2,7 +2,8 @@
 # make bench: capstan against openssl ca, easy-rsa and cfssl on the same work
 # (EC P-256 server certificates with fresh keys), in one run, on this machine;
 # then capstan with a million certificates in its inventory. Prints one table;
-# then scale.sh's: every command at every size of BENCH_SIZES.
+# then scale.sh's: every command at every size of BENCH_SIZES; then pg.sh's:
+# the batch and the million on PostgreSQL against SQLite.
 # A benchmark, not a test: nothing here asserts a time.
 set -euo pipefail
 CAPSTAN=${CAPSTAN_BIN:?}
@@ -265,3 +266,7 @@ awk -v b="$batch_rate" -v c="$call_rate" -v o="$ossl_rate" -v u="$s_none0" -v f=
 # Every command at 1,000 to 1,000,000 certificates (BENCH_SIZES), one table.
 echo
 bash "$HERE/scale.sh"
+
+# capstan on PostgreSQL against SQLite, batch and at a million certificates.
+echo
+bash "$HERE/pg.sh"
