@@ -82,6 +82,30 @@ inventory_re() {
 	fi
 }
 
+# db_schema_version [HOME]: the schema step HOME's inventory is at.
+db_schema_version() {
+	if on_pg; then
+		db_sql "SELECT obj_description('meta'::regclass, 'pg_class')" "$@"
+	else
+		db_sql "PRAGMA user_version" "$@"
+	fi
+}
+
+# sqlite_inventory HOME: the options naming HOME's capstan.db as its inventory
+# when the inventory is not there by default: for the SQLite fixtures of old
+# versions (data/v1-inventory.db), opened as SQLite files under make e2e-pg too.
+sqlite_inventory() { on_pg && printf '%s\n' --inventory "sqlite:$1/capstan.db"; }
+
+# db_dump [HOME]: the whole inventory of HOME as SQL text.
+db_dump() {
+	local home=${1:-$CAPSTAN_HOME}
+	if on_pg; then
+		"$PG_BIN/pg_dump" --no-owner "$(home_url "$home")"
+	else
+		sqlite3 "$home/capstan.db" .dump
+	fi
+}
+
 # home_copy FROM TO: TO (removed first) a copy of home FROM, its inventory too.
 home_copy() {
 	rm -rf "$2" && cp -a "$1" "$2" || return 1

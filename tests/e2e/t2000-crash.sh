@@ -51,7 +51,7 @@ db() { sqlite3 "$CAPSTAN_HOME/capstan.db" "$1"; }
 # The environment first (its creation is one transaction), then kills land
 # within the time an uninterrupted apply takes here (measured on a copy).
 cap init --env dev --key ec-p384 >/dev/null || exit 1
-cp -a "$CAPSTAN_HOME" "$T/probe"
+home_copy "$CAPSTAN_HOME" "$T/probe"
 RUN_MS=$(CAPSTAN_HOME="$T/probe" timed_ms "${CAP[@]}" apply --config "$CFG")
 leaves() { db "SELECT count(*) FROM certs WHERE kind = 'leaf'" 2>/dev/null || echo 0; }
 
@@ -80,7 +80,7 @@ check "a second apply changes nothing" cap apply --config "$CFG"
 like "says so" "$(cat "$T/out")" "nothing to change"
 
 # renew --due, 80 days on: all 300 are due.
-rm -rf "$T/probe" && cp -a "$CAPSTAN_HOME" "$T/probe"
+home_copy "$CAPSTAN_HOME" "$T/probe"
 RUN_MS=$(CAPSTAN_HOME="$T/probe" timed_ms "${LATER[@]}" renew --due)
 sound=0
 for k in $(seq 1 $KILLS); do
