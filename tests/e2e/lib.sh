@@ -106,15 +106,35 @@ db_dump() {
 	fi
 }
 
+# db_save NAME / db_restore NAME: the current home's inventory kept as NAME,
+# and put back (a file beside the home's, or a database copied as a template).
+db_save() {
+	if on_pg; then
+		pg_db_copy "$(pg_home_db "$CAPSTAN_HOME")" "$(pg_home_db "$T/$1.saved")"
+	else
+		cp "$CAPSTAN_HOME/capstan.db" "$T/$1.db"
+	fi
+}
+db_restore() {
+	if on_pg; then
+		pg_db_copy "$(pg_home_db "$T/$1.saved")" "$(pg_home_db "$CAPSTAN_HOME")"
+	else
+		cp "$T/$1.db" "$CAPSTAN_HOME/capstan.db" && rm -f "$CAPSTAN_HOME/capstan.db-wal" "$CAPSTAN_HOME/capstan.db-shm"
+	fi
+}
+# pg_db_copy FROM TO: database TO (dropped first) a copy of FROM.
+pg_db_copy() {
+	pg_home_ensure "$1" &&
+		"$PG_BIN/dropdb" -h "$CAPSTAN_E2E_PG/sock" -U capstan --if-exists "$2" &&
+		"$PG_BIN/createdb" -h "$CAPSTAN_E2E_PG/sock" -U capstan -T "$1" "$2" &&
+		: >"$CAPSTAN_E2E_PG/dbs/$2"
+}
+
 # home_copy FROM TO: TO (removed first) a copy of home FROM, its inventory too.
 home_copy() {
 	rm -rf "$2" && cp -a "$1" "$2" || return 1
 	on_pg || return 0
-	local from to
-	from=$(pg_home_db "$1") && to=$(pg_home_db "$2") && pg_home_ensure "$from" || return 1
-	"$PG_BIN/dropdb" -h "$CAPSTAN_E2E_PG/sock" -U capstan --if-exists "$to" &&
-		"$PG_BIN/createdb" -h "$CAPSTAN_E2E_PG/sock" -U capstan -T "$from" "$to" &&
-		: >"$CAPSTAN_E2E_PG/dbs/$to"
+	pg_db_copy "$(pg_home_db "$1")" "$(pg_home_db "$2")"
 }
 
 inventory_digest() {
