@@ -96,6 +96,9 @@ db_schema_version() {
 # versions (data/v1-inventory.db), opened as SQLite files under make e2e-pg too.
 sqlite_inventory() { on_pg && printf '%s\n' --inventory "sqlite:$1/capstan.db"; }
 
+# blob HEX: a blob literal in the engine's SQL.
+blob() { if on_pg; then echo "'\\x$1'::bytea"; else echo "x'$1'"; fi; }
+
 # db_dump [HOME]: the whole inventory of HOME as SQL text.
 db_dump() {
 	local home=${1:-$CAPSTAN_HOME}
