@@ -46,7 +46,7 @@ CAP=("$CAPSTAN" --passphrase-file "$PASS")
 # 80 days on, in the same process (faketime(1) would fork capstan).
 LATER=(env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 FAKETIME=+80d "${CAP[@]}")
 
-db() { sqlite3 "$CAPSTAN_HOME/capstan.db" "$1"; }
+db() { db_sql "$1"; }
 
 # The environment first (its creation is one transaction), then kills land
 # within the time an uninterrupted apply takes here (measured on a copy).
