@@ -20,9 +20,8 @@ if [ -z "${CAPSTAN_INVENTORY:-}" ]; then
 	done
 	[ -n "$home" ] || [ -z "${HOME:-}" ] || home=$HOME/.local/share/capstan
 	if [ -z "$named" ] && [ -n "$home" ]; then
-		db=$(pg_home_db "$home") && pg_home_ensure "$db" || exit 1
-		export CAPSTAN_INVENTORY
-		CAPSTAN_INVENTORY=$(pg_home_url "$db")
+		pg_home_db_var "$home" && pg_home_ensure "$PG_HOME_DB" || exit 1
+		export CAPSTAN_INVENTORY="postgresql://capstan@/$PG_HOME_DB?host=$CAPSTAN_E2E_PG/sock"
 	fi
 fi
 exec "$CAPSTAN_E2E_REAL" "$@"

@@ -8,13 +8,25 @@
 # dbs/ the databases made so far); PG_BIN: its client binaries (not the
 # Debian pg_wrapper on PATH, a Perl script slow to start).
 
-# The database of the home HOME (a path; made absolute as capstan would see it).
-pg_home_db() {
-	local h
-	h=$(realpath -m -- "$1") || return 1
+# The database of the home HOME (a path; made absolute as capstan would see
+# it), in PG_HOME_DB: the path itself where it fits in a name (/ as _, _ as
+# __), else a digest of it. In bash alone where it can be: this runs before
+# every capstan, and a process or two more each time add up.
+pg_home_db_var() {
+	local h=$1
+	[[ $h == /* ]] || h=$PWD/$h
+	[[ $h == *//* || $h == */./* || $h == */../* || $h == */. || $h == */.. ]] &&
+		{ h=$(realpath -m -- "$h") || return 1; }
+	[[ $h == / ]] || h=${h%/}
+	if [[ $h =~ ^[A-Za-z0-9/._-]+$ ]]; then
+		h=${h//_/__}
+		PG_HOME_DB=h${h//\//_}
+		[ ${#PG_HOME_DB} -le 63 ] && return 0
+	fi
 	h=$(printf '%s' "$h" | md5sum) || return 1
-	echo "h_${h:0:24}"
+	PG_HOME_DB=h_${h:0:24}
 }
+pg_home_db() { pg_home_db_var "$1" && echo "$PG_HOME_DB"; }
 
 pg_home_url() { echo "postgresql://capstan@/$1?host=$CAPSTAN_E2E_PG/sock"; }
 

@@ -63,7 +63,7 @@ for k in $(seq 1 $KILLS); do
 	[ "$n" -gt 0 ] && [ "$n" -lt 300 ] && midway=$((midway + 1))
 	if cap check >"$T/check.out" 2>&1; then sound=$((sound + 1)); else diag "$T/check.out"; fi
 	# Never two valid certificates for one name.
-	dup=$(db "SELECT count(*) FROM (SELECT name FROM certs WHERE kind = 'leaf' AND status = 'valid' GROUP BY env_id, name HAVING count(*) > 1)")
+	dup=$(db "SELECT count(*) FROM (SELECT name FROM certs WHERE kind = 'leaf' AND status = 'valid' GROUP BY env_id, name HAVING count(*) > 1) d")
 	[ "$dup" = 0 ] || echo "# kill $k: $dup names with two valid certificates" >&2
 done
 is "apply: capstan check passes after each of $KILLS kills" "$sound" "$KILLS"
