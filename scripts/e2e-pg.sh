@@ -15,4 +15,10 @@ mkdir -m 1777 "$PG_DIR/dbs" && (umask 0 && : >"$PG_DIR/dbs/.lock")
 export PG_DIR PG_BIN PG_USER CAPSTAN_BIN
 unset CAPSTAN_INVENTORY
 [ $# -gt 0 ] || set -- tests/e2e/t[0-9]*.sh
-prove ${PROVE_FLAGS:--j2} --exec tests/e2e/pg-run.sh "$@"
+# prove waited for in the background, so that a signal to this script alone
+# (TERM from a timeout, not only ^C to the whole group) stops prove and its
+# scripts at once, and the EXIT trap (pg-lib.sh) then stops the server.
+prove ${PROVE_FLAGS:--j2} --exec tests/e2e/pg-run.sh "$@" <&0 &
+prove_pid=$!
+trap 'pkill -TERM -P "$prove_pid"; kill -TERM "$prove_pid"; exit 1' INT TERM HUP
+wait "$prove_pid"

@@ -5,6 +5,8 @@ set -u
 CAPSTAN=${CAPSTAN_BIN:?set CAPSTAN_BIN to the capstan binary}
 T=$(mktemp -d /tmp/capstan-e2e.XXXXXX)
 trap 'rm -rf "$T"' EXIT
+# A signal ends the script through its EXIT trap (uncaught, bash would skip it).
+trap 'exit 1' INT TERM HUP
 export CAPSTAN_HOME="$T/home"
 unset CAPSTAN_PASSPHRASE CAPSTAN_CONFIG
 # secret_file FILE LINE: a passphrase or password file, 0600 from the start
