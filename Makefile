@@ -153,7 +153,8 @@ unit: $(UNIT_BIN)
 e2e: all
 	CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan prove -j2 $(E2E_TESTS)
 
-# The same scripts with the inventory on PostgreSQL (a throwaway server).
+# The same scripts with the inventory on PostgreSQL (a throwaway server,
+# each home's inventory a database of its own; scripts/e2e-pg.sh).
 e2e-pg: all
 	CAPSTAN_BIN=$(CURDIR)/$(BUILD)/capstan scripts/e2e-pg.sh $(E2E_TESTS)
 
@@ -161,6 +162,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-pg
 	@$(MAKE) --no-print-directory sanitized
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 

@@ -212,10 +212,29 @@ static const char *const sql[CAPSTAN_DB_SQL_COUNT] = {
 	[CAPSTAN_DB_SCHEMA_VERSION] =
 		"SELECT coalesce(obj_description(to_regclass('meta'), 'pg_class'), '0')",
 	[CAPSTAN_DB_SCHEMA_VERSION_SET] = "COMMENT ON TABLE meta IS '%d'",
-	/* The server keeps its own pages' checksums and foreign keys always:
-	 * nothing found here that it would not have refused to write. */
+	/* The server keeps its own pages' checksums. Its foreign keys are
+	 * triggers, which a superuser can switch off (session_replication_role,
+	 * DISABLE TRIGGER): what PRAGMA foreign_key_check finds, found by hand,
+	 * each reference of the latest schema (a table with no id: row 0). */
 	[CAPSTAN_DB_INTEGRITY] = "SELECT 'ok'",
-	[CAPSTAN_DB_FOREIGN_KEYS] = "SELECT NULL::text, 0::bigint, NULL::text WHERE false",
+	[CAPSTAN_DB_FOREIGN_KEYS] =
+		"SELECT 'certs', c.id, 'envs' FROM certs c WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = c.env_id)"
+		" UNION ALL SELECT 'certs', c.id, 'certs' FROM certs c WHERE c.issuer_id IS NOT NULL"
+		"  AND NOT EXISTS (SELECT 1 FROM certs p WHERE p.id = c.issuer_id)"
+		" UNION ALL SELECT 'certs', c.id, 'keys' FROM certs c WHERE c.key_id IS NOT NULL"
+		"  AND NOT EXISTS (SELECT 1 FROM keys p WHERE p.id = c.key_id)"
+		" UNION ALL SELECT 'certs', c.id, 'certs' FROM certs c WHERE c.superseded_by IS NOT NULL"
+		"  AND NOT EXISTS (SELECT 1 FROM certs p WHERE p.id = c.superseded_by)"
+		" UNION ALL SELECT 'crls', r.issuer_id, 'certs' FROM crls r"
+		"  WHERE NOT EXISTS (SELECT 1 FROM certs p WHERE p.id = r.issuer_id)"
+		" UNION ALL SELECT 'ocsp_responders', r.issuer_id, 'certs' FROM ocsp_responders r"
+		"  WHERE NOT EXISTS (SELECT 1 FROM certs p WHERE p.id = r.issuer_id)"
+		" UNION ALL SELECT 'services', s.id, 'envs' FROM services s WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = s.env_id)"
+		" UNION ALL SELECT 'deploys', s.id, 'envs' FROM deploys s WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = s.env_id)"
+		" UNION ALL SELECT 'bundle_passwords', 0, 'envs' FROM bundle_passwords s"
+		"  WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = s.env_id)"
+		" UNION ALL SELECT 'service_certs', 0, 'envs' FROM service_certs s"
+		"  WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = s.env_id)",
 	[CAPSTAN_DB_NO_INDEX] = "",
 	[CAPSTAN_DB_LIST_STREAM_FROM] = " FROM envs e JOIN certs c ON c.env_id = e.id ",
 	[CAPSTAN_DB_SPKI_ROWS] = "SELECT id, der FROM certs ORDER BY id",

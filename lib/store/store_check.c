@@ -60,26 +60,26 @@ int capstan_store_duplicate_serials(capstan_ctx *ctx, capstan_store_problem_fn f
 {
 	capstan_db_stmt *stmt = NULL;
 	char msg[256];
-	int rc, step = CAPSTAN_DB_DONE;
+	int rc, step;
 
 	/* The UNIQUE index compares text: "AB" and "ab" pass it, and a damaged
-	 * index passes anything. A serial is a number: compared in lower case. */
+	 * index passes anything. A serial is a number: compared in lower case.
+	 * (i.subject grouped too: PostgreSQL refuses a column it cannot see is
+	 * one per group.) */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT lower(c.serial), coalesce(i.subject, '(self-signed)'), count(*) FROM certs c"
 		     " LEFT JOIN certs i ON i.id = c.issuer_id"
-		     " GROUP BY c.issuer_id, i.subject, lower(c.serial) HAVING count(*) > 1")) < 0)
+		     " GROUP BY c.issuer_id, lower(c.serial), i.subject HAVING count(*) > 1")) < 0)
 		return rc;
-	/* i.subject is the issuer's, one per c.issuer_id: grouping by it too
-	 * changes no group, and PostgreSQL requires it. */
 	while (rc == 0 && (step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
 		snprintf(msg, sizeof(msg), "serial %s is used %d times by issuer %s",
 			capstan_db_text(stmt, 0), capstan_db_int(stmt, 2),
 			capstan_db_text(stmt, 1));
 		rc = fn(msg, payload);
 	}
-	/* A query that failed has checked nothing: said, never passed over. */
+	/* A query that fails is a finding, not a silent pass. */
 	if (rc == 0 && step != CAPSTAN_DB_DONE)
-		rc = capstan_store_error(ctx, "cannot look for duplicate serials");
+		rc = fn(capstan_db_errmsg(ctx->store->conn), payload);
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }

@@ -33,7 +33,11 @@ like "lists the environment made" "$(cat "$T/out")" "root-ca +dev"
 mkdir "$T/user"
 check "HOME that exists: the default home under it" \
 	env -u CAPSTAN_HOME HOME="$T/user" "$CAPSTAN" --passphrase-file "$PASS" init --env dev
-check "is HOME/.local/share/capstan" test -f "$T/user/.local/share/capstan/capstan.db"
+if on_pg; then
+	is "is HOME/.local/share/capstan" "$(db_sql "SELECT name FROM envs" "$T/user/.local/share/capstan")" dev
+else
+	check "is HOME/.local/share/capstan" test -f "$T/user/.local/share/capstan/capstan.db"
+fi
 is "nothing was made in the current directory either" "$(ls -A)" ""
 
 done_testing

@@ -78,7 +78,9 @@ is "long ends with its issuer" "$("$CAPSTAN" --json show long | jq -r .not_after
 check "CAPSTAN_PASSPHRASE unlocks" env CAPSTAN_PASSPHRASE="e2e test passphrase" \
 	"$CAPSTAN" issue --env dev --profile client --cn from-env
 # Keys at rest are encrypted: no PEM or PKCS8 key material in the database.
-check_fails "no plaintext key in the database" bash -c "sqlite3 '$CAPSTAN_HOME/capstan.db' .dump | grep -q 'PRIVATE KEY'"
-is "every leaf has a sealed key" "$(sqlite3 "$CAPSTAN_HOME/capstan.db" 'SELECT count(*) FROM certs WHERE key_id IS NULL')" 0
+db_dump >"$T/dump"
+like "(the dump holds the certificates)" "$(cat "$T/dump")" 'from-env'
+check_fails "no plaintext key in the database" grep -q 'PRIVATE KEY' "$T/dump"
+is "every leaf has a sealed key" "$(db_sql 'SELECT count(*) FROM certs WHERE key_id IS NULL')" 0
 
 done_testing

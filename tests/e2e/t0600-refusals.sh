@@ -3,7 +3,7 @@
 # the inventory and files on disk as they were.
 . "$(dirname "$0")/lib.sh"
 
-refuses "no inventory yet" 1 "no inventory in '.*/home' \(create one with 'capstan init --env ENV'\)" \
+refuses "no inventory yet" 1 "no inventory in '$(inventory_re "$CAPSTAN_HOME")' \(create one with 'capstan init --env ENV'\)" \
 	"$CAPSTAN" list
 check_fails "and list did not create one" test -e "$CAPSTAN_HOME"
 
@@ -91,7 +91,7 @@ refuses "export into a missing directory" 1 "cannot write in '.*/no/such'" \
 	"$CAPSTAN" export web.internal --format cert --out "$T/no/such/file.pem"
 refuses "export onto a directory" 1 "is a directory" "$CAPSTAN" export web.internal --format cert --out "$T"
 check_fails "no temporary files are left behind" bash -c "ls -A '$T' | grep -q capstan-tmp"
-refuses "a home that is not an inventory" 1 "no inventory in '$T'" "$CAPSTAN" --home "$T" list
+refuses "a home that is not an inventory" 1 "no inventory in '$(inventory_re "$T")'" "$CAPSTAN" --home "$T" list
 
 # A message quotes what it refuses, but never a terminal escape sequence.
 refuses "a CN with an escape sequence" 1 "invalid .*control characters" \

@@ -8,7 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
-BUILD_DIR=$(dirname "$CAPSTAN")
+# (make e2e-pg: $CAPSTAN is pg-capstan.sh, which runs the one built)
+BUILD_DIR=$(dirname "${CAPSTAN_E2E_REAL:-$CAPSTAN}")
 case $CAPSTAN in */scripts/*) BUILD_DIR=$top/build ;; esac # the valgrind wrapper
 OBJ=$BUILD_DIR/obj
 
@@ -132,7 +133,8 @@ cat >"$T/client.c" <<'C'
 #include <capstan/capstan.h>
 #include <stdio.h>
 /* Issues api.internal in a new environment of the home argv[1], unlocked
- * with the passphrase in the file argv[2]; writes the certificate's DER. */
+ * with the passphrase in the file argv[2]; writes the certificate's DER.
+ * argv[3], if given, names the inventory (else the home's capstan.db). */
 int main(int argc, char **argv)
 {
 	capstan_ctx *ctx = NULL;
@@ -145,7 +147,9 @@ int main(int argc, char **argv)
 
 	env.env = req.env = "dev";
 	req.cn = "api.internal", req.profile = CAPSTAN_PROFILE_SERVER, req.dns = dns, req.dns_count = 1;
-	if (argc != 3 || capstan_ctx_new(&ctx) < 0)
+	if (argc < 3 || argc > 4 || capstan_ctx_new(&ctx) < 0)
+		return 2;
+	if (argc == 4 && capstan_ctx_set_inventory(ctx, argv[3]) < 0)
 		return 2;
 	if (capstan_home_open(ctx, argv[1], CAPSTAN_OPEN_CREATE) == 0 &&
 	    capstan_secret_from_file(&pass, ctx, argv[2]) == 0 && capstan_home_unlock(ctx, &pass) == 0 &&
@@ -165,7 +169,8 @@ like "pkg-config knows the installed library" "$(pc --modversion capstan)" '^[0-
 check "a program builds with pkg-config --cflags --libs capstan" \
 	cc -std=c11 -Wall -Werror -o "$T/client" "$T/client.c" $(pc --cflags --libs capstan)
 like "it links the shared library" "$(readelf -d "$T/client" | grep NEEDED)" 'libcapstan\.so\.[0-9]+'
-check "and issues a certificate" bash -c "LD_LIBRARY_PATH='$P/lib' '$T/client' '$T/lib-home' '$PASS' >'$T/api.der'"
+# (on PostgreSQL: into the database the tool gives that home)
+check "and issues a certificate" bash -c "LD_LIBRARY_PATH='$P/lib' '$T/client' '$T/lib-home' '$PASS' $(on_pg && printf "'%s'" "$(home_url "$T/lib-home")") >'$T/api.der'"
 like "a certificate OpenSSL reads" "$(openssl x509 -inform DER -in "$T/api.der" -noout -subject -ext subjectAltName 2>&1 | tr '\n' ' ')" \
 	'CN *= *api\.internal.*DNS:api\.internal'
 like "the tool sees what the program issued" \

@@ -57,7 +57,7 @@ cap issue --env later --profile client --cn b30 --days 30 >/dev/null            
 cap issue --env later --profile client --cn c-own --days 60 --renew-before 45d >/dev/null
 # What is due at +DUR, each time from the same starting inventory (a copy).
 due_at() {
-	rm -rf "$T/probe" && cp -a "$CAPSTAN_HOME" "$T/probe"
+	home_copy "$CAPSTAN_HOME" "$T/probe"
 	faketime -f "+$1" "$CAPSTAN" --home "$T/probe" --passphrase-file "$PASS" --json renew --due --env later |
 		jq -r '[.renewed[].name] | sort | join(",")'
 }

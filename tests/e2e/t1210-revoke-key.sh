@@ -27,8 +27,10 @@ cap issue --env dev --profile client --cn bystander >/dev/null || exit 1
 "$CAPSTAN" export bystander --format chain --out "$T/bystander.chain"
 
 # An inventory of schema 4, from before the key digest, is back-filled once
-# when opened: capstan 0.1's fixture (schema 9), taken back to schema 4.
+# when opened: capstan 0.1's fixture (schema 9), taken back to schema 4. An
+# SQLite file, on PostgreSQL too (named as the inventory).
 fixture="$(dirname "$0")/data/v1-inventory.db"
+mapfile -t v4 < <(sqlite_inventory "$T/v4")
 mkdir -m 700 "$T/v4" && (umask 077 && cp "$fixture" "$T/v4/capstan.db")
 secret_file "$T/v4-pass" fixture-passphrase
 sqlite3 "$T/v4/capstan.db" "DROP INDEX certs_spki; ALTER TABLE certs DROP COLUMN spki_sha256;
@@ -37,16 +39,15 @@ sqlite3 "$T/v4/capstan.db" "DROP INDEX certs_spki; ALTER TABLE certs DROP COLUMN
 	DROP TRIGGER certs_revoked_env_insert; ALTER TABLE envs DROP COLUMN revoked_at; DROP INDEX audit_serial;
 	DROP TABLE service_certs;
 	PRAGMA user_version = 4"
-check "a schema 4 inventory opens, and check finds it sound" "$CAPSTAN" --home "$T/v4" check
-is "it is at the latest schema" "$(sqlite3 "$T/v4/capstan.db" "PRAGMA user_version")" \
-	"$(sqlite3 "$CAPSTAN_HOME/capstan.db" "PRAGMA user_version")"
+check "a schema 4 inventory opens, and check finds it sound" "$CAPSTAN" --home "$T/v4" "${v4[@]}" check
+is "it is at the latest schema" "$(sqlite3 "$T/v4/capstan.db" "PRAGMA user_version")" "$(db_schema_version)"
 is "every row got the digest a new row gets" "$(sqlite3 "$T/v4/capstan.db" "SELECT hex(spki_sha256) FROM certs ORDER BY id")" \
 	"$(sqlite3 "$fixture" "SELECT hex(spki_sha256) FROM certs ORDER BY id")"
-"$CAPSTAN" --home "$T/v4" export api.dev.internal --env dev --format cert --out "$T/v4-api.pem"
+"$CAPSTAN" --home "$T/v4" "${v4[@]}" export api.dev.internal --env dev --format cert --out "$T/v4-api.pem"
 is "which is openssl's SHA-256 of the SubjectPublicKeyInfo" \
 	"$(sqlite3 "$T/v4/capstan.db" "SELECT lower(hex(spki_sha256)) FROM certs WHERE name = 'api.dev.internal' AND status = 'valid'")" \
 	"$(openssl x509 -in "$T/v4-api.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
-check "keyCompromise there" "$CAPSTAN" --passphrase-file "$T/v4-pass" --home "$T/v4" revoke api.dev.internal \
+check "keyCompromise there" "$CAPSTAN" --passphrase-file "$T/v4-pass" --home "$T/v4" "${v4[@]}" revoke api.dev.internal \
 	--reason keyCompromise
 like "revokes the whole line" "$(cat "$T/out")" "^revoked 2 certificates that carry the key of api.dev.internal"
 rm -rf "$T/v4"

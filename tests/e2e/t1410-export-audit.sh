@@ -7,8 +7,8 @@
 dir="$(cd "$(dirname "$0")" && pwd)"
 cap apply --config "$dir/data/capstan.yaml" >/dev/null || exit 1
 secret_file "$T/sp" store-password
-rows() { sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT count(*) FROM audit WHERE op = 'export-key'"; }
-last() { sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT user || '|' || op || '|' || env || '|' || name || '|' || serial || '|' || detail FROM audit ORDER BY id DESC LIMIT 1"; }
+rows() { db_sql "SELECT count(*) FROM audit WHERE op = 'export-key'"; }
+last() { db_sql "SELECT \"user\" || '|' || op || '|' || env || '|' || name || '|' || serial || '|' || detail FROM audit ORDER BY id DESC LIMIT 1"; }
 serial() { "$CAPSTAN" --json show "$1" --env dev | jq -r .serial; }
 me=$(id -un)
 
@@ -51,7 +51,7 @@ check "bundle --out" cap bundle --env dev --service etcd --out "$T/b/etcd"
 keys=$(grep -c '^cert ' "$T/b/etcd/MANIFEST")
 is "a row per key in the bundle" "$(( $(rows) - before ))" "$keys"
 is "naming the certificate, the service and the directory" \
-	"$(sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT name || ' ' || serial || ' ' || detail FROM audit WHERE op = 'export-key' AND name = 'etcd-1' ORDER BY id DESC LIMIT 1")" \
+	"$(db_sql "SELECT name || ' ' || serial || ' ' || detail FROM audit WHERE op = 'export-key' AND name = 'etcd-1' ORDER BY id DESC LIMIT 1")" \
 	"etcd-1 $(serial etcd-1) bundle of service etcd, format key, to $T/b/etcd"
 check "a bundle with keystores" cap bundle --env dev --service spark --password-file "$T/sp" --out "$T/b/spark"
 like "says so" "$(last)" "\|bundle of service spark, format key and pkcs12, to $T/b/spark$"

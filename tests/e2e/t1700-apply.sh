@@ -121,7 +121,7 @@ echo '{"env": "win", "profile": "client", "cn": "bybatch", "days": 30, "renew_be
 check "issue --batch: a window longer than the lifetime" cap issue --batch "$T/w.jsonl"
 is "the same rule" "$("$CAPSTAN" --json show bybatch --env win | jq -r .renew_before)" 10d
 due_at() {
-	rm -rf "$T/probe" && cp -a "$CAPSTAN_HOME" "$T/probe"
+	home_copy "$CAPSTAN_HOME" "$T/probe"
 	faketime -f "+$1" "$CAPSTAN" --home "$T/probe" --passphrase-file "$PASS" --json renew --due --env win |
 		jq -r '[.renewed[].name] | sort | join(",")'
 }

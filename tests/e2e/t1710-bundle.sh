@@ -246,15 +246,20 @@ is "a key and a certificate for each" "$(ls "$B/fleet" | grep -cE '^m[0-9]+-key\
 
 # Which services name a certificate is a table of its own, filled by apply and,
 # for an inventory from before it (schema 7), by the migration.
-db="$CAPSTAN_HOME/capstan.db"
-members() { sqlite3 "$db" "SELECT group_concat(e.name || '/' || service || '/' || cert, ' ') FROM (SELECT * FROM service_certs ORDER BY env_id, service, cert) JOIN envs e ON e.id = env_id"; }
+if on_pg; then
+	members() { db_sql "SELECT string_agg(e.name || '/' || s.service || '/' || s.cert, ' ' ORDER BY s.env_id, s.service, s.cert) FROM service_certs s JOIN envs e ON e.id = s.env_id"; }
+	back_to_7="COMMENT ON TABLE meta IS '7'"
+else
+	members() { db_sql "SELECT group_concat(e.name || '/' || service || '/' || cert, ' ') FROM (SELECT * FROM service_certs ORDER BY env_id, service, cert) JOIN envs e ON e.id = env_id"; }
+	back_to_7="PRAGMA user_version = 7"
+fi
 want=$(members)
 like "apply records each service's certificates" "$want" "dev/etcd/etcd-1 dev/etcd/etcd-2 dev/etcd/root"
 # (The audit columns of schema 10 and the table of schema 11 go too; the log is
 # not read again here.)
-sqlite3 "$db" "DROP TABLE service_certs; ALTER TABLE audit DROP COLUMN v; ALTER TABLE audit DROP COLUMN state;
+db_sql "DROP TABLE service_certs; ALTER TABLE audit DROP COLUMN v; ALTER TABLE audit DROP COLUMN state;
 	DROP TABLE ocsp_responders;
-	PRAGMA user_version = 7"
+	$back_to_7"
 check "an inventory of schema 7 opens" cap list --env dev
 is "and the migration fills the table from the services" "$(members)" "$want"
 

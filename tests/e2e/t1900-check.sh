@@ -21,12 +21,13 @@ check "with the passphrase, every sealed key is opened" cap check
 like "all seven" "$(cat "$T/out")" "7 keys opened"
 check "--keys asks for it" cap check --keys
 is "--json" "$("$CAPSTAN" --json check | jq -c '[.ok, .problems, .certificates]')" '[true,[],10]'
-refuses "a missing home is an error" 1 "no inventory in '$T/nowhere'" "$CAPSTAN" --home "$T/nowhere" check
+refuses "a missing home is an error" 1 "no inventory in '$(inventory_re "$T/nowhere")'" "$CAPSTAN" --home "$T/nowhere" check
 
-# damaged NAME SQL: a copy of the home with SQL applied behind capstan's back.
+# damaged NAME SQL: a copy of the home with SQL applied behind capstan's back
+# (foreign keys not enforced: replication's role on PostgreSQL).
+nofk=$(on_pg && echo "SET session_replication_role = replica" || echo "PRAGMA foreign_keys = OFF")
 damaged() {
-	rm -rf "$T/$1" && cp -a "$CAPSTAN_HOME" "$T/$1" &&
-		sqlite3 "$T/$1/capstan.db" "PRAGMA foreign_keys = OFF; $2"
+	home_copy "$CAPSTAN_HOME" "$T/$1" && db_sql "$nofk; $2" "$T/$1"
 }
 # finds NAME AREA PATTERN [--passphrase-file F]: check exits 1 naming the damage.
 finds() {
@@ -40,7 +41,7 @@ finds() {
 	fi
 }
 
-leaf_id() { sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT id FROM certs WHERE name = '$1' AND status = 'valid'"; }
+leaf_id() { db_sql "SELECT id FROM certs WHERE name = '$1' AND status = 'valid'"; }
 
 damaged audit-edited "UPDATE audit SET detail = 'nothing to see' WHERE id = 3"
 finds audit-edited audit "row 3"
@@ -53,7 +54,7 @@ damaged key-unlinked "UPDATE certs SET key_id = NULL WHERE id = $(leaf_id a.inte
 finds key-unlinked key "'a.internal' .* has no key, and was not issued from a CSR"
 damaged key-swapped "UPDATE certs SET key_id = (SELECT key_id FROM certs WHERE name = 'p.internal') WHERE id = $(leaf_id a.internal)"
 finds key-swapped key "'a.internal' .*is not the key the certificate certifies"
-damaged key-sealed-flipped "UPDATE keys SET sealed = substr(sealed, 1, 20) || x'00' || substr(sealed, 22)
+damaged key-sealed-flipped "UPDATE keys SET sealed = substr(sealed, 1, 20) || $(blob 00) || substr(sealed, 22)
 	WHERE id = (SELECT key_id FROM certs WHERE id = $(leaf_id a.internal))"
 check "a flipped byte in a sealed key passes without the passphrase" "$CAPSTAN" --home "$T/key-sealed-flipped" check
 finds key-sealed-flipped key "'a.internal' .*its sealed key does not open" --passphrase-file "$PASS"
@@ -66,7 +67,7 @@ finds spki-moved record "'a.internal' .*its row's key digest \(spki_sha256\) is 
 damaged spki-lost "UPDATE certs SET spki_sha256 = NULL WHERE name = 'b.internal' AND status = 'superseded'"
 finds spki-lost record "leaf 'b.internal' in dev .*its row's key digest \(spki_sha256\) is not its certificate's public key"
 junk_fp=$(printf '\x30\x03\x02\x01\x01' | sha256sum | cut -d' ' -f1)
-damaged unreadable "UPDATE certs SET der = x'3003020101', fingerprint = '$junk_fp' WHERE id = $(leaf_id a.internal)"
+damaged unreadable "UPDATE certs SET der = $(blob 3003020101), fingerprint = '$junk_fp' WHERE id = $(leaf_id a.internal)"
 finds unreadable record "'a.internal' .*its certificate does not read: not a DER certificate"
 damaged wrong-env "UPDATE certs SET der = (SELECT der FROM certs WHERE name = 'p.internal'),
 	fingerprint = (SELECT fingerprint FROM certs WHERE name = 'p.internal'),
@@ -80,15 +81,27 @@ damaged serial-twice "INSERT INTO certs (env_id, kind, name, serial, issuer_id, 
 finds serial-twice serial "serial [0-9a-f]+ is used 2 times by issuer CN=dev Intermediate CA 1"
 damaged no-root "UPDATE certs SET status = 'revoked' WHERE kind = 'root' AND env_id = (SELECT id FROM envs WHERE name = 'prod')"
 finds no-root chain "environment 'prod' has no valid root"
-damaged schema "PRAGMA user_version = 99"
+damaged schema "$(on_pg && echo "COMMENT ON TABLE meta IS '99'" || echo "PRAGMA user_version = 99")"
 refuses "a schema from a newer capstan is named" 1 "has schema version 99, newer than this capstan \([0-9]+\): upgrade capstan" \
 	"$CAPSTAN" --home "$T/schema" check
 damaged modes ""
-chmod 644 "$T/modes/capstan.db" && chmod 755 "$T/modes"
-finds modes file "'$T/modes/capstan.db' has mode 644: expected 600"
+if on_pg; then
+	chmod 755 "$T/modes"
+	skip "finds: modes (capstan.db)" "the inventory is a PostgreSQL database, no file"
+else
+	chmod 644 "$T/modes/capstan.db" && chmod 755 "$T/modes"
+	finds modes file "'$T/modes/capstan.db' has mode 644: expected 600"
+fi
 finds modes file "home '$T/modes' has mode 755: expected 700"
 
-# Pages overwritten on disk: SQLite's own check says where.
+# Pages overwritten on disk: SQLite's own check says where. (The file's
+# damage has no like on PostgreSQL, whose pages the server keeps.)
+if on_pg; then
+	for c in "torn pages: exit 1" "torn pages: named" "finds: unused" "every stderr line is one prefixed finding" \
+		"one per unused page, the heading left out" "a database that is no longer one" "a damaged page"; do
+		skip "$c" "the SQLite file's pages; on PostgreSQL the server keeps them"
+	done
+else
 damaged torn ""
 size=$(stat -c %s "$T/torn/capstan.db")
 dd if=/dev/urandom of="$T/torn/capstan.db" bs=4096 seek=$((size / 4096 / 2)) count=2 conv=notrunc 2>/dev/null
@@ -120,7 +133,11 @@ damaged metapage ""
 printf '\x00' | dd of="$T/metapage/capstan.db" bs=1 seek=4096 conv=notrunc 2>/dev/null
 refuses "a damaged page" 1 "the inventory's database '$T/metapage/capstan.db' is damaged \(.*malformed\): run capstan check$" \
 	cap --home "$T/metapage" issue --env dev --profile client --cn x.internal
+fi
 damaged keyring ""
+if on_pg; then
+	db_sql "UPDATE meta SET value = set_byte(value, 20, get_byte(value, 20) # 255) WHERE key = 'keyring.check'" "$T/keyring"
+else
 python3 - "$T/keyring/capstan.db" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
@@ -130,6 +147,7 @@ data = bytearray(open(sys.argv[1], 'rb').read())
 data[data.find(bytes(v)) + 20] ^= 0xff
 open(sys.argv[1], 'wb').write(data)
 PY
+fi
 refuses "a damaged keyring check value, with the right passphrase" 1 \
 	"the inventory's keyring check value in '$T/keyring' is damaged \(the passphrase opens its keys\): run capstan check$" \
 	cap --home "$T/keyring" issue --env dev --profile client --cn x.internal

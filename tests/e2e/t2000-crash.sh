@@ -46,12 +46,12 @@ CAP=("$CAPSTAN" --passphrase-file "$PASS")
 # 80 days on, in the same process (faketime(1) would fork capstan).
 LATER=(env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 FAKETIME=+80d "${CAP[@]}")
 
-db() { sqlite3 "$CAPSTAN_HOME/capstan.db" "$1"; }
+db() { db_sql "$1"; }
 
 # The environment first (its creation is one transaction), then kills land
 # within the time an uninterrupted apply takes here (measured on a copy).
 cap init --env dev --key ec-p384 >/dev/null || exit 1
-cp -a "$CAPSTAN_HOME" "$T/probe"
+home_copy "$CAPSTAN_HOME" "$T/probe"
 RUN_MS=$(CAPSTAN_HOME="$T/probe" timed_ms "${CAP[@]}" apply --config "$CFG")
 leaves() { db "SELECT count(*) FROM certs WHERE kind = 'leaf'" 2>/dev/null || echo 0; }
 
@@ -63,7 +63,7 @@ for k in $(seq 1 $KILLS); do
 	[ "$n" -gt 0 ] && [ "$n" -lt 300 ] && midway=$((midway + 1))
 	if cap check >"$T/check.out" 2>&1; then sound=$((sound + 1)); else diag "$T/check.out"; fi
 	# Never two valid certificates for one name.
-	dup=$(db "SELECT count(*) FROM (SELECT name FROM certs WHERE kind = 'leaf' AND status = 'valid' GROUP BY env_id, name HAVING count(*) > 1)")
+	dup=$(db "SELECT count(*) FROM (SELECT name FROM certs WHERE kind = 'leaf' AND status = 'valid' GROUP BY env_id, name HAVING count(*) > 1) d")
 	[ "$dup" = 0 ] || echo "# kill $k: $dup names with two valid certificates" >&2
 done
 is "apply: capstan check passes after each of $KILLS kills" "$sound" "$KILLS"
@@ -80,7 +80,7 @@ check "a second apply changes nothing" cap apply --config "$CFG"
 like "says so" "$(cat "$T/out")" "nothing to change"
 
 # renew --due, 80 days on: all 300 are due.
-rm -rf "$T/probe" && cp -a "$CAPSTAN_HOME" "$T/probe"
+home_copy "$CAPSTAN_HOME" "$T/probe"
 RUN_MS=$(CAPSTAN_HOME="$T/probe" timed_ms "${LATER[@]}" renew --due)
 sound=0
 for k in $(seq 1 $KILLS); do

@@ -8,14 +8,15 @@
 # it is, and refuses a change.
 . "$(dirname "$0")/lib.sh"
 dir="$(cd "$(dirname "$0")" && pwd)"
-DB=$CAPSTAN_HOME/capstan.db
 pubkey_of_cert() { openssl x509 -in "$1" -noout -pubkey; }
 pubkey_of_key() { openssl pkey -in "$1" -pubout; }
-wraps() { sqlite3 "$1" "SELECT count(*) FROM meta WHERE key = 'keyring.wrap'"; }
+# (the home's inventory; wraps_file: an SQLite file's, the fixture's below)
+wraps() { db_sql "SELECT count(*) FROM meta WHERE key = 'keyring.wrap'"; }
+wraps_file() { sqlite3 "$1" "SELECT count(*) FROM meta WHERE key = 'keyring.wrap'"; }
 
 cap apply --config "$dir/data/capstan.yaml" >/dev/null || exit 1
 "$CAPSTAN" export etcd-1 --env dev --format cert --out "$T/before.pem" || exit 1
-is "a new inventory's keyring wraps its data key" "$(wraps "$DB")" 1
+is "a new inventory's keyring wraps its data key" "$(wraps)" 1
 
 # Refusals: one line each, nothing changed.
 secret_file "$T/short" 'seven c'
@@ -39,7 +40,7 @@ refuses "with a wrong current passphrase" 1 "wrong passphrase for the inventory"
 # The change.
 is "passphrase says what it changed" "$(cap passphrase --new-passphrase-file "$T/new")" \
 	"changed the passphrase of the inventory in $CAPSTAN_HOME"
-is "and records it" "$(sqlite3 "$DB" "SELECT op || '|' || detail FROM audit ORDER BY id DESC LIMIT 1")" \
+is "and records it" "$(db_sql "SELECT op || '|' || detail FROM audit ORDER BY id DESC LIMIT 1")" \
 	"passphrase|the passphrase was changed"
 refuses "the old passphrase stops working" 1 "wrong passphrase for the inventory in '$CAPSTAN_HOME'$" \
 	cap issue --env dev --profile server --cn other.internal
@@ -75,20 +76,22 @@ is "after two racing changes exactly one new passphrase works" "$works" 1
 check "the winner opens every key" "$CAPSTAN" --passphrase-file "$T/$winner" check --keys
 check_fails "the old one does not" "$CAPSTAN" --passphrase-file "$T/new" check --keys
 
-# An inventory of capstan 0.1.
+# An inventory of capstan 0.1 (an SQLite file, on PostgreSQL too: named as
+# the inventory there).
 export CAPSTAN_HOME=$T/v1
 V1=$CAPSTAN_HOME/capstan.db
+on_pg && export CAPSTAN_INVENTORY=sqlite:$V1
 mkdir -m 700 "$CAPSTAN_HOME" && cp "$dir/data/v1-inventory.db" "$V1" && chmod 600 "$V1"
 secret_file "$T/v1pass" fixture-passphrase
 v1() { "$CAPSTAN" --passphrase-file "$T/v1pass" "$@"; }
-is "(the fixture has no wrap)" "$(wraps "$V1")" 0
+is "(the fixture has no wrap)" "$(wraps_file "$V1")" 0
 "$CAPSTAN" list >/dev/null # its schema migrates on open, passphrase or not
 refuses "a wrong passphrase on it is refused" 1 "wrong passphrase for the inventory in '$CAPSTAN_HOME'$" \
 	"$CAPSTAN" --passphrase-file "$T/wrong" export api.dev.internal --env dev --format key --out "$T/x.key"
-is "and upgrades nothing" "$(wraps "$V1")" 0
+is "and upgrades nothing" "$(wraps_file "$V1")" 0
 salt_before=$(sqlite3 "$V1" "SELECT hex(value) FROM meta WHERE key = 'keyring.salt'")
 check "its first unlock opens its old keys" v1 export api.dev.internal --env dev --format key --out "$T/api.key"
-is "and wraps its data key" "$(wraps "$V1")" 1
+is "and wraps its data key" "$(wraps_file "$V1")" 1
 check "under a new salt" test "$(sqlite3 "$V1" "SELECT hex(value) FROM meta WHERE key = 'keyring.salt'")" != "$salt_before"
 "$CAPSTAN" export api.dev.internal --env dev --format cert --out "$T/api.pem"
 check "the old key matches its certificate" cmp <(pubkey_of_cert "$T/api.pem") <(pubkey_of_key "$T/api.key")
@@ -104,6 +107,7 @@ refuses "the fixture's passphrase no longer works" 1 "wrong passphrase" v1 check
 # A read-only copy of it: unlocked as it is, never upgraded; a change is refused.
 export CAPSTAN_HOME=$T/ro
 RO=$CAPSTAN_HOME/capstan.db
+on_pg && export CAPSTAN_INVENTORY=sqlite:$RO
 mkdir -m 700 "$CAPSTAN_HOME" && cp "$dir/data/v1-inventory.db" "$RO" && chmod 600 "$RO"
 "$CAPSTAN" list >/dev/null # (in WAL mode, which a reader of a read-only file needs)
 chmod 400 "$RO"
@@ -116,9 +120,9 @@ if [ "$(id -u)" = 0 ]; then
 	as_reader() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$CAPSTAN" "$@"; }
 fi
 check "a read-only copy of it unlocks" as_reader --passphrase-file "$T/ro-pass" check --keys
-is "and is not upgraded" "$(wraps "$RO")" 0
+is "and is not upgraded" "$(wraps_file "$RO")" 0
 refuses "its passphrase cannot change" 1 "the inventory in '$CAPSTAN_HOME' is read-only: its passphrase cannot be changed$" \
 	as_reader --passphrase-file "$T/ro-pass" passphrase --new-passphrase-file "$T/new"
-is "still no wrap" "$(wraps "$RO")" 0
+is "still no wrap" "$(wraps_file "$RO")" 0
 
 done_testing

@@ -5,12 +5,11 @@
 # capstan's back, or rolling the whole inventory back are each found.
 . "$(dirname "$0")/lib.sh"
 
-db="$CAPSTAN_HOME/capstan.db"
 cap init --env dev >/dev/null || exit 1
 cap issue --env dev --profile server --cn a.dev.internal --dns a.dev.internal >/dev/null
 b=$(cap issue --env dev --profile server --cn b.dev.internal --dns b.dev.internal)
 cap revoke "$b" --reason keyCompromise >/dev/null
-rows=$(sqlite3 "$db" 'SELECT count(*) FROM audit')
+rows=$(db_sql 'SELECT count(*) FROM audit')
 
 # --- reading and verifying: with the passphrase the seal is checked too
 check "the log verifies with the passphrase" cap audit --verify
@@ -23,16 +22,22 @@ is "the revoke row carries the state it set" \
 refuses "revoke without the passphrase is refused" 1 "passphrase is needed" \
 	"$CAPSTAN" revoke a.dev.internal
 cap crl --env dev --out "$T/crl-before.pem"
-rows=$(sqlite3 "$db" 'SELECT count(*) FROM audit')
-cp "$db" "$T/sealed.db"
+rows=$(db_sql 'SELECT count(*) FROM audit')
+db_save sealed
 
 # --- the issue's attack: cut the revocation off the end, rewrite the end, un-revoke
-restore() { cp "$T/sealed.db" "$db"; rm -f "$db-wal" "$db-shm"; }
+restore() { db_restore sealed; }
 # Rows from the end deleted, the recorded end rewritten to the new last row
 # (its seal kept: no one without the passphrase can make another), and the
 # revocation undone.
 cut_end() {
-	python3 - "$db" "$1" <<'PY'
+	if on_pg; then
+		db_sql "DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id DESC LIMIT $1);
+			UPDATE meta SET value = (SELECT int8send(id) || hash FROM audit ORDER BY id DESC LIMIT 1)
+				|| substr(value, 41) WHERE key = 'audit.head'"
+		return
+	fi
+	python3 - "$CAPSTAN_HOME/capstan.db" "$1" <<'PY'
 import sqlite3, struct, sys
 db = sqlite3.connect(sys.argv[1])
 for _ in range(int(sys.argv[2])):
@@ -45,7 +50,7 @@ PY
 }
 # The crl row and the revoke row go: the log then ends before the revocation.
 cut_end 2
-sqlite3 "$db" "UPDATE certs SET status = 'valid', revoked_at = NULL, revoke_reason = NULL WHERE serial = '$b'"
+db_sql "UPDATE certs SET status = 'valid', revoked_at = NULL, revoke_reason = NULL WHERE serial = '$b'"
 check_fails "audit --verify finds the cut end" cap audit --verify
 like "naming the seal" "$(cat "$T/err")" "does not match its seal"
 check_fails "check finds it" cap check
@@ -64,29 +69,29 @@ refuses "a second reseal has nothing to do" 1 "nothing to reseal" cap audit --re
 
 # A sealed end copied from elsewhere does not fit a shorter log either.
 restore
-sqlite3 "$db" "DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)"
+db_sql "DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)"
 check_fails "a log shorter than its recorded end is found" "$CAPSTAN" audit --verify
 like "naming both rows" "$(cat "$T/err")" "ends at row $((rows - 1)) but its recorded end is row $rows"
 check_fails "and blocks changes" cap issue --env dev --profile client --cn e
 like "saying why" "$(cat "$T/err")" "ends at row $((rows - 1)) but its sealed end is row $rows"
 restore
-sqlite3 "$db" "UPDATE meta SET value = substr(value, 1, 40) WHERE key = 'audit.head'"
+db_sql "UPDATE meta SET value = substr(value, 1, 40) WHERE key = 'audit.head'"
 check_fails "an end stripped of its seal is found" cap audit --verify
 like "as not sealed" "$(cat "$T/err")" "is not sealed"
 
 # --- the replay: certs changed, the log untouched
 restore
-sqlite3 "$db" "UPDATE certs SET status = 'valid', revoked_at = NULL, revoke_reason = NULL WHERE serial = '$b'"
+db_sql "UPDATE certs SET status = 'valid', revoked_at = NULL, revoke_reason = NULL WHERE serial = '$b'"
 check "audit --verify alone cannot see it (the log is intact)" cap audit --verify
 check_fails "check replays the log and finds the un-revoked certificate" "$CAPSTAN" check
 like "naming it and the row" "$(cat "$T/err")" \
 	"certificate $b is valid in the inventory, but the audit log last recorded it as revoked:keyCompromise"
 restore
-sqlite3 "$db" "DELETE FROM certs WHERE serial = '$b'"
+db_sql "DELETE FROM certs WHERE serial = '$b'"
 check_fails "a revoked certificate deleted outright is found" "$CAPSTAN" check
 like "as gone" "$(cat "$T/err")" "as revoked:keyCompromise, but the inventory no longer has it"
 restore
-sqlite3 "$db" "INSERT INTO certs (env_id, kind, name, serial, issuer_id, status, subject, issuer, key_type,
+db_sql "INSERT INTO certs (env_id, kind, name, serial, issuer_id, status, subject, issuer, key_type,
 	lifetime, not_before, not_after, fingerprint, der, created_at)
 	SELECT env_id, kind, 'planted', '00ff', issuer_id, status, subject, issuer, key_type, lifetime, not_before,
 	not_after, 'aa' || substr(fingerprint, 3), der, created_at FROM certs WHERE kind = 'root'"
@@ -106,12 +111,12 @@ cap issue --env dev --profile client --cn d >/dev/null
 check "a log two anchors behind it still extends both" "$CAPSTAN" audit --verify --anchor "$T/anchors"
 like "both counted, the syslog-style one too" "$(cat "$T/out")" "all 2 anchors"
 # Rollback: the whole inventory replaced by the earlier copy (sealed and all).
-cp "$db" "$T/latest.db"
+db_save latest
 restore
 check "the older copy verifies on its own (its seal is its own)" cap audit --verify
 check_fails "but not against the anchors kept since" "$CAPSTAN" audit --verify --anchor "$T/anchors"
 like "which name rows it no longer has" "$(cat "$T/err")" "names row [0-9]+: rows were removed"
-cp "$T/latest.db" "$db"
+db_restore latest
 secret_file "$T/other-pass" 'another inventory passphrase'
 CAPSTAN_HOME="$T/other" "$CAPSTAN" --passphrase-file "$T/other-pass" init --env x >/dev/null
 CAPSTAN_HOME="$T/other" "$CAPSTAN" --passphrase-file "$T/other-pass" audit --anchor >"$T/other-anchor"
@@ -128,11 +133,13 @@ check "--syslog runs (the line goes to the system log)" cap audit --anchor --sys
 refuses "--append without --anchor is a usage error" 2 "go with --anchor" "$CAPSTAN" audit --append "$T/x"
 
 # --- an inventory written before the seal: upgraded and adopted on first unlock
+# (an SQLite file, on PostgreSQL too: named as the inventory)
+mapfile -t v1inv < <(sqlite_inventory "$T/v1")
 mkdir -m 700 "$T/v1"
 (umask 077 && cp "$(dirname "$0")/data/v1-inventory.db" "$T/v1/capstan.db")
 secret_file "$T/v1-pass" fixture-passphrase
-v1() { CAPSTAN_HOME="$T/v1" "$CAPSTAN" --passphrase-file "$T/v1-pass" "$@"; }
-check "a first-version log verifies before any unlock" env CAPSTAN_HOME="$T/v1" "$CAPSTAN" audit --verify
+v1() { CAPSTAN_HOME="$T/v1" "$CAPSTAN" --passphrase-file "$T/v1-pass" "${v1inv[@]}" "$@"; }
+check "a first-version log verifies before any unlock" env CAPSTAN_HOME="$T/v1" "$CAPSTAN" "${v1inv[@]}" audit --verify
 check "the first unlock upgrades it" v1 audit --verify
 like "and the seal is then checked" "$(cat "$T/out")" "its end matches its seal"
 is "every certificate's state was adopted into the log" \
