@@ -170,7 +170,7 @@ SELECT t.env_id, 'leaf', 'syn-' || i, md5(random()::text || i), t.issuer_id,
 	md5(random()::text) || md5(random()::text), t.der, t.spki_sha256, now_s,
 	CASE WHEN i > 1000 AND i % 10 = 0 THEN now_s END,
 	CASE WHEN i > 1000 AND i % 10 = 0 THEN 'keyCompromise' END
-FROM generate_series(1, $SCALE) i, (SELECT *, extract(epoch FROM now())::bigint AS now_s
+FROM generate_series(1::bigint, $SCALE) i, (SELECT *, extract(epoch FROM now())::bigint AS now_s
 	FROM certs WHERE name = 'template.internal') t;
 VACUUM ANALYZE;
 SQL
