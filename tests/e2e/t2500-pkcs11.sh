@@ -5,6 +5,9 @@
 # issue/renew/revoke/CRL verified by openssl and certtool, rotation into the
 # same token, and each failure one clear line that changes nothing.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve-lib.sh"
+cleanup() { stop_serve; rm -rf "$T"; }
+trap cleanup EXIT
 
 MODULE=/usr/lib/softhsm/libsofthsm2.so
 PROVIDER=$(openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')/pkcs11.so
@@ -52,6 +55,44 @@ like "it lists the revoked serial" "$(openssl crl -in "$T/crl.pem" -noout -text)
 check "check --keys loads each token key and matches it" cap check --keys
 like "three keys opened" "$(cat "$T/out")" '3 keys opened'
 
+# serve: its OCSP responder's certificate signed by the token intermediate,
+# leaves issued through the API signed by it from serve's signing thread.
+TLS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+URL="http://127.0.0.1:$HTTP_PORT"
+cat >"$T/capstan.yaml" <<YAML
+environments: { prod: {} }
+api:
+  listen: 127.0.0.1:$TLS_PORT
+  http: 127.0.0.1:$HTTP_PORT
+  public_url: $URL
+  server: { env: prod, name: capstan-api }
+  clients:
+    - { env: prod, name: ops, allow: [sign] }
+YAML
+cap apply --config "$T/capstan.yaml" >/dev/null
+cap issue --env prod --profile server --cn capstan-api --dns localhost --ip 127.0.0.1 >/dev/null
+cap issue --env prod --profile client --cn ops >/dev/null && identity prod ops
+cp "$trust" "$T/prod-ca.pem"
+check "serve starts with a token CA" start_serve --config "$T/capstan.yaml"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=ocsp.internal \
+	-keyout "$T/ocsp.key" -out "$T/ocsp.csr" 2>/dev/null
+api ops POST /v1/environments/prod/sign -H 'Content-Type: application/json' \
+	-d "$(jq -n --rawfile csr "$T/ocsp.csr" '{csr: $csr, profile: "server", dns: ["ocsp.internal"]}')"
+is "serve signs a CSR with the token intermediate" "$(status)" 201
+jq -r .certificate "$T/body" >"$T/ocsp.pem"
+jq -r .chain "$T/body" >"$T/ocsp.chain"
+check "it verifies (openssl)" openssl verify -CAfile "$trust" -untrusted "$T/ocsp.chain" "$T/ocsp.pem"
+"$CAPSTAN" export intermediate-ca-1 --env prod --format cert --out "$T/inter1.pem"
+cat "$trust" "$T/inter1.pem" >"$T/cas.pem"
+out=$(openssl ocsp -issuer "$T/inter1.pem" -cert "$T/ocsp.pem" -url "$URL/ocsp" -CAfile "$T/cas.pem" 2>&1)
+like "OCSP: good" "$out" "ocsp.pem: good"
+like "the answer verifies (responder certified by the token key)" "$out" "Response verify OK"
+check "the CRL is served" curl -sf -o "$T/served.crl" "$URL/crl/$(openssl x509 -in "$T/inter1.pem" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :' | tr A-F a-f).crl"
+check "it verifies" openssl crl -in "$T/served.crl" -inform DER -CAfile "$T/ocsp.chain" -noout -verify
+stop_serve
+SERVE_PID=
+
 refuses "export --format key of a token key" 1 'PKCS#11 token.*never leaves it' \
 	cap export intermediate-ca-1 --env prod --format key --ca-key --out "$T/k.pem"
 refuses "export --format pkcs12 of a token key" 1 'PKCS#11 token.*never leaves it' \
@@ -71,6 +112,20 @@ check "issue under the rotated intermediate" cap issue --env prod --profile serv
 "$CAPSTAN" export new.internal --format chain --out "$T/new.pem"
 check "it verifies (openssl)" openssl_verify sslserver "$trust" "$T/new.pem"
 check "it verifies (certtool)" certtool_verify "$trust" "$T/new.pem"
+
+# Other key types the token makes, and a batch signed from the workers.
+for key in ed25519 ec-p384; do
+	check "init --hsm --key $key" cap init --env "k-$key" --key "$key" --hsm "$HSM"
+	check "issue under it ($key)" cap issue --env "k-$key" --profile server --cn "a.$key" --dns "a.$key"
+	"$CAPSTAN" export "a.$key" --env "k-$key" --format chain --out "$T/a-$key.pem"
+	check "it verifies (openssl, $key)" openssl_verify sslserver "$(trust_of "k-$key")" "$T/a-$key.pem"
+done
+for i in $(seq 1 100); do
+	printf '{"env":"prod","profile":"client","cn":"b-%03d","service":"batch","days":30}\n' "$i"
+done >"$T/batch.jsonl"
+check "issue --batch of 100 under the token intermediate" cap issue --batch "$T/batch.jsonl"
+"$CAPSTAN" export b-077 --format chain --out "$T/b.pem"
+check "a batch certificate verifies (openssl)" openssl_verify sslclient "$trust" "$T/b.pem"
 
 # The PIN from $CAPSTAN_PKCS11_PIN, the module from $CAPSTAN_PKCS11_MODULE.
 check "init --hsm with the PIN and module from the environment" \
