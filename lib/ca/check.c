@@ -206,7 +206,8 @@ static int check_sealed_key(checker *k, const capstan_store_check_row *row, cons
 	return rc;
 }
 
-/* A token key: the token is reached, the key loads, and it is the row's. */
+/* A token key: the token is reached, the key loads, it is the row's, and it
+ * signs (a signature verified under the certified public key). */
 static int check_token_key(checker *k, const capstan_store_check_row *row, const char *what)
 {
 	capstan_key *key = NULL;
@@ -215,6 +216,8 @@ static int check_token_key(checker *k, const capstan_store_check_row *row, const
 
 	if (rc == 0 && (rc = capstan_key_spki_sha256(k->ctx, key, spki)) == 0 && memcmp(spki, row->spki, CAPSTAN_SHA256_LEN) != 0)
 		rc = capstan_error(k->ctx, CAPSTAN_EINVALID, "it is not the key its row says");
+	if (rc == 0)
+		rc = capstan_key_prove(k->ctx, key);
 	capstan_key_free(key);
 	if (rc < 0)
 		return report(k, "key", "%s: its token key %s: %s", what, row->key_uri, capstan_error_message(k->ctx));

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
+#include <openssl/x509.h>
 
 #include "base/base.h"
 #include "crypto_internal.h"
@@ -406,6 +407,37 @@ int capstan_pkcs11_generate(capstan_key **out, char **uri_out, capstan_ctx *ctx,
 		capstan_key_free(*out);
 		*out = NULL;
 	}
+	return rc;
+}
+
+int capstan_key_prove(capstan_ctx *ctx, capstan_key *key)
+{
+	unsigned char msg[32], *sig = NULL;
+	const unsigned char *der, *p;
+	const char *md = capstan_signing_digest(key);
+	EVP_MD_CTX *s = EVP_MD_CTX_new(), *v = EVP_MD_CTX_new();
+	EVP_PKEY *pub = NULL;
+	size_t der_len, sig_len = 0;
+	int rc;
+
+	if ((rc = capstan_random_bytes(ctx, msg, sizeof(msg))) < 0 || (rc = capstan_key_spki(ctx, key, &der, &der_len)) < 0)
+		goto done;
+	p = der;
+	if (!s || !v || !(pub = d2i_PUBKEY_ex(NULL, &p, (long)der_len, ctx->libctx, NULL)) ||
+	    EVP_DigestSignInit_ex(s, NULL, md, ctx->libctx, NULL, key->pkey, NULL) != 1 ||
+	    EVP_DigestSign(s, NULL, &sig_len, msg, sizeof(msg)) != 1 || !(sig = OPENSSL_malloc(sig_len)) ||
+	    EVP_DigestSign(s, sig, &sig_len, msg, sizeof(msg)) != 1) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "the key does not sign");
+		goto done;
+	}
+	if (EVP_DigestVerifyInit_ex(v, NULL, md, ctx->libctx, NULL, pub, NULL) != 1 ||
+	    EVP_DigestVerify(v, sig, sig_len, msg, sizeof(msg)) != 1)
+		rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "its signature does not verify under its public key");
+done:
+	OPENSSL_free(sig);
+	EVP_PKEY_free(pub);
+	EVP_MD_CTX_free(s);
+	EVP_MD_CTX_free(v);
 	return rc;
 }
 

@@ -17,6 +17,9 @@ int capstan_pkcs11_generate(capstan_key **out, char **uri_out, capstan_ctx *ctx,
 	const char *label, capstan_key_type type);
 /* Loads the private key URI names (logging in): the key signs as any other. */
 int capstan_pkcs11_load(capstan_key **out, capstan_ctx *ctx, const char *uri);
+/* Signs a random message with the key and verifies the signature under the
+ * key's public key: a token key is there, usable, and the pair it claims. */
+int capstan_key_prove(capstan_ctx *ctx, capstan_key *key);
 /* The token part of a key's URI (object dropped, query kept), the caller's. */
 int capstan_pkcs11_token_of(capstan_ctx *ctx, char **out, const char *key_uri);
 
