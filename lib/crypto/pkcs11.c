@@ -152,7 +152,8 @@ static int module_check(capstan_ctx *ctx, const char *module)
 	/* The value goes into a configuration file: nothing that file would read otherwise. */
 	for (const char *c = module; *c; c++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-", *c))
-			return capstan_error(ctx, CAPSTAN_EINVALID, "the PKCS#11 module path '%s' has a character capstan does not take", module);
+			return capstan_error(ctx, CAPSTAN_EINVALID,
+				"the PKCS#11 module path '%s' has a character capstan does not take", module);
 	if (access(module, R_OK) != 0)
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot read the PKCS#11 module '%s': %s", module, strerror(errno));
 	return 0;
@@ -317,13 +318,18 @@ int capstan_pkcs11_load(capstan_key **out, capstan_ctx *ctx, const char *uri)
 		return rc;
 	if (!u.object[0])
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the key URI '%s' names no object", uri);
-	else if ((rc = provider_uri(ctx, puri, &u, u.object, "private", &pin)) == 0 &&
+	else if ((rc = label_check(ctx, u.object)) == 0 &&
+		 (rc = provider_uri(ctx, puri, &u, u.object, "private", &pin)) == 0 &&
 		 !(pkey = find_key(ctx, puri, OSSL_STORE_INFO_PKEY)))
-		rc = capstan_ossl_error(ctx, CAPSTAN_ENOTFOUND, "cannot load the key '%s' from token %s",
-			u.object, u.token);
-	else if (rc == 0 && (rc = provider_uri(ctx, puri, &u, u.object, "public", &pin)) == 0 &&
-		 !(pub = find_key(ctx, puri, OSSL_STORE_INFO_PUBKEY)))
-		rc = capstan_ossl_error(ctx, CAPSTAN_ENOTFOUND, "cannot load the public key '%s' from token %s",
+		/* The provider says nothing of a refused login: the store is just empty. */
+		rc = ERR_peek_error() ? capstan_ossl_error(ctx, CAPSTAN_ENOTFOUND, "cannot load the key '%s' from pkcs11:%s",
+						  u.object, u.token) :
+			capstan_error(ctx, CAPSTAN_ENOTFOUND,
+				"cannot load the key '%s' from pkcs11:%s: the token has no such private key, or refused the PIN",
+				u.object, u.token);
+	if (rc == 0 && (rc = provider_uri(ctx, puri, &u, u.object, "public", &pin)) == 0 &&
+	    !(pub = find_key(ctx, puri, OSSL_STORE_INFO_PUBKEY)))
+		rc = capstan_ossl_error(ctx, CAPSTAN_ENOTFOUND, "cannot load the public key '%s' from pkcs11:%s",
 			u.object, u.token);
 	capstan_wipe(puri, sizeof(puri));
 	capstan_secret_free(&pin);
@@ -386,13 +392,13 @@ int capstan_pkcs11_generate(capstan_key **out, char **uri_out, capstan_ctx *ctx,
 	    (pkey = find_key(ctx, puri, OSSL_STORE_INFO_PKEY))) {
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
-		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "token %s already holds a key '%s'", u.token, label);
+		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "pkcs11:%s already holds a key '%s'", u.token, label);
 	}
 	ERR_clear_error();
 	if (rc == 0 && (rc = provider_uri(ctx, puri, &u, label, NULL, &pin)) == 0 &&
 	    (!(g = token_keygen(ctx, type, puri)) || EVP_PKEY_generate(g, &pkey) != 1))
 		rc = capstan_ossl_error(ctx, g || type != CAPSTAN_KEY_ED25519 ? CAPSTAN_ERROR : CAPSTAN_EINVALID,
-			"cannot generate a %s key in token %s", capstan_key_type_name(type), u.token);
+			"cannot generate a %s key in pkcs11:%s", capstan_key_type_name(type), u.token);
 	capstan_wipe(puri, sizeof(puri));
 	capstan_secret_free(&pin);
 	EVP_PKEY_CTX_free(g);
