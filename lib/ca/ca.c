@@ -451,20 +451,39 @@ static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int6
 	return capstan_ca_mint_ca(ctx, &spec, "init", inter);
 }
 
+/* What pkcs11-tool --list-objects shows the token's owner: environment,
+ * role and generation. */
+static void token_label(char label[96], const char *env, capstan_cert_kind kind, int64_t generation)
+{
+	snprintf(label, 96, "capstan-%s-%s-%lld", env, kind == CAPSTAN_KIND_ROOT ? "root" : "intermediate",
+		(long long)generation);
+}
+
 int capstan_ca_token_key(capstan_ctx *ctx, const char *token_uri, const char *env, capstan_cert_kind kind,
 	int64_t generation, capstan_key_type type, capstan_key **key, capstan_buf *sealed, char **uri)
 {
 	char label[96];
 
-	/* The label names environment, role and generation: what the token's
-	 * owner sees in pkcs11-tool --list-objects. */
-	snprintf(label, sizeof(label), "capstan-%s-%s-%lld", env,
-		kind == CAPSTAN_KIND_ROOT ? "root" : "intermediate", (long long)generation);
+	token_label(label, env, kind, generation);
 	/* An empty, not a NULL, blob: the row says "no sealed key". */
 	if (!(sealed->data = malloc(1)))
 		return capstan_error_oom(ctx);
 	sealed->len = 0;
 	return capstan_pkcs11_generate(key, uri, ctx, token_uri, label, type);
+}
+
+/* Both labels free before either key is made: a key the token cannot take
+ * back (no delete through OpenSSL) is never left behind by a refusal. */
+static int token_labels_free(capstan_ctx *ctx, const capstan_init_opts *o)
+{
+	char label[96];
+	int rc;
+
+	token_label(label, o->env, CAPSTAN_KIND_ROOT, 1);
+	if ((rc = capstan_pkcs11_label_free(ctx, o->hsm, label)) < 0)
+		return rc;
+	token_label(label, o->env, CAPSTAN_KIND_INTERMEDIATE, 1);
+	return capstan_pkcs11_label_free(ctx, o->hsm, label);
 }
 
 /* A new CA key of the environment: sealed, or made in the token o->hsm names. */
@@ -498,6 +517,8 @@ int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
 		return rc;
 	/* Keys are made before the transaction: RSA-4096 generation must not
 	 * hold the write lock that other capstan processes wait on. */
+	if (o->hsm && (rc = token_labels_free(ctx, o)) < 0)
+		return rc;
 	for (int i = 0; i < 2; i++)
 		if ((rc = init_key(ctx, o, i, &keys[i], &sealed[i], &uris[i])) < 0)
 			goto done;

@@ -374,6 +374,26 @@ static EVP_PKEY_CTX *token_keygen(capstan_ctx *ctx, capstan_key_type type, const
 	return g;
 }
 
+int capstan_pkcs11_label_free(capstan_ctx *ctx, const char *token_uri, const char *label)
+{
+	capstan_secret pin = CAPSTAN_SECRET_INIT;
+	char puri[URI_MAX];
+	EVP_PKEY *pkey = NULL;
+	p11_uri u;
+	int rc;
+
+	if ((rc = label_check(ctx, label)) < 0 || (rc = setup(ctx, &u, token_uri, &pin)) < 0)
+		return rc;
+	if ((rc = provider_uri(ctx, puri, &u, label, "private", &pin)) == 0 &&
+	    (pkey = find_key(ctx, puri, OSSL_STORE_INFO_PKEY)))
+		rc = capstan_error(ctx, CAPSTAN_EEXISTS, "pkcs11:%s already holds a key '%s'", u.token, label);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	capstan_wipe(puri, sizeof(puri));
+	capstan_secret_free(&pin);
+	return rc;
+}
+
 int capstan_pkcs11_generate(capstan_key **out, char **uri_out, capstan_ctx *ctx, const char *token_uri,
 	const char *label, capstan_key_type type)
 {

@@ -15,6 +15,9 @@
  * holds a key of that label already. */
 int capstan_pkcs11_generate(capstan_key **out, char **uri_out, capstan_ctx *ctx, const char *token_uri,
 	const char *label, capstan_key_type type);
+/* 0 when the token TOKEN_URI names holds no private key labelled LABEL,
+ * else CAPSTAN_EEXISTS (or why the token cannot be asked). */
+int capstan_pkcs11_label_free(capstan_ctx *ctx, const char *token_uri, const char *label);
 /* Loads the private key URI names (logging in): the key signs as any other. */
 int capstan_pkcs11_load(capstan_key **out, capstan_ctx *ctx, const char *uri);
 /* Signs a random message with the key and verifies the signature under the

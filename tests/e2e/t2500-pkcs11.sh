@@ -153,9 +153,11 @@ refuses "a missing token" 1 'capstan-nope' \
 refuses "a missing module" 1 'cannot read the PKCS#11 module' \
 	cap init --env other --hsm "pkcs11:token=capstan-e2e?module-path=/nonexistent.so&pin-source=file:$T/pin"
 pkcs11-tool --module "$MODULE" --token-label capstan-e2e --login --pin 12345678 \
-	--keypairgen --key-type EC:prime256v1 --label capstan-dup-root-1 >/dev/null 2>&1
-refuses "a key label the token holds already" 1 'already holds a key' \
+	--keypairgen --key-type EC:prime256v1 --label capstan-dup-intermediate-1 >/dev/null 2>&1
+before=$(objects | grep -c '^Private Key Object')
+refuses "a key label the token holds already" 1 "already holds a key 'capstan-dup-intermediate-1'" \
 	cap init --env dup --hsm "$HSM"
+is "and no root key was made before the refusal" "$(objects | grep -c '^Private Key Object')" "$before"
 chmod 644 "$T/pin"
 refuses "a PIN file readable by others" 1 'chmod' \
 	cap issue --env prod --profile server --cn x.internal
