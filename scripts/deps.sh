@@ -28,6 +28,7 @@ packages=(
 	faketime                            # time travel in tests
 	clang-14 libclang-rt-14-dev         # libFuzzer targets (make fuzz), run briefly by make test
 	valgrind                            # make valgrind: the end-to-end suite under memcheck
+	pkcs11-provider softhsm2 opensc     # CA keys in a token: OpenSSL's provider, a software token, pkcs11-tool
 )
 
 # make bench adds the peers it measures against.
@@ -47,5 +48,27 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# pkcs11-provider is not in bookworm's main suite but in bookworm-backports (1.0), which
+# Debian's servers already serve: that suite is added, pinned so that only pkcs11-provider
+# comes from it (500) and nothing else is upgraded from it unasked (100).
+if [[ " ${missing[*]} " == *" pkcs11-provider "* ]] && grep -q '^VERSION_CODENAME=bookworm' /etc/os-release &&
+	[ ! -e /etc/apt/sources.list.d/capstan-backports.sources ]; then
+	cat > /etc/apt/sources.list.d/capstan-backports.sources <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+	cat > /etc/apt/preferences.d/capstan-backports <<'PIN'
+Package: *
+Pin: release n=bookworm-backports
+Pin-Priority: 100
+
+Package: pkcs11-provider
+Pin: release n=bookworm-backports
+Pin-Priority: 500
+PIN
+fi
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -81,6 +81,7 @@ struct cli {
 	 * that need them; freed (wiped) at exit. */
 	capstan_secret env_passphrase;
 	capstan_secret env_store_password;
+	capstan_secret env_pkcs11_pin;  /* $CAPSTAN_PKCS11_PIN, taken the same way */
 	capstan_secret early_pass; /* read before a new home is created (cli_check_new_passphrase) */
 	int unprotected;      /* errno of a failed capstan_protect_process(); 0 when it held */
 	int json;
@@ -124,6 +125,8 @@ void cli_subject_hint(unsigned subject, int code, char *out, size_t size);
 /* Prints "capstan: <message>" and returns EXIT_FAILED. */
 int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Hands $CAPSTAN_PKCS11_MODULE and $CAPSTAN_PKCS11_PIN to the context (token keys). */
+int cli_pkcs11_setup(cli *c);
 /* Reads the passphrase (file, $CAPSTAN_PASSPHRASE, prompt) and unlocks;
  * refused (cli_protected) when core dumps could not be turned off. */
 int cli_unlock(cli *c);

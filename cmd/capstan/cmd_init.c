@@ -1,9 +1,12 @@
 /* capstan init: an environment's root CA and intermediate. */
+#include <string.h>
+
 #include "cli.h"
 
 int cmd_init(cli *c, int argc, char **argv)
 {
-	const char *env = NULL, *org = NULL, *key = NULL, *root_days = NULL, *ca_days = NULL, *days = NULL;
+	const char *env = NULL, *org = NULL, *key = NULL, *root_days = NULL, *ca_days = NULL, *days = NULL,
+		*hsm = NULL;
 	const cli_opt opts[] = {
 		{ "env", OPT_VALUE, &env },
 		{ "org", OPT_VALUE, &org },
@@ -11,6 +14,7 @@ int cmd_init(cli *c, int argc, char **argv)
 		{ "root-days", OPT_VALUE, &root_days },
 		{ "ca-days", OPT_VALUE, &ca_days },
 		{ "days", OPT_VALUE, &days },
+		{ "hsm", OPT_VALUE, &hsm },
 		{ NULL, 0, NULL },
 	};
 	capstan_init_opts o = CAPSTAN_INIT_OPTS_INIT;
@@ -22,6 +26,8 @@ int cmd_init(cli *c, int argc, char **argv)
 		return rc;
 	if (!env)
 		return cli_usage_error(c, "--env is required");
+	if (hsm && strncmp(hsm, "pkcs11:", 7) != 0)
+		return cli_usage_error(c, "--hsm takes a pkcs11: URI (e.g. pkcs11:token=LABEL), not '%s'", hsm);
 	if (capstan_check_identifier(env, &why) < 0)
 		return cli_usage_error(c, "invalid --env '%s': %s", env, why);
 	if (org && capstan_check_subject_value(org, &why) < 0)
@@ -35,6 +41,7 @@ int cmd_init(cli *c, int argc, char **argv)
 		return rc;
 	o.env = env;
 	o.org = org;
+	o.hsm = hsm;
 	if (capstan_env_init(&root, &inter, c->ctx, &o) < 0)
 		return cli_fail(c);
 	rc = out_init(c, root, inter);

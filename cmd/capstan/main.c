@@ -10,7 +10,7 @@
 
 static const cli_command commands[] = {
 	{ "init", cmd_init, NEEDS_NEW_HOME | NEEDS_PASSPHRASE,
-	  "init --env ENV [--org ORG] [--key TYPE] [--root-days N] [--ca-days N] [--days N]" },
+	  "init --env ENV [--org ORG] [--key TYPE] [--root-days N] [--ca-days N] [--days N] [--hsm URI]" },
 	{ "issue", cmd_issue, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "issue --env ENV --profile P --cn CN [--name NAME] [--dns D]... [--ip A]... [--uri U]..."
 	  " [--email E]... [--days N] [--renew-before DUR] [--key TYPE] [--service S] [--csr FILE]"
@@ -215,6 +215,8 @@ static int setup(cli *c)
 	free(home);
 	if (rc == 0 && (needs & NEEDS_PASSPHRASE))
 		rc = cli_unlock(c);
+	if (rc == 0)
+		rc = cli_pkcs11_setup(c);
 	return rc;
 }
 

@@ -62,7 +62,7 @@ static int prompt_passphrase(cli *c, capstan_secret *out, int confirm)
 
 extern char **environ;
 
-const char *const cli_secret_env[] = { "CAPSTAN_PASSPHRASE", "CAPSTAN_STORE_PASSWORD", NULL };
+const char *const cli_secret_env[] = { "CAPSTAN_PASSPHRASE", "CAPSTAN_STORE_PASSWORD", "CAPSTAN_PKCS11_PIN", NULL };
 
 /* Copies a secret variable's value (NULL: not kept), then wipes and unsets
  * it: it reaches neither a hook, nor a core dump's environment, nor
@@ -97,8 +97,9 @@ int cli_take_env_secrets(cli *c)
 	int rc = take_env_secret("CAPSTAN_PASSPHRASE", &c->env_passphrase);
 
 	rc |= take_env_secret("CAPSTAN_STORE_PASSWORD", &c->env_store_password);
+	rc |= take_env_secret("CAPSTAN_PKCS11_PIN", &c->env_pkcs11_pin);
 	/* Any further secret variable is wiped and unset, never read. */
-	for (size_t i = 2; cli_secret_env[i]; i++)
+	for (size_t i = 3; cli_secret_env[i]; i++)
 		rc |= take_env_secret(cli_secret_env[i], NULL);
 	if (rc == 0)
 		return 0;
@@ -110,6 +111,17 @@ void cli_free_env_secrets(cli *c)
 {
 	capstan_secret_free(&c->env_passphrase);
 	capstan_secret_free(&c->env_store_password);
+	capstan_secret_free(&c->env_pkcs11_pin);
+}
+
+int cli_pkcs11_setup(cli *c)
+{
+	const char *module = getenv("CAPSTAN_PKCS11_MODULE");
+
+	if ((module && *module && capstan_ctx_set_pkcs11_module(c->ctx, module) < 0) ||
+	    (c->env_pkcs11_pin.data && capstan_ctx_set_pkcs11_pin(c->ctx, &c->env_pkcs11_pin) < 0))
+		return cli_fail(c);
+	return 0;
 }
 
 static int env_secret(cli *c, const capstan_secret *from, capstan_secret *out)

@@ -22,9 +22,11 @@ typedef struct {
 	int64_t root_lifetime;     /* seconds; 0: default */
 	int64_t ca_lifetime;       /* seconds; 0: default */
 	int64_t leaf_lifetime;     /* default for leaves; 0: default */
+	const char *hsm;           /* a pkcs11: URI naming a token: the CA keys are made and kept
+	                              there (see capstan_ctx_set_pkcs11_pin); NULL: sealed */
 } capstan_init_opts;
 
-#define CAPSTAN_INIT_OPTS_VERSION 1
+#define CAPSTAN_INIT_OPTS_VERSION 2
 #define CAPSTAN_INIT_OPTS_INIT { .version = CAPSTAN_INIT_OPTS_VERSION, .key = CAPSTAN_DEFAULT_KEY }
 
 /* Creates ENV's root CA and an intermediate (pathlen 0) under it; needs an

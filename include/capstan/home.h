@@ -85,6 +85,12 @@ CAPSTAN_WARN_UNUSED int capstan_ctx_clone(capstan_ctx **out, const capstan_ctx *
  * back to that. Copied. */
 CAPSTAN_WARN_UNUSED int capstan_ctx_set_actor(capstan_ctx *ctx, const char *actor);
 
+/* The PKCS#11 module (a shared object's path) and the token PIN for CA keys
+ * in a token, when their URI names none (module-path=, pin-source=file:).
+ * Copied (the PIN as a capstan_secret, wiped with the context); NULL unsets. */
+CAPSTAN_WARN_UNUSED int capstan_ctx_set_pkcs11_module(capstan_ctx *ctx, const char *path);
+CAPSTAN_WARN_UNUSED int capstan_ctx_set_pkcs11_pin(capstan_ctx *ctx, const capstan_secret *pin);
+
 /* Whether PASS may be a new inventory's passphrase (at least 8 characters):
  * 0, or CAPSTAN_EINVALID saying why (CAPSTAN_FIELD_PASSPHRASE). Checked by the
  * first capstan_home_unlock; a program creating a home checks it first, so a

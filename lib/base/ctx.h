@@ -40,6 +40,12 @@ struct capstan_ctx {
 	char *actor;    /* capstan_ctx_set_actor: the audit rows' user instead */
 	void *kept_signers; /* the CA layer's signers kept between calls (ca.c) */
 	unsigned user_uid;
+	/* PKCS#11 (lib/crypto/pkcs11.c): the module and PIN the program set
+	 * (capstan_ctx_set_pkcs11_module/_pin), and the module whose provider
+	 * this context's library context has loaded (NULL: none yet). */
+	char *pkcs11_module;
+	capstan_secret pkcs11_pin;
+	char *pkcs11_loaded;
 	/* What was found unsafe but not refused (a home readable by others),
 	 * for the program to show: capstan_home_warning(). Owned, freed with
 	 * the context. */

@@ -29,30 +29,67 @@ int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64
 	return 0;
 }
 
-/* The sealed key of a certificate, and the SPKI hash it was sealed under. */
+/* The key row of a certificate: the SPKI hash it was stored under, and its
+ * sealed key or, for a key in a token, its URI (*uri, else NULL). */
 static int sealed_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *sealed,
-	unsigned char spki[CAPSTAN_SHA256_LEN])
+	unsigned char spki[CAPSTAN_SHA256_LEN], char **uri)
 {
 	int64_t key_id = 0;
 	int rc;
 
+	*uri = NULL;
 	if ((rc = capstan_store_cert_key_id(ctx, cert->id, &key_id)) < 0)
 		return rc;
 	if (key_id == 0)
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND,
 			"the inventory holds no key for '%s' (serial %s): it was issued from a CSR",
 			cert->name, cert->serial);
-	return capstan_store_key_get(ctx, key_id, spki, sealed);
+	if ((rc = capstan_store_key_get(ctx, key_id, spki, sealed)) < 0)
+		return rc;
+	return sealed->len == 0 ? capstan_store_key_uri(ctx, key_id, uri) : 0;
+}
+
+/* A token's key, loaded by its URI and checked to be the certificate's. */
+static int token_key(capstan_ctx *ctx, const capstan_cert *cert, const char *uri,
+	const unsigned char spki[CAPSTAN_SHA256_LEN], capstan_key **key)
+{
+	unsigned char have[CAPSTAN_SHA256_LEN];
+	int rc;
+
+	if ((rc = capstan_pkcs11_load(key, ctx, uri)) < 0 ||
+	    (rc = capstan_key_spki_sha256(ctx, *key, have)) < 0)
+		goto fail;
+	if (memcmp(have, spki, sizeof(have)) == 0)
+		return 0;
+	rc = capstan_error(ctx, CAPSTAN_EINVALID, "the token key %s is not the key of '%s' (serial %s)",
+		uri, cert->name, cert->serial);
+fail:
+	capstan_key_free(*key);
+	*key = NULL;
+	return rc;
 }
 
 int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key)
 {
 	capstan_buf sealed = CAPSTAN_BUF_INIT;
 	unsigned char spki[CAPSTAN_SHA256_LEN];
+	char *uri = NULL;
 	int rc;
 
-	if ((rc = sealed_key(ctx, cert, &sealed, spki)) == 0)
-		rc = capstan_key_unseal(key, ctx, sealed.data, sealed.len, spki);
+	if ((rc = sealed_key(ctx, cert, &sealed, spki, &uri)) == 0)
+		rc = uri ? token_key(ctx, cert, uri, spki, key) :
+			capstan_key_unseal(key, ctx, sealed.data, sealed.len, spki);
+	capstan_buf_free(&sealed);
+	free(uri);
+	return rc;
+}
+
+int capstan_ca_key_uri(capstan_ctx *ctx, const capstan_cert *cert, char **uri)
+{
+	capstan_buf sealed = CAPSTAN_BUF_INIT;
+	unsigned char spki[CAPSTAN_SHA256_LEN];
+	int rc = sealed_key(ctx, cert, &sealed, spki, uri);
+
 	capstan_buf_free(&sealed);
 	return rc;
 }
@@ -61,11 +98,16 @@ int capstan_ca_key_pem(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *
 {
 	capstan_buf sealed = CAPSTAN_BUF_INIT;
 	unsigned char spki[CAPSTAN_SHA256_LEN];
+	char *uri = NULL;
 	int rc;
 
-	if ((rc = capstan_require_unlocked(ctx)) == 0 && (rc = sealed_key(ctx, cert, &sealed, spki)) == 0)
-		rc = capstan_key_unseal_pem(out, ctx, sealed.data, sealed.len, spki);
+	if ((rc = capstan_require_unlocked(ctx)) == 0 && (rc = sealed_key(ctx, cert, &sealed, spki, &uri)) == 0)
+		rc = uri ? capstan_error(ctx, CAPSTAN_EINVALID,
+				   "the key of '%s' is kept in a PKCS#11 token (%s) and never leaves it",
+				   cert->name, uri) :
+			capstan_key_unseal_pem(out, ctx, sealed.data, sealed.len, spki);
 	capstan_buf_free(&sealed);
+	free(uri);
 	return rc;
 }
 
@@ -290,6 +332,8 @@ int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info
 		goto done;
 	if (m->sealed_key && (rc = capstan_store_key_insert(ctx, c->key_type, spki, m->sealed_key, &key_id)) < 0)
 		goto done;
+	if (m->sealed_key && m->key_uri && (rc = capstan_store_key_set_uri(ctx, key_id, m->key_uri)) < 0)
+		goto done;
 	/* The serial was drawn before the write lock (by a batch's worker,
 	 * serve's signing thread, renew --due's workers), so the issuer may have
 	 * used it since, here or in another process: the insert then records
@@ -370,7 +414,7 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 		.tmpl = { .kind = spec->kind, .cn = cn, .org = spec->org,
 			  .not_before = spec->now - CAPSTAN_BACKDATE_SECONDS, .not_after = spec->now + spec->lifetime },
 		.name = name, .env_id = spec->env_id, .env_name = spec->env_name,
-		.subject_key = spec->key, .sealed_key = spec->sealed_key,
+		.subject_key = spec->key, .sealed_key = spec->sealed_key, .key_uri = spec->key_uri,
 		.issuer = is_root ? NULL : spec->root, .issuer_key = is_root ? spec->key : spec->root_key,
 		.lifetime = spec->lifetime,
 	};
@@ -383,7 +427,7 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 
 /* Inside the transaction: the environment row, the root, the intermediate. */
 static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int64_t lifetimes[3],
-	capstan_key *keys[2], capstan_buf sealed[2], capstan_cert **root, capstan_cert **inter)
+	capstan_key *keys[2], capstan_buf sealed[2], char *uris[2], capstan_cert **root, capstan_cert **inter)
 {
 	capstan_store_env env = { 0, (char *)o->env, (char *)o->org, o->key, lifetimes[2] };
 	int rc;
@@ -392,18 +436,69 @@ static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int6
 		return rc;
 	capstan_ca_spec spec = {
 		.kind = CAPSTAN_KIND_ROOT, .env_id = env.id, .env_name = o->env, .org = o->org,
-		.generation = 1, .key = keys[0], .sealed_key = &sealed[0], .lifetime = lifetimes[0],
-		.now = time(NULL),
+		.generation = 1, .key = keys[0], .sealed_key = &sealed[0], .key_uri = uris[0],
+		.lifetime = lifetimes[0], .now = time(NULL),
 	};
 	if ((rc = capstan_ca_mint_ca(ctx, &spec, "init", root)) < 0)
 		return rc;
 	spec.kind = CAPSTAN_KIND_INTERMEDIATE;
 	spec.key = keys[1];
 	spec.sealed_key = &sealed[1];
+	spec.key_uri = uris[1];
 	spec.lifetime = lifetimes[1];
 	spec.root = *root;
 	spec.root_key = keys[0];
 	return capstan_ca_mint_ca(ctx, &spec, "init", inter);
+}
+
+/* What pkcs11-tool --list-objects shows the token's owner: environment,
+ * role and generation. */
+static void token_label(char label[96], const char *env, capstan_cert_kind kind, int64_t generation)
+{
+	snprintf(label, 96, "capstan-%s-%s-%lld", env, kind == CAPSTAN_KIND_ROOT ? "root" : "intermediate",
+		(long long)generation);
+}
+
+int capstan_ca_token_key(capstan_ctx *ctx, const char *token_uri, const char *env, capstan_cert_kind kind,
+	int64_t generation, capstan_key_type type, capstan_key **key, capstan_buf *sealed, char **uri)
+{
+	char label[96];
+
+	token_label(label, env, kind, generation);
+	/* An empty, not a NULL, blob: the row says "no sealed key". */
+	if (!(sealed->data = malloc(1)))
+		return capstan_error_oom(ctx);
+	sealed->len = 0;
+	return capstan_pkcs11_generate(key, uri, ctx, token_uri, label, type);
+}
+
+/* Both labels free before either key is made: a key the token cannot take
+ * back (no delete through OpenSSL) is never left behind by a refusal. */
+static int token_labels_free(capstan_ctx *ctx, const capstan_init_opts *o)
+{
+	char label[96];
+	int rc;
+
+	token_label(label, o->env, CAPSTAN_KIND_ROOT, 1);
+	if ((rc = capstan_pkcs11_label_free(ctx, o->hsm, label)) < 0)
+		return rc;
+	token_label(label, o->env, CAPSTAN_KIND_INTERMEDIATE, 1);
+	return capstan_pkcs11_label_free(ctx, o->hsm, label);
+}
+
+/* A new CA key of the environment: sealed, or made in the token o->hsm names. */
+static int init_key(capstan_ctx *ctx, const capstan_init_opts *o, int i, capstan_key **key,
+	capstan_buf *sealed, char **uri)
+{
+	capstan_key_type type = i == 1 && o->inter_key_set ? o->inter_key : o->key;
+	int rc;
+
+	if (o->hsm)
+		return capstan_ca_token_key(ctx, o->hsm, o->env, i == 0 ? CAPSTAN_KIND_ROOT : CAPSTAN_KIND_INTERMEDIATE,
+			1, type, key, sealed, uri);
+	if ((rc = capstan_key_generate(key, ctx, type)) < 0)
+		return rc;
+	return capstan_key_seal(sealed, ctx, *key);
 }
 
 int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
@@ -411,6 +506,7 @@ int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
 {
 	capstan_key *keys[2] = { NULL, NULL };
 	capstan_buf sealed[2] = { CAPSTAN_BUF_INIT, CAPSTAN_BUF_INIT };
+	char *uris[2] = { NULL, NULL };
 	capstan_cert *root = NULL, *inter = NULL;
 	int64_t lifetimes[3] = { 0, 0, 0 };
 	int rc;
@@ -421,12 +517,13 @@ int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
 		return rc;
 	/* Keys are made before the transaction: RSA-4096 generation must not
 	 * hold the write lock that other capstan processes wait on. */
+	if (o->hsm && (rc = token_labels_free(ctx, o)) < 0)
+		return rc;
 	for (int i = 0; i < 2; i++)
-		if ((rc = capstan_key_generate(&keys[i], ctx, i == 1 && o->inter_key_set ? o->inter_key : o->key)) < 0 ||
-		    (rc = capstan_key_seal(&sealed[i], ctx, keys[i])) < 0)
+		if ((rc = init_key(ctx, o, i, &keys[i], &sealed[i], &uris[i])) < 0)
 			goto done;
 	if ((rc = capstan_store_begin(ctx)) < 0 ||
-	    (rc = capstan_store_end(ctx, init_records(ctx, o, lifetimes, keys, sealed, &root, &inter))) < 0)
+	    (rc = capstan_store_end(ctx, init_records(ctx, o, lifetimes, keys, sealed, uris, &root, &inter))) < 0)
 		goto done;
 	if (root_out)
 		*root_out = root, root = NULL;
@@ -438,6 +535,7 @@ done:
 	for (int i = 0; i < 2; i++) {
 		capstan_key_free(keys[i]);
 		capstan_buf_free(&sealed[i]);
+		free(uris[i]);
 	}
 	return rc;
 }

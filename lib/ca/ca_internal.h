@@ -18,6 +18,7 @@ typedef struct {
 	const char *env_name;
 	const capstan_key *subject_key;
 	const capstan_buf *sealed_key;  /* a new key to store; NULL: see key_id */
+	const char *key_uri;            /* the new key is in a token: its URI (sealed_key empty) */
 	int64_t key_id;                 /* the stored key it certifies again; 0: none (CSR) */
 	const capstan_cert *issuer;     /* NULL: self-signed root */
 	const capstan_x509_issuer *issuer_parsed; /* the issuer parsed already, or NULL */
@@ -99,6 +100,7 @@ typedef struct {
 	int64_t generation;            /* 1 for the first of its kind in the environment */
 	const capstan_key *key;
 	const capstan_buf *sealed_key;
+	const char *key_uri;           /* a token key: its URI, and sealed_key empty */
 	int64_t lifetime;
 	time_t now;
 	const capstan_cert *root;      /* intermediates: the issuing root */
@@ -112,7 +114,16 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 
 /* Opens the private key the inventory holds for cert (needs an unlocked home). */
 int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key **key);
-/* Its key as PKCS8 PEM, straight from the seal (export and bundles). */
+/* A new CA key of ENV made in the token TOKEN_URI names, labelled
+ * capstan-ENV-ROLE-GENERATION; *sealed is set empty and *uri is the key's
+ * URI (the caller's), to record with it. */
+int capstan_ca_token_key(capstan_ctx *ctx, const char *token_uri, const char *env, capstan_cert_kind kind,
+	int64_t generation, capstan_key_type type, capstan_key **key, capstan_buf *sealed, char **uri);
+/* The URI of cert's key when it is kept in a PKCS#11 token; *uri NULL when
+ * it is sealed in the inventory, else the caller's (free()). */
+int capstan_ca_key_uri(capstan_ctx *ctx, const capstan_cert *cert, char **uri);
+/* Its key as PKCS8 PEM, straight from the seal (export and bundles);
+ * refused for a key in a token. */
 int capstan_ca_key_pem(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *out);
 
 /* The issuer's CRL as capstan crl signs it: the stored one while it is

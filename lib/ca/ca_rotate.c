@@ -13,6 +13,7 @@ typedef struct {
 	int64_t root_lifetime, ca_lifetime;
 	capstan_key *root_key, *inter_key;
 	capstan_buf root_sealed, inter_sealed;
+	char *root_uri, *inter_uri;     /* new keys made in a token: their URIs */
 	capstan_cert *old_root, *old_inter;
 } rotation;
 
@@ -23,8 +24,50 @@ static void rotation_clear(rotation *r)
 	capstan_key_free(r->inter_key);
 	capstan_buf_free(&r->root_sealed);
 	capstan_buf_free(&r->inter_sealed);
+	free(r->root_uri);
+	free(r->inter_uri);
 	capstan_cert_free(r->old_root);
 	capstan_cert_free(r->old_inter);
+}
+
+/* The token the current CA of KIND keeps its key in, as a token URI
+ * (*token NULL: its key is sealed, or there is no current one). */
+static int ca_token(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, char **token)
+{
+	capstan_cert *current = NULL;
+	char *uri = NULL;
+	int rc = capstan_store_current_ca(ctx, env_id, kind, &current);
+
+	*token = NULL;
+	if (rc == CAPSTAN_ENOTFOUND)
+		return 0;
+	if (rc == 0 && (rc = capstan_ca_key_uri(ctx, current, &uri)) == 0 && uri)
+		rc = capstan_pkcs11_token_of(ctx, token, uri);
+	free(uri);
+	capstan_cert_free(current);
+	return rc;
+}
+
+/* The new CA key of KIND: in the token its predecessor's key is in, else sealed. */
+static int new_ca_key(capstan_ctx *ctx, rotation *r, capstan_cert_kind kind, capstan_key_type type,
+	capstan_key **key, capstan_buf *sealed, char **uri)
+{
+	char *token = NULL;
+	int64_t count = 0;
+	int rc;
+
+	if ((rc = ca_token(ctx, r->env.id, kind, &token)) < 0)
+		return rc;
+	if (!token) {
+		if ((rc = capstan_key_generate(key, ctx, type)) < 0)
+			return rc;
+		return capstan_key_seal(sealed, ctx, *key);
+	}
+	/* The generation its certificate will have, as rotation_records counts. */
+	if ((rc = capstan_store_count_kind(ctx, r->env.id, kind, &count)) == 0)
+		rc = capstan_ca_token_key(ctx, token, r->env.name, kind, count + 1, type, key, sealed, uri);
+	free(token);
+	return rc;
 }
 
 static int plan_rotation(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, rotation *r)
@@ -42,17 +85,13 @@ static int plan_rotation(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, rota
 		return rc;
 	type = o->key_set ? o->key : r->env.key_type;
 	if (o->root) {
-		if ((rc = capstan_key_generate(&r->root_key, ctx, type)) < 0 ||
-		    (rc = capstan_key_seal(&r->root_sealed, ctx, r->root_key)) < 0)
+		if ((rc = new_ca_key(ctx, r, CAPSTAN_KIND_ROOT, type, &r->root_key, &r->root_sealed, &r->root_uri)) < 0)
 			return rc;
 	} else if ((rc = capstan_store_current_ca(ctx, r->env.id, CAPSTAN_KIND_ROOT, &r->old_root)) < 0 ||
 		   (rc = capstan_ca_load_key(ctx, r->old_root, &r->root_key)) < 0) {
 		return rc;
 	}
-	if ((rc = capstan_key_generate(&r->inter_key, ctx, type)) < 0 ||
-	    (rc = capstan_key_seal(&r->inter_sealed, ctx, r->inter_key)) < 0)
-		return rc;
-	return 0;
+	return new_ca_key(ctx, r, CAPSTAN_KIND_INTERMEDIATE, type, &r->inter_key, &r->inter_sealed, &r->inter_uri);
 }
 
 /* The id of the current CA of that kind, or 0 when there is none (expired). */
@@ -86,6 +125,7 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 		spec.generation = roots + 1;
 		spec.key = r->root_key;
 		spec.sealed_key = &r->root_sealed;
+		spec.key_uri = r->root_uri;
 		spec.lifetime = r->root_lifetime;
 		spec.supersedes = old_root;
 		if ((rc = capstan_ca_mint_ca(ctx, &spec, "rotate-root", root)) < 0)
@@ -95,6 +135,7 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 	spec.generation = inters + 1;
 	spec.key = r->inter_key;
 	spec.sealed_key = &r->inter_sealed;
+	spec.key_uri = r->inter_uri;
 	spec.lifetime = r->ca_lifetime;
 	spec.root = o->root ? *root : r->old_root;
 	spec.root_key = r->root_key;

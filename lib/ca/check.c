@@ -206,6 +206,25 @@ static int check_sealed_key(checker *k, const capstan_store_check_row *row, cons
 	return rc;
 }
 
+/* A token key: the token is reached, the key loads, it is the row's, and it
+ * signs (a signature verified under the certified public key). */
+static int check_token_key(checker *k, const capstan_store_check_row *row, const char *what)
+{
+	capstan_key *key = NULL;
+	unsigned char spki[CAPSTAN_SHA256_LEN];
+	int rc = capstan_pkcs11_load(&key, k->ctx, row->key_uri);
+
+	if (rc == 0 && (rc = capstan_key_spki_sha256(k->ctx, key, spki)) == 0 && memcmp(spki, row->spki, CAPSTAN_SHA256_LEN) != 0)
+		rc = capstan_error(k->ctx, CAPSTAN_EINVALID, "it is not the key its row says");
+	if (rc == 0)
+		rc = capstan_key_prove(k->ctx, key);
+	capstan_key_free(key);
+	if (rc < 0)
+		return report(k, "key", "%s: its token key %s: %s", what, row->key_uri, capstan_error_message(k->ctx));
+	k->sum->keys_opened++;
+	return 0;
+}
+
 static int check_key(checker *k, const capstan_store_check_row *row, const unsigned char spki[CAPSTAN_SHA256_LEN],
 	const char *what)
 {
@@ -216,11 +235,14 @@ static int check_key(checker *k, const capstan_store_check_row *row, const unsig
 			return report(k, "key", "%s has no key, and was not issued from a CSR", what);
 		return 0;
 	}
-	if (!row->spki || row->spki_len != CAPSTAN_SHA256_LEN || !row->sealed || row->sealed_len == 0)
+	if (!row->spki || row->spki_len != CAPSTAN_SHA256_LEN ||
+	    ((!row->sealed || row->sealed_len == 0) && !row->key_uri))
 		return report(k, "key", "%s: its key (row %lld) is missing", what, (long long)row->key_id);
 	if (memcmp(spki, row->spki, CAPSTAN_SHA256_LEN) != 0)
 		return report(k, "key", "%s: its key (row %lld) is not the key the certificate certifies", what,
 			(long long)row->key_id);
+	if (row->sealed_len == 0)
+		return check_token_key(k, row, what);
 	return capstan_require_unlocked(k->ctx) == 0 ? check_sealed_key(k, row, what) : 0;
 }
 

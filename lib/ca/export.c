@@ -74,6 +74,19 @@ static int trust_material(capstan_material **out, capstan_ctx *ctx, const capsta
 	return rc;
 }
 
+/* A key in a token never leaves it: no format carries it. */
+static int refuse_token_key(capstan_ctx *ctx, const capstan_cert *cert)
+{
+	char *uri = NULL;
+	int rc = capstan_ca_key_uri(ctx, cert, &uri);
+
+	if (rc == 0 && uri)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "the key of '%s' is kept in a PKCS#11 token (%s) and never leaves it",
+			cert->name, uri);
+	free(uri);
+	return rc;
+}
+
 static int material_of(capstan_material **out, capstan_ctx *ctx, const capstan_cert *cert, capstan_format fmt)
 {
 	capstan_cert *chain[MAX_CHAIN];
@@ -85,7 +98,8 @@ static int material_of(capstan_material **out, capstan_ctx *ctx, const capstan_c
 	if (capstan_format_is_truststore(fmt))
 		return trust_material(out, ctx, cert);
 	if (capstan_format_has_key(fmt) &&
-	    ((rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_ca_load_key(ctx, cert, &key)) < 0))
+	    ((rc = capstan_require_unlocked(ctx)) < 0 || (rc = refuse_token_key(ctx, cert)) < 0 ||
+	     (rc = capstan_ca_load_key(ctx, cert, &key)) < 0))
 		return rc;
 	if ((rc = load_chain(ctx, cert, chain, &n)) == 0) {
 		ders[0] = (capstan_der){ cert->der, cert->der_len };

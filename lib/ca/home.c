@@ -40,6 +40,11 @@ int capstan_ctx_worker_new(capstan_ctx **out, const capstan_ctx *parent)
 	memcpy(ctx->kek, parent->kek, sizeof(ctx->kek));
 	ctx->kek_set = parent->kek_set;
 	ctx->worker = 1;
+	/* The provider is in the shared library context already, or not at all. */
+	if (parent->pkcs11_loaded && !(ctx->pkcs11_loaded = strdup(parent->pkcs11_loaded))) {
+		free(ctx);
+		return CAPSTAN_ERROR;
+	}
 	*out = ctx;
 	return 0;
 }
@@ -55,6 +60,9 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	capstan_ocsp_cache_free(ctx);
 	free(ctx->user);
 	free(ctx->actor);
+	free(ctx->pkcs11_module);
+	free(ctx->pkcs11_loaded);
+	capstan_secret_free(&ctx->pkcs11_pin);
 	if (!ctx->worker)
 		capstan_ossl_free(ctx);
 	capstan_wipe(ctx->kek, sizeof(ctx->kek));
@@ -276,6 +284,26 @@ int capstan_ctx_clone(capstan_ctx **out, const capstan_ctx *parent)
 	}
 	*out = ctx;
 	return 0;
+}
+
+int capstan_ctx_set_pkcs11_module(capstan_ctx *ctx, const char *path)
+{
+	char *copy = path ? strdup(path) : NULL;
+
+	if (path && !copy)
+		return capstan_error_oom(ctx);
+	free(ctx->pkcs11_module);
+	ctx->pkcs11_module = copy;
+	return 0;
+}
+
+int capstan_ctx_set_pkcs11_pin(capstan_ctx *ctx, const capstan_secret *pin)
+{
+	if (!pin || !pin->data) {
+		capstan_secret_free(&ctx->pkcs11_pin);
+		return 0;
+	}
+	return capstan_secret_set(&ctx->pkcs11_pin, ctx, pin->data, pin->len);
 }
 
 int capstan_ctx_set_actor(capstan_ctx *ctx, const char *actor)

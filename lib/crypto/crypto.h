@@ -12,6 +12,7 @@
 #include "mac.h"
 #include "ocsp.h"
 #include "ossl.h"
+#include "pkcs11.h"
 #include "tls.h"
 #include "x509.h"
 

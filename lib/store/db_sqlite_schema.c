@@ -180,6 +180,9 @@ static const char *const migrations[] = {
 	 * first ANALYZE (db_pg_schema.c); the same schema on both engines. */
 	"DROP INDEX certs_env_name;"
 	"CREATE INDEX certs_env_name ON certs(env_id, name, kind);",
+	/* 12 -> 13: a CA key kept in a PKCS#11 token: its RFC 7512 URI (no
+	 * PIN), and an empty sealed blob, for the key never leaves the token. */
+	"ALTER TABLE keys ADD COLUMN uri TEXT;",
 };
 
 

@@ -98,6 +98,10 @@ int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN], const capstan_buf *sealed, int64_t *id);
 int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed);
+/* A key kept in a PKCS#11 token: its row's URI (its sealed blob is empty).
+ * *uri is NULL for a sealed key, else the caller's (free()). */
+int capstan_store_key_set_uri(capstan_ctx *ctx, int64_t id, const char *uri);
+int capstan_store_key_uri(capstan_ctx *ctx, int64_t id, char **uri);
 
 /* Inserts cert (every field but id/env/status filled in) and sets cert->id;
  * CAPSTAN_EEXISTS, nothing inserted and the transaction still usable, when
@@ -331,6 +335,7 @@ typedef struct {
 	int from_csr;                   /* its audit row says it was issued from a CSR */
 	const unsigned char *cert_spki; /* the certificate row's key digest (NULL: none) */
 	size_t cert_spki_len;
+	const char *key_uri;            /* a key kept in a PKCS#11 token (sealed empty), or NULL */
 } capstan_store_check_row;
 
 typedef int (*capstan_store_check_fn)(const capstan_store_check_row *row, void *payload);

@@ -217,6 +217,36 @@ int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 	return capstan_store_step_id(ctx, stmt, "cannot store a key", id);
 }
 
+int capstan_store_key_set_uri(capstan_ctx *ctx, int64_t id, const char *uri)
+{
+	capstan_db_stmt *stmt = NULL;
+	int rc;
+
+	if ((rc = capstan_store_prepare(ctx, &stmt, "UPDATE keys SET uri = ?2 WHERE id = ?1")) < 0)
+		return rc;
+	capstan_db_bind_int64(stmt, 1, id);
+	capstan_store_bind_text(stmt, 2, uri);
+	return capstan_store_step_done(ctx, stmt, "cannot record a key's URI");
+}
+
+int capstan_store_key_uri(capstan_ctx *ctx, int64_t id, char **uri)
+{
+	capstan_db_stmt *stmt = NULL;
+	int rc, step;
+
+	*uri = NULL;
+	if ((rc = capstan_store_prepare(ctx, &stmt, "SELECT uri FROM keys WHERE id = ?1")) < 0)
+		return rc;
+	capstan_db_bind_int64(stmt, 1, id);
+	step = capstan_db_step(stmt);
+	if (step == CAPSTAN_DB_ROW && capstan_db_text(stmt, 0) && !(*uri = strdup(capstan_db_text(stmt, 0))))
+		rc = capstan_error_oom(ctx);
+	else if (step != CAPSTAN_DB_ROW && step != CAPSTAN_DB_DONE)
+		rc = capstan_store_error(ctx, "cannot read a key's URI");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
 int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed)
 {

@@ -106,6 +106,7 @@ static void row_from_stmt(capstan_db_stmt *s, capstan_store_check_row *r)
 	r->from_csr = capstan_db_int(s, 13);
 	r->cert_spki = capstan_db_blob(s, 14);
 	r->cert_spki_len = capstan_db_bytes(s, 14);
+	r->key_uri = capstan_db_text(s, 15);
 }
 
 int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *payload)
@@ -120,7 +121,7 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 		     "SELECT c.id, c.env_id, e.name, c.name, c.serial, c.fingerprint, c.kind, c.status,"
 		     " c.not_after, c.der, c.key_id, k.spki_sha256, k.sealed,"
 		     " CASE WHEN c.key_id IS NULL AND EXISTS (SELECT 1 FROM audit a WHERE a.serial = c.serial"
-		     "   AND a.op = 'issue' AND a.detail = 'from CSR') THEN 1 ELSE 0 END, c.spki_sha256"
+		     "   AND a.op = 'issue' AND a.detail = 'from CSR') THEN 1 ELSE 0 END, c.spki_sha256, k.uri"
 		     " FROM certs c JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id"
 		     " ORDER BY c.id")) < 0)
 		return rc;

@@ -3,7 +3,8 @@
 # (EC P-256 server certificates with fresh keys), in one run, on this machine;
 # then capstan with a million certificates in its inventory. Prints one table;
 # then scale.sh's: every command at every size of BENCH_SIZES; then pg.sh's:
-# the batch and the million on PostgreSQL against SQLite.
+# the batch and the million on PostgreSQL against SQLite; then pkcs11.sh's:
+# the batch under a token-held intermediate against a sealed one.
 # A benchmark, not a test: nothing here asserts a time.
 set -euo pipefail
 CAPSTAN=${CAPSTAN_BIN:?}
@@ -270,3 +271,7 @@ bash "$HERE/scale.sh"
 # capstan on PostgreSQL against SQLite, batch and at a million certificates.
 echo
 bash "$HERE/pg.sh"
+
+# CA keys in a token (SoftHSM2) against sealed ones: the batch and init --hsm.
+echo
+bash "$HERE/pkcs11.sh"

@@ -171,6 +171,36 @@ static void test_protect_is_explicit(void **state)
 	unit_remove_home(home);
 }
 
+/* A key's URI cut to its token (what rotate makes new keys in); PINs and
+ * URIs that name no token refused before any provider is loaded. */
+static void test_pkcs11_uri(void **state)
+{
+	capstan_ctx *ctx = NULL;
+	capstan_key *key = NULL;
+	char *token = NULL;
+
+	(void)state;
+	assert_int_equal(capstan_ctx_new(&ctx), 0);
+	assert_ok(ctx, capstan_pkcs11_token_of(ctx, &token,
+		"pkcs11:token=capt;object=capstan-prod-root-1;id=%01;type=private?module-path=/m.so&pin-source=file:/p"));
+	assert_string_equal(token, "pkcs11:token=capt?module-path=/m.so&pin-source=file:/p");
+	free(token);
+	assert_ok(ctx, capstan_pkcs11_token_of(ctx, &token, "pkcs11:manufacturer=SoftHSM;token=a%20b;object=x"));
+	assert_string_equal(token, "pkcs11:manufacturer=SoftHSM;token=a%20b");
+	free(token);
+	assert_int_equal(capstan_pkcs11_token_of(ctx, &token, "pkcs11:object=x"), CAPSTAN_EINVALID);
+	assert_non_null(strstr(capstan_error_message(ctx), "names no token"));
+	assert_int_equal(capstan_pkcs11_token_of(ctx, &token, "file:/x"), CAPSTAN_EINVALID);
+	assert_int_equal(capstan_pkcs11_load(&key, ctx, "pkcs11:token=t;object=k?pin-value=1234"), CAPSTAN_EINVALID);
+	assert_non_null(strstr(capstan_error_message(ctx), "PIN in the token URI is not taken"));
+	assert_int_equal(capstan_pkcs11_load(&key, ctx, "pkcs11:token=t;object=k?pin-source=/p"), CAPSTAN_EINVALID);
+	assert_non_null(strstr(capstan_error_message(ctx), "pin-source must be file:PATH"));
+	assert_int_equal(capstan_pkcs11_load(&key, ctx, "pkcs11:token=t;object=k?module-path=/nonexistent.so"),
+		CAPSTAN_ENOTFOUND);
+	assert_null(key);
+	capstan_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_unseal_pem),
 		cmocka_unit_test(test_seal_needs_unlock),
 		cmocka_unit_test(test_protect_is_explicit),
+		cmocka_unit_test(test_pkcs11_uri),
 	};
 	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }

@@ -1,0 +1,29 @@
+/* Keys in a PKCS#11 token (RFC 7512 pkcs11: URIs), through pkcs11-provider
+ * loaded into the context's library context on first need. The module comes
+ * from the URI's module-path= or capstan_ctx_set_pkcs11_module, the PIN from
+ * its pin-source=file:PATH (a private file) or capstan_ctx_set_pkcs11_pin;
+ * never a prompt. */
+#ifndef CAPSTAN_LIB_PKCS11_H
+#define CAPSTAN_LIB_PKCS11_H
+
+#include "keys.h"
+
+/* Generates a key of TYPE inside the token TOKEN_URI names, labelled LABEL
+ * (sensitive, never extractable); *uri_out (the caller's, free()) is the
+ * key's URI as the inventory records it: token, object and the query as
+ * given (module-path, pin-source), no PIN. CAPSTAN_EEXISTS when the token
+ * holds a key of that label already. */
+int capstan_pkcs11_generate(capstan_key **out, char **uri_out, capstan_ctx *ctx, const char *token_uri,
+	const char *label, capstan_key_type type);
+/* 0 when the token TOKEN_URI names holds no private key labelled LABEL,
+ * else CAPSTAN_EEXISTS (or why the token cannot be asked). */
+int capstan_pkcs11_label_free(capstan_ctx *ctx, const char *token_uri, const char *label);
+/* Loads the private key URI names (logging in): the key signs as any other. */
+int capstan_pkcs11_load(capstan_key **out, capstan_ctx *ctx, const char *uri);
+/* Signs a random message with the key and verifies the signature under the
+ * key's public key: a token key is there, usable, and the pair it claims. */
+int capstan_key_prove(capstan_ctx *ctx, capstan_key *key);
+/* The token part of a key's URI (object dropped, query kept), the caller's. */
+int capstan_pkcs11_token_of(capstan_ctx *ctx, char **out, const char *key_uri);
+
+#endif
