@@ -127,11 +127,14 @@ int capstan_issue_record(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_
 	}
 	info = (capstan_x509_info){ 0 };
 	/* An expired (or, when replacing, valid) certificate of the line is superseded. */
-	if (previous && (previous->status == CAPSTAN_STATUS_EXPIRED || previous->status == CAPSTAN_STATUS_VALID) &&
-	    (rc = capstan_store_cert_supersede(ctx, previous->id, (*out)->id)) < 0)
-		goto done;
-	rc = capstan_audit_record(ctx, o->replace && previous ? "reissue" : "issue", p->env.name, p->name,
-		(*out)->serial, o->csr ? "from CSR" : capstan_key_type_name((*out)->key_type));
+	if (!previous || (previous->status != CAPSTAN_STATUS_EXPIRED && previous->status != CAPSTAN_STATUS_VALID) ||
+	    (rc = capstan_store_cert_supersede(ctx, previous->id, (*out)->id)) == 0)
+		rc = capstan_audit_record(ctx, o->replace && previous ? "reissue" : "issue", p->env.name, p->name,
+			(*out)->serial, o->csr ? "from CSR" : capstan_key_type_name((*out)->key_type));
+	if (rc < 0) { /* recorded but not kept: the caller undoes the rows, and has no certificate */
+		capstan_cert_free(*out);
+		*out = NULL;
+	}
 done:
 	capstan_x509_info_clear(&info);
 	capstan_cert_free(previous);
