@@ -126,6 +126,10 @@ static struct evhttp *http_new(serve_server *s, int tls, const char *addr, struc
 	if (!h)
 		return NULL;
 	evhttp_set_max_body_size(h, MAX_BODY);
+	/* A body over the limit is read (and dropped) before the 413 goes out:
+	 * closing on a client still sending resets the connection, and the
+	 * client sees no answer at all. The request clock still bounds it. */
+	evhttp_set_flags(h, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_max_headers_size(h, MAX_HEADERS);
 	/* Between requests of a keep-alive connection; TLS requests are held to
 	 * SERVE_REQUEST_SECONDS by conn.c, plain ones by this. */
