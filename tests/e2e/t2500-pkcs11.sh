@@ -28,13 +28,7 @@ secret_file "$T/pin" 12345678
 HSM="pkcs11:token=capstan-e2e?module-path=$MODULE&pin-source=file:$T/pin"
 objects() { pkcs11-tool --module "$MODULE" --token-label capstan-e2e --login --pin 12345678 --list-objects 2>/dev/null; }
 # The inventory's rows, on SQLite or (make e2e-pg) PostgreSQL.
-sql() {
-	if [[ "${CAPSTAN_INVENTORY:-}" == postgres*://* ]]; then
-		"${PG_BIN:+$PG_BIN/}psql" -At "$CAPSTAN_INVENTORY" -c "$1"
-	else
-		sqlite3 "$CAPSTAN_HOME/capstan.db" "$1"
-	fi
-}
+sql() { db_sql "$1"; }
 
 check "init --hsm" cap init --env prod --hsm "$HSM"
 objects >"$T/objects"
