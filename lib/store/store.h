@@ -45,8 +45,6 @@ int capstan_store_copy(capstan_ctx *ctx, capstan_store *from, capstan_store *to,
 int capstan_store_copy_compare(capstan_ctx *ctx, capstan_store *from, capstan_store *to);
 /* Begins (begin set) or ends a read-only transaction on st that sees one moment throughout. */
 int capstan_store_snapshot(capstan_ctx *ctx, capstan_store *st, int begin);
-/* Rows in one of the inventory's tables. */
-int capstan_store_count_rows(capstan_ctx *ctx, capstan_store *st, const char *table, int64_t *count);
 /* Leaves st's database, once closed, in one file (SQLite: no WAL beside it). */
 int capstan_store_self_contained(capstan_ctx *ctx, capstan_store *st);
 

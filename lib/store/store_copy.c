@@ -100,7 +100,7 @@ static int known_tables(capstan_ctx *ctx, capstan_store *from)
 	return rc;
 }
 
-int capstan_store_count_rows(capstan_ctx *ctx, capstan_store *st, const char *table, int64_t *count)
+static int count_rows(capstan_ctx *ctx, capstan_store *st, const char *table, int64_t *count)
 {
 	char sql[96];
 	capstan_db_stmt *s = NULL;
@@ -122,7 +122,7 @@ static int target_empty(capstan_ctx *ctx, capstan_store *to)
 {
 	for (size_t i = 0; i < TABLE_COUNT; i++) {
 		int64_t n = 0;
-		int rc = capstan_store_count_rows(ctx, to, tables[i].name, &n);
+		int rc = count_rows(ctx, to, tables[i].name, &n);
 
 		if (rc < 0)
 			return rc;
