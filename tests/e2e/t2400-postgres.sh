@@ -116,26 +116,7 @@ is "and holds its own inventory" "$("$CAPSTAN" --inventory "sqlite:$T/other.db" 
 # serve outlives its connection: the server drops every session (a restart,
 # a failover) and the next answers come from a new one.
 export CAPSTAN_INVENTORY=$url
-TLS_PORT=$(free_port)
-HTTP_PORT=$(free_port)
-cat >"$T/serve.yaml" <<YAML
-environments: { prod: {} }
-api:
-  listen: 127.0.0.1:$TLS_PORT
-  http: 127.0.0.1:$HTTP_PORT
-  public_url: http://127.0.0.1:$HTTP_PORT
-  server: { env: prod, name: capstan-api }
-  clients: []
-YAML
-cap apply --config "$T/serve.yaml" >/dev/null || not_ok "apply serve.yaml"
-cap issue --env prod --profile server --cn capstan-api --dns localhost --ip 127.0.0.1 >/dev/null || not_ok "issue api"
-cap issue --env prod --profile client --cn ops >/dev/null && identity prod ops || not_ok "identity ops"
-cap issue --env prod --profile server --cn site --dns site.internal >/dev/null || not_ok "issue site"
-cap trust --env prod --out "$T/prod-ca.pem" >/dev/null
-"$CAPSTAN" export site --env prod --format cert --out "$T/site.pem"
-"$CAPSTAN" export intermediate-ca-1 --env prod --format cert --out "$T/inter.pem"
-cat "$T/prod-ca.pem" "$T/inter.pem" >"$T/cas.pem"
-ocsp() { openssl ocsp -issuer "$T/inter.pem" -cert "$T/site.pem" -url "http://127.0.0.1:$HTTP_PORT/ocsp" -CAfile "$T/cas.pem" 2>&1; }
+serve_site_setup
 trap 'stop_serve; pg_stop; rm -rf "$T"' EXIT
 check "serve starts on PostgreSQL" start_serve --config "$T/serve.yaml"
 like "OCSP: good" "$(ocsp)" "site.pem: good"
