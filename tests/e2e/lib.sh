@@ -22,6 +22,17 @@ ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
 not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
 diag() { sed 's/^/# /' "$@" >&2; }
 
+# faketime -f WHEN CMD...: CMD with its clock moved (libfaketime), as
+# faketime(1) would, but without the wrapper: it makes a semaphore named after
+# its own pid with O_EXCL, and one left behind by a killed run (SIGKILL skips
+# the cleanup) makes a later wrapper that gets the same pid fail with
+# "sem_open: File exists". The preloaded library tolerates a stale one.
+faketime() {
+	[ "$1" = -f ] || { echo "lib.sh: faketime -f WHEN CMD..." >&2; return 2; }
+	env LD_PRELOAD="/usr/\$LIB/faketime/libfaketime.so.1${LD_PRELOAD:+:$LD_PRELOAD}" FAKETIME="$2" "${@:3}"
+}
+export -f faketime
+
 # capstan with the test passphrase.
 cap() { "$CAPSTAN" --passphrase-file "$PASS" "$@"; }
 

@@ -31,8 +31,7 @@ killed_at() {
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	# libfaketime (LATER) makes a semaphore and shared memory named after the
-	# pid and removes them at exit, which SIGKILL skips: left behind, they make
-	# a later faketime(1) that gets the same pid fail with "sem_open: File exists".
+	# pid and removes them at exit, which SIGKILL skips: tidy up after it.
 	rm -f "/dev/shm/faketime_shm_$pid" "/dev/shm/sem.faketime_sem_$pid"
 	return 0
 }
@@ -43,8 +42,8 @@ moment() { local ms=$((RANDOM % (RUN_MS * 6 / 10 + 1))); printf '%d.%03d' $((ms 
 timed_ms() { local t0; t0=$(date +%s%N); "$@" >/dev/null 2>&1; echo $((($(date +%s%N) - t0) / 1000000 + 1)); }
 
 CAP=("$CAPSTAN" --passphrase-file "$PASS")
-# 80 days on, in the same process (faketime(1) would fork capstan).
-LATER=(env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 FAKETIME=+80d "${CAP[@]}")
+# 80 days on, in the same process (lib.sh's faketime is a shell function).
+LATER=(env LD_PRELOAD='/usr/$LIB/faketime/libfaketime.so.1' FAKETIME=+80d "${CAP[@]}")
 
 db() { db_sql "$1"; }
 
