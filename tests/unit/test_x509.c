@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include "unit.h"
+#include "unit_pki.h"
 
 #include "crypto/crypto.h"
 
@@ -132,39 +133,6 @@ static void test_serial_walk(void **state)
 	capstan_ctx_free(ctx);
 }
 
-/* A DER CSR for a fresh key of the given algorithm, signed with md. */
-static capstan_buf make_csr(const char *alg, const void *param, const char *md, const char *cn,
-	const char *dns)
-{
-	EVP_PKEY *pkey = strcmp(alg, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", *(const size_t *)param)
-		: EVP_PKEY_Q_keygen(NULL, NULL, alg, (const char *)param);
-	X509_REQ *req = X509_REQ_new();
-	capstan_buf out = CAPSTAN_BUF_INIT;
-	unsigned char *der = NULL;
-	int len;
-
-	assert_non_null(pkey);
-	X509_REQ_set_pubkey(req, pkey);
-	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-		(const unsigned char *)cn, -1, -1, 0);
-	if (dns) {
-		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, dns);
-		sk_X509_EXTENSION_push(exts, ext);
-		X509_REQ_add_extensions(req, exts);
-		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	}
-	assert_true(X509_REQ_sign(req, pkey, md ? EVP_get_digestbyname(md) : NULL) > 0);
-	len = i2d_X509_REQ(req, &der);
-	out.data = malloc((size_t)len);
-	memcpy(out.data, der, (size_t)len);
-	out.len = (size_t)len;
-	OPENSSL_free(der);
-	X509_REQ_free(req);
-	EVP_PKEY_free(pkey);
-	return out;
-}
-
 static void test_csr(void **state)
 {
 	capstan_ctx *ctx = NULL;
@@ -175,7 +143,7 @@ static void test_csr(void **state)
 
 	(void)state;
 	assert_int_equal(capstan_ctx_new(&ctx), 0);
-	capstan_buf good = make_csr("EC", "P-256", "SHA256", "svc.internal", "DNS:svc.internal,IP:10.1.2.3");
+	capstan_buf good = pki_csr("EC", "P-256", "SHA256", "svc.internal", "DNS:svc.internal,IP:10.1.2.3", 0);
 	assert_ok(ctx, capstan_csr_read(ctx, good.data, good.len, &pub, &cn, &sans));
 	assert_string_equal(cn, "svc.internal");
 	assert_int_equal(sans.count, 2);
@@ -188,15 +156,15 @@ static void test_csr(void **state)
 	good.data[good.len / 2] ^= 0x01;
 	assert_true(capstan_csr_read(ctx, good.data, good.len, &pub, &cn, &sans) < 0);
 	capstan_buf_free(&good);
-	capstan_buf weak = make_csr("RSA", &bits1024, "SHA256", "weak", NULL);
+	capstan_buf weak = pki_csr("RSA", &bits1024, "SHA256", "weak", NULL, 0);
 	assert_int_equal(capstan_csr_read(ctx, weak.data, weak.len, &pub, &cn, &sans), CAPSTAN_EINVALID);
 	assert_non_null(strstr(capstan_error_message(ctx), "too weak"));
 	capstan_buf_free(&weak);
-	capstan_buf sha1 = make_csr("EC", "P-256", "SHA1", "old", NULL);
+	capstan_buf sha1 = pki_csr("EC", "P-256", "SHA1", "old", NULL, 0);
 	assert_int_equal(capstan_csr_read(ctx, sha1.data, sha1.len, &pub, &cn, &sans), CAPSTAN_EINVALID);
 	assert_non_null(strstr(capstan_error_message(ctx), "weak algorithm"));
 	capstan_buf_free(&sha1);
-	capstan_buf ed = make_csr("ED25519", NULL, NULL, "ed", NULL);
+	capstan_buf ed = pki_csr("ED25519", NULL, NULL, "ed", NULL, 0);
 	assert_ok(ctx, capstan_csr_read(ctx, ed.data, ed.len, &pub, &cn, &sans));
 	assert_int_equal(capstan_key_get_type(pub), CAPSTAN_KEY_ED25519);
 	capstan_key_free(pub);

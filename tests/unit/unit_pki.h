@@ -3,7 +3,9 @@
 #ifndef CAPSTAN_TEST_UNIT_PKI_H
 #define CAPSTAN_TEST_UNIT_PKI_H
 
+#include <openssl/core_names.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "crypto/crypto_internal.h"
 #include "crypto/crypto.h"
@@ -48,6 +50,43 @@ static inline time_t pki_time(const ASN1_TIME *t)
 
 	assert_int_equal(ASN1_TIME_to_tm(t, &tm), 1);
 	return timegm(&tm);
+}
+
+/* A DER CSR for a fresh key of the given algorithm (param: an EC curve's
+ * name, an RSA size_t bits), signed with md; an EC point compressed if asked. */
+static inline capstan_buf pki_csr(const char *alg, const void *param, const char *md, const char *cn,
+	const char *dns, int compressed)
+{
+	EVP_PKEY *pkey = strcmp(alg, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", *(const size_t *)param)
+		: EVP_PKEY_Q_keygen(NULL, NULL, alg, (const char *)param);
+	X509_REQ *req = X509_REQ_new();
+	capstan_buf out = CAPSTAN_BUF_INIT;
+	unsigned char *der = NULL;
+	int len;
+
+	assert_non_null(pkey);
+	if (compressed)
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED), 1);
+	X509_REQ_set_pubkey(req, pkey);
+	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+		(const unsigned char *)cn, -1, -1, 0);
+	if (dns) {
+		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, dns);
+		sk_X509_EXTENSION_push(exts, ext);
+		X509_REQ_add_extensions(req, exts);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	assert_true(X509_REQ_sign(req, pkey, md ? EVP_get_digestbyname(md) : NULL) > 0);
+	len = i2d_X509_REQ(req, &der);
+	out.data = malloc((size_t)len);
+	memcpy(out.data, der, (size_t)len);
+	out.len = (size_t)len;
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	EVP_PKEY_free(pkey);
+	return out;
 }
 
 #endif
