@@ -23,6 +23,9 @@
  * third of that is left; an answer is good for an hour. */
 #define RESPONDER_LIFETIME (4 * CAPSTAN_DAY_SECONDS)
 #define ANSWER_VALIDITY 3600
+/* The CAs are read again after this long even when every request names a
+ * known one (a request naming none reads them again at once). */
+#define CA_SET_MAX_AGE 60
 
 /* Every unexpired CA and what CertIDs and CRL URLs know it by. */
 typedef struct {
@@ -33,9 +36,16 @@ typedef struct {
 
 /* Kept in the context between answers: a CA's hashes never change (its row
  * id names one certificate), and its responder is parsed again only when
- * the inventory holds another. */
+ * the inventory holds another. The set of CAs is kept too: rows are never
+ * taken out of the inventory and a CA's row never changes what an answer
+ * reads of it, so a kept set is only short of CAs made since (a request
+ * naming an unknown CA reads the set again before it is refused) and long
+ * of ones expired since (skipped by their end). Reading the set and its
+ * certificates was a quarter of an answer's cost. */
 struct capstan_ocsp_cache {
 	const capstan_store *store; /* the inventory it is about */
+	ca_set set;
+	time_t set_read_at;         /* 0: not read */
 	struct known_ca {
 		int64_t id;
 		capstan_ocsp_issuer ids;
@@ -49,6 +59,13 @@ struct capstan_ocsp_cache {
 	size_t nresponders;
 };
 
+static void ca_set_free(ca_set *s)
+{
+	capstan_cert_list_free(s->cas, s->count);
+	free(s->ids);
+	memset(s, 0, sizeof(*s));
+}
+
 void capstan_ocsp_cache_free(capstan_ctx *ctx)
 {
 	capstan_ocsp_cache *c = ctx->ocsp;
@@ -59,6 +76,7 @@ void capstan_ocsp_cache_free(capstan_ctx *ctx)
 		capstan_buf_free(&c->responders[i].der);
 		capstan_ocsp_signer_free(c->responders[i].signer);
 	}
+	ca_set_free(&c->set);
 	free(c->responders);
 	free(c->cas);
 	free(c);
@@ -72,13 +90,6 @@ static capstan_ocsp_cache *cache_of(capstan_ctx *ctx)
 	if (!ctx->ocsp && (ctx->ocsp = calloc(1, sizeof(*ctx->ocsp))))
 		ctx->ocsp->store = ctx->store;
 	return ctx->ocsp;
-}
-
-static void ca_set_free(ca_set *s)
-{
-	capstan_cert_list_free(s->cas, s->count);
-	free(s->ids);
-	memset(s, 0, sizeof(*s));
 }
 
 /* The CA's hashes, from the cache or read (and kept). */
@@ -100,14 +111,11 @@ static int ca_ids(capstan_ctx *ctx, capstan_ocsp_cache *c, const capstan_cert *c
 	return 0;
 }
 
-static int ca_set_load(capstan_ctx *ctx, time_t now, ca_set *s)
+static int ca_set_load(capstan_ctx *ctx, capstan_ocsp_cache *c, time_t now, ca_set *s)
 {
-	capstan_ocsp_cache *c = cache_of(ctx);
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (!c)
-		return capstan_error_oom(ctx);
 	if ((rc = capstan_store_cas(ctx, now, &s->cas, &s->count)) < 0)
 		return rc;
 	if (s->count && !(s->ids = calloc(s->count, sizeof(*s->ids))))
@@ -117,6 +125,29 @@ static int ca_set_load(capstan_ctx *ctx, time_t now, ca_set *s)
 	if (rc < 0)
 		ca_set_free(s);
 	return rc;
+}
+
+/* The CAs as kept, read again when asked (again), when never read or too
+ * old, or when the inventory is another. *fresh: read by this call. */
+static int ca_set_get(capstan_ctx *ctx, time_t now, int again, const ca_set **out, int *fresh)
+{
+	capstan_ocsp_cache *c = cache_of(ctx);
+	ca_set s;
+	int rc;
+
+	*fresh = 0;
+	if (!c)
+		return capstan_error_oom(ctx);
+	if (again || !c->set_read_at || now < c->set_read_at || now - c->set_read_at >= CA_SET_MAX_AGE) {
+		if ((rc = ca_set_load(ctx, c, now, &s)) < 0)
+			return rc;
+		ca_set_free(&c->set);
+		c->set = s;
+		c->set_read_at = now;
+		*fresh = 1;
+	}
+	*out = &c->set;
+	return 0;
 }
 
 /* Usable, and not yet in the last third of its life; one cut short by its
@@ -228,14 +259,31 @@ done:
 	return rc;
 }
 
-/* The CA that the request's first CertID of a known CA names; -1: none. */
-static long signing_ca(const capstan_ocsp_request *req, const ca_set *s)
+/* The CA that the request's first CertID of a known, unexpired CA names; -1: none. */
+static long signing_ca(const capstan_ocsp_request *req, const ca_set *s, time_t now)
 {
 	for (size_t i = 0; i < capstan_ocsp_request_count(req); i++)
 		for (size_t c = 0; c < s->count; c++)
-			if (capstan_ocsp_request_names(req, i, &s->ids[c]))
+			if (now < s->cas[c]->not_after && capstan_ocsp_request_names(req, i, &s->ids[c]))
 				return (long)c;
 	return -1;
+}
+
+/* The CA the request is for in the kept set, or in the set read again
+ * when the kept one knows none it names. */
+static int find_signing_ca(capstan_ctx *ctx, const capstan_ocsp_request *req, time_t now, const ca_set **s,
+	long *ca)
+{
+	int rc, fresh;
+
+	if ((rc = ca_set_get(ctx, now, 0, s, &fresh)) < 0)
+		return rc;
+	if ((*ca = signing_ca(req, *s, now)) < 0 && !fresh) {
+		if ((rc = ca_set_get(ctx, now, 1, s, &fresh)) < 0)
+			return rc;
+		*ca = signing_ca(req, *s, now);
+	}
+	return 0;
 }
 
 /* Each CertID of the signing CA answered from the inventory. Those of other
@@ -302,7 +350,7 @@ static int internal_error(capstan_buf *response, capstan_ctx *ctx, int rc)
 int capstan_ocsp_respond(capstan_buf *response, capstan_ctx *ctx, const unsigned char *request, size_t request_len)
 {
 	capstan_ocsp_request *req = NULL;
-	ca_set s;
+	const ca_set *s;
 	time_t now = time(NULL);
 	long ca;
 	int rc;
@@ -313,32 +361,43 @@ int capstan_ocsp_respond(capstan_buf *response, capstan_ctx *ctx, const unsigned
 		return capstan_ocsp_response_error(response, ctx, CAPSTAN_OCSP_MALFORMED_REQUEST);
 	if (rc < 0)
 		return rc;
-	if ((rc = ca_set_load(ctx, now, &s)) < 0) {
+	if ((rc = find_signing_ca(ctx, req, now, &s, &ca)) < 0) {
 		capstan_ocsp_request_free(req);
 		return internal_error(response, ctx, rc);
 	}
-	if ((ca = signing_ca(req, &s)) < 0)
+	if (ca < 0)
 		rc = capstan_ocsp_response_error(response, ctx, CAPSTAN_OCSP_UNAUTHORIZED);
 	else
-		rc = respond_signed(response, ctx, req, &s, (size_t)ca, now);
-	ca_set_free(&s);
+		rc = respond_signed(response, ctx, req, s, (size_t)ca, now);
 	capstan_ocsp_request_free(req);
 	return rc < 0 ? internal_error(response, ctx, rc) : rc;
 }
 
+/* The unexpired CA of the set with that key identifier; -1: none. */
+static long ca_by_ski(const ca_set *s, time_t now, const unsigned char *ski, size_t ski_len)
+{
+	for (size_t i = 0; i < s->count; i++)
+		if (now < s->cas[i]->not_after && ski && ski_len > 0 && s->ids[i].ski_len == ski_len &&
+		    memcmp(s->ids[i].ski, ski, ski_len) == 0)
+			return (long)i;
+	return -1;
+}
+
 int capstan_crl_by_ski(capstan_buf *der, capstan_ctx *ctx, const unsigned char *ski, size_t ski_len)
 {
-	ca_set s;
-	int rc;
+	const ca_set *s;
+	time_t now = time(NULL);
+	long i;
+	int rc, fresh;
 
-	if ((rc = capstan_require_store(ctx)) < 0 || (rc = ca_set_load(ctx, time(NULL), &s)) < 0)
+	if ((rc = capstan_require_store(ctx)) < 0 || (rc = ca_set_get(ctx, now, 0, &s, &fresh)) < 0)
 		return rc;
-	rc = CAPSTAN_ENOTFOUND;
-	for (size_t i = 0; i < s.count && rc == CAPSTAN_ENOTFOUND; i++)
-		if (ski && ski_len > 0 && s.ids[i].ski_len == ski_len && memcmp(s.ids[i].ski, ski, ski_len) == 0)
-			rc = capstan_crl_of_issuer(der, ctx, s.cas[i]);
-	if (rc == CAPSTAN_ENOTFOUND)
-		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "no CA of the inventory has that key identifier");
-	ca_set_free(&s);
-	return rc;
+	if ((i = ca_by_ski(s, now, ski, ski_len)) < 0 && !fresh) {
+		if ((rc = ca_set_get(ctx, now, 1, &s, &fresh)) < 0)
+			return rc;
+		i = ca_by_ski(s, now, ski, ski_len);
+	}
+	if (i < 0)
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "no CA of the inventory has that key identifier");
+	return capstan_crl_of_issuer(der, ctx, s->cas[i]);
 }

@@ -86,6 +86,8 @@ like "a certificate of the rotated intermediate: good" "$(ocsp_status "$T/old-in
 issue_web stapled || exit 1
 cap export intermediate-ca-2 --env prod --format cert --out "$T/inter2.pem" >/dev/null
 cat "$T/prod-ca.pem" "$T/inter2.pem" >"$T/cas2.pem"
+like "a certificate of the intermediate made while serve runs: good" "$(openssl ocsp -issuer "$T/inter2.pem" \
+	-cert "$T/stapled.pem" -url "$URL/ocsp" -CAfile "$T/cas2.pem" -no_nonce 2>&1)" "stapled.pem: good"
 nport=$(free_port)
 mkdir -p "$T/nginx"
 cat >"$T/nginx/nginx.conf" <<NGINX
