@@ -75,7 +75,8 @@ CAPSTAN_WARN_UNUSED int capstan_home_change_passphrase(capstan_ctx *ctx, const c
 
 /*
  * A context on the same home for another thread: its own database
- * connection, the same unlocked keys (parent must be open and unlocked).
+ * connection, the same unlocked keys (parent must be open and unlocked),
+ * and the parent's OCSP answers kept for reuse (shared, locked).
  * *out is the caller's: capstan_ctx_free().
  */
 CAPSTAN_WARN_UNUSED int capstan_ctx_clone(capstan_ctx **out, const capstan_ctx *parent);

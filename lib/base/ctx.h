@@ -8,6 +8,7 @@ struct ossl_lib_ctx_st; /* OSSL_LIB_CTX, owned by ossl.c */
 typedef struct capstan_store capstan_store;
 typedef struct capstan_ossl_cache capstan_ossl_cache;
 typedef struct capstan_ocsp_cache capstan_ocsp_cache;
+typedef struct capstan_ocsp_answers capstan_ocsp_answers;
 
 #define CAPSTAN_KEK_LEN 32
 #define CAPSTAN_MAX_WARNINGS 8
@@ -36,6 +37,9 @@ struct capstan_ctx {
 	/* What the OCSP responder keeps between answers (lib/ca/ocsp.c): each
 	 * CA's CertID hashes and its responder, parsed once. */
 	capstan_ocsp_cache *ocsp;
+	/* OCSP answers kept for reuse (lib/ca/ocsp_answers.c): made when a home
+	 * is opened, shared with the context's clones. */
+	capstan_ocsp_answers *ocsp_answers;
 	char *user;     /* the audit log's user name for user_uid, looked up once (audit.c) */
 	char *actor;    /* capstan_ctx_set_actor: the audit rows' user instead */
 	void *kept_signers; /* the CA layer's signers kept between calls (ca.c) */

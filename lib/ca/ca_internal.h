@@ -133,6 +133,20 @@ int capstan_crl_of_issuer(capstan_buf *der, capstan_ctx *ctx, const capstan_cert
 /* Frees what the OCSP responder kept in the context (ocsp.c). */
 void capstan_ocsp_cache_free(capstan_ctx *ctx);
 
+/* OCSP answers kept for reuse, shared by a context and its clones
+ * (ocsp_answers.c). new: one reference; ref/unref count them, the last
+ * unref frees. get: 1 with *out a copy of the answer kept for that CA's
+ * CertID when it still says what says does and is fresh enough, 0 when none
+ * is, <0 out of memory. put keeps a copy (or nothing, silently: the next
+ * request signs again). A NULL cache keeps nothing. */
+int capstan_ocsp_answers_new(capstan_ocsp_answers **out);
+capstan_ocsp_answers *capstan_ocsp_answers_ref(capstan_ocsp_answers *a);
+void capstan_ocsp_answers_unref(capstan_ocsp_answers *a);
+int capstan_ocsp_answers_get(capstan_ocsp_answers *a, capstan_ctx *ctx, int64_t ca_id, const unsigned char *certid,
+	size_t len, const capstan_ocsp_answer *says, time_t now, capstan_buf *out);
+void capstan_ocsp_answers_put(capstan_ocsp_answers *a, int64_t ca_id, const unsigned char *certid, size_t len,
+	const capstan_ocsp_answer *said, time_t this_update, time_t next_update, const capstan_buf *response);
+
 /* The inventory's public URL (capstan_public_url_set), or NULL: the caller's (ocsp.c). */
 int capstan_public_url_get(capstan_ctx *ctx, char **url);
 

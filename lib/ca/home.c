@@ -58,6 +58,7 @@ void capstan_ctx_free(capstan_ctx *ctx)
 	capstan_store_close(ctx->store);
 	capstan_ossl_cache_free(ctx);
 	capstan_ocsp_cache_free(ctx);
+	capstan_ocsp_answers_unref(ctx->ocsp_answers);
 	free(ctx->user);
 	free(ctx->actor);
 	free(ctx->pkcs11_module);
@@ -205,6 +206,10 @@ int capstan_home_open(capstan_ctx *ctx, const char *home, unsigned flags)
 opened:
 	if (!(ctx->home = strdup(home)))
 		rc = capstan_error_oom(ctx);
+	/* A clone has its parent's already. Without one, answers are signed
+	 * each time: not worth failing the open for. */
+	else if (!ctx->ocsp_answers && capstan_ocsp_answers_new(&ctx->ocsp_answers) < 0)
+		ctx->ocsp_answers = NULL;
 done:
 	free(db_path);
 	return rc;
@@ -268,6 +273,7 @@ int capstan_ctx_clone(capstan_ctx **out, const capstan_ctx *parent)
 		return CAPSTAN_EINVALID;
 	if ((rc = capstan_ctx_new(&ctx)) < 0)
 		return rc;
+	ctx->ocsp_answers = capstan_ocsp_answers_ref(parent->ocsp_answers);
 	if ((rc = capstan_ctx_set_inventory(ctx, parent->inventory)) < 0 ||
 	    (rc = capstan_home_open(ctx, parent->home, CAPSTAN_OPEN_EXISTING)) < 0) {
 		capstan_ctx_free(ctx);

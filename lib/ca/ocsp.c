@@ -314,22 +314,35 @@ static int answer_all(capstan_ctx *ctx, const capstan_ocsp_request *req, const c
 	return 0;
 }
 
+/* An answer that may be given again (ocsp_answers.c) is looked up after the
+ * inventory is read, and kept once signed. */
 static int respond_signed(capstan_buf *response, capstan_ctx *ctx, const capstan_ocsp_request *req,
 	const ca_set *s, size_t ca, time_t now)
 {
 	capstan_ocsp_answer *answers = calloc(capstan_ocsp_request_count(req), sizeof(*answers));
 	const capstan_ocsp_signer *signer = NULL;
-	time_t until = 0, next;
+	unsigned char certid[160];
+	size_t certid_len = 0;
+	int reusable = capstan_ocsp_request_reuse_key(req, certid, sizeof(certid), &certid_len);
+	time_t until = 0, next = 0;
 	int rc;
 
 	if (!answers)
 		return capstan_error_oom(ctx);
-	if ((rc = answer_all(ctx, req, s, ca, answers)) == 0 &&
-	    (rc = responder_for(ctx, s->cas[ca], now, &signer, &until)) == 0) {
+	if ((rc = answer_all(ctx, req, s, ca, answers)) == 0 && reusable &&
+	    (rc = capstan_ocsp_answers_get(ctx->ocsp_answers, ctx, s->cas[ca]->id, certid, certid_len, answers, now,
+		     response)) != 0) {
+		free(answers);
+		return rc < 0 ? capstan_error_oom(ctx) : 0;
+	}
+	if (rc == 0 && (rc = responder_for(ctx, s->cas[ca], now, &signer, &until)) == 0) {
 		/* Never promised past the certificate that signs it. */
 		next = now + ANSWER_VALIDITY < until ? now + ANSWER_VALIDITY : until;
 		rc = capstan_ocsp_response_sign(response, ctx, req, answers, now, next, signer);
 	}
+	if (rc == 0 && reusable)
+		capstan_ocsp_answers_put(ctx->ocsp_answers, s->cas[ca]->id, certid, certid_len, answers, now, next,
+			response);
 	free(answers);
 	return rc;
 }

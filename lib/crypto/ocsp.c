@@ -130,6 +130,22 @@ void capstan_ocsp_request_serial(const capstan_ocsp_request *req, size_t i, char
 	BN_free(bn);
 }
 
+int capstan_ocsp_request_reuse_key(const capstan_ocsp_request *req, unsigned char *out, size_t cap, size_t *len)
+{
+	unsigned char *p = out;
+	int n;
+
+	*len = 0;
+	if (capstan_ocsp_request_count(req) != 1 || OCSP_REQUEST_get_ext_by_NID(req->req, NID_id_pkix_OCSP_Nonce, -1) >= 0)
+		return 0;
+	if ((n = i2d_OCSP_CERTID(request_id(req, 0), NULL)) <= 0 || (size_t)n > cap)
+		return 0;
+	if (i2d_OCSP_CERTID(request_id(req, 0), &p) != n)
+		return 0;
+	*len = (size_t)n;
+	return 1;
+}
+
 void capstan_ocsp_request_free(capstan_ocsp_request *req)
 {
 	if (!req)

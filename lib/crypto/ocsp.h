@@ -34,6 +34,11 @@ int capstan_ocsp_request_names(const capstan_ocsp_request *req, size_t i, const 
  * no leading zero byte); "" when it cannot be one (negative, over 20 bytes). */
 void capstan_ocsp_request_serial(const capstan_ocsp_request *req, size_t i, char serial[2 * 20 + 1]);
 void capstan_ocsp_request_free(capstan_ocsp_request *req);
+/* 1 with the request's one CertID in DER in out (at most cap bytes) when
+ * an answer to it may be answered again byte for byte: one CertID and no
+ * nonce to echo (what nginx's stapler and openssl ocsp -no_nonce send); the
+ * answer then depends on nothing else the request holds. 0 otherwise. */
+int capstan_ocsp_request_reuse_key(const capstan_ocsp_request *req, unsigned char *out, size_t cap, size_t *len);
 
 typedef enum {
 	CAPSTAN_OCSP_GOOD,

@@ -272,11 +272,12 @@ static void test_nonce_and_errors(void **state)
 	pki_free(&k);
 }
 
-/* The responder certificate a response for a's status carries (the caller's). */
+/* The responder certificate a response for a's status carries (the
+ * caller's). With a nonce: an answer signed now, never one kept. */
 static X509 *responder_of(capstan_ctx *ctx, const pki *k)
 {
 	OCSP_CERTID *id = id_of(k->a, k->dev_old, EVP_sha1());
-	capstan_buf req = request_der(&id, 1, 0);
+	capstan_buf req = request_der(&id, 1, 1);
 	OCSP_RESPONSE *resp = respond(ctx, &req);
 	OCSP_BASICRESP *bs = verified(resp, k->dev_root, k->dev_old);
 	const STACK_OF(X509) *certs = OCSP_resp_get0_certs(bs);
@@ -358,6 +359,75 @@ static void test_other_process(void **state)
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_SUPERSEDED);
 	capstan_secret_free(&pass);
 	capstan_ctx_free(other);
+	pki_free(&k);
+}
+
+/* The raw answer to req. */
+static capstan_buf answer_der(capstan_ctx *ctx, const capstan_buf *req)
+{
+	capstan_buf der = CAPSTAN_BUF_INIT;
+
+	assert_ok(ctx, capstan_ocsp_respond(&der, ctx, req->data, req->len));
+	return der;
+}
+
+static int same_bytes(const capstan_buf *a, const capstan_buf *b)
+{
+	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* A nonce-less, one-CertID request is answered with the bytes kept from the
+ * last answer (ECDSA signatures differ every time: equal bytes mean reused),
+ * by the context and its clones, until the inventory says otherwise. */
+static void test_answers_reused(void **state)
+{
+	pki k;
+	capstan_ctx *clone = NULL;
+	OCSP_CERTID *ids[2];
+	capstan_buf plain, nonced, two, first, again, other;
+	int reason;
+
+	(void)state;
+	pki_new(&k);
+	ids[0] = id_of(k.a, k.dev_old, EVP_sha1());
+	plain = request_der(ids, 1, 0);
+	ids[0] = id_of(k.a, k.dev_old, EVP_sha1());
+	nonced = request_der(ids, 1, 1);
+	ids[0] = id_of(k.a, k.dev_old, EVP_sha1());
+	ids[1] = id_of(k.b, k.dev_old, EVP_sha1());
+	two = request_der(ids, 2, 0);
+	first = answer_der(k.ctx, &plain);
+	again = answer_der(k.ctx, &plain);
+	assert_true(same_bytes(&first, &again));
+	capstan_buf_free(&again);
+	assert_ok(k.ctx, capstan_ctx_clone(&clone, k.ctx));
+	again = answer_der(clone, &plain);
+	assert_true(same_bytes(&first, &again)); /* the clone shares what was kept */
+	capstan_buf_free(&again);
+	/* A nonce to echo, or two CertIDs: signed every time. */
+	again = answer_der(k.ctx, &nonced);
+	other = answer_der(k.ctx, &nonced);
+	assert_false(same_bytes(&again, &other));
+	capstan_buf_free(&again);
+	capstan_buf_free(&other);
+	again = answer_der(k.ctx, &two);
+	other = answer_der(k.ctx, &two);
+	assert_false(same_bytes(&again, &other));
+	capstan_buf_free(&again);
+	capstan_buf_free(&other);
+	/* Revoked (here, through the clone): the next answer says so. */
+	assert_ok(clone, capstan_revoke(clone, k.a, CAPSTAN_REASON_KEY_COMPROMISE));
+	again = answer_der(k.ctx, &plain);
+	assert_false(same_bytes(&first, &again));
+	assert_int_equal(status_of(&k, k.a, k.dev_old, k.dev_root, EVP_sha1(), &reason, NULL),
+		V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	capstan_buf_free(&again);
+	capstan_buf_free(&first);
+	capstan_buf_free(&plain);
+	capstan_buf_free(&nonced);
+	capstan_buf_free(&two);
+	capstan_ctx_free(clone);
 	pki_free(&k);
 }
 
@@ -604,6 +674,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_nonce_and_errors),
+		cmocka_unit_test(test_answers_reused),
 		cmocka_unit_test(test_responder),
 		cmocka_unit_test(test_other_process),
 		cmocka_unit_test(test_locked),
