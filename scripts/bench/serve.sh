@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench, the network half: capstan serve against cfssl serve (signing)
-# and openssl ocsp -port (OCSP), with the same clients (curl, keep-alive,
-# CLIENTS in parallel), in one run. Sourced by bench.sh: uses its row, rate,
+# and openssl ocsp -port (OCSP), with the same client (loadgen.c: libcurl,
+# CLIENTS keep-alive connections), in one run. Sourced by bench.sh: uses its row, rate,
 # mb, cap and $W. A benchmark, not a test.
 SIGNS=${BENCH_SERVE_SIGNS:-4000}
 CLIENTS=${BENCH_SERVE_CLIENTS:-8}
@@ -40,40 +40,22 @@ for _ in $(seq 1 100); do curl -sf -o /dev/null "${tls[@]}" "https://127.0.0.1:$
 rss() { ps -o rss= -p "$1" | awk '{printf "%.0f MB", $1/1024}'; }
 idle_rss=$(rss "$spid")
 
-# clients NAME N MAKE: CLIENTS curl processes, each a keep-alive connection
-# running its share of N requests described by MAKE I (curl -K lines);
-# prints "seconds ok".
-clients() {
-	local name=$1 n=$2 make=$3 per=$(( $2 / CLIENTS ))
-	for c in $(seq 1 "$CLIENTS"); do
-		for i in $(seq $(( (c - 1) * per + 1 )) $(( c * per ))); do
-			[ "$i" -gt $(( (c - 1) * per + 1 )) ] && echo next # options are per transfer
-			"$make" "$i"
-			printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
-		done >"$S/$name-$c.cfg"
-	done
-	local start end pids=()
-	start=$(date +%s.%N)
-	for c in $(seq 1 "$CLIENTS"); do
-		curl -s -K "$S/$name-$c.cfg" >"$S/$name-$c.out" &
-		pids+=($!)
-	done
-	wait "${pids[@]}" || true
-	end=$(date +%s.%N)
-	echo "$(echo "$end - $start" | bc) $(cat "$S/$name"-*.out | grep -c '^20[01]$')"
-}
+# loadgen (loadgen.c): CLIENTS keep-alive connections in one process, every
+# server below driven by the same client; prints "seconds ok".
+cc -O2 -o "$S/loadgen" "$HERE/loadgen.c" -lcurl
+mtls=(-C "$S/ca.pem" -E "$S/id.pem" -k "$S/id.key")
+load() { "$S/loadgen" -n "$CLIENTS" "$@"; }
 
 # Signing: one CSR, a new name per request.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x -keyout "$S/x.key" \
 	-out "$S/x.csr" 2>/dev/null
 csr=$(jq -Rs . <"$S/x.csr")
-sign_req() {
-	printf '{"csr":%s,"profile":"server","name":"s%d","dns":["s%d.internal"]}' "$csr" "$1" "$1" >"$S/b$1.json"
-	printf 'url = "https://127.0.0.1:%s/v1/environments/prod/sign"\ncacert = "%s"\ncert = "%s"\nkey = "%s"\n' \
-		"$TLS" "$S/ca.pem" "$S/id.pem" "$S/id.key"
-	printf 'header = "Content-Type: application/json"\ndata-binary = "@%s"\n' "$S/b$1.json"
-}
-read -r secs ok < <(clients sign "$SIGNS" sign_req)
+mkdir -p "$S/sign"
+for i in $(seq 1 "$SIGNS"); do
+	printf '{"csr":%s,"profile":"server","name":"s%d","dns":["s%d.internal"]}' "$csr" "$i" "$i" >"$S/sign/$i.json"
+done
+read -r secs ok < <(load -t application/json "${mtls[@]}" "https://127.0.0.1:$TLS/v1/environments/prod/sign" \
+	$(seq -f "$S/sign/%g.json" 1 "$SIGNS"))
 stored=$(sqlite3 "$CAPSTAN_HOME/capstan.db" "SELECT count(*) FROM certs WHERE name LIKE 's%'")
 row "capstan serve, sign, ${CLIENTS} mTLS clients ($stored/$SIGNS stored)" "$(rate "$ok" "$secs")" "$(rss "$spid")"
 
@@ -95,13 +77,12 @@ if command -v cfssl >/dev/null && command -v cfssljson >/dev/null; then
 		-mutual-tls-ca "$S/ca.pem" >"$C/serve.log" 2>&1 &
 	cpid=$!
 	for _ in $(seq 1 100); do curl -s -o /dev/null "${tls[@]}" "https://127.0.0.1:$CFSSL_PORT/" && break; sleep 0.1; done
-	cfssl_req() {
-		printf '{"certificate_request":%s,"hosts":["c%d.internal"]}' "$csr" "$1" >"$C/b$1.json"
-		printf 'url = "https://127.0.0.1:%s/api/v1/cfssl/sign"\ncacert = "%s"\ncert = "%s"\nkey = "%s"\n' \
-			"$CFSSL_PORT" "$S/ca.pem" "$S/id.pem" "$S/id.key"
-		printf 'header = "Content-Type: application/json"\ndata-binary = "@%s"\n' "$C/b$1.json"
-	}
-	read -r secs ok < <(clients cfssl-sign "$SIGNS" cfssl_req)
+	mkdir -p "$C/sign"
+	for i in $(seq 1 "$SIGNS"); do
+		printf '{"certificate_request":%s,"hosts":["c%d.internal"]}' "$csr" "$i" >"$C/sign/$i.json"
+	done
+	read -r secs ok < <(load -t application/json "${mtls[@]}" "https://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign" \
+		$(seq -f "$C/sign/%g.json" 1 "$SIGNS"))
 	stored=$(sqlite3 "$C/certdb.sqlite" "SELECT count(*) FROM certificates")
 	row "cfssl serve, sign, ${CLIENTS} mTLS clients ($stored/$SIGNS stored)" "$(rate "$ok" "$secs")" "$(rss "$cpid")"
 	kill "$cpid" 2>/dev/null || true
@@ -109,11 +90,8 @@ if command -v cfssl >/dev/null && command -v cfssljson >/dev/null; then
 fi
 
 # Bundles: a three-member etcd bundle, keep-alive.
-bundle_req() {
-	printf 'url = "https://127.0.0.1:%s/v1/environments/prod/services/etcd/bundle?prefix=/etc/etcd/tls"\n' "$TLS"
-	printf 'cacert = "%s"\ncert = "%s"\nkey = "%s"\n' "$S/ca.pem" "$S/id.pem" "$S/id.key"
-}
-read -r secs ok < <(clients bundle 400 bundle_req)
+read -r secs ok < <(load -g 400 "${mtls[@]}" \
+	"https://127.0.0.1:$TLS/v1/environments/prod/services/etcd/bundle?prefix=/etc/etcd/tls")
 row "capstan serve, etcd bundle (3 members), ${CLIENTS} clients" "$(rate "$ok" "$secs")" \
 	"$(awk -v s="$secs" -v n="$ok" -v c="$CLIENTS" 'BEGIN { printf "%.1f ms", 1000 * s * c / (n ? n : 1) }')"
 
@@ -126,14 +104,12 @@ while read -r serial; do
 	n=$((n + 1))
 	openssl ocsp -issuer "$inter" -serial "0x$serial" -no_nonce -reqout "$S/o$n.der" >/dev/null 2>&1
 done <"$S/serials"
-ocsp_req() {
-	printf 'url = "http://127.0.0.1:%s/ocsp"\nheader = "Content-Type: application/ocsp-request"\ndata-binary = "@%s"\n' \
-		"$OCSP_PORT" "$S/o$1.der"
-}
-OCSP_PORT=$HTTP
-read -r secs ok < <(clients ocsp "$n" ocsp_req)
-capstan_ocsp=$(rate "$ok" "$secs")
-row "capstan serve, OCSP ($n serials, ${CLIENTS} clients)" "$capstan_ocsp" "$(rss "$spid")"
+ocsp() { load -t application/ocsp-request "http://127.0.0.1:$1/ocsp" $(seq -f "$S/o%g.der" 1 "$n"); }
+read -r secs ok < <(ocsp "$HTTP")
+row "capstan serve, OCSP ($n serials, ${CLIENTS} clients)" "$(rate "$ok" "$secs")" "$(rss "$spid")"
+# The same serials again: what a stapling server's next refresh sees.
+read -r secs ok < <(ocsp "$HTTP")
+row "capstan serve, OCSP, the same $n again" "$(rate "$ok" "$secs")" "$(rss "$spid")"
 # openssl ocsp -port over the same CA: an index of the same certificates.
 cap export intermediate-ca-1 --env prod --format key --ca-key --out "$S/inter.key" >/dev/null
 cap --json list --env prod --status all | jq -r '.[] | select(.name | startswith("s")) |
@@ -144,9 +120,44 @@ openssl ocsp -port "$OCSP_PORT" -index "$S/index.txt" -CA "$inter" -rsigner "$in
 	-nmin 60 -ignore_err >"$S/openssl-ocsp.log" 2>&1 &
 opid=$!
 sleep 0.5
-read -r secs ok < <(clients ocsp-openssl "$n" ocsp_req)
+read -r secs ok < <(ocsp "$OCSP_PORT")
 row "openssl ocsp -port ($n serials, ${CLIENTS} clients)" "$(rate "$ok" "$secs")" "$(rss "$opid")"
 kill "$opid" 2>/dev/null || true
+# Each responder's answer to the first serial, so that a row above is not
+# a rate of error responses.
+first=$(head -1 "$S/serials")
+for port in "$HTTP" "$OCSP_PORT"; do
+	[ "$port" = "$OCSP_PORT" ] && { openssl ocsp -port "$OCSP_PORT" -index "$S/index.txt" -CA "$inter" \
+		-rsigner "$inter" -rkey "$S/inter.key" -nmin 60 -nrequest 1 >/dev/null 2>&1 & sleep 0.5; }
+	openssl ocsp -issuer "$inter" -serial "0x$first" -url "http://127.0.0.1:$port/ocsp" -CAfile "$S/ca.pem" \
+		-no_nonce 2>&1 | grep -q "0x$first: good" || echo "bench: the OCSP responder on port $port did not answer good" >&2
+done
+wait $! 2>/dev/null || true
+# The ceiling on this machine: nginx answering the same requests with a
+# fixed 1 KB body, driven by the same client. No responder can be faster.
+if command -v nginx >/dev/null; then
+	mkdir -p "$S/nginx"
+	NGINX_PORT=$(sport)
+	cat >"$S/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $S/nginx/nginx.pid;
+error_log $S/nginx/error.log;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $S/nginx;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location /ocsp { return 200 "$(head -c 768 /dev/zero | base64 -w0)"; }
+    }
+}
+NGINX
+	nginx -p "$S/nginx" -c "$S/nginx/nginx.conf" 2>/dev/null
+	sleep 0.3
+	read -r secs ok < <(ocsp "$NGINX_PORT")
+	row "  ceiling: nginx, a fixed 1 KB answer, same client" "$(rate "$ok" "$secs")" "-"
+	kill "$(cat "$S/nginx/nginx.pid")" 2>/dev/null || true
+fi
 
 # Memory: idle, and holding the 1,024-connection limit open.
 row "capstan serve, memory idle" "-" "$idle_rss"
