@@ -1,8 +1,8 @@
-/* The YAML configuration: the only file that includes yaml.h. The document
- * is loaded whole (libyaml keeps aliases as shared nodes, so memory stays
- * bounded by the input), then walked against the schema (CONFIGURATION in
- * docs/capstan.1). What the parsed model does once loaded: config_model.c. */
-#include <stdarg.h>
+/* The YAML configuration: loaded here, walked with config_walk.c's
+ * primitives, the api: section in config_api.c (the only files that see
+ * yaml.h, through config_walk.h). The document is loaded whole (libyaml
+ * keeps aliases as shared nodes, so memory stays bounded by the input),
+ * then walked against the schema (CONFIGURATION in docs/capstan.1). What the parsed model does once loaded: config_model.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 
 #include "base/base.h"
 #include "config_model.h"
+#include "config_walk.h"
 #include "ca/ca.h"
 
 /* A million certificates at ~100 bytes a line: the size an honest inventory
@@ -27,170 +28,6 @@
  * laughs (aliases to aliases) is refused after work proportional to its size. */
 #define MAX_VISITS 100000
 #define VISITS_PER_NODE 8
-/* Up to this many keys, a mapping's duplicates are found pairwise; above, by sorting. */
-#define SMALL_MAPPING 16
-
-typedef struct {
-	capstan_ctx *ctx;
-	const char *file;
-	yaml_document_t *doc;
-	long visits;
-	long max_visits;
-} walker;
-
-/* "FILE:LINE:COLUMN: PATH: what" and CAPSTAN_EINVALID. */
-static int fail(walker *w, const yaml_node_t *node, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(walker *w, const yaml_node_t *node, const char *path, const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s:%zu:%zu: %s%s%s", w->file,
-		node ? node->start_mark.line + 1 : 0, node ? node->start_mark.column + 1 : 0,
-		path ? path : "", path ? ": " : "", what);
-}
-
-static yaml_node_t *node_at(walker *w, int index)
-{
-	w->visits++;
-	return yaml_document_get_node(w->doc, index);
-}
-
-static const char *type_name(const yaml_node_t *n)
-{
-	return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a list" : "a value";
-}
-
-static int scalar(walker *w, yaml_node_t *n, const char *path, const char **out)
-{
-	if (n->type != YAML_SCALAR_NODE)
-		return fail(w, n, path, "expected a value, found %s", type_name(n));
-	if (memchr(n->data.scalar.value, '\0', n->data.scalar.length))
-		return fail(w, n, path, "NUL byte in a value");
-	*out = (const char *)n->data.scalar.value;
-	return 0;
-}
-
-static int scalar_dup(walker *w, yaml_node_t *n, const char *path, char **out)
-{
-	const char *s = NULL;
-	int rc = scalar(w, n, path, &s);
-
-	if (rc == 0 && !(*out = strdup(s)))
-		rc = capstan_error_oom(w->ctx);
-	return rc;
-}
-
-typedef struct {
-	const yaml_node_t *key;
-	size_t order;
-} key_entry;
-
-static int key_cmp(const void *a, const void *b)
-{
-	const key_entry *x = a, *y = b;
-	int c = strcmp((const char *)x->key->data.scalar.value, (const char *)y->key->data.scalar.value);
-
-	return c ? c : (x->order > y->order) - (x->order < y->order);
-}
-
-/* A big mapping's keys (services: thousands) sorted, not compared pairwise;
- * the same answer: the first key, in the file's order, given before. */
-static int duplicate_keys(walker *w, yaml_node_t *n, const char *path)
-{
-	size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-	key_entry *keys = malloc(count * sizeof(*keys)), *dup = NULL, *first = NULL;
-	int rc = 0;
-
-	if (!keys)
-		return capstan_error_oom(w->ctx);
-	/* mapping() has checked that every key is a scalar. */
-	for (size_t i = 0; i < count; i++)
-		keys[i] = (key_entry){ yaml_document_get_node(w->doc, n->data.mapping.pairs.start[i].key), i };
-	qsort(keys, count, sizeof(*keys), key_cmp);
-	for (size_t i = 1; i < count; i++)
-		if (strcmp((const char *)keys[i].key->data.scalar.value, (const char *)keys[i - 1].key->data.scalar.value) == 0 &&
-		    (i < 2 || strcmp((const char *)keys[i].key->data.scalar.value,
-				      (const char *)keys[i - 2].key->data.scalar.value) != 0) &&
-		    (!dup || keys[i].order < dup->order))
-			dup = &keys[i], first = &keys[i - 1];
-	if (dup)
-		rc = fail(w, (yaml_node_t *)dup->key, path, "key '%s' given twice (also at line %zu)",
-			(const char *)dup->key->data.scalar.value, first->key->start_mark.line + 1);
-	free(keys);
-	return rc;
-}
-
-/* A mapping whose keys are all in `allowed` (NULL: any key) and none twice. */
-static int mapping(walker *w, yaml_node_t *n, const char *path, const char *const *allowed)
-{
-	if (n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0)
-		return 1; /* "dev:" with nothing: an empty mapping */
-	if (n->type != YAML_MAPPING_NODE)
-		return fail(w, n, path, "expected a mapping, found %s", type_name(n));
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node_at(w, p->key);
-		const char *key;
-		int known = !allowed, rc;
-		if (!k || (rc = scalar(w, k, path, &key)) < 0)
-			return k ? rc : fail(w, n, path, "broken mapping");
-		for (const char *const *a = allowed; a && *a; a++)
-			known |= strcmp(*a, key) == 0;
-		if (!known) {
-			char list[256] = "";
-			for (const char *const *a = allowed; *a; a++)
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
-			return fail(w, k, path, "unknown key '%s' (expected %s)", key, list);
-		}
-		if (n->data.mapping.pairs.top - n->data.mapping.pairs.start > SMALL_MAPPING)
-			continue;
-		/* Not node_at: looking back is bookkeeping, not a visit of the document. */
-		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *other = yaml_document_get_node(w->doc, q->key);
-			if (other && other->type == YAML_SCALAR_NODE && strcmp((char *)other->data.scalar.value, key) == 0)
-				return fail(w, k, path, "key '%s' given twice (also at line %zu)", key, other->start_mark.line + 1);
-		}
-	}
-	return n->data.mapping.pairs.top - n->data.mapping.pairs.start > SMALL_MAPPING ? duplicate_keys(w, n, path) : 0;
-}
-
-typedef int (*pair_fn)(walker *w, const char *key, yaml_node_t *value, const char *path, void *payload);
-
-static int each_pair(walker *w, yaml_node_t *n, const char *path, pair_fn fn, void *payload)
-{
-	char sub[256];
-
-	if (n->type != YAML_MAPPING_NODE)
-		return 0;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node_at(w, p->key), *v = node_at(w, p->value);
-		int rc;
-		if (w->visits > w->max_visits)
-			return fail(w, n, path, "the document is too large (aliases expand past %ld nodes)", w->max_visits);
-		if (!k || !v)
-			return fail(w, n, path, "broken mapping");
-		snprintf(sub, sizeof(sub), "%s%s%s", path ? path : "", path ? "." : "", (char *)k->data.scalar.value);
-		if ((rc = fn(w, (char *)k->data.scalar.value, v, sub, payload)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int duration_value(walker *w, yaml_node_t *n, const char *path, int64_t *out)
-{
-	const char *s = NULL, *why = NULL;
-	int rc;
-
-	if ((rc = scalar(w, n, path, &s)) < 0)
-		return rc;
-	if (capstan_parse_duration(s, out, &why) < 0)
-		return fail(w, n, path, "bad duration '%s': %s", s, why);
-	return 0;
-}
 
 static int defaults_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
@@ -199,70 +36,24 @@ static int defaults_pair(walker *w, const char *key, yaml_node_t *v, const char 
 	int rc;
 
 	if (strcmp(key, "key") == 0) {
-		if ((rc = scalar(w, v, path, &s)) < 0)
+		if ((rc = walk_scalar(w, v, path, &s)) < 0)
 			return rc;
 		if (capstan_key_type_parse(s, &d->key) < 0)
-			return fail(w, v, path, "unknown or weak key type '%s' (expected %s)", s, capstan_key_type_names());
+			return walk_fail(w, v, path, "unknown or weak key type '%s' (expected %s)", s, capstan_key_type_names());
 		d->key_set = 1;
 		return 0;
 	}
 	if (strcmp(key, "days") == 0)
-		return duration_value(w, v, path, &d->lifetime);
-	return duration_value(w, v, path, &d->renew_before); /* renew_before: mapping() allowed nothing else */
+		return walk_duration(w, v, path, &d->lifetime);
+	return walk_duration(w, v, path, &d->renew_before); /* renew_before: walk_mapping() allowed nothing else */
 }
 
 static int defaults_block(walker *w, yaml_node_t *n, const char *path, const char *const *allowed,
 	capstan_config_defaults *d)
 {
-	int rc = mapping(w, n, path, allowed);
+	int rc = walk_mapping(w, n, path, allowed);
 
-	return rc != 0 ? (rc > 0 ? 0 : rc) : each_pair(w, n, path, defaults_pair, d);
-}
-
-typedef int (*check_fn)(const char *, const char **);
-
-/* A list of values (a single value counts as a list of one), each checked:
- * by check, or (check NULL) as a SAN of type san. */
-static int value_list(walker *w, yaml_node_t *n, const char *path, check_fn check, capstan_san_type san,
-	const char *what, char ***items, size_t *count)
-{
-	yaml_node_item_t *start = NULL, *top = NULL;
-	size_t n_items;
-
-	if (n->type == YAML_SEQUENCE_NODE) {
-		start = n->data.sequence.items.start;
-		top = n->data.sequence.items.top;
-	} else if (n->type != YAML_SCALAR_NODE) {
-		return fail(w, n, path, "expected a list of values, found %s", type_name(n));
-	}
-	n_items = start ? (size_t)(top - start) : 1;
-	if (!(*items = calloc(n_items ? n_items : 1, sizeof(**items))))
-		return capstan_error_oom(w->ctx);
-	for (size_t i = 0; i < n_items; i++) {
-		yaml_node_t *item = start ? node_at(w, start[i]) : n;
-		const char *s = NULL, *why = NULL;
-		int rc;
-		if (!item || (rc = scalar(w, item, path, &s)) < 0)
-			return item ? rc : fail(w, n, path, "broken list");
-		if ((check ? check(s, &why) : capstan_check_san(san, s, &why)) < 0)
-			return fail(w, item, path, "bad %s '%s': %s", what, s, why);
-		if (!((*items)[i] = strdup(s)))
-			return capstan_error_oom(w->ctx);
-		(*count)++;
-	}
-	return 0;
-}
-
-static int identifier(walker *w, yaml_node_t *n, const char *path, const char *what, char **out, size_t max)
-{
-	const char *why = NULL;
-	int rc;
-
-	if ((rc = scalar_dup(w, n, path, out)) < 0)
-		return rc;
-	if (capstan_check_identifier(*out, &why) < 0 || strlen(*out) > max)
-		return fail(w, n, path, "bad %s '%s': %s", what, *out, why ? why : "too long");
-	return 0;
+	return rc != 0 ? (rc > 0 ? 0 : rc) : walk_each_pair(w, n, path, defaults_pair, d);
 }
 
 static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -272,28 +63,28 @@ static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 	int rc;
 
 	if (strcmp(key, "name") == 0)
-		return identifier(w, v, path, "certificate name", &c->name, 64);
+		return walk_identifier(w, v, path, "certificate name", &c->name, 64);
 	if (strcmp(key, "role") == 0)
-		return identifier(w, v, path, "role", &c->role, 64);
+		return walk_identifier(w, v, path, "role", &c->role, 64);
 	if (strcmp(key, "cn") == 0) {
-		if ((rc = scalar_dup(w, v, path, &c->cn)) < 0)
+		if ((rc = walk_scalar_dup(w, v, path, &c->cn)) < 0)
 			return rc;
-		return capstan_check_subject_value(c->cn, &why) < 0 ? fail(w, v, path, "bad CN: %s", why) : 0;
+		return capstan_check_subject_value(c->cn, &why) < 0 ? walk_fail(w, v, path, "bad CN: %s", why) : 0;
 	}
 	if (strcmp(key, "profile") == 0) {
-		if ((rc = scalar(w, v, path, &s)) < 0)
+		if ((rc = walk_scalar(w, v, path, &s)) < 0)
 			return rc;
 		return capstan_profile_parse(s, &c->profile) < 0 ?
-			fail(w, v, path, "unknown profile '%s' (expected %s)", s, capstan_profile_names()) : 0;
+			walk_fail(w, v, path, "unknown profile '%s' (expected %s)", s, capstan_profile_names()) : 0;
 	}
 	if (strcmp(key, "dns") == 0)
-		return value_list(w, v, path, NULL, CAPSTAN_SAN_DNS, "DNS name", &c->dns, &c->dns_count);
+		return walk_list(w, v, path, NULL, CAPSTAN_SAN_DNS, "DNS name", &c->dns, &c->dns_count);
 	if (strcmp(key, "ip") == 0)
-		return value_list(w, v, path, NULL, CAPSTAN_SAN_IP, "IP address", &c->ip, &c->ip_count);
+		return walk_list(w, v, path, NULL, CAPSTAN_SAN_IP, "IP address", &c->ip, &c->ip_count);
 	if (strcmp(key, "uri") == 0)
-		return value_list(w, v, path, NULL, CAPSTAN_SAN_URI, "URI", &c->uri, &c->uri_count);
+		return walk_list(w, v, path, NULL, CAPSTAN_SAN_URI, "URI", &c->uri, &c->uri_count);
 	if (strcmp(key, "email") == 0)
-		return value_list(w, v, path, NULL, CAPSTAN_SAN_EMAIL, "e-mail address", &c->email, &c->email_count);
+		return walk_list(w, v, path, NULL, CAPSTAN_SAN_EMAIL, "e-mail address", &c->email, &c->email_count);
 	return defaults_pair(w, key, v, path, &c->settings); /* key, days, renew_before */
 }
 
@@ -307,7 +98,7 @@ static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_confi
 	int rc;
 
 	if (!c->name)
-		return fail(w, n, path, "a certificate needs a name");
+		return walk_fail(w, n, path, "a certificate needs a name");
 	if (!c->cn && !(c->cn = strdup(c->name)))
 		return capstan_error_oom(w->ctx);
 	capstan_config_issue_opts(c, NULL, NULL, NULL, &o);
@@ -315,7 +106,7 @@ static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_confi
 	capstan_strlist_free(&sans);
 	if (rc < 0) {
 		capstan_config_subject_hint(capstan_error_subject(w->ctx), path, hint, sizeof(hint));
-		return fail(w, n, path, "%s%s", capstan_error_message(w->ctx), hint);
+		return walk_fail(w, n, path, "%s%s", capstan_error_message(w->ctx), hint);
 	}
 	return 0;
 }
@@ -323,7 +114,7 @@ static int check_cert(walker *w, yaml_node_t *n, const char *path, capstan_confi
 static int has_key(walker *w, yaml_node_t *map, const char *key)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node_at(w, p->key);
+		yaml_node_t *k = walk_node(w, p->key);
 		if (k && k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, key) == 0)
 			return 1;
 	}
@@ -331,11 +122,6 @@ static int has_key(walker *w, yaml_node_t *map, const char *key)
 }
 
 static size_t pair_count(yaml_node_t *n);
-
-static int check_name(const char *s, const char **why)
-{
-	return capstan_check_identifier(s, why);
-}
 
 /* An etcd key prefix or user name: it is quoted into a shell script. */
 static int check_etcd_text(const char *s, const char **why)
@@ -361,8 +147,8 @@ static int host_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 	if (!(h->name = strdup(key)))
 		return capstan_error_oom(w->ctx);
 	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > 64)
-		return fail(w, v, path, "bad host name '%s' (letters, digits, '.', '_', '-')", key);
-	return value_list(w, v, path, check_name, 0, "certificate name", &h->certs, &h->cert_count);
+		return walk_fail(w, v, path, "bad host name '%s' (letters, digits, '.', '_', '-')", key);
+	return walk_list(w, v, path, walk_check_name, 0, "certificate name", &h->certs, &h->cert_count);
 }
 
 static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -376,18 +162,18 @@ static int etcd_role_pair(walker *w, const char *key, yaml_node_t *v, const char
 	if (!(r->name = strdup(key)))
 		return capstan_error_oom(w->ctx);
 	if (capstan_check_identifier(key, &why) < 0 || strcmp(key, "root") == 0)
-		return fail(w, v, path, "bad etcd role name '%s'%s", key, why ? "" : " (root is etcd's own)");
-	if ((rc = mapping(w, v, path, perm_keys)) != 0)
-		return rc > 0 ? fail(w, v, path, "a role needs read, write or readwrite prefixes") : rc;
+		return walk_fail(w, v, path, "bad etcd role name '%s'%s", key, why ? "" : " (root is etcd's own)");
+	if ((rc = walk_mapping(w, v, path, perm_keys)) != 0)
+		return rc > 0 ? walk_fail(w, v, path, "a role needs read, write or readwrite prefixes") : rc;
 	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
-		const char *perm = (const char *)node_at(w, p->key)->data.scalar.value;
-		yaml_node_t *list = node_at(w, p->value);
+		const char *perm = (const char *)walk_node(w, p->key)->data.scalar.value;
+		yaml_node_t *list = walk_node(w, p->value);
 		char ***items = strcmp(perm, "read") == 0 ? &r->read : strcmp(perm, "write") == 0 ? &r->write : &r->readwrite;
 		size_t *count = strcmp(perm, "read") == 0 ? &r->read_count : strcmp(perm, "write") == 0 ? &r->write_count :
 			&r->readwrite_count;
 		if (!list)
-			return fail(w, v, path, "broken mapping");
-		if ((rc = value_list(w, list, path, check_etcd_text, 0, "key prefix", items, count)) < 0)
+			return walk_fail(w, v, path, "broken mapping");
+		if ((rc = walk_list(w, list, path, check_etcd_text, 0, "key prefix", items, count)) < 0)
 			return rc;
 	}
 	return 0;
@@ -402,8 +188,8 @@ static int etcd_user_pair(walker *w, const char *key, yaml_node_t *v, const char
 	if (!(u->name = strdup(key)))
 		return capstan_error_oom(w->ctx);
 	if (check_etcd_text(key, &why) < 0)
-		return fail(w, v, path, "bad etcd user '%s': %s", key, why);
-	return value_list(w, v, path, check_name, 0, "etcd role", &u->roles, &u->role_count);
+		return walk_fail(w, v, path, "bad etcd user '%s': %s", key, why);
+	return walk_list(w, v, path, walk_check_name, 0, "etcd role", &u->roles, &u->role_count);
 }
 
 static int etcd_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -411,16 +197,16 @@ static int etcd_pair(walker *w, const char *key, yaml_node_t *v, const char *pat
 	capstan_config_service *s = payload;
 	int rc;
 
-	if ((rc = mapping(w, v, path, NULL)) != 0)
+	if ((rc = walk_mapping(w, v, path, NULL)) != 0)
 		return rc > 0 ? 0 : rc;
 	if (strcmp(key, "roles") == 0) {
 		if (!(s->etcd_roles = calloc(pair_count(v) + 1, sizeof(*s->etcd_roles))))
 			return capstan_error_oom(w->ctx);
-		return each_pair(w, v, path, etcd_role_pair, s);
+		return walk_each_pair(w, v, path, etcd_role_pair, s);
 	}
 	if (!(s->etcd_users = calloc(pair_count(v) + 1, sizeof(*s->etcd_users))))
 		return capstan_error_oom(w->ctx);
-	return each_pair(w, v, path, etcd_user_pair, s);
+	return walk_each_pair(w, v, path, etcd_user_pair, s);
 }
 
 /* owner, group, hosts and etcd: how the service's bundles are delivered. */
@@ -430,14 +216,14 @@ static int delivery_pair(walker *w, const char *key, yaml_node_t *v, const char 
 	int rc;
 
 	if (strcmp(key, "owner") == 0 || strcmp(key, "group") == 0)
-		return identifier(w, v, path, key[0] == 'o' ? "owner" : "group", key[0] == 'o' ? &s->owner : &s->group, 32);
-	if ((rc = mapping(w, v, path, strcmp(key, "etcd") == 0 ? etcd_keys : NULL)) != 0)
+		return walk_identifier(w, v, path, key[0] == 'o' ? "owner" : "group", key[0] == 'o' ? &s->owner : &s->group, 32);
+	if ((rc = walk_mapping(w, v, path, strcmp(key, "etcd") == 0 ? etcd_keys : NULL)) != 0)
 		return rc > 0 ? 0 : rc;
 	if (strcmp(key, "etcd") == 0)
-		return each_pair(w, v, path, etcd_pair, s);
+		return walk_each_pair(w, v, path, etcd_pair, s);
 	if (!(s->hosts = calloc(pair_count(v) + 1, sizeof(*s->hosts))))
 		return capstan_error_oom(w->ctx);
-	return each_pair(w, v, path, host_pair, s);
+	return walk_each_pair(w, v, path, host_pair, s);
 }
 
 static int service_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -451,27 +237,27 @@ static int service_pair(walker *w, const char *key, yaml_node_t *v, const char *
 	if (strcmp(key, "template") == 0) {
 		s->template_line = (int)v->start_mark.line + 1;
 		s->template_column = (int)v->start_mark.column + 1;
-		return identifier(w, v, path, "template name", &s->template_name, 64);
+		return walk_identifier(w, v, path, "template name", &s->template_name, 64);
 	}
 	if (strcmp(key, "certs") != 0)
 		return delivery_pair(w, key, v, path, s);
 	if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
-		return fail(w, v, path, "expected a list of certificates");
+		return walk_fail(w, v, path, "expected a list of certificates");
 	s->cert_count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (!(s->certs = calloc(s->cert_count, sizeof(*s->certs))))
 		return capstan_error_oom(w->ctx);
 	for (size_t i = 0; i < s->cert_count; i++) {
-		yaml_node_t *item = node_at(w, v->data.sequence.items.start[i]);
+		yaml_node_t *item = walk_node(w, v->data.sequence.items.start[i]);
 		capstan_config_cert *c = &s->certs[i];
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 		if (!item)
-			return fail(w, v, sub, "broken list");
+			return walk_fail(w, v, sub, "broken list");
 		c->line = (int)item->start_mark.line + 1;
-		if ((rc = mapping(w, item, sub, cert_keys)) != 0)
-			return rc > 0 ? fail(w, item, sub, "a certificate needs a name and a profile") : rc;
+		if ((rc = walk_mapping(w, item, sub, cert_keys)) != 0)
+			return rc > 0 ? walk_fail(w, item, sub, "a certificate needs a name and a profile") : rc;
 		if (!has_key(w, item, "profile"))
-			return fail(w, item, sub, "a certificate needs a profile (%s)", capstan_profile_names());
-		if ((rc = each_pair(w, item, sub, cert_pair, c)) < 0 || (rc = check_cert(w, item, sub, c)) < 0)
+			return walk_fail(w, item, sub, "a certificate needs a profile (%s)", capstan_profile_names());
+		if ((rc = walk_each_pair(w, item, sub, cert_pair, c)) < 0 || (rc = check_cert(w, item, sub, c)) < 0)
 			return rc;
 	}
 	return 0;
@@ -507,7 +293,7 @@ static int check_delivery(walker *w, yaml_node_t *n, const char *path, const cap
 			while (k < s->etcd_role_count && strcmp(s->etcd_roles[k].name, s->etcd_users[i].roles[j]) != 0)
 				k++;
 			if (k == s->etcd_role_count && strcmp(s->etcd_users[i].roles[j], "root") != 0)
-				return fail(w, n, path, "etcd user '%s' has role '%s', which etcd.roles does not define",
+				return walk_fail(w, n, path, "etcd user '%s' has role '%s', which etcd.roles does not define",
 					s->etcd_users[i].name, s->etcd_users[i].roles[j]);
 		}
 	return 0;
@@ -524,15 +310,15 @@ static int services_pair(walker *w, const char *key, yaml_node_t *v, const char 
 	if (!(s->name = strdup(key)))
 		return capstan_error_oom(w->ctx);
 	if (capstan_check_identifier(key, NULL) < 0)
-		return fail(w, v, path, "bad service name '%s'", key);
-	if ((rc = mapping(w, v, path, service_keys)) != 0)
-		return rc > 0 ? fail(w, v, path, "a service needs a template and certs") : rc;
-	if ((rc = each_pair(w, v, path, service_pair, s)) < 0)
+		return walk_fail(w, v, path, "bad service name '%s'", key);
+	if ((rc = walk_mapping(w, v, path, service_keys)) != 0)
+		return rc > 0 ? walk_fail(w, v, path, "a service needs a template and certs") : rc;
+	if ((rc = walk_each_pair(w, v, path, service_pair, s)) < 0)
 		return rc;
 	if (!s->template_name)
-		return fail(w, v, path, "a service needs a template (etcd, alluxio, spark, hadoop, kubernetes, or your own)");
+		return walk_fail(w, v, path, "a service needs a template (etcd, alluxio, spark, hadoop, kubernetes, or your own)");
 	if (!s->certs)
-		return fail(w, v, path, "a service needs certs");
+		return walk_fail(w, v, path, "a service needs certs");
 	return check_delivery(w, v, path, s);
 }
 
@@ -558,128 +344,15 @@ static int environments_pair(walker *w, const char *key, yaml_node_t *v, const c
 	if (!(e->name = strdup(key)))
 		return capstan_error_oom(w->ctx);
 	if (capstan_check_identifier(key, NULL) < 0 || strlen(key) > CAPSTAN_MAX_ENV_NAME)
-		return fail(w, v, path, "bad environment name '%s' (letters, digits, '.', '_', '-'; at most 32)", key);
-	if ((rc = mapping(w, v, path, env_keys)) != 0)
+		return walk_fail(w, v, path, "bad environment name '%s' (letters, digits, '.', '_', '-'; at most 32)", key);
+	if ((rc = walk_mapping(w, v, path, env_keys)) != 0)
 		return rc > 0 ? 0 : rc;
-	return each_pair(w, v, path, env_pair, e);
+	return walk_each_pair(w, v, path, env_pair, e);
 }
 
 static size_t pair_count(yaml_node_t *n)
 {
 	return n->type == YAML_MAPPING_NODE ? (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
-}
-
-static int api_client_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
-{
-	capstan_config_api_client *c = payload;
-	char **acts = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (strcmp(key, "env") == 0 || strcmp(key, "name") == 0)
-		return identifier(w, v, path, key[0] == 'e' ? "environment name" : "certificate name",
-			key[0] == 'e' ? &c->env : &c->name, 64);
-	if (strcmp(key, "max_days") == 0)
-		return duration_value(w, v, path, &c->max_lifetime);
-	if (strcmp(key, "allow") == 0) {
-		rc = value_list(w, v, path, capstan_config_check_action, 0, "action", &acts, &n);
-		for (size_t i = 0; i < n; i++) {
-			c->allow |= acts[i][0] == 'b' ? CAPSTAN_API_BUNDLE : acts[i][0] == 's' ? CAPSTAN_API_SIGN :
-				acts[i][0] == 'r' ? CAPSTAN_API_REVOKE : CAPSTAN_API_LIST;
-			free(acts[i]);
-		}
-		free(acts);
-		return rc;
-	}
-	if (strcmp(key, "environments") == 0)
-		return value_list(w, v, path, check_name, 0, "environment name", &c->environments, &c->environment_count);
-	if (strcmp(key, "services") == 0)
-		return value_list(w, v, path, check_name, 0, "service name", &c->services, &c->service_count);
-	if (strcmp(key, "hosts") == 0)
-		return value_list(w, v, path, check_name, 0, "host name", &c->hosts, &c->host_count);
-	if (strcmp(key, "profiles") == 0)
-		return value_list(w, v, path, capstan_config_check_profile, 0, "profile", &c->profiles, &c->profile_count);
-	if (strcmp(key, "dns") == 0)
-		return value_list(w, v, path, capstan_dns_pattern_check, 0, "DNS pattern", &c->dns, &c->dns_count);
-	return value_list(w, v, path, capstan_cidr_check, 0, "CIDR", &c->ip, &c->ip_count); /* ip */
-}
-
-static int api_clients(walker *w, yaml_node_t *v, const char *path, capstan_config_api *api)
-{
-	static const char *const client_keys[] = { "env", "name", "allow", "environments", "services", "hosts",
-		"profiles", "dns", "ip", "max_days", NULL };
-	char sub[300];
-	int rc;
-
-	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(w, v, path, "expected a list of clients");
-	api->client_count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (!(api->clients = calloc(api->client_count + 1, sizeof(*api->clients))))
-		return capstan_error_oom(w->ctx);
-	for (size_t i = 0; i < api->client_count; i++) {
-		yaml_node_t *item = node_at(w, v->data.sequence.items.start[i]);
-		capstan_config_api_client *c = &api->clients[i];
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (!item)
-			return fail(w, v, sub, "broken list");
-		c->line = (int)item->start_mark.line + 1;
-		if ((rc = mapping(w, item, sub, client_keys)) != 0)
-			return rc > 0 ? fail(w, item, sub, "a client needs env and name") : rc;
-		if ((rc = each_pair(w, item, sub, api_client_pair, c)) < 0)
-			return rc;
-		if (!c->env || !c->name)
-			return fail(w, item, sub, "a client needs env and name");
-	}
-	return 0;
-}
-
-static int api_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
-{
-	static const char *const server_keys[] = { "env", "name", NULL };
-	capstan_config_api *api = payload;
-	const char *why = NULL;
-	int rc;
-
-	if (strcmp(key, "clients") == 0)
-		return api_clients(w, v, path, api);
-	if (strcmp(key, "server") == 0) {
-		if ((rc = mapping(w, v, path, server_keys)) != 0)
-			return rc > 0 ? fail(w, v, path, "the server needs env and name") : rc;
-		for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
-			const char *k = (const char *)node_at(w, p->key)->data.scalar.value;
-			char sub[300];
-			snprintf(sub, sizeof(sub), "%s.%s", path, k);
-			if ((rc = identifier(w, node_at(w, p->value), sub, k[0] == 'e' ? "environment name" :
-				     "certificate name", k[0] == 'e' ? &api->server_env : &api->server_name, 64)) < 0)
-				return rc;
-		}
-		return !api->server_env || !api->server_name ? fail(w, v, path, "the server needs env and name") : 0;
-	}
-	if (strcmp(key, "public_url") == 0) {
-		if ((rc = scalar_dup(w, v, path, &api->public_url)) < 0)
-			return rc;
-		if ((strncmp(api->public_url, "http://", 7) != 0 && strncmp(api->public_url, "https://", 8) != 0) ||
-		    capstan_check_uri(api->public_url, &why) < 0)
-			return fail(w, v, path, "bad URL '%s': %s", api->public_url, why ? why : "expected http:// or https://");
-		return 0;
-	}
-	if ((rc = scalar_dup(w, v, path, key[0] == 'l' ? &api->listen : &api->http)) < 0) /* listen, http */
-		return rc;
-	return capstan_config_check_listen(key[0] == 'l' ? api->listen : api->http, &why) < 0 ?
-		fail(w, v, path, "bad address '%s': %s", key[0] == 'l' ? api->listen : api->http, why) : 0;
-}
-
-static int api_section(walker *w, yaml_node_t *v, const char *path, capstan_config *c)
-{
-	static const char *const api_keys[] = { "listen", "http", "public_url", "server", "clients", NULL };
-	int rc;
-
-	if (!(c->api = calloc(1, sizeof(*c->api))))
-		return capstan_error_oom(w->ctx);
-	c->api->line = (int)v->start_mark.line + 1;
-	if ((rc = mapping(w, v, path, api_keys)) != 0)
-		return rc > 0 ? 0 : rc;
-	return each_pair(w, v, path, api_pair, c->api);
 }
 
 /* What capstan_ctx_set_inventory takes from a file: a scheme it knows. */
@@ -697,31 +370,31 @@ static int top_pair(walker *w, const char *key, yaml_node_t *v, const char *path
 	int rc;
 
 	if (strcmp(key, "organization") == 0) {
-		if ((rc = scalar_dup(w, v, path, &c->organization)) < 0)
+		if ((rc = walk_scalar_dup(w, v, path, &c->organization)) < 0)
 			return rc;
 		return capstan_check_subject_value(c->organization, &why) < 0 ?
-			fail(w, v, path, "bad organization: %s", why) : 0;
+			walk_fail(w, v, path, "bad organization: %s", why) : 0;
 	}
 	if (strcmp(key, "defaults") == 0)
 		return defaults_block(w, v, path, default_keys, &c->defaults);
 	if (strcmp(key, "inventory") == 0) {
-		if ((rc = scalar_dup(w, v, path, &c->inventory)) < 0)
+		if ((rc = walk_scalar_dup(w, v, path, &c->inventory)) < 0)
 			return rc;
 		return inventory_ok(c->inventory) ? 0 :
-			fail(w, v, path, "expected sqlite:PATH or a postgresql:// URL");
+			walk_fail(w, v, path, "expected sqlite:PATH or a postgresql:// URL");
 	}
 	if (strcmp(key, "api") == 0)
-		return api_section(w, v, path, c);
-	if ((rc = mapping(w, v, path, NULL)) != 0)
+		return capstan_config_api_section(w, v, path, c);
+	if ((rc = walk_mapping(w, v, path, NULL)) != 0)
 		return rc > 0 ? 0 : rc;
 	if (strcmp(key, "environments") == 0) {
 		if (!(c->envs = calloc(pair_count(v) + 1, sizeof(*c->envs))))
 			return capstan_error_oom(w->ctx);
-		return each_pair(w, v, path, environments_pair, c);
+		return walk_each_pair(w, v, path, environments_pair, c);
 	}
 	if (!(c->services = calloc(pair_count(v) + 1, sizeof(*c->services))))
 		return capstan_error_oom(w->ctx);
-	return each_pair(w, v, path, services_pair, c);
+	return walk_each_pair(w, v, path, services_pair, c);
 }
 
 /* A certificate line is (environment, name): two services cannot share a
@@ -782,12 +455,12 @@ static int walk(walker *w, capstan_config *c)
 
 	if (!root)
 		return capstan_error(w->ctx, CAPSTAN_EINVALID, "%s: the configuration is empty", w->file);
-	if ((rc = mapping(w, root, NULL, top_keys)) != 0)
+	if ((rc = walk_mapping(w, root, NULL, top_keys)) != 0)
 		return rc > 0 ? capstan_error(w->ctx, CAPSTAN_EINVALID, "%s: the configuration is empty", w->file) : rc;
-	if ((rc = each_pair(w, root, NULL, top_pair, c)) < 0)
+	if ((rc = walk_each_pair(w, root, NULL, top_pair, c)) < 0)
 		return rc;
 	if (c->env_count == 0)
-		return fail(w, root, "environments", "at least one environment is needed");
+		return walk_fail(w, root, "environments", "at least one environment is needed");
 	return check_unique_names(w, c);
 }
 

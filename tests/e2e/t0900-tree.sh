@@ -87,7 +87,8 @@ is "no library file includes the unit tests' view of the store" \
 	"$(grep -rl '"store_internal.h"' lib cmd include | sort)" ""
 is "the store's driver interface stays in the store" "$(outside '"db.h"' lib/store/)" ""
 is "only the crypto layer includes OpenSSL" "$(outside '#include <openssl/' lib/crypto/)" ""
-is "only the config loader includes yaml.h" "$(outside '#include <yaml.h>' lib/deploy/config.c)" ""
+is "only the config loader includes yaml.h" "$(outside '#include <yaml.h>' lib/deploy/config.c lib/deploy/config_walk.h)" ""
+is "and only the loader's files its walker (config_walk.h)" "$(outside '"config_walk.h"' lib/deploy/config)" ""
 is "only the tar writer and reader includes libarchive" "$(outside '#include <archive' lib/deploy/tar.c)" ""
 is "jansson is the tool's, the API's (JSON bodies) and fetch's renewal (its 201 body)" \
 	"$(outside '#include <jansson.h>' cmd/ lib/api/ lib/fetch/renew.c)" ""
