@@ -93,8 +93,8 @@ check "it verifies (openssl)" openssl verify -CAfile "$trust" -untrusted "$T/ocs
 # and sign with it concurrently.
 jq -n --rawfile csr "$T/ocsp.csr" '{csr: $csr, profile: "client"}' >"$T/sign.json"
 mkdir "$T/many"
-seq -w 1 300 | xargs -P 32 -I N sh -c 'jq -c ".name = \"many-N\"" "$1/sign.json" |
-	curl -s -o "$1/many/N.json" -w "%{http_code}\n" --cacert "$1/prod-ca.pem" --cert "$1/id-ops.pem" \
+seq -w 1 300 | xargs -P 32 -I @@ sh -c 'jq -c ".name = \"many-@@\"" "$1/sign.json" |
+	curl -s -o "$1/many/@@.json" -w "%{http_code}\n" --cacert "$1/prod-ca.pem" --cert "$1/id-ops.pem" \
 	--key "$1/id-ops.key" -H "Content-Type: application/json" --data-binary @- \
 	"https://127.0.0.1:$2/v1/environments/prod/sign"' _ "$T" "$TLS_PORT" >"$T/codes"
 is "300 concurrent signings: all 201" "$(sort "$T/codes" | uniq -c | tr -s ' ')" " 300 201"
@@ -259,6 +259,49 @@ before=$(objects | grep -c '^Private Key Object')
 refuses "a key label the token holds already" 1 "already holds a key 'capstan-dup-intermediate-1'" \
 	cap init --env dup --hsm "$HSM"
 is "and no root key was made before the refusal" "$(objects | grep -c '^Private Key Object')" "$before"
+# Keys made, then the inventory's transaction fails (a trigger provokes it):
+# nothing is recorded, the keys stay in the token, and every line says which
+# they are and the pkcs11-tool command that deletes them.
+if on_pg; then
+	sql "CREATE FUNCTION provoke() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RAISE EXCEPTION 'provoked'; END\$\$;
+		CREATE TRIGGER provoke BEFORE INSERT ON envs FOR EACH ROW EXECUTE FUNCTION provoke()" >/dev/null
+else
+	sql "CREATE TRIGGER provoke BEFORE INSERT ON envs BEGIN SELECT RAISE(ABORT, 'provoked'); END"
+fi
+before=$(inventory_digest)
+check_fails "init --hsm whose transaction fails after the keys are made" cap init --env orph --hsm "$HSM"
+like "says which keys stay in the token and how to delete them" "$(cat "$T/err")" \
+	"provoked; the keys capstan-orph-root-1, capstan-orph-intermediate-1 made before that stay in pkcs11:token=capstan-e2e .*delete each with pkcs11-tool --module $MODULE --token-label capstan-e2e --login --delete-object --type privkey --label LABEL, then the same with --type pubkey"
+is "in one line" "$(wc -l <"$T/err")" 1
+is "the inventory unchanged" "$(inventory_digest)" "$before"
+is "the token holds them (two keys, two halves each)" "$(objects | grep -c 'label: *capstan-orph-')" 4
+if on_pg; then sql "DROP TRIGGER provoke ON envs; DROP FUNCTION provoke()" >/dev/null; else sql "DROP TRIGGER provoke"; fi
+# delete_as_told: runs the command the last refusal named, for both halves.
+delete_as_told() {
+	local cmd
+	cmd=$(sed -n 's/.*delete it with \(pkcs11-tool [^,]*\), then the same with --type pubkey$/\1/p' "$T/told")
+	[ -n "$cmd" ] && $cmd --pin 12345678 >/dev/null 2>&1 && ${cmd/--type privkey/--type pubkey} --pin 12345678 >/dev/null 2>&1
+}
+refuses "a retry: the root's label is taken, the line names it and its deletion" 1 \
+	"already holds a key 'capstan-orph-root-1': .*delete it with pkcs11-tool --module $MODULE --token-label capstan-e2e --login --delete-object --type privkey --label capstan-orph-root-1, then the same with --type pubkey$" \
+	cap init --env orph --hsm "$HSM"
+cp "$T/err" "$T/told"
+check "that command deletes it" delete_as_told
+refuses "then the intermediate's" 1 "already holds a key 'capstan-orph-intermediate-1': .*--label capstan-orph-intermediate-1, then" \
+	cap init --env orph --hsm "$HSM"
+cp "$T/err" "$T/told"
+check "that command deletes it too" delete_as_told
+is "nothing of them left in the token" "$(objects | grep -c 'label: *capstan-orph-')" 0
+check "and init --hsm goes through" cap init --env orph --hsm "$HSM"
+
+# rotate --root checks both new labels before making either key.
+pkcs11-tool --module "$MODULE" --token-label capstan-e2e --login --pin 12345678 \
+	--keypairgen --key-type EC:prime256v1 --label capstan-orph-intermediate-2 >/dev/null 2>&1
+before=$(objects | grep -c '^Private Key Object')
+refuses "rotate --root when the new intermediate's label is taken" 1 "already holds a key 'capstan-orph-intermediate-2'" \
+	cap rotate --env orph --root
+is "and no root key was made before the refusal" "$(objects | grep -c '^Private Key Object')" "$before"
+
 chmod 644 "$T/pin"
 refuses "a PIN file readable by others" 1 'chmod' \
 	cap issue --env prod --profile server --cn x.internal
