@@ -3,7 +3,10 @@
 # --hsm generating the root and intermediate keys inside it through
 # pkcs11-provider, the inventory holding their URIs and no CA key material,
 # issue/renew/revoke/CRL verified by openssl and certtool, rotation into the
-# same token, and each failure one clear line that changes nothing.
+# same token, bundles and renew --due under a token CA, signing from the
+# batch's and serve's threads, keys a failed init or rotate leaves in the
+# token named with their deletion, and each failure one clear line that
+# changes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve-lib.sh"
 cleanup() { stop_serve; rm -rf "$T"; }
