@@ -472,18 +472,22 @@ int capstan_ca_token_key(capstan_ctx *ctx, const char *token_uri, const char *en
 	return capstan_pkcs11_generate(key, uri, ctx, token_uri, label, type);
 }
 
+int capstan_ca_token_label_free(capstan_ctx *ctx, const char *token_uri, const char *env, capstan_cert_kind kind,
+	int64_t generation)
+{
+	char label[96];
+
+	token_label(label, env, kind, generation);
+	return capstan_pkcs11_label_free(ctx, token_uri, label);
+}
+
 /* Both labels free before either key is made: a key the token cannot take
  * back (no delete through OpenSSL) is never left behind by a refusal. */
 static int token_labels_free(capstan_ctx *ctx, const capstan_init_opts *o)
 {
-	char label[96];
-	int rc;
+	int rc = capstan_ca_token_label_free(ctx, o->hsm, o->env, CAPSTAN_KIND_ROOT, 1);
 
-	token_label(label, o->env, CAPSTAN_KIND_ROOT, 1);
-	if ((rc = capstan_pkcs11_label_free(ctx, o->hsm, label)) < 0)
-		return rc;
-	token_label(label, o->env, CAPSTAN_KIND_INTERMEDIATE, 1);
-	return capstan_pkcs11_label_free(ctx, o->hsm, label);
+	return rc < 0 ? rc : capstan_ca_token_label_free(ctx, o->hsm, o->env, CAPSTAN_KIND_INTERMEDIATE, 1);
 }
 
 /* A new CA key of the environment: sealed, or made in the token o->hsm names. */
@@ -530,6 +534,9 @@ int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
 	if (inter_out)
 		*inter_out = inter, inter = NULL;
 done:
+	/* Nothing recorded: keys made in the token are left there, said so. */
+	if (rc < 0 && (uris[0] || uris[1]))
+		rc = capstan_pkcs11_keys_left(ctx, rc, (const char *const *)uris, 2);
 	capstan_cert_free(root);
 	capstan_cert_free(inter);
 	for (int i = 0; i < 2; i++) {

@@ -119,6 +119,10 @@ int capstan_ca_load_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_key 
  * URI (the caller's), to record with it. */
 int capstan_ca_token_key(capstan_ctx *ctx, const char *token_uri, const char *env, capstan_cert_kind kind,
 	int64_t generation, capstan_key_type type, capstan_key **key, capstan_buf *sealed, char **uri);
+/* 0 when the token TOKEN_URI names holds no key of the label
+ * capstan_ca_token_key would give, else why (CAPSTAN_EEXISTS: how to delete it). */
+int capstan_ca_token_label_free(capstan_ctx *ctx, const char *token_uri, const char *env, capstan_cert_kind kind,
+	int64_t generation);
 /* The URI of cert's key when it is kept in a PKCS#11 token; *uri NULL when
  * it is sealed in the inventory, else the caller's (free()). */
 int capstan_ca_key_uri(capstan_ctx *ctx, const capstan_cert *cert, char **uri);

@@ -48,6 +48,22 @@ static int ca_token(capstan_ctx *ctx, int64_t env_id, capstan_cert_kind kind, ch
 	return rc;
 }
 
+/* The label the new key of KIND would take free in its predecessor's token
+ * (nothing to check when that key is sealed). */
+static int new_label_free(capstan_ctx *ctx, rotation *r, capstan_cert_kind kind)
+{
+	char *token = NULL;
+	int64_t count = 0;
+	int rc;
+
+	if ((rc = ca_token(ctx, r->env.id, kind, &token)) < 0 || !token)
+		return rc;
+	if ((rc = capstan_store_count_kind(ctx, r->env.id, kind, &count)) == 0)
+		rc = capstan_ca_token_label_free(ctx, token, r->env.name, kind, count + 1);
+	free(token);
+	return rc;
+}
+
 /* The new CA key of KIND: in the token its predecessor's key is in, else sealed. */
 static int new_ca_key(capstan_ctx *ctx, rotation *r, capstan_cert_kind kind, capstan_key_type type,
 	capstan_key **key, capstan_buf *sealed, char **uri)
@@ -84,6 +100,10 @@ static int plan_rotation(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, rota
 		     (int64_t)CAPSTAN_DEFAULT_CA_DAYS * CAPSTAN_DAY_SECONDS, &r->ca_lifetime)) < 0)
 		return rc;
 	type = o->key_set ? o->key : r->env.key_type;
+	/* Both labels free before either key is made, as init checks them. */
+	if ((o->root && (rc = new_label_free(ctx, r, CAPSTAN_KIND_ROOT)) < 0) ||
+	    (rc = new_label_free(ctx, r, CAPSTAN_KIND_INTERMEDIATE)) < 0)
+		return rc;
 	if (o->root) {
 		if ((rc = new_ca_key(ctx, r, CAPSTAN_KIND_ROOT, type, &r->root_key, &r->root_sealed, &r->root_uri)) < 0)
 			return rc;
@@ -159,6 +179,9 @@ int capstan_ca_rotate(capstan_cert **root_out, capstan_cert **inter_out, capstan
 	if (inter_out)
 		*inter_out = inter, inter = NULL;
 done:
+	/* Nothing recorded: keys made in the token are left there, said so. */
+	if (rc < 0 && (r.root_uri || r.inter_uri))
+		rc = capstan_pkcs11_keys_left(ctx, rc, (const char *const[]){ r.root_uri, r.inter_uri }, 2);
 	capstan_cert_free(root);
 	capstan_cert_free(inter);
 	rotation_clear(&r);
