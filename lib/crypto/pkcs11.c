@@ -17,7 +17,7 @@
  * provider hashes and signs through p11prov_sig_operate, which does the
  * same); the module is initialised with CKF_OS_LOCKING_OK, on which
  * SoftHSM2 2.6.1 turns on its own mutexes (SoftHSM.cpp, C_Initialize).
- * Tested (t2500): 3,000 certificates from the batch's 16 workers and 300 sign
+ * Tested (t2500): 1,000 certificates from the batch's 16 workers and 64 sign
  * requests from 32 clients at once to serve's 32 workers, all verified. A module
  * that needs its calls serialised would need a lock here: none is taken. */
 #include <errno.h>
