@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "unit.h"
+#include "unit_pki.h"
 #include "store/store_internal.h" /* the rows' dates */
 
 #define DAY 86400
@@ -217,31 +218,6 @@ static void test_planner(void **state)
 	unit_remove_home(home);
 }
 
-/* A DER CSR for a fresh P-256 key. */
-static capstan_buf make_csr(const char *cn)
-{
-	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509_REQ *req = X509_REQ_new();
-	capstan_buf out = CAPSTAN_BUF_INIT;
-	unsigned char *der = NULL;
-	int len;
-
-	assert_non_null(pkey);
-	X509_REQ_set_pubkey(req, pkey);
-	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8, (const unsigned char *)cn,
-		-1, -1, 0);
-	assert_true(X509_REQ_sign(req, pkey, EVP_sha256()) > 0);
-	len = i2d_X509_REQ(req, &der);
-	assert_true(len > 0);
-	out.data = malloc((size_t)len + 1);
-	memcpy(out.data, der, (size_t)len);
-	out.len = (size_t)len;
-	OPENSSL_free(der);
-	X509_REQ_free(req);
-	EVP_PKEY_free(pkey);
-	return out;
-}
-
 /* The renewals: each due certificate renewed once (same line, key, lifetime
  * and window; a new serial), the old one superseded, reported once committed;
  * one that cannot be renewed is reported with its problem and the rest go
@@ -254,7 +230,7 @@ static void test_renewals(void **state)
 	capstan_issue_opts o = CAPSTAN_ISSUE_OPTS_INIT;
 	capstan_ca_rotate_opts ro = CAPSTAN_CA_ROTATE_OPTS_INIT;
 	capstan_cert *a, *b, *c, *fresh, *csr_cert = NULL, *root = NULL, *inter2 = NULL;
-	capstan_buf csr = make_csr("from-csr"), k_old = CAPSTAN_BUF_INIT, k_new = CAPSTAN_BUF_INIT;
+	capstan_buf csr = pki_csr("EC", "P-256", "SHA256", "from-csr", NULL, 0), k_old = CAPSTAN_BUF_INIT, k_new = CAPSTAN_BUF_INIT;
 	run r = { 0 };
 	int renewed = 0, failed = 0;
 

@@ -80,7 +80,8 @@ static inline capstan_buf pki_csr(const char *alg, const void *param, const char
 	}
 	assert_true(X509_REQ_sign(req, pkey, md ? EVP_get_digestbyname(md) : NULL) > 0);
 	len = i2d_X509_REQ(req, &der);
-	out.data = malloc((size_t)len);
+	assert_true(len > 0);
+	out.data = calloc(1, (size_t)len + 1); /* NUL after, as every capstan_buf */
 	memcpy(out.data, der, (size_t)len);
 	out.len = (size_t)len;
 	OPENSSL_free(der);
