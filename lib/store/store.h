@@ -265,6 +265,10 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entr
 	const unsigned char seal[CAPSTAN_SHA256_LEN]);
 /* Records end as the log's end without adding a row (sealing a log as it is). */
 int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end *end);
+/* Inside a write transaction that wrote or read the log's end already: 1
+ * and that end (its last row's id and hash), which no other writer can have
+ * moved since; else 0, and the caller reads it. */
+int capstan_store_audit_cached(capstan_ctx *ctx, capstan_store_audit_end *last);
 /* The last row's id and hash; id 0 and a zero hash for an empty log. */
 int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN]);
 /* The end the inventory recorded: CAPSTAN_ENOTFOUND before the first row. */
