@@ -92,8 +92,12 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out);
 void capstan_store_env_clear(capstan_store_env *env);
 
+/* Sets *id to the new row's; with id NULL, the row may be written with the
+ * next statement (capstan_db_step_later), and the certificate inserted
+ * next names it as CAPSTAN_STORE_KEY_LAST. */
 int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN], const capstan_buf *sealed, int64_t *id);
+#define CAPSTAN_STORE_KEY_LAST (-1)
 int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed);
 /* A key kept in a PKCS#11 token: its row's URI (its sealed blob is empty).
@@ -103,7 +107,8 @@ int capstan_store_key_uri(capstan_ctx *ctx, int64_t id, char **uri);
 
 /* Inserts cert (every field but id/env/status filled in) and sets cert->id;
  * CAPSTAN_EEXISTS, nothing inserted and the transaction still usable, when
- * its issuer used its serial already. */
+ * its issuer used its serial already. key_id: 0 for none, or
+ * CAPSTAN_STORE_KEY_LAST for the key this transaction inserted last. */
 int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN]);
 int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);

@@ -12,13 +12,25 @@
 static int end_write(capstan_ctx *ctx, const capstan_store_audit_end *end)
 {
 	unsigned char v[END_LEN + CAPSTAN_SHA256_LEN];
+	capstan_db_stmt *stmt = NULL;
+	int rc;
 
 	for (int i = 0; i < 8; i++)
 		v[i] = (unsigned char)((uint64_t)end->id >> (56 - 8 * i));
 	memcpy(v + 8, end->hash, CAPSTAN_SHA256_LEN);
 	if (end->sealed)
 		memcpy(v + END_LEN, end->seal, CAPSTAN_SHA256_LEN);
-	return capstan_store_meta_set(ctx, AUDIT_END_KEY, v, end->sealed ? sizeof(v) : END_LEN);
+	/* capstan_store_meta_set's statement, stepped later: sent with the COMMIT. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+		     " ON CONFLICT (key) DO UPDATE SET value = excluded.value")) < 0)
+		return rc;
+	capstan_db_bind_text(stmt, 1, AUDIT_END_KEY, CAPSTAN_DB_KEEP);
+	capstan_db_bind_blob(stmt, 2, v, end->sealed ? sizeof(v) : END_LEN, CAPSTAN_DB_KEEP);
+	if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
+		rc = capstan_store_error(ctx, "cannot write the audit log's end");
+	capstan_store_finish(ctx, stmt);
+	return rc;
 }
 
 static int end_read(capstan_ctx *ctx, const unsigned char *v, size_t len, capstan_store_audit_end *end)
@@ -62,7 +74,9 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
 	capstan_db_bind_blob(stmt, 10, e->hash, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
 	capstan_db_bind_int64(stmt, 11, e->form);
 	capstan_store_bind_text(stmt, 12, e->state);
-	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
+	/* Its failure (the write lock keeps its id free) ends the transaction:
+	 * the row may go with the next statement (db.h). */
+	if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot write the audit row");
 	capstan_store_finish(ctx, stmt);
 	if (rc < 0)
