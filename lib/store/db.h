@@ -181,7 +181,7 @@ struct capstan_db_driver {
 	 * (PostgreSQL) may send it with the next statement instead, which then
 	 * reports its failure (as CAPSTAN_DB_EOTHER), as COMMIT does the last
 	 * one's: for writes the transaction cannot commit without, whose
-	 * failure ends it (the audit rows). */
+	 * failure ends it (an audit row, the log's end, a certificate's key). */
 	int (*step_later)(capstan_db_stmt *s);
 	/* Columns are numbered from 0; what they point to lasts until the next step. */
 	int64_t (*column_int64)(capstan_db_stmt *s, int i);
