@@ -114,13 +114,16 @@ int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, cons
 	/* Only a passphrase holder extends the log, and not one whose end
 	 * disagrees with its seal: that stays for an operator to look at.
 	 * Inside the change's BEGIN IMMEDIATE: no other writer can append
-	 * meanwhile. A long-running process looks again each time (the same
-	 * read gives the last row): a log cut since it unlocked is not
-	 * extended, which would seal the cut. */
+	 * meanwhile. A long-running process looks again in each transaction
+	 * (the same read gives the last row): a log cut since it unlocked is
+	 * not extended, which would seal the cut. Within one, its own last row
+	 * is the end (capstan_store_audit_cached): nobody else can move it. */
 	if (!ctx->audit_key_set)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "changing the inventory needs the passphrase"
 			" (the audit log is sealed with a key derived from it)");
-	if (ctx->audit_sealed && !ctx->audit_broken)
+	if (capstan_store_audit_cached(ctx, &last))
+		rc = 0; /* this transaction's own last row: checked when it first read the end */
+	else if (ctx->audit_sealed && !ctx->audit_broken)
 		rc = capstan_audit_end_problem(ctx, &ctx->audit_broken, 1, &last);
 	else
 		rc = capstan_store_audit_last(ctx, &last.id, last.hash);

@@ -330,8 +330,13 @@ int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info
 	/* Every certificate is found by its key, whether the inventory holds the key or not. */
 	if ((rc = capstan_x509_spki_sha256(ctx, c->der, c->der_len, spki)) < 0)
 		goto done;
-	if (m->sealed_key && (rc = capstan_store_key_insert(ctx, c->key_type, spki, m->sealed_key, &key_id)) < 0)
+	/* Its id is asked only to record a token key's URI: else the row goes
+	 * with the certificate's insert, which names it (KEY_LAST). */
+	if (m->sealed_key && (rc = capstan_store_key_insert(ctx, c->key_type, spki, m->sealed_key,
+		     m->key_uri ? &key_id : NULL)) < 0)
 		goto done;
+	if (m->sealed_key && !m->key_uri)
+		key_id = CAPSTAN_STORE_KEY_LAST;
 	if (m->sealed_key && m->key_uri && (rc = capstan_store_key_set_uri(ctx, key_id, m->key_uri)) < 0)
 		goto done;
 	/* The serial was drawn before the write lock (by a batch's worker,

@@ -175,6 +175,14 @@ struct capstan_db_driver {
 	int (*bind_null)(capstan_db_stmt *s, int i);
 	/* CAPSTAN_DB_ROW, CAPSTAN_DB_DONE or CAPSTAN_DB_FAIL. */
 	int (*step)(capstan_db_stmt *s);
+	/* A step of a statement that gives no rows (and whose changes are not
+	 * asked), inside a write transaction: CAPSTAN_DB_DONE, or
+	 * CAPSTAN_DB_FAIL. A driver whose every statement is a round trip
+	 * (PostgreSQL) may send it with the next statement instead, which then
+	 * reports its failure (as CAPSTAN_DB_EOTHER), as COMMIT does the last
+	 * one's: for writes the transaction cannot commit without, whose
+	 * failure ends it (an audit row, the log's end, a certificate's key). */
+	int (*step_later)(capstan_db_stmt *s);
 	/* Columns are numbered from 0; what they point to lasts until the next step. */
 	int64_t (*column_int64)(capstan_db_stmt *s, int i);
 	const char *(*column_text)(capstan_db_stmt *s, int i);
@@ -223,6 +231,7 @@ static inline const char *capstan_db_errmsg(capstan_db *db)
 	return m;
 }
 static inline int capstan_db_step(capstan_db_stmt *s) { return s->drv->step(s); }
+static inline int capstan_db_step_later(capstan_db_stmt *s) { return s->drv->step_later(s); }
 static inline void capstan_db_reset(capstan_db_stmt *s) { s->drv->reset(s, 0); }
 static inline void capstan_db_clear(capstan_db_stmt *s) { s->drv->reset(s, 1); }
 static inline void capstan_db_finalize(capstan_db_stmt *s) { s->drv->finalize(s); }

@@ -34,9 +34,19 @@ typedef struct {
 	unsigned gen;     /* connections so far: a statement prepared on an earlier one is gone */
 	int tx;           /* a transaction is open (as of the last command) */
 	int64_t changes;
-	char deferred[8][32];     /* savepoints sent ahead of the next statement (defer) */
+	/* Statements sent ahead of the next one (defer, pg_step_later): a
+	 * savepoint's text, or a prepared statement's name and a copy of its
+	 * parameters. */
+	struct pg_later {
+		char sql[32];     /* "" for a prepared statement */
+		char name[24];
+		int n;
+		char **values;    /* one block with lengths and formats (later_free) */
+		int *lengths, *formats;
+	} deferred[8];
 	int ndeferred;
 	unsigned deferred_gen;    /* the connection they were deferred on */
+	int deferred_failed;      /* the last error was a deferred statement's */
 	capstan_db_class cls;
 	char message[512];
 } pg_db;
@@ -114,10 +124,16 @@ static void set_error(pg_db *d, const PGresult *res)
 		d->cls = CAPSTAN_DB_EDAMAGED;
 	else
 		d->cls = CAPSTAN_DB_EOTHER;
+	/* A deferred statement's failure, reported by the next one: never that
+	 * one's own (a unique violation it would act on). */
+	if (d->deferred_failed)
+		d->cls = CAPSTAN_DB_EOTHER;
+	d->deferred_failed = 0;
 }
 
 static void clear_error(pg_db *d)
 {
+	d->deferred_failed = 0;
 	d->cls = CAPSTAN_DB_OK;
 	snprintf(d->message, sizeof(d->message), "not an error");
 }
@@ -247,10 +263,13 @@ static int pg_open(capstan_ctx *ctx, const char *url, int create, capstan_db **o
 	return 0;
 }
 
+static void drop_deferred(pg_db *d);
+
 static void pg_close(capstan_db *d)
 {
 	if (!d)
 		return;
+	drop_deferred(DB(d));
 	PQfinish(DB(d)->conn);
 	free(d);
 }
@@ -280,38 +299,159 @@ static int defer(pg_stmt *s)
 		return 0;
 	if (!d->ndeferred)
 		d->deferred_gen = d->gen;
-	snprintf(d->deferred[d->ndeferred++], sizeof(d->deferred[0]), "%s", s->sql);
+	memset(&d->deferred[d->ndeferred], 0, sizeof(d->deferred[0]));
+	snprintf(d->deferred[d->ndeferred++].sql, sizeof(d->deferred[0].sql), "%s", s->sql);
 	s->deferred = 1;
 	return 1;
+}
+
+static void later_free(struct pg_later *l)
+{
+	free(l->values);
+	memset(l, 0, sizeof(*l));
+}
+
+static void drop_deferred(pg_db *d)
+{
+	for (int i = 0; i < d->ndeferred; i++)
+		later_free(&d->deferred[i]);
+	d->ndeferred = 0;
+}
+
+/* Whether every deferred statement is a savepoint's text (they go ahead of
+ * a text in one simple-protocol string). */
+static int deferred_text_only(const pg_db *d, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!d->deferred[i].sql[0])
+			return 0;
+	return 1;
+}
+
+/* The deferred statements in a pipeline that is open. */
+static int send_deferred(pg_db *d, int n)
+{
+	int sent = 1;
+
+	for (int i = 0; sent && i < n; i++) {
+		struct pg_later *l = &d->deferred[i];
+		sent = l->sql[0] ? PQsendQueryParams(d->conn, l->sql, 0, NULL, NULL, NULL, NULL, 0) :
+			PQsendQueryPrepared(d->conn, l->name, l->n, (const char *const *)l->values, l->lengths,
+				l->formats, 0);
+	}
+	return sent;
 }
 
 /* How many deferred statements go ahead of the next one: none when their
  * transaction went with its connection, or when it is rolled back whole. */
 static int take_deferred(pg_db *d, const char *sql)
 {
-	int n = d->ndeferred;
-
-	d->ndeferred = 0;
 	if (d->deferred_gen != d->gen || (sql && strncmp(sql, "ROLLBACK", 8) == 0 && strncmp(sql, "ROLLBACK TO", 11) != 0))
-		return 0;
-	return n;
+		drop_deferred(d);
+	return d->ndeferred;
 }
 
-/* Text for the simple protocol: the deferred statements, then sql. */
+/*
+ * The deferred statements, then one more (a prepared one when name is set,
+ * else sql, one statement without parameters; neither: none), in one
+ * pipeline and one round trip: the first error among them is the result,
+ * else the last one's. A deferred statement's error is the next one's, as
+ * the caller of pg_step_later was told; it is never taken for that one's
+ * own kind of failure (deferred_failed: the class is EOTHER).
+ */
+static PGresult *pipeline(pg_db *d, int deferred, const char *name, const char *sql, int n,
+	const char *const *values, const int *lengths, const int *formats)
+{
+	PGresult *res = NULL, *err = NULL, *r = NULL;
+	int more = name || sql, sent;
+
+	d->deferred_failed = 0;
+	sent = send_deferred(d, deferred);
+	if (sent && name)
+		sent = PQsendQueryPrepared(d->conn, name, n, values, lengths, formats, 0);
+	else if (sent && sql)
+		sent = PQsendQueryParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	sent = sent && PQpipelineSync(d->conn);
+	for (int q = 0; sent && q < deferred + more; q++)
+		while ((r = PQgetResult(d->conn))) {
+			ExecStatusType st = PQresultStatus(r);
+			if (!err && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED) {
+				err = r;
+				d->deferred_failed = q < deferred;
+			} else if (q == deferred + more - 1 && !res) {
+				res = r;
+			} else {
+				PQclear(r);
+			}
+		}
+	/* Up to the sync, whatever came back. */
+	while (sent && (r = PQgetResult(d->conn)) && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		PQclear(r);
+	PQclear(r);
+	PQexitPipelineMode(d->conn);
+	drop_deferred(d);
+	if (!sent && !err) {
+		PQclear(res);
+		return NULL; /* the connection's error */
+	}
+	if (err) {
+		PQclear(res);
+		return err;
+	}
+	return res ? res : PQmakeEmptyPGresult(d->conn, PGRES_COMMAND_OK);
+}
+
+/* The deferred statements on their own, before a statement that cannot
+ * follow them in a pipeline: 0, or CAPSTAN_DB_FAIL with their error in
+ * *err (NULL: the connection's). */
+static int flush_deferred(pg_db *d, PGresult **err)
+{
+	PGresult *res;
+	int ok;
+
+	*err = NULL;
+	if (!take_deferred(d, NULL))
+		return 0;
+	if (!PQenterPipelineMode(d->conn)) {
+		drop_deferred(d);
+		return CAPSTAN_DB_FAIL;
+	}
+	res = pipeline(d, d->ndeferred, NULL, NULL, 0, NULL, NULL, NULL);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (ok)
+		PQclear(res);
+	else
+		*err = res;
+	return ok ? 0 : CAPSTAN_DB_FAIL;
+}
+
+/* Text for the simple protocol: the deferred statements, then sql (in one
+ * string when they are savepoints, in one pipeline when sql is one
+ * statement, else on their own before it). */
 static PGresult *exec_text(pg_db *d, const char *sql)
 {
 	int n = take_deferred(d, sql);
-	size_t len = strlen(sql) + 1 + (size_t)n * (sizeof(d->deferred[0]) + 2);
+	size_t len = strlen(sql) + 1 + (size_t)n * (sizeof(d->deferred[0].sql) + 2);
 	char *all, *p;
 	PGresult *res;
 
 	if (!n)
 		return PQexec(d->conn, sql);
+	if (!deferred_text_only(d, n)) {
+		if (!strchr(sql, ';') && PQenterPipelineMode(d->conn))
+			return pipeline(d, n, NULL, sql, 0, NULL, NULL, NULL);
+		/* A rollback goes on after their failure: it is what undoes them. */
+		if (flush_deferred(d, &res) < 0 && strncmp(sql, "ROLLBACK", 8) != 0)
+			return res;
+		PQclear(res);
+		return PQexec(d->conn, sql);
+	}
 	if (!(all = p = malloc(len)))
 		return NULL;
 	for (int i = 0; i < n; i++)
-		p += snprintf(p, len - (size_t)(p - all), "%s; ", d->deferred[i]);
+		p += snprintf(p, len - (size_t)(p - all), "%s; ", d->deferred[i].sql);
 	snprintf(p, len - (size_t)(p - all), "%s", sql);
+	drop_deferred(d);
 	res = PQexec(d->conn, all);
 	free(all);
 	return res;
@@ -322,44 +462,14 @@ static PGresult *exec_text(pg_db *d, const char *sql)
 static PGresult *exec_prepared(pg_db *d, const char *name, int n, const char *const *values,
 	const int *lengths, const int *formats)
 {
-	PGresult *res = NULL, *err = NULL, *r = NULL;
-	int deferred = take_deferred(d, NULL), sent = 1;
+	int deferred = take_deferred(d, NULL);
+	PGresult *err;
 
 	if (!deferred)
 		return PQexecPrepared(d->conn, name, n, values, lengths, formats, 0);
-	if (!PQenterPipelineMode(d->conn)) { /* one round trip each, then */
-		for (int i = 0; i < deferred; i++) {
-			r = PQexec(d->conn, d->deferred[i]);
-			if (PQresultStatus(r) != PGRES_COMMAND_OK)
-				return r;
-			PQclear(r);
-		}
-		return PQexecPrepared(d->conn, name, n, values, lengths, formats, 0);
-	}
-	for (int i = 0; sent && i < deferred; i++)
-		sent = PQsendQueryParams(d->conn, d->deferred[i], 0, NULL, NULL, NULL, NULL, 0);
-	sent = sent && PQsendQueryPrepared(d->conn, name, n, values, lengths, formats, 0) &&
-	       PQpipelineSync(d->conn);
-	for (int q = 0; sent && q <= deferred; q++)
-		while ((r = PQgetResult(d->conn))) {
-			ExecStatusType st = PQresultStatus(r);
-			if (!err && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED)
-				err = r;
-			else if (q == deferred && !res)
-				res = r;
-			else
-				PQclear(r);
-		}
-	/* Up to the sync, whatever came back. */
-	while (sent && (r = PQgetResult(d->conn)) && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-		PQclear(r);
-	PQclear(r);
-	PQexitPipelineMode(d->conn);
-	if (err) {
-		PQclear(res);
-		return err;
-	}
-	return res;
+	if (!PQenterPipelineMode(d->conn)) /* the connection failed */
+		return flush_deferred(d, &err) < 0 ? err : NULL;
+	return pipeline(d, deferred, name, NULL, n, values, lengths, formats);
 }
 
 /* One or more statements that give no rows to the caller. */
@@ -548,6 +658,12 @@ static void deallocate(pg_stmt *s)
 
 	if (!s->name[0])
 		return;
+	/* Not while a deferred run of it waits to be sent: left to the connection's end. */
+	for (int i = 0; i < s->db->ndeferred; i++)
+		if (strcmp(s->db->deferred[i].name, s->name) == 0) {
+			s->name[0] = '\0';
+			return;
+		}
 	snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
 	PQclear(PQexec(s->db->conn, sql));
 	s->name[0] = '\0';
@@ -602,6 +718,20 @@ static void drop_row(pg_stmt *s)
 	}
 }
 
+/* The statement's parameters as libpq takes them, and their signature. */
+static void collect(const pg_stmt *s, const char **values, int *lengths, int *formats, char *sig)
+{
+	for (int i = 0; i < s->nparams; i++) {
+		const pg_param *p = &s->params[i];
+		/* Unbound is NULL, as in SQLite. */
+		values[i] = p->is_null || (!p->data && !p->blob) ? NULL : p->data ? p->data : "";
+		lengths[i] = (int)p->len;
+		formats[i] = p->blob;
+		sig[i] = param_sig(s, i);
+	}
+	sig[s->nparams] = '\0';
+}
+
 /* Runs the statement with its parameters: the rows stay in s->res. */
 static int execute(pg_stmt *s)
 {
@@ -612,15 +742,7 @@ static int execute(pg_stmt *s)
 	ExecStatusType st;
 	const char *tuples;
 
-	for (int i = 0; i < s->nparams; i++) {
-		pg_param *p = &s->params[i];
-		/* Unbound is NULL, as in SQLite. */
-		values[i] = p->is_null || (!p->data && !p->blob) ? NULL : p->data ? p->data : "";
-		lengths[i] = (int)p->len;
-		formats[i] = p->blob;
-		sig[i] = param_sig(s, i);
-	}
-	sig[s->nparams] = '\0';
+	collect(s, values, lengths, formats, sig);
 	/* A connection dropped since the last command, outside a transaction:
 	 * once more on a new one (revive). */
 	for (int attempt = 0;; attempt++) {
@@ -670,6 +792,76 @@ static int pg_step(capstan_db_stmt *stmt)
 	}
 	s->row++;
 	return CAPSTAN_DB_ROW;
+}
+
+/* A copy of the statement's run for the deferred list: its parameters in
+ * one block, which later_free frees. */
+static int defer_run(pg_stmt *s, const char *const *values, const int *lengths, const int *formats)
+{
+	pg_db *d = s->db;
+	struct pg_later *l = &d->deferred[d->ndeferred];
+	size_t size = (size_t)s->nparams * (sizeof(char *) + 2 * sizeof(int)), at;
+	char *block;
+
+	for (int i = 0; i < s->nparams; i++)
+		size += values[i] ? (size_t)lengths[i] + 1 : 0;
+	if (!(block = malloc(size ? size : 1)))
+		return CAPSTAN_DB_FAIL;
+	memset(l, 0, sizeof(*l));
+	l->values = (char **)block;
+	l->lengths = (int *)(block + (size_t)s->nparams * sizeof(char *));
+	l->formats = l->lengths + s->nparams;
+	at = (size_t)s->nparams * (sizeof(char *) + 2 * sizeof(int));
+	for (int i = 0; i < s->nparams; i++) {
+		l->lengths[i] = lengths[i];
+		l->formats[i] = formats[i];
+		l->values[i] = NULL;
+		if (values[i]) {
+			l->values[i] = block + at;
+			memcpy(l->values[i], values[i], (size_t)lengths[i]);
+			l->values[i][lengths[i]] = '\0';
+			at += (size_t)lengths[i] + 1;
+		}
+	}
+	snprintf(l->name, sizeof(l->name), "%s", s->name);
+	l->n = s->nparams;
+	if (!d->ndeferred)
+		d->deferred_gen = d->gen;
+	d->ndeferred++;
+	return 0;
+}
+
+/*
+ * A statement that gives no rows and whose failure the caller need not see
+ * at once (db.h): prepared now if it is not yet, then sent ahead of the
+ * next statement in its round trip, as a savepoint is (defer). Only in a
+ * healthy transaction, which the next statement or its end always follows;
+ * outside one, or with the list full, it runs now.
+ */
+static int pg_step_later(capstan_db_stmt *stmt)
+{
+	pg_stmt *s = ST(stmt);
+	pg_db *d = s->db;
+	int n = s->nparams ? s->nparams : 1;
+	const char *values[n];
+	int lengths[n], formats[n];
+	char sig[n + 1];
+
+	if (s->res || s->deferred || d->ndeferred == (int)(sizeof(d->deferred) / sizeof(d->deferred[0])) ||
+	    PQstatus(d->conn) != CONNECTION_OK || PQtransactionStatus(d->conn) != PQTRANS_INTRANS ||
+	    (d->ndeferred && d->deferred_gen != d->gen))
+		return pg_step(stmt) == CAPSTAN_DB_DONE ? CAPSTAN_DB_DONE : CAPSTAN_DB_FAIL;
+	collect(s, values, lengths, formats, sig);
+	if (ensure_prepared(s, sig) < 0)
+		return CAPSTAN_DB_FAIL;
+	if (defer_run(s, values, lengths, formats) < 0) {
+		d->cls = CAPSTAN_DB_EOTHER;
+		snprintf(d->message, sizeof(d->message), "out of memory");
+		return CAPSTAN_DB_FAIL;
+	}
+	s->deferred = 1;
+	s->rows = s->row = 0;
+	return CAPSTAN_DB_DONE;
 }
 
 static int on_row(pg_stmt *s, int i)
@@ -839,6 +1031,7 @@ const capstan_db_driver capstan_db_pg = {
 	.bind_blob = pg_bind_blob,
 	.bind_null = pg_bind_null,
 	.step = pg_step,
+	.step_later = pg_step_later,
 	.column_int64 = pg_column_int64,
 	.column_text = pg_column_text,
 	.column_blob = pg_column_blob,

@@ -168,6 +168,12 @@ static int sq_step(capstan_db_stmt *s)
 	return rc == SQLITE_ROW ? CAPSTAN_DB_ROW : rc == SQLITE_DONE ? CAPSTAN_DB_DONE : CAPSTAN_DB_FAIL;
 }
 
+/* SQLite runs in the process: nothing to save by waiting. */
+static int sq_step_later(capstan_db_stmt *s)
+{
+	return sq_step(s) == CAPSTAN_DB_DONE ? CAPSTAN_DB_DONE : CAPSTAN_DB_FAIL;
+}
+
 static int64_t sq_column_int64(capstan_db_stmt *s, int i)
 {
 	return sqlite3_column_int64(STMT(s), i);
@@ -277,6 +283,7 @@ const capstan_db_driver capstan_db_sqlite = {
 	.bind_blob = sq_bind_blob,
 	.bind_null = sq_bind_null,
 	.step = sq_step,
+	.step_later = sq_step_later,
 	.column_int64 = sq_column_int64,
 	.column_text = sq_column_text,
 	.column_blob = sq_column_blob,

@@ -92,8 +92,12 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out);
 void capstan_store_env_clear(capstan_store_env *env);
 
+/* Sets *id to the new row's; with id NULL, the row may be written with the
+ * next statement (capstan_db_step_later), and the certificate inserted
+ * next names it as CAPSTAN_STORE_KEY_LAST. */
 int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN], const capstan_buf *sealed, int64_t *id);
+#define CAPSTAN_STORE_KEY_LAST (-1)
 int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha256[CAPSTAN_SHA256_LEN],
 	capstan_buf *sealed);
 /* A key kept in a PKCS#11 token: its row's URI (its sealed blob is empty).
@@ -103,7 +107,8 @@ int capstan_store_key_uri(capstan_ctx *ctx, int64_t id, char **uri);
 
 /* Inserts cert (every field but id/env/status filled in) and sets cert->id;
  * CAPSTAN_EEXISTS, nothing inserted and the transaction still usable, when
- * its issuer used its serial already. */
+ * its issuer used its serial already. key_id: 0 for none, or
+ * CAPSTAN_STORE_KEY_LAST for the key this transaction inserted last. */
 int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN]);
 int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);
@@ -265,6 +270,10 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entr
 	const unsigned char seal[CAPSTAN_SHA256_LEN]);
 /* Records end as the log's end without adding a row (sealing a log as it is). */
 int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end *end);
+/* Inside a write transaction that wrote or read the log's end already: 1
+ * and that end (its last row's id and hash), which no other writer can have
+ * moved since; else 0, and the caller reads it. */
+int capstan_store_audit_cached(capstan_ctx *ctx, capstan_store_audit_end *last);
 /* The last row's id and hash; id 0 and a zero hash for an empty log. */
 int capstan_store_audit_last(capstan_ctx *ctx, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN]);
 /* The end the inventory recorded: CAPSTAN_ENOTFOUND before the first row. */

@@ -12,13 +12,25 @@
 static int end_write(capstan_ctx *ctx, const capstan_store_audit_end *end)
 {
 	unsigned char v[END_LEN + CAPSTAN_SHA256_LEN];
+	capstan_db_stmt *stmt = NULL;
+	int rc;
 
 	for (int i = 0; i < 8; i++)
 		v[i] = (unsigned char)((uint64_t)end->id >> (56 - 8 * i));
 	memcpy(v + 8, end->hash, CAPSTAN_SHA256_LEN);
 	if (end->sealed)
 		memcpy(v + END_LEN, end->seal, CAPSTAN_SHA256_LEN);
-	return capstan_store_meta_set(ctx, AUDIT_END_KEY, v, end->sealed ? sizeof(v) : END_LEN);
+	/* capstan_store_meta_set's statement, stepped later: sent with the COMMIT. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+		     " ON CONFLICT (key) DO UPDATE SET value = excluded.value")) < 0)
+		return rc;
+	capstan_db_bind_text(stmt, 1, AUDIT_END_KEY, CAPSTAN_DB_KEEP);
+	capstan_db_bind_blob(stmt, 2, v, end->sealed ? sizeof(v) : END_LEN, CAPSTAN_DB_KEEP);
+	if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
+		rc = capstan_store_error(ctx, "cannot write the audit log's end");
+	capstan_store_finish(ctx, stmt);
+	return rc;
 }
 
 static int end_read(capstan_ctx *ctx, const unsigned char *v, size_t len, capstan_store_audit_end *end)
@@ -62,7 +74,9 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
 	capstan_db_bind_blob(stmt, 10, e->hash, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
 	capstan_db_bind_int64(stmt, 11, e->form);
 	capstan_store_bind_text(stmt, 12, e->state);
-	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
+	/* Its failure (the write lock keeps its id free) ends the transaction:
+	 * the row may go with the next statement (db.h). */
+	if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
 		rc = capstan_store_error(ctx, "cannot write the audit row");
 	capstan_store_finish(ctx, stmt);
 	if (rc < 0)
@@ -73,13 +87,39 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
 	memcpy(end.hash, e->hash, CAPSTAN_SHA256_LEN);
 	if (seal)
 		memcpy(end.seal, seal, CAPSTAN_SHA256_LEN);
-	return end_write(ctx, &end);
+	/* Written once, before the transaction commits (capstan_store_audit_flush):
+	 * a batch's group of a thousand rows upserted the one meta row a thousand
+	 * times, and on PostgreSQL each read of it then walked its versions. */
+	ctx->store->end = end;
+	ctx->store->end_known = ctx->store->end_dirty = 1;
+	return 0;
+}
+
+int capstan_store_audit_flush(capstan_ctx *ctx)
+{
+	int rc;
+
+	if (!ctx->store || !ctx->store->end_dirty)
+		return 0;
+	if ((rc = end_write(ctx, &ctx->store->end)) == 0)
+		ctx->store->end_dirty = 0;
+	return rc;
+}
+
+int capstan_store_audit_cached(capstan_ctx *ctx, capstan_store_audit_end *last)
+{
+	if (!ctx->store || !ctx->store->in_tx || !ctx->store->end_known)
+		return 0;
+	*last = ctx->store->end;
+	return 1;
 }
 
 int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end *end)
 {
 	if (!ctx->store || !ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "the audit log's end must be set inside a transaction");
+	/* Over any end kept in memory; the next row reads it again. */
+	ctx->store->end_known = ctx->store->end_dirty = 0;
 	return end_write(ctx, end);
 }
 
@@ -128,8 +168,10 @@ int capstan_store_audit_row_hash(capstan_ctx *ctx, int64_t id, unsigned char has
 int capstan_store_audit_head(capstan_ctx *ctx, capstan_store_audit_end *end)
 {
 	capstan_buf v = CAPSTAN_BUF_INIT;
-	int rc = capstan_store_meta_get(ctx, AUDIT_END_KEY, &v);
+	int rc = capstan_store_audit_flush(ctx);
 
+	if (rc == 0)
+		rc = capstan_store_meta_get(ctx, AUDIT_END_KEY, &v);
 	if (rc == 0)
 		rc = end_read(ctx, v.data, v.len, end);
 	capstan_buf_free(&v);
@@ -144,7 +186,7 @@ int capstan_store_audit_ends(capstan_ctx *ctx, capstan_store_audit_end *end, int
 
 	memset(last, 0, sizeof(*last));
 	*has_end = *has_certs = 0;
-	if ((rc = capstan_store_prepare(ctx, &stmt,
+	if ((rc = capstan_store_audit_flush(ctx)) < 0 || (rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT (SELECT value FROM meta WHERE key = '" AUDIT_END_KEY "'), a.id, a.hash,"
 		     " EXISTS (SELECT 1 FROM certs)"
 		     " FROM (SELECT 1) one LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) a ON TRUE")) < 0)

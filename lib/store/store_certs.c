@@ -206,15 +206,21 @@ int capstan_store_key_insert(capstan_ctx *ctx, capstan_key_type type,
 	capstan_db_stmt *stmt = NULL;
 	int rc;
 
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO keys (key_type, spki_sha256, sealed, created_at)"
-		     " VALUES (?1, ?2, ?3, ?4) RETURNING id")) < 0)
+	if ((rc = capstan_store_prepare(ctx, &stmt, id ?
+		     "INSERT INTO keys (key_type, spki_sha256, sealed, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id" :
+		     "INSERT INTO keys (key_type, spki_sha256, sealed, created_at) VALUES (?1, ?2, ?3, ?4)")) < 0)
 		return rc;
 	capstan_store_bind_text(stmt, 1, capstan_key_type_name(type));
 	capstan_db_bind_blob(stmt, 2, spki_sha256, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
 	capstan_db_bind_blob(stmt, 3, sealed->data, sealed->len, CAPSTAN_DB_KEEP);
 	capstan_db_bind_int64(stmt, 4, (int64_t)time(NULL));
-	return capstan_store_step_id(ctx, stmt, "cannot store a key", id);
+	if (id)
+		return capstan_store_step_id(ctx, stmt, "cannot store a key", id);
+	/* Sent with the certificate's insert, which finds it (KEY_LAST): one
+	 * round trip of a PostgreSQL batch's three saved. */
+	rc = capstan_db_step_later(stmt) == CAPSTAN_DB_DONE ? 0 : capstan_store_error(ctx, "cannot store a key");
+	capstan_store_finish(ctx, stmt);
+	return rc;
 }
 
 int capstan_store_key_set_uri(capstan_ctx *ctx, int64_t id, const char *uri)
@@ -286,12 +292,16 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 
 	if (!(joined = capstan_strlist_join(&sans, "\n")))
 		return capstan_error_oom(ctx);
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile,"
-		     " subject, issuer, sans, service, key_type, lifetime, renew_before, not_before,"
-		     " not_after, fingerprint, der, spki_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-		     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-		     " ON CONFLICT (issuer_id, serial) DO NOTHING RETURNING id")) < 0) {
+	/* The key this transaction inserted last is the newest row of keys:
+	 * the write lock, taken at BEGIN, keeps every other writer's out. */
+#define CERT_INSERT(key) \
+	"INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile," \
+	" subject, issuer, sans, service, key_type, lifetime, renew_before, not_before," \
+	" not_after, fingerprint, der, spki_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, " key "," \
+	" ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)" \
+	" ON CONFLICT (issuer_id, serial) DO NOTHING RETURNING id"
+	if ((rc = capstan_store_prepare(ctx, &stmt, key_id == CAPSTAN_STORE_KEY_LAST ?
+		     CERT_INSERT("(SELECT max(id) FROM keys)") : CERT_INSERT("?6"))) < 0) {
 		free(joined);
 		return rc;
 	}
@@ -301,7 +311,7 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 	capstan_store_bind_text(stmt, 4, cert->serial);
 	if (cert->issuer_id)
 		capstan_db_bind_int64(stmt, 5, cert->issuer_id);
-	if (key_id)
+	if (key_id > 0)
 		capstan_db_bind_int64(stmt, 6, key_id);
 	capstan_store_bind_text(stmt, 7, cert->has_profile ? capstan_profile_name(cert->profile) : NULL);
 	capstan_store_bind_text(stmt, 8, cert->subject);

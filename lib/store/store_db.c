@@ -222,6 +222,7 @@ int capstan_store_begin(capstan_ctx *ctx)
 	}
 	ctx->store->in_tx = 1;
 	ctx->store->state.len = 0;
+	ctx->store->end_known = ctx->store->end_dirty = 0;
 	return 0;
 }
 
@@ -236,8 +237,9 @@ int capstan_store_commit(capstan_ctx *ctx)
 		capstan_store_rollback(ctx);
 		return capstan_error(ctx, CAPSTAN_ERROR, "a certificate changed without an audit row (not committed)");
 	}
-	rc = capstan_store_exec(ctx, SQL(ctx, ctx->store->group ? CAPSTAN_DB_CHANGE_RELEASE : CAPSTAN_DB_COMMIT),
-		"cannot commit");
+	if ((rc = capstan_store_audit_flush(ctx)) == 0)
+		rc = capstan_store_exec(ctx, SQL(ctx, ctx->store->group ? CAPSTAN_DB_CHANGE_RELEASE : CAPSTAN_DB_COMMIT),
+			"cannot commit");
 
 	if (rc < 0) {
 		capstan_store_rollback(ctx);
@@ -255,6 +257,7 @@ void capstan_store_rollback(capstan_ctx *ctx)
 	capstan_db_exec(ctx->store->conn, SQL(ctx, ctx->store->group ? CAPSTAN_DB_CHANGE_UNDO : CAPSTAN_DB_ROLLBACK));
 	ctx->store->in_tx = 0;
 	ctx->store->state.len = 0;
+	ctx->store->end_known = ctx->store->end_dirty = 0;
 }
 
 /* A statement run once per item of a batch: prepared once, not per call. */
@@ -273,7 +276,12 @@ static int exec_cached(capstan_ctx *ctx, const char *sql, const char *what)
 
 int capstan_store_savepoint(capstan_ctx *ctx)
 {
-	ctx->store->state_mark = ctx->store->state.len;
+	capstan_store *st = ctx->store;
+
+	st->state_mark = st->state.len;
+	st->end_mark = st->end;
+	st->end_known_mark = st->end_known;
+	st->end_dirty_mark = st->end_dirty;
 	return exec_cached(ctx, SQL(ctx, CAPSTAN_DB_ITEM_BEGIN), "cannot start a savepoint");
 }
 
@@ -290,8 +298,13 @@ int capstan_store_hold_dirty(capstan_ctx *ctx, int hold)
 
 void capstan_store_undo(capstan_ctx *ctx)
 {
-	capstan_db_exec(ctx->store->conn, SQL(ctx, CAPSTAN_DB_ITEM_UNDO));
-	ctx->store->state.len = ctx->store->state_mark;
+	capstan_store *st = ctx->store;
+
+	capstan_db_exec(st->conn, SQL(ctx, CAPSTAN_DB_ITEM_UNDO));
+	st->state.len = st->state_mark;
+	st->end = st->end_mark;
+	st->end_known = st->end_known_mark;
+	st->end_dirty = st->end_dirty_mark;
 }
 
 int capstan_store_end(capstan_ctx *ctx, int rc)

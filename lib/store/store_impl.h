@@ -25,6 +25,13 @@ struct capstan_store {
 	 * yet (store_audit.c); state_mark: their length at the item savepoint. */
 	capstan_buf state;
 	size_t state_mark;
+	/* The audit log's end as this transaction's last row left it
+	 * (store_audit.c): known once read or written in it, and written to
+	 * meta once, before it commits (dirty until then), rather than read and
+	 * upserted for every row: the write lock, taken at BEGIN, keeps every
+	 * other writer out until then. The marks: as at the item savepoint. */
+	capstan_store_audit_end end, end_mark;
+	int end_known, end_dirty, end_known_mark, end_dirty_mark;
 	/* A group commit is open (capstan_store_group_begin): each change's
 	 * transaction is a savepoint in it, made durable with the group. */
 	int group;
@@ -38,6 +45,9 @@ struct capstan_store {
 #define CERT_FROM " FROM certs c JOIN envs e ON e.id = c.env_id "
 
 extern const char *const capstan_store_kind_names[];
+
+/* Writes the audit log's end this transaction kept in memory, if any (before it commits). */
+int capstan_store_audit_flush(capstan_ctx *ctx);
 
 /* A capstan_cert from a row that selected CERT_COLUMNS. */
 int capstan_store_cert_from_row(capstan_ctx *ctx, capstan_db_stmt *stmt, capstan_cert **out);

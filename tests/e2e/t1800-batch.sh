@@ -46,6 +46,31 @@ is "the good one was issued" "$(cut -d' ' -f2 "$T/out")" "dev/fresh"
 like "the conflict names its line" "$(sed -n 1p "$T/err")" "capstan: .*mixed.jsonl:1: 'svc-001.internal' already has a valid certificate in 'dev'"
 like "the unknown environment too" "$(sed -n 2p "$T/err")" "mixed.jsonl:3: unknown environment 'nowhere'"
 like "and the count" "$(tail -1 "$T/err")" "capstan: 2 of 3 certificates could not be issued"
+check "the audit chain is intact after an item undone" "$CAPSTAN" audit --verify
+
+# An audit row the database refuses stops the batch, and its group is not
+# committed: on PostgreSQL the row goes with the next statement (or the
+# COMMIT), whose failure it then is. In the middle of the group, and last.
+if on_pg; then
+	db_sql "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+		IF NEW.name LIKE 'boom%' THEN RAISE EXCEPTION 'audit row refused'; END IF; RETURN NEW; END \$\$;
+		CREATE TRIGGER refuse_boom BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+else
+	db_sql "CREATE TRIGGER refuse_boom BEFORE INSERT ON audit WHEN NEW.name LIKE 'boom%'
+		BEGIN SELECT RAISE(ABORT, 'audit row refused'); END"
+fi
+printf '%s\n' '{"env":"dev","profile":"client","cn":"before-1"}' '{"env":"dev","profile":"client","cn":"boom-1"}' \
+	'{"env":"dev","profile":"client","cn":"after-1"}' >"$T/boom.jsonl"
+check_fails "a refused audit row fails the batch" cap issue --batch "$T/boom.jsonl"
+like "with the database's reason" "$(cat "$T/err")" "audit row refused"
+is "nothing of its group was kept" "$(db_sql "SELECT count(*) FROM certs WHERE name IN ('before-1', 'boom-1', 'after-1')")" 0
+printf '%s\n' '{"env":"dev","profile":"client","cn":"before-2"}' '{"env":"dev","profile":"client","cn":"boom-2"}' >"$T/boom.jsonl"
+check_fails "last in the batch too" cap issue --batch "$T/boom.jsonl"
+is "nothing kept either" "$(db_sql "SELECT count(*) FROM certs WHERE name IN ('before-2', 'boom-2')")" 0
+db_sql "DROP TRIGGER refuse_boom${CAPSTAN_E2E_PG:+ ON audit}"
+check "the audit chain is intact after the refusals" "$CAPSTAN" audit --verify
+check "and it grows again" cap issue --env dev --profile client --cn after-boom
+check "still intact" "$CAPSTAN" audit --verify
 
 # A bad line refuses the whole file before anything is issued.
 printf '%s\n' '{"env":"dev","profile":"client","cn":"ok-1"}' '{"env":"dev","profile":"client","cn":"x","ip":["300.1.1.1"]}' >"$T/bad.jsonl"
