@@ -25,6 +25,7 @@
 #include "crypto_internal.h"
 
 typedef enum { FAM_UNKNOWN = 0, FAM_RSA, FAM_EC, FAM_ED25519 } key_family;
+typedef enum { EXT_BC, EXT_KU, EXT_EKU, EXT_SAN, EXT_SKI, EXT_AKI, EXT__COUNT } known_ext;
 
 /* What one certificate's checks share. */
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
 	key_family subject, issuer; /* FAM_UNKNOWN: cannot be told */
 	uint32_t eku;               /* XKU_* bits, as OpenSSL names them */
 	int has_eku, has_san;
+	int ext_at[EXT__COUNT];     /* index of each known extension, -1: none */
 } lint_state;
 
 const char *capstan_lint_severity_name(capstan_lint_severity severity)
@@ -169,23 +171,52 @@ static void check_header(lint_state *s)
 		ERR(s, "issuer-empty", "the issuer name is empty");
 }
 
+/* The extensions the checks decode, found once (X509_get_ext_by_NID would
+ * walk the list for each). */
+static const int known_nids[EXT__COUNT] = {
+	[EXT_BC] = NID_basic_constraints, [EXT_KU] = NID_key_usage, [EXT_EKU] = NID_ext_key_usage,
+	[EXT_SAN] = NID_subject_alt_name, [EXT_SKI] = NID_subject_key_identifier,
+	[EXT_AKI] = NID_authority_key_identifier,
+};
+
+#define MAX_DEDUP_EXTS 64 /* extensions past these are not compared (no CA makes so many) */
+
+/* Whether the extension at i (nid) repeats one before it. Extensions with a
+ * NID compare by it; only others compare their OIDs. */
+static int is_duplicate(lint_state *s, int i, int nid, const int *nids)
+{
+	const ASN1_OBJECT *obj = X509_EXTENSION_get_object(X509_get_ext(s->cert, i));
+
+	for (int j = 0; j < i; j++)
+		if (nid != NID_undef ? nids[j] == nid :
+		    nids[j] == NID_undef && OBJ_cmp(obj, X509_EXTENSION_get_object(X509_get_ext(s->cert, j))) == 0)
+			return 1;
+	return 0;
+}
+
 /* RFC 5280 4.2: one instance of each extension, and no critical one a
- * verifier would not know. */
+ * verifier would not know. Notes where the known ones are. */
 static void check_extension_list(lint_state *s)
 {
-	int n = X509_get_ext_count(s->cert);
+	int n = X509_get_ext_count(s->cert), nids[MAX_DEDUP_EXTS];
 
+	for (int k = 0; k < EXT__COUNT; k++)
+		s->ext_at[k] = -1;
 	for (int i = 0; i < n; i++) {
 		X509_EXTENSION *ext = X509_get_ext(s->cert, i);
 		const ASN1_OBJECT *obj = X509_EXTENSION_get_object(ext);
+		int nid = OBJ_obj2nid(obj);
 		char oid[80];
 
-		for (int j = 0; j < i; j++)
-			if (OBJ_cmp(obj, X509_EXTENSION_get_object(X509_get_ext(s->cert, j))) == 0) {
-				OBJ_obj2txt(oid, sizeof(oid), obj, 0);
-				ERR(s, "extension-duplicate", "the extension %s appears more than once", oid);
-				break;
-			}
+		for (int k = 0; k < EXT__COUNT; k++)
+			if (known_nids[k] == nid && s->ext_at[k] < 0)
+				s->ext_at[k] = i;
+		if (i < MAX_DEDUP_EXTS && is_duplicate(s, i, nid, nids)) {
+			OBJ_obj2txt(oid, sizeof(oid), obj, 0);
+			ERR(s, "extension-duplicate", "the extension %s appears more than once", oid);
+		}
+		if (i < MAX_DEDUP_EXTS)
+			nids[i] = nid;
 		if (X509_EXTENSION_get_critical(ext) && !X509_supported_extension(ext)) {
 			OBJ_obj2txt(oid, sizeof(oid), obj, 0);
 			ERR(s, "extension-unknown-critical", "the unknown extension %s is critical", oid);
@@ -193,20 +224,19 @@ static void check_extension_list(lint_state *s)
 	}
 }
 
-/* The decoded value of the first extension nid, or NULL; *crit its flag, or
+/* The decoded value of the first extension K, or NULL; *crit its flag, or
  * -1 when it is absent, -2 when it does not decode (then a finding). */
-static void *ext_get(lint_state *s, int nid, int *crit)
+static void *ext_get(lint_state *s, int k, int *crit)
 {
-	int i = X509_get_ext_by_NID(s->cert, nid, -1);
 	X509_EXTENSION *ext;
 	void *value;
 
 	*crit = -1;
-	if (i < 0)
+	if (s->ext_at[k] < 0)
 		return NULL;
-	ext = X509_get_ext(s->cert, i);
+	ext = X509_get_ext(s->cert, s->ext_at[k]);
 	if (!(value = X509V3_EXT_d2i(ext))) {
-		ERR(s, "extension-malformed", "the %s extension does not decode", OBJ_nid2sn(nid));
+		ERR(s, "extension-malformed", "the %s extension does not decode", OBJ_nid2sn(known_nids[k]));
 		*crit = -2;
 		return NULL;
 	}
@@ -224,8 +254,8 @@ static void *ext_get(lint_state *s, int nid, int *crit)
 static void check_ca_usage(lint_state *s)
 {
 	int bc_crit, ku_crit;
-	BASIC_CONSTRAINTS *bc = ext_get(s, NID_basic_constraints, &bc_crit);
-	ASN1_BIT_STRING *ku = ext_get(s, NID_key_usage, &ku_crit);
+	BASIC_CONSTRAINTS *bc = ext_get(s, EXT_BC, &bc_crit);
+	ASN1_BIT_STRING *ku = ext_get(s, EXT_KU, &ku_crit);
 	int cert_sign = ku && ASN1_BIT_STRING_get_bit(ku, BIT_KEY_CERT_SIGN), any = 0;
 
 	s->is_ca = bc && bc->ca;
@@ -262,7 +292,7 @@ static void check_ca_usage(lint_state *s)
 static void check_eku(lint_state *s)
 {
 	int crit;
-	EXTENDED_KEY_USAGE *eku = ext_get(s, NID_ext_key_usage, &crit);
+	EXTENDED_KEY_USAGE *eku = ext_get(s, EXT_EKU, &crit);
 
 	s->has_eku = eku != NULL;
 	for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++) {
@@ -347,7 +377,7 @@ static void check_general_name(lint_state *s, const GENERAL_NAME *gen)
 static void check_san(lint_state *s)
 {
 	int crit, empty_subject = X509_NAME_entry_count(X509_get_subject_name(s->cert)) == 0;
-	GENERAL_NAMES *gens = ext_get(s, NID_subject_alt_name, &crit);
+	GENERAL_NAMES *gens = ext_get(s, EXT_SAN, &crit);
 
 	s->has_san = gens != NULL;
 	if (gens && sk_GENERAL_NAME_num(gens) == 0)
@@ -367,8 +397,8 @@ static void check_san(lint_state *s)
 static void check_key_ids(lint_state *s)
 {
 	int ski_crit, aki_crit;
-	ASN1_OCTET_STRING *ski = ext_get(s, NID_subject_key_identifier, &ski_crit);
-	AUTHORITY_KEYID *aki = ext_get(s, NID_authority_key_identifier, &aki_crit);
+	ASN1_OCTET_STRING *ski = ext_get(s, EXT_SKI, &ski_crit);
+	AUTHORITY_KEYID *aki = ext_get(s, EXT_AKI, &aki_crit);
 
 	if (ski_crit == 1 || aki_crit == 1)
 		ERR(s, ski_crit == 1 ? "ski-critical" : "aki-critical", "%s is critical",
