@@ -662,6 +662,33 @@ static void test_signer_refuses(void **state)
 	capstan_ctx_free(ctx);
 }
 
+/* eku-profile is the signer's: it knows the profile a leaf is for. */
+static void test_eku_profile(void **state)
+{
+	capstan_ctx *ctx = NULL;
+	capstan_lint_findings f = CAPSTAN_LINT_FINDINGS_INIT;
+	capstan_lint_hint hint = { .subject_key = CAPSTAN_KEY_EC_P256, .issuer_key = CAPSTAN_KEY_EC_P256,
+		.has_profile = 1, .profile = CAPSTAN_PROFILE_SERVER };
+	X509 *x = good_leaf(ec_key);
+
+	(void)state;
+	assert_int_equal(capstan_ctx_new(&ctx), 0);
+	assert_true(X509_sign(x, ec_key, EVP_sha256()) > 0);
+	assert_ok(ctx, capstan_lint_x509(&f, ctx, x, &hint, 0));
+	assert_int_equal(f.count, 0);
+	hint.profile = CAPSTAN_PROFILE_PEER; /* serverAuth alone is not a peer's */
+	assert_ok(ctx, capstan_lint_x509(&f, ctx, x, &hint, 0));
+	assert_int_equal(f.count, 1);
+	assert_string_equal(f.items[0].rule, "eku-profile");
+	capstan_lint_findings_free(&f);
+	assert_int_equal(capstan_lint_signed(ctx, x, &hint, "web.example"), CAPSTAN_ERROR);
+	assert_non_null(strstr(capstan_error_message(ctx), "'web.example' breaks lint rule eku-profile"));
+	hint.has_profile = 0; /* a file alone: no profile to hold it to */
+	assert_ok(ctx, capstan_lint_signed(ctx, x, &hint, "web.example"));
+	X509_free(x);
+	capstan_ctx_free(ctx);
+}
+
 /* The public entry point's inputs: PEM with other blocks, DER, and not a certificate. */
 static void test_inputs(void **state)
 {
@@ -707,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_capstan_issued),
 		cmocka_unit_test(test_signer_refuses),
+		cmocka_unit_test(test_eku_profile),
 		cmocka_unit_test(test_inputs),
 	};
 	return cmocka_run_group_tests_name("lint", tests, setup, teardown);
