@@ -5,9 +5,9 @@
 
 #define MAX_LINT_FILE (16 * 1024 * 1024)
 
-/* One file: its findings on stdout, one line each. 1 when it has an error
- * or cannot be read (then one capstan: line), 0 otherwise. */
-static int lint_file(cli *c, const char *file)
+/* One file: its findings said (output_lint.c). 1 when it has an error or
+ * cannot be read (then one capstan: line), 0 otherwise. */
+static int lint_file(cli *c, out_lint *o, const char *file)
 {
 	capstan_lint_findings f = CAPSTAN_LINT_FINDINGS_INIT;
 	capstan_buf data = CAPSTAN_BUF_INIT;
@@ -21,17 +21,7 @@ static int lint_file(cli *c, const char *file)
 		cli_error(c, "%s: %s", file, capstan_error_message(c->ctx));
 		failed = 1;
 	} else {
-		for (size_t i = 0; i < f.count; i++) {
-			const capstan_lint_finding *x = &f.items[i];
-			/* A file of several certificates says which one, from 1. */
-			if (f.certs > 1)
-				printf("%s[%zu]: %s: %s: %s\n", file, x->cert + 1, capstan_lint_severity_name(x->severity),
-					x->rule, x->message);
-			else
-				printf("%s: %s: %s: %s\n", file, capstan_lint_severity_name(x->severity), x->rule,
-					x->message);
-		}
-		failed = f.errors > 0;
+		failed = out_lint_file(o, file, &f) != EXIT_OK;
 	}
 	capstan_lint_findings_free(&f);
 	capstan_buf_free(&data);
@@ -42,6 +32,7 @@ int cmd_lint(cli *c, int argc, char **argv)
 {
 	const cli_opt opts[] = { { NULL, 0, NULL } };
 	const char **files = calloc((size_t)argc + 1, sizeof(*files));
+	out_lint *o = NULL;
 	size_t n = 0;
 	int rc, failed = 0;
 
@@ -55,10 +46,16 @@ int cmd_lint(cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_setup(c)) != 0)
 		goto done;
+	if (!(o = out_lint_begin(c))) {
+		rc = cli_error(c, "out of memory");
+		goto done;
+	}
+	/* Every file is linted, whatever the ones before it held. */
 	for (size_t i = 0; i < n; i++)
-		failed |= lint_file(c, files[i]);
-	fflush(stdout);
-	rc = failed ? EXIT_FAILED : EXIT_OK;
+		failed |= lint_file(c, o, files[i]);
+	rc = out_lint_end(o);
+	if (rc == EXIT_OK && failed)
+		rc = EXIT_FAILED;
 done:
 	free(files);
 	return rc;

@@ -159,6 +159,12 @@ out=$("$CAPSTAN" lint "$T/kunc.pem")
 is "warnings alone exit 0" "$?" 0
 is "but are said" "$out" "$T/kunc.pem: warning: key-usage-not-critical: keyUsage is not critical"
 
+is "-q keeps the errors only" "$("$CAPSTAN" -q lint "$T/kunc.pem"; echo "rc=$?")" "rc=0"
+out=$("$CAPSTAN" --json lint "$T/kunc.pem" "$T/weak.pem")
+is "--json: exit 1 on an error" "$?" 1
+is "one document: each file with its findings, and the counts" \
+	"$(printf '%s' "$out" | jq -c '[.errors, .warnings, [.files[] | [.file, .certificates, [.findings[] | .rule]]]]')" \
+	"[1,1,[[\"$T/kunc.pem\",1,[\"key-usage-not-critical\"]],[\"$T/weak.pem\",1,[\"key-rsa-too-small\"]]]]"
 openssl x509 -in "$T/weak.pem" -outform DER -out "$T/weak.der"
 is "DER: the same finding" "$("$CAPSTAN" lint "$T/weak.der")" \
 	"$T/weak.der: error: key-rsa-too-small: an RSA key of 1024 bits (at least 2048)"
