@@ -36,7 +36,6 @@ typedef struct {
 	int is_ca, self_issued;
 	key_family subject, issuer; /* FAM_UNKNOWN: cannot be told */
 	uint32_t eku;               /* XKU_* bits, as OpenSSL names them */
-	int has_eku, has_san;
 	int ext_at[EXT__COUNT];     /* index of each known extension, -1: none */
 } lint_state;
 
@@ -146,10 +145,9 @@ static void check_validity(lint_state *s)
 			ERR(s, "validity-encoding", "%s is not a DER UTCTime or GeneralizedTime in Zulu time with seconds",
 				name[i]);
 			ok = 0;
-		} else if (type == V_ASN1_GENERALIZEDTIME && year < 2050) {
-			ERR(s, "validity-encoding", "%s is a GeneralizedTime in %d (UTCTime until 2049)", name[i], year);
-		} else if (type == V_ASN1_UTCTIME && year >= 2050) {
-			ERR(s, "validity-encoding", "%s is a UTCTime in %d", name[i], year); /* unreachable by parse */
+		} else if (type == V_ASN1_GENERALIZEDTIME && year >= 1950 && year < 2050) {
+			ERR(s, "validity-encoding", "%s is a GeneralizedTime in %d (UTCTime from 1950 through 2049)",
+				name[i], year);
 		}
 	}
 	if (ok && ASN1_TIME_compare(t[0], t[1]) > 0)
@@ -294,7 +292,6 @@ static void check_eku(lint_state *s)
 	int crit;
 	EXTENDED_KEY_USAGE *eku = ext_get(s, EXT_EKU, &crit);
 
-	s->has_eku = eku != NULL;
 	for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++) {
 		switch (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i))) {
 		case NID_server_auth: s->eku |= XKU_SSL_SERVER; break;
@@ -379,7 +376,6 @@ static void check_san(lint_state *s)
 	int crit, empty_subject = X509_NAME_entry_count(X509_get_subject_name(s->cert)) == 0;
 	GENERAL_NAMES *gens = ext_get(s, EXT_SAN, &crit);
 
-	s->has_san = gens != NULL;
 	if (gens && sk_GENERAL_NAME_num(gens) == 0)
 		ERR(s, "san-empty", "subjectAltName has no names");
 	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++)
@@ -400,9 +396,10 @@ static void check_key_ids(lint_state *s)
 	ASN1_OCTET_STRING *ski = ext_get(s, EXT_SKI, &ski_crit);
 	AUTHORITY_KEYID *aki = ext_get(s, EXT_AKI, &aki_crit);
 
-	if (ski_crit == 1 || aki_crit == 1)
-		ERR(s, ski_crit == 1 ? "ski-critical" : "aki-critical", "%s is critical",
-			ski_crit == 1 ? "subjectKeyIdentifier" : "authorityKeyIdentifier");
+	if (ski_crit == 1)
+		ERR(s, "ski-critical", "subjectKeyIdentifier is critical");
+	if (aki_crit == 1)
+		ERR(s, "aki-critical", "authorityKeyIdentifier is critical");
 	if (ski_crit == -1 && s->is_ca)
 		ERR(s, "ski-missing", "a CA certificate has no subjectKeyIdentifier");
 	else if (ski_crit == -1)
