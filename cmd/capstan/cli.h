@@ -226,6 +226,11 @@ void out_root_leaving(cli *c, const capstan_leaving_root *root);
 
 /* check: each problem as it is found (stderr; collected with --json), then
  * the summary (NULL: the check could not run). Frees o; returns the exit code. */
+/* lint (output_lint.c): out_lint_file's exit is EXIT_FAILED when the file has an error. */
+typedef struct out_lint out_lint;
+out_lint *out_lint_begin(cli *c);
+int out_lint_file(out_lint *o, const char *file, const capstan_lint_findings *findings);
+int out_lint_end(out_lint *o);
 typedef struct out_check out_check;
 out_check *out_check_begin(cli *c);
 int out_check_problem(const capstan_check_problem *problem, void *o);
@@ -259,6 +264,7 @@ int cmd_rotate(cli *c, int argc, char **argv);
 int cmd_revoke(cli *c, int argc, char **argv);
 int cmd_crl(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
+int cmd_lint(cli *c, int argc, char **argv);
 int cmd_metrics(cli *c, int argc, char **argv);
 int cmd_convert(cli *c, int argc, char **argv);
 int cmd_apply(cli *c, int argc, char **argv);

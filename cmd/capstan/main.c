@@ -37,6 +37,7 @@ static const cli_command commands[] = {
 	  "|cessationOfOperation]" },
 	{ "crl", cmd_crl, NEEDS_HOME | NEEDS_PASSPHRASE, "crl --env ENV --out FILE [--der | --all] [--next-update DUR]" },
 	{ "verify", cmd_verify, NEEDS_HOME, "verify FILE --env ENV" },
+	{ "lint", cmd_lint, 0, "lint FILE..." },
 	{ "metrics", cmd_metrics, NEEDS_HOME, "metrics --out FILE" },
 	{ "audit", cmd_audit, NEEDS_HOME,
 	  "audit [--verify [--anchor FILE]] | audit --anchor [--append FILE] [--syslog] | audit --reseal" },

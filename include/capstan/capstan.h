@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "file.h"
 #include "check.h"
+#include "lint.h"
 #include "inventory.h"
 #include "api.h"
 #include "ocsp.h"

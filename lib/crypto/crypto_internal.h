@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include <capstan/convert.h>
+#include <capstan/lint.h>
 
 #include "keys.h"
 #include "base/base.h"
@@ -94,5 +95,21 @@ int capstan_pbe_check(capstan_ctx *ctx, const char *name, const char *what, cons
 int capstan_iterations_check(capstan_ctx *ctx, const char *name, const char *what, const ASN1_INTEGER *iter);
 int capstan_pkcs8_decrypt(EVP_PKEY **out, capstan_ctx *ctx, const char *name, const unsigned char *der,
 	size_t len, const capstan_secret *pass);
+
+/* Linting (lint.c). What a signer knows of the certificate it signs, so
+ * that the checks need not decode the keys again. */
+typedef struct {
+	capstan_key_type subject_key;
+	capstan_key_type issuer_key;
+	int has_profile;            /* a leaf of this profile */
+	capstan_profile profile;
+} capstan_lint_hint;
+/* Appends cert's findings to out, as certificate index; hint NULL: a
+ * certificate from elsewhere, its key read from it. */
+int capstan_lint_x509(capstan_lint_findings *out, capstan_ctx *ctx, X509 *cert, const capstan_lint_hint *hint,
+	size_t index);
+/* The checks on a certificate just signed for WHAT: CAPSTAN_ERROR naming the
+ * first error rule it breaks. */
+int capstan_lint_signed(capstan_ctx *ctx, X509 *cert, const capstan_lint_hint *hint, const char *what);
 
 #endif

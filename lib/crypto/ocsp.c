@@ -358,8 +358,15 @@ int capstan_ocsp_responder_sign(capstan_buf *out, capstan_ctx *ctx, const unsign
 	    (rc = add_ext(ctx, cert, &v3, NID_authority_key_identifier, "keyid:always")) < 0)
 		goto done;
 	if (capstan_ossl_sign_init(ctx, mctx, ca_key->pkey, capstan_signing_digest(ca_key)) != 1 ||
-	    X509_sign_ctx(cert, mctx) <= 0 || (len = i2d_X509(cert, &der)) <= 0) {
+	    X509_sign_ctx(cert, mctx) <= 0) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot sign the OCSP responder certificate");
+		goto done;
+	}
+	if ((rc = capstan_lint_signed(ctx, cert, &(capstan_lint_hint){ .subject_key = responder_key->type,
+		    .issuer_key = ca_key->type }, "the OCSP responder")) < 0)
+		goto done;
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the OCSP responder certificate");
 		goto done;
 	}
 	rc = capstan_buf_set(ctx, out, der, (size_t)len);

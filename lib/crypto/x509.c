@@ -432,6 +432,7 @@ int capstan_x509_sign_with(capstan_buf *out, capstan_x509_info *info, capstan_ct
 	X509 *cert = NULL, *issuer = issuer_handle ? issuer_handle->cert : NULL;
 	EVP_MD_CTX *mctx = NULL;
 	unsigned char *der = NULL;
+	capstan_lint_hint hint;
 	int rc, len;
 
 	if (!(cert = X509_new_ex(ctx->libctx, NULL)) || !(mctx = EVP_MD_CTX_new())) {
@@ -463,6 +464,12 @@ int capstan_x509_sign_with(capstan_buf *out, capstan_x509_info *info, capstan_ct
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot sign the certificate for '%s'", tmpl->cn);
 		goto done;
 	}
+	/* Before it is encoded, so a certificate that breaks a rule is never
+	 * handed back (nor stored). */
+	hint = (capstan_lint_hint){ .subject_key = subject_key->type, .issuer_key = issuer_key->type,
+		.has_profile = tmpl->kind == CAPSTAN_KIND_LEAF, .profile = tmpl->profile };
+	if ((rc = capstan_lint_signed(ctx, cert, &hint, tmpl->cn)) < 0)
+		goto done;
 	if ((len = i2d_X509(cert, &der)) <= 0) {
 		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode the certificate");
 		goto done;
