@@ -5,47 +5,19 @@
 
 #include "store_impl.h"
 
-#define AUDIT_END_KEY "audit.head"
-#define END_LEN (8 + CAPSTAN_SHA256_LEN)
-
-/* Big-endian id, hash, then the seal when there is one. */
-static int end_write(capstan_ctx *ctx, const capstan_store_audit_end *end)
-{
-	unsigned char v[END_LEN + CAPSTAN_SHA256_LEN];
-	capstan_db_stmt *stmt = NULL;
-	int rc;
-
-	for (int i = 0; i < 8; i++)
-		v[i] = (unsigned char)((uint64_t)end->id >> (56 - 8 * i));
-	memcpy(v + 8, end->hash, CAPSTAN_SHA256_LEN);
-	if (end->sealed)
-		memcpy(v + END_LEN, end->seal, CAPSTAN_SHA256_LEN);
-	/* capstan_store_meta_set's statement, stepped later: sent with the COMMIT. */
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO meta (key, value) VALUES (?1, ?2)"
-		     " ON CONFLICT (key) DO UPDATE SET value = excluded.value")) < 0)
-		return rc;
-	capstan_db_bind_text(stmt, 1, AUDIT_END_KEY, CAPSTAN_DB_KEEP);
-	capstan_db_bind_blob(stmt, 2, v, end->sealed ? sizeof(v) : END_LEN, CAPSTAN_DB_KEEP);
-	if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
-		rc = capstan_store_error(ctx, "cannot write the audit log's end");
-	capstan_store_finish(ctx, stmt);
-	return rc;
-}
-
 static int end_read(capstan_ctx *ctx, const unsigned char *v, size_t len, capstan_store_audit_end *end)
 {
 	uint64_t id = 0;
 
 	memset(end, 0, sizeof(*end));
-	if (len != END_LEN && len != END_LEN + CAPSTAN_SHA256_LEN)
+	if (len != AUDIT_END_LEN && len != AUDIT_END_LEN + CAPSTAN_SHA256_LEN)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "the audit log's recorded end is corrupt");
 	for (int i = 0; i < 8; i++)
 		id = (id << 8) | v[i];
 	end->id = (int64_t)id;
 	memcpy(end->hash, v + 8, CAPSTAN_SHA256_LEN);
-	if ((end->sealed = len > END_LEN))
-		memcpy(end->seal, v + END_LEN, CAPSTAN_SHA256_LEN);
+	if ((end->sealed = len > AUDIT_END_LEN))
+		memcpy(end->seal, v + AUDIT_END_LEN, CAPSTAN_SHA256_LEN);
 	return 0;
 }
 
@@ -95,17 +67,6 @@ int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
 	return 0;
 }
 
-int capstan_store_audit_flush(capstan_ctx *ctx)
-{
-	int rc;
-
-	if (!ctx->store || !ctx->store->end_dirty)
-		return 0;
-	if ((rc = end_write(ctx, &ctx->store->end)) == 0)
-		ctx->store->end_dirty = 0;
-	return rc;
-}
-
 int capstan_store_audit_cached(capstan_ctx *ctx, capstan_store_audit_end *last)
 {
 	if (!ctx->store || !ctx->store->in_tx || !ctx->store->end_known)
@@ -120,7 +81,7 @@ int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end 
 		return capstan_error(ctx, CAPSTAN_ERROR, "the audit log's end must be set inside a transaction");
 	/* Over any end kept in memory; the next row reads it again. */
 	ctx->store->end_known = ctx->store->end_dirty = 0;
-	return end_write(ctx, end);
+	return capstan_store_audit_end_write(ctx, end);
 }
 
 static int read_id_hash(capstan_ctx *ctx, capstan_db_stmt *stmt, int64_t *id, unsigned char hash[CAPSTAN_SHA256_LEN])

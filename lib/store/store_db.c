@@ -1,6 +1,8 @@
 /* The inventory's connection: statements (prepared once, cached), errors,
- * transactions and savepoints, metadata, closing. The bottom of the store:
- * every other store file calls it, it calls none of them. */
+ * transactions and savepoints, metadata (the audit log's recorded end, kept
+ * in memory through a transaction, written before it commits), closing.
+ * The bottom of the store: every other store file calls it, it calls none
+ * of them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +202,41 @@ static int begin_write(capstan_ctx *ctx)
 		begin_backoff(attempt);
 	}
 	return capstan_store_error(ctx, "cannot begin a transaction");
+}
+
+int capstan_store_audit_end_write(capstan_ctx *ctx, const capstan_store_audit_end *end)
+{
+	unsigned char v[AUDIT_END_LEN + CAPSTAN_SHA256_LEN];
+	capstan_db_stmt *stmt = NULL;
+	int rc;
+
+	for (int i = 0; i < 8; i++)
+		v[i] = (unsigned char)((uint64_t)end->id >> (56 - 8 * i));
+	memcpy(v + 8, end->hash, CAPSTAN_SHA256_LEN);
+	if (end->sealed)
+		memcpy(v + AUDIT_END_LEN, end->seal, CAPSTAN_SHA256_LEN);
+	/* capstan_store_meta_set's statement, stepped later: sent with the COMMIT. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+		     " ON CONFLICT (key) DO UPDATE SET value = excluded.value")) < 0)
+		return rc;
+	capstan_db_bind_text(stmt, 1, AUDIT_END_KEY, CAPSTAN_DB_KEEP);
+	capstan_db_bind_blob(stmt, 2, v, end->sealed ? sizeof(v) : AUDIT_END_LEN, CAPSTAN_DB_KEEP);
+	if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
+		rc = capstan_store_error(ctx, "cannot write the audit log's end");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
+int capstan_store_audit_flush(capstan_ctx *ctx)
+{
+	int rc;
+
+	if (!ctx->store || !ctx->store->end_dirty)
+		return 0;
+	if ((rc = capstan_store_audit_end_write(ctx, &ctx->store->end)) == 0)
+		ctx->store->end_dirty = 0;
+	return rc;
 }
 
 int capstan_store_begin(capstan_ctx *ctx)

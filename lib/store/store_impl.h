@@ -46,6 +46,12 @@ struct capstan_store {
 
 extern const char *const capstan_store_kind_names[];
 
+/* The audit log's recorded end: a meta row, the last row's big-endian id
+ * and hash, then the seal when there is one (store_db.c writes it, at the
+ * latest as the transaction commits; store_audit.c reads it). */
+#define AUDIT_END_KEY "audit.head"
+#define AUDIT_END_LEN (8 + CAPSTAN_SHA256_LEN)
+int capstan_store_audit_end_write(capstan_ctx *ctx, const capstan_store_audit_end *end);
 /* Writes the audit log's end this transaction kept in memory, if any (before it commits). */
 int capstan_store_audit_flush(capstan_ctx *ctx);
 
