@@ -1,5 +1,6 @@
-/* The PostgreSQL driver (db.h): the only file of the library that includes
- * libpq-fe.h. Its SQL is in db_pg_schema.c.
+/* The PostgreSQL driver (db.h), with db_pg_conn.c the only files of the
+ * library that include libpq-fe.h (through db_pg_impl.h). Its SQL is in
+ * db_pg_schema.c; its connection and pipelining in db_pg_conn.c.
  *
  * A statement is the shared SQL with ?N rewritten to $N (outside quoted
  * literals), prepared on the server at its first run and kept there for the
@@ -16,126 +17,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
+#include "db_pg_impl.h"
 
-#include "db.h"
-
-#define BOOLOID 16
-#define BYTEAOID 17
-#define INT8OID 20
-#define TEXTOID 25
-#define INT2OID 21
-#define INT4OID 23
-
-typedef struct {
-	capstan_db base;
-	PGconn *conn;
-	unsigned next_name;
-	unsigned gen;     /* connections so far: a statement prepared on an earlier one is gone */
-	int tx;           /* a transaction is open (as of the last command) */
-	int64_t changes;
-	/* Statements sent ahead of the next one (defer, pg_step_later): a
-	 * savepoint's text, or a prepared statement's name and a copy of its
-	 * parameters. */
-	struct pg_later {
-		char sql[32];     /* "" for a prepared statement */
-		char name[24];
-		int n;
-		char **values;    /* one block with lengths and formats (later_free) */
-		int *lengths, *formats;
-	} deferred[8];
-	int ndeferred;
-	unsigned deferred_gen;    /* the connection they were deferred on */
-	int deferred_failed;      /* the last error was a deferred statement's */
-	capstan_db_class cls;
-	char message[512];
-} pg_db;
-
-typedef struct {
-	char *data;       /* owned when own is set */
-	size_t len;
-	int own, is_null, blob, integer;
-	char num[24];     /* an integer's digits */
-} pg_param;
-
-typedef struct {
-	capstan_db_stmt base;
-	pg_db *db;
-	char *sql;        /* with $N */
-	int nparams;
-	unsigned char *used; /* which of $1..$nparams the SQL names */
-	pg_param *params;
-	char name[24];    /* the server's prepared statement, "" until prepared */
-	unsigned gen;     /* the connection it was prepared on */
-	char *sig;        /* each parameter's declared type when it was prepared: 'b' BYTEA, 'u' inferred */
-	unsigned long runs; /* prepared again at the 64th, 128th, 256th... (ensure_prepared) */
-	PGresult *res;
-	int deferred;     /* run by defer: done, as far as its caller knows */
-	int row, rows;
-	/* The current row's BYTEA columns, decoded when read. */
-	unsigned char **blobs;
-	size_t *blob_len;
-	int ncols;
-} pg_stmt;
-
-#define DB(d) ((pg_db *)(d))
-#define ST(s) ((pg_stmt *)(s))
-
-/* libpq's message on one line: its line breaks and the tabs that indent
- * its continuation lines ("...unexpectedly\n\tThis probably means...")
- * become one space, a trailing one none. */
-static void one_line(char *msg)
+/*
+ * A batch item's savepoint and its release (SAVEPOINT item, RELEASE
+ * SAVEPOINT item: prepared statements without parameters) give nothing back
+ * and fail only in a transaction that has failed already: in a healthy one
+ * they are not sent on their own but ahead of the next statement, in the
+ * same round trip (a pipeline), two of an issued certificate's eight round
+ * trips saved. A deferred one's error is reported as that statement's, and
+ * its order among the statements is kept.
+ */
+static int defer(pg_stmt *s)
 {
-	char *w = msg;
+	pg_db *d = s->db;
 
-	for (const char *r = msg; *r; r++) {
-		if (*r != '\n' && *r != '\t')
-			*w++ = *r;
-		else if (w > msg && w[-1] != ' ')
-			*w++ = ' ';
-	}
-	while (w > msg && w[-1] == ' ')
-		w--;
-	*w = '\0';
-}
-
-/* Records the error of a result (or of the connection when res is NULL):
- * its class from the SQLSTATE, its message on one line. */
-static void set_error(pg_db *d, const PGresult *res)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-	if (!msg)
-		msg = PQerrorMessage(d->conn);
-	snprintf(d->message, sizeof(d->message), "%s", msg && *msg ? msg : "unknown error");
-	one_line(d->message);
-	if (!state)
-		d->cls = CAPSTAN_DB_EOTHER;
-	else if (strcmp(state, "23505") == 0)
-		d->cls = CAPSTAN_DB_EUNIQUE;
-	else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-		d->cls = CAPSTAN_DB_ERETRY;
-	else if (strcmp(state, "55P03") == 0)
-		d->cls = CAPSTAN_DB_EBUSY;
-	else if (strcmp(state, "25006") == 0 || strcmp(state, "42501") == 0)
-		d->cls = CAPSTAN_DB_EREADONLY;
-	else if (strncmp(state, "XX", 2) == 0)
-		d->cls = CAPSTAN_DB_EDAMAGED;
-	else
-		d->cls = CAPSTAN_DB_EOTHER;
-	/* A deferred statement's failure, reported by the next one: never that
-	 * one's own (a unique violation it would act on). */
-	if (d->deferred_failed)
-		d->cls = CAPSTAN_DB_EOTHER;
-	d->deferred_failed = 0;
-}
-
-static void clear_error(pg_db *d)
-{
-	d->deferred_failed = 0;
-	d->cls = CAPSTAN_DB_OK;
-	snprintf(d->message, sizeof(d->message), "not an error");
+	if (s->nparams || d->ndeferred == (int)(sizeof(d->deferred) / sizeof(d->deferred[0])) ||
+	    strlen(s->sql) >= sizeof(d->deferred[0]) ||
+	    (strncmp(s->sql, "SAVEPOINT ", 10) != 0 && strncmp(s->sql, "RELEASE ", 8) != 0) ||
+	    PQstatus(d->conn) != CONNECTION_OK || PQtransactionStatus(d->conn) != PQTRANS_INTRANS)
+		return 0;
+	if (!d->ndeferred)
+		d->deferred_gen = d->gen;
+	memset(&d->deferred[d->ndeferred], 0, sizeof(d->deferred[0]));
+	snprintf(d->deferred[d->ndeferred++].sql, sizeof(d->deferred[0].sql), "%s", s->sql);
+	s->deferred = 1;
+	return 1;
 }
 
 /* The library never prints: the server's notices are dropped. */
@@ -143,57 +50,6 @@ static void no_notice(void *arg, const char *message)
 {
 	(void)arg;
 	(void)message;
-}
-
-static void note_tx(pg_db *d)
-{
-	PGTransactionStatusType t = PQtransactionStatus(d->conn);
-
-	/* A connection lost says UNKNOWN: a transaction open on it stays open
-	 * to the store until it rolls back, so that revive() makes no new
-	 * connection in its middle (the next statements would run there
-	 * outside any transaction, without the write lock). */
-	if (t == PQTRANS_UNKNOWN)
-		return;
-	d->tx = t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
-}
-
-/*
- * A connection the server dropped (a restart, a failover, an idle timeout,
- * an administrator) is made again, with the session's settings, so that a
- * long-lived process (serve) outlives it. Never in a transaction's middle:
- * what it wrote is gone with the connection, so its next statements fail
- * until the store rolls it back (starts: a BEGIN or ROLLBACK, which may).
- */
-static int revive(pg_db *d, int starts)
-{
-	const capstan_db_setup *setup;
-
-	if (PQstatus(d->conn) == CONNECTION_OK)
-		return 0;
-	if (d->tx && !starts) {
-		d->cls = CAPSTAN_DB_EOTHER;
-		snprintf(d->message, sizeof(d->message), "the connection to the server was lost in a transaction");
-		return CAPSTAN_DB_FAIL;
-	}
-	PQreset(d->conn);
-	d->tx = 0;
-	if (PQstatus(d->conn) != CONNECTION_OK) {
-		set_error(d, NULL);
-		return CAPSTAN_DB_FAIL;
-	}
-	d->gen++;
-	for (setup = capstan_db_pg_dialect.setup; setup->sql; setup++) {
-		PGresult *res = PQexec(d->conn, setup->sql);
-		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-		if (!ok)
-			set_error(d, res);
-		PQclear(res);
-		if (!ok)
-			return CAPSTAN_DB_FAIL;
-	}
-	return 0;
 }
 
 /* A password in the URL would sit in shell histories and process lists:
@@ -246,14 +102,14 @@ static int pg_open(capstan_ctx *ctx, const char *url, int create, capstan_db **o
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", d->conn ? PQerrorMessage(d->conn) : "out of memory");
-		one_line(msg);
+		pg_one_line(msg);
 		rc = capstan_error(ctx, CAPSTAN_ERROR, "database '%s': cannot connect: %s", url, msg);
 		PQfinish(d->conn);
 		free(d);
 		return rc;
 	}
 	PQsetNoticeProcessor(d->conn, no_notice, NULL);
-	clear_error(d);
+	pg_clear_error(d);
 	if (!create && !has_schema(d)) {
 		PQfinish(d->conn);
 		free(d);
@@ -263,250 +119,6 @@ static int pg_open(capstan_ctx *ctx, const char *url, int create, capstan_db **o
 	return 0;
 }
 
-static void drop_deferred(pg_db *d);
-
-static void pg_close(capstan_db *d)
-{
-	if (!d)
-		return;
-	drop_deferred(DB(d));
-	PQfinish(DB(d)->conn);
-	free(d);
-}
-
-static void *pg_handle(capstan_db *d)
-{
-	return DB(d)->conn;
-}
-
-/*
- * A batch item's savepoint and its release (SAVEPOINT item, RELEASE
- * SAVEPOINT item: prepared statements without parameters) give nothing back
- * and fail only in a transaction that has failed already: in a healthy one
- * they are not sent on their own but ahead of the next statement, in the
- * same round trip (a pipeline), two of an issued certificate's eight round
- * trips saved. A deferred one's error is reported as that statement's, and
- * its order among the statements is kept.
- */
-static int defer(pg_stmt *s)
-{
-	pg_db *d = s->db;
-
-	if (s->nparams || d->ndeferred == (int)(sizeof(d->deferred) / sizeof(d->deferred[0])) ||
-	    strlen(s->sql) >= sizeof(d->deferred[0]) ||
-	    (strncmp(s->sql, "SAVEPOINT ", 10) != 0 && strncmp(s->sql, "RELEASE ", 8) != 0) ||
-	    PQstatus(d->conn) != CONNECTION_OK || PQtransactionStatus(d->conn) != PQTRANS_INTRANS)
-		return 0;
-	if (!d->ndeferred)
-		d->deferred_gen = d->gen;
-	memset(&d->deferred[d->ndeferred], 0, sizeof(d->deferred[0]));
-	snprintf(d->deferred[d->ndeferred++].sql, sizeof(d->deferred[0].sql), "%s", s->sql);
-	s->deferred = 1;
-	return 1;
-}
-
-static void later_free(struct pg_later *l)
-{
-	free(l->values);
-	memset(l, 0, sizeof(*l));
-}
-
-static void drop_deferred(pg_db *d)
-{
-	for (int i = 0; i < d->ndeferred; i++)
-		later_free(&d->deferred[i]);
-	d->ndeferred = 0;
-}
-
-/* Whether every deferred statement is a savepoint's text (they go ahead of
- * a text in one simple-protocol string). */
-static int deferred_text_only(const pg_db *d, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (!d->deferred[i].sql[0])
-			return 0;
-	return 1;
-}
-
-/* The deferred statements in a pipeline that is open. */
-static int send_deferred(pg_db *d, int n)
-{
-	int sent = 1;
-
-	for (int i = 0; sent && i < n; i++) {
-		struct pg_later *l = &d->deferred[i];
-		sent = l->sql[0] ? PQsendQueryParams(d->conn, l->sql, 0, NULL, NULL, NULL, NULL, 0) :
-			PQsendQueryPrepared(d->conn, l->name, l->n, (const char *const *)l->values, l->lengths,
-				l->formats, 0);
-	}
-	return sent;
-}
-
-/* How many deferred statements go ahead of the next one: none when their
- * transaction went with its connection, or when it is rolled back whole. */
-static int take_deferred(pg_db *d, const char *sql)
-{
-	if (d->deferred_gen != d->gen || (sql && strncmp(sql, "ROLLBACK", 8) == 0 && strncmp(sql, "ROLLBACK TO", 11) != 0))
-		drop_deferred(d);
-	return d->ndeferred;
-}
-
-/*
- * The deferred statements, then one more (a prepared one when name is set,
- * else sql, one statement without parameters; neither: none), in one
- * pipeline and one round trip: the first error among them is the result,
- * else the last one's. A deferred statement's error is the next one's, as
- * the caller of pg_step_later was told; it is never taken for that one's
- * own kind of failure (deferred_failed: the class is EOTHER).
- */
-static PGresult *pipeline(pg_db *d, int deferred, const char *name, const char *sql, int n,
-	const char *const *values, const int *lengths, const int *formats)
-{
-	PGresult *res = NULL, *err = NULL, *r = NULL;
-	int more = name || sql, sent;
-
-	d->deferred_failed = 0;
-	sent = send_deferred(d, deferred);
-	if (sent && name)
-		sent = PQsendQueryPrepared(d->conn, name, n, values, lengths, formats, 0);
-	else if (sent && sql)
-		sent = PQsendQueryParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
-	sent = sent && PQpipelineSync(d->conn);
-	for (int q = 0; sent && q < deferred + more; q++)
-		while ((r = PQgetResult(d->conn))) {
-			ExecStatusType st = PQresultStatus(r);
-			if (!err && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED) {
-				err = r;
-				d->deferred_failed = q < deferred;
-			} else if (q == deferred + more - 1 && !res) {
-				res = r;
-			} else {
-				PQclear(r);
-			}
-		}
-	/* Up to the sync, whatever came back. */
-	while (sent && (r = PQgetResult(d->conn)) && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-		PQclear(r);
-	PQclear(r);
-	PQexitPipelineMode(d->conn);
-	drop_deferred(d);
-	if (!sent && !err) {
-		PQclear(res);
-		return NULL; /* the connection's error */
-	}
-	if (err) {
-		PQclear(res);
-		return err;
-	}
-	return res ? res : PQmakeEmptyPGresult(d->conn, PGRES_COMMAND_OK);
-}
-
-/* The deferred statements on their own, before a statement that cannot
- * follow them in a pipeline: 0, or CAPSTAN_DB_FAIL with their error in
- * *err (NULL: the connection's). */
-static int flush_deferred(pg_db *d, PGresult **err)
-{
-	PGresult *res;
-	int ok;
-
-	*err = NULL;
-	if (!take_deferred(d, NULL))
-		return 0;
-	if (!PQenterPipelineMode(d->conn)) {
-		drop_deferred(d);
-		return CAPSTAN_DB_FAIL;
-	}
-	res = pipeline(d, d->ndeferred, NULL, NULL, 0, NULL, NULL, NULL);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-	if (ok)
-		PQclear(res);
-	else
-		*err = res;
-	return ok ? 0 : CAPSTAN_DB_FAIL;
-}
-
-/* Text for the simple protocol: the deferred statements, then sql (in one
- * string when they are savepoints, in one pipeline when sql is one
- * statement, else on their own before it). */
-static PGresult *exec_text(pg_db *d, const char *sql)
-{
-	int n = take_deferred(d, sql);
-	size_t len = strlen(sql) + 1 + (size_t)n * (sizeof(d->deferred[0].sql) + 2);
-	char *all, *p;
-	PGresult *res;
-
-	if (!n)
-		return PQexec(d->conn, sql);
-	if (!deferred_text_only(d, n)) {
-		if (!strchr(sql, ';') && PQenterPipelineMode(d->conn))
-			return pipeline(d, n, NULL, sql, 0, NULL, NULL, NULL);
-		/* A rollback goes on after their failure: it is what undoes them. */
-		if (flush_deferred(d, &res) < 0 && strncmp(sql, "ROLLBACK", 8) != 0)
-			return res;
-		PQclear(res);
-		return PQexec(d->conn, sql);
-	}
-	if (!(all = p = malloc(len)))
-		return NULL;
-	for (int i = 0; i < n; i++)
-		p += snprintf(p, len - (size_t)(p - all), "%s; ", d->deferred[i].sql);
-	snprintf(p, len - (size_t)(p - all), "%s", sql);
-	drop_deferred(d);
-	res = PQexec(d->conn, all);
-	free(all);
-	return res;
-}
-
-/* A prepared statement's run, the deferred statements ahead of it in one
- * pipeline: the first error among them is the result, else its own. */
-static PGresult *exec_prepared(pg_db *d, const char *name, int n, const char *const *values,
-	const int *lengths, const int *formats)
-{
-	int deferred = take_deferred(d, NULL);
-	PGresult *err;
-
-	if (!deferred)
-		return PQexecPrepared(d->conn, name, n, values, lengths, formats, 0);
-	if (!PQenterPipelineMode(d->conn)) /* the connection failed */
-		return flush_deferred(d, &err) < 0 ? err : NULL;
-	return pipeline(d, deferred, name, NULL, n, values, lengths, formats);
-}
-
-/* One or more statements that give no rows to the caller. */
-static int pg_exec(capstan_db *d, const char *sql)
-{
-	/* A transaction's start or end (not ROLLBACK TO a savepoint, which is
-	 * in its middle). */
-	int starts = strncmp(sql, "BEGIN", 5) == 0 || strcmp(sql, "ROLLBACK") == 0;
-	PGresult *res;
-	ExecStatusType st;
-	int rc = 0;
-
-	/* SQLite's tuning that PostgreSQL has none of: nothing to send, and no
-	 * error of a lost connection to put over the one the caller reports. */
-	if (!*sql)
-		return 0;
-	if (revive(DB(d), starts) < 0)
-		return CAPSTAN_DB_FAIL;
-	res = exec_text(DB(d), sql);
-	/* Dropped since the last command, outside a transaction: once more. */
-	if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(DB(d)->conn) == CONNECTION_BAD &&
-	    (!DB(d)->tx || starts) && revive(DB(d), 1) == 0) {
-		PQclear(res);
-		res = PQexec(DB(d)->conn, sql);
-	}
-	st = PQresultStatus(res);
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-		clear_error(DB(d));
-	} else {
-		set_error(DB(d), res);
-		rc = CAPSTAN_DB_FAIL;
-	}
-	PQclear(res);
-	note_tx(DB(d));
-	return rc;
-}
 
 /* ?N to $N, outside quoted literals and identifiers; *nparams: the highest N. */
 static char *rewrite(const char *sql, int *nparams, unsigned char *used, size_t max)
@@ -698,7 +310,7 @@ static int ensure_prepared(pg_stmt *s, char *sig)
 	res = PQprepare(s->db->conn, s->name, s->sql, s->nparams, types);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok) {
-		set_error(s->db, res);
+		pg_set_error(s->db, res);
 		s->name[0] = '\0';
 	}
 	PQclear(res);
@@ -744,26 +356,26 @@ static int execute(pg_stmt *s)
 
 	collect(s, values, lengths, formats, sig);
 	/* A connection dropped since the last command, outside a transaction:
-	 * once more on a new one (revive). */
+	 * once more on a new one (pg_revive). */
 	for (int attempt = 0;; attempt++) {
 		int was_tx = s->db->tx;
 
-		if (revive(s->db, 0) < 0)
+		if (pg_revive(s->db, 0) < 0)
 			return CAPSTAN_DB_FAIL;
 		if (ensure_prepared(s, sig) == 0) {
-			s->res = exec_prepared(s->db, s->name, s->nparams, values, lengths, formats);
-			note_tx(s->db);
+			s->res = pg_exec_prepared(s->db, s->name, s->nparams, values, lengths, formats);
+			pg_note_tx(s->db);
 			st = PQresultStatus(s->res);
 			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 				break;
-			set_error(s->db, s->res);
+			pg_set_error(s->db, s->res);
 			PQclear(s->res);
 			s->res = NULL;
 		}
 		if (attempt > 0 || was_tx || PQstatus(s->db->conn) != CONNECTION_BAD)
 			return CAPSTAN_DB_FAIL;
 	}
-	clear_error(s->db);
+	pg_clear_error(s->db);
 	tuples = PQcmdTuples(s->res);
 	/* Rows an INSERT, UPDATE or DELETE changed (with RETURNING too). */
 	if (tuples && *tuples && strncmp(PQcmdStatus(s->res), "SELECT", 6) != 0)
@@ -771,7 +383,7 @@ static int execute(pg_stmt *s)
 	s->rows = PQntuples(s->res);
 	s->ncols = PQnfields(s->res);
 	if (s->ncols && !(s->blobs = calloc((size_t)s->ncols, sizeof(*s->blobs) + sizeof(*s->blob_len)))) {
-		set_error(s->db, NULL);
+		pg_set_error(s->db, NULL);
 		return CAPSTAN_DB_FAIL;
 	}
 	s->blob_len = s->blobs ? (size_t *)(s->blobs + s->ncols) : NULL;
@@ -1006,17 +618,6 @@ static void pg_finalize(capstan_db_stmt *stmt)
 	free(s->sig);
 	free(s->sql);
 	free(s);
-}
-
-static int64_t pg_changes(capstan_db *d)
-{
-	return DB(d)->changes;
-}
-
-static capstan_db_class pg_error(capstan_db *d, const char **message)
-{
-	*message = DB(d)->message;
-	return DB(d)->cls;
 }
 
 const capstan_db_driver capstan_db_pg = {

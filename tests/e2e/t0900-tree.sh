@@ -80,7 +80,8 @@ outside() { # outside PATTERN DIR...: files including PATTERN anywhere but under
 # through the driver, and store_internal.h is the unit tests' view of it.
 is "only the SQLite driver includes sqlite3.h" \
 	"$(outside '#include <sqlite3.h>' lib/store/db_sqlite.c lib/store/store_internal.h)" ""
-is "only the PostgreSQL driver includes libpq-fe.h" "$(outside '#include <libpq' lib/store/db_pg.c)" ""
+is "only the PostgreSQL driver includes libpq-fe.h" "$(outside '#include <libpq' lib/store/db_pg_impl.h)" ""
+is "and only the driver's files its insides (db_pg_impl.h)" "$(outside '"db_pg_impl.h"' lib/store/db_pg.c lib/store/db_pg_conn.c)" ""
 is "each engine's dialect stays in its driver: none in the store's shared SQL" \
 	"$(grep -lE 'PRAGMA|INDEXED BY|NOT INDEXED|CROSS JOIN|user_version|pg_advisory|BYTEA|plpgsql' lib/store/store*.c)" ""
 is "no library file includes the unit tests' view of the store" \
