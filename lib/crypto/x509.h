@@ -25,6 +25,23 @@ typedef struct {
 int capstan_material_new(capstan_material **out, capstan_ctx *ctx, const capstan_der *chain, size_t nchain,
 	const capstan_der *trust, size_t ntrust, capstan_key *key, const char *alias);
 
+/* An existing CA to import (material_read.c): CERT holds its certificate
+ * alone, KEY its private key (any form convert reads; pass opens an
+ * encrypted one), CHAIN (data NULL: none) more certificates up to its root.
+ * Refused: a key that is not the certificate's, a certificate that is not a
+ * CA, an expired one, a chain with a gap. The chain is the CA first, then
+ * each issuer; rooted when it ends at a self-signed root. */
+typedef struct {
+	capstan_buf *chain;
+	size_t count;
+	int rooted;
+	capstan_key *key;
+} capstan_ca_files;
+int capstan_ca_files_read(capstan_ca_files *out, capstan_ctx *ctx, const capstan_input *cert,
+	const capstan_input *key, const capstan_input *chain, const capstan_secret *pass);
+void capstan_ca_files_clear(capstan_ca_files *f);
+
+
 #define CAPSTAN_SERIAL_LEN 16 /* 128 bits, top bit clear: >= 126 bits of entropy */
 
 typedef struct {

@@ -339,7 +339,7 @@ typedef struct {
 	size_t spki_len;
 	const unsigned char *sealed;
 	size_t sealed_len;
-	int from_csr;                   /* its audit row says it was issued from a CSR */
+	int from_csr;                   /* its audit row says it was issued from a CSR, or imported without its key */
 	const unsigned char *cert_spki; /* the certificate row's key digest (NULL: none) */
 	size_t cert_spki_len;
 	const char *key_uri;            /* a key kept in a PKCS#11 token (sealed empty), or NULL */
