@@ -14,6 +14,7 @@ CAPSTAN_BEGIN_API
 typedef struct {
 	unsigned version;
 	const char *env;
+	const char *easy_rsa;          /* an easy-rsa 3 PKI directory; NULL: the CA from the inputs */
 	capstan_input ca_cert;         /* the CA's certificate alone (PEM or DER) */
 	capstan_input ca_key;          /* its private key (PKCS1, SEC1, PKCS8, encrypted PKCS8) */
 	capstan_input chain;           /* its issuers up to the root; data NULL: none (a root) */
@@ -30,6 +31,8 @@ typedef struct {
 typedef struct {
 	capstan_cert *root;
 	capstan_cert *intermediate;    /* the one that signs new leaves */
+	size_t leaves, revoked, keys;  /* easy-rsa: leaves imported, revoked among them, with their key */
+	int64_t crl_number;            /* easy-rsa: the last CRL number it issued (0: none) */
 } capstan_import_result;
 
 void capstan_import_result_clear(capstan_import_result *r);
@@ -43,6 +46,14 @@ void capstan_import_result_clear(capstan_import_result *r);
  * log (op "import"). CAPSTAN_EEXISTS if ENV exists; CAPSTAN_EINVALID for a
  * key that is not the certificate's, a certificate that is not a CA, a
  * chain that does not reach a root.
+ *
+ * With opts->easy_rsa, the CA is the PKI's (ca.crt, private/ca.key, opened
+ * with key_password when encrypted), a root that gets a capstan
+ * intermediate, and every certificate of its index.txt is imported too,
+ * with its serial, status, revocation time and reason, and its key from
+ * private/ (revoked/private_by_serial/) when there is one, sealed. The
+ * root's next CRL (capstan_crl_items, roots included) is numbered above the
+ * last one easy-rsa issued: crlnumber's, else crl.pem's.
  */
 CAPSTAN_WARN_UNUSED int capstan_import_ca(capstan_import_result *out, capstan_ctx *ctx,
 	const capstan_import_opts *opts);

@@ -1,5 +1,5 @@
 /*
- * What imports share (import.c): the CA read and
+ * What both imports share (import.c, import_easyrsa.c): the CA read and
  * checked, and certificates signed elsewhere stored as they are (never
  * signed again), keys sealed like any other, each with its audit row, so
  * check's replay finds them explained.

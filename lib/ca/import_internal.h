@@ -1,4 +1,5 @@
-/* What capstan import's forms share (import_ca.c), for import.c, the public entry. */
+/* What capstan import's two forms share (import_ca.c) and the easy-rsa form
+ * (import_easyrsa.c), for import.c, the public entry. */
 #ifndef CAPSTAN_LIB_IMPORT_INTERNAL_H
 #define CAPSTAN_LIB_IMPORT_INTERNAL_H
 
@@ -32,5 +33,8 @@ int capstan_import_records(capstan_ctx *ctx, const capstan_import_opts *o, capst
 int capstan_import_cert(capstan_ctx *ctx, const capstan_store_env *env, capstan_cert_kind kind,
 	capstan_profile profile, const char *name, const capstan_buf *der, const capstan_buf *sealed,
 	const capstan_cert *issuer, capstan_cert **out);
+
+/* capstan_import_ca with opts->easy_rsa (import_easyrsa.c). */
+int capstan_import_easyrsa(capstan_import_result *out, capstan_ctx *ctx, const capstan_import_opts *o);
 
 #endif

@@ -443,3 +443,73 @@ void capstan_ca_files_clear(capstan_ca_files *f)
 	capstan_key_free(f->key);
 	memset(f, 0, sizeof(*f));
 }
+
+int capstan_key_read(capstan_key **out, capstan_ctx *ctx, const capstan_input *in, const capstan_secret *pass)
+{
+	loaded l = { sk_X509_new_null(), NULL, NULL };
+	int rc;
+
+	*out = NULL;
+	if (!l.certs)
+		return capstan_error_oom(ctx);
+	if ((rc = load_input(ctx, &l, in, pass)) == 0 && (!l.key || sk_X509_num(l.certs)))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' must hold a private key alone", in->name);
+	if (rc == 0 && (rc = capstan_key_wrap(out, ctx, l.key)) == 0)
+		l.key = NULL;
+	sk_X509_pop_free(l.certs, X509_free);
+	EVP_PKEY_free(l.key);
+	return rc;
+}
+
+int capstan_x509_leaf_read(capstan_ctx *ctx, const unsigned char *der, size_t len, const unsigned char *ca_der,
+	size_t ca_len, capstan_profile *profile)
+{
+	X509 *cert = NULL, *ca = NULL;
+	uint32_t xku;
+	int rc;
+
+	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0 || (rc = capstan_x509_from_der(ctx, &ca, ca_der, ca_len)) < 0)
+		goto done;
+	if (!issued(ca, cert))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "it was not issued by the CA");
+	else if (X509_get_extension_flags(cert) & EXFLAG_CA)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "it is a CA certificate, not a leaf");
+	xku = X509_get_extended_key_usage(cert); /* all bits when there is no EKU */
+	if ((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT))
+		*profile = CAPSTAN_PROFILE_PEER;
+	else
+		*profile = (xku & XKU_SSL_CLIENT) ? CAPSTAN_PROFILE_CLIENT : CAPSTAN_PROFILE_SERVER;
+done:
+	ERR_clear_error();
+	X509_free(cert);
+	X509_free(ca);
+	return rc;
+}
+
+int capstan_x509_read_one(capstan_buf *der, capstan_ctx *ctx, const capstan_input *in)
+{
+	loaded l = { sk_X509_new_null(), NULL, NULL };
+	capstan_input pem = *in;
+	unsigned char *p = NULL;
+	int rc, len;
+
+	if (!l.certs)
+		return capstan_error_oom(ctx);
+	/* openssl ca writes its text dump before the PEM (certs_by_serial/, newcerts/). */
+	for (size_t i = 0; i + 10 <= in->len; i++)
+		if (memcmp(in->data + i, "-----BEGIN", 10) == 0) {
+			pem.data = in->data + i;
+			pem.len = in->len - i;
+			break;
+		}
+	if ((rc = load_input(ctx, &l, &pem, NULL)) == 0 && (l.key || sk_X509_num(l.certs) != 1))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' must hold one certificate alone", in->name);
+	if (rc == 0 && (len = i2d_X509(sk_X509_value(l.certs, 0), &p)) <= 0)
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode '%s'", in->name);
+	if (rc == 0)
+		rc = capstan_buf_set(ctx, der, p, (size_t)len);
+	OPENSSL_free(p);
+	sk_X509_pop_free(l.certs, X509_free);
+	EVP_PKEY_free(l.key);
+	return rc;
+}
