@@ -6,7 +6,7 @@
 #define MAX_INPUT_FILE (1024 * 1024)
 
 typedef struct {
-	const char *env, *easy_rsa, *ca_cert, *ca_key, *chain, *password_file, *key, *ca_days, *days;
+	const char *env, *easy_rsa, *openssl_ca, *ca_cert, *ca_key, *chain, *password_file, *key, *ca_days, *days;
 } import_args;
 
 static int read_input(cli *c, const char *option, const char *path, capstan_buf *buf, capstan_input *in)
@@ -30,21 +30,25 @@ static int check_args(cli *c, const import_args *a, capstan_import_opts *o)
 		return cli_usage_error(c, "--env is required");
 	if (capstan_check_identifier(a->env, &why) < 0)
 		return cli_usage_error(c, "invalid --env '%s': %s", a->env, why);
-	if (a->easy_rsa && (a->ca_cert || a->ca_key || a->chain))
+	if (a->easy_rsa && a->openssl_ca)
+		return cli_usage_error(c, "give one of --easy-rsa and --openssl-ca");
+	if ((a->easy_rsa || a->openssl_ca) && (a->ca_cert || a->ca_key || a->chain))
 		return cli_usage_error(c,
-			"--easy-rsa takes the CA from the PKI: leave out --ca-cert, --ca-key and --chain");
-	if (!a->easy_rsa && (!a->ca_cert || !a->ca_key))
-		return cli_usage_error(c, "--ca-cert and --ca-key are required (or --easy-rsa PKI_DIR)");
+			"--%s takes the CA from the directory: leave out --ca-cert, --ca-key and --chain",
+			a->easy_rsa ? "easy-rsa" : "openssl-ca");
+	if (!a->easy_rsa && !a->openssl_ca && (!a->ca_cert || !a->ca_key))
+		return cli_usage_error(c, "--ca-cert and --ca-key are required (or --easy-rsa DIR, --openssl-ca DIR)");
 	if ((a->key && (rc = cli_key_type(c, "--key", a->key, &o->key)) != 0) ||
 	    (a->ca_days && (rc = cli_duration(c, "--ca-days", a->ca_days, &o->ca_lifetime)) != 0) ||
 	    (a->days && (rc = cli_duration(c, "--days", a->days, &o->leaf_lifetime)) != 0))
 		return rc;
 	o->env = a->env;
 	o->easy_rsa = a->easy_rsa;
+	o->openssl_ca = a->openssl_ca;
 	return 0;
 }
 
-/* As init says what it made, and for an easy-rsa PKI what came with it. */
+/* As init says what it made, and for a directory (easy-rsa, openssl ca) what came with it. */
 static int out_imported(cli *c, const capstan_import_result *r)
 {
 	int rc = out_init(c, "imported", r->root, r->intermediate);
@@ -61,6 +65,7 @@ int cmd_import(cli *c, int argc, char **argv)
 	const cli_opt opts[] = {
 		{ "env", OPT_VALUE, &a.env }, { "ca-cert", OPT_VALUE, &a.ca_cert }, { "ca-key", OPT_VALUE, &a.ca_key },
 		{ "chain", OPT_VALUE, &a.chain }, { "easy-rsa", OPT_VALUE, &a.easy_rsa },
+		{ "openssl-ca", OPT_VALUE, &a.openssl_ca },
 		{ "ca-key-password-file", OPT_VALUE, &a.password_file },
 		{ "key", OPT_VALUE, &a.key }, { "ca-days", OPT_VALUE, &a.ca_days }, { "days", OPT_VALUE, &a.days },
 		{ NULL, 0, NULL },

@@ -15,6 +15,8 @@ typedef struct {
 	unsigned version;
 	const char *env;
 	const char *easy_rsa;          /* an easy-rsa 3 PKI directory; NULL: the CA from the inputs */
+	const char *openssl_ca;        /* an openssl ca directory (cacert.pem, private/cakey.pem,
+	                                  index.txt, newcerts/), imported as easy_rsa is */
 	capstan_input ca_cert;         /* the CA's certificate alone (PEM or DER) */
 	capstan_input ca_key;          /* its private key (PKCS1, SEC1, PKCS8, encrypted PKCS8) */
 	capstan_input chain;           /* its issuers up to the root; data NULL: none (a root) */

@@ -1,6 +1,7 @@
 /*
  * capstan import: an existing CA adopted as a new environment (its
- * certificate, key and chain, or a whole easy-rsa PKI). One transaction:
+ * certificate, key and chain, or a whole easy-rsa PKI or openssl ca
+ * directory). One transaction:
  * a refusal leaves nothing behind.
  */
 #include <string.h>
@@ -22,7 +23,7 @@ int capstan_import_ca(capstan_import_result *out, capstan_ctx *ctx, const capsta
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_IMPORT_OPTS_VERSION, "capstan_import_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 || (rc = capstan_require_unlocked(ctx)) < 0)
 		return rc;
-	if (o->easy_rsa)
+	if (o->easy_rsa || o->openssl_ca)
 		return capstan_import_easyrsa(out, ctx, o);
 	if ((rc = capstan_import_plan_make(ctx, o, &o->ca_cert, &o->ca_key, &p)) < 0 ||
 	    (rc = capstan_ca_env_absent(ctx, o->env)) < 0)

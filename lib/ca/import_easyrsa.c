@@ -1,6 +1,7 @@
 /*
  * capstan import --easy-rsa: an easy-rsa 3 PKI, whose index.txt is the one
- * openssl ca keeps. Its CA becomes the root, with a capstan intermediate
+ * openssl ca keeps (--openssl-ca: the same, its CA in cacert.pem and
+ * private/cakey.pem, its certificates in newcerts/). Its CA becomes the root, with a capstan intermediate
  * for new leaves; every certificate index.txt lists comes with its serial,
  * status, revocation time and reason, and the key easy-rsa kept for it.
  * Everything is read and checked before the write lock; one transaction
@@ -38,8 +39,17 @@ typedef struct {
 	capstan_profile profile;
 } pki_cert;
 
+/* Where a layout keeps its CA, and what it is called in messages. */
+typedef struct {
+	const char *what, *cert, *key;
+} pki_layout;
+
+static const pki_layout easy_rsa = { "an easy-rsa PKI", "ca.crt", "private/ca.key" };
+static const pki_layout openssl_ca = { "an openssl ca directory", "cacert.pem", "private/cakey.pem" };
+
 typedef struct {
 	const char *dir;
+	const pki_layout *layout;
 	pki_cert *items;
 	size_t count;
 	int64_t crl_last;          /* 0: easy-rsa numbered none */
@@ -169,7 +179,8 @@ static int read_index(capstan_ctx *ctx, pki *p)
 	int rc;
 
 	if ((rc = pki_file(ctx, p, "index.txt", MAX_INDEX, &idx, &path)) == 0)
-		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "'%s' is not an easy-rsa PKI: it has no index.txt", p->dir);
+		rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "'%s' is not %s: it has no index.txt", p->dir,
+			p->layout->what);
 	for (size_t i = 0; rc >= 0 && i < idx.len; i++)
 		lines += ((const char *)idx.data)[i] == '\n';
 	if (rc >= 0 && !(p->items = calloc(lines + 1, sizeof(*p->items))))
@@ -220,7 +231,7 @@ static int cert_file(capstan_ctx *ctx, const pki *p, pki_cert *c, char *const re
 	if (rc < 0 || (*path && c->der.len))
 		return rc < 0 ? rc : 0;
 	return capstan_error(ctx, CAPSTAN_ENOTFOUND, "serial %s of %s/index.txt: no certificate file"
-		" (certs_by_serial/, issued/, revoked/certs_by_serial/)", c->serial, p->dir);
+		" (certs_by_serial/, issued/, revoked/certs_by_serial/, newcerts/)", c->serial, p->dir);
 }
 
 /* The certificate of c: where openssl ca keeps every one by serial, else
@@ -329,14 +340,15 @@ static int pki_read(capstan_ctx *ctx, const capstan_import_opts *o, capstan_impo
 	int rc = 0;
 
 	if (stat(p->dir, &sb) < 0)
-		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot read the easy-rsa PKI '%s': %s", p->dir,
+		return capstan_error(ctx, CAPSTAN_ENOTFOUND, "cannot read %s '%s': %s", p->layout->what, p->dir,
 			strerror(errno));
 	if (!S_ISDIR(sb.st_mode))
-		return capstan_error(ctx, CAPSTAN_EINVALID, "the easy-rsa PKI '%s' is not a directory", p->dir);
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a directory", p->dir);
 	for (int i = 0; rc == 0 && i < 2; i++)
-		if ((rc = pki_file(ctx, p, i ? "private/ca.key" : "ca.crt", MAX_PKI_FILE, &files[i], &paths[i])) == 0)
-			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "'%s' is not an easy-rsa PKI: it has no %s", p->dir,
-				i ? "private/ca.key" : "ca.crt");
+		if ((rc = pki_file(ctx, p, i ? p->layout->key : p->layout->cert, MAX_PKI_FILE, &files[i],
+			     &paths[i])) == 0)
+			rc = capstan_error(ctx, CAPSTAN_ENOTFOUND, "'%s' is not %s: it has no %s", p->dir,
+				p->layout->what, i ? p->layout->key : p->layout->cert);
 		else if (rc == 1)
 			rc = 0;
 	if (rc == 0) {
@@ -400,7 +412,8 @@ static int pki_records(capstan_ctx *ctx, const capstan_import_opts *o, capstan_i
 int capstan_import_easyrsa(capstan_import_result *out, capstan_ctx *ctx, const capstan_import_opts *o)
 {
 	capstan_import_plan plan;
-	pki p = { .dir = o->easy_rsa };
+	pki p = { .dir = o->easy_rsa ? o->easy_rsa : o->openssl_ca,
+		  .layout = o->easy_rsa ? &easy_rsa : &openssl_ca };
 	int rc;
 
 	memset(&plan, 0, sizeof(plan));

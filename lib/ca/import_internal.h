@@ -34,7 +34,7 @@ int capstan_import_cert(capstan_ctx *ctx, const capstan_store_env *env, capstan_
 	capstan_profile profile, const char *name, const capstan_buf *der, const capstan_buf *sealed,
 	const capstan_cert *issuer, capstan_cert **out);
 
-/* capstan_import_ca with opts->easy_rsa (import_easyrsa.c). */
+/* capstan_import_ca with opts->easy_rsa or opts->openssl_ca (import_easyrsa.c). */
 int capstan_import_easyrsa(capstan_import_result *out, capstan_ctx *ctx, const capstan_import_opts *o);
 
 #endif

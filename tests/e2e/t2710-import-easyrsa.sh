@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # import --easy-rsa: a real easy-rsa 3 PKI (Debian's easy-rsa builds it)
-# adopted whole: its CA, every certificate with its serial, status,
+# adopted whole (and an openssl ca directory, --openssl-ca, the same way): its CA, every certificate with its serial, status,
 # revocation time and reason, the keys it kept (sealed), its CRL numbering
 # continued; then renewed, rotated, revoked and exported under capstan, and
 # check clean throughout. Refusals are one line and change nothing.
@@ -131,15 +131,74 @@ like "its CA's first CRL number is 1" "$(openssl crl -in "$(crl_of "Locked CA" "
 
 # Refusals.
 refuses "an existing environment" 1 "environment 'vpn' already exists" cap import --env vpn --easy-rsa "$P"
-refuses "a missing directory" 1 "cannot read the easy-rsa PKI '$T/nowhere': No such file or directory" \
+refuses "a missing directory" 1 "cannot read an easy-rsa PKI '$T/nowhere': No such file or directory" \
 	cap import --env gone --easy-rsa "$T/nowhere"
 mkdir -p "$T/empty"
 refuses "a directory that is not a PKI" 1 "'$T/empty' is not an easy-rsa PKI: it has no ca.crt" \
 	cap import --env empty --easy-rsa "$T/empty"
 cp -a "$P" "$T/pki-bad" && printf 'V\tnonsense\n' >>"$T/pki-bad/index.txt"
 refuses "a damaged index.txt" 1 "index.txt' line 6 is not an index.txt line" cap import --env bad --easy-rsa "$T/pki-bad"
-refuses "--easy-rsa with --ca-cert" 2 "--easy-rsa takes the CA from the PKI" \
+refuses "--easy-rsa with --ca-cert" 2 "--easy-rsa takes the CA from the directory" \
 	cap import --env bad --easy-rsa "$P" --ca-cert "$P/ca.crt"
+refuses "--easy-rsa with --openssl-ca" 2 "give one of --easy-rsa and --openssl-ca" \
+	cap import --env bad --easy-rsa "$P" --openssl-ca "$P"
+
+# An openssl ca directory: the same index.txt, its CA in cacert.pem and
+# private/cakey.pem, its certificates in newcerts/, no leaf keys.
+O=$T/ossl
+mkdir -p "$O/newcerts" "$O/private" && : >"$O/index.txt" && echo 1000 >"$O/serial" && echo 2000 >"$O/crlnumber"
+cat >"$T/ossl.cnf" <<CNF
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+dir = $O
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+certificate = \$dir/cacert.pem
+private_key = \$dir/private/cakey.pem
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+default_md = sha256
+default_days = 365
+default_crl_days = 30
+policy = policy_any
+unique_subject = no
+[ policy_any ]
+commonName = supplied
+[ srv ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:\$ENV::SAN
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$O/private/cakey.pem" -out "$O/cacert.pem" \
+	-days 3650 -subj "/CN=Old OpenSSL CA" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || exit 1
+for n in web1 web2; do
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/$n.key" -subj "/CN=$n.example" \
+		-out "$T/$n.csr" 2>/dev/null &&
+		SAN=$n.example openssl ca -batch -config "$T/ossl.cnf" -extensions srv -in "$T/$n.csr" -out "$T/$n.crt" \
+			>"$T/ossl.log" 2>&1 || { cat "$T/ossl.log" >&2; exit 1; }
+done
+# (the configuration reads $SAN wherever it is used)
+{ SAN=- openssl ca -config "$T/ossl.cnf" -revoke "$T/web2.crt" -crl_reason keyCompromise &&
+	SAN=- openssl ca -config "$T/ossl.cnf" -gencrl -out "$O/crl.pem"; } >"$T/ossl.log" 2>&1 || { cat "$T/ossl.log" >&2; exit 1; }
+check "import an openssl ca directory" cap import --env legacy --openssl-ca "$O"
+like "with its certificates, no keys, and its CRL number" "$(cat "$T/out")" \
+	"certificates +2 \(1 revoked, 0 with their key\); last CRL number 8192"
+is "web2 revoked for keyCompromise" "$(db_sql "SELECT c.status || ':' || c.revoke_reason FROM certs c JOIN envs e ON e.id = c.env_id WHERE e.name = 'legacy' AND c.name = 'web2.example'")" \
+	"revoked:keyCompromise"
+check "check is clean: a leaf imported without its key is explained" cap check
+check "crl --all" cap crl --env legacy --all --out "$T/legacy.pem"
+like "the CA's CRL number goes on from openssl ca's" "$(openssl crl -in "$(crl_of "Old OpenSSL CA" "$T/legacy.pem")" -noout -crlnumber)" \
+	"crlNumber=0x2001"
+refuses "a line without its key is not renewed" 1 "'web1.example' \(legacy\) was issued from a CSR and cannot be renewed here" \
+	cap renew web1.example --env legacy
+check "but is revoked" cap revoke web1.example --env legacy
+refuses "a directory that is not an openssl ca directory" 1 "'$P' is not an openssl ca directory: it has no cacert.pem" \
+	cap import --env bad --openssl-ca "$P"
 check "check is clean at the end" cap check
 
 done_testing
