@@ -29,11 +29,12 @@ packages=(
 	clang-14 libclang-rt-14-dev         # libFuzzer targets (make fuzz), run briefly by make test
 	valgrind                            # make valgrind: the end-to-end suite under memcheck
 	pkcs11-provider softhsm2 opensc     # CA keys in a token: OpenSSL's provider, a software token, pkcs11-tool
+	easy-rsa                            # a real easy-rsa PKI for import to adopt (t2700)
 )
 
 # make bench adds the peers it measures against.
 if [ "${1:-}" = bench ]; then
-	packages+=(easy-rsa golang-cfssl bc time curl)
+	packages+=(golang-cfssl bc time curl)
 fi
 
 missing=()

@@ -184,7 +184,8 @@ struct json_t;
 int out_print_doc(cli *c, struct json_t *doc);
 /* migrate, backup, restore (output_copy.c): verb ("migrated to") and where. */
 int out_copied(cli *c, const char *verb, const char *where, const capstan_copy_summary *s);
-int out_init(cli *c, const capstan_cert *root, const capstan_cert *intermediate);
+/* verb: "initialized", "imported". */
+int out_init(cli *c, const char *verb, const capstan_cert *root, const capstan_cert *intermediate);
 int out_issued(cli *c, const capstan_cert *cert, int64_t requested_lifetime);
 int out_show(cli *c, const capstan_cert *cert);
 /* A file written: path, what it holds (e.g. "chain"), the certificate or NULL. */
@@ -267,6 +268,7 @@ int cmd_verify(cli *c, int argc, char **argv);
 int cmd_lint(cli *c, int argc, char **argv);
 int cmd_metrics(cli *c, int argc, char **argv);
 int cmd_convert(cli *c, int argc, char **argv);
+int cmd_import(cli *c, int argc, char **argv);
 int cmd_apply(cli *c, int argc, char **argv);
 int cmd_bundle(cli *c, int argc, char **argv);
 int cmd_passphrase(cli *c, int argc, char **argv);

@@ -11,6 +11,9 @@
 static const cli_command commands[] = {
 	{ "init", cmd_init, NEEDS_NEW_HOME | NEEDS_PASSPHRASE,
 	  "init --env ENV [--org ORG] [--key TYPE] [--root-days N] [--ca-days N] [--days N] [--hsm URI]" },
+	{ "import", cmd_import, NEEDS_NEW_HOME | NEEDS_PASSPHRASE,
+	  "import --env ENV (--ca-cert FILE --ca-key FILE [--chain FILE] | --easy-rsa PKI_DIR | --openssl-ca DIR)"
+	  " [--ca-key-password-file PF] [--key TYPE] [--ca-days N] [--days N]" },
 	{ "issue", cmd_issue, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "issue --env ENV --profile P --cn CN [--name NAME] [--dns D]... [--ip A]... [--uri U]..."
 	  " [--email E]... [--days N] [--renew-before DUR] [--key TYPE] [--service S] [--csr FILE]"

@@ -70,7 +70,7 @@ int out_print_doc(cli *c, json_t *doc)
 	return EXIT_OK;
 }
 
-int out_init(cli *c, const capstan_cert *root, const capstan_cert *inter)
+int out_init(cli *c, const char *verb, const capstan_cert *root, const capstan_cert *inter)
 {
 	char nb[32], na[32];
 
@@ -83,7 +83,7 @@ int out_init(cli *c, const capstan_cert *root, const capstan_cert *inter)
 	}
 	if (c->quiet)
 		return EXIT_OK;
-	printf("initialized environment '%s' (%s keys)\n", root->env,
+	printf("%s environment '%s' (%s keys)\n", verb, root->env,
 		capstan_key_type_name(root->key_type));
 	time_string(root->not_after, na, sizeof(na));
 	printf("  root CA          %s  %s  until %s\n", root->serial, root->subject, na);

@@ -11,6 +11,7 @@
 #include "home.h"
 #include "cert.h"
 #include "ca.h"
+#include "import.h"
 #include "lifecycle.h"
 #include "convert.h"
 #include "template.h"

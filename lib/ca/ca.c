@@ -346,6 +346,11 @@ int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info
 	 * again under another serial. 126 random bits: never twice in practice. */
 	for (int attempt = 1; (rc = capstan_store_cert_insert(ctx, c, m->env_id, key_id, spki)) == CAPSTAN_EEXISTS;
 	     attempt++) {
+		if (m->imported) {
+			rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the inventory holds a certificate of serial %s"
+				" from the same issuer already", c->serial);
+			goto done;
+		}
 		if (attempt == 8) {
 			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot find an unused serial");
 			goto done;
@@ -387,7 +392,7 @@ static int check_init_opts(capstan_ctx *ctx, const capstan_init_opts *o, int64_t
 	return 0;
 }
 
-static int env_absent(capstan_ctx *ctx, const char *name)
+int capstan_ca_env_absent(capstan_ctx *ctx, const char *name)
 {
 	capstan_store_env e;
 	int rc = capstan_store_env_get(ctx, name, &e);
@@ -437,7 +442,7 @@ static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int6
 	capstan_store_env env = { 0, (char *)o->env, (char *)o->org, o->key, lifetimes[2] };
 	int rc;
 
-	if ((rc = env_absent(ctx, o->env)) < 0 || (rc = capstan_store_env_insert(ctx, &env)) < 0)
+	if ((rc = capstan_ca_env_absent(ctx, o->env)) < 0 || (rc = capstan_store_env_insert(ctx, &env)) < 0)
 		return rc;
 	capstan_ca_spec spec = {
 		.kind = CAPSTAN_KIND_ROOT, .env_id = env.id, .env_name = o->env, .org = o->org,
@@ -522,7 +527,7 @@ int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_INIT_OPTS_VERSION, "capstan_init_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_init_opts(ctx, o, lifetimes)) < 0 ||
-	    (rc = capstan_require_unlocked(ctx)) < 0 || (rc = env_absent(ctx, o->env)) < 0)
+	    (rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_ca_env_absent(ctx, o->env)) < 0)
 		return rc;
 	/* Keys are made before the transaction: RSA-4096 generation must not
 	 * hold the write lock that other capstan processes wait on. */

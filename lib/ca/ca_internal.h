@@ -25,6 +25,8 @@ typedef struct {
 	const capstan_key *issuer_key;
 	int64_t lifetime;
 	int64_t renew_before;
+	int imported;                   /* signed elsewhere: a serial its issuer used already is an
+	                                   error, never a reason to sign again */
 } capstan_mint;
 
 /* Inside a transaction: picks a serial unused by the issuer, cuts notAfter to
@@ -153,6 +155,9 @@ void capstan_ocsp_answers_put(capstan_ocsp_answers *a, int64_t ca_id, const unsi
 
 /* The inventory's public URL (capstan_public_url_set), or NULL: the caller's (ocsp.c). */
 int capstan_public_url_get(capstan_ctx *ctx, char **url);
+
+/* 0 when there is no environment NAME; CAPSTAN_EEXISTS, said, when there is. */
+int capstan_ca_env_absent(capstan_ctx *ctx, const char *name);
 
 /* value, or fallback when value is 0, checked to lie within 1h..100y. */
 int capstan_ca_lifetime(capstan_ctx *ctx, const char *what, int64_t value, int64_t fallback,

@@ -228,10 +228,9 @@ static int check_token_key(checker *k, const capstan_store_check_row *row, const
 static int check_key(checker *k, const capstan_store_check_row *row, const unsigned char spki[CAPSTAN_SHA256_LEN],
 	const char *what)
 {
-	int ca = strcmp(row->kind, "leaf") != 0;
-
 	if (row->key_id == 0) {
-		if (ca || !row->from_csr)
+		/* from_csr: a leaf issued from a CSR, or a certificate imported without its key. */
+		if (!row->from_csr)
 			return report(k, "key", "%s has no key, and was not issued from a CSR", what);
 		return 0;
 	}

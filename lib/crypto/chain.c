@@ -75,6 +75,24 @@ struct capstan_x509_verifier {
 	X509_STORE_CTX *sctx;
 };
 
+/* A trust anchor is trusted as the environment holds it (RFC 5280 6.1:
+ * its certificate is an input of path validation, not a link checked in
+ * it). easy-rsa's CA, one capstan imports, marks basicConstraints
+ * non-critical, which strict rules refuse in any CA: in the anchor alone,
+ * that is let pass; every other strict rule still holds. */
+static int anchor_leniency(int ok, X509_STORE_CTX *sctx)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
+	int depth = X509_STORE_CTX_get_error_depth(sctx);
+
+	if (!ok && X509_STORE_CTX_get_error(sctx) == X509_V_ERR_CA_BCONS_NOT_CRITICAL && chain &&
+	    depth == sk_X509_num(chain) - 1 && X509_self_signed(sk_X509_value(chain, depth), 0) == 1) {
+		X509_STORE_CTX_set_error(sctx, X509_V_OK);
+		return 1;
+	}
+	return ok;
+}
+
 int capstan_x509_verifier_new(capstan_x509_verifier **out, capstan_ctx *ctx, const capstan_der *roots,
 	size_t nroots, const capstan_der *intermediates, size_t nintermediates)
 {
@@ -92,6 +110,7 @@ int capstan_x509_verifier_new(capstan_x509_verifier **out, capstan_ctx *ctx, con
 		return rc;
 	}
 	X509_STORE_set_flags(v->store, X509_V_FLAG_X509_STRICT);
+	X509_STORE_set_verify_cb(v->store, anchor_leniency);
 	*out = v;
 	return 0;
 }

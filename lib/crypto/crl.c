@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -371,5 +372,33 @@ int capstan_crl_pem_append(capstan_buf *out, capstan_ctx *ctx, const unsigned ch
 		rc = capstan_buf_append(ctx, out, data, (size_t)n);
 	}
 	BIO_free(bio);
+	return rc;
+}
+
+int capstan_crl_number_read(capstan_ctx *ctx, const unsigned char *data, size_t len, int64_t *number)
+{
+	BIO *bio = BIO_new_mem_buf(data, (int)len);
+	const unsigned char *p = data;
+	X509_CRL *crl = NULL;
+	ASN1_INTEGER *n = NULL;
+	int crit = 0, rc = 0;
+
+	*number = -1;
+	if (!bio)
+		return capstan_error_oom(ctx);
+	if (!(crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)))
+		crl = d2i_X509_CRL(NULL, &p, (long)len);
+	BIO_free(bio);
+	if (!crl)
+		return capstan_ossl_error(ctx, CAPSTAN_EINVALID, "not a CRL");
+	if ((n = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL))) {
+		int64_t v = -1;
+		if (ASN1_INTEGER_get_int64(&v, n) != 1 || v < 0)
+			rc = capstan_ossl_error(ctx, CAPSTAN_EINVALID, "its CRL number is out of range");
+		*number = v;
+	}
+	ASN1_INTEGER_free(n);
+	X509_CRL_free(crl);
+	ERR_clear_error();
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <capstan/convert.h>
 
@@ -334,5 +335,181 @@ done:
 	sk_X509_pop_free(l.certs, X509_free);
 	EVP_PKEY_free(l.key);
 	capstan_material_free(m);
+	return rc;
+}
+
+/* A CA signs certificates: basicConstraints CA:TRUE, and keyCertSign when
+ * it says what its key is for. */
+static int is_ca(X509 *cert)
+{
+	uint32_t flags = X509_get_extension_flags(cert);
+
+	return (flags & EXFLAG_CA) && (!(flags & EXFLAG_KUSAGE) || (X509_get_key_usage(cert) & KU_KEY_CERT_SIGN));
+}
+
+/* Each certificate of the ordered chain a CA, unexpired, and the first one the key's. */
+static int ca_chain_check(capstan_ctx *ctx, STACK_OF(X509) *chain, EVP_PKEY *key, const capstan_input *cert)
+{
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *c = sk_X509_value(chain, i);
+		char *name = subject_of(c);
+		int rc = 0;
+		if (i == 0 && EVP_PKEY_eq(X509_get0_pubkey(c), key) != 1)
+			rc = capstan_error(ctx, CAPSTAN_EINVALID, "the private key is not the key of '%s' ('%s')",
+				name, cert->name);
+		else if (!is_ca(c))
+			rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s'%s%s is not a CA certificate (no basicConstraints"
+				" CA:TRUE with keyCertSign): only a CA is imported", name, i ? "" : " in ", i ? "" : cert->name);
+		else if (X509_cmp_time(X509_get0_notAfter(c), NULL) <= 0)
+			rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' has expired", name);
+		free(name);
+		ERR_clear_error();
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int ca_files_out(capstan_ca_files *out, capstan_ctx *ctx, STACK_OF(X509) *chain, EVP_PKEY **key)
+{
+	int n = sk_X509_num(chain), rc;
+
+	if (!(out->chain = calloc((size_t)n, sizeof(*out->chain))))
+		return capstan_error_oom(ctx);
+	for (int i = 0; i < n; i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(sk_X509_value(chain, i), &der);
+		if (len <= 0)
+			return capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode a certificate");
+		rc = capstan_buf_append(ctx, &out->chain[i], der, (size_t)len);
+		OPENSSL_free(der);
+		if (rc < 0)
+			return rc;
+		out->count++;
+	}
+	out->rooted = X509_self_signed(sk_X509_value(chain, n - 1), 1) == 1;
+	ERR_clear_error();
+	if ((rc = capstan_key_wrap(&out->key, ctx, *key)) == 0)
+		*key = NULL;
+	return rc;
+}
+
+int capstan_ca_files_read(capstan_ca_files *out, capstan_ctx *ctx, const capstan_input *cert,
+	const capstan_input *key, const capstan_input *chain, const capstan_secret *pass)
+{
+	loaded c = { sk_X509_new_null(), NULL, NULL }, k = { sk_X509_new_null(), NULL, NULL };
+	STACK_OF(X509) *ordered = sk_X509_new_null();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!c.certs || !k.certs || !ordered) {
+		rc = capstan_error_oom(ctx);
+		goto done;
+	}
+	if ((rc = load_input(ctx, &c, cert, pass)) < 0 || (rc = load_input(ctx, &k, key, pass)) < 0)
+		goto done;
+	if (sk_X509_num(c.certs) != 1 || c.key)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' must hold the CA's certificate alone", cert->name);
+	else if (!k.key || sk_X509_num(k.certs))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' must hold the CA's private key alone", key->name);
+	/* The chain read after the CA, so that the CA comes first in the pool. */
+	if (rc < 0 || (rc = load_input(ctx, &c, chain, pass)) < 0)
+		goto done;
+	if (c.key) {
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' holds a private key: the chain is certificates only",
+			chain->name);
+		goto done;
+	}
+	drop_duplicates(c.certs);
+	if ((rc = ca_chain_check(ctx, c.certs, k.key, cert)) < 0 ||
+	    (rc = order_chain(ctx, c.certs, k.key, ordered)) < 0 || (rc = ca_files_out(out, ctx, ordered, &k.key)) < 0)
+		goto done;
+done:
+	if (rc < 0)
+		capstan_ca_files_clear(out);
+	sk_X509_pop_free(c.certs, X509_free);
+	sk_X509_pop_free(k.certs, X509_free);
+	sk_X509_pop_free(ordered, X509_free);
+	EVP_PKEY_free(c.key);
+	EVP_PKEY_free(k.key);
+	return rc;
+}
+
+void capstan_ca_files_clear(capstan_ca_files *f)
+{
+	for (size_t i = 0; i < f->count; i++)
+		capstan_buf_free(&f->chain[i]);
+	free(f->chain);
+	capstan_key_free(f->key);
+	memset(f, 0, sizeof(*f));
+}
+
+int capstan_key_read(capstan_key **out, capstan_ctx *ctx, const capstan_input *in, const capstan_secret *pass)
+{
+	loaded l = { sk_X509_new_null(), NULL, NULL };
+	int rc;
+
+	*out = NULL;
+	if (!l.certs)
+		return capstan_error_oom(ctx);
+	if ((rc = load_input(ctx, &l, in, pass)) == 0 && (!l.key || sk_X509_num(l.certs)))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' must hold a private key alone", in->name);
+	if (rc == 0 && (rc = capstan_key_wrap(out, ctx, l.key)) == 0)
+		l.key = NULL;
+	sk_X509_pop_free(l.certs, X509_free);
+	EVP_PKEY_free(l.key);
+	return rc;
+}
+
+int capstan_x509_leaf_read(capstan_ctx *ctx, const unsigned char *der, size_t len, const unsigned char *ca_der,
+	size_t ca_len, capstan_profile *profile)
+{
+	X509 *cert = NULL, *ca = NULL;
+	uint32_t xku;
+	int rc;
+
+	if ((rc = capstan_x509_from_der(ctx, &cert, der, len)) < 0 || (rc = capstan_x509_from_der(ctx, &ca, ca_der, ca_len)) < 0)
+		goto done;
+	if (!issued(ca, cert))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "it was not issued by the CA");
+	else if (X509_get_extension_flags(cert) & EXFLAG_CA)
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "it is a CA certificate, not a leaf");
+	xku = X509_get_extended_key_usage(cert); /* all bits when there is no EKU */
+	if ((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT))
+		*profile = CAPSTAN_PROFILE_PEER;
+	else
+		*profile = (xku & XKU_SSL_CLIENT) ? CAPSTAN_PROFILE_CLIENT : CAPSTAN_PROFILE_SERVER;
+done:
+	ERR_clear_error();
+	X509_free(cert);
+	X509_free(ca);
+	return rc;
+}
+
+int capstan_x509_read_one(capstan_buf *der, capstan_ctx *ctx, const capstan_input *in)
+{
+	loaded l = { sk_X509_new_null(), NULL, NULL };
+	capstan_input pem = *in;
+	unsigned char *p = NULL;
+	int rc, len;
+
+	if (!l.certs)
+		return capstan_error_oom(ctx);
+	/* openssl ca writes its text dump before the PEM (certs_by_serial/, newcerts/). */
+	for (size_t i = 0; i + 10 <= in->len; i++)
+		if (memcmp(in->data + i, "-----BEGIN", 10) == 0) {
+			pem.data = in->data + i;
+			pem.len = in->len - i;
+			break;
+		}
+	if ((rc = load_input(ctx, &l, &pem, NULL)) == 0 && (l.key || sk_X509_num(l.certs) != 1))
+		rc = capstan_error(ctx, CAPSTAN_EINVALID, "'%s' must hold one certificate alone", in->name);
+	if (rc == 0 && (len = i2d_X509(sk_X509_value(l.certs, 0), &p)) <= 0)
+		rc = capstan_ossl_error(ctx, CAPSTAN_ERROR, "cannot encode '%s'", in->name);
+	if (rc == 0)
+		rc = capstan_buf_set(ctx, der, p, (size_t)len);
+	OPENSSL_free(p);
+	sk_X509_pop_free(l.certs, X509_free);
+	EVP_PKEY_free(l.key);
 	return rc;
 }

@@ -25,6 +25,34 @@ typedef struct {
 int capstan_material_new(capstan_material **out, capstan_ctx *ctx, const capstan_der *chain, size_t nchain,
 	const capstan_der *trust, size_t ntrust, capstan_key *key, const char *alias);
 
+/* An existing CA to import (material_read.c): CERT holds its certificate
+ * alone, KEY its private key (any form convert reads; pass opens an
+ * encrypted one), CHAIN (data NULL: none) more certificates up to its root.
+ * Refused: a key that is not the certificate's, a certificate that is not a
+ * CA, an expired one, a chain with a gap. The chain is the CA first, then
+ * each issuer; rooted when it ends at a self-signed root. */
+typedef struct {
+	capstan_buf *chain;
+	size_t count;
+	int rooted;
+	capstan_key *key;
+} capstan_ca_files;
+int capstan_ca_files_read(capstan_ca_files *out, capstan_ctx *ctx, const capstan_input *cert,
+	const capstan_input *key, const capstan_input *chain, const capstan_secret *pass);
+void capstan_ca_files_clear(capstan_ca_files *f);
+
+/* The DER of a file's one certificate (PEM or DER). */
+int capstan_x509_read_one(capstan_buf *der, capstan_ctx *ctx, const capstan_input *in);
+/* A private key alone from a file (any form convert reads). */
+int capstan_key_read(capstan_key **out, capstan_ctx *ctx, const capstan_input *in, const capstan_secret *pass);
+/* A leaf to import: checked to be issued by the CA and not a CA itself
+ * (CAPSTAN_EINVALID saying which), and the profile its EKU says (both
+ * serverAuth and clientAuth, or none: peer). */
+int capstan_x509_leaf_read(capstan_ctx *ctx, const unsigned char *der, size_t len, const unsigned char *ca_der,
+	size_t ca_len, capstan_profile *profile);
+/* The CRL number of a CRL (PEM or DER); *number -1 when it has none. */
+int capstan_crl_number_read(capstan_ctx *ctx, const unsigned char *data, size_t len, int64_t *number);
+
 #define CAPSTAN_SERIAL_LEN 16 /* 128 bits, top bit clear: >= 126 bits of entropy */
 
 typedef struct {

@@ -172,6 +172,10 @@ int capstan_store_revoked_each(capstan_ctx *ctx, int64_t issuer_id, time_t now,
 int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t this_update,
 	time_t next_update, int64_t *number);
 
+/* A new issuer's CRL numbers continue from LAST, the last one it signed
+ * elsewhere (capstan import): its next CRL is numbered LAST + 1. */
+int capstan_store_crl_continue(capstan_ctx *ctx, int64_t issuer_id, int64_t last);
+
 /* An issuer's last signed CRL (crls row). der is empty when none was stored
  * (no CRL yet, or one signed before schema 5): the caller's, capstan_buf_free(). */
 typedef struct {
@@ -339,7 +343,7 @@ typedef struct {
 	size_t spki_len;
 	const unsigned char *sealed;
 	size_t sealed_len;
-	int from_csr;                   /* its audit row says it was issued from a CSR */
+	int from_csr;                   /* its audit row says it was issued from a CSR, or imported without its key */
 	const unsigned char *cert_spki; /* the certificate row's key digest (NULL: none) */
 	size_t cert_spki_len;
 	const char *key_uri;            /* a key kept in a PKCS#11 token (sealed empty), or NULL */

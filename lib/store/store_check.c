@@ -115,13 +115,17 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 	capstan_store_check_row row;
 	int rc, step;
 
-	/* A keyless certificate is fine when it was issued from a CSR, which its
-	 * audit row says (looked up only for keyless rows, through audit_serial). */
+	/* A keyless certificate is fine when it was issued from a CSR, or
+	 * imported without its key (an imported intermediate's root, a leaf
+	 * whose key was not kept), which its audit row says (looked up only
+	 * for keyless rows, through audit_serial). */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT c.id, c.env_id, e.name, c.name, c.serial, c.fingerprint, c.kind, c.status,"
 		     " c.not_after, c.der, c.key_id, k.spki_sha256, k.sealed,"
 		     " CASE WHEN c.key_id IS NULL AND EXISTS (SELECT 1 FROM audit a WHERE a.serial = c.serial"
-		     "   AND a.op = 'issue' AND a.detail = 'from CSR') THEN 1 ELSE 0 END, c.spki_sha256, k.uri"
+		     "   AND ((a.op = 'issue' AND a.detail = 'from CSR')"
+		     "    OR (a.op = 'import' AND a.detail LIKE '%without its key'))) THEN 1 ELSE 0 END,"
+		     " c.spki_sha256, k.uri"
 		     " FROM certs c JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id"
 		     " ORDER BY c.id")) < 0)
 		return rc;

@@ -251,6 +251,23 @@ int capstan_store_crl_next_number(capstan_ctx *ctx, int64_t issuer_id, time_t th
 	return rc;
 }
 
+int capstan_store_crl_continue(capstan_ctx *ctx, int64_t issuer_id, int64_t last)
+{
+	capstan_db_stmt *stmt = NULL;
+	int rc;
+
+	/* No CRL kept (der NULL): the next one is signed, numbered last + 1. */
+	if ((rc = capstan_store_prepare(ctx, &stmt,
+		     "INSERT INTO crls (issuer_id, number, this_update, next_update) VALUES (?1, ?2, 0, 0)")) < 0)
+		return rc;
+	capstan_db_bind_int64(stmt, 1, issuer_id);
+	capstan_db_bind_int64(stmt, 2, last);
+	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
+		rc = capstan_store_error(ctx, "cannot record the CRL number");
+	capstan_store_finish(ctx, stmt);
+	return rc;
+}
+
 int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_crl *out)
 {
 	capstan_db_stmt *stmt = NULL;

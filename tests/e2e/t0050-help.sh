@@ -8,7 +8,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 # no passphrase, and whatever else is on the line.
 unset HOME
 commands=$("$CAPSTAN" --help | sed -n 's/^  capstan \([a-z]*\).*/\1/p' | sort -u)
-is "capstan --help lists 24 commands" "$(echo "$commands" | wc -l)" 24
+is "capstan --help lists 25 commands" "$(echo "$commands" | wc -l)" 25
 for c in $commands; do
 	"$CAPSTAN" "$c" --help >"$T/out" 2>"$T/err"
 	is "$c --help exits 0" "$?" 0
