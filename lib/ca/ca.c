@@ -42,7 +42,7 @@ static int sealed_key(capstan_ctx *ctx, const capstan_cert *cert, capstan_buf *s
 		return rc;
 	if (key_id == 0)
 		return capstan_error(ctx, CAPSTAN_ENOTFOUND,
-			"the inventory holds no key for '%s' (serial %s): it was issued from a CSR",
+			"the inventory holds no key for '%s' (serial %s): it was issued from a CSR, or imported without it",
 			cert->name, cert->serial);
 	if ((rc = capstan_store_key_get(ctx, key_id, spki, sealed)) < 0)
 		return rc;

@@ -118,6 +118,9 @@ int capstan_import_plan_make(capstan_ctx *ctx, const capstan_import_opts *o, con
 		return rc;
 	if ((rc = capstan_ca_files_read(&p->files, ctx, cert, key, &o->chain, o->key_password)) < 0)
 		return rc;
+	if (!p->files.rooted && (o->easy_rsa || o->openssl_ca))
+		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a root (a sub-CA's PKI): import its CA"
+			" with --ca-cert, --ca-key and --chain up to the root", cert->name);
 	if (!p->files.rooted)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "'%s' is not a root and its chain does not reach one:"
 			" give its issuers up to the root with --chain", cert->name);

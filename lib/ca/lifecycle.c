@@ -64,7 +64,8 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 	 * renewal safe: the inventory cannot tell who else asks. */
 	if (!old->has_key && !(proven && kind == REISSUE_RENEW))
 		return capstan_error(ctx, CAPSTAN_EINVALID,
-			"'%s' (%s) was issued from a CSR and cannot be %s here: issue it again from a new CSR",
+			"'%s' (%s) has no key in the inventory (issued from a CSR, or imported without it) and cannot"
+			" be %s here: issue it again from a new CSR",
 			old->name, old->env, verb);
 	if (old->status == CAPSTAN_STATUS_SUPERSEDED)
 		return capstan_error(ctx, CAPSTAN_EINVALID,

@@ -96,7 +96,7 @@ cap issue --env csr --profile client --cn ok --days 10 >/dev/null
 faketime -f +9d "$CAPSTAN" --passphrase-file "$PASS" renew --due --env csr >"$T/out" 2>"$T/err"
 is "exit 1 when something due could not be renewed" "$?" 1
 like "the renewable one was renewed" "$(cat "$T/out")" "renewed csr/ok"
-like "the CSR one is named" "$(head -1 "$T/err")" "capstan: 'csr.internal' \(csr\) was issued from a CSR"
+like "the CSR one is named" "$(head -1 "$T/err")" "capstan: 'csr.internal' \(csr\) has no key in the inventory \(issued from a CSR"
 like "and the count is given" "$(tail -1 "$T/err")" "capstan: 1 certificate due could not be renewed"
 
 done_testing

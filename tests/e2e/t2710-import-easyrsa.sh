@@ -138,6 +138,15 @@ refuses "a directory that is not a PKI" 1 "'$T/empty' is not an easy-rsa PKI: it
 	cap import --env empty --easy-rsa "$T/empty"
 cp -a "$P" "$T/pki-bad" && printf 'V\tnonsense\n' >>"$T/pki-bad/index.txt"
 refuses "a damaged index.txt" 1 "index.txt' line 6 is not an index.txt line" cap import --env bad --easy-rsa "$T/pki-bad"
+# A sub-CA's PKI: its ca.crt is signed by another CA.
+cp -a "$P" "$T/pki-sub"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=Sub VPN CA" \
+	-keyout "$T/pki-sub/private/ca.key" -out "$T/sub.csr" 2>/dev/null
+printf 'basicConstraints = critical, CA:true\nkeyUsage = critical, keyCertSign, cRLSign\n' >"$T/sub.ext"
+openssl x509 -req -in "$T/sub.csr" -CA "$P/ca.crt" -CAkey "$P/private/ca.key" -set_serial 0x51 -days 30 \
+	-extfile "$T/sub.ext" -out "$T/pki-sub/ca.crt" 2>/dev/null
+refuses "a sub-CA's PKI: import its CA with --chain instead" 1 "is not a root \(a sub-CA's PKI\): import its CA with --ca-cert" \
+	cap import --env sub --easy-rsa "$T/pki-sub"
 refuses "--easy-rsa with --ca-cert" 2 "--easy-rsa takes the CA from the directory" \
 	cap import --env bad --easy-rsa "$P" --ca-cert "$P/ca.crt"
 refuses "--easy-rsa with --openssl-ca" 2 "give one of --easy-rsa and --openssl-ca" \
@@ -194,7 +203,7 @@ check "check is clean: a leaf imported without its key is explained" cap check
 check "crl --all" cap crl --env legacy --all --out "$T/legacy.pem"
 like "the CA's CRL number goes on from openssl ca's" "$(openssl crl -in "$(crl_of "Old OpenSSL CA" "$T/legacy.pem")" -noout -crlnumber)" \
 	"crlNumber=0x2001"
-refuses "a line without its key is not renewed" 1 "'web1.example' \(legacy\) was issued from a CSR and cannot be renewed here" \
+refuses "a line without its key is not renewed" 1 "'web1.example' \(legacy\) has no key in the inventory \(issued from a CSR, or imported without it\) and cannot be renewed here" \
 	cap renew web1.example --env legacy
 check "but is revoked" cap revoke web1.example --env legacy
 refuses "a directory that is not an openssl ca directory" 1 "'$P' is not an openssl ca directory: it has no cacert.pem" \
