@@ -35,4 +35,27 @@ int capstan_issue_presign(capstan_presigned **out, capstan_ctx *ctx, const capst
 int capstan_issue_commit(capstan_cert **out, capstan_ctx *ctx, capstan_presigned *p);
 void capstan_presigned_free(capstan_presigned *p);
 
+/*
+ * The issuance policy (policy_check.c). apply records a body for each level
+ * that has one: lines "dns=P,P", "ip=CIDR,CIDR", "keys=K,K", "max_days=N",
+ * "name_constraints=1"; a line left out adds no restriction. A request must
+ * satisfy every level. A refusal is CAPSTAN_EINVALID and one line naming the
+ * rule and the value ("prod policy: DNS name 'x' matches none of ...").
+ */
+#define CAPSTAN_POLICY_MAX_ITEMS 256   /* entries in one list */
+enum { CAPSTAN_POLICY_LEVEL_DEFAULTS = 0, CAPSTAN_POLICY_LEVEL_ENV = 1, CAPSTAN_POLICY_LEVEL_SERVICE = 2 };
+typedef struct {
+	const capstan_strlist *sans;   /* "DNS:x", "IP:x", ... */
+	int64_t lifetime;              /* seconds asked for; 0: not checked */
+	int key_known;
+	capstan_key_type key;
+} capstan_policy_ask;
+/* Against bodies given (apply, before it records them); services[i] names
+ * a service's level (NULL or "": the environment's). */
+int capstan_policy_check_bodies(capstan_ctx *ctx, const char *env, const char *const *services,
+	const char *const *bodies, size_t n, const capstan_policy_ask *ask);
+/* Against what the inventory records for env and service (NULL: none). */
+int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
+	const capstan_policy_ask *ask);
+
 #endif
