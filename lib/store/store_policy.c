@@ -27,7 +27,7 @@ int capstan_store_policy_list(capstan_ctx *ctx, int64_t env_id, const char *serv
 	/* ?2 NULL: every row; else the environment's own and that service's. */
 	if ((rc = capstan_store_prepare(ctx, &stmt,
 		     "SELECT level, service, body FROM policies WHERE env_id = ?1"
-		     " AND (?2 IS NULL OR service = '' OR service = ?2) ORDER BY level, service")) < 0)
+		     " AND (CAST(?2 AS TEXT) IS NULL OR service = '' OR service = ?2) ORDER BY level, service")) < 0)
 		return rc;
 	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, service);
