@@ -54,6 +54,14 @@ typedef struct {
  * a service's level (NULL or "": the environment's). */
 int capstan_policy_check_bodies(capstan_ctx *ctx, const char *env, const char *const *services,
 	const char *const *bodies, size_t n, const capstan_policy_ask *ask);
+/* The nameConstraints value (capstan_x509_template's syntax) for lists of
+ * DNS patterns and CIDRs (checked as the loader checks them); *out NULL
+ * when both are empty, else the caller's (free()). */
+int capstan_policy_constraints_value(capstan_ctx *ctx, const char *const *dns, size_t dns_count,
+	const char *const *ip, size_t ip_count, char **out);
+/* That value for ENV's recorded policy: the environment level's lists, else
+ * the defaults', when either level asks for name_constraints; else NULL. */
+int capstan_policy_name_constraints(capstan_ctx *ctx, int64_t env_id, char **out);
 /* Against what the inventory records for env and service (NULL: none). */
 int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
 	const capstan_policy_ask *ask);

@@ -108,6 +108,7 @@ typedef struct {
 	const capstan_cert *root;      /* intermediates: the issuing root */
 	const capstan_key *root_key;
 	int64_t supersedes;            /* the CA certificate this one replaces (0: none) */
+	const char *name_constraints;  /* intermediates: capstan_x509_template's; NULL: none */
 } capstan_ca_spec;
 
 /* Inside a transaction: mints the CA certificate, supersedes the one it

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capstan/parse.h>
+
 #include "ca.h"
 #include "base/base.h"
 #include "store/store.h"
@@ -164,6 +166,97 @@ int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, co
 		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = check_one(ctx, env, rows[i].service, rows[i].body, ask);
+	capstan_store_policy_free(rows, n);
+	return rc;
+}
+
+/* A CIDR as nameConstraints wants it: address/mask ("10.0.0.0/255.0.0.0"). */
+static int cidr_mask(capstan_ctx *ctx, const char *cidr, char *out, size_t size)
+{
+	unsigned char ip[16], mask[16] = { 0 };
+	char addr[64], mtext[64];
+	const char *slash = strchr(cidr, '/');
+	size_t len;
+	long bits;
+
+	snprintf(addr, sizeof(addr), "%.*s", slash ? (int)(slash - cidr) : (int)strlen(cidr), cidr);
+	if (capstan_parse_ip(addr, ip, &len, NULL) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "bad CIDR '%s'", cidr);
+	bits = slash ? strtol(slash + 1, NULL, 10) : (long)len * 8;
+	if (bits < 0 || bits > (long)len * 8)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "bad CIDR '%s'", cidr);
+	for (long i = 0; i < bits; i++)
+		mask[i / 8] |= (unsigned char)(0x80 >> (i % 8));
+	if (capstan_ip_to_text(mask, len, mtext, sizeof(mtext)) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "bad CIDR '%s'", cidr);
+	snprintf(out, size, "%s/%s", addr, mtext);
+	return 0;
+}
+
+int capstan_policy_constraints_value(capstan_ctx *ctx, const char *const *dns, size_t dns_count,
+	const char *const *ip, size_t ip_count, char **out)
+{
+	capstan_buf b = CAPSTAN_BUF_INIT;
+	char item[300];
+	int rc = 0;
+
+	*out = NULL;
+	if (dns_count + ip_count == 0)
+		return 0;
+	rc = capstan_buf_append(ctx, &b, "critical", 8);
+	/* nameConstraints cannot say "one label": *.x permits x's whole subtree
+	 * (the policy check itself keeps to one label). */
+	for (size_t i = 0; rc == 0 && i < dns_count; i++) {
+		snprintf(item, sizeof(item), ",permitted;DNS:%s", strncmp(dns[i], "*.", 2) == 0 ? dns[i] + 2 : dns[i]);
+		rc = capstan_buf_append(ctx, &b, item, strlen(item));
+	}
+	for (size_t i = 0; rc == 0 && i < ip_count; i++) {
+		char m[200];
+		if ((rc = cidr_mask(ctx, ip[i], m, sizeof(m))) == 0) {
+			snprintf(item, sizeof(item), ",permitted;IP:%s", m);
+			rc = capstan_buf_append(ctx, &b, item, strlen(item));
+		}
+	}
+	if (rc == 0)
+		rc = capstan_buf_append(ctx, &b, "", 1);
+	if (rc < 0) {
+		capstan_buf_free(&b);
+		return rc;
+	}
+	*out = (char *)b.data; /* the buffer's bytes, NUL-terminated, are the caller's */
+	return 0;
+}
+
+int capstan_policy_name_constraints(capstan_ctx *ctx, int64_t env_id, char **out)
+{
+	capstan_store_policy *rows = NULL;
+	policy_list dns = { 0 }, ip = { 0 };
+	size_t n = 0;
+	int want = 0, rc;
+
+	*out = NULL;
+	if ((rc = capstan_store_policy_list(ctx, env_id, "", &rows, &n)) < 0)
+		return rc;
+	/* Rows come by level: the environment's lists replace the defaults'. */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		policy_list d, p;
+		int hd = body_list(rows[i].body, "dns", &d), hp = body_list(rows[i].body, "ip", &p);
+		want |= strstr(rows[i].body, "name_constraints=1\n") != NULL;
+		if (hd < 0 || hp < 0)
+			rc = capstan_error_oom(ctx);
+		if (hd > 0)
+			list_free(&dns), dns = d;
+		else
+			list_free(&d);
+		if (hp > 0)
+			list_free(&ip), ip = p;
+		else
+			list_free(&p);
+	}
+	if (rc == 0 && want)
+		rc = capstan_policy_constraints_value(ctx, dns.items, dns.count, ip.items, ip.count, out);
+	list_free(&dns);
+	list_free(&ip);
 	capstan_store_policy_free(rows, n);
 	return rc;
 }

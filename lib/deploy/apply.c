@@ -105,6 +105,7 @@ static int ensure_env(applier *a, const capstan_config_env *e)
 	io.root_lifetime = e->root.lifetime;
 	io.ca_lifetime = e->intermediate.lifetime;
 	io.leaf_lifetime = leaf.lifetime;
+	capstan_apply_policy_constraints(a->config, e, &io);
 	if (!a->o->dry_run && capstan_env_init(NULL, NULL, a->ctx, &io) < 0)
 		return capstan_error(a->ctx, capstan_error_last(a->ctx), "environment '%s': %s", e->name,
 			capstan_error_message(a->ctx));

@@ -197,3 +197,22 @@ int capstan_apply_policy_record(capstan_ctx *ctx, const capstan_config *c, const
 	free(l);
 	return rc;
 }
+
+void capstan_apply_policy_constraints(const capstan_config *c, const capstan_config_env *e,
+	capstan_init_opts *io)
+{
+	const capstan_config_policy *env = &e->policy, *def = &c->policy;
+	const capstan_config_policy *dns = env->dns_set ? env : def->dns_set ? def : NULL;
+	const capstan_config_policy *ip = env->ip_set ? env : def->ip_set ? def : NULL;
+
+	if (!env->name_constraints && !def->name_constraints)
+		return;
+	if (dns) {
+		io->permitted_dns = (const char *const *)dns->dns;
+		io->permitted_dns_count = dns->dns_count;
+	}
+	if (ip) {
+		io->permitted_ip = (const char *const *)ip->ip;
+		io->permitted_ip_count = ip->ip_count;
+	}
+}

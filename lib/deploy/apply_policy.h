@@ -2,6 +2,7 @@
 #ifndef CAPSTAN_LIB_APPLY_POLICY_H
 #define CAPSTAN_LIB_APPLY_POLICY_H
 
+#include <capstan/ca.h>
 #include <capstan/config.h>
 
 /* A level's recorded body: three lists of at most 256 entries of at most
@@ -20,5 +21,11 @@ typedef int (*capstan_apply_policy_fn)(const char *env, const char *service, con
  * audit row; a dry run records nothing. */
 int capstan_apply_policy_record(capstan_ctx *ctx, const capstan_config *c, const capstan_config_env *e,
 	int dry_run, capstan_apply_policy_fn fn, void *payload);
+
+/* The intermediate's nameConstraints for a new environment e, into *io:
+ * the environment's lists, else the defaults', when either level asks for
+ * name_constraints (as capstan_policy_name_constraints reads the record). */
+void capstan_apply_policy_constraints(const capstan_config *c, const capstan_config_env *e,
+	capstan_init_opts *io);
 
 #endif
