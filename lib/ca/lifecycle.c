@@ -95,8 +95,10 @@ int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind
 			return capstan_error_oom(ctx);
 	/* A line the policy no longer allows is refused, not renewed. */
 	ask = (capstan_policy_ask){ &p->sans, p->lifetime, 1, old->key_type };
+	/* Named, for renew --due reports many lines. */
 	if ((rc = capstan_policy_enforce(ctx, p->env.id, p->env.name, old->service, &ask)) < 0)
-		return rc;
+		return rc == CAPSTAN_EINVALID ? capstan_error(ctx, rc, "'%s' (%s) no longer fits: %s", old->name, old->env,
+			capstan_error_message(ctx)) : rc;
 	if ((rc = capstan_signers_get(ctx, signers, p->env.id, &p->signer)) < 0)
 		return rc;
 	return kind == REISSUE_RENEW ? capstan_store_cert_key_id(ctx, old->id, &p->key_id) : 0;

@@ -138,6 +138,10 @@ refuses "renew: a line that no longer fits is refused, not renewed" 1 \
 refuses "rotate: the same" 1 "$(policy_err "DNS name 'prod\.internal' matches none of")" \
 	cap rotate old.prod.internal --env prod
 check "a line that fits still renews" cap renew api.prod.internal --env prod
+cap renew --due --env prod --within 1000d >"$T/out" 2>"$T/err"
+is "renew --due: exit 1 when a line no longer fits" "$?" 1
+like "that line is reported with its rule" "$(cat "$T/err")" "old\.prod\.internal.*prod policy: DNS name 'prod\.internal' matches none of"
+like "the others are renewed" "$(cat "$T/out")" "api\.prod\.internal"
 
 # --- serve's sign
 cap issue --env ops --profile server --cn capstan-api --dns localhost --ip 127.0.0.1 >/dev/null &&
