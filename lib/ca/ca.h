@@ -65,5 +65,18 @@ int capstan_policy_name_constraints(capstan_ctx *ctx, int64_t env_id, char **out
 /* Against what the inventory records for env and service (NULL: none). */
 int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
 	const capstan_policy_ask *ask);
+/* An environment's rows, read once for a caller that checks many requests
+ * (a batch: a query per line is what it avoids). Zero-initialised; cleared
+ * with capstan_policy_cache_clear. */
+typedef struct {
+	int valid;
+	int64_t env_id;
+	struct capstan_store_policy_row *rows;
+	size_t count;
+} capstan_policy_cache;
+/* capstan_policy_enforce, from cache (NULL: read each time). */
+int capstan_policy_enforce_cached(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
+	const char *service, const capstan_policy_ask *ask);
+void capstan_policy_cache_clear(capstan_policy_cache *cache);
 
 #endif

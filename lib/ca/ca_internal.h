@@ -6,6 +6,7 @@
 #include <capstan/ca.h>
 
 #include "base/base.h"
+#include "ca.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
 
@@ -79,6 +80,7 @@ typedef struct {
 	char *csr_cn;
 	capstan_strlist csr_sans;
 	const capstan_signer *signer; /* lent by the caller's capstan_signers */
+	capstan_policy_cache *policy; /* lent by a caller checking many (batch); NULL: read each time */
 } capstan_issue_plan;
 
 /* Checks the request and resolves names, lifetime and SANs: no key, no issuer

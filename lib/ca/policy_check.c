@@ -170,6 +170,33 @@ int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, co
 	return rc;
 }
 
+void capstan_policy_cache_clear(capstan_policy_cache *cache)
+{
+	capstan_store_policy_free(cache->rows, cache->count);
+	memset(cache, 0, sizeof(*cache));
+}
+
+int capstan_policy_enforce_cached(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
+	const char *service, const capstan_policy_ask *ask)
+{
+	int rc = 0;
+
+	if (!cache)
+		return capstan_policy_enforce(ctx, env_id, env, service, ask);
+	if (!cache->valid || cache->env_id != env_id) {
+		capstan_policy_cache_clear(cache);
+		if ((rc = capstan_store_policy_list(ctx, env_id, NULL, &cache->rows, &cache->count)) < 0)
+			return rc;
+		cache->valid = 1;
+		cache->env_id = env_id;
+	}
+	/* Every row of the environment is here: the service's own, and no other's. */
+	for (size_t i = 0; i < cache->count && rc == 0; i++)
+		if (!cache->rows[i].service[0] || (service && strcmp(cache->rows[i].service, service) == 0))
+			rc = check_one(ctx, env, cache->rows[i].service, cache->rows[i].body, ask);
+	return rc;
+}
+
 /* A CIDR as nameConstraints wants it: address/mask ("10.0.0.0/255.0.0.0"). */
 static int cidr_mask(capstan_ctx *ctx, const char *cidr, char *out, size_t size)
 {

@@ -95,7 +95,7 @@ void capstan_store_env_clear(capstan_store_env *env);
 /* The issuance policy apply recorded: a row for each level that has one
  * (CAPSTAN_POLICY_LEVEL_*; service '' but for a service's own), its body a
  * few "key=value" lines (lib/ca/policy_check.c reads them). */
-typedef struct {
+typedef struct capstan_store_policy_row {
 	int level;
 	char *service;
 	char *body;

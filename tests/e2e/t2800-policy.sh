@@ -106,11 +106,16 @@ cat >"$T/batch.jsonl" <<'JSONL'
 {"env": "prod", "profile": "server", "cn": "b1.prod.internal"}
 {"env": "prod", "profile": "server", "cn": "b2.evil.com"}
 {"env": "prod", "profile": "server", "cn": "b3.prod.internal", "ip": ["10.0.0.3"]}
+{"env": "prod", "profile": "server", "cn": "prod.internal", "name": "b4", "service": "web"}
+{"env": "ops", "profile": "server", "cn": "b5.evil.com"}
+{"env": "prod", "profile": "server", "cn": "b6.prod.internal", "service": "web"}
 JSONL
 cap issue --batch "$T/batch.jsonl" >"$T/out" 2>"$T/err"
 is "--batch: exit 1 when a line is refused" "$?" 1
 like "the line is reported with its rule" "$(cat "$T/err")" "prod policy: DNS name 'b2\.evil\.com' matches none of"
-is "the others are issued" "$(cut -d' ' -f2 "$T/out" | sort | tr '\n' ' ')" "prod/b1.prod.internal prod/b3.prod.internal "
+like "a service's level too, in the same batch" "$(cat "$T/err")" "prod policy \(service web\): DNS name 'prod\.internal' matches none of"
+is "the others are issued, in every environment" "$(cut -d' ' -f2 "$T/out" | sort | tr '\n' ' ')" \
+	"ops/b5.evil.com prod/b1.prod.internal prod/b3.prod.internal prod/b6.prod.internal "
 check_fails "not the refused one" cap show b2.evil.com --env prod
 
 # --- apply: every entry checked first, nothing changed
