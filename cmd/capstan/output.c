@@ -652,11 +652,12 @@ out_apply *out_apply_begin(cli *c, int dry_run)
 int out_apply_step(out_apply *o, const capstan_apply_step *s)
 {
 	/* By capstan_step_kind. */
-	static const char *const done[] = { "created", "issued", "reissued", "recorded", "failed", "revoked", "left" };
+	static const char *const done[] = { "created", "issued", "reissued", "recorded", "failed", "revoked", "left",
+		"recorded" };
 	static const char *const planned[] = { "would create", "would issue", "would reissue", "would record",
-		"failed", "would revoke", "left" };
+		"failed", "would revoke", "left", "would record" };
 	static const char *const kinds[] = { "create-env", "issue", "reissue", "record-service", "failed", "prune",
-		"left" };
+		"left", "record-policy" };
 
 	if (s->kind == CAPSTAN_STEP_FAILED) {
 		/* Each failure as it comes, like issue --batch; apply's count follows. */
@@ -677,6 +678,9 @@ int out_apply_step(out_apply *o, const capstan_apply_step *s)
 			printf("%c environment %s: %s\n", o->dry_run ? '?' : '+', s->env, verb);
 		else if (s->kind == CAPSTAN_STEP_RECORD_SERVICE)
 			printf("%c service %s/%s: %s\n", o->dry_run ? '?' : '+', s->env, s->name, verb);
+		else if (s->kind == CAPSTAN_STEP_RECORD_POLICY)
+			printf("%c policy %s%s%s: %s (%s)\n", o->dry_run ? '?' : '+', s->env, s->name ? "/" : "",
+				s->name ? s->name : "", verb, s->reason);
 		else
 			printf("%c %s/%s: %s (%s%s)%s%s\n", o->dry_run ? '?' : s->kind == CAPSTAN_STEP_REISSUE ? '~' :
 				s->kind == CAPSTAN_STEP_PRUNE ? '-' : s->kind == CAPSTAN_STEP_LEFT ? '!' : '+',

@@ -22,7 +22,8 @@ typedef enum {
 	CAPSTAN_STEP_RECORD_SERVICE,
 	CAPSTAN_STEP_FAILED,       /* a certificate that could not be issued; not a change */
 	CAPSTAN_STEP_PRUNE,        /* revoked: its service no longer names it (--prune) */
-	CAPSTAN_STEP_LEFT          /* no longer named, left valid (no --prune): not a change */
+	CAPSTAN_STEP_LEFT,         /* no longer named, left valid (no --prune): not a change */
+	CAPSTAN_STEP_RECORD_POLICY /* an issuance policy recorded (name: its service, or NULL) */
 } capstan_step_kind;
 
 typedef struct {

@@ -24,9 +24,15 @@ typedef struct {
 	int64_t leaf_lifetime;     /* default for leaves; 0: default */
 	const char *hsm;           /* a pkcs11: URI naming a token: the CA keys are made and kept
 	                              there (see capstan_ctx_set_pkcs11_pin); NULL: sealed */
+	/* The intermediate's critical nameConstraints (permitted subtrees; none
+	 * when both counts are 0): DNS patterns ("*.prod.internal" permits
+	 * prod.internal's subtree) and CIDRs. Rotations take them from the
+	 * policy apply records. */
+	const char *const *permitted_dns; size_t permitted_dns_count;
+	const char *const *permitted_ip;  size_t permitted_ip_count;
 } capstan_init_opts;
 
-#define CAPSTAN_INIT_OPTS_VERSION 2
+#define CAPSTAN_INIT_OPTS_VERSION 3
 #define CAPSTAN_INIT_OPTS_INIT { .version = CAPSTAN_INIT_OPTS_VERSION, .key = CAPSTAN_DEFAULT_KEY }
 
 /* Creates ENV's root CA and an intermediate (pathlen 0) under it; needs an

@@ -19,6 +19,19 @@ typedef struct {
 	int64_t renew_before;    /* seconds; 0: not given */
 } capstan_config_defaults;
 
+/* policy: what may be issued, under defaults:, an environment or a service;
+ * each level narrows the one above. A list with set 0 was not given: it adds
+ * no restriction at its level. */
+typedef struct {
+	int set;                              /* the level has a policy: block */
+	int dns_set; char **dns; size_t dns_count; /* patterns: '*' is exactly one leftmost label */
+	int ip_set; char **ip; size_t ip_count;    /* CIDRs (an address alone: /32 or /128) */
+	int keys_set; char **keys; size_t key_count; /* key type names */
+	int64_t max_lifetime;                 /* max_days, in seconds; 0: not given */
+	int name_constraints;                 /* the lists go into the intermediate */
+	int line;
+} capstan_config_policy;
+
 typedef struct {
 	char *name;
 	char *cn;                /* the name when not given */
@@ -68,6 +81,7 @@ typedef struct {
 	size_t etcd_role_count;
 	capstan_config_etcd_user *etcd_users;
 	size_t etcd_user_count;
+	capstan_config_policy policy;
 } capstan_config_service;
 
 typedef struct {
@@ -75,6 +89,7 @@ typedef struct {
 	capstan_config_defaults root;
 	capstan_config_defaults intermediate;
 	capstan_config_defaults defaults;
+	capstan_config_policy policy;
 	int line;
 } capstan_config_env;
 
@@ -116,6 +131,7 @@ typedef struct {
 	char *path;
 	char *organization;      /* NULL when none */
 	capstan_config_defaults defaults;
+	capstan_config_policy policy;   /* defaults.policy */
 	capstan_config_env *envs;
 	size_t env_count;
 	capstan_config_service *services;

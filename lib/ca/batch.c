@@ -41,6 +41,7 @@ typedef struct {
 	job *jobs;
 	size_t count;
 	capstan_signers signers; /* what each environment's requests are signed by */
+	capstan_policy_cache policy; /* the environment's issuance policy, read once */
 	capstan_pool *pool;
 } batch;
 
@@ -71,6 +72,7 @@ static int plan_jobs(batch *b, const capstan_issue_opts *reqs)
 		j->o = &reqs[i];
 		if (same_env(i ? &b->jobs[i - 1] : NULL, &reqs[i], &j->plan.env) < 0)
 			return capstan_error_oom(b->ctx);
+		j->plan.policy = &b->policy;
 		rc = reqs[i].csr ? capstan_error(b->ctx, CAPSTAN_EINVALID, "a batch takes no CSR") :
 			capstan_issue_check(b->ctx, &reqs[i], &j->plan);
 		if (rc == 0 && (rc = capstan_signers_get(b->ctx, &b->signers, j->plan.env.id, &j->plan.signer)) < 0 &&
@@ -263,6 +265,7 @@ int capstan_issue_batch(capstan_ctx *ctx, const capstan_issue_opts *reqs, size_t
 		capstan_issue_plan_clear(&b.jobs[i].plan);
 	}
 	capstan_signers_clear(&b.signers);
+	capstan_policy_cache_clear(&b.policy);
 	free(b.jobs);
 	if (rc == 0 && failed)
 		rc = capstan_error(ctx, CAPSTAN_EINVALID, "%zu of %zu certificates could not be issued", failed, count);

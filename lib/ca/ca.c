@@ -8,6 +8,7 @@
 #include <capstan/parse.h>
 
 #include "audit.h"
+#include "ca.h"
 #include "ca_internal.h"
 #include "crypto/crypto.h"
 #include "request.h"
@@ -422,7 +423,8 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 	}
 	capstan_mint m = {
 		.tmpl = { .kind = spec->kind, .cn = cn, .org = spec->org,
-			  .not_before = spec->now - CAPSTAN_BACKDATE_SECONDS, .not_after = spec->now + spec->lifetime },
+			  .not_before = spec->now - CAPSTAN_BACKDATE_SECONDS, .not_after = spec->now + spec->lifetime,
+			  .name_constraints = is_root ? NULL : spec->name_constraints },
 		.name = name, .env_id = spec->env_id, .env_name = spec->env_name,
 		.subject_key = spec->key, .sealed_key = spec->sealed_key, .key_uri = spec->key_uri,
 		.issuer = is_root ? NULL : spec->root, .issuer_key = is_root ? spec->key : spec->root_key,
@@ -437,7 +439,8 @@ int capstan_ca_mint_ca(capstan_ctx *ctx, const capstan_ca_spec *spec, const char
 
 /* Inside the transaction: the environment row, the root, the intermediate. */
 static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int64_t lifetimes[3],
-	capstan_key *keys[2], capstan_buf sealed[2], char *uris[2], capstan_cert **root, capstan_cert **inter)
+	capstan_key *keys[2], capstan_buf sealed[2], char *uris[2], const char *name_constraints,
+	capstan_cert **root, capstan_cert **inter)
 {
 	capstan_store_env env = { 0, (char *)o->env, (char *)o->org, o->key, lifetimes[2] };
 	int rc;
@@ -458,6 +461,7 @@ static int init_records(capstan_ctx *ctx, const capstan_init_opts *o, const int6
 	spec.lifetime = lifetimes[1];
 	spec.root = *root;
 	spec.root_key = keys[0];
+	spec.name_constraints = name_constraints;
 	return capstan_ca_mint_ca(ctx, &spec, "init", inter);
 }
 
@@ -523,11 +527,14 @@ int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
 	char *uris[2] = { NULL, NULL };
 	capstan_cert *root = NULL, *inter = NULL;
 	int64_t lifetimes[3] = { 0, 0, 0 };
+	char *constraints = NULL;
 	int rc;
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_INIT_OPTS_VERSION, "capstan_init_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_init_opts(ctx, o, lifetimes)) < 0 ||
-	    (rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_ca_env_absent(ctx, o->env)) < 0)
+	    (rc = capstan_require_unlocked(ctx)) < 0 || (rc = capstan_ca_env_absent(ctx, o->env)) < 0 ||
+	    (rc = capstan_policy_constraints_value(ctx, o->permitted_dns, o->permitted_dns_count, o->permitted_ip,
+		     o->permitted_ip_count, &constraints)) < 0)
 		return rc;
 	/* Keys are made before the transaction: RSA-4096 generation must not
 	 * hold the write lock that other capstan processes wait on. */
@@ -537,7 +544,8 @@ int capstan_env_init(capstan_cert **root_out, capstan_cert **inter_out,
 		if ((rc = init_key(ctx, o, i, &keys[i], &sealed[i], &uris[i])) < 0)
 			goto done;
 	if ((rc = capstan_store_begin(ctx)) < 0 ||
-	    (rc = capstan_store_end(ctx, init_records(ctx, o, lifetimes, keys, sealed, uris, &root, &inter))) < 0)
+	    (rc = capstan_store_end(ctx, init_records(ctx, o, lifetimes, keys, sealed, uris, constraints, &root,
+		     &inter))) < 0)
 		goto done;
 	if (root_out)
 		*root_out = root, root = NULL;
@@ -547,6 +555,7 @@ done:
 	/* Nothing recorded: keys made in the token are left there, said so. */
 	if (rc < 0 && (uris[0] || uris[1]))
 		rc = capstan_pkcs11_keys_left(ctx, rc, (const char *const *)uris, 2);
+	free(constraints);
 	capstan_cert_free(root);
 	capstan_cert_free(inter);
 	for (int i = 0; i < 2; i++) {

@@ -35,4 +35,48 @@ int capstan_issue_presign(capstan_presigned **out, capstan_ctx *ctx, const capst
 int capstan_issue_commit(capstan_cert **out, capstan_ctx *ctx, capstan_presigned *p);
 void capstan_presigned_free(capstan_presigned *p);
 
+/*
+ * The issuance policy (policy_check.c). apply records a body for each level
+ * that has one: lines "dns=P,P", "ip=CIDR,CIDR", "keys=K,K", "max_days=N",
+ * "name_constraints=1"; a line left out adds no restriction. A request must
+ * satisfy every level. A refusal is CAPSTAN_EINVALID and one line naming the
+ * rule and the value ("prod policy: DNS name 'x' matches none of ...").
+ */
+#define CAPSTAN_POLICY_MAX_ITEMS 256   /* entries in one list */
+enum { CAPSTAN_POLICY_LEVEL_DEFAULTS = 0, CAPSTAN_POLICY_LEVEL_ENV = 1, CAPSTAN_POLICY_LEVEL_SERVICE = 2 };
+typedef struct {
+	const capstan_strlist *sans;   /* "DNS:x", "IP:x", ... */
+	int64_t lifetime;              /* seconds asked for; 0: not checked */
+	int key_known;
+	capstan_key_type key;
+} capstan_policy_ask;
+/* Against bodies given (apply, before it records them); services[i] names
+ * a service's level (NULL or "": the environment's). */
+int capstan_policy_check_bodies(capstan_ctx *ctx, const char *env, const char *const *services,
+	const char *const *bodies, size_t n, const capstan_policy_ask *ask);
+/* The nameConstraints value (capstan_x509_template's syntax) for lists of
+ * DNS patterns and CIDRs (checked as the loader checks them); *out NULL
+ * when both are empty, else the caller's (free()). */
+int capstan_policy_constraints_value(capstan_ctx *ctx, const char *const *dns, size_t dns_count,
+	const char *const *ip, size_t ip_count, char **out);
+/* That value for ENV's recorded policy: the environment level's lists, else
+ * the defaults', when either level asks for name_constraints; else NULL. */
+int capstan_policy_name_constraints(capstan_ctx *ctx, int64_t env_id, char **out);
+/* Against what the inventory records for env and service (NULL: none). */
+int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
+	const capstan_policy_ask *ask);
+/* An environment's rows, read once for a caller that checks many requests
+ * (a batch: a query per line is what it avoids). Zero-initialised; cleared
+ * with capstan_policy_cache_clear. */
+typedef struct {
+	int valid;
+	int64_t env_id;
+	struct capstan_store_policy_row *rows;
+	size_t count;
+} capstan_policy_cache;
+/* capstan_policy_enforce, from cache (NULL: read each time). */
+int capstan_policy_enforce_cached(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
+	const char *service, const capstan_policy_ask *ask);
+void capstan_policy_cache_clear(capstan_policy_cache *cache);
+
 #endif

@@ -6,6 +6,7 @@
 #include <capstan/ca.h>
 
 #include "base/base.h"
+#include "ca.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
 
@@ -79,6 +80,7 @@ typedef struct {
 	char *csr_cn;
 	capstan_strlist csr_sans;
 	const capstan_signer *signer; /* lent by the caller's capstan_signers */
+	capstan_policy_cache *policy; /* lent by a caller checking many (batch); NULL: read each time */
 } capstan_issue_plan;
 
 /* Checks the request and resolves names, lifetime and SANs: no key, no issuer
@@ -108,6 +110,7 @@ typedef struct {
 	const capstan_cert *root;      /* intermediates: the issuing root */
 	const capstan_key *root_key;
 	int64_t supersedes;            /* the CA certificate this one replaces (0: none) */
+	const char *name_constraints;  /* intermediates: capstan_x509_template's; NULL: none */
 } capstan_ca_spec;
 
 /* Inside a transaction: mints the CA certificate, supersedes the one it

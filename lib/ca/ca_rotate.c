@@ -5,6 +5,7 @@
 
 #include <capstan/lifecycle.h>
 
+#include "ca.h"
 #include "ca_internal.h"
 #include "store/store.h"
 
@@ -129,6 +130,7 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 	capstan_cert **root, capstan_cert **inter)
 {
 	int64_t roots, inters, old_root = 0, old_inter = 0;
+	char *constraints = NULL;
 	int rc;
 
 	/* The CAs being replaced, read before their successors exist. */
@@ -160,7 +162,13 @@ static int rotation_records(capstan_ctx *ctx, const capstan_ca_rotate_opts *o, r
 	spec.root = o->root ? *root : r->old_root;
 	spec.root_key = r->root_key;
 	spec.supersedes = old_inter;
-	return capstan_ca_mint_ca(ctx, &spec, o->root ? "rotate-root" : "rotate-intermediate", inter);
+	/* Every intermediate carries the constraints the recorded policy asks for. */
+	if ((rc = capstan_policy_name_constraints(ctx, r->env.id, &constraints)) < 0)
+		return rc;
+	spec.name_constraints = constraints;
+	rc = capstan_ca_mint_ca(ctx, &spec, o->root ? "rotate-root" : "rotate-intermediate", inter);
+	free(constraints);
+	return rc;
 }
 
 int capstan_ca_rotate(capstan_cert **root_out, capstan_cert **inter_out, capstan_ctx *ctx,

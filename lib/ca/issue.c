@@ -6,6 +6,7 @@
 #include <capstan/parse.h>
 
 #include "audit.h"
+#include "ca.h"
 #include "ca_internal.h"
 #include "request.h"
 #include "store/store.h"
@@ -52,6 +53,7 @@ static int check_names(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_is
 
 int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p)
 {
+	capstan_policy_ask ask;
 	int rc;
 
 	/* Here, so that issue and every request of a batch are checked alike. */
@@ -71,6 +73,12 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 	if ((rc = capstan_ca_lifetime(ctx, "the lifetime", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0)
 		return capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME);
 	if ((rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
+		return rc;
+	/* Here every way in meets the policy the inventory records: issue,
+	 * each line of a batch, a CSR, serve's sign. */
+	ask = (capstan_policy_ask){ &p->sans, p->lifetime, 1,
+		o->csr ? capstan_key_get_type(p->key) : o->key_set ? o->key : CAPSTAN_DEFAULT_KEY };
+	if ((rc = capstan_policy_enforce_cached(ctx, p->policy, p->env.id, p->env.name, o->service, &ask)) < 0)
 		return rc;
 	/* A window as long as the lifetime is kept as asked: capstan_renew_window
 	 * makes it a third of the validity, for every way a certificate comes in. */

@@ -81,6 +81,7 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
 	reissue_plan *p, capstan_signers *signers)
 {
+	capstan_policy_ask ask;
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_reissuable(ctx, old, kind, p->proven)) < 0 ||
@@ -92,6 +93,12 @@ int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind
 	for (size_t i = 0; i < old->san_count; i++)
 		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
 			return capstan_error_oom(ctx);
+	/* A line the policy no longer allows is refused, not renewed. */
+	ask = (capstan_policy_ask){ &p->sans, p->lifetime, 1, old->key_type };
+	/* Named, for renew --due reports many lines. */
+	if ((rc = capstan_policy_enforce(ctx, p->env.id, p->env.name, old->service, &ask)) < 0)
+		return rc == CAPSTAN_EINVALID ? capstan_error(ctx, rc, "'%s' (%s) no longer fits: %s", old->name, old->env,
+			capstan_error_message(ctx)) : rc;
 	if ((rc = capstan_signers_get(ctx, signers, p->env.id, &p->signer)) < 0)
 		return rc;
 	return kind == REISSUE_RENEW ? capstan_store_cert_key_id(ctx, old->id, &p->key_id) : 0;

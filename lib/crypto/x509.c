@@ -129,6 +129,8 @@ static int add_extensions(capstan_ctx *ctx, X509 *cert, X509 *issuer,
 		    (rc = add_ext(ctx, cert, &v3, NID_subject_key_identifier, "hash")) < 0 ||
 		    (rc = add_ext(ctx, cert, &v3, NID_authority_key_identifier, "keyid:always")) < 0)
 			return rc;
+		if (tmpl->name_constraints)
+			return add_ext(ctx, cert, &v3, NID_name_constraints, tmpl->name_constraints);
 		return 0;
 	case CAPSTAN_KIND_LEAF:
 		if ((rc = add_ext(ctx, cert, &v3, NID_basic_constraints, "critical,CA:FALSE")) < 0 ||

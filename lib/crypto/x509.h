@@ -64,6 +64,9 @@ typedef struct {
 	time_t not_before;
 	time_t not_after;
 	unsigned char serial[CAPSTAN_SERIAL_LEN];
+	/* Intermediates: a nameConstraints value in OpenSSL's configuration
+	 * syntax ("critical,permitted;DNS:x,permitted;IP:a/mask"); NULL: none. */
+	const char *name_constraints;
 } capstan_x509_template;
 
 /* An issuer certificate parsed once, for signing many certificates. */

@@ -13,6 +13,7 @@
 
 #include "ca/ca.h"
 #include "base/base.h"
+#include "apply_policy.h"
 #include "config_model.h"
 #include "delivery.h"
 #include "store/store.h"
@@ -104,6 +105,7 @@ static int ensure_env(applier *a, const capstan_config_env *e)
 	io.root_lifetime = e->root.lifetime;
 	io.ca_lifetime = e->intermediate.lifetime;
 	io.leaf_lifetime = leaf.lifetime;
+	capstan_apply_policy_constraints(a->config, e, &io);
 	if (!a->o->dry_run && capstan_env_init(NULL, NULL, a->ctx, &io) < 0)
 		return capstan_error(a->ctx, capstan_error_last(a->ctx), "environment '%s': %s", e->name,
 			capstan_error_message(a->ctx));
@@ -471,6 +473,11 @@ static int prune_env(applier *a, const capstan_config_env *e)
 	return rc;
 }
 
+static int policy_step(const char *env, const char *service, const char *what, void *payload)
+{
+	return step(payload, CAPSTAN_STEP_RECORD_POLICY, env, service, what, NULL);
+}
+
 int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *config, const capstan_apply_opts *o,
 	capstan_apply_fn fn, void *payload)
 {
@@ -479,6 +486,7 @@ int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *confi
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_APPLY_OPTS_VERSION, "capstan_apply_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 || (rc = check_all(&a)) < 0 ||
+	    (rc = capstan_apply_policy_check(ctx, config, o->env)) < 0 ||
 	    (!o->dry_run && (rc = capstan_require_unlocked(ctx)) < 0) || (rc = sort_names(&a)) < 0) {
 		free(a.names);
 		return rc;
@@ -493,7 +501,10 @@ int capstan_apply(size_t *changes, capstan_ctx *ctx, const capstan_config *confi
 		const capstan_config_env *e = &config->envs[i];
 		if (o->env && strcmp(o->env, e->name) != 0)
 			continue;
-		if ((rc = ensure_env(&a, e)) < 0 || (rc = ensure_certs(&a, e)) < 0 || (rc = prune_env(&a, e)) < 0)
+		/* The policy first: what this apply issues obeys it, as everything does. */
+		if ((rc = ensure_env(&a, e)) < 0 ||
+		    (rc = capstan_apply_policy_record(ctx, config, e, o->dry_run, policy_step, &a)) < 0 ||
+		    (rc = ensure_certs(&a, e)) < 0 || (rc = prune_env(&a, e)) < 0)
 			break;
 		for (size_t j = 0; rc == 0 && j < config->service_count; j++)
 			rc = ensure_service(&a, e, &config->services[j]);

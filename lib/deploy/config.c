@@ -48,12 +48,28 @@ static int defaults_pair(walker *w, const char *key, yaml_node_t *v, const char 
 	return walk_duration(w, v, path, &d->renew_before); /* renew_before: walk_mapping() allowed nothing else */
 }
 
-static int defaults_block(walker *w, yaml_node_t *n, const char *path, const char *const *allowed,
-	capstan_config_defaults *d)
+typedef struct {
+	capstan_config_defaults *d;
+	capstan_config_policy *policy;
+} defaults_payload;
+
+static int defaults_block_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
+	defaults_payload *dp = payload;
+
+	if (strcmp(key, "policy") == 0)
+		return capstan_config_policy_section(w, v, path, dp->policy);
+	return defaults_pair(w, key, v, path, dp->d);
+}
+
+/* policy: NULL where allowed does not name it. */
+static int defaults_block(walker *w, yaml_node_t *n, const char *path, const char *const *allowed,
+	capstan_config_defaults *d, capstan_config_policy *policy)
+{
+	defaults_payload dp = { d, policy };
 	int rc = walk_mapping(w, n, path, allowed);
 
-	return rc != 0 ? (rc > 0 ? 0 : rc) : walk_each_pair(w, n, path, defaults_pair, d);
+	return rc != 0 ? (rc > 0 ? 0 : rc) : walk_each_pair(w, n, path, defaults_block_pair, &dp);
 }
 
 static int cert_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -239,6 +255,8 @@ static int service_pair(walker *w, const char *key, yaml_node_t *v, const char *
 		s->template_column = (int)v->start_mark.column + 1;
 		return walk_identifier(w, v, path, "template name", &s->template_name, 64);
 	}
+	if (strcmp(key, "policy") == 0)
+		return capstan_config_policy_section(w, v, path, &s->policy);
 	if (strcmp(key, "certs") != 0)
 		return delivery_pair(w, key, v, path, s);
 	if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
@@ -301,7 +319,8 @@ static int check_delivery(walker *w, yaml_node_t *n, const char *path, const cap
 
 static int services_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
-	static const char *const service_keys[] = { "template", "certs", "owner", "group", "hosts", "etcd", NULL };
+	static const char *const service_keys[] = { "template", "certs", "owner", "group", "hosts", "etcd", "policy",
+		NULL };
 	capstan_config *c = payload;
 	capstan_config_service *s = &c->services[c->service_count++];
 	int rc;
@@ -329,13 +348,15 @@ static int env_pair(walker *w, const char *key, yaml_node_t *v, const char *path
 	capstan_config_env *e = payload;
 
 	if (strcmp(key, "defaults") == 0)
-		return defaults_block(w, v, path, default_keys, &e->defaults);
-	return defaults_block(w, v, path, ca_keys, strcmp(key, "root") == 0 ? &e->root : &e->intermediate);
+		return defaults_block(w, v, path, default_keys, &e->defaults, NULL);
+	if (strcmp(key, "policy") == 0)
+		return capstan_config_policy_section(w, v, path, &e->policy);
+	return defaults_block(w, v, path, ca_keys, strcmp(key, "root") == 0 ? &e->root : &e->intermediate, NULL);
 }
 
 static int environments_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
-	static const char *const env_keys[] = { "root", "intermediate", "defaults", NULL };
+	static const char *const env_keys[] = { "root", "intermediate", "defaults", "policy", NULL };
 	capstan_config *c = payload;
 	capstan_config_env *e = &c->envs[c->env_count++];
 	int rc;
@@ -364,7 +385,7 @@ static int inventory_ok(const char *s)
 
 static int top_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
 {
-	static const char *const default_keys[] = { "key", "days", "renew_before", NULL };
+	static const char *const default_keys[] = { "key", "days", "renew_before", "policy", NULL };
 	capstan_config *c = payload;
 	const char *why = NULL;
 	int rc;
@@ -376,7 +397,7 @@ static int top_pair(walker *w, const char *key, yaml_node_t *v, const char *path
 			walk_fail(w, v, path, "bad organization: %s", why) : 0;
 	}
 	if (strcmp(key, "defaults") == 0)
-		return defaults_block(w, v, path, default_keys, &c->defaults);
+		return defaults_block(w, v, path, default_keys, &c->defaults, &c->policy);
 	if (strcmp(key, "inventory") == 0) {
 		if ((rc = walk_scalar_dup(w, v, path, &c->inventory)) < 0)
 			return rc;

@@ -90,10 +90,18 @@ static void free_api(capstan_config_api *api)
 	free(api);
 }
 
+static void free_policy(capstan_config_policy *p)
+{
+	free_list(p->dns, p->dns_count);
+	free_list(p->ip, p->ip_count);
+	free_list(p->keys, p->key_count);
+}
+
 void capstan_config_free(capstan_config *c)
 {
 	if (!c)
 		return;
+	free_policy(&c->policy);
 	for (size_t i = 0; i < c->service_count; i++) {
 		capstan_config_service *s = &c->services[i];
 		for (size_t j = 0; j < s->cert_count; j++) {
@@ -128,9 +136,12 @@ void capstan_config_free(capstan_config *c)
 			free_list(s->etcd_users[j].roles, s->etcd_users[j].role_count);
 		}
 		free(s->etcd_users);
+		free_policy(&s->policy);
 	}
-	for (size_t i = 0; i < c->env_count; i++)
+	for (size_t i = 0; i < c->env_count; i++) {
 		free(c->envs[i].name);
+		free_policy(&c->envs[i].policy);
+	}
 	free(c->services);
 	free(c->envs);
 	free(c->organization);

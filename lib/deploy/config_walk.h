@@ -45,4 +45,7 @@ int walk_check_name(const char *s, const char **why);
 /* The api: section (config_api.c). */
 int capstan_config_api_section(walker *w, yaml_node_t *v, const char *path, capstan_config *c);
 
+/* A policy: block (config_policy.c), into *p. */
+int capstan_config_policy_section(walker *w, yaml_node_t *v, const char *path, capstan_config_policy *p);
+
 #endif

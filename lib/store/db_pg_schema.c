@@ -165,6 +165,16 @@ static const char *const migrations[] = {
 	/* 12 -> 13: a CA key kept in a PKCS#11 token: its RFC 7512 URI (no
 	 * PIN), and an empty sealed blob, for the key never leaves the token. */
 	"ALTER TABLE keys ADD COLUMN uri TEXT;",
+	/* 13 -> 14: the issuance policy apply records, one row for each level
+	 * that has one (0 the file's defaults, 1 the environment, 2 a service,
+	 * named; '' for the first two), each a few "key=value" lines. Every
+	 * issuance obeys every row of its environment and its service. */
+	"CREATE TABLE policies ("
+	"  env_id BIGINT NOT NULL REFERENCES envs(id),"
+	"  service TEXT NOT NULL,"
+	"  level BIGINT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  PRIMARY KEY (env_id, service, level));",
 };
 
 /* Notices (an IF EXISTS that found nothing) are not the library's to print:
@@ -241,6 +251,8 @@ static const char *const sql[CAPSTAN_DB_SQL_COUNT] = {
 		" UNION ALL SELECT 'bundle_passwords', 0, 'envs' FROM bundle_passwords s"
 		"  WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = s.env_id)"
 		" UNION ALL SELECT 'service_certs', 0, 'envs' FROM service_certs s"
+		"  WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = s.env_id)"
+		" UNION ALL SELECT 'policies', 0, 'envs' FROM policies s"
 		"  WHERE NOT EXISTS (SELECT 1 FROM envs p WHERE p.id = s.env_id)",
 	[CAPSTAN_DB_NO_INDEX] = "",
 	[CAPSTAN_DB_LIST_STREAM_FROM] = " FROM envs e JOIN certs c ON c.env_id = e.id ",

@@ -183,6 +183,16 @@ static const char *const migrations[] = {
 	/* 12 -> 13: a CA key kept in a PKCS#11 token: its RFC 7512 URI (no
 	 * PIN), and an empty sealed blob, for the key never leaves the token. */
 	"ALTER TABLE keys ADD COLUMN uri TEXT;",
+	/* 13 -> 14: the issuance policy apply records, one row for each level
+	 * that has one (0 the file's defaults, 1 the environment, 2 a service,
+	 * named; '' for the first two), each a few "key=value" lines. Every
+	 * issuance obeys every row of its environment and its service. */
+	"CREATE TABLE policies ("
+	"  env_id INTEGER NOT NULL REFERENCES envs(id),"
+	"  service TEXT NOT NULL,"
+	"  level INTEGER NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  PRIMARY KEY (env_id, service, level));",
 };
 
 

@@ -92,6 +92,23 @@ int capstan_store_env_get(capstan_ctx *ctx, const char *name, capstan_store_env 
 int capstan_store_env_names(capstan_ctx *ctx, capstan_strlist *out);
 void capstan_store_env_clear(capstan_store_env *env);
 
+/* The issuance policy apply recorded: a row for each level that has one
+ * (CAPSTAN_POLICY_LEVEL_*; service '' but for a service's own), its body a
+ * few "key=value" lines (lib/ca/policy_check.c reads them). */
+typedef struct capstan_store_policy_row {
+	int level;
+	char *service;
+	char *body;
+} capstan_store_policy;
+
+/* service NULL: every row of the environment; else the environment's own
+ * and that service's. *out is the caller's: capstan_store_policy_free(). */
+int capstan_store_policy_list(capstan_ctx *ctx, int64_t env_id, const char *service, capstan_store_policy **out,
+	size_t *count);
+/* Replaces one level's row; body NULL deletes it. */
+int capstan_store_policy_put(capstan_ctx *ctx, int64_t env_id, const char *service, int level, const char *body);
+void capstan_store_policy_free(capstan_store_policy *rows, size_t count);
+
 /* Sets *id to the new row's; with id NULL, the row may be written with the
  * next statement (capstan_db_step_later), and the certificate inserted
  * next names it as CAPSTAN_STORE_KEY_LAST. */

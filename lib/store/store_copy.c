@@ -49,6 +49,7 @@ static const copy_table tables[] = {
 	{ "deploys", NULL, 1, NULL },
 	{ "service_certs", "env_id, cert, service", 0, NULL },
 	{ "ocsp_responders", "issuer_id", 0, NULL },
+	{ "policies", "env_id, service, level", 0, NULL },
 };
 #define TABLE_COUNT (sizeof(tables) / sizeof(tables[0]))
 

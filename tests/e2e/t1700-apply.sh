@@ -47,7 +47,7 @@ bad() {
 	refuses "$desc" 1 "$pattern" cap apply --config "$T/bad.yaml"
 }
 	bad "a bad IP" "bad\.yaml:6:[0-9]+: services\.web\.certs\[0\]\.ip: bad IP address '10\.0\.0\.300'" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    template: kubernetes\n    certs:\n      - { name: web, profile: server, ip: [10.0.0.300] }\n')
-	bad "an unknown key" "bad\.yaml:4:5: services\.web: unknown key 'tempalte' \(expected template, certs, owner, group, hosts, etcd\)" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    tempalte: kubernetes\n')
+	bad "an unknown key" "bad\.yaml:4:5: services\.web: unknown key 'tempalte' \(expected template, certs, owner, group, hosts, etcd, policy\)" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    tempalte: kubernetes\n')
 	bad "a bad duration" "bad\.yaml:1:[0-9]+: environments\.dev\.defaults\.days: bad duration 'soon'" < <(printf 'environments: { dev: { defaults: { days: soon } } }\n')
 	bad "a template that does not exist" "bad\.yaml:4:15: services\.web\.template: no template 'nginx' \(built in: alluxio, etcd, hadoop, kubernetes, spark\)" < <(printf 'environments: { dev: {} }\nservices:\n  web:\n    template: nginx\n    certs: [ { name: web, profile: client } ]\n')
 	bad "a duplicate name" "certificate name 'x' is used twice \(also at line 3\)" < <(printf 'environments: { dev: {} }\nservices:\n  a: { template: etcd, certs: [ { name: x, profile: client } ] }\n  b: { template: etcd, certs: [ { name: x, profile: client } ] }\n')

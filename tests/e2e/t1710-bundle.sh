@@ -255,10 +255,10 @@ else
 fi
 want=$(members)
 like "apply records each service's certificates" "$want" "dev/etcd/etcd-1 dev/etcd/etcd-2 dev/etcd/root"
-# (The audit columns of schema 10, the table of schema 11 and the token key
-# URIs of schema 13 go too; the log is not read again here.)
+# (The audit columns of schema 10, the table of schema 11, the token key
+# URIs of schema 13 and the policies of 14 go too; the log is not read again here.)
 db_sql "DROP TABLE service_certs; ALTER TABLE audit DROP COLUMN v; ALTER TABLE audit DROP COLUMN state;
-	DROP TABLE ocsp_responders; ALTER TABLE keys DROP COLUMN uri;
+	DROP TABLE ocsp_responders; ALTER TABLE keys DROP COLUMN uri; DROP TABLE policies;
 	$back_to_7"
 check "an inventory of schema 7 opens" cap list --env dev
 is "and the migration fills the table from the services" "$(members)" "$want"

@@ -24,7 +24,7 @@ sql() { pg_psql -At -c "$1"; }
 
 check "init on PostgreSQL" cap init --env dev
 check "nothing was made in the home but the home" test ! -e "$CAPSTAN_HOME/capstan.db"
-is "the schema is at the latest version" "$(sql "SELECT obj_description('meta'::regclass, 'pg_class')")" 13
+is "the schema is at the latest version" "$(sql "SELECT obj_description('meta'::regclass, 'pg_class')")" 14
 check "issue" cap issue --env dev --profile server --cn web.internal --dns web.internal
 is "the certificate is on the server" "$(sql "SELECT count(*) FROM certs WHERE name = 'web.internal'")" 1
 trust=$(trust_of dev)

@@ -49,7 +49,7 @@ pg_createdb pgcopy
 PGCOPY=$(pg_url pgcopy)
 check "migrate --to postgresql://" cap migrate --to "$PGCOPY"
 like "it says what it copied and verified" "$(cat "$T/out")" \
-	'^migrated to postgresql://.*: 57 certificates, [0-9]+ audit rows, [0-9]+ rows in 11 tables; verified: .*[0-9]+ chains, [0-9]+ keys, the audit chain$'
+	'^migrated to postgresql://.*: 57 certificates, [0-9]+ audit rows, [0-9]+ rows in 12 tables; verified: .*[0-9]+ chains, [0-9]+ keys, the audit chain$'
 is "the source is not changed" "$(sqlite_dump)" "$src_dump"
 export CAPSTAN_HOME="$T/pghome"
 check "check --keys on the copy" cap --inventory "$PGCOPY" check --keys

@@ -1,0 +1,289 @@
+/* The issuance policy, obeyed: every issuance (issue, batch, CSR, serve's
+ * sign, renew and rotate) is checked against the rows apply recorded for its
+ * environment and service, before anything is signed. Each row is a level
+ * (the file's defaults, the environment, a service): a request must satisfy
+ * every one, which is what "each level narrows the one above" means. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstan/parse.h>
+
+#include "ca.h"
+#include "base/base.h"
+#include "store/store.h"
+
+/* The loader refuses longer lists (config_policy.c). */
+#define MAX_ITEMS CAPSTAN_POLICY_MAX_ITEMS
+
+/* One body's line "key=a,b,c", split in a copy; 1 when the key is there,
+ * -1 when out of memory. list_free() after. */
+typedef struct {
+	char *copy;
+	const char *items[MAX_ITEMS];
+	size_t count;
+} policy_list;
+
+static void list_free(policy_list *l)
+{
+	free(l->copy);
+	l->copy = NULL;
+}
+
+static int body_list(const char *body, const char *key, policy_list *l)
+{
+	size_t klen = strlen(key);
+	const char *line = body, *end;
+	char *p;
+
+	l->count = 0;
+	l->copy = NULL;
+	for (; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (strncmp(line, key, klen) != 0 || line[klen] != '=')
+			continue;
+		if (!(l->copy = strndup(line + klen + 1, (size_t)((end ? end : line + strlen(line)) - line - klen - 1))))
+			return -1;
+		for (p = l->copy; *p && l->count < MAX_ITEMS;) {
+			l->items[l->count++] = p;
+			if (!(p = strchr(p, ',')))
+				break;
+			*p++ = '\0';
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static void join(const policy_list *l, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < l->count && used < size; i++)
+		used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", l->items[i]);
+	if (l->count == 0)
+		snprintf(out, size, "(nothing)");
+}
+
+static int refuse(capstan_ctx *ctx, const char *env, const char *service, const char *fmt, const char *what,
+	const char *value, const policy_list *l)
+{
+	char all[1024], head[160];
+
+	join(l, all, sizeof(all));
+	if (service && *service)
+		snprintf(head, sizeof(head), "%s policy (service %s)", env, service);
+	else
+		snprintf(head, sizeof(head), "%s policy", env);
+	return capstan_error(ctx, CAPSTAN_EINVALID, "%s: %s '%s' %s %s", head, what, value, fmt, all);
+}
+
+static int check_sans(capstan_ctx *ctx, const char *env, const char *service, const char *body,
+	const capstan_strlist *sans)
+{
+	policy_list dns, ip;
+	int has_dns = body_list(body, "dns", &dns);
+	int has_ip = body_list(body, "ip", &ip), rc = 0;
+
+	if (has_dns < 0 || has_ip < 0)
+		rc = capstan_error_oom(ctx);
+	for (size_t i = 0; rc == 0 && sans && i < sans->count; i++) {
+		const char *s = sans->items[i];
+		size_t k = 0;
+		if (has_dns && strncmp(s, "DNS:", 4) == 0) {
+			while (k < dns.count && !capstan_dns_pattern_match(dns.items[k], s + 4))
+				k++;
+			if (k == dns.count)
+				rc = refuse(ctx, env, service, "matches none of", "DNS name", s + 4, &dns);
+		}
+		if (has_ip && strncmp(s, "IP:", 3) == 0) {
+			while (k < ip.count && !capstan_cidr_match(ip.items[k], s + 3))
+				k++;
+			if (k == ip.count)
+				rc = refuse(ctx, env, service, "is in none of", "IP address", s + 3, &ip);
+		}
+	}
+	list_free(&dns);
+	list_free(&ip);
+	return rc;
+}
+
+static int check_one(capstan_ctx *ctx, const char *env, const char *service, const char *body,
+	const capstan_policy_ask *ask)
+{
+	policy_list l;
+	int rc;
+
+	if ((rc = check_sans(ctx, env, service, body, ask->sans)) < 0)
+		return rc;
+	if (ask->key_known && (rc = body_list(body, "keys", &l)) != 0) {
+		size_t k = 0;
+		while (rc > 0 && k < l.count && strcmp(l.items[k], capstan_key_type_name(ask->key)) != 0)
+			k++;
+		rc = rc < 0 ? capstan_error_oom(ctx) : k < l.count ? 0 :
+			refuse(ctx, env, service, "is not one of", "key type", capstan_key_type_name(ask->key), &l);
+		list_free(&l);
+		if (rc < 0)
+			return rc;
+	}
+	if (ask->lifetime > 0 && (rc = body_list(body, "max_days", &l)) != 0) {
+		long long max = rc > 0 && l.count == 1 ? atoll(l.items[0]) : 0;
+		list_free(&l);
+		if (rc < 0)
+			return capstan_error_oom(ctx);
+		if (max > 0 && ask->lifetime > max * CAPSTAN_DAY_SECONDS) {
+			char value[64];
+			snprintf(value, sizeof(value), "%lld days",
+				(long long)((ask->lifetime + CAPSTAN_DAY_SECONDS - 1) / CAPSTAN_DAY_SECONDS));
+			return capstan_error(ctx, CAPSTAN_EINVALID, "%s policy%s%s%s: lifetime '%s' is longer than max_days %lld",
+				env, service && *service ? " (service " : "", service && *service ? service : "",
+				service && *service ? ")" : "", value, max);
+		}
+	}
+	return 0;
+}
+
+int capstan_policy_check_bodies(capstan_ctx *ctx, const char *env, const char *const *services,
+	const char *const *bodies, size_t n, const capstan_policy_ask *ask)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (bodies[i] && (rc = check_one(ctx, env, services ? services[i] : NULL, bodies[i], ask)) < 0)
+			return rc;
+	return 0;
+}
+
+int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
+	const capstan_policy_ask *ask)
+{
+	capstan_store_policy *rows = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = capstan_store_policy_list(ctx, env_id, service ? service : "", &rows, &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = check_one(ctx, env, rows[i].service, rows[i].body, ask);
+	capstan_store_policy_free(rows, n);
+	return rc;
+}
+
+void capstan_policy_cache_clear(capstan_policy_cache *cache)
+{
+	capstan_store_policy_free(cache->rows, cache->count);
+	memset(cache, 0, sizeof(*cache));
+}
+
+int capstan_policy_enforce_cached(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
+	const char *service, const capstan_policy_ask *ask)
+{
+	int rc = 0;
+
+	if (!cache)
+		return capstan_policy_enforce(ctx, env_id, env, service, ask);
+	if (!cache->valid || cache->env_id != env_id) {
+		capstan_policy_cache_clear(cache);
+		if ((rc = capstan_store_policy_list(ctx, env_id, NULL, &cache->rows, &cache->count)) < 0)
+			return rc;
+		cache->valid = 1;
+		cache->env_id = env_id;
+	}
+	/* Every row of the environment is here: the service's own, and no other's. */
+	for (size_t i = 0; i < cache->count && rc == 0; i++)
+		if (!cache->rows[i].service[0] || (service && strcmp(cache->rows[i].service, service) == 0))
+			rc = check_one(ctx, env, cache->rows[i].service, cache->rows[i].body, ask);
+	return rc;
+}
+
+/* A CIDR as nameConstraints wants it: address/mask ("10.0.0.0/255.0.0.0"). */
+static int cidr_mask(capstan_ctx *ctx, const char *cidr, char *out, size_t size)
+{
+	unsigned char ip[16], mask[16] = { 0 };
+	char addr[64], mtext[64];
+	const char *slash = strchr(cidr, '/');
+	size_t len;
+	long bits;
+
+	snprintf(addr, sizeof(addr), "%.*s", slash ? (int)(slash - cidr) : (int)strlen(cidr), cidr);
+	if (capstan_parse_ip(addr, ip, &len, NULL) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "bad CIDR '%s'", cidr);
+	bits = slash ? strtol(slash + 1, NULL, 10) : (long)len * 8;
+	if (bits < 0 || bits > (long)len * 8)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "bad CIDR '%s'", cidr);
+	for (long i = 0; i < bits; i++)
+		mask[i / 8] |= (unsigned char)(0x80 >> (i % 8));
+	if (capstan_ip_to_text(mask, len, mtext, sizeof(mtext)) < 0)
+		return capstan_error(ctx, CAPSTAN_EINVALID, "bad CIDR '%s'", cidr);
+	snprintf(out, size, "%s/%s", addr, mtext);
+	return 0;
+}
+
+int capstan_policy_constraints_value(capstan_ctx *ctx, const char *const *dns, size_t dns_count,
+	const char *const *ip, size_t ip_count, char **out)
+{
+	capstan_buf b = CAPSTAN_BUF_INIT;
+	char item[300];
+	int rc = 0;
+
+	*out = NULL;
+	if (dns_count + ip_count == 0)
+		return 0;
+	rc = capstan_buf_append(ctx, &b, "critical", 8);
+	/* nameConstraints cannot say "one label": *.x permits x's whole subtree
+	 * (the policy check itself keeps to one label). */
+	for (size_t i = 0; rc == 0 && i < dns_count; i++) {
+		snprintf(item, sizeof(item), ",permitted;DNS:%s", strncmp(dns[i], "*.", 2) == 0 ? dns[i] + 2 : dns[i]);
+		rc = capstan_buf_append(ctx, &b, item, strlen(item));
+	}
+	for (size_t i = 0; rc == 0 && i < ip_count; i++) {
+		char m[200];
+		if ((rc = cidr_mask(ctx, ip[i], m, sizeof(m))) == 0) {
+			snprintf(item, sizeof(item), ",permitted;IP:%s", m);
+			rc = capstan_buf_append(ctx, &b, item, strlen(item));
+		}
+	}
+	if (rc == 0)
+		rc = capstan_buf_append(ctx, &b, "", 1);
+	if (rc < 0) {
+		capstan_buf_free(&b);
+		return rc;
+	}
+	*out = (char *)b.data; /* the buffer's bytes, NUL-terminated, are the caller's */
+	return 0;
+}
+
+int capstan_policy_name_constraints(capstan_ctx *ctx, int64_t env_id, char **out)
+{
+	capstan_store_policy *rows = NULL;
+	policy_list dns = { 0 }, ip = { 0 };
+	size_t n = 0;
+	int want = 0, rc;
+
+	*out = NULL;
+	if ((rc = capstan_store_policy_list(ctx, env_id, "", &rows, &n)) < 0)
+		return rc;
+	/* Rows come by level: the environment's lists replace the defaults'. */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		policy_list d, p;
+		int hd = body_list(rows[i].body, "dns", &d), hp = body_list(rows[i].body, "ip", &p);
+		want |= strstr(rows[i].body, "name_constraints=1\n") != NULL;
+		if (hd < 0 || hp < 0)
+			rc = capstan_error_oom(ctx);
+		if (hd > 0)
+			list_free(&dns), dns = d;
+		else
+			list_free(&d);
+		if (hp > 0)
+			list_free(&ip), ip = p;
+		else
+			list_free(&p);
+	}
+	if (rc == 0 && want)
+		rc = capstan_policy_constraints_value(ctx, dns.items, dns.count, ip.items, ip.count, out);
+	list_free(&dns);
+	list_free(&ip);
+	capstan_store_policy_free(rows, n);
+	return rc;
+}
