@@ -35,6 +35,11 @@ void pg_set_error(pg_db *d, const PGresult *res)
 
 	if (!msg)
 		msg = PQerrorMessage(d->conn);
+	/* A connection that died under a pipeline: libpq's later complaints
+	 * about its state ("cannot exit pipeline mode while busy") replace the
+	 * cause in its message. */
+	if (!res && PQstatus(d->conn) == CONNECTION_BAD && msg && strstr(msg, "pipeline mode"))
+		msg = "the server closed the connection (it stopped or restarted)";
 	snprintf(d->message, sizeof(d->message), "%s", msg && *msg ? msg : "unknown error");
 	pg_one_line(d->message);
 	if (!state)
