@@ -33,6 +33,21 @@ int cli_error(cli *c, const char *fmt, ...)
 	return EXIT_FAILED;
 }
 
+/* An input file of at most 1 MiB: certificates, keys, chains. */
+#define MAX_INPUT_FILE (1024 * 1024)
+
+int cli_read_input(cli *c, const char *option, const char *path, capstan_buf *buf, capstan_input *in)
+{
+	if (!path)
+		return 0;
+	if (capstan_file_read(buf, c->ctx, path, MAX_INPUT_FILE) < 0)
+		return cli_error(c, "%s: %s", option, capstan_error_message(c->ctx));
+	in->name = path;
+	in->data = buf->data;
+	in->len = buf->len;
+	return 0;
+}
+
 /* The library says what is wrong; saying where to fix it is ours. */
 static const struct {
 	unsigned field;

@@ -124,6 +124,9 @@ int cli_fail(cli *c);
 void cli_subject_hint(unsigned subject, int code, char *out, size_t size);
 /* Prints "capstan: <message>" and returns EXIT_FAILED. */
 int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads the file PATH given with OPTION (nothing when PATH is NULL) into buf,
+ * with in naming it; an exit code, the error printed. */
+int cli_read_input(cli *c, const char *option, const char *path, capstan_buf *buf, capstan_input *in);
 
 /* Hands $CAPSTAN_PKCS11_MODULE and $CAPSTAN_PKCS11_PIN to the context (token keys). */
 int cli_pkcs11_setup(cli *c);

@@ -1,24 +1,10 @@
 /* capstan convert: certificates and keys from files into another format. */
 #include "cli.h"
 
-#define MAX_INPUT_FILE (1024 * 1024)
-
 typedef struct {
 	const char *in, *key, *chain, *password_file, *in_password_file, *to, *out, *alias;
 	int legacy;
 } convert_args;
-
-static int read_input(cli *c, const char *option, const char *path, capstan_buf *buf, capstan_input *in)
-{
-	if (!path)
-		return 0;
-	if (capstan_file_read(buf, c->ctx, path, MAX_INPUT_FILE) < 0)
-		return cli_error(c, "%s: %s", option, capstan_error_message(c->ctx));
-	in->name = path;
-	in->data = buf->data;
-	in->len = buf->len;
-	return 0;
-}
 
 /* The store password (for the output, and the input unless given apart). */
 static int read_passwords(cli *c, const convert_args *a, capstan_secret *out_pw, capstan_secret *in_pw)
@@ -64,9 +50,9 @@ int cmd_convert(cli *c, int argc, char **argv)
 	/* Any input may hold a private key (a PKCS12, a PEM bundle): protect first. */
 	if ((rc = cli_protected(c)) != 0 || (rc = cli_setup(c)) != 0 ||
 	    (rc = read_passwords(c, &a, &out_pw, &in_pw)) != 0 ||
-	    (rc = read_input(c, "--in", a.in, &files[0], &in.in)) != 0 ||
-	    (rc = read_input(c, "--key", a.key, &files[1], &in.key)) != 0 ||
-	    (rc = read_input(c, "--chain", a.chain, &files[2], &in.chain)) != 0)
+	    (rc = cli_read_input(c, "--in", a.in, &files[0], &in.in)) != 0 ||
+	    (rc = cli_read_input(c, "--key", a.key, &files[1], &in.key)) != 0 ||
+	    (rc = cli_read_input(c, "--chain", a.chain, &files[2], &in.chain)) != 0)
 		goto done;
 	in.password = in_pw.data ? &in_pw : out_pw.data ? &out_pw : NULL;
 	in.truststore = capstan_format_is_truststore(fmt);

@@ -3,23 +3,9 @@
 
 #include "cli.h"
 
-#define MAX_INPUT_FILE (1024 * 1024)
-
 typedef struct {
 	const char *env, *easy_rsa, *openssl_ca, *ca_cert, *ca_key, *chain, *password_file, *key, *ca_days, *days;
 } import_args;
-
-static int read_input(cli *c, const char *option, const char *path, capstan_buf *buf, capstan_input *in)
-{
-	if (!path)
-		return 0;
-	if (capstan_file_read(buf, c->ctx, path, MAX_INPUT_FILE) < 0)
-		return cli_error(c, "%s: %s", option, capstan_error_message(c->ctx));
-	in->name = path;
-	in->data = buf->data;
-	in->len = buf->len;
-	return 0;
-}
 
 static int check_args(cli *c, const import_args *a, capstan_import_opts *o)
 {
@@ -85,9 +71,9 @@ int cmd_import(cli *c, int argc, char **argv)
 		rc = cli_error(c, "--ca-key-password-file: %s", capstan_error_message(c->ctx));
 		goto done;
 	}
-	if ((rc = read_input(c, "--ca-cert", a.ca_cert, &files[0], &o.ca_cert)) != 0 ||
-	    (rc = read_input(c, "--ca-key", a.ca_key, &files[1], &o.ca_key)) != 0 ||
-	    (rc = read_input(c, "--chain", a.chain, &files[2], &o.chain)) != 0)
+	if ((rc = cli_read_input(c, "--ca-cert", a.ca_cert, &files[0], &o.ca_cert)) != 0 ||
+	    (rc = cli_read_input(c, "--ca-key", a.ca_key, &files[1], &o.ca_key)) != 0 ||
+	    (rc = cli_read_input(c, "--chain", a.chain, &files[2], &o.chain)) != 0)
 		goto done;
 	o.key_password = pw.data ? &pw : NULL;
 	if (capstan_import_ca(&r, c->ctx, &o) < 0)
