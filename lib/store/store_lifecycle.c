@@ -262,10 +262,7 @@ int capstan_store_crl_continue(capstan_ctx *ctx, int64_t issuer_id, int64_t last
 		return rc;
 	capstan_db_bind_int64(stmt, 1, issuer_id);
 	capstan_db_bind_int64(stmt, 2, last);
-	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
-		rc = capstan_store_error(ctx, "cannot record the CRL number");
-	capstan_store_finish(ctx, stmt);
-	return rc;
+	return capstan_store_step_done(ctx, stmt, "cannot record the CRL number");
 }
 
 int capstan_store_crl_last(capstan_ctx *ctx, int64_t issuer_id, capstan_store_crl *out)
@@ -374,10 +371,7 @@ static int run_members(capstan_ctx *ctx, const char *sql, int64_t env_id, const 
 	capstan_store_bind_text(stmt, 2, service);
 	if (cert)
 		capstan_db_bind_textn(stmt, 3, cert, cert_len, CAPSTAN_DB_COPY);
-	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
-		rc = capstan_store_error(ctx, "cannot record which certificates a service names");
-	capstan_store_finish(ctx, stmt);
-	return rc;
+	return capstan_store_step_done(ctx, stmt, "cannot record which certificates a service names");
 }
 
 int capstan_store_service_members(capstan_ctx *ctx, int64_t env_id, const char *service, const char *lines)
@@ -447,10 +441,9 @@ int capstan_store_service_forget(capstan_ctx *ctx, int64_t env_id, const char *n
 		return rc;
 	capstan_db_bind_int64(stmt, 1, env_id);
 	capstan_store_bind_text(stmt, 2, name);
-	if (capstan_db_step(stmt) != CAPSTAN_DB_DONE)
-		rc = capstan_store_error(ctx, "cannot forget a service");
-	capstan_store_finish(ctx, stmt);
-	return rc < 0 ? rc : capstan_store_service_members(ctx, env_id, name, NULL);
+	if ((rc = capstan_store_step_done(ctx, stmt, "cannot forget a service")) < 0)
+		return rc;
+	return capstan_store_service_members(ctx, env_id, name, NULL);
 }
 
 /* The environment's services, or (cert_name not NULL) those whose certificates
