@@ -1,6 +1,7 @@
 /* issue --batch FILE: JSON lines, one request each, with issue's fields
  * (env profile cn name dns ip uri email days key service renew_before). Every
- * line is checked before anything is issued; one bad line refuses the file. */
+ * line is checked before anything is issued; one bad line refuses the file
+ * (exit 2, naming file and line; not followed by the command line's usage). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,7 @@ static int take_field(const char *key, json_t *v, capstan_issue_opts *o, const c
 	return -1;
 }
 
-static int check_values(cli *c, const char *file, size_t line, const capstan_issue_opts *o)
+static int check_values(const char *file, size_t line, const capstan_issue_opts *o)
 {
 	struct { const char *name; const char *const *items; size_t count; capstan_san_type type; } lists[] = {
 		{ "dns", o->dns, o->dns_count, CAPSTAN_SAN_DNS }, { "ip", o->ip, o->ip_count, CAPSTAN_SAN_IP },
@@ -95,30 +96,30 @@ static int check_values(cli *c, const char *file, size_t line, const capstan_iss
 	const char *why = NULL;
 
 	if (!o->env || !o->cn)
-		return cli_usage_error(c, "%s:%zu: env, profile and cn are required", file, line);
+		return cli_usage_error(NULL, "%s:%zu: env, profile and cn are required", file, line);
 	for (size_t i = 0; i < 4; i++)
 		for (size_t j = 0; j < lists[i].count; j++)
 			if (capstan_check_san(lists[i].type, lists[i].items[j], &why) < 0)
-				return cli_usage_error(c, "%s:%zu: bad %s '%s': %s", file, line, lists[i].name, lists[i].items[j], why);
+				return cli_usage_error(NULL, "%s:%zu: bad %s '%s': %s", file, line, lists[i].name, lists[i].items[j], why);
 	return 0;
 }
 
-static int parse_line(cli *c, const char *file, size_t line, json_t *obj, capstan_issue_opts *o)
+static int parse_line(const char *file, size_t line, json_t *obj, capstan_issue_opts *o)
 {
 	const char *key, *what = NULL;
 	int has_profile = 0;
 	json_t *v;
 
 	if (!json_is_object(obj))
-		return cli_usage_error(c, "%s:%zu: expected a JSON object", file, line);
+		return cli_usage_error(NULL, "%s:%zu: expected a JSON object", file, line);
 	json_object_foreach(obj, key, v) {
 		if (take_field(key, v, o, &what) < 0)
-			return cli_usage_error(c, "%s:%zu: field '%s': %s", file, line, key, what);
+			return cli_usage_error(NULL, "%s:%zu: field '%s': %s", file, line, key, what);
 		has_profile |= strcmp(key, "profile") == 0;
 	}
 	if (!has_profile)
-		return cli_usage_error(c, "%s:%zu: env, profile and cn are required", file, line);
-	return check_values(c, file, line, o);
+		return cli_usage_error(NULL, "%s:%zu: env, profile and cn are required", file, line);
+	return check_values(file, line, o);
 }
 
 void batch_input_free(batch_input *in)
@@ -160,7 +161,7 @@ int batch_input_read(cli *c, const char *file, batch_input **out)
 			*next++ = '\0';
 		line++;
 		if (strlen(p) > MAX_BATCH_LINE) {
-			rc = cli_usage_error(c, "%s:%zu: line longer than %d bytes: one request is far shorter",
+			rc = cli_usage_error(NULL, "%s:%zu: line longer than %d bytes: one request is far shorter",
 				file, line, MAX_BATCH_LINE);
 			break;
 		}
@@ -177,18 +178,18 @@ int batch_input_read(cli *c, const char *file, batch_input **out)
 			}
 		}
 		if (!(obj = json_loads(p, JSON_REJECT_DUPLICATES, &err))) {
-			rc = cli_usage_error(c, "%s:%zu: not JSON: %s", file, line, err.text);
+			rc = cli_usage_error(NULL, "%s:%zu: not JSON: %s", file, line, err.text);
 			break;
 		}
 		in->lines[in->count] = obj;
 		in->reqs[in->count] = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
 		in->line_no[in->count] = line;
 		in->count++;
-		rc = parse_line(c, file, line, obj, &in->reqs[in->count - 1]);
+		rc = parse_line(file, line, obj, &in->reqs[in->count - 1]);
 	}
 	capstan_buf_free(&data);
 	if (rc == 0 && in->count == 0)
-		rc = cli_usage_error(c, "%s: no request in it", file);
+		rc = cli_usage_error(NULL, "%s: no request in it", file);
 	if (rc != 0) {
 		batch_input_free(in);
 		return rc;

@@ -15,10 +15,30 @@ static int listed(char *const *list, size_t count, const char *s)
 	return 0;
 }
 
+/* The word of `allow:` that grants an action, for the refusal to quote. */
+static const char *allow_word(unsigned action)
+{
+	switch (action) {
+	case CAPSTAN_API_BUNDLE:
+		return "bundle";
+	case CAPSTAN_API_SIGN:
+		return "sign";
+	case CAPSTAN_API_REVOKE:
+		return "revoke";
+	default:
+		return "list";
+	}
+}
+
 int api_allow(api_call *c, unsigned action, const char *action_name, const char *env)
 {
-	if (!c->client || !(c->client->allow & action)) {
-		api_error(c, 403, "%s may not %s (api.clients allows it no %s)", c->identity, action_name, action_name);
+	if (!c->client) {
+		api_error(c, 403, "%s may not %s (no api.clients entry names it)", c->identity, action_name);
+		return -1;
+	}
+	if (!(c->client->allow & action)) {
+		api_error(c, 403, "%s may not %s (its api.clients entry does not allow %s)", c->identity, action_name,
+			allow_word(action));
 		return -1;
 	}
 	if (env && c->client->environment_count && !listed(c->client->environments, c->client->environment_count, env)) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <capstan/lifecycle.h>
@@ -22,10 +23,11 @@ static const struct { capstan_revoke_reason reason; const char *name; } reasons[
 	{ CAPSTAN_REASON_CESSATION_OF_OPERATION, "cessationOfOperation" },
 };
 
+/* Any case: RFC 5280's names are camelCase, what people type often is not. */
 int capstan_revoke_reason_parse(const char *name, capstan_revoke_reason *out)
 {
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		if (name && strcmp(name, reasons[i].name) == 0)
+		if (name && strcasecmp(name, reasons[i].name) == 0)
 			return *out = reasons[i].reason, 0;
 	return CAPSTAN_EINVALID;
 }

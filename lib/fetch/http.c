@@ -213,6 +213,10 @@ static int one_try(capstan_ctx *ctx, const fetch_conn *c, const char *method, co
 		return capstan_error_oom(ctx);
 	if (s.too_large)
 		return capstan_error(ctx, CAPSTAN_EINVALID, "%s: the answer is larger than %u bytes", url, MAX_BODY);
+	/* curl says which check failed, not which option feeds it. */
+	if (*e == CURLE_PEER_FAILED_VERIFICATION && strstr(errbuf, "certificate problem"))
+		return capstan_error(ctx, CAPSTAN_ERROR, "%s %s: %s (is --ca '%s' the trust bundle of serve's environment?)",
+			method, url, errbuf[0] ? errbuf : curl_easy_strerror(*e), c->o->ca);
 	if (*e != CURLE_OK)
 		return capstan_error(ctx, CAPSTAN_ERROR, "%s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(*e));
 	return 0;

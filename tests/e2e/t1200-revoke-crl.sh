@@ -16,7 +16,7 @@ check "revoke with a reason" cap revoke bad.internal --reason keyCompromise
 like "it says what it did" "$(cat "$T/out")" "revoked 'bad.internal' in dev \(serial [0-9a-f]{32}\): keyCompromise"
 cap renew old.internal >/dev/null
 check "a superseded certificate can be revoked" cap revoke "$(openssl x509 -in "$T/old.chain" -noout -serial | cut -d= -f2)" --reason superseded
-check "an expired certificate can be revoked" faketime -f +3d "$CAPSTAN" --passphrase-file "$PASS" revoke expiring --reason cessationOfOperation
+check "an expired certificate can be revoked" faketime -f +3d "$CAPSTAN" --passphrase-file "$PASS" revoke expiring --reason cessationofoperation
 refuses "revoking twice" 1 "'bad.internal' \(serial [0-9a-f]+\) is already revoked" cap revoke bad.internal
 refuses "an unknown reason" 2 "invalid --reason 'stolen': expected one of unspecified, keyCompromise" \
 	cap revoke good.internal --reason stolen
@@ -25,6 +25,7 @@ refuses "a CA is not revoked by name" 1 "'root-ca' is a CA certificate: rotate t
 is "list --status revoked" "$("$CAPSTAN" --json list --status revoked | jq -r '[.[].name] | sort | join(",")')" \
 	"bad.internal,expiring,old.internal"
 is "the reason is recorded" "$("$CAPSTAN" --json list --status revoked | jq -r '.[] | select(.name == "bad.internal") | .revoke_reason')" keyCompromise
+is "a reason in any case, recorded by its RFC 5280 name" "$("$CAPSTAN" --json list --status revoked | jq -r '.[] | select(.name == "expiring") | .revoke_reason')" cessationOfOperation
 
 check "crl" cap crl --env dev --out "$T/crl.pem"
 openssl crl -in "$T/crl.pem" -noout -text >"$T/crl.txt"

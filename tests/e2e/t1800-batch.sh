@@ -76,7 +76,7 @@ check "still intact" "$CAPSTAN" audit --verify
 printf '%s\n' '{"env":"dev","profile":"client","cn":"ok-1"}' '{"env":"dev","profile":"client","cn":"x","ip":["300.1.1.1"]}' >"$T/bad.jsonl"
 refuses "a bad IP on line 2" 2 "bad\.jsonl:2: bad ip '300\.1\.1\.1'" cap issue --batch "$T/bad.jsonl"
 printf '%s\n' '{"env":"dev","profile":"client","cn":"ok-2"}' '{"env":"dev","profile":"client","cn":"y","colour":"red"}' >"$T/bad.jsonl"
-refuses "an unknown field" 2 "bad\.jsonl:2: field 'colour': unknown field" cap issue --batch "$T/bad.jsonl"
+refuses "an unknown field, without the command line's usage after it" 2 "bad\.jsonl:2: field 'colour': unknown field$" cap issue --batch "$T/bad.jsonl"
 printf '%s\n' '{"env":"dev","profile":"client","cn":"ok-3"}' '{"env":"dev", broken' >"$T/bad.jsonl"
 refuses "broken JSON" 2 "bad\.jsonl:2: not JSON" cap issue --batch "$T/bad.jsonl"
 printf '%s\n' '{"env":"dev","cn":"noprofile"}' >"$T/bad.jsonl"

@@ -64,6 +64,7 @@ api deploy-etcd GET "/v1/environments/prod/services/etcd/bundle"
 is "a bundle without prefix is 400" "$(status)" 400
 api nobody GET "/v1/environments/prod/services/etcd/bundle?prefix=/x"
 is "an identity without bundle is 403" "$(status)" 403
+like "naming the missing entry" "$(jq -r .error "$T/body")" "^prod/nobody may not fetch bundles \\(no api.clients entry names it\\)$"
 
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=web.dev.internal \
 	-keyout "$T/web.key" -out "$T/web.csr" 2>/dev/null
@@ -119,6 +120,7 @@ api ops POST /v1/environments/dev/certificates/web.dev.internal/revoke -d '{"rea
 is "ops revokes" "$(status) $(jq -r .status "$T/body")" "200 revoked"
 api ci-signer POST /v1/environments/dev/certificates/web.dev.internal/revoke -d '{"reason": "keyCompromise"}'
 is "ci-signer may not revoke" "$(status)" 403
+like "naming the allow word it lacks" "$(jq -r .error "$T/body")" "^prod/ci-signer may not revoke .*its api.clients entry does not allow revoke"
 is "the audit rows name the API identity" \
 	"$(cap --json audit | jq -r '[.[] | select(.operation == "revoke" or .operation == "issue" or .operation == "renew") | .user] | map(select(startswith("api:"))) | unique | join(" ")')" \
 	"api:prod/ci-signer api:prod/leaver api:prod/ops"

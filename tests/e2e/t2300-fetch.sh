@@ -109,7 +109,7 @@ is "(silent, no hook)" "$(cat "$T/out" "$T/err") $(hooks)" " 2"
 before=$(snapshot)
 dead=$(free_port)
 SERVER=https://127.0.0.1:$dead refuses "server down: exit 1" 1 "127\.0\.0\.1.*(onnect|refused)" fetch --exec "$HOOK"
-CA=$T/dev-ca.pem refuses "a server the --ca does not vouch for: exit 1" 1 "certificate" fetch --exec "$HOOK"
+CA=$T/dev-ca.pem refuses "a server the --ca does not vouch for: exit 1" 1 "certificate.*is --ca .*dev-ca\.pem. the trust bundle of serve.s environment" fetch --exec "$HOOK"
 cp "$T/id-nobody.pem" "$H/id/nobody.pem" && cp -p "$T/id-nobody.key" "$H/id/nobody.key"
 ID=nobody refuses "an identity not allowed bundles: exit 1 (403)" 1 "403" fetch --exec "$HOOK"
 chmod 640 "$H/id/deploy.key"
