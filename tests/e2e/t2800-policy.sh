@@ -223,5 +223,35 @@ cap export intermediate-ca-2 --env nc --format cert --out "$T/nc-inter2.pem" >/d
 like "the new intermediate carries them too" "$(openssl x509 -in "$T/nc-inter2.pem" -noout -text | tr -d '\n ')" \
 	"NameConstraints:critical.*Permitted:DNS:nc.internalDNS:localhostIP:10.0.0.0/255.0.0.0"
 
+# --- max_days below the environment's default lifetime: a lifetime asked
+# for above it is refused, the default one (nobody asked) is cut to it.
+cat >"$T/short.yaml" <<'YAML'
+environments:
+  short:
+    policy: { max_days: 30 }
+services:
+  tiny:
+    template: etcd
+    certs:
+      - { name: tiny, profile: server, dns: [tiny.short.internal] }
+YAML
+lifetime_of() { "$CAPSTAN" --json show "$1" --env short | jq -r .lifetime; }
+check "apply: a certificate without days where max_days is below the default" cap apply --config "$T/short.yaml" --env short
+is "is issued for max_days" "$(lifetime_of tiny)" 30d
+check "issue without --days" cap issue --env short --profile server --cn plain.short.internal
+is "gets max_days, not the default" "$(lifetime_of plain.short.internal)" 30d
+end=$(date -d "$("$CAPSTAN" show plain.short.internal --env short --pem | openssl x509 -noout -enddate | cut -d= -f2)" +%s)
+is "and its certificate ends in 30 days" "$(( (end - $(date +%s) + 43200) / 86400 ))" 30
+refuses "an explicit --days above it is still refused, not cut" 1 \
+	"short policy: lifetime '31 days' is longer than max_days 30" \
+	cap issue --env short --profile server --cn long.short.internal --days 31
+check "an explicit --days under it is kept" cap issue --env short --profile server --cn brief.short.internal --days 20
+is "as asked" "$(lifetime_of brief.short.internal)" 20d
+printf '{"env": "short", "profile": "client", "cn": "batched"}\n' >"$T/short.jsonl"
+check "a batch line without days" cap issue --batch "$T/short.jsonl"
+is "is cut the same" "$(lifetime_of batched)" 30d
+check "renew keeps the line's lifetime" cap renew plain.short.internal --env short
+is "max_days still" "$(lifetime_of plain.short.internal)" 30d
+
 check "check passes after all this" cap check
 done_testing
