@@ -2,8 +2,10 @@
 # import --easy-rsa: a real easy-rsa 3 PKI (Debian's easy-rsa builds it)
 # adopted whole (and an openssl ca directory, --openssl-ca, the same way): its CA, every certificate with its serial, status,
 # revocation time and reason, the keys it kept (sealed), its CRL numbering
-# continued; then renewed, rotated, revoked and exported under capstan, and
-# check clean throughout. Refusals are one line and change nothing.
+# continued; then bundled, renewed (renew --due too), rotated (a line imported
+# without its key as well: a new key), revoked and exported under capstan, and
+# check clean throughout. import --json counts what came. Refusals are one
+# line and change nothing.
 . "$(dirname "$0")/lib.sh"
 
 EASYRSA_BIN=$(command -v easyrsa || echo /usr/share/easy-rsa/easyrsa)
