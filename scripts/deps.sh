@@ -30,6 +30,7 @@ packages=(
 	valgrind                            # make valgrind: the end-to-end suite under memcheck
 	pkcs11-provider softhsm2 opensc     # CA keys in a token: OpenSSL's provider, a software token, pkcs11-tool
 	easy-rsa                            # a real easy-rsa PKI for import to adopt (t2700)
+	golang-go                           # Go's crypto/x509, the third nameConstraints verifier (t2800)
 )
 
 # make bench adds the peers it measures against.

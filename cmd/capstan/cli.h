@@ -187,8 +187,9 @@ struct json_t;
 int out_print_doc(cli *c, struct json_t *doc);
 /* migrate, backup, restore (output_copy.c): verb ("migrated to") and where. */
 int out_copied(cli *c, const char *verb, const char *where, const capstan_copy_summary *s);
-/* verb: "initialized", "imported". */
-int out_init(cli *c, const char *verb, const capstan_cert *root, const capstan_cert *intermediate);
+/* verb: "initialized", "imported"; extra (may be NULL, taken): more keys for --json's document. */
+int out_init(cli *c, const char *verb, const capstan_cert *root, const capstan_cert *intermediate,
+	struct json_t *extra);
 int out_issued(cli *c, const capstan_cert *cert, int64_t requested_lifetime);
 int out_show(cli *c, const capstan_cert *cert);
 /* A file written: path, what it holds (e.g. "chain"), the certificate or NULL. */

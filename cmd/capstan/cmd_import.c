@@ -1,6 +1,8 @@
 /* capstan import: an existing CA adopted as a new environment. */
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 
 typedef struct {
@@ -34,14 +36,24 @@ static int check_args(cli *c, const import_args *a, capstan_import_opts *o)
 	return 0;
 }
 
+/* --json's counts: what came with a directory (easy-rsa, openssl ca), zero
+ * for a CA imported alone, and the number the imported CA's next CRL takes. */
+static json_t *import_counts(const capstan_import_result *r)
+{
+	return json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:I}", "certificates",
+		"imported", (json_int_t)r->leaves, "valid", (json_int_t)(r->leaves - r->revoked - r->expired),
+		"revoked", (json_int_t)r->revoked, "expired", (json_int_t)r->expired,
+		"keys_sealed", (json_int_t)r->keys, "next_crl_number", (json_int_t)r->crl_number + 1);
+}
+
 /* As init says what it made, and for a directory (easy-rsa, openssl ca) what came with it. */
 static int out_imported(cli *c, const capstan_import_result *r)
 {
-	int rc = out_init(c, "imported", r->root, r->intermediate);
+	int rc = out_init(c, "imported", r->root, r->intermediate, c->json ? import_counts(r) : NULL);
 
 	if (rc == EXIT_OK && !c->json && !c->quiet && (r->leaves || r->crl_number))
-		printf("  certificates     %zu (%zu revoked, %zu with their key); last CRL number %lld\n", r->leaves,
-			r->revoked, r->keys, (long long)r->crl_number);
+		printf("  certificates     %zu (%zu revoked, %zu expired, %zu with their key); last CRL number %lld\n",
+			r->leaves, r->revoked, r->expired, r->keys, (long long)r->crl_number);
 	return rc;
 }
 

@@ -44,7 +44,7 @@ int cmd_init(cli *c, int argc, char **argv)
 	o.hsm = hsm;
 	if (capstan_env_init(&root, &inter, c->ctx, &o) < 0)
 		return cli_fail(c);
-	rc = out_init(c, "initialized", root, inter);
+	rc = out_init(c, "initialized", root, inter, NULL);
 	capstan_cert_free(root);
 	capstan_cert_free(inter);
 	return rc;

@@ -70,7 +70,7 @@ int out_print_doc(cli *c, json_t *doc)
 	return EXIT_OK;
 }
 
-int out_init(cli *c, const char *verb, const capstan_cert *root, const capstan_cert *inter)
+int out_init(cli *c, const char *verb, const capstan_cert *root, const capstan_cert *inter, json_t *extra)
 {
 	char nb[32], na[32];
 
@@ -79,8 +79,12 @@ int out_init(cli *c, const char *verb, const capstan_cert *root, const capstan_c
 		json_object_set_new(doc, "env", json_string(root->env));
 		json_object_set_new(doc, "root", cert_json(root));
 		json_object_set_new(doc, "intermediate", cert_json(inter));
+		if (extra)
+			json_object_update(doc, extra);
+		json_decref(extra);
 		return out_print_doc(c, doc);
 	}
+	json_decref(extra);
 	if (c->quiet)
 		return EXIT_OK;
 	printf("%s environment '%s' (%s keys)\n", verb, root->env,

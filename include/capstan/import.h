@@ -35,6 +35,7 @@ typedef struct {
 	capstan_cert *intermediate;    /* the one that signs new leaves */
 	size_t leaves, revoked, keys;  /* easy-rsa: leaves imported, revoked among them, with their key */
 	int64_t crl_number;            /* easy-rsa: the last CRL number it issued (0: none) */
+	size_t expired;                /* easy-rsa: leaves not revoked whose validity had ended */
 } capstan_import_result;
 
 void capstan_import_result_clear(capstan_import_result *r);

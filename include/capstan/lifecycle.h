@@ -32,10 +32,11 @@ const char *capstan_revoke_reason_names(void);
  * intermediate, with a new serial and the same subject, SANs, profile and
  * service. renew keeps the key; rotate makes a new one of the same type. The
  * older certificate becomes superseded in the same transaction. lifetime 0
- * keeps the line's lifetime. Both refuse a CSR-issued certificate (a new CSR
- * is needed) and one that is not the newest of its line; renew also refuses a
- * revoked one (its key may be compromised: rotate it). *out is the caller's:
- * capstan_cert_free().
+ * keeps the line's lifetime. Both refuse one that is not the newest of its
+ * line; renew also refuses a revoked one (its key may be compromised: rotate
+ * it) and one whose key the inventory does not hold (issued from a CSR, or
+ * imported without it), which rotate gives a new key the inventory holds.
+ * *out is the caller's: capstan_cert_free().
  */
 CAPSTAN_WARN_UNUSED int capstan_renew(capstan_cert **out, capstan_ctx *ctx, const capstan_cert *cert,
 	int64_t lifetime);

@@ -78,5 +78,9 @@ typedef struct {
 int capstan_policy_enforce_cached(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
 	const char *service, const capstan_policy_ask *ask);
 void capstan_policy_cache_clear(capstan_policy_cache *cache);
+/* A lifetime nobody asked for (the environment's default) lowered to the
+ * shortest max_days that applies: only a request is refused, not cut. */
+int capstan_policy_cap_lifetime(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *service,
+	int64_t *lifetime);
 
 #endif

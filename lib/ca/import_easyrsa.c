@@ -388,6 +388,8 @@ static int pki_cert_record(capstan_ctx *ctx, const capstan_store_env *env, const
 		if ((rc = capstan_store_cert_revoke(ctx, rec->id, c->revoked_at, c->reason)) == 0)
 			rc = capstan_audit_record(ctx, "import", env->name, rec->name, rec->serial, detail);
 		out->revoked++;
+	} else if (rec->not_after <= time(NULL)) {
+		out->expired++;
 	}
 	capstan_cert_free(rec);
 	return rc;

@@ -72,6 +72,9 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 		return rc;
 	if ((rc = capstan_ca_lifetime(ctx, "the lifetime", o->lifetime, p->env.leaf_lifetime, &p->lifetime)) < 0)
 		return capstan_error_subject_set(ctx, rc, CAPSTAN_FIELD_LIFETIME);
+	/* max_days refuses a lifetime asked for; the default one is cut to it. */
+	if (!o->lifetime && (rc = capstan_policy_cap_lifetime(ctx, p->policy, p->env.id, o->service, &p->lifetime)) < 0)
+		return rc;
 	if ((rc = capstan_request_sans(ctx, o, p->cn, o->csr ? &p->csr_sans : NULL, &p->sans)) < 0)
 		return rc;
 	/* Here every way in meets the policy the inventory records: issue,

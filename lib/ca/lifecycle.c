@@ -56,19 +56,20 @@ void capstan_reissue_plan_clear(reissue_plan *p)
 
 static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int proven)
 {
-	const char *verb = kind == REISSUE_RENEW ? "renewed" : "rotated";
 
 	if (old->kind != CAPSTAN_KIND_LEAF)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"'%s' is a CA certificate: a CA is replaced by rotating the CA of %s (a new intermediate,"
 			" or a new root)", old->name, old->env);
-	/* Without the key, only its holder's proof of possession makes a
-	 * renewal safe: the inventory cannot tell who else asks. */
-	if (!old->has_key && !(proven && kind == REISSUE_RENEW))
+	/* Renewal certifies the same key again: without it in the inventory,
+	 * only its holder's proof of possession makes that safe (the inventory
+	 * cannot tell who else asks). Rotation makes a new key, which the
+	 * inventory then holds, so a keyless line rotates like any other. */
+	if (!old->has_key && kind == REISSUE_RENEW && !proven)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"'%s' (%s) has no key in the inventory (issued from a CSR, or imported without it) and cannot"
-			" be %s here: issue it again from a new CSR",
-			old->name, old->env, verb);
+			" be renewed here: rotate it for a new key, or issue it again from a new CSR",
+			old->name, old->env);
 	if (old->status == CAPSTAN_STATUS_SUPERSEDED)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"serial %s of '%s' is superseded by a newer certificate: use the name to reach the current one",

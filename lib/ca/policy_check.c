@@ -155,19 +155,58 @@ int capstan_policy_check_bodies(capstan_ctx *ctx, const char *env, const char *c
 	return 0;
 }
 
-int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
-	const capstan_policy_ask *ask)
+typedef int (*row_fn)(capstan_ctx *ctx, const capstan_store_policy *row, void *arg);
+
+/* fn on each recorded row that applies to env_id and service (the levels
+ * above every service, and the service's own): from cache when one is lent
+ * (filled on first use), else read from the inventory. Stops at an error. */
+static int each_row(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *service, row_fn fn,
+	void *arg)
 {
 	capstan_store_policy *rows = NULL;
 	size_t n = 0;
-	int rc;
+	int rc = 0;
 
-	if ((rc = capstan_store_policy_list(ctx, env_id, service ? service : "", &rows, &n)) < 0)
+	if (!cache) {
+		if ((rc = capstan_store_policy_list(ctx, env_id, service ? service : "", &rows, &n)) < 0)
+			return rc;
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = fn(ctx, &rows[i], arg);
+		capstan_store_policy_free(rows, n);
 		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = check_one(ctx, env, rows[i].service, rows[i].body, ask);
-	capstan_store_policy_free(rows, n);
+	}
+	if (!cache->valid || cache->env_id != env_id) {
+		capstan_policy_cache_clear(cache);
+		if ((rc = capstan_store_policy_list(ctx, env_id, NULL, &cache->rows, &cache->count)) < 0)
+			return rc;
+		cache->valid = 1;
+		cache->env_id = env_id;
+	}
+	/* Every row of the environment is here: the service's own, and no other's. */
+	for (size_t i = 0; i < cache->count && rc == 0; i++)
+		if (!cache->rows[i].service[0] || (service && strcmp(cache->rows[i].service, service) == 0))
+			rc = fn(ctx, &cache->rows[i], arg);
 	return rc;
+}
+
+typedef struct {
+	const char *env;
+	const capstan_policy_ask *ask;
+} enforce_arg;
+
+static int enforce_row(capstan_ctx *ctx, const capstan_store_policy *row, void *arg)
+{
+	const enforce_arg *a = arg;
+
+	return check_one(ctx, a->env, row->service, row->body, a->ask);
+}
+
+int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
+	const capstan_policy_ask *ask)
+{
+	enforce_arg a = { env, ask };
+
+	return each_row(ctx, NULL, env_id, service, enforce_row, &a);
 }
 
 void capstan_policy_cache_clear(capstan_policy_cache *cache)
@@ -179,22 +218,31 @@ void capstan_policy_cache_clear(capstan_policy_cache *cache)
 int capstan_policy_enforce_cached(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
 	const char *service, const capstan_policy_ask *ask)
 {
-	int rc = 0;
+	enforce_arg a = { env, ask };
 
-	if (!cache)
-		return capstan_policy_enforce(ctx, env_id, env, service, ask);
-	if (!cache->valid || cache->env_id != env_id) {
-		capstan_policy_cache_clear(cache);
-		if ((rc = capstan_store_policy_list(ctx, env_id, NULL, &cache->rows, &cache->count)) < 0)
-			return rc;
-		cache->valid = 1;
-		cache->env_id = env_id;
-	}
-	/* Every row of the environment is here: the service's own, and no other's. */
-	for (size_t i = 0; i < cache->count && rc == 0; i++)
-		if (!cache->rows[i].service[0] || (service && strcmp(cache->rows[i].service, service) == 0))
-			rc = check_one(ctx, env, cache->rows[i].service, cache->rows[i].body, ask);
-	return rc;
+	return each_row(ctx, cache, env_id, service, enforce_row, &a);
+}
+
+static int cap_row(capstan_ctx *ctx, const capstan_store_policy *row, void *arg)
+{
+	int64_t *lifetime = arg;
+	policy_list l;
+	long long max;
+	int rc = body_list(row->body, "max_days", &l);
+
+	if (rc < 0)
+		return capstan_error_oom(ctx);
+	max = rc > 0 && l.count == 1 ? atoll(l.items[0]) : 0;
+	list_free(&l);
+	if (max > 0 && *lifetime > max * CAPSTAN_DAY_SECONDS)
+		*lifetime = max * CAPSTAN_DAY_SECONDS;
+	return 0;
+}
+
+int capstan_policy_cap_lifetime(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *service,
+	int64_t *lifetime)
+{
+	return each_row(ctx, cache, env_id, service, cap_row, lifetime);
 }
 
 /* A CIDR as nameConstraints wants it: address/mask ("10.0.0.0/255.0.0.0"). */

@@ -63,7 +63,7 @@ static void levels_of(levels *l, const capstan_config *c, const capstan_config_e
 }
 
 static int check_cert(capstan_ctx *ctx, const capstan_config *c, const capstan_config_env *e,
-	const capstan_config_service *s, size_t j, const levels *l, int64_t env_lifetime)
+	const capstan_config_service *s, size_t j, const levels *l)
 {
 	const capstan_config_cert *cert = &s->certs[j];
 	capstan_config_defaults d = capstan_config_effective(c, e, cert);
@@ -74,8 +74,8 @@ static int check_cert(capstan_ctx *ctx, const capstan_config *c, const capstan_c
 
 	capstan_config_issue_opts(cert, &d, e->name, s->name, &o);
 	if ((rc = capstan_request_sans(ctx, &o, cert->cn, NULL, &sans)) == 0) {
-		ask = (capstan_policy_ask){ &sans, d.lifetime ? d.lifetime : env_lifetime, 1,
-			d.key_set ? d.key : CAPSTAN_DEFAULT_KEY };
+		/* No days in the file: the environment's default, which issue cuts to max_days. */
+		ask = (capstan_policy_ask){ &sans, d.lifetime, 1, d.key_set ? d.key : CAPSTAN_DEFAULT_KEY };
 		rc = capstan_policy_check_bodies(ctx, e->name, l->services, l->bodies, 3, &ask);
 	}
 	capstan_strlist_free(&sans);
@@ -94,20 +94,12 @@ int capstan_apply_policy_check(capstan_ctx *ctx, const capstan_config *c, const 
 		return capstan_error_oom(ctx);
 	for (size_t i = 0; rc == 0 && i < c->env_count; i++) {
 		const capstan_config_env *e = &c->envs[i];
-		capstan_store_env have = { 0 };
-		int64_t lifetime = capstan_config_effective(c, e, NULL).lifetime;
 		if (only_env && strcmp(only_env, e->name) != 0)
 			continue;
-		/* An environment that exists keeps the leaf lifetime it was made with. */
-		if (!lifetime && capstan_store_env_get(ctx, e->name, &have) == 0)
-			lifetime = have.leaf_lifetime;
-		capstan_store_env_clear(&have);
-		if (!lifetime)
-			lifetime = (int64_t)CAPSTAN_DEFAULT_LEAF_DAYS * CAPSTAN_DAY_SECONDS;
 		for (size_t k = 0; rc == 0 && k < c->service_count; k++) {
 			levels_of(l, c, e, &c->services[k]);
 			for (size_t j = 0; rc == 0 && j < c->services[k].cert_count; j++)
-				rc = check_cert(ctx, c, e, &c->services[k], j, l, lifetime);
+				rc = check_cert(ctx, c, e, &c->services[k], j, l);
 		}
 	}
 	free(l);

@@ -341,8 +341,11 @@ static int reissue_revoked(capstan_ctx *ctx, const capstan_deploy_item *it)
 	for (size_t i = 0; rc == 0 && i < names.count; i++) {
 		capstan_cert *cert = NULL, *fresh = NULL;
 		rc = capstan_store_cert_latest(ctx, env.id, names.items[i], CAPSTAN_KIND_LEAF, &cert);
-		/* One that cannot be reissued (issued from a CSR) is left out by the render, with a warning. */
-		if (rc == 0 && cert->status == CAPSTAN_STATUS_REVOKED && capstan_rotate(&fresh, ctx, cert, 0) < 0 &&
+		/* A line whose key the inventory never held (issued from a CSR, or
+		 * imported without it) is not given one unasked: the render leaves
+		 * it out, with a warning, until it is rotated or issued again. */
+		if (rc == 0 && cert->status == CAPSTAN_STATUS_REVOKED && cert->has_key &&
+		    capstan_rotate(&fresh, ctx, cert, 0) < 0 &&
 		    capstan_error_last(ctx) != CAPSTAN_EINVALID)
 			rc = capstan_error_last(ctx);
 		rc = rc == CAPSTAN_ENOTFOUND ? 0 : rc;

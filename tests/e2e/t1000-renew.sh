@@ -38,9 +38,15 @@ refuses "a superseded serial cannot be renewed" 1 "is superseded by a newer cert
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/csr.key" \
 	-subj "/CN=csr.internal" -out "$T/app.csr" 2>/dev/null
 cap issue --env dev --profile server --csr "$T/app.csr" >/dev/null
-refuses "a CSR-issued certificate needs a new CSR" 1 "issued from a CSR.*issue it again from a new CSR" \
+refuses "a CSR-issued certificate is not renewed: its key is not here" 1 \
+	"issued from a CSR.*cannot be renewed here: rotate it for a new key, or issue it again from a new CSR" \
 	cap renew csr.internal
-refuses "and cannot be rotated either" 1 "issued from a CSR" cap rotate csr.internal
+# rotate makes a new key anyway: the inventory holds it from then on.
+check "but it rotates" cap rotate csr.internal
+check_fails "to a new key" cmp -s <(openssl pkey -in "$T/csr.key" -pubout) <(pubkey csr.internal)
+check "which the inventory now holds" cap export csr.internal --format key --out "$T/csr-new.key"
+check "and which is the certificate's" cmp <(pubkey csr.internal) <(openssl pkey -in "$T/csr-new.key" -pubout)
+check "so it renews from then on" cap renew csr.internal
 cap issue --env dev --profile client --cn leaked >/dev/null
 cap revoke leaked --reason keyCompromise >/dev/null
 refuses "a revoked certificate is not renewed with its key" 1 "is revoked.*rotate it for a new key" cap renew leaked

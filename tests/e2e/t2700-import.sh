@@ -60,7 +60,10 @@ check_fails "and that revokes the renewed leaf" openssl verify -crl_check -CAfil
 check "check passes after the import" cap check
 
 # A root: a new capstan intermediate under it, as init makes one.
-check "import a root" cap import --env outroot --ca-cert "$X/root2.crt" --ca-key "$X/root2.key"
+check "import a root (--json)" cap --json import --env outroot --ca-cert "$X/root2.crt" --ca-key "$X/root2.key"
+is "the JSON has the same counts as a directory's: none, and CRLs from 1" \
+	"$(jq -c '[.env, .root.name, .certificates, .next_crl_number]' "$T/out")" \
+	'["outroot","root-ca",{"imported":0,"valid":0,"revoked":0,"expired":0,"keys_sealed":0},1]'
 is "the root with its key, a new intermediate with its own" \
 	"$(db_sql "SELECT c.kind || ':' || c.name || ':' || (CASE WHEN c.key_id IS NULL THEN 0 ELSE 1 END) FROM certs c JOIN envs e ON e.id = c.env_id WHERE e.name = 'outroot' ORDER BY c.id" | tr '\n' ' ')" \
 	"root:root-ca:1 intermediate:intermediate-ca-1:1 "

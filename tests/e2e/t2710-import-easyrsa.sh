@@ -2,8 +2,10 @@
 # import --easy-rsa: a real easy-rsa 3 PKI (Debian's easy-rsa builds it)
 # adopted whole (and an openssl ca directory, --openssl-ca, the same way): its CA, every certificate with its serial, status,
 # revocation time and reason, the keys it kept (sealed), its CRL numbering
-# continued; then renewed, rotated, revoked and exported under capstan, and
-# check clean throughout. Refusals are one line and change nothing.
+# continued; then bundled, renewed (renew --due too), rotated (a line imported
+# without its key as well: a new key), revoked and exported under capstan, and
+# check clean throughout. import --json counts what came. Refusals are one
+# line and change nothing.
 . "$(dirname "$0")/lib.sh"
 
 EASYRSA_BIN=$(command -v easyrsa || echo /usr/share/easy-rsa/easyrsa)
@@ -47,7 +49,7 @@ inventory_view() {
 }
 
 check "import the easy-rsa PKI" cap import --env vpn --easy-rsa "$P"
-like "it says what came with it" "$(cat "$T/out")" "certificates +5 \(2 revoked, 4 with their key\); last CRL number 4097"
+like "it says what came with it" "$(cat "$T/out")" "certificates +5 \(2 revoked, 0 expired, 4 with their key\); last CRL number 4097"
 is "every certificate, with its serial, status, revocation time and reason" "$(inventory_view)" "$(index_view | sed 's/ *$//')"
 is "the CA is the root, with its key; a capstan intermediate under it" \
 	"$(db_sql "SELECT c.kind || ':' || c.name || ':' || (CASE WHEN c.key_id IS NULL THEN 0 ELSE 1 END) FROM certs c JOIN envs e ON e.id = c.env_id WHERE e.name = 'vpn' AND c.kind != 'leaf' ORDER BY c.id" | tr '\n' ' ')" \
@@ -97,6 +99,39 @@ check "and accepts alice" openssl verify -crl_check -CAfile "$T/ca+crl.pem" "$P/
 rp_verify() { openssl verify -purpose "$1" -CAfile "$2" -untrusted "$3" "$3"; }
 check "capstan verify takes an imported leaf" "$CAPSTAN" verify "$P/issued/alice.crt" --env vpn
 
+# A bundle of an imported line, as easy-rsa signed it (directly under its CA):
+# apply adopts the line into a service without reissuing it.
+cat >"$T/vpn.yaml" <<'YAML'
+environments:
+  vpn: {}
+services:
+  ovpn:
+    template: etcd
+    certs:
+      - { name: vpn.example, profile: server, cn: vpn.example, dns: [vpn.example], key: rsa-2048 }
+YAML
+imported_serial=$("$CAPSTAN" --json show vpn.example --env vpn | jq -r .serial)
+check "apply a service naming an imported line" cap apply --config "$T/vpn.yaml" --env vpn
+is "which keeps the imported certificate" "$("$CAPSTAN" --json show vpn.example --env vpn | jq -r .serial)" "$imported_serial"
+check "bundle the service" cap bundle --env vpn --service ovpn --out "$T/ovpn"
+cp "$T/err" "$T/bundle.err"
+is "the bundle's certificate is easy-rsa's" "$(openssl x509 -in "$T/ovpn/vpn.example.pem" -noout -fingerprint -sha256)" \
+	"$(openssl x509 -in "$P/issued/vpn.example.crt" -noout -fingerprint -sha256)"
+check "it verifies against the bundle's CA file" openssl verify -purpose sslserver -CAfile "$T/ovpn/ca.pem" \
+	-untrusted "$T/ovpn/vpn.example.pem" "$T/ovpn/vpn.example.pem"
+is "the bundle's key is the certificate's" "$(openssl pkey -in "$T/ovpn/vpn.example-key.pem" -pubout)" \
+	"$(openssl x509 -in "$T/ovpn/vpn.example.pem" -noout -pubkey)"
+is "and easy-rsa's key" "$(openssl pkey -in "$T/ovpn/vpn.example-key.pem" -pubout)" \
+	"$(openssl pkey -in "$P/private/vpn.example.key" -pubout)"
+is "the key file is 0600" "$(stat -c %a "$T/ovpn/vpn.example-key.pem")" 600
+# etcd's crl.pem is the current intermediate's CRL alone: an imported leaf
+# sits under the easy-rsa CA, whose CRL only crl-all.pem carries; said.
+like "the bundle warns that crl.pem does not cover the imported line" "$(cat "$T/bundle.err")" \
+	"warning: vpn/ovpn: 1 certificate is under an older intermediate, .* renew them onto the current intermediate"
+like "its crl-all.pem has the easy-rsa CA's current CRL (0x1002), listing bob" \
+	"$(openssl crl -in "$(crl_of "Old VPN CA" "$T/ovpn/crl-all.pem")" -noout -crlnumber -text | tr -d ' \n')" \
+	"crlNumber=0x1002.*SerialNumber:$(serial_in_index bob)"
+
 # Imported lines live on under capstan.
 check "renew an imported server certificate" cap renew vpn.example --env vpn
 "$CAPSTAN" export vpn.example --env vpn --format chain --out "$T/vpn.chain"
@@ -105,6 +140,14 @@ is "with the same key" "$(openssl x509 -in "$T/vpn.chain" -noout -pubkey)" "$(op
 check "rotate an imported client certificate" cap rotate alice --env vpn
 "$CAPSTAN" export alice --env vpn --format chain --out "$T/alice.chain"
 check "which verifies too" rp_verify sslclient "$P/ca.crt" "$T/alice.chain"
+# A cron over imported lines: what has its key renews, a line without it is
+# reported (never skipped silently), exit 1.
+cap renew --due --env vpn --within 1000d >"$T/out" 2>"$T/err"
+is "renew --due over imported lines: exit 1 when one cannot be renewed" "$?" 1
+like "the keyless one (carol) is named, with what to do" "$(cat "$T/err")" \
+	"capstan: 'carol' \(vpn\) has no key in the inventory \(issued from a CSR, or imported without it\) and cannot be renewed here: rotate it for a new key"
+like "and counted" "$(tail -1 "$T/err")" "1 certificate due could not be renewed"
+is "the others are renewed" "$(grep -o 'renewed vpn/[a-z.]*' "$T/out" | sort | tr '\n' ' ')" "renewed vpn/alice renewed vpn/vpn.example "
 check "revoke an imported line" cap revoke carol --env vpn --reason cessationOfOperation
 secret_file "$T/storepw" 'store password'
 check "export one as PKCS12" cap export vpn.example --env vpn --format pkcs12 --password-file "$T/storepw" --out "$T/vpn.p12"
@@ -185,27 +228,43 @@ CNF
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$O/private/cakey.pem" -out "$O/cacert.pem" \
 	-days 3650 -subj "/CN=Old OpenSSL CA" -addext basicConstraints=critical,CA:TRUE \
 	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || exit 1
-for n in web1 web2; do
+# web3's validity ended last year.
+for n in web1 web2 web3; do
+	dates=(); [ $n = web3 ] && dates=(-startdate "$(date -u -d '-400 days' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '-300 days' +%Y%m%d%H%M%SZ)")
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/$n.key" -subj "/CN=$n.example" \
 		-out "$T/$n.csr" 2>/dev/null &&
-		SAN=$n.example openssl ca -batch -config "$T/ossl.cnf" -extensions srv -in "$T/$n.csr" -out "$T/$n.crt" \
+		SAN=$n.example openssl ca -batch -config "$T/ossl.cnf" -extensions srv "${dates[@]}" -in "$T/$n.csr" -out "$T/$n.crt" \
 			>"$T/ossl.log" 2>&1 || { cat "$T/ossl.log" >&2; exit 1; }
 done
 # (the configuration reads $SAN wherever it is used)
 { SAN=- openssl ca -config "$T/ossl.cnf" -revoke "$T/web2.crt" -crl_reason keyCompromise &&
 	SAN=- openssl ca -config "$T/ossl.cnf" -gencrl -out "$O/crl.pem"; } >"$T/ossl.log" 2>&1 || { cat "$T/ossl.log" >&2; exit 1; }
-check "import an openssl ca directory" cap import --env legacy --openssl-ca "$O"
-like "with its certificates, no keys, and its CRL number" "$(cat "$T/out")" \
-	"certificates +2 \(1 revoked, 0 with their key\); last CRL number 8192"
+check "import an openssl ca directory (--json)" cap --json import --env legacy --openssl-ca "$O"
+is "the JSON says what came with it: counts, keys sealed, the next CRL number" \
+	"$(jq -c '[.env, .root.name, .intermediate.name, .certificates, .next_crl_number]' "$T/out")" \
+	'["legacy","root-ca","intermediate-ca-1",{"imported":3,"valid":1,"revoked":1,"expired":1,"keys_sealed":0},8193]'
 is "web2 revoked for keyCompromise" "$(db_sql "SELECT c.status || ':' || c.revoke_reason FROM certs c JOIN envs e ON e.id = c.env_id WHERE e.name = 'legacy' AND c.name = 'web2.example'")" \
 	"revoked:keyCompromise"
 check "check is clean: a leaf imported without its key is explained" cap check
 check "crl --all" cap crl --env legacy --all --out "$T/legacy.pem"
 like "the CA's CRL number goes on from openssl ca's" "$(openssl crl -in "$(crl_of "Old OpenSSL CA" "$T/legacy.pem")" -noout -crlnumber)" \
 	"crlNumber=0x2001"
-refuses "a line without its key is not renewed" 1 "'web1.example' \(legacy\) has no key in the inventory \(issued from a CSR, or imported without it\) and cannot be renewed here" \
+refuses "a line without its key is not renewed (renew keeps the key): rotate it" 1 \
+	"'web1\.example' \(legacy\) has no key in the inventory \(issued from a CSR, or imported without it\) and cannot be renewed here: rotate it for a new key" \
 	cap renew web1.example --env legacy
-check "but is revoked" cap revoke web1.example --env legacy
+cap renew --due --env legacy --within 1000d >"$T/out" 2>"$T/err"
+is "renew --due: exit 1, the keyless line reported" "$?" 1
+like "by name" "$(cat "$T/err")" "'web1\.example' \(legacy\) has no key in the inventory"
+like "web3, expired, is renewed neither (its key is not here either)" "$(cat "$T/err")" "'web3\.example' \(legacy\) has no key"
+check "rotate gives it a new key" cap rotate web1.example --env legacy
+cap export web1.example --env legacy --format chain --out "$T/web1.chain" && cap export web1.example --env legacy --format key --out "$T/web1-new.key"
+is "which the inventory holds, the certificate's" "$(openssl pkey -in "$T/web1-new.key" -pubout)" "$(openssl x509 -in "$T/web1.chain" -noout -pubkey)"
+check_fails "not the old one" cmp -s <(openssl pkey -in "$T/web1.key" -pubout) <(openssl pkey -in "$T/web1-new.key" -pubout)
+check "the rotated certificate verifies up to the openssl ca CA" rp_verify sslserver "$O/cacert.pem" "$T/web1.chain"
+check "and renews from then on" cap renew web1.example --env legacy
+is "keeping that key" "$("$CAPSTAN" show web1.example --env legacy --pem | openssl x509 -noout -pubkey)" \
+	"$(openssl pkey -in "$T/web1-new.key" -pubout)"
+check "revoked like any other" cap revoke web1.example --env legacy
 refuses "a directory that is not an openssl ca directory" 1 "'$P' is not an openssl ca directory: it has no cacert.pem" \
 	cap import --env bad --openssl-ca "$P"
 check "check is clean at the end" cap check

@@ -201,15 +201,57 @@ check_fails "openssl: an IP outside fails" openssl_verify sslserver "$nc_trust" 
 check "certtool: the control verifies" certtool_verify "$nc_trust" "$T/in.nc.internal.chain"
 check_fails "certtool: the DNS name outside fails" certtool_verify "$nc_trust" "$T/evil.example.com.chain"
 check_fails "certtool: the IP outside fails" certtool_verify "$nc_trust" "$T/ipx.nc.internal.chain"
-if command -v go >/dev/null 2>&1; then
-	skip "Go's crypto/x509" "not written yet"
+# Go's crypto/x509, the third verifier: tests/e2e/go/x509verify, standard
+# library only (GO111MODULE=off, no proxy), built once into $T.
+go_src="$(cd "$(dirname "$0")" && pwd)/go/x509verify"
+if ! command -v go >/dev/null 2>&1; then
+	skip "Go's crypto/x509" "go is not installed (scripts/deps.sh)"
+elif ! (cd "$go_src" && env GO111MODULE=off GOPROXY=off GOFLAGS= GOCACHE="$T/go/cache" GOPATH="$T/go/path" \
+	go build -o "$T/x509verify" .) >"$T/go.log" 2>&1; then
+	not_ok "build the Go verifier"; diag "$T/go.log"
 else
-	skip "Go's crypto/x509" "go is not installed"
+	go_verify() { "$T/x509verify" "$nc_trust" "$T/nc-inter.pem" "$@"; }
+	check "Go: a capstan leaf inside verifies" go_verify "$T/nc-a.chain" a.nc.internal
+	check "Go: the control verifies" go_verify "$T/in.nc.internal.chain" in.nc.internal
+	check_fails "Go: the DNS name outside fails" go_verify "$T/evil.example.com.chain" evil.example.com
+	like "as a name constraint violation" "$(cat "$T/out")" 'DNS name "evil\.example\.com" is not permitted by any constraint'
+	check_fails "Go: the IP outside fails" go_verify "$T/ipx.nc.internal.chain"
+	like "as a name constraint violation" "$(cat "$T/out")" 'IP address "192\.168\.1\.1" is not permitted by any constraint'
 fi
 check "rotate the intermediate" cap rotate --env nc --intermediate
 cap export intermediate-ca-2 --env nc --format cert --out "$T/nc-inter2.pem" >/dev/null
 like "the new intermediate carries them too" "$(openssl x509 -in "$T/nc-inter2.pem" -noout -text | tr -d '\n ')" \
 	"NameConstraints:critical.*Permitted:DNS:nc.internalDNS:localhostIP:10.0.0.0/255.0.0.0"
+
+# --- max_days below the environment's default lifetime: a lifetime asked
+# for above it is refused, the default one (nobody asked) is cut to it.
+cat >"$T/short.yaml" <<'YAML'
+environments:
+  short:
+    policy: { max_days: 30 }
+services:
+  tiny:
+    template: etcd
+    certs:
+      - { name: tiny, profile: server, dns: [tiny.short.internal] }
+YAML
+lifetime_of() { "$CAPSTAN" --json show "$1" --env short | jq -r .lifetime; }
+check "apply: a certificate without days where max_days is below the default" cap apply --config "$T/short.yaml" --env short
+is "is issued for max_days" "$(lifetime_of tiny)" 30d
+check "issue without --days" cap issue --env short --profile server --cn plain.short.internal
+is "gets max_days, not the default" "$(lifetime_of plain.short.internal)" 30d
+end=$(date -d "$("$CAPSTAN" show plain.short.internal --env short --pem | openssl x509 -noout -enddate | cut -d= -f2)" +%s)
+is "and its certificate ends in 30 days" "$(( (end - $(date +%s) + 43200) / 86400 ))" 30
+refuses "an explicit --days above it is still refused, not cut" 1 \
+	"short policy: lifetime '31 days' is longer than max_days 30" \
+	cap issue --env short --profile server --cn long.short.internal --days 31
+check "an explicit --days under it is kept" cap issue --env short --profile server --cn brief.short.internal --days 20
+is "as asked" "$(lifetime_of brief.short.internal)" 20d
+printf '{"env": "short", "profile": "client", "cn": "batched"}\n' >"$T/short.jsonl"
+check "a batch line without days" cap issue --batch "$T/short.jsonl"
+is "is cut the same" "$(lifetime_of batched)" 30d
+check "renew keeps the line's lifetime" cap renew plain.short.internal --env short
+is "max_days still" "$(lifetime_of plain.short.internal)" 30d
 
 check "check passes after all this" cap check
 done_testing
