@@ -10,6 +10,7 @@
 typedef struct {
 	const char *env, *profile, *cn, *name, *days, *key, *service, *csr, *renew_before, *batch;
 	cli_list dns, ip, uri, email;
+	int replace;
 } issue_args;
 
 static void free_args(issue_args *a)
@@ -51,6 +52,7 @@ static int check_args(cli *c, issue_args *a, capstan_issue_opts *o)
 	o->cn = a->cn;
 	o->name = a->name;
 	o->service = a->service;
+	o->replace = a->replace;
 	o->dns = a->dns.items, o->dns_count = a->dns.count;
 	o->ip = a->ip.items, o->ip_count = a->ip.count;
 	o->uri = a->uri.items, o->uri_count = a->uri.count;
@@ -130,7 +132,7 @@ int cmd_issue(cli *c, int argc, char **argv)
 		{ "days", OPT_VALUE, &a.days }, { "key", OPT_VALUE, &a.key },
 		{ "service", OPT_VALUE, &a.service }, { "csr", OPT_VALUE, &a.csr },
 		{ "renew-before", OPT_VALUE, &a.renew_before },
-		{ "batch", OPT_VALUE, &a.batch },
+		{ "batch", OPT_VALUE, &a.batch }, { "replace", OPT_FLAG, &a.replace },
 		{ "dns", OPT_LIST, &a.dns }, { "ip", OPT_LIST, &a.ip },
 		{ "uri", OPT_LIST, &a.uri }, { "email", OPT_LIST, &a.email },
 		{ NULL, 0, NULL },
@@ -144,7 +146,7 @@ int cmd_issue(cli *c, int argc, char **argv)
 		goto done;
 	if (a.batch) {
 		if (a.env || a.profile || a.cn || a.name || a.days || a.key || a.service || a.csr || a.renew_before ||
-		    a.dns.count || a.ip.count || a.uri.count || a.email.count)
+		    a.replace || a.dns.count || a.ip.count || a.uri.count || a.email.count)
 			rc = cli_usage_error(c, "--batch takes its requests from the file: no other issue option");
 		else
 			rc = issue_batch(c, a.batch);
@@ -161,11 +163,13 @@ int cmd_issue(cli *c, int argc, char **argv)
 		o.csr_len = csr.len;
 	}
 	/* What the CSR itself is wrong about is said against the file; the rest as usual. */
-	if (capstan_issue(&cert, c->ctx, &o) < 0)
+	if (capstan_issue(&cert, c->ctx, &o) >= 0)
+		rc = out_issued(c, cert, o.lifetime);
+	else if (capstan_error_last(c->ctx) == CAPSTAN_EEXISTS)
+		rc = cli_error(c, "%s, or issue it again with --replace", capstan_error_message(c->ctx));
+	else
 		rc = a.csr && (capstan_error_subject(c->ctx) & ~(unsigned)CAPSTAN_FIELD_CSR) == 0 ?
 			cli_error(c, "--csr '%s': %s", a.csr, capstan_error_message(c->ctx)) : cli_fail(c);
-	else
-		rc = out_issued(c, cert, o.lifetime);
 done:
 	capstan_cert_free(cert);
 	capstan_buf_free(&csr);

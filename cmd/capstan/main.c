@@ -17,7 +17,7 @@ static const cli_command commands[] = {
 	{ "issue", cmd_issue, NEEDS_HOME | NEEDS_PASSPHRASE,
 	  "issue --env ENV --profile P --cn CN [--name NAME] [--dns D]... [--ip A]... [--uri U]..."
 	  " [--email E]... [--days N] [--renew-before DUR] [--key TYPE] [--service S] [--csr FILE]"
-	  " | issue --batch FILE" },
+	  " [--replace] | issue --batch FILE" },
 	{ "list", cmd_list, NEEDS_HOME,
 	  "list [--env ENV] [--service S] [--status valid|revoked|expired|superseded|all]"
 	  " [--expiring-within DUR] [--ca]" },

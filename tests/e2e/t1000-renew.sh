@@ -41,6 +41,17 @@ cap issue --env dev --profile server --csr "$T/app.csr" >/dev/null
 refuses "a CSR-issued certificate is not renewed: its key is not here" 1 \
 	"issued from a CSR.*cannot be renewed here: rotate it for a new key, or issue it again from a new CSR" \
 	cap renew csr.internal
+# A new request for the line: refused while its certificate is valid, unless
+# --replace says to supersede it (a CI signer's next certificate).
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/csr2.key" \
+	-subj "/CN=csr.internal" -out "$T/app2.csr" 2>/dev/null
+refuses "a second request for a valid line is refused, naming --replace" 1 \
+	"already has a valid certificate in 'dev' .*: renew or rotate it, or issue it again with --replace$" \
+	cap issue --env dev --profile server --csr "$T/app2.csr"
+check "--replace issues it" cap issue --env dev --profile server --csr "$T/app2.csr" --replace
+is "with the new request's key" "$(pubkey csr.internal)" "$(openssl pkey -in "$T/csr2.key" -pubout)"
+is "the first certificate is superseded" \
+	"$("$CAPSTAN" --json list --status superseded | jq '[.[] | select(.name == "csr.internal")] | length')" 1
 # rotate makes a new key anyway: the inventory holds it from then on.
 check "but it rotates" cap rotate csr.internal
 check_fails "to a new key" cmp -s <(openssl pkey -in "$T/csr.key" -pubout) <(pubkey csr.internal)
