@@ -49,6 +49,8 @@ typedef struct {
 	int64_t lifetime;              /* seconds asked for; 0: not checked */
 	int key_known;
 	capstan_key_type key;
+	const char *cn;                /* checked as a DNS name where verifiers would; NULL: not */
+	int server_auth;               /* its EKU has serverAuth (server, peer) */
 } capstan_policy_ask;
 /* Against bodies given (apply, before it records them); services[i] names
  * a service's level (NULL or "": the environment's). */

@@ -80,7 +80,8 @@ int capstan_issue_check(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_i
 	/* Here every way in meets the policy the inventory records: issue,
 	 * each line of a batch, a CSR, serve's sign. */
 	ask = (capstan_policy_ask){ &p->sans, p->lifetime, 1,
-		o->csr ? capstan_key_get_type(p->key) : o->key_set ? o->key : CAPSTAN_DEFAULT_KEY };
+		o->csr ? capstan_key_get_type(p->key) : o->key_set ? o->key : CAPSTAN_DEFAULT_KEY, p->cn,
+		o->profile != CAPSTAN_PROFILE_CLIENT };
 	if ((rc = capstan_policy_enforce_cached(ctx, p->policy, p->env.id, p->env.name, o->service, &ask)) < 0)
 		return rc;
 	/* A window as long as the lifetime is kept as asked: capstan_renew_window

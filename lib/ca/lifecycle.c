@@ -97,7 +97,8 @@ int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind
 		if (capstan_strlist_push(&p->sans, old->sans[i]) < 0)
 			return capstan_error_oom(ctx);
 	/* A line the policy no longer allows is refused, not renewed. */
-	ask = (capstan_policy_ask){ &p->sans, p->lifetime, 1, old->key_type };
+	/* The CN was checked when the line was issued; its SANs are checked again. */
+	ask = (capstan_policy_ask){ &p->sans, p->lifetime, 1, old->key_type, NULL, 0 };
 	/* Named, for renew --due reports many lines. */
 	if ((rc = capstan_policy_enforce(ctx, p->env.id, p->env.name, old->service, &ask)) < 0)
 		return rc == CAPSTAN_EINVALID ? capstan_error(ctx, rc, "'%s' (%s) no longer fits: %s", old->name, old->env,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <capstan/parse.h>
 
@@ -79,9 +80,69 @@ static int refuse(capstan_ctx *ctx, const char *env, const char *service, const 
 	return capstan_error(ctx, CAPSTAN_EINVALID, "%s: %s '%s' %s %s", head, what, value, fmt, all);
 }
 
-static int check_sans(capstan_ctx *ctx, const char *env, const char *service, const char *body,
-	const capstan_strlist *sans)
+/* What OpenSSL's verifier (cn2dnsid in v3_ncons.c) takes a CN for: a name
+ * of two labels or more, letters, digits, '_' and inner '-' and '.', no '.'
+ * next to another or to a '-'. GnuTLS does the like. */
+static int cn_is_host_like(const char *cn)
 {
+	size_t n = cn ? strlen(cn) : 0;
+	int dotted = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)cn[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
+			continue;
+		if (i == 0 || i == n - 1)
+			return 0;
+		if (c == '-')
+			continue;
+		if (c != '.' || cn[i + 1] == '.' || cn[i - 1] == '-' || cn[i + 1] == '-')
+			return 0;
+		dotted = 1;
+	}
+	return dotted;
+}
+
+static int has_dns_san(const capstan_strlist *sans)
+{
+	for (size_t i = 0; sans && i < sans->count; i++)
+		if (strncmp(sans->items[i], "DNS:", 4) == 0)
+			return 1;
+	return 0;
+}
+
+/* Under nameConstraints, a leaf without a DNS SAN has its CN checked against
+ * the DNS subtrees: by OpenSSL when the CN looks like a host name, by GnuTLS
+ * whatever it is when the leaf is a TLS server's. One the policy does not
+ * allow (an IP-only server, a client named like a host) would be signed and
+ * then fail verification. */
+static int check_cn(capstan_ctx *ctx, const char *env, const char *service, const char *body,
+	const capstan_policy_ask *ask, const policy_list *dns)
+{
+	policy_list nc;
+	int constrained = body_list(body, "name_constraints", &nc), rc = 0;
+	size_t k = 0;
+
+	if (constrained < 0)
+		return capstan_error_oom(ctx);
+	constrained = constrained > 0 && nc.count == 1 && strcmp(nc.items[0], "1") == 0;
+	list_free(&nc);
+	if (!constrained || !ask->cn || !*ask->cn || has_dns_san(ask->sans) ||
+	    (!ask->server_auth && !cn_is_host_like(ask->cn)))
+		return 0;
+	while (k < dns->count && !capstan_dns_pattern_match(dns->items[k], ask->cn))
+		k++;
+	if (k < dns->count)
+		return 0;
+	rc = refuse(ctx, env, service, "matches none of", "CN", ask->cn, dns);
+	return capstan_error(ctx, rc, "%s (with no DNS name beside it, verifiers check the CN against the"
+		" intermediate's nameConstraints: give it a CN or DNS name the policy allows)", capstan_error_message(ctx));
+}
+
+static int check_sans(capstan_ctx *ctx, const char *env, const char *service, const char *body,
+	const capstan_policy_ask *ask)
+{
+	const capstan_strlist *sans = ask->sans;
 	policy_list dns, ip;
 	int has_dns = body_list(body, "dns", &dns);
 	int has_ip = body_list(body, "ip", &ip), rc = 0;
@@ -104,6 +165,8 @@ static int check_sans(capstan_ctx *ctx, const char *env, const char *service, co
 				rc = refuse(ctx, env, service, "is in none of", "IP address", s + 3, &ip);
 		}
 	}
+	if (rc == 0 && has_dns > 0)
+		rc = check_cn(ctx, env, service, body, ask, &dns);
 	list_free(&dns);
 	list_free(&ip);
 	return rc;
@@ -115,7 +178,7 @@ static int check_one(capstan_ctx *ctx, const char *env, const char *service, con
 	policy_list l;
 	int rc;
 
-	if ((rc = check_sans(ctx, env, service, body, ask->sans)) < 0)
+	if ((rc = check_sans(ctx, env, service, body, ask)) < 0)
 		return rc;
 	if (ask->key_known && (rc = body_list(body, "keys", &l)) != 0) {
 		size_t k = 0;
@@ -268,6 +331,20 @@ static int cidr_mask(capstan_ctx *ctx, const char *cidr, char *out, size_t size)
 	return 0;
 }
 
+static const char *subtree_of(const char *pattern)
+{
+	return strncmp(pattern, "*.", 2) == 0 ? pattern + 2 : pattern;
+}
+
+/* "*.x" and "x" are one subtree: it is listed once. */
+static int listed_before(const char *const *dns, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcasecmp(subtree_of(dns[k]), subtree_of(dns[i])) == 0)
+			return 1;
+	return 0;
+}
+
 int capstan_policy_constraints_value(capstan_ctx *ctx, const char *const *dns, size_t dns_count,
 	const char *const *ip, size_t ip_count, char **out)
 {
@@ -282,8 +359,9 @@ int capstan_policy_constraints_value(capstan_ctx *ctx, const char *const *dns, s
 	/* nameConstraints cannot say "one label": *.x permits x's whole subtree
 	 * (the policy check itself keeps to one label). */
 	for (size_t i = 0; rc == 0 && i < dns_count; i++) {
-		snprintf(item, sizeof(item), ",permitted;DNS:%s", strncmp(dns[i], "*.", 2) == 0 ? dns[i] + 2 : dns[i]);
-		rc = capstan_buf_append(ctx, &b, item, strlen(item));
+		snprintf(item, sizeof(item), ",permitted;DNS:%s", subtree_of(dns[i]));
+		if (!listed_before(dns, i))
+			rc = capstan_buf_append(ctx, &b, item, strlen(item));
 	}
 	for (size_t i = 0; rc == 0 && i < ip_count; i++) {
 		char m[200];

@@ -75,7 +75,8 @@ static int check_cert(capstan_ctx *ctx, const capstan_config *c, const capstan_c
 	capstan_config_issue_opts(cert, &d, e->name, s->name, &o);
 	if ((rc = capstan_request_sans(ctx, &o, cert->cn, NULL, &sans)) == 0) {
 		/* No days in the file: the environment's default, which issue cuts to max_days. */
-		ask = (capstan_policy_ask){ &sans, d.lifetime, 1, d.key_set ? d.key : CAPSTAN_DEFAULT_KEY };
+		ask = (capstan_policy_ask){ &sans, d.lifetime, 1, d.key_set ? d.key : CAPSTAN_DEFAULT_KEY, cert->cn,
+			o.profile != CAPSTAN_PROFILE_CLIENT };
 		rc = capstan_policy_check_bodies(ctx, e->name, l->services, l->bodies, 3, &ask);
 	}
 	capstan_strlist_free(&sans);

@@ -170,7 +170,7 @@ stop_serve; SERVE_PID=
 cat >"$T/nc.yaml" <<'YAML'
 environments:
   nc:
-    policy: { dns: ["*.nc.internal", localhost], ip: [10.0.0.0/8], name_constraints: true }
+    policy: { dns: ["*.nc.internal", nc.internal, localhost], ip: [10.0.0.0/8], name_constraints: true }
 YAML
 check "apply a new environment with name_constraints" cap apply --config "$T/nc.yaml"
 cap export intermediate-ca-1 --env nc --format cert --out "$T/nc-inter.pem" >/dev/null
@@ -183,6 +183,28 @@ nc_trust=$(trust_of nc)
 cap export a.nc.internal --env nc --format chain --out "$T/nc-a.chain" >/dev/null
 check "openssl verifies it" openssl_verify sslserver "$nc_trust" "$T/nc-a.chain"
 check "certtool verifies it" certtool_verify "$nc_trust" "$T/nc-a.chain"
+# A leaf with no DNS SAN has its CN checked against the DNS subtrees: by
+# OpenSSL when it looks like a host name, by GnuTLS whatever it is for a TLS
+# server. Such a CN outside the policy is refused before signing.
+refuses "an IP-only server named by its address is refused" 1 \
+	"nc policy: CN '10\.2\.3\.4' matches none of \*\.nc\.internal, nc\.internal, localhost \(with no DNS name beside it, verifiers check the CN" \
+	cap issue --env nc --profile server --cn 10.2.3.4
+refuses "a client named like a host outside the policy is refused" 1 "nc policy: CN 'svc\.evil\.com' matches none of" \
+	cap issue --env nc --profile client --cn svc.evil.com
+refuses "an IP-only server with any CN outside the policy is refused (GnuTLS checks it)" 1 \
+	"nc policy: CN 'ip server' matches none of" cap issue --env nc --profile server --name ipsrv --cn "ip server" --ip 10.2.3.4
+check "an IP-only server with a CN inside is issued" cap issue --env nc --profile server --name ipsrv \
+	--cn ipsrv.nc.internal --ip 10.2.3.4
+cap export ipsrv --env nc --format chain --out "$T/nc-ip.chain" >/dev/null
+check "and openssl verifies it" openssl_verify sslserver "$nc_trust" "$T/nc-ip.chain"
+check "and certtool" certtool_verify "$nc_trust" "$T/nc-ip.chain"
+check "a client named inside the policy is issued" cap issue --env nc --profile client --cn app.nc.internal
+cap export app.nc.internal --env nc --format chain --out "$T/nc-app.chain" >/dev/null
+check "and openssl verifies it" openssl_verify sslclient "$nc_trust" "$T/nc-app.chain"
+check "a client whose CN is not a host name is issued" cap issue --env nc --profile client --cn backup-agent
+cap export backup-agent --env nc --format chain --out "$T/nc-agent.chain" >/dev/null
+check "and openssl verifies it" openssl_verify sslclient "$nc_trust" "$T/nc-agent.chain"
+check "and certtool" certtool_verify "$nc_trust" "$T/nc-agent.chain"
 # A leaf signed outside capstan, under the same intermediate key.
 cap export intermediate-ca-1 --env nc --format key --ca-key --out "$T/nc-inter.key" >/dev/null
 outside() { # NAME SAN
