@@ -88,8 +88,10 @@ int cmd_import(cli *c, int argc, char **argv)
 	    (rc = cli_read_input(c, "--chain", a.chain, &files[2], &o.chain)) != 0)
 		goto done;
 	o.key_password = pw.data ? &pw : NULL;
+	/* The CA key's password is this command's own option, not convert's. */
 	if (capstan_import_ca(&r, c->ctx, &o) < 0)
-		rc = cli_fail(c);
+		rc = capstan_error_subject(c->ctx) & CAPSTAN_FIELD_INPUT_PASSWORD ?
+			cli_error(c, "%s (--ca-key-password-file)", capstan_error_message(c->ctx)) : cli_fail(c);
 	else
 		rc = out_imported(c, &r);
 done:

@@ -166,7 +166,7 @@ secret_file "$T/capw" 'easy-rsa ca password'
 	easyrsa "$E" --passin="file:$T/capw" build-server-full srv.example nopass &&
 	easyrsa "$E" --passin="file:$T/capw" gen-crl; } || exit 1
 like "(fixture: the CA key is encrypted)" "$(head -1 "$E/private/ca.key")" "ENCRYPTED"
-refuses "an encrypted ca.key without --ca-key-password-file" 1 "private/ca.key' is an encrypted key" \
+refuses "an encrypted ca.key without --ca-key-password-file" 1 "private/ca.key' is an encrypted key: its password is needed \(--ca-key-password-file\)$" \
 	cap import --env locked --easy-rsa "$E"
 check "with its password file" cap import --env locked --easy-rsa "$E" --ca-key-password-file "$T/capw"
 check "crl --all of it" cap crl --env locked --all --out "$T/locked.pem"
