@@ -68,7 +68,8 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 	if (!old->has_key && kind == REISSUE_RENEW && !proven)
 		return capstan_error(ctx, CAPSTAN_EINVALID,
 			"'%s' (%s) has no key in the inventory (issued from a CSR, or imported without it) and cannot"
-			" be renewed here: rotate it for a new key, or issue it again from a new CSR with --replace",
+			" be renewed here: rotate it for a new key, issue it again from a new CSR with --replace, or revoke"
+			" it if it is no longer used",
 			old->name, old->env);
 	if (old->status == CAPSTAN_STATUS_SUPERSEDED)
 		return capstan_error(ctx, CAPSTAN_EINVALID,

@@ -39,7 +39,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/
 	-subj "/CN=csr.internal" -out "$T/app.csr" 2>/dev/null
 cap issue --env dev --profile server --csr "$T/app.csr" >/dev/null
 refuses "a CSR-issued certificate is not renewed: its key is not here" 1 \
-	"issued from a CSR.*cannot be renewed here: rotate it for a new key, or issue it again from a new CSR" \
+	"issued from a CSR.*cannot be renewed here: rotate it for a new key, issue it again from a new CSR with --replace, or revoke it if it is no longer used$" \
 	cap renew csr.internal
 # A new request for the line: refused while its certificate is valid, unless
 # --replace says to supersede it (a CI signer's next certificate).
