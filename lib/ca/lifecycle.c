@@ -82,14 +82,16 @@ static int check_reissuable(capstan_ctx *ctx, const capstan_cert *old, reissue_k
 	return 0;
 }
 
-int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
-	reissue_plan *p, capstan_signers *signers)
+/* Every reason to refuse the reissue that needs no key: the line, its
+ * lifetime, the policy recorded. need_unlocked: the inventory must be open. */
+static int reissue_checks(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
+	reissue_plan *p, int need_unlocked)
 {
 	capstan_policy_ask ask;
 	int rc;
 
 	if ((rc = capstan_require_store(ctx)) < 0 || (rc = check_reissuable(ctx, old, kind, p->proven)) < 0 ||
-	    (rc = capstan_require_unlocked(ctx)) < 0 ||
+	    (need_unlocked && (rc = capstan_require_unlocked(ctx)) < 0) ||
 	    (rc = capstan_store_env_get(ctx, old->env, &p->env)) < 0)
 		return rc;
 	if ((rc = capstan_ca_lifetime(ctx, "the lifetime", lifetime, old->lifetime, &p->lifetime)) < 0)
@@ -104,7 +106,25 @@ int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind
 	if ((rc = capstan_policy_enforce(ctx, p->env.id, p->env.name, old->service, &ask)) < 0)
 		return rc == CAPSTAN_EINVALID ? capstan_error(ctx, rc, "'%s' (%s) no longer fits: %s", old->name, old->env,
 			capstan_error_message(ctx)) : rc;
-	if ((rc = capstan_signers_get(ctx, signers, p->env.id, &p->signer)) < 0)
+	return 0;
+}
+
+int capstan_reissue_forecast(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind)
+{
+	reissue_plan p = { 0 };
+	int rc = reissue_checks(ctx, old, kind, 0, &p, 0);
+
+	capstan_reissue_plan_clear(&p);
+	return rc;
+}
+
+int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
+	reissue_plan *p, capstan_signers *signers)
+{
+	int rc;
+
+	if ((rc = reissue_checks(ctx, old, kind, lifetime, p, 1)) < 0 ||
+	    (rc = capstan_signers_get(ctx, signers, p->env.id, &p->signer)) < 0)
 		return rc;
 	return kind == REISSUE_RENEW ? capstan_store_cert_key_id(ctx, old->id, &p->key_id) : 0;
 }

@@ -27,6 +27,9 @@ void capstan_reissue_plan_clear(reissue_plan *p);
  * signer (from SIGNERS), and for a renewal its stored key's row. */
 int capstan_reissue_plan(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, int64_t lifetime,
 	reissue_plan *p, capstan_signers *signers);
+/* What capstan_reissue_plan would refuse, found without the passphrase: a
+ * dry run's forecast. CAPSTAN_EINVALID naming the reason, as the plan would. */
+int capstan_reissue_forecast(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind);
 /* No database: the CN (and for a renewal, the public key) from OLD's
  * certificate; for a rotation, a new key, sealed. */
 int capstan_reissue_subject(capstan_ctx *ctx, const capstan_cert *old, reissue_kind kind, reissue_plan *p);

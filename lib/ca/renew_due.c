@@ -167,16 +167,24 @@ done:
 	return rc;
 }
 
-/* A dry run: each candidate reported as planned. */
-static int report_due(capstan_ctx *ctx, const int64_t *ids, size_t count, capstan_due_fn fn, void *payload)
+/* A dry run: each candidate reported as planned, or with the reason the
+ * real run would refuse it (no key here, a policy it no longer fits). */
+static int report_due(capstan_ctx *ctx, const int64_t *ids, size_t count, capstan_due_fn fn, void *payload,
+	int *failures)
 {
-	int rc = 0;
+	int rc = 0, why;
 
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		capstan_cert *cert = NULL;
-		if ((rc = capstan_store_cert_get(ctx, ids[i], &cert)) == 0 && fn) {
-			capstan_due_result r = { cert, NULL, NULL, 1 };
-			rc = fn(&r, payload);
+		if ((rc = capstan_store_cert_get(ctx, ids[i], &cert)) == 0) {
+			if ((why = capstan_reissue_forecast(ctx, cert, REISSUE_RENEW)) < 0 && why != CAPSTAN_EINVALID)
+				rc = why;
+			else if (why < 0)
+				(*failures)++;
+			if (rc == 0 && fn) {
+				capstan_due_result r = { cert, NULL, why < 0 ? capstan_error_message(ctx) : NULL, why == 0 };
+				rc = fn(&r, payload);
+			}
 		}
 		capstan_cert_free(cert);
 	}
@@ -198,9 +206,10 @@ int capstan_renew_due(capstan_ctx *ctx, const capstan_due_opts *opts, capstan_du
 	rc = capstan_store_due_ids(ctx, env.id, time(NULL), opts->within, opts->from_old_ca, &ids, &count);
 	capstan_store_env_clear(&env);
 	if (rc == 0 && opts->dry_run) {
-		rc = report_due(ctx, ids, count, fn, payload);
+		rc = report_due(ctx, ids, count, fn, payload, &failures);
 		free(ids);
-		return rc;
+		return rc == 0 && failures ? capstan_error(ctx, CAPSTAN_EINVALID, "%d certificate%s due would not be"
+			" renewed", failures, failures == 1 ? "" : "s") : rc;
 	}
 	/* One fsync per group, and the write lock held briefly so that other
 	 * runs interleave (they find what this one renewed no longer due). */

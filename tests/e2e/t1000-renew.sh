@@ -110,6 +110,12 @@ is "an expired certificate is renewed (+8d)" "$(due_at 8d)" "forgotten"
 cap init --env csr >/dev/null
 cap issue --env csr --profile server --csr "$T/app.csr" --days 10 >/dev/null
 cap issue --env csr --profile client --cn ok --days 10 >/dev/null
+# The dry run foresees it: the refusal and exit 1, as the real run.
+faketime -f +9d "$CAPSTAN" --passphrase-file "$PASS" renew --due --env csr --dry-run >"$T/out" 2>"$T/err"
+is "a dry run exits 1 too" "$?" 1
+is "naming the one it would renew" "$(cat "$T/out")" "$(grep '^would renew csr/ok: ' "$T/out")"
+like "and the one it could not" "$(head -1 "$T/err")" "capstan: 'csr.internal' \(csr\) has no key in the inventory"
+like "and the count" "$(tail -1 "$T/err")" "capstan: 1 certificate due would not be renewed"
 faketime -f +9d "$CAPSTAN" --passphrase-file "$PASS" renew --due --env csr >"$T/out" 2>"$T/err"
 is "exit 1 when something due could not be renewed" "$?" 1
 like "the renewable one was renewed" "$(cat "$T/out")" "renewed csr/ok"
