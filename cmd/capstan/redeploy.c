@@ -148,6 +148,22 @@ static const char *where(const capstan_deploy_item *it, char *buf, size_t size)
 	return buf;
 }
 
+/* Why it is (or would be) delivered, in words: what was renewed (a dry
+ * run: is due) when anything was, else why it is owed; both on a first
+ * delivery, which renewed nothing there. */
+static const char *reason(const capstan_deploy_item *it, int dry_run, char *buf, size_t size)
+{
+	const char *verb = dry_run ? "due" : "renewed";
+
+	if (!*it->renewed)
+		snprintf(buf, size, "%s", it->why);
+	else if (it->first)
+		snprintf(buf, size, "%s; %s: %s", it->why, verb, it->renewed);
+	else
+		snprintf(buf, size, "%s: %s", verb, it->renewed);
+	return buf;
+}
+
 /* One owed bundle: rendered, swapped in, hook run, outcome recorded. */
 static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_item *it, const char *cmd,
 	int64_t timeout)
@@ -174,12 +190,11 @@ static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_it
 		return EXIT_FAILED;
 	}
 	if (!c->quiet && !c->json)
-		printf("redeployed %s to %s (%s%s%s)\n", name, it->path, *it->renewed ? "renewed: " : "",
-			*it->renewed ? it->renewed : "", *it->renewed ? "" : it->why);
+		printf("redeployed %s to %s (%s)\n", name, it->path, reason(it, 0, why, sizeof(why)));
 	return EXIT_OK;
 }
 
-int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout, int dry_run)
+int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout)
 {
 	capstan_deploy_item *items = NULL;
 	size_t n = 0;
@@ -188,12 +203,12 @@ int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t
 	if (capstan_deploy_owed(&items, &n, c->ctx, o) < 0)
 		return cli_fail(c);
 	for (size_t i = 0; i < n; i++) {
-		char name[300];
+		char name[300], why[1000];
 		int one;
-		if (dry_run) {
-			if (!c->quiet)
+		if (o->dry_run) {
+			if (!c->quiet && !c->json)
 				printf("would redeploy %s to %s (%s)\n", where(&items[i], name, sizeof(name)), items[i].path,
-					items[i].why);
+					reason(&items[i], 1, why, sizeof(why)));
 			continue;
 		}
 		if ((one = deliver(c, o, &items[i], cmd, timeout)) != EXIT_OK && rc == EXIT_OK)
