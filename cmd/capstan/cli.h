@@ -174,7 +174,7 @@ void batch_input_hint(unsigned subject, char *out, size_t size);
 
 /* renew --due's redeployment (redeploy.c). */
 /* Delivers (or, dry, lists) what the deploy ledger owes; redeploy.c. */
-int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout, int dry_run);
+int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout);
 /* Runs a reload hook (sh -c CMD) with what was delivered in CAPSTAN_ENV,
  * CAPSTAN_SERVICE, CAPSTAN_HOST, CAPSTAN_BUNDLE, CAPSTAN_RENEWED and
  * CAPSTAN_REASON, no secret variable, killed after timeout seconds. 0, or -1

@@ -11,47 +11,48 @@ typedef struct {
 	int from_old_ca, dry_run;
 } due_args;
 
+/* "ENV/NAME" of each certificate a run renewed (a dry run: would renew). */
+typedef struct {
+	char **items;
+	size_t count;
+	int failed;          /* out of memory: the list is short */
+} renewed_list;
+
 typedef struct {
 	cli *c;
 	out_due *out;
-	int deliver;         /* a dry run with --bundle-dir: say which services a renewal redeploys */
-	char **said;         /* "ENV/SERVICE" already said */
-	size_t said_n;
+	renewed_list *renewed; /* NULL: not wanted (no --bundle-dir) */
 } due_run;
 
-/* Says "would redeploy ENV/SERVICE" once per service. */
-static void say_service(due_run *run, const char *env, const char *service)
+static void renewed_add(renewed_list *list, const capstan_cert *cert)
 {
-	char key[200], **grown;
+	size_t size = strlen(cert->env) + strlen(cert->name) + 2;
+	char **grown = realloc(list->items, (list->count + 1) * sizeof(*grown)), *item = malloc(size);
 
-	snprintf(key, sizeof(key), "%s/%s", env, service);
-	for (size_t i = 0; i < run->said_n; i++)
-		if (strcmp(run->said[i], key) == 0)
-			return;
-	if (!(grown = realloc(run->said, (run->said_n + 1) * sizeof(*grown))))
+	if (grown)
+		list->items = grown;
+	if (!grown || !item) {
+		free(item);
+		list->failed = 1;
 		return;
-	run->said = grown;
-	if (!(run->said[run->said_n] = strdup(key)))
-		return;
-	run->said_n++;
-	if (!run->c->quiet && !run->c->json)
-		printf("would redeploy %s: a certificate of it is due\n", key);
+	}
+	snprintf(item, size, "%s/%s", cert->env, cert->name);
+	list->items[list->count++] = item;
+}
+
+static void renewed_free(renewed_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
 }
 
 static int due_sink(const capstan_due_result *result, void *payload)
 {
 	due_run *run = payload;
-	char **services = NULL;
-	size_t n = 0;
 
-	if (run->deliver && result->planned &&
-	    capstan_cert_services(&services, &n, run->c->ctx, result->old->env, result->old->name) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			say_service(run, result->old->env, services[i]);
-			free(services[i]);
-		}
-		free(services);
-	}
+	if (run->renewed && (result->renewed || result->planned))
+		renewed_add(run->renewed, result->old);
 	return out_due_item(run->out, result);
 }
 
@@ -67,10 +68,11 @@ static void announce_leaving_roots(cli *c, const char *env)
 	capstan_leaving_roots_free(roots, n);
 }
 
-static int renew_only(cli *c, const due_args *a)
+/* The renewals; with renewed, which they were (or would be). */
+static int renew_only(cli *c, const due_args *a, renewed_list *renewed)
 {
 	capstan_due_opts o = CAPSTAN_DUE_OPTS_INIT;
-	due_run run = { c, out_due_begin(c), a->dry_run && a->bundle_dir != NULL, NULL, 0 };
+	due_run run = { c, out_due_begin(c), renewed };
 	int rc, out_rc;
 
 	if (!run.out)
@@ -83,9 +85,8 @@ static int renew_only(cli *c, const due_args *a)
 	out_rc = out_due_end(run.out);
 	if (rc == 0)
 		announce_leaving_roots(c, a->env);
-	for (size_t i = 0; i < run.said_n; i++)
-		free(run.said[i]);
-	free(run.said);
+	if (rc == 0 && renewed && renewed->failed)
+		return cli_error(c, "out of memory");
 	return rc < 0 ? cli_fail(c) : out_rc;
 }
 
@@ -103,6 +104,7 @@ static int renew_and_deliver(cli *c, const due_args *a)
 {
 	capstan_deploy_opts o = CAPSTAN_DEPLOY_OPTS_INIT;
 	capstan_secret password = CAPSTAN_SECRET_INIT;
+	renewed_list renewed = { 0 };
 	char *dir = cli_absolute_path(a->bundle_dir);
 	int rc, lock = -1;
 
@@ -114,17 +116,20 @@ static int renew_and_deliver(cli *c, const due_args *a)
 	o.env = a->env, o.dir = dir, o.prefix = a->prefix, o.templates_dir = cli_templates_dir(c);
 	o.password = password.data ? &password : NULL;
 	o.hook = a->exec_cmd != NULL;
-	rc = renew_only(c, a);
+	o.dry_run = a->dry_run;
+	rc = renew_only(c, a, &renewed);
+	o.renewed = (const char *const *)renewed.items, o.renewed_count = renewed.count;
 	/* What was renewed is delivered even when something else failed. */
 	if (capstan_deploy_lock(&lock, c->ctx, DEPLOY_LOCK_WAIT) < 0 ||
 	    (!a->dry_run && capstan_deploy_track(c->ctx, &o) < 0)) {
 		int failed = cli_fail(c);
 		rc = rc == EXIT_OK ? failed : rc;
-	} else if (redeploy_owed(c, &o, a->exec_cmd, a->exec_timeout, a->dry_run) != EXIT_OK && rc == EXIT_OK) {
+	} else if (redeploy_owed(c, &o, a->exec_cmd, a->exec_timeout) != EXIT_OK && rc == EXIT_OK) {
 		rc = EXIT_FAILED;
 	}
 done:
 	capstan_deploy_unlock(lock);
+	renewed_free(&renewed);
 	capstan_secret_free(&password);
 	free(dir);
 	return rc;
@@ -196,6 +201,6 @@ int cmd_renew(cli *c, int argc, char **argv)
 	    (rc = cli_setup(c)) != 0)
 		return rc;
 	if (due)
-		return a.bundle_dir ? renew_and_deliver(c, &a) : renew_only(c, &a);
+		return a.bundle_dir ? renew_and_deliver(c, &a) : renew_only(c, &a, NULL);
 	return cli_reissue(c, ref, a.env, lifetime, capstan_renew);
 }

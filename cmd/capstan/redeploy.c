@@ -148,6 +148,25 @@ static const char *where(const capstan_deploy_item *it, char *buf, size_t size)
 	return buf;
 }
 
+/* "redeployed ENV/SERVICE[/HOST] to PATH (WHY)" (a dry run: "would
+ * redeploy"). Why: what was renewed (a dry run: is due) when anything was,
+ * else why it is owed; both on a first delivery, which renewed nothing there. */
+static void say_delivery(cli *c, const capstan_deploy_item *it, int dry_run)
+{
+	const char *verb = dry_run ? "due" : "renewed";
+	char name[300];
+
+	if (c->quiet || c->json)
+		return;
+	printf("%s %s to %s (", dry_run ? "would redeploy" : "redeployed", where(it, name, sizeof(name)), it->path);
+	if (!*it->renewed)
+		printf("%s)\n", it->why);
+	else if (it->first)
+		printf("%s; %s: %s)\n", it->why, verb, it->renewed);
+	else
+		printf("%s: %s)\n", verb, it->renewed);
+}
+
 /* One owed bundle: rendered, swapped in, hook run, outcome recorded. */
 static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_item *it, const char *cmd,
 	int64_t timeout)
@@ -173,13 +192,11 @@ static int deliver(cli *c, const capstan_deploy_opts *o, const capstan_deploy_it
 			why);
 		return EXIT_FAILED;
 	}
-	if (!c->quiet && !c->json)
-		printf("redeployed %s to %s (%s%s%s)\n", name, it->path, *it->renewed ? "renewed: " : "",
-			*it->renewed ? it->renewed : "", *it->renewed ? "" : it->why);
+	say_delivery(c, it, 0);
 	return EXIT_OK;
 }
 
-int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout, int dry_run)
+int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t timeout)
 {
 	capstan_deploy_item *items = NULL;
 	size_t n = 0;
@@ -188,12 +205,9 @@ int redeploy_owed(cli *c, const capstan_deploy_opts *o, const char *cmd, int64_t
 	if (capstan_deploy_owed(&items, &n, c->ctx, o) < 0)
 		return cli_fail(c);
 	for (size_t i = 0; i < n; i++) {
-		char name[300];
 		int one;
-		if (dry_run) {
-			if (!c->quiet)
-				printf("would redeploy %s to %s (%s)\n", where(&items[i], name, sizeof(name)), items[i].path,
-					items[i].why);
+		if (o->dry_run) {
+			say_delivery(c, &items[i], 1);
 			continue;
 		}
 		if ((one = deliver(c, o, &items[i], cmd, timeout)) != EXIT_OK && rc == EXIT_OK)

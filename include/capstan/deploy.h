@@ -30,9 +30,17 @@ typedef struct {
 	const char *templates_dir;      /* NULL: the built-in templates */
 	const capstan_secret *password; /* NULL: each service's stored keystore password */
 	int hook;                       /* a hook runs after each render: done only once it has */
+	/* "ENV/NAME" of each certificate this run renewed (a dry run: would
+	 * renew): what a first delivery names as renewed. */
+	const char *const *renewed;
+	size_t renewed_count;
+	/* capstan_deploy_owed() for a dry run, nothing written: a service (or
+	 * host) not yet tracked is owed, as capstan_deploy_track() would make
+	 * it, and the certificates in renewed are taken as changed. */
+	int dry_run;
 } capstan_deploy_opts;
 
-#define CAPSTAN_DEPLOY_OPTS_VERSION 1
+#define CAPSTAN_DEPLOY_OPTS_VERSION 2
 #define CAPSTAN_DEPLOY_OPTS_INIT { .version = CAPSTAN_DEPLOY_OPTS_VERSION }
 
 typedef struct {
@@ -40,9 +48,12 @@ typedef struct {
 	char *env, *service;
 	char *host;          /* "" when the service has no hosts: mapping */
 	char *path;          /* the bundle directory */
-	char *renewed;       /* names whose certificate changed since the last render, space-separated */
+	/* Names whose certificate changed since the last render, space-separated;
+	 * on a first delivery, those this run renewed (opts->renewed). */
+	char *renewed;
 	char *why;           /* why it is owed, for messages */
 	int64_t failures;    /* failed attempts before this one */
+	int first;           /* never delivered here: its first delivery */
 } capstan_deploy_item;
 
 /* Takes the deploy lock of the home, waiting at most wait_seconds: overlapping

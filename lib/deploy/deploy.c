@@ -75,16 +75,35 @@ static int row_names(capstan_ctx *ctx, int64_t env_id, const char *service, cons
 	return rc;
 }
 
+/* Whether this run renewed (a dry run: would renew) ENV's certificate NAME. */
+static int renewed_now(const capstan_deploy_opts *o, const char *env, const char *name)
+{
+	size_t env_len = strlen(env);
+
+	for (size_t i = 0; o->renewed && i < o->renewed_count; i++)
+		if (strncmp(o->renewed[i], env, env_len) == 0 && o->renewed[i][env_len] == '/' &&
+		    strcmp(o->renewed[i] + env_len + 1, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* "NAME SERIAL NOT_AFTER" of each name's valid certificate, and the trust
- * bundle's line, as a render records them. */
-static int current_certs(capstan_ctx *ctx, const char *env, int64_t env_id, const capstan_strlist *names,
-	capstan_buf *out)
+ * bundle's line, as a render records them. In a dry run, a certificate it
+ * would renew gets a line no render wrote: changed, as it will be. */
+static int current_certs(capstan_ctx *ctx, const capstan_deploy_opts *o, const char *env, int64_t env_id,
+	const capstan_strlist *names, capstan_buf *out)
 {
 	capstan_buf ca = CAPSTAN_BUF_INIT;
 	int rc = capstan_buf_append(ctx, out, "", 0);
 
 	for (size_t i = 0; rc == 0 && i < names->count; i++) {
 		capstan_cert *cert = NULL;
+		if (o->dry_run && renewed_now(o, env, names->items[i])) {
+			char *line = capstan_aprintf("%s due\n", names->items[i]);
+			rc = line ? capstan_buf_append(ctx, out, line, strlen(line)) : capstan_error_oom(ctx);
+			free(line);
+			continue;
+		}
 		rc = capstan_store_cert_latest(ctx, env_id, names->items[i], CAPSTAN_KIND_LEAF, &cert);
 		if (rc == 0 && cert->status == CAPSTAN_STATUS_VALID)
 			rc = capstan_bundle_cert_line(ctx, cert, out);
@@ -97,9 +116,11 @@ static int current_certs(capstan_ctx *ctx, const char *env, int64_t env_id, cons
 	return rc;
 }
 
-/* Every service of the environment, each of its hosts, tracked. A new row
- * is owed until first delivered, whatever its certificates: none are read. */
-static int track_env(capstan_ctx *ctx, int64_t env_id)
+typedef int (*target_fn)(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host, void *payload);
+
+/* Every service of the environment, each of its hosts ("" for a service
+ * without hosts): what the ledger has a row for once tracked. */
+static int each_target(capstan_ctx *ctx, int64_t env_id, target_fn fn, void *payload)
 {
 	capstan_strlist services = { 0 };
 	int rc = capstan_store_service_names(ctx, env_id, &services);
@@ -110,15 +131,22 @@ static int track_env(capstan_ctx *ctx, int64_t env_id)
 		if ((rc = capstan_store_service_get(ctx, env_id, services.items[i], &sv)) == 0 &&
 		    (rc = capstan_delivery_decode(ctx, sv.delivery, &d)) == 0) {
 			for (size_t h = 0; rc == 0 && h < d.hosts.count; h++)
-				rc = capstan_store_deploy_track(ctx, env_id, services.items[i], d.hosts.items[h]);
+				rc = fn(ctx, env_id, services.items[i], d.hosts.items[h], payload);
 			if (rc == 0 && d.hosts.count == 0)
-				rc = capstan_store_deploy_track(ctx, env_id, services.items[i], "");
+				rc = fn(ctx, env_id, services.items[i], "", payload);
 		}
 		capstan_delivery_clear(&d);
 		capstan_store_service_clear(&sv);
 	}
 	capstan_strlist_free(&services);
 	return rc;
+}
+
+/* A new row is owed until first delivered, whatever its certificates: none are read. */
+static int track_target(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host, void *payload)
+{
+	(void)payload;
+	return capstan_store_deploy_track(ctx, env_id, service, host);
 }
 
 /* A row whose service, or host, the inventory no longer records. */
@@ -146,24 +174,32 @@ static int forget_gone(capstan_ctx *ctx, int64_t env_id)
 	return rc;
 }
 
+/* The environment asked for, else every one. */
+static int delivery_envs(capstan_ctx *ctx, const capstan_deploy_opts *o, capstan_strlist *envs)
+{
+	int rc = 0;
+
+	if (o->env ? capstan_strlist_push(envs, o->env) < 0 : (rc = capstan_store_env_names(ctx, envs)) < 0) {
+		capstan_strlist_free(envs);
+		return rc < 0 ? rc : capstan_error_oom(ctx);
+	}
+	return 0;
+}
+
 int capstan_deploy_track(capstan_ctx *ctx, const capstan_deploy_opts *o)
 {
 	capstan_strlist envs = { 0 };
 	int rc;
 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0 ||
-	    (rc = capstan_require_store(ctx)) < 0)
+	    (rc = capstan_require_store(ctx)) < 0 || (rc = delivery_envs(ctx, o, &envs)) < 0)
 		return rc;
-	if (o->env ? capstan_strlist_push(&envs, o->env) < 0 : (rc = capstan_store_env_names(ctx, &envs)) < 0) {
-		capstan_strlist_free(&envs);
-		return rc < 0 ? rc : capstan_error_oom(ctx);
-	}
 	if ((rc = capstan_store_begin(ctx)) < 0)
 		goto done;
 	for (size_t i = 0; rc == 0 && i < envs.count; i++) {
 		capstan_store_env env = { 0 };
 		if ((rc = capstan_store_env_get(ctx, envs.items[i], &env)) == 0 && (rc = forget_gone(ctx, env.id)) == 0)
-			rc = track_env(ctx, env.id);
+			rc = each_target(ctx, env.id, track_target, NULL);
 		capstan_store_env_clear(&env);
 	}
 	rc = capstan_store_end(ctx, rc);
@@ -190,6 +226,21 @@ static char *changed_names(const char *was, const char *now)
 done:
 	capstan_strlist_free(&a);
 	capstan_strlist_free(&b);
+	capstan_strlist_free(&out);
+	return joined;
+}
+
+/* Which of names this run renewed, space-separated. */
+static char *renewed_names(const capstan_deploy_opts *o, const char *env, const capstan_strlist *names)
+{
+	capstan_strlist out = { 0 };
+	char *joined = NULL;
+
+	for (size_t i = 0; i < names->count; i++)
+		if (renewed_now(o, env, names->items[i]) && capstan_strlist_push(&out, names->items[i]) < 0)
+			goto done;
+	joined = capstan_strlist_join(&out, " ");
+done:
 	capstan_strlist_free(&out);
 	return joined;
 }
@@ -256,22 +307,80 @@ static int owed_item(capstan_ctx *ctx, const capstan_deploy_opts *o, const capst
 	rc = row_names(ctx, row->env_id, row->service, row->host, &names);
 	if (rc == CAPSTAN_ENOTFOUND)
 		rc = 0; /* its service or host is gone: the next delivery run forgets the row */
-	else if (rc == 0 && (rc = current_certs(ctx, row->env, row->env_id, &names, &certs)) == 0) {
+	else if (rc == 0 && (rc = current_certs(ctx, o, row->env, row->env_id, &names, &certs)) == 0) {
 		owed_why(row, path, (const char *)certs.data, revoked, why, sizeof(why));
 		if ((*owed = why[0] != '\0')) {
 			it->id = row->id;
 			it->failures = row->failures;
+			it->first = !row->dir;
 			it->path = path, path = NULL;
+			/* Never delivered: no certificate changed here; only what this run renewed is news. */
 			if (!(it->env = strdup(row->env)) || !(it->service = strdup(row->service)) ||
 			    !(it->host = strdup(row->host)) || !(it->why = strdup(why)) ||
-			    /* never delivered: every certificate is new to the host */
-			    !(it->renewed = changed_names(row->dir ? row->certs : "", (const char *)certs.data)))
+			    !(it->renewed = row->dir ? changed_names(row->certs, (const char *)certs.data) :
+							renewed_names(o, row->env, &names)))
 				rc = capstan_error_oom(ctx);
 		}
 	}
 	free(path);
 	capstan_buf_free(&certs);
 	capstan_strlist_free(&names);
+	return rc;
+}
+
+typedef struct {
+	capstan_store_deploy **rows;
+	size_t *count, tracked;
+	const char *env;
+} untracked_rows;
+
+/* A row as capstan_deploy_track would add it, unless the ledger has it. */
+static int add_untracked(capstan_ctx *ctx, int64_t env_id, const char *service, const char *host, void *payload)
+{
+	untracked_rows *u = payload;
+	capstan_store_deploy *grown, *row;
+
+	for (size_t i = 0; i < u->tracked; i++)
+		if ((*u->rows)[i].env_id == env_id && strcmp((*u->rows)[i].service, service) == 0 &&
+		    strcmp((*u->rows)[i].host, host) == 0)
+			return 0;
+	if (!(grown = realloc(*u->rows, (*u->count + 1) * sizeof(*grown))))
+		return capstan_error_oom(ctx);
+	*u->rows = grown;
+	row = memset(&grown[(*u->count)++], 0, sizeof(*row));
+	row->env_id = env_id;
+	row->env = strdup(u->env), row->service = strdup(service), row->host = strdup(host), row->certs = strdup("");
+	return row->env && row->service && row->host && row->certs ? 0 : capstan_error_oom(ctx);
+}
+
+/* The ledger's order: environment, service, host. */
+static int by_place(const void *a, const void *b)
+{
+	const capstan_store_deploy *x = a, *y = b;
+	int d = strcmp(x->env, y->env);
+
+	if (d == 0)
+		d = strcmp(x->service, y->service);
+	return d ? d : strcmp(x->host, y->host);
+}
+
+/* A dry run tracks nothing: the rows capstan_deploy_track would add are
+ * made here, never delivered, so the dry run lists first deliveries too. */
+static int with_untracked(capstan_ctx *ctx, const capstan_deploy_opts *o, capstan_store_deploy **rows, size_t *count)
+{
+	capstan_strlist envs = { 0 };
+	untracked_rows u = { rows, count, *count, NULL };
+	int rc = delivery_envs(ctx, o, &envs);
+
+	for (size_t i = 0; rc == 0 && i < envs.count; i++) {
+		capstan_store_env env = { 0 };
+		if ((rc = capstan_store_env_get(ctx, envs.items[i], &env)) == 0)
+			u.env = env.name, rc = each_target(ctx, env.id, add_untracked, &u);
+		capstan_store_env_clear(&env);
+	}
+	capstan_strlist_free(&envs);
+	if (rc == 0 && *count > u.tracked)
+		qsort(*rows, *count, sizeof(**rows), by_place);
 	return rc;
 }
 
@@ -287,7 +396,9 @@ int capstan_deploy_owed(capstan_deploy_item **items, size_t *count, capstan_ctx 
 	if ((rc = CAPSTAN_OPTS_CHECK(ctx, o, CAPSTAN_DEPLOY_OPTS_VERSION, "capstan_deploy_opts")) < 0 ||
 	    (rc = capstan_require_store(ctx)) < 0 || (o->env && (rc = capstan_store_env_get(ctx, o->env, &env)) < 0))
 		return rc;
-	if ((rc = capstan_store_deploy_list(ctx, env.id, &rows, &n)) == 0 && !(out = calloc(n ? n : 1, sizeof(*out))))
+	if ((rc = capstan_store_deploy_list(ctx, env.id, &rows, &n)) == 0 && o->dry_run)
+		rc = with_untracked(ctx, o, &rows, &n);
+	if (rc == 0 && !(out = calloc(n ? n : 1, sizeof(*out))))
 		rc = capstan_error_oom(ctx);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int owed = 0;

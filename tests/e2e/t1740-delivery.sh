@@ -18,15 +18,39 @@ metric() { at "$1" metrics --out - | grep "^$2" | awk '{print $2}'; }
 
 cap apply --config "$dir/data/delivery.yaml" >/dev/null || exit 1
 
-night +0d
-is "the first night delivers every bundle, nothing being due" "$?:$(sort "$HOOKLOG" | tr '\n' ,)" \
+# A dry run lists what the first night would deliver: one line per bundle, saying why.
+before=$(inventory_digest)
+at +0d renew --due --dry-run --bundle-dir "$D" --exec "$HOOK" >"$T/out" 2>"$T/err"
+is "a dry run on a fresh inventory lists every first delivery" "$?:$(cat "$T/out" "$T/err")" \
+"0:would redeploy dev/etcd/node-a to $D/dev/etcd/node-a (not delivered here yet)
+would redeploy dev/etcd/node-b to $D/dev/etcd/node-b (not delivered here yet)
+would redeploy dev/spark to $D/dev/spark (not delivered here yet)"
+is "delivering nothing, running no hook, changing nothing" "$(test -e "$D" && echo delivered)$(cat "$HOOKLOG" 2>/dev/null)$(inventory_digest)" "$before"
+
+# A first delivery on a night that renews: only what that night renewed is named.
+home_copy "$CAPSTAN_HOME" "$T/home-first"
+CAPSTAN_HOME="$T/home-first" at +25d renew --due --bundle-dir "$T/first" --exec "$HOOK" >"$T/out" 2>"$T/err"
+is "the hook is told what this run renewed" "$?:$(sort "$HOOKLOG" | tr '\n' ,)" \
 	"0:dev/etcd/node-a etcd-1 root,dev/etcd/node-b etcd-2,dev/spark/ spark-node,"
-like "saying why" "$(cat "$T/out")" "^redeployed dev/etcd/node-a to $D/dev/etcd/node-a \(renewed: etcd-1 root\)"
+like "and the line says both" "$(cat "$T/out")" \
+	"redeployed dev/etcd/node-a to $T/first/dev/etcd/node-a \(not delivered here yet; renewed: etcd-1 root\)"
+: >"$HOOKLOG"
+
+night +0d
+is "the first night delivers every bundle, nothing renewed, nothing being due" "$?:$(sort "$HOOKLOG" | tr '\n' ,)" \
+	"0:dev/etcd/node-a ,dev/etcd/node-b ,dev/spark/ ,"
+like "saying why, not 'renewed'" "$(cat "$T/out")" "^redeployed dev/etcd/node-a to $D/dev/etcd/node-a \(not delivered here yet\)$"
 : >"$HOOKLOG"
 night +0d
 is "the second has nothing to do, and is quiet" "$?:$(cat "$T/out" "$T/err" "$HOOKLOG")" "0:"
 
 # Day 25: everything is due (30 days, renewed 10 days before the end); spark's hook fails.
+at +25d renew --due --dry-run --bundle-dir "$D" >"$T/out" 2>"$T/err"
+is "a dry run names each renewal, then each bundle once, saying why" \
+	"$?:$(grep -c '^would renew ' "$T/out"):$(cat "$T/out" "$T/err" | grep -v '^would renew ')" \
+"0:4:would redeploy dev/etcd/node-a to $D/dev/etcd/node-a (due: etcd-1 root)
+would redeploy dev/etcd/node-b to $D/dev/etcd/node-b (due: etcd-2)
+would redeploy dev/spark to $D/dev/spark (due: spark-node)"
 touch "$T/spark-broken"; : >"$HOOKLOG"
 night +25d
 is "a failed hook fails the run" "$?" 1

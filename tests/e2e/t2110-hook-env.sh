@@ -50,7 +50,7 @@ is "the passphrase it used reaches the hook nowhere" \
 
 is "the documented values, each once" \
 	"$(grep -E '^CAPSTAN_(ENV|SERVICE|HOST|BUNDLE|RENEWED|REASON)=' "$T/file.env" | sort | tr '\n' '|')" \
-	"CAPSTAN_BUNDLE=$T/deploy/dev/spark|CAPSTAN_ENV=dev|CAPSTAN_HOST=|CAPSTAN_REASON=not delivered here yet|CAPSTAN_RENEWED=spark-node|CAPSTAN_SERVICE=spark|"
+	"CAPSTAN_BUNDLE=$T/deploy/dev/spark|CAPSTAN_ENV=dev|CAPSTAN_HOST=|CAPSTAN_REASON=not delivered here yet|CAPSTAN_RENEWED=|CAPSTAN_SERVICE=spark|"
 is "PATH and HOME as they were" "$(grep -E '^(PATH|HOME)=' "$T/file.env" | sort | tr '\n' '|')" \
 	"HOME=$HOME|PATH=$PATH|"
 check "the rest of the environment passes" grep -q '^HOOK_KEEP=kept$' "$T/file.env"
