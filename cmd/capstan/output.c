@@ -309,7 +309,7 @@ int out_audit_item(cli *c, const capstan_audit_entry *e, size_t index)
 		return rc < 0 ? cli_error(c, "cannot write JSON") : EXIT_OK;
 	}
 	if (!c->quiet)
-		printf("%s  %-10s %-8s %-10s %-24s %s%s%s\n", at, e->user, e->op, e->env ? e->env : "-",
+		printf("%s  %-10s %-15s %-10s %-24s %s%s%s\n", at, e->user, e->op, e->env ? e->env : "-",
 			e->name ? e->name : "-", e->serial ? e->serial : "-",
 			e->detail ? "  " : "", e->detail ? e->detail : "");
 	return EXIT_OK;

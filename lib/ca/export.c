@@ -1,7 +1,9 @@
 /* Getting certificates and keys out of the inventory: trust bundles, and the
  * material (chain, key, trust) that convert's writers turn into files. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <capstan/ca.h>
 #include <capstan/convert.h>
@@ -134,16 +136,20 @@ static int record_key_export(capstan_ctx *ctx, const capstan_cert *cert, capstan
 	int ca_key)
 {
 	const char *ca = cert->kind == CAPSTAN_KIND_ROOT ? "root CA" : "intermediate CA";
-	char *detail;
+	char cwd[4096], where[4200], *detail;
 	int rc;
 
 	if (!capstan_format_has_key(fmt))
 		return 0;
 	if ((rc = refuse_ca_key(ctx, cert, fmt, ca_key)) < 0)
 		return rc;
+	/* Where the key went, as a path that still means something later. */
+	if (to && *to != '/' && strcmp(to, "-") != 0 && getcwd(cwd, sizeof(cwd)))
+		snprintf(where, sizeof(where), "%s/%s", cwd, to);
+	else
+		snprintf(where, sizeof(where), "%s", !to ? "the calling program" : strcmp(to, "-") == 0 ? "stdout" : to);
 	if (!(detail = capstan_aprintf("%s%sformat %s to %s", cert->kind != CAPSTAN_KIND_LEAF ? ca : "",
-		      cert->kind != CAPSTAN_KIND_LEAF ? " key, " : "", capstan_format_name(fmt),
-		      !to ? "the calling program" : strcmp(to, "-") == 0 ? "stdout" : to)))
+		      cert->kind != CAPSTAN_KIND_LEAF ? " key, " : "", capstan_format_name(fmt), where)))
 		return capstan_error_oom(ctx);
 	/* Never inside a caller's transaction: a failed begin leaves it alone. */
 	if ((rc = capstan_store_begin(ctx)) == 0) {

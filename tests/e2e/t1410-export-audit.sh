@@ -23,8 +23,12 @@ check "export --format pkcs12" cap export etcd-1 --env dev --format pkcs12 --pas
 is "a PKCS12 is recorded" "$(last)" "$me|export-key|dev|etcd-1|$(serial etcd-1)|format pkcs12 to $T/k.p12"
 cap export etcd-1 --env dev --format pem --out - >"$T/stdout.pem"
 is "to stdout is recorded as such" "$(last)" "$me|export-key|dev|etcd-1|$(serial etcd-1)|format pem to stdout"
-is "three rows" "$(rows)" 3
-like "audit lists them" "$("$CAPSTAN" audit | grep -c ' export-key ')" '^3$'
+(cd "$T" && cap export etcd-1 --env dev --format key --out rel-key.pem) || not_ok "export to a relative path"
+is "a relative path is recorded absolute" "$(last)" "$me|export-key|dev|etcd-1|$(serial etcd-1)|format key to $(cd "$T" && pwd)/rel-key.pem"
+is "four rows" "$(rows)" 4
+like "audit lists them" "$("$CAPSTAN" audit | grep -c ' export-key ')" '^4$'
+is "in aligned columns (the environment where an issue row has it)" \
+	"$("$CAPSTAN" audit | grep -E ' (issue|export-key) +dev ' | awk '{ print index($0, " dev ") }' | sort -u | wc -l)" 1
 
 # A CA's key: refused without the flag, nothing written, nothing recorded.
 for ca in root-ca intermediate-ca-1; do
