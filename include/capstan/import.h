@@ -34,7 +34,8 @@ typedef struct {
 	capstan_cert *root;
 	capstan_cert *intermediate;    /* the one that signs new leaves */
 	size_t leaves, revoked, keys;  /* easy-rsa: leaves imported, revoked among them, with their key */
-	int64_t crl_number;            /* easy-rsa: the last CRL number it issued (0: none) */
+	int64_t crl_number;            /* the adopted CA's last CRL number: easy-rsa's (0: none); a CA
+	                                  imported alone goes on from the import's time in seconds */
 	size_t expired;                /* easy-rsa: leaves not revoked whose validity had ended */
 } capstan_import_result;
 

@@ -32,6 +32,7 @@ openssl pkcs8 -topk8 -in "$X/root3.key" -v2 aes-256-cbc -passout file:"$T/kpw" -
 serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//'; }
 
 # An intermediate, its chain up to its root.
+imported_at=$(date +%s)
 check "import an intermediate with its chain" cap import --env ext --ca-cert "$X/inter.crt" --ca-key "$X/inter.key" --chain "$X/root.crt"
 like "it says what it imported" "$(head -1 "$T/out")" "^imported environment 'ext'"
 like "the intermediate is the outside one" "$(grep 'intermediate CA' "$T/out")" "intermediate CA +[0-9a-f]+ +.*Outside Issuing CA"
@@ -55,15 +56,26 @@ check "the renewal verifies" openssl_verify sslserver "$X/root.crt" "$T/web2.cha
 check "revoke it" cap revoke web.ext --reason keyCompromise
 check "a CRL of the imported intermediate" cap crl --env ext --out "$T/ext.crl"
 check "that openssl verifies against it" openssl crl -in "$T/ext.crl" -noout -CAfile <(cat "$X/inter.crt" "$X/root.crt")
+# Its CRLs so far are unknown: capstan numbers on from the time of import,
+# above any number it issued (RFC 5280 wants them increasing).
+crl_no=$(openssl crl -in "$T/ext.crl" -noout -crlnumber | sed 's/^crlNumber=0x//')
+check "the CRL's number is above any the CA could have issued (the import's time in seconds)" \
+	test "$(printf %d "0x${crl_no:-0}")" -gt "$imported_at"
 cat "$X/root.crt" "$T/ext.crl" >"$T/root+crl.pem"
 check_fails "and that revokes the renewed leaf" openssl verify -crl_check -CAfile "$T/root+crl.pem" -untrusted "$T/web2.chain" "$T/web2.chain"
 check "check passes after the import" cap check
 
 # A root: a new capstan intermediate under it, as init makes one.
 check "import a root (--json)" cap --json import --env outroot --ca-cert "$X/root2.crt" --ca-key "$X/root2.key"
-is "the JSON has the same counts as a directory's: none, and CRLs from 1" \
-	"$(jq -c '[.env, .root.name, .certificates, .next_crl_number]' "$T/out")" \
-	'["outroot","root-ca",{"imported":0,"valid":0,"revoked":0,"expired":0,"keys_sealed":0},1]'
+is "the JSON has the same counts as a directory's: none" \
+	"$(jq -c '[.env, .root.name, .certificates]' "$T/out")" \
+	'["outroot","root-ca",{"imported":0,"valid":0,"revoked":0,"expired":0,"keys_sealed":0}]'
+next_crl=$(jq .next_crl_number "$T/out")
+check "and the next CRL number above the import's time" test "$next_crl" -gt "$imported_at"
+cap crl --env outroot --all --out "$T/or.pem" >/dev/null || not_ok "crl --all of outroot"
+awk -v d="$T" '/BEGIN X509 CRL/ { n++ } { print > (d "/or-" n ".pem") }' "$T/or.pem"
+like "the root's first CRL carries that number" \
+	"$(for f in "$T"/or-[0-9]*.pem; do openssl crl -in "$f" -noout -crlnumber; done)" "crlNumber=0x0*$(printf '%X' "$next_crl")"
 is "the root with its key, a new intermediate with its own" \
 	"$(db_sql "SELECT c.kind || ':' || c.name || ':' || (CASE WHEN c.key_id IS NULL THEN 0 ELSE 1 END) FROM certs c JOIN envs e ON e.id = c.env_id WHERE e.name = 'outroot' ORDER BY c.id" | tr '\n' ' ')" \
 	"root:root-ca:1 intermediate:intermediate-ca-1:1 "
