@@ -435,8 +435,9 @@ static int current_issuer(capstan_ctx *ctx, const capstan_store_env *env, int64_
 	return rc == CAPSTAN_ENOTFOUND ? 0 : rc;
 }
 
-/* Leaves under an older intermediate: crl.pem (the one CRL etcd reads) is the
- * current intermediate's, so their revocations would not reach etcd. */
+/* Leaves under another CA (an older intermediate, or a CA imported with
+ * them): crl.pem (the one CRL etcd reads) is the current intermediate's, so
+ * their revocations would not reach etcd. */
 static int warn_old_issuers(capstan_ctx *ctx, build *bd, const capstan_store_env *env)
 {
 	char *why;
@@ -444,7 +445,8 @@ static int warn_old_issuers(capstan_ctx *ctx, build *bd, const capstan_store_env
 
 	if (!bd->old_issuers)
 		return 0;
-	why = capstan_aprintf("%s/%s: %zu certificate%s under an older intermediate, whose revocations crl.pem"
+	why = capstan_aprintf("%s/%s: %zu certificate%s under a CA other than the current intermediate (an older"
+		" one, or an imported CA), whose revocations crl.pem"
 		" (the current intermediate's CRL) does not list: renew them onto the current intermediate", env->name,
 		bd->o->service, bd->old_issuers, bd->old_issuers == 1 ? " is" : "s are");
 	rc = why && capstan_strlist_push(&bd->b->warnings, why) == 0 ? 0 : capstan_error_oom(ctx);

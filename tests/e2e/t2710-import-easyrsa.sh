@@ -127,7 +127,7 @@ is "the key file is 0600" "$(stat -c %a "$T/ovpn/vpn.example-key.pem")" 600
 # etcd's crl.pem is the current intermediate's CRL alone: an imported leaf
 # sits under the easy-rsa CA, whose CRL only crl-all.pem carries; said.
 like "the bundle warns that crl.pem does not cover the imported line" "$(cat "$T/bundle.err")" \
-	"warning: vpn/ovpn: 1 certificate is under an older intermediate, .* renew them onto the current intermediate"
+	"warning: vpn/ovpn: 1 certificate is under a CA other than the current intermediate \\(an older one, or an imported CA\\), .* renew them onto the current intermediate"
 like "its crl-all.pem has the easy-rsa CA's current CRL (0x1002), listing bob" \
 	"$(openssl crl -in "$(crl_of "Old VPN CA" "$T/ovpn/crl-all.pem")" -noout -crlnumber -text | tr -d ' \n')" \
 	"crlNumber=0x1002.*SerialNumber:$(serial_in_index bob)"
