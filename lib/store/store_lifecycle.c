@@ -19,7 +19,8 @@
  * certificate was granted would make every run renew it again, so it falls
  * back to a third of the validity (as cert-manager does): nightly runs stay
  * idempotent. With ?4 (--from-old-ca), a leaf whose issuer was rotated out is
- * due too. capstan_renew_window (policy.c) is the same rule in C.
+ * due too, and one a root signed itself (an imported PKI's: capstan's own
+ * leaves are under an intermediate). capstan_renew_window (policy.c) is the same rule in C.
  */
 #define OWN_WINDOW \
 	"(CASE WHEN c.renew_before > 0 THEN c.renew_before" \
@@ -31,7 +32,8 @@
 	" ELSE " GRANTED " / 3 END)"
 #define DUE_CONDITION \
 	"(c.not_after <= ?2 + " DUE_WINDOW \
-	" OR (?4 <> 0 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND i.status != 'valid')))"
+	" OR (?4 <> 0 AND EXISTS (SELECT 1 FROM certs i WHERE i.id = c.issuer_id AND (i.status != 'valid'" \
+	" OR i.kind = 'root'))))"
 
 /* The widest window any certificate can have: --within, else 30 days or the
  * largest renew-before of all (an index lookup). Only a certificate ending
@@ -68,7 +70,8 @@ int capstan_store_due_ids(capstan_ctx *ctx, int64_t env_id, time_t now, int64_t 
 		     "SELECT c.id, c.not_after FROM certs c WHERE c.status = 'valid' AND c.not_after <= ?2 + ?5"
 		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1) AND " DUE_CONDITION
 		     " UNION SELECT c.id, c.not_after FROM certs i JOIN certs c ON c.issuer_id = i.id"
-		     " WHERE ?6 <> 0 AND i.kind = 'intermediate' AND i.status != 'valid' AND c.status = 'valid'"
+		     " WHERE ?6 <> 0 AND ((i.kind = 'intermediate' AND i.status != 'valid') OR i.kind = 'root')"
+		     " AND c.status = 'valid'"
 		     " AND c.kind = 'leaf' AND (?1 = 0 OR c.env_id = ?1)"
 		     " ORDER BY 2, 1")) < 0)
 		return rc;

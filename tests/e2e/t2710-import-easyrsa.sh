@@ -132,6 +132,16 @@ like "its crl-all.pem has the easy-rsa CA's current CRL (0x1002), listing bob" \
 	"$(openssl crl -in "$(crl_of "Old VPN CA" "$T/ovpn/crl-all.pem")" -noout -crlnumber -text | tr -d ' \n')" \
 	"crlNumber=0x1002.*SerialNumber:$(serial_in_index bob)"
 
+# renew --due --from-old-ca moves the imported leaves onto capstan's
+# intermediate (whose CRL crl.pem is); the one without its key is named.
+cap renew --due --env vpn --from-old-ca >"$T/out" 2>"$T/err"
+is "--from-old-ca: exit 1, one line could not move" "$?" 1
+is "those with their key moved" "$(grep -o 'renewed vpn/[a-z.]*' "$T/out" | sort | tr '\n' ' ')" "renewed vpn/alice renewed vpn/vpn.example "
+like "the keyless one named" "$(head -1 "$T/err")" "'carol' \(vpn\) has no key in the inventory"
+like "now under capstan's intermediate" "$("$CAPSTAN" show vpn.example --env vpn --pem | openssl x509 -noout -issuer)" \
+	"CN ?= ?vpn Intermediate CA 1"
+check "a new bundle no longer warns" cap bundle --env vpn --service ovpn --out "$T/ovpn"
+is "(nothing on stderr)" "$(cat "$T/err")" ""
 # Imported lines live on under capstan.
 check "renew an imported server certificate" cap renew vpn.example --env vpn
 "$CAPSTAN" export vpn.example --env vpn --format chain --out "$T/vpn.chain"
