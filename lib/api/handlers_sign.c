@@ -19,6 +19,7 @@ typedef struct {
 	const char *dns[CAPSTAN_MAX_SANS + 1], *ip[CAPSTAN_MAX_SANS + 1];
 	size_t dns_count, ip_count;
 	int64_t days;                    /* seconds; 0: not given */
+	int replace;                     /* supersede the line's valid certificate */
 	capstan_profile profile;
 	capstan_key *pubkey;             /* the CSR's */
 	char *csr_cn;
@@ -85,9 +86,22 @@ static int days_field(api_call *c, json_t *doc, int64_t *out)
 	return -1;
 }
 
+static int bool_field(api_call *c, json_t *doc, const char *key, int *out)
+{
+	json_t *v = json_object_get(doc, key);
+
+	if (v && !json_is_boolean(v)) {
+		api_error(c, 400, "%s: expected true or false", key);
+		return -1;
+	}
+	*out = v && json_is_true(v);
+	return 0;
+}
+
 static int read_body(api_call *c, sign_req *s)
 {
 	if (!(s->doc = api_body_json(c)) || str_field(c, s->doc, "csr", &s->csr) < 0 ||
+	    bool_field(c, s->doc, "replace", &s->replace) < 0 ||
 	    str_field(c, s->doc, "profile", &s->profile_name) < 0 || str_field(c, s->doc, "name", &s->name) < 0 ||
 	    str_field(c, s->doc, "service", &s->service) < 0 ||
 	    list_field(c, s->doc, "dns", s->dns, &s->dns_count) < 0 ||
@@ -199,6 +213,7 @@ capstan_api_change *api_sign_prepare(api_call *c, const char *env)
 	if (plan(c, s, &ch->o) < 0 || api_allow_sans(c, &s->sans) < 0)
 		goto fail;
 	ch->o.lifetime = api_lifetime(c, s->days, e.leaf_lifetime);
+	ch->o.replace = s->replace;
 	if ((rc = capstan_issue_presign(&ch->presigned, c->ctx, &ch->o, &s->pubkey, &s->csr_cn, &s->csr_sans)) < 0) {
 		api_fail(c, rc, field_of(capstan_error_subject(c->ctx)));
 		goto fail;
@@ -225,8 +240,11 @@ void api_sign_commit(api_call *c, capstan_api_change *ch)
 		api_error(c, 500, "internal error");
 	else if (who->status == CAPSTAN_STATUS_REVOKED)
 		api_error(c, 401, "the client certificate (%s, serial %s) is revoked", c->identity, who->serial);
-	else if ((rc = api_actor(c, 1)) < 0 || (rc = capstan_issue_commit(&cert, c->ctx, ch->presigned)) < 0)
+	else if ((rc = api_actor(c, 1)) < 0 || (rc = capstan_issue_commit(&cert, c->ctx, ch->presigned)) < 0) {
 		api_fail(c, rc, field_of(capstan_error_subject(c->ctx)));
+		if (rc == CAPSTAN_EEXISTS) /* what a caller of the API can do of the three */
+			api_error(c, 409, "%s, or sign it again with \"replace\": true", capstan_error_message(c->ctx));
+	}
 	else
 		api_issued(c, cert);
 	capstan_cert_free(who);

@@ -95,6 +95,18 @@ api ci-signer POST /v1/environments/dev/sign -d '{not json'
 is "bad JSON is 400" "$(status)" 400
 api ci-signer POST /v1/environments/dev/sign -d "$(sign_body '{profile: "server", dns: ["web.dev.internal"]}')"
 is "the line already has a valid certificate: 409" "$(status)" 409
+like "naming what the caller can do" "$(jq -r .error "$T/body")" \
+	"already has a valid certificate in 'dev' .*, or sign it again with \"replace\": true$"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=web.dev.internal \
+	-keyout "$T/web2.key" -out "$T/web2.csr" 2>/dev/null
+api ci-signer POST /v1/environments/dev/sign \
+	-d "$(jq -n --rawfile csr "$T/web2.csr" '{csr: $csr, profile: "server", dns: ["web.dev.internal"], replace: true}')"
+is "\"replace\": true signs the line again: 201" "$(status)" 201
+is "with the new request's key" "$(jq -r .certificate "$T/body" | openssl x509 -noout -pubkey)" \
+	"$(openssl pkey -in "$T/web2.key" -pubout)"
+jq -r .certificate "$T/body" >"$T/web.pem" # the line's certificate from now on
+api ci-signer POST /v1/environments/dev/sign -d "$(sign_body '{profile: "server", dns: ["web.dev.internal"], replace: "yes"}')"
+is "replace is true or false: 400" "$(status) $(jq -r .error "$T/body")" "400 replace: expected true or false"
 head -c 70000 /dev/zero | tr '\0' a >"$T/big"
 api ci-signer POST /v1/environments/dev/sign --data-binary @"$T/big"
 is "a body over 64 KiB is 413" "$(status)" 413
