@@ -230,9 +230,10 @@ static int chunk_rows(batch *b, const chunk *c, chunk_item *items, capstan_store
 		}
 		*it = (chunk_item){ c->idx[k], latest[next++], { 0 }, NULL };
 		rows[*n] = (capstan_store_new_leaf){ NULL, &j->plan.sealed, it->spki, 0 };
-		if (it->previous.id && it->previous.status == CAPSTAN_STATUS_VALID && !j->o->replace)
+		if (it->previous.id && it->previous.status == CAPSTAN_STATUS_VALID && !j->o->replace) {
 			rc = capstan_issue_conflict(b->ctx, &j->plan, it->previous.serial);
-		else if ((rc = capstan_ca_record_row(b->ctx, &j->mint, j->info, &j->der, &rows[*n].cert)) == 0)
+			capstan_x509_info_clear(&j->info);
+		} else if ((rc = capstan_ca_record_row(b->ctx, &j->mint, j->info, &j->der, &rows[*n].cert)) == 0)
 			rc = capstan_x509_spki_sha256(b->ctx, rows[*n].cert->der, rows[*n].cert->der_len, it->spki);
 		j->info = (capstan_x509_info){ 0 }; /* consumed */
 		if (rc == 0) {

@@ -118,7 +118,7 @@ static int certs_insert(capstan_ctx *ctx, int64_t env_id, capstan_store_new_leaf
 	capstan_db_stmt *stmt = NULL;
 	char *sans[CAPSTAN_STORE_MULTI_MAX] = { 0 };
 	int64_t now = (int64_t)time(NULL);
-	int rc, step;
+	int rc, step = CAPSTAN_DB_DONE;
 
 	if ((rc = capstan_store_prepare_rows(ctx, &stmt,
 		     "INSERT INTO certs (env_id, kind, name, serial, issuer_id, key_id, profile, subject, issuer, sans,"
