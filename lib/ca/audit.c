@@ -102,13 +102,9 @@ static const char *user_name(capstan_ctx *ctx, uid_t uid)
 	return ctx->user;
 }
 
-int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, const char *name,
-	const char *serial, const char *detail, const char *state)
+/* The log's end a change appends to, once it may: see capstan_audit_append. */
+static int append_point(capstan_ctx *ctx, capstan_store_audit_end *last)
 {
-	unsigned char seal[CAPSTAN_SHA256_LEN];
-	uid_t uid = getuid();
-	capstan_audit_entry e = { 0 };
-	capstan_store_audit_end last;
 	int rc;
 
 	/* Only a passphrase holder extends the log, and not one whose end
@@ -121,33 +117,64 @@ int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, cons
 	if (!ctx->audit_key_set)
 		return capstan_error(ctx, CAPSTAN_EAUTH, "changing the inventory needs the passphrase"
 			" (the audit log is sealed with a key derived from it)");
-	if (capstan_store_audit_cached(ctx, &last))
+	if (capstan_store_audit_cached(ctx, last))
 		rc = 0; /* this transaction's own last row: checked when it first read the end */
 	else if (ctx->audit_sealed && !ctx->audit_broken)
-		rc = capstan_audit_end_problem(ctx, &ctx->audit_broken, 1, &last);
+		rc = capstan_audit_end_problem(ctx, &ctx->audit_broken, 1, last);
 	else
-		rc = capstan_store_audit_last(ctx, &last.id, last.hash);
+		rc = capstan_store_audit_last(ctx, &last->id, last->hash);
 	if (rc < 0)
 		return rc;
 	if (ctx->audit_broken)
 		return capstan_error(ctx, CAPSTAN_EDAMAGED, "%s: rows were removed or changed behind capstan's back;"
 			" nothing is changed until the log is checked and resealed", ctx->audit_broken);
-	if (!(e.user = (char *)user_name(ctx, uid)))
-		return capstan_error_oom(ctx);
-	e.id = last.id + 1;
-	e.at = time(NULL);
-	e.uid = (unsigned)uid;
-	e.op = (char *)op;
-	e.env = (char *)env;
-	e.name = (char *)name;
-	e.serial = (char *)serial;
-	e.detail = (char *)detail;
-	e.state = (char *)state;
-	e.form = 2;
-	if ((rc = capstan_audit_chain_hash(ctx, last.hash, &e, e.hash)) < 0 ||
-	    (rc = capstan_audit_seal(ctx, e.id, e.hash, seal)) < 0)
+	return 0;
+}
+
+int capstan_audit_append_rows(capstan_ctx *ctx, const capstan_audit_change *changes, size_t n)
+{
+	unsigned char seal[CAPSTAN_SHA256_LEN];
+	uid_t uid = getuid();
+	capstan_audit_entry *rows;
+	capstan_store_audit_end last;
+	const char *user;
+	time_t now = time(NULL);
+	int rc;
+
+	if (!n)
+		return 0;
+	if ((rc = append_point(ctx, &last)) < 0)
 		return rc;
-	return capstan_store_audit_insert(ctx, &e, seal);
+	if (!(user = user_name(ctx, uid)) || !(rows = calloc(n, sizeof(*rows))))
+		return capstan_error_oom(ctx);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		capstan_audit_entry *e = &rows[i];
+		e->id = last.id + 1 + (int64_t)i;
+		e->at = now;
+		e->uid = (unsigned)uid;
+		e->user = (char *)user;
+		e->op = (char *)changes[i].op;
+		e->env = (char *)changes[i].env;
+		e->name = (char *)changes[i].name;
+		e->serial = (char *)changes[i].serial;
+		e->detail = (char *)changes[i].detail;
+		e->state = (char *)changes[i].state;
+		e->form = 2;
+		rc = capstan_audit_chain_hash(ctx, i ? rows[i - 1].hash : last.hash, e, e->hash);
+	}
+	/* Only the last row's seal is kept: it is the log's end. */
+	if (rc == 0 && (rc = capstan_audit_seal(ctx, rows[n - 1].id, rows[n - 1].hash, seal)) == 0)
+		rc = capstan_store_audit_insert_rows(ctx, rows, n, seal);
+	free(rows);
+	return rc;
+}
+
+int capstan_audit_append(capstan_ctx *ctx, const char *op, const char *env, const char *name,
+	const char *serial, const char *detail, const char *state)
+{
+	capstan_audit_change c = { op, env, name, serial, detail, state };
+
+	return capstan_audit_append_rows(ctx, &c, 1);
 }
 
 int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,

@@ -12,6 +12,15 @@
 int capstan_audit_record(capstan_ctx *ctx, const char *op, const char *env,
 	const char *name, const char *serial, const char *detail);
 
+/* One change's row, for capstan_audit_append_rows: as capstan_audit_record's
+ * arguments, with the states it set (capstan_store_state_take_of). */
+typedef struct {
+	const char *op, *env, *name, *serial, *detail, *state;
+} capstan_audit_change;
+/* Rows for changes[0..n), chained in order and written together (a
+ * batch's chunk), inside their transaction. */
+int capstan_audit_append_rows(capstan_ctx *ctx, const capstan_audit_change *changes, size_t n);
+
 /* Replays the log against the certificates (audit_replay.c): fn gets one
  * line for each certificate whose state differs from the log's last record
  * of it, is in no row, or is named by the log and gone. A negative return

@@ -8,6 +8,7 @@
 
 #include <capstan/ca.h>
 
+#include "audit.h"
 #include "ca_internal.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -152,27 +153,154 @@ static int report_committed(pending *p, capstan_batch_fn fn, void *payload)
 	return rc;
 }
 
-/* One signed job into the open transaction, under a savepoint of its own. */
-static int write_job(batch *b, job *j, capstan_cert **out)
-{
-	int rc;
-
-	if ((rc = capstan_store_savepoint(b->ctx)) < 0)
-		return rc;
-	rc = capstan_issue_record(b->ctx, j->o, &j->plan, &j->mint, j->info, &j->der, out);
-	j->info = (capstan_x509_info){ 0 }; /* consumed */
-	if (rc < 0) {
-		capstan_store_undo(b->ctx);
-		return rc;
-	}
-	return capstan_store_release(b->ctx);
-}
-
 static void job_done(batch *b, size_t i)
 {
 	capstan_buf_free(&b->jobs[i].der);
 	capstan_issue_plan_clear(&b->jobs[i].plan);
 	capstan_pool_release(b->pool, i + 1);
+}
+
+/* Jobs written together, in order: their rows go in a few multi-row
+ * statements (store_batch.c) rather than six statements each. Failed jobs
+ * ride along, so that every failure is reported in line order. */
+typedef struct {
+	size_t idx[CAPSTAN_STORE_MULTI_MAX];
+	size_t n;
+} chunk;
+
+/* Whether job j can join the chunk: one environment (one lookup), and a
+ * name once (a second request for it must see the first one's row). */
+static int chunk_takes(const batch *b, const chunk *c, const job *j)
+{
+	if (c->n == CAPSTAN_STORE_MULTI_MAX)
+		return 0;
+	for (size_t k = 0; j->state == JOB_SIGNED && k < c->n; k++) {
+		const job *o = &b->jobs[c->idx[k]];
+		if (o->state == JOB_SIGNED &&
+		    (o->plan.env.id != j->plan.env.id || strcmp(o->plan.name, j->plan.name) == 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* A chunk's certificate on its way in. */
+typedef struct {
+	size_t index;
+	capstan_store_latest previous;
+	unsigned char spki[CAPSTAN_SHA256_LEN];
+	char *state;
+} chunk_item;
+
+static int report_failure(size_t i, const char *error, unsigned subject, capstan_batch_fn fn,
+	void *payload, size_t *failed)
+{
+	capstan_batch_result r = { i, NULL, error, subject };
+
+	(*failed)++;
+	return fn ? fn(&r, payload) : 0;
+}
+
+/* The chunk's lines that fail before anything is written (refused at
+ * planning, a name with a valid certificate) are reported; the others
+ * become rows[0..*n), their records made from what the workers signed.
+ * 0, or an error that stops the batch. */
+static int chunk_rows(batch *b, const chunk *c, chunk_item *items, capstan_store_new_leaf *rows, size_t *n,
+	capstan_batch_fn fn, void *payload, size_t *failed)
+{
+	const char *names[CAPSTAN_STORE_MULTI_MAX];
+	capstan_store_latest latest[CAPSTAN_STORE_MULTI_MAX];
+	size_t named = 0, next = 0;
+	int64_t env_id = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < c->n; k++)
+		if (b->jobs[c->idx[k]].state == JOB_SIGNED) {
+			env_id = b->jobs[c->idx[k]].plan.env.id;
+			names[named++] = b->jobs[c->idx[k]].plan.name;
+		}
+	if (named && (rc = capstan_store_leaves_latest(b->ctx, env_id, names, named, latest)) < 0)
+		return rc;
+	*n = 0;
+	for (size_t k = 0; rc == 0 && k < c->n; k++) {
+		job *j = &b->jobs[c->idx[k]];
+		chunk_item *it = &items[*n];
+		if (j->state != JOB_SIGNED) {
+			rc = report_failure(c->idx[k], j->error, j->subject, fn, payload, failed);
+			continue;
+		}
+		*it = (chunk_item){ c->idx[k], latest[next++], { 0 }, NULL };
+		rows[*n] = (capstan_store_new_leaf){ NULL, &j->plan.sealed, it->spki, 0 };
+		if (it->previous.id && it->previous.status == CAPSTAN_STATUS_VALID && !j->o->replace) {
+			rc = capstan_issue_conflict(b->ctx, &j->plan, it->previous.serial);
+			capstan_x509_info_clear(&j->info);
+		} else if ((rc = capstan_ca_record_row(b->ctx, &j->mint, j->info, &j->der, &rows[*n].cert)) == 0)
+			rc = capstan_x509_spki_sha256(b->ctx, rows[*n].cert->der, rows[*n].cert->der_len, it->spki);
+		j->info = (capstan_x509_info){ 0 }; /* consumed */
+		if (rc == 0) {
+			(*n)++;
+			continue;
+		}
+		capstan_cert_free(rows[*n].cert);
+		if (rc == CAPSTAN_EEXISTS || rc == CAPSTAN_EINVALID)
+			rc = report_failure(c->idx[k], capstan_error_message(b->ctx), capstan_error_subject(b->ctx), fn,
+				payload, failed);
+	}
+	return rc;
+}
+
+/* The rows' certificates, keys, supersedes and audit rows, in the open
+ * transaction. Nothing here fails a line alone: an error stops the batch,
+ * and its group is rolled back whole. */
+static int chunk_write(batch *b, chunk_item *items, capstan_store_new_leaf *rows, size_t n)
+{
+	capstan_audit_change changes[CAPSTAN_STORE_MULTI_MAX];
+	int rc = n ? capstan_store_leaves_insert(b->ctx, b->jobs[items[0].index].plan.env.id, rows, n) : 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		job *j = &b->jobs[items[i].index];
+		const capstan_store_latest *prev = &items[i].previous;
+		const char *serials[2];
+		/* Its serial taken since the worker drew it: signed again (ca.c). */
+		if (!rows[i].cert->id &&
+		    (rc = capstan_ca_insert_unused(b->ctx, &j->mint, &rows[i].cert, rows[i].key_id, items[i].spki, 1)) < 0)
+			break;
+		/* An expired (or, when replacing, valid) certificate of the line is superseded. */
+		if (prev->id && (prev->status == CAPSTAN_STATUS_EXPIRED || prev->status == CAPSTAN_STATUS_VALID) &&
+		    (rc = capstan_store_cert_supersede(b->ctx, prev->id, rows[i].cert->id)) < 0)
+			break;
+		serials[0] = rows[i].cert->serial;
+		serials[1] = prev->id ? prev->serial : NULL;
+		if ((rc = capstan_store_state_take_of(b->ctx, serials, 2, &items[i].state)) < 0)
+			break;
+		changes[i] = (capstan_audit_change){ j->o->replace && prev->id ? "reissue" : "issue", j->plan.env.name,
+			j->plan.name, rows[i].cert->serial, capstan_key_type_name(rows[i].cert->key_type), items[i].state };
+	}
+	return rc == 0 ? capstan_audit_append_rows(b->ctx, changes, n) : rc;
+}
+
+/* The chunk written (its certificates to p, reported once committed) and emptied. */
+static int chunk_flush(batch *b, chunk *c, pending *p, capstan_batch_fn fn, void *payload, size_t *failed)
+{
+	chunk_item items[CAPSTAN_STORE_MULTI_MAX];
+	capstan_store_new_leaf rows[CAPSTAN_STORE_MULTI_MAX];
+	size_t n = 0;
+	int rc;
+
+	if ((rc = chunk_rows(b, c, items, rows, &n, fn, payload, failed)) == 0)
+		rc = chunk_write(b, items, rows, n);
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].state);
+		if (rc == 0) {
+			p->index[p->count] = items[i].index;
+			p->certs[p->count++] = rows[i].cert;
+		} else {
+			capstan_cert_free(rows[i].cert);
+		}
+	}
+	for (size_t k = 0; k < c->n; k++)
+		job_done(b, c->idx[k]);
+	c->n = 0;
+	return rc;
 }
 
 /* Whether the open group commits now. */
@@ -189,12 +317,15 @@ static int group_full(const group *g)
 static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn, void *payload, size_t *failed)
 {
 	group g = { 0, o && o->group ? o->group : GROUP_COUNT, 0, 0, (o && o->group_ms ? o->group_ms : 50) / 1000.0 };
-	pending p = { calloc(g.max_count, sizeof(size_t)), calloc(g.max_count, sizeof(capstan_cert *)), 0 };
-	int rc = p.index && p.certs ? 0 : capstan_error_oom(b->ctx), in_tx = 0, wrc;
+	pending p = { calloc(g.max_count + CAPSTAN_STORE_MULTI_MAX, sizeof(size_t)),
+		calloc(g.max_count + CAPSTAN_STORE_MULTI_MAX, sizeof(capstan_cert *)), 0 };
+	chunk c = { .n = 0 };
+	int rc = p.index && p.certs ? 0 : capstan_error_oom(b->ctx), in_tx = 0;
 
 	for (size_t i = 0; rc == 0 && i < b->count; i++) {
 		job *j = &b->jobs[i];
-		if ((rc = capstan_pool_wait(b->pool, i)) < 0)
+		if ((rc = capstan_pool_wait(b->pool, i)) < 0 ||
+		    (!chunk_takes(b, &c, j) && (rc = chunk_flush(b, &c, &p, fn, payload, failed)) < 0))
 			break;
 		if (j->state == JOB_SIGNED && !in_tx) {
 			if ((rc = capstan_store_begin(b->ctx)) < 0)
@@ -203,29 +334,20 @@ static int write_all(batch *b, const capstan_batch_opts *o, capstan_batch_fn fn,
 			g.count = g.bytes = 0;
 			g.started = seconds();
 		}
+		c.idx[c.n++] = i;
 		g.bytes += j->der.len + j->plan.sealed.len;
-		wrc = j->state == JOB_SIGNED ? write_job(b, j, &p.certs[p.count]) : 0;
-		if (j->state == JOB_SIGNED && wrc == 0) {
-			p.index[p.count++] = i;
-			g.count++;
-		} else if (wrc < 0 && wrc != CAPSTAN_EEXISTS && wrc != CAPSTAN_EINVALID) {
-			/* Not the request's fault (the database, its connection, the
-			 * disk): the batch stops with that one error, rather than
-			 * blaming it on every request that follows. */
-			rc = wrc;
-		} else {
-			capstan_batch_result r = { i, NULL, j->state == JOB_FAILED ? j->error : capstan_error_message(b->ctx),
-				j->state == JOB_FAILED ? j->subject : capstan_error_subject(b->ctx) };
-			(*failed)++;
-			rc = fn ? fn(&r, payload) : 0;
-		}
-		job_done(b, i);
-		if (rc == 0 && in_tx && (group_full(&g) || i + 1 == b->count)) {
+		g.count += j->state == JOB_SIGNED;
+		if (in_tx && (group_full(&g) || i + 1 == b->count)) {
+			if ((rc = chunk_flush(b, &c, &p, fn, payload, failed)) < 0)
+				break;
 			in_tx = 0;
 			if ((rc = capstan_store_commit(b->ctx)) == 0)
 				rc = report_committed(&p, fn, payload);
 		}
 	}
+	/* Lines that failed with no transaction open after them. */
+	if (rc == 0 && c.n)
+		rc = chunk_flush(b, &c, &p, fn, payload, failed);
 	if (in_tx)
 		rc = capstan_store_end(b->ctx, rc) < 0 ? (rc ? rc : CAPSTAN_ERROR) : rc;
 	if (rc == 0 && p.count)

@@ -233,8 +233,7 @@ static int fresh_serial(capstan_ctx *ctx, int64_t issuer_id, unsigned char seria
 	return capstan_error(ctx, CAPSTAN_ERROR, "cannot find an unused serial");
 }
 
-/* Moves what the signed certificate says into a new record (info is consumed). */
-static int record_from_info(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+int capstan_ca_record_row(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
 	capstan_cert **out)
 {
 	capstan_cert *c;
@@ -315,7 +314,36 @@ static int resign(capstan_ctx *ctx, const capstan_mint *m, capstan_buf *der, cap
 	if ((rc = capstan_serial_generate(ctx, again.tmpl.serial, hex)) < 0 ||
 	    (rc = capstan_ca_sign(ctx, &again, der, &info)) < 0)
 		return rc;
-	return record_from_info(ctx, &again, info, der, c);
+	return capstan_ca_record_row(ctx, &again, info, der, c);
+}
+
+int capstan_ca_insert_unused(capstan_ctx *ctx, const capstan_mint *m, capstan_cert **c, int64_t key_id,
+	const unsigned char spki[CAPSTAN_SHA256_LEN], int taken)
+{
+	capstan_buf der = CAPSTAN_BUF_INIT;
+	int rc = taken ? CAPSTAN_EEXISTS : 0;
+
+	/* The serial was drawn before the write lock (by a batch's worker,
+	 * serve's signing thread, renew --due's workers), so the issuer may have
+	 * used it since, here or in another process: the insert then records
+	 * nothing (the transaction goes on), and the certificate is signed
+	 * again under another serial. 126 random bits: never twice in practice. */
+	for (int attempt = 1; (taken || (rc = capstan_store_cert_insert(ctx, *c, m->env_id, key_id, spki)) ==
+	     CAPSTAN_EEXISTS); attempt++, taken = 0) {
+		if (m->imported) {
+			rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the inventory holds a certificate of serial %s"
+				" from the same issuer already", (*c)->serial);
+			break;
+		}
+		if (attempt == 8) {
+			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot find an unused serial");
+			break;
+		}
+		if ((rc = resign(ctx, m, &der, c)) < 0)
+			break;
+	}
+	capstan_buf_free(&der);
+	return rc;
 }
 
 int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
@@ -326,7 +354,7 @@ int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info
 	int64_t key_id = m->key_id;
 	int rc;
 
-	if ((rc = record_from_info(ctx, m, info, der, &c)) < 0)
+	if ((rc = capstan_ca_record_row(ctx, m, info, der, &c)) < 0)
 		goto done;
 	/* Every certificate is found by its key, whether the inventory holds the key or not. */
 	if ((rc = capstan_x509_spki_sha256(ctx, c->der, c->der_len, spki)) < 0)
@@ -340,26 +368,7 @@ int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info
 		key_id = CAPSTAN_STORE_KEY_LAST;
 	if (m->sealed_key && m->key_uri && (rc = capstan_store_key_set_uri(ctx, key_id, m->key_uri)) < 0)
 		goto done;
-	/* The serial was drawn before the write lock (by a batch's worker,
-	 * serve's signing thread, renew --due's workers), so the issuer may have
-	 * used it since, here or in another process: the insert then records
-	 * nothing (the transaction goes on), and the certificate is signed
-	 * again under another serial. 126 random bits: never twice in practice. */
-	for (int attempt = 1; (rc = capstan_store_cert_insert(ctx, c, m->env_id, key_id, spki)) == CAPSTAN_EEXISTS;
-	     attempt++) {
-		if (m->imported) {
-			rc = capstan_error(ctx, CAPSTAN_EEXISTS, "the inventory holds a certificate of serial %s"
-				" from the same issuer already", c->serial);
-			goto done;
-		}
-		if (attempt == 8) {
-			rc = capstan_error(ctx, CAPSTAN_ERROR, "cannot find an unused serial");
-			goto done;
-		}
-		if ((rc = resign(ctx, m, der, &c)) < 0)
-			goto done;
-	}
-	if (rc < 0)
+	if ((rc = capstan_ca_insert_unused(ctx, m, &c, key_id, spki, 0)) < 0)
 		goto done;
 	*out = c;
 	c = NULL;

@@ -40,6 +40,16 @@ int capstan_ca_sign(capstan_ctx *ctx, capstan_mint *m, capstan_buf *der, capstan
 int capstan_ca_record(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
 	capstan_cert **out);
 
+/* record's parts, for a writer that stores many at once (batch.c): the
+ * record of what sign made (info consumed, der taken over), no database;
+ * and *c inserted with its key's row key_id (or CAPSTAN_STORE_KEY_LAST),
+ * signed again under a new serial while its issuer used the serial already
+ * (taken: the caller's own insert found it so). */
+int capstan_ca_record_row(capstan_ctx *ctx, const capstan_mint *m, capstan_x509_info info, capstan_buf *der,
+	capstan_cert **c);
+int capstan_ca_insert_unused(capstan_ctx *ctx, const capstan_mint *m, capstan_cert **c, int64_t key_id,
+	const unsigned char spki[CAPSTAN_SHA256_LEN], int taken);
+
 /* An environment's current intermediate, its unsealed key and its parsed
  * form: loaded once and lent to every certificate signed under it. */
 typedef struct {
@@ -94,6 +104,9 @@ capstan_mint capstan_issue_mint(const capstan_issue_opts *o, const capstan_issue
 int capstan_issue_record(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p,
 	capstan_mint *m, capstan_x509_info info, capstan_buf *der, capstan_cert **out);
 void capstan_issue_plan_clear(capstan_issue_plan *p);
+/* The refusal of a line that has a valid certificate (serial) already. */
+int capstan_issue_conflict(capstan_ctx *ctx, const capstan_issue_plan *p, const char *serial);
+
 
 /* A CA certificate to mint: a root (self-signed) or an intermediate under root. */
 typedef struct {

@@ -118,6 +118,12 @@ capstan_mint capstan_issue_mint(const capstan_issue_opts *o, const capstan_issue
 	return m;
 }
 
+int capstan_issue_conflict(capstan_ctx *ctx, const capstan_issue_plan *p, const char *serial)
+{
+	return capstan_error(ctx, CAPSTAN_EEXISTS, "'%s' already has a valid certificate in '%s' (serial %s):"
+		" renew or rotate it", p->name, p->env.name, serial);
+}
+
 int capstan_issue_record(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_issue_plan *p,
 	capstan_mint *m, capstan_x509_info info, capstan_buf *der, capstan_cert **out)
 {
@@ -126,9 +132,7 @@ int capstan_issue_record(capstan_ctx *ctx, const capstan_issue_opts *o, capstan_
 
 	rc = capstan_store_cert_latest(ctx, p->env.id, p->name, CAPSTAN_KIND_LEAF, &previous);
 	if (rc == 0 && previous->status == CAPSTAN_STATUS_VALID && !o->replace) {
-		rc = capstan_error(ctx, CAPSTAN_EEXISTS,
-			"'%s' already has a valid certificate in '%s' (serial %s): renew or rotate it",
-			p->name, p->env.name, previous->serial);
+		rc = capstan_issue_conflict(ctx, p, previous->serial);
 		goto done;
 	}
 	if (rc < 0 && rc != CAPSTAN_ENOTFOUND)

@@ -281,6 +281,18 @@ static void deallocate(pg_stmt *s)
 	s->name[0] = '\0';
 }
 
+/* Whether a run's parameters fit the types a statement was prepared with:
+ * the same, or a NULL where it declared one (a NULL is any type's). A
+ * multi-row insert where some rows have a service and some not is then
+ * prepared once, not at every change of the pattern. */
+static int sig_fits(const char *prepared, const char *run)
+{
+	for (; *prepared && *run; prepared++, run++)
+		if (*prepared != *run && *run != 'n')
+			return 0;
+	return *prepared == *run;
+}
+
 /*
  * Prepared on the server once per parameter signature, and again at its
  * 64th run, 128th, 256th...: after five runs the server settles on a
@@ -301,7 +313,7 @@ static int ensure_prepared(pg_stmt *s, char *sig)
 	s->runs++;
 	if (s->gen != s->db->gen)
 		s->name[0] = '\0'; /* it went with its connection */
-	if (s->name[0] && s->sig && strcmp(s->sig, sig) == 0 && (s->runs < 64 || (s->runs & (s->runs - 1))))
+	if (s->name[0] && s->sig && sig_fits(s->sig, sig) && (s->runs < 64 || (s->runs & (s->runs - 1))))
 		return 0;
 	deallocate(s);
 	for (int i = 0; i < s->nparams; i++)

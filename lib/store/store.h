@@ -129,6 +129,34 @@ int capstan_store_key_uri(capstan_ctx *ctx, int64_t id, char **uri);
 int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
 	const unsigned char spki_sha256[CAPSTAN_SHA256_LEN]);
 int capstan_store_cert_get(capstan_ctx *ctx, int64_t id, capstan_cert **out);
+/* A batch's certificates, a chunk at a time (store_batch.c): statements of
+ * up to CAPSTAN_STORE_MULTI_MAX rows each. */
+#define CAPSTAN_STORE_MULTI_MAX 64
+/* The newest leaf of a name: id 0 when there is none. status is
+ * CAPSTAN_STATUS_EXPIRED for a valid one past its end. */
+typedef struct {
+	int64_t id;
+	capstan_status status;
+	char serial[48];
+} capstan_store_latest;
+/* The newest leaf of each of names[0..n) in the environment, in one query
+ * per CAPSTAN_STORE_MULTI_MAX names: out[i] for names[i]. */
+int capstan_store_leaves_latest(capstan_ctx *ctx, int64_t env_id, const char *const *names, size_t n,
+	capstan_store_latest *out);
+/* A new leaf and its new key. */
+typedef struct {
+	capstan_cert *cert;            /* every field but id/env/status; id set once inserted */
+	const capstan_buf *sealed;     /* its key, sealed */
+	const unsigned char *spki;     /* the SHA-256 of its SubjectPublicKeyInfo */
+	int64_t key_id;                /* set: its key's row */
+} capstan_store_new_leaf;
+/* Inserts each row's key and certificate, as capstan_store_key_insert and
+ * capstan_store_cert_insert would one by one. A certificate whose issuer
+ * used its serial already is not inserted (its cert->id stays 0, its key
+ * row is in: the caller signs it again and inserts it with key_id); the
+ * transaction stays usable. */
+int capstan_store_leaves_insert(capstan_ctx *ctx, int64_t env_id, capstan_store_new_leaf *rows, size_t n);
+
 /* The key row of a certificate (0 when it was issued from a CSR). */
 int capstan_store_cert_key_id(capstan_ctx *ctx, int64_t cert_id, int64_t *key_id);
 /* CAPSTAN_ENOTFOUND, or CAPSTAN_EAMBIGUOUS when two issuers used the serial. */
@@ -289,6 +317,14 @@ typedef struct {
  * records it as the log's end with seal (NULL: none). */
 int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *entry,
 	const unsigned char seal[CAPSTAN_SHA256_LEN]);
+/* Rows[0..n), in order, as capstan_store_audit_insert would one by one;
+ * seal is the last one's. */
+int capstan_store_audit_insert_rows(capstan_ctx *ctx, const capstan_audit_entry *rows, size_t n,
+	const unsigned char seal[CAPSTAN_SHA256_LEN]);
+/* The states capstan_store_state_take would give, but only the lines of
+ * the certificates serials[0..n) name, in the order they were set; the
+ * others stay for their own audit rows (a batch's chunk, one row each). */
+int capstan_store_state_take_of(capstan_ctx *ctx, const char *const *serials, size_t n, char **out);
 /* Records end as the log's end without adding a row (sealing a log as it is). */
 int capstan_store_audit_end_set(capstan_ctx *ctx, const capstan_store_audit_end *end);
 /* Inside a write transaction that wrote or read the log's end already: 1

@@ -5,6 +5,9 @@
 
 #include "store_impl.h"
 
+/* Columns of an audit row. */
+#define AUDIT_COLS 12
+
 static int end_read(capstan_ctx *ctx, const unsigned char *v, size_t len, capstan_store_audit_end *end)
 {
 	uint64_t id = 0;
@@ -21,50 +24,69 @@ static int end_read(capstan_ctx *ctx, const unsigned char *v, size_t len, capsta
 	return 0;
 }
 
-int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
+/* One audit row's parameters, from p + 1 on. */
+static void bind_audit(capstan_db_stmt *stmt, int p, const capstan_audit_entry *e)
+{
+	capstan_db_bind_int64(stmt, p + 1, e->id);
+	capstan_db_bind_int64(stmt, p + 2, (int64_t)e->at);
+	capstan_db_bind_int64(stmt, p + 3, e->uid);
+	capstan_store_bind_text(stmt, p + 4, e->user);
+	capstan_store_bind_text(stmt, p + 5, e->op);
+	capstan_store_bind_text(stmt, p + 6, e->env);
+	capstan_store_bind_text(stmt, p + 7, e->name);
+	capstan_store_bind_text(stmt, p + 8, e->serial);
+	capstan_store_bind_text(stmt, p + 9, e->detail);
+	capstan_db_bind_blob(stmt, p + 10, e->hash, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
+	capstan_db_bind_int64(stmt, p + 11, e->form);
+	capstan_store_bind_text(stmt, p + 12, e->state);
+}
+
+int capstan_store_audit_insert_rows(capstan_ctx *ctx, const capstan_audit_entry *rows, size_t n,
 	const unsigned char seal[CAPSTAN_SHA256_LEN])
 {
-	capstan_store_audit_end end = { .id = e->id, .sealed = seal != NULL };
-	capstan_db_stmt *stmt = NULL;
-	int rc;
+	capstan_store_audit_end end = { .sealed = seal != NULL };
+	int rc = 0;
 
 	if (!ctx->store || !ctx->store->in_tx)
 		return capstan_error(ctx, CAPSTAN_ERROR, "an audit row must be written inside its change's transaction");
-	if ((rc = capstan_store_prepare(ctx, &stmt,
-		     "INSERT INTO audit (id, at, uid, \"user\", op, env, name, serial, detail, hash, v, state)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")) < 0)
-		return rc;
-	capstan_db_bind_int64(stmt, 1, e->id);
-	capstan_db_bind_int64(stmt, 2, (int64_t)e->at);
-	capstan_db_bind_int64(stmt, 3, e->uid);
-	capstan_store_bind_text(stmt, 4, e->user);
-	capstan_store_bind_text(stmt, 5, e->op);
-	capstan_store_bind_text(stmt, 6, e->env);
-	capstan_store_bind_text(stmt, 7, e->name);
-	capstan_store_bind_text(stmt, 8, e->serial);
-	capstan_store_bind_text(stmt, 9, e->detail);
-	capstan_db_bind_blob(stmt, 10, e->hash, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
-	capstan_db_bind_int64(stmt, 11, e->form);
-	capstan_store_bind_text(stmt, 12, e->state);
-	/* Its failure (the write lock keeps its id free) ends the transaction:
-	 * the row may go with the next statement (db.h). */
-	if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
-		rc = capstan_store_error(ctx, "cannot write the audit row");
-	capstan_store_finish(ctx, stmt);
+	if (!n)
+		return 0;
+	for (size_t done = 0, k; rc == 0 && done < n; done += k) {
+		capstan_db_stmt *stmt = NULL;
+		k = capstan_store_rows_piece(n - done);
+		if ((rc = capstan_store_prepare_rows(ctx, &stmt,
+			     "INSERT INTO audit (id, at, uid, \"user\", op, env, name, serial, detail, hash, v, state)",
+			     AUDIT_COLS, k, "")) < 0)
+			return rc;
+		for (size_t i = 0; i < k; i++)
+			bind_audit(stmt, (int)i * AUDIT_COLS, &rows[done + i]);
+		/* Its failure (the write lock keeps the ids free) ends the
+		 * transaction: the rows may go with the next statement (db.h). */
+		if (capstan_db_step_later(stmt) != CAPSTAN_DB_DONE)
+			rc = capstan_store_error(ctx, "cannot write the audit rows");
+		capstan_store_finish(ctx, stmt);
+	}
 	if (rc < 0)
 		return rc;
 	/* The end: without it, deleting the newest rows would leave a chain
 	 * that is intact, only shorter; without its seal, one that anyone with
-	 * the database could rewrite. */
-	memcpy(end.hash, e->hash, CAPSTAN_SHA256_LEN);
+	 * the database could rewrite. Written once, before the transaction
+	 * commits (capstan_store_audit_flush): a batch's group of a thousand
+	 * rows upserted the one meta row a thousand times, and on PostgreSQL
+	 * each read of it then walked its versions. */
+	end.id = rows[n - 1].id;
+	memcpy(end.hash, rows[n - 1].hash, CAPSTAN_SHA256_LEN);
 	if (seal)
 		memcpy(end.seal, seal, CAPSTAN_SHA256_LEN);
-	/* Written once, before the transaction commits (capstan_store_audit_flush):
-	 * a batch's group of a thousand rows upserted the one meta row a thousand
-	 * times, and on PostgreSQL each read of it then walked its versions. */
 	ctx->store->end = end;
 	ctx->store->end_known = ctx->store->end_dirty = 1;
 	return 0;
+}
+
+int capstan_store_audit_insert(capstan_ctx *ctx, const capstan_audit_entry *e,
+	const unsigned char seal[CAPSTAN_SHA256_LEN])
+{
+	return capstan_store_audit_insert_rows(ctx, e, 1, seal);
 }
 
 int capstan_store_audit_cached(capstan_ctx *ctx, capstan_store_audit_end *last)
@@ -196,6 +218,44 @@ int capstan_store_state_take(capstan_ctx *ctx, char **out)
 	if (!(*out = strndup((const char *)b->data, b->len - 1)))
 		return capstan_error_oom(ctx);
 	b->len = 0;
+	ctx->store->state_mark = 0;
+	return 0;
+}
+
+/* Whether the state line at line names one of serials[0..n). */
+static int line_of(const char *line, size_t len, const char *const *serials, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t s = serials[i] ? strlen(serials[i]) : 0;
+		if (s && s < len && line[s] == ' ' && memcmp(line, serials[i], s) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int capstan_store_state_take_of(capstan_ctx *ctx, const char *const *serials, size_t n, char **out)
+{
+	capstan_buf *b = &ctx->store->state, taken = CAPSTAN_BUF_INIT;
+	size_t keep = 0;
+	int rc = 0;
+
+	*out = NULL;
+	/* Lines matched go to taken, the rest move up in place. */
+	for (size_t at = 0, end; rc == 0 && at < b->len; at = end) {
+		const char *line = (const char *)b->data + at;
+		const char *nl = memchr(line, '\n', b->len - at);
+		end = nl ? (size_t)(nl - (const char *)b->data) + 1 : b->len;
+		if (line_of(line, end - at, serials, n))
+			rc = capstan_buf_append(ctx, &taken, line, end - at);
+		else
+			memmove(b->data + keep, line, end - at), keep += end - at;
+	}
+	if (rc == 0 && taken.len && !(*out = strndup((const char *)taken.data, taken.len - 1)))
+		rc = capstan_error_oom(ctx);
+	capstan_buf_free(&taken);
+	if (rc < 0)
+		return rc;
+	b->len = keep;
 	ctx->store->state_mark = 0;
 	return 0;
 }

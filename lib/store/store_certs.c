@@ -282,6 +282,37 @@ int capstan_store_key_get(capstan_ctx *ctx, int64_t id, unsigned char spki_sha25
 	return rc;
 }
 
+void capstan_store_bind_cert(capstan_db_stmt *stmt, int p, int64_t env_id, const capstan_cert *c, int64_t key_id,
+	const unsigned char *spki, const char *sans, int64_t now)
+{
+	capstan_db_bind_int64(stmt, p + 1, env_id);
+	capstan_db_bind_text(stmt, p + 2, capstan_store_kind_names[c->kind], CAPSTAN_DB_KEEP);
+	capstan_store_bind_text(stmt, p + 3, c->name);
+	capstan_store_bind_text(stmt, p + 4, c->serial);
+	if (c->issuer_id)
+		capstan_db_bind_int64(stmt, p + 5, c->issuer_id);
+	else
+		capstan_db_bind_null(stmt, p + 5);
+	if (key_id > 0)
+		capstan_db_bind_int64(stmt, p + 6, key_id);
+	else
+		capstan_db_bind_null(stmt, p + 6);
+	capstan_store_bind_text(stmt, p + 7, c->has_profile ? capstan_profile_name(c->profile) : NULL);
+	capstan_store_bind_text(stmt, p + 8, c->subject);
+	capstan_store_bind_text(stmt, p + 9, c->issuer);
+	capstan_store_bind_text(stmt, p + 10, sans);
+	capstan_store_bind_text(stmt, p + 11, c->service);
+	capstan_store_bind_text(stmt, p + 12, capstan_key_type_name(c->key_type));
+	capstan_db_bind_int64(stmt, p + 13, c->lifetime);
+	capstan_db_bind_int64(stmt, p + 14, c->renew_before);
+	capstan_db_bind_int64(stmt, p + 15, (int64_t)c->not_before);
+	capstan_db_bind_int64(stmt, p + 16, (int64_t)c->not_after);
+	capstan_store_bind_text(stmt, p + 17, c->fingerprint_sha256);
+	capstan_db_bind_blob(stmt, p + 18, c->der, c->der_len, CAPSTAN_DB_KEEP);
+	capstan_db_bind_blob(stmt, p + 19, spki, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
+	capstan_db_bind_int64(stmt, p + 20, now);
+}
+
 int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_id, int64_t key_id,
 	const unsigned char spki[CAPSTAN_SHA256_LEN])
 {
@@ -305,28 +336,8 @@ int capstan_store_cert_insert(capstan_ctx *ctx, capstan_cert *cert, int64_t env_
 		free(joined);
 		return rc;
 	}
-	capstan_db_bind_int64(stmt, 1, env_id);
-	capstan_store_bind_text(stmt, 2, capstan_store_kind_names[cert->kind]);
-	capstan_store_bind_text(stmt, 3, cert->name);
-	capstan_store_bind_text(stmt, 4, cert->serial);
-	if (cert->issuer_id)
-		capstan_db_bind_int64(stmt, 5, cert->issuer_id);
-	if (key_id > 0)
-		capstan_db_bind_int64(stmt, 6, key_id);
-	capstan_store_bind_text(stmt, 7, cert->has_profile ? capstan_profile_name(cert->profile) : NULL);
-	capstan_store_bind_text(stmt, 8, cert->subject);
-	capstan_store_bind_text(stmt, 9, cert->issuer);
-	capstan_store_bind_text(stmt, 10, joined);
-	capstan_store_bind_text(stmt, 11, cert->service);
-	capstan_store_bind_text(stmt, 12, capstan_key_type_name(cert->key_type));
-	capstan_db_bind_int64(stmt, 13, cert->lifetime);
-	capstan_db_bind_int64(stmt, 14, cert->renew_before);
-	capstan_db_bind_int64(stmt, 15, (int64_t)cert->not_before);
-	capstan_db_bind_int64(stmt, 16, (int64_t)cert->not_after);
-	capstan_store_bind_text(stmt, 17, cert->fingerprint_sha256);
-	capstan_db_bind_blob(stmt, 18, cert->der, cert->der_len, CAPSTAN_DB_KEEP);
-	capstan_db_bind_blob(stmt, 19, spki, CAPSTAN_SHA256_LEN, CAPSTAN_DB_KEEP);
-	capstan_db_bind_int64(stmt, 20, (int64_t)time(NULL));
+	/* KEY_LAST's text names no ?6: what is bound there goes unused. */
+	capstan_store_bind_cert(stmt, 0, env_id, cert, key_id, spki, joined, (int64_t)time(NULL));
 	/* A serial its issuer used already inserts nothing (no row back) rather
 	 * than failing: a failed statement would end a PostgreSQL transaction
 	 * short of a savepoint, and the caller draws another serial. */

@@ -54,6 +54,46 @@ int capstan_store_prepare(capstan_ctx *ctx, capstan_db_stmt **stmt, const char *
 	return 0;
 }
 
+/* "HEAD VALUES (?1, ..., ?COLS), (...)" for rows rows, then TAIL: malloc'd. */
+static char *values_sql(const char *head, int cols, size_t rows, const char *tail)
+{
+	size_t cap = strlen(head) + strlen(tail) + 16 + rows * (size_t)cols * 9, at;
+	char *sql = malloc(cap);
+	int param = 1;
+
+	if (!sql)
+		return NULL;
+	at = (size_t)snprintf(sql, cap, "%s VALUES ", head);
+	for (size_t r = 0; r < rows; r++) {
+		for (int c = 0; c < cols; c++)
+			at += (size_t)snprintf(sql + at, cap - at, "%s?%d", c ? ", " : r ? "), (" : "(", param++);
+	}
+	snprintf(sql + at, cap - at, ")%s", tail);
+	return sql;
+}
+
+size_t capstan_store_rows_piece(size_t left)
+{
+	size_t k = CAPSTAN_STORE_MULTI_MAX;
+
+	while (k > left)
+		k >>= 1;
+	return k;
+}
+
+int capstan_store_prepare_rows(capstan_ctx *ctx, capstan_db_stmt **stmt, const char *head, int cols, size_t rows,
+	const char *tail)
+{
+	char *sql = values_sql(head, cols, rows, tail);
+	int rc;
+
+	if (!sql)
+		return capstan_error_oom(ctx);
+	rc = capstan_store_prepare(ctx, stmt, sql);
+	free(sql);
+	return rc;
+}
+
 int capstan_store_prepare_named(capstan_ctx *ctx, capstan_db_stmt **stmt, enum capstan_db_sql which)
 {
 	if (!ctx->store)

@@ -60,6 +60,10 @@ int capstan_store_cert_from_row(capstan_ctx *ctx, capstan_db_stmt *stmt, capstan
 /* Steps stmt (CERT_COLUMNS) to the end, collecting every row; finalizes it. */
 int capstan_store_cert_list(capstan_ctx *ctx, capstan_db_stmt *stmt, capstan_cert ***out, size_t *count);
 
+/* A certificate's row parameters from p + 1 on, in capstan_store_cert_insert's
+ * column order (key_id <= 0: none). */
+void capstan_store_bind_cert(capstan_db_stmt *stmt, int p, int64_t env_id, const capstan_cert *c, int64_t key_id,
+	const unsigned char *spki, const char *sans, int64_t now);
 /* Notes a certificate state the open transaction sets, for its audit row. */
 int capstan_store_state_note(capstan_ctx *ctx, const char *serial, const char *status, const char *reason,
 	const char *fingerprint);
@@ -74,6 +78,14 @@ int capstan_store_prepare(capstan_ctx *ctx, capstan_db_stmt **stmt, const char *
 void capstan_store_finish(capstan_ctx *ctx, capstan_db_stmt *stmt);
 /* Binds text, or NULL when s is NULL. */
 int capstan_store_bind_text(capstan_db_stmt *stmt, int i, const char *s);
+/* A statement inserting rows rows of cols values: "HEAD VALUES (?1, ...,
+ * ?COLS), (...)" then TAIL, prepared as capstan_store_prepare does. */
+int capstan_store_prepare_rows(capstan_ctx *ctx, capstan_db_stmt **stmt, const char *head, int cols, size_t rows,
+	const char *tail);
+/* The rows of the next such statement for left more: the largest power of
+ * two up to CAPSTAN_STORE_MULTI_MAX that fits, so that a handful of texts
+ * is prepared once and reused. */
+size_t capstan_store_rows_piece(size_t left);
 /* The statement the driver names (db.h), prepared as capstan_store_prepare does. */
 int capstan_store_prepare_named(capstan_ctx *ctx, capstan_db_stmt **stmt, enum capstan_db_sql which);
 /* Steps a statement that gives no row, and finishes it: 0, or the error of what. */

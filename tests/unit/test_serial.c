@@ -6,7 +6,8 @@
  * to: a certificate is signed under a serial the issuer has just used, as
  * the batch's writer receives one (the subject's private key dropped), and
  * recorded. It must come back under a new serial, signed again, the
- * transaction going on (on PostgreSQL a failed statement would end it).
+ * transaction going on (on PostgreSQL a failed statement would end it);
+ * also in the batch's multi-row insert, where the others of its chunk go in.
  * $CAPSTAN_INVENTORY, when set, names the inventory (tests/e2e/t2410 runs
  * this on PostgreSQL); each test has an environment of its own there.
  */
@@ -154,11 +155,126 @@ static void test_taken_serial_rsa(void **state)
 	taken_serial("rsa", CAPSTAN_KEY_RSA_2048);
 }
 
+/* A leaf of env signed under serial, as a batch's worker leaves it: its
+ * record made, its key's digest, the private key dropped. */
+typedef struct {
+	capstan_issue_opts o;
+	capstan_issue_plan p;
+	capstan_mint m;
+	capstan_cert *cert;
+	unsigned char spki[CAPSTAN_SHA256_LEN];
+} signed_leaf;
+
+static void sign_leaf(capstan_ctx *ctx, capstan_signers *signers, const char *env, const char *cn,
+	const unsigned char serial[CAPSTAN_SERIAL_LEN], signed_leaf *l)
+{
+	capstan_buf der = CAPSTAN_BUF_INIT;
+	capstan_x509_info info;
+
+	memset(l, 0, sizeof(*l));
+	l->o = (capstan_issue_opts)CAPSTAN_ISSUE_OPTS_INIT;
+	l->o.env = env;
+	l->o.cn = cn;
+	l->o.profile = CAPSTAN_PROFILE_CLIENT;
+	assert_ok(ctx, capstan_issue_check(ctx, &l->o, &l->p));
+	assert_ok(ctx, capstan_signers_get(ctx, signers, l->p.env.id, &l->p.signer));
+	assert_ok(ctx, capstan_key_generate(&l->p.key, ctx, CAPSTAN_KEY_EC_P256));
+	assert_ok(ctx, capstan_key_seal(&l->p.sealed, ctx, l->p.key));
+	l->m = capstan_issue_mint(&l->o, &l->p, time(NULL));
+	memcpy(l->m.tmpl.serial, serial, CAPSTAN_SERIAL_LEN);
+	assert_ok(ctx, capstan_ca_sign(ctx, &l->m, &der, &info));
+	assert_ok(ctx, capstan_key_spki_sha256(ctx, l->p.key, l->spki));
+	capstan_key_drop_private(l->p.key);
+	assert_ok(ctx, capstan_ca_record_row(ctx, &l->m, info, &der, &l->cert));
+	capstan_buf_free(&der);
+}
+
+/* The batch's multi-row path (store_batch.c): one row of a chunk whose
+ * serial its issuer used already is left out of the insert, the others go
+ * in; it is signed again and inserted alone; each audit row takes exactly
+ * its certificate's state, and check finds the whole consistent. */
+static void test_taken_serial_in_chunk(void **state)
+{
+	char *home = NULL, *states[3] = { 0 };
+	capstan_ctx *ctx = open_home(&home);
+	capstan_init_opts io = CAPSTAN_INIT_OPTS_INIT;
+	capstan_signers signers = { 0 };
+	unsigned char taken[CAPSTAN_SERIAL_LEN], fresh[CAPSTAN_SERIAL_LEN];
+	char hex[2 * CAPSTAN_SERIAL_LEN + 1], fresh_hex[2 * CAPSTAN_SERIAL_LEN + 1];
+	capstan_cert *first = NULL, *found = NULL;
+	signed_leaf l[3];
+	capstan_store_new_leaf rows[3];
+	capstan_audit_change changes[3];
+	capstan_store_latest latest[3];
+	const char *names[3] = { "c-one", "c-two", "c-three" };
+	capstan_check_summary sum;
+	int64_t bad = 0, audit_rows = 0;
+
+	(void)state;
+	io.env = "chunk";
+	assert_ok(ctx, capstan_env_init(NULL, NULL, ctx, &io));
+	assert_ok(ctx, capstan_serial_generate(ctx, taken, hex));
+	assert_ok(ctx, record_under(ctx, "chunk", "first", CAPSTAN_KEY_EC_P256, taken, &first));
+	for (int i = 0; i < 3; i++) {
+		assert_ok(ctx, capstan_serial_generate(ctx, fresh, fresh_hex));
+		sign_leaf(ctx, &signers, "chunk", names[i], i == 1 ? taken : fresh, &l[i]);
+		rows[i] = (capstan_store_new_leaf){ l[i].cert, &l[i].p.sealed, l[i].spki, 0 };
+	}
+	assert_ok(ctx, capstan_store_begin(ctx));
+	assert_ok(ctx, capstan_store_leaves_latest(ctx, l[0].p.env.id, names, 3, latest));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(latest[i].id, 0);
+	assert_ok(ctx, capstan_store_leaves_insert(ctx, l[0].p.env.id, rows, 3));
+	assert_true(rows[0].cert->id > 0 && rows[2].cert->id > 0);
+	assert_int_equal(rows[1].cert->id, 0);
+	assert_true(rows[1].key_id > 0);
+	assert_ok(ctx, capstan_ca_insert_unused(ctx, &l[1].m, &rows[1].cert, rows[1].key_id, l[1].spki, 1));
+	assert_true(rows[1].cert->id > 0);
+	assert_string_not_equal(rows[1].cert->serial, hex);
+	for (int i = 2; i >= 0; i--) { /* out of order: each takes its own line only */
+		const char *serial = rows[i].cert->serial;
+		assert_ok(ctx, capstan_store_state_take_of(ctx, &serial, 1, &states[i]));
+		assert_non_null(strstr(states[i], serial));
+		assert_null(strchr(states[i], '\n'));
+	}
+	for (int i = 0; i < 3; i++)
+		changes[i] = (capstan_audit_change){ "issue", "chunk", names[i], rows[i].cert->serial, "ec-p256",
+			states[i] };
+	assert_ok(ctx, capstan_audit_append_rows(ctx, changes, 3));
+	assert_ok(ctx, capstan_store_commit(ctx));
+
+	assert_ok(ctx, capstan_cert_lookup(&found, ctx, "c-two", "chunk"));
+	assert_string_equal(found->serial, rows[1].cert->serial);
+	assert_true(found->has_key);
+	capstan_cert_free(found);
+	assert_ok(ctx, capstan_store_begin(ctx));
+	assert_ok(ctx, capstan_store_leaves_latest(ctx, l[0].p.env.id, names, 3, latest));
+	capstan_store_rollback(ctx);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(latest[i].id, rows[i].cert->id);
+		assert_string_equal(latest[i].serial, rows[i].cert->serial);
+		assert_int_equal(latest[i].status, CAPSTAN_STATUS_VALID);
+	}
+	assert_ok(ctx, capstan_audit_verify(&bad, &audit_rows, ctx));
+	assert_ok(ctx, capstan_check(&sum, ctx, NULL, NULL));
+	assert_int_equal(sum.problems, 0);
+	for (int i = 0; i < 3; i++) {
+		free(states[i]);
+		capstan_cert_free(rows[i].cert);
+		capstan_issue_plan_clear(&l[i].p);
+	}
+	capstan_signers_clear(&signers);
+	capstan_cert_free(first);
+	capstan_ctx_free(ctx);
+	unit_remove_home(home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_taken_serial_ec),
 		cmocka_unit_test(test_taken_serial_rsa),
+		cmocka_unit_test(test_taken_serial_in_chunk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
