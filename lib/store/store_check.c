@@ -109,11 +109,19 @@ static void row_from_stmt(capstan_db_stmt *s, capstan_store_check_row *r)
 	r->key_uri = capstan_db_text(s, 15);
 }
 
+/* Rows a page: PostgreSQL's driver holds a result whole, and a million
+ * certificates with their sealed keys are some 2 GB. The page is taken
+ * before the joins, so that they look up its rows by key (as one query,
+ * PostgreSQL joined whole tables for each page: migrate's check of 100,000
+ * took 70 s instead of 38). */
+#define CHECK_PAGE 1000 /* the LIMIT below */
+
 int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *payload)
 {
 	capstan_db_stmt *stmt = NULL;
 	capstan_store_check_row row;
-	int rc, step;
+	int64_t last_id = 0;
+	int rc, step, n;
 
 	/* A keyless certificate is fine when it was issued from a CSR, or
 	 * imported without its key (an imported intermediate's root, a leaf
@@ -126,16 +134,23 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 		     "   AND ((a.op = 'issue' AND a.detail = 'from CSR')"
 		     "    OR (a.op = 'import' AND a.detail LIKE '%without its key'))) THEN 1 ELSE 0 END,"
 		     " c.spki_sha256, k.uri"
-		     " FROM certs c JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id"
-		     " ORDER BY c.id")) < 0)
+		     " FROM (SELECT * FROM certs WHERE id > ?1 ORDER BY id LIMIT 1000) c"
+		     " JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id ORDER BY c.id")) < 0)
 		return rc;
-	while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
-		row_from_stmt(stmt, &row);
-		if ((rc = fn(&row, payload)) < 0)
-			break;
-	}
-	if (rc == 0 && step != CAPSTAN_DB_DONE)
-		rc = capstan_store_error(ctx, "cannot read the certificates");
+	do {
+		n = 0;
+		capstan_db_bind_int64(stmt, 1, last_id);
+		while ((step = capstan_db_step(stmt)) == CAPSTAN_DB_ROW) {
+			row_from_stmt(stmt, &row);
+			last_id = row.id;
+			n++;
+			if ((rc = fn(&row, payload)) < 0)
+				break;
+		}
+		if (rc == 0 && step != CAPSTAN_DB_DONE)
+			rc = capstan_store_error(ctx, "cannot read the certificates");
+		capstan_db_reset(stmt);
+	} while (rc == 0 && n == CHECK_PAGE);
 	capstan_store_finish(ctx, stmt);
 	return rc;
 }
