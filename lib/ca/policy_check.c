@@ -103,6 +103,14 @@ static int cn_is_host_like(const char *cn)
 	return dotted;
 }
 
+static int dns_allowed(const policy_list *dns, const char *name)
+{
+	for (size_t k = 0; k < dns->count; k++)
+		if (capstan_dns_pattern_match(dns->items[k], name))
+			return 1;
+	return 0;
+}
+
 static int has_dns_san(const capstan_strlist *sans)
 {
 	for (size_t i = 0; sans && i < sans->count; i++)
@@ -111,38 +119,62 @@ static int has_dns_san(const capstan_strlist *sans)
 	return 0;
 }
 
+/* The nameConstraints the environment's intermediate carries, gathered
+ * level by level (defaults, then the environment; a service's level has no
+ * intermediate of its own): wanted at any level, the lists of the nearest
+ * level that has them. */
+typedef struct {
+	int want;
+	policy_list dns, ip;
+} constraints;
+
+static int gather_constraints(capstan_ctx *ctx, const char *service, const char *body, constraints *c)
+{
+	policy_list d, p;
+	int hd, hp;
+
+	if (service && *service)
+		return 0;
+	hd = body_list(body, "dns", &d);
+	hp = body_list(body, "ip", &p);
+	c->want |= strstr(body, "name_constraints=1\n") != NULL;
+	if (hd > 0)
+		list_free(&c->dns), c->dns = d;
+	else
+		list_free(&d);
+	if (hp > 0)
+		list_free(&c->ip), c->ip = p;
+	else
+		list_free(&p);
+	return hd < 0 || hp < 0 ? capstan_error_oom(ctx) : 0;
+}
+
+static void constraints_free(constraints *c)
+{
+	list_free(&c->dns);
+	list_free(&c->ip);
+}
+
 /* Under nameConstraints, a leaf without a DNS SAN has its CN checked against
  * the DNS subtrees: by OpenSSL when the CN looks like a host name, by GnuTLS
  * whatever it is when the leaf is a TLS server's. One the policy does not
  * allow (an IP-only server, a client named like a host) would be signed and
  * then fail verification. */
-static int check_cn(capstan_ctx *ctx, const char *env, const char *service, const char *body,
-	const capstan_policy_ask *ask, const policy_list *dns)
+static int check_cn(capstan_ctx *ctx, const char *env, const capstan_policy_ask *ask, const constraints *c)
 {
-	policy_list nc;
-	int constrained = body_list(body, "name_constraints", &nc), rc = 0;
-	size_t k = 0;
+	int rc;
 
-	if (constrained < 0)
-		return capstan_error_oom(ctx);
-	constrained = constrained > 0 && nc.count == 1 && strcmp(nc.items[0], "1") == 0;
-	list_free(&nc);
-	if (!constrained || !ask->cn || !*ask->cn || has_dns_san(ask->sans) ||
-	    (!ask->server_auth && !cn_is_host_like(ask->cn)))
+	if (!c->want || !c->dns.count || !ask->cn || !*ask->cn || has_dns_san(ask->sans) ||
+	    (!ask->server_auth && !cn_is_host_like(ask->cn)) || dns_allowed(&c->dns, ask->cn))
 		return 0;
-	while (k < dns->count && !capstan_dns_pattern_match(dns->items[k], ask->cn))
-		k++;
-	if (k < dns->count)
-		return 0;
-	rc = refuse(ctx, env, service, "matches none of", "CN", ask->cn, dns);
+	rc = refuse(ctx, env, NULL, "matches none of", "CN", ask->cn, &c->dns);
 	return capstan_error(ctx, rc, "%s (with no DNS name beside it, verifiers check the CN against the"
 		" intermediate's nameConstraints: give it a CN or DNS name the policy allows)", capstan_error_message(ctx));
 }
 
 static int check_sans(capstan_ctx *ctx, const char *env, const char *service, const char *body,
-	const capstan_policy_ask *ask)
+	const capstan_strlist *sans)
 {
-	const capstan_strlist *sans = ask->sans;
 	policy_list dns, ip;
 	int has_dns = body_list(body, "dns", &dns);
 	int has_ip = body_list(body, "ip", &ip), rc = 0;
@@ -152,12 +184,8 @@ static int check_sans(capstan_ctx *ctx, const char *env, const char *service, co
 	for (size_t i = 0; rc == 0 && sans && i < sans->count; i++) {
 		const char *s = sans->items[i];
 		size_t k = 0;
-		if (has_dns && strncmp(s, "DNS:", 4) == 0) {
-			while (k < dns.count && !capstan_dns_pattern_match(dns.items[k], s + 4))
-				k++;
-			if (k == dns.count)
-				rc = refuse(ctx, env, service, "matches none of", "DNS name", s + 4, &dns);
-		}
+		if (has_dns && strncmp(s, "DNS:", 4) == 0 && !dns_allowed(&dns, s + 4))
+			rc = refuse(ctx, env, service, "matches none of", "DNS name", s + 4, &dns);
 		if (has_ip && strncmp(s, "IP:", 3) == 0) {
 			while (k < ip.count && !capstan_cidr_match(ip.items[k], s + 3))
 				k++;
@@ -165,8 +193,6 @@ static int check_sans(capstan_ctx *ctx, const char *env, const char *service, co
 				rc = refuse(ctx, env, service, "is in none of", "IP address", s + 3, &ip);
 		}
 	}
-	if (rc == 0 && has_dns > 0)
-		rc = check_cn(ctx, env, service, body, ask, &dns);
 	list_free(&dns);
 	list_free(&ip);
 	return rc;
@@ -178,7 +204,7 @@ static int check_one(capstan_ctx *ctx, const char *env, const char *service, con
 	policy_list l;
 	int rc;
 
-	if ((rc = check_sans(ctx, env, service, body, ask)) < 0)
+	if ((rc = check_sans(ctx, env, service, body, ask->sans)) < 0)
 		return rc;
 	if (ask->key_known && (rc = body_list(body, "keys", &l)) != 0) {
 		size_t k = 0;
@@ -210,12 +236,16 @@ static int check_one(capstan_ctx *ctx, const char *env, const char *service, con
 int capstan_policy_check_bodies(capstan_ctx *ctx, const char *env, const char *const *services,
 	const char *const *bodies, size_t n, const capstan_policy_ask *ask)
 {
-	int rc;
+	constraints c = { 0 };
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (bodies[i] && (rc = check_one(ctx, env, services ? services[i] : NULL, bodies[i], ask)) < 0)
-			return rc;
-	return 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (bodies[i] && (rc = check_one(ctx, env, services ? services[i] : NULL, bodies[i], ask)) == 0)
+			rc = gather_constraints(ctx, services ? services[i] : NULL, bodies[i], &c);
+	if (rc == 0)
+		rc = check_cn(ctx, env, ask, &c);
+	constraints_free(&c);
+	return rc;
 }
 
 typedef int (*row_fn)(capstan_ctx *ctx, const capstan_store_policy *row, void *arg);
@@ -255,21 +285,34 @@ static int each_row(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_i
 typedef struct {
 	const char *env;
 	const capstan_policy_ask *ask;
+	constraints c;
 } enforce_arg;
 
 static int enforce_row(capstan_ctx *ctx, const capstan_store_policy *row, void *arg)
 {
-	const enforce_arg *a = arg;
+	enforce_arg *a = arg;
+	int rc = check_one(ctx, a->env, row->service, row->body, a->ask);
 
-	return check_one(ctx, a->env, row->service, row->body, a->ask);
+	return rc < 0 ? rc : gather_constraints(ctx, row->service, row->body, &a->c);
+}
+
+/* Every level's rules, then the CN against the intermediate's constraints. */
+static int enforce(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
+	const char *service, const capstan_policy_ask *ask)
+{
+	enforce_arg a = { env, ask, { 0 } };
+	int rc = each_row(ctx, cache, env_id, service, enforce_row, &a);
+
+	if (rc == 0)
+		rc = check_cn(ctx, env, ask, &a.c);
+	constraints_free(&a.c);
+	return rc;
 }
 
 int capstan_policy_enforce(capstan_ctx *ctx, int64_t env_id, const char *env, const char *service,
 	const capstan_policy_ask *ask)
 {
-	enforce_arg a = { env, ask };
-
-	return each_row(ctx, NULL, env_id, service, enforce_row, &a);
+	return enforce(ctx, NULL, env_id, env, service, ask);
 }
 
 void capstan_policy_cache_clear(capstan_policy_cache *cache)
@@ -281,9 +324,7 @@ void capstan_policy_cache_clear(capstan_policy_cache *cache)
 int capstan_policy_enforce_cached(capstan_ctx *ctx, capstan_policy_cache *cache, int64_t env_id, const char *env,
 	const char *service, const capstan_policy_ask *ask)
 {
-	enforce_arg a = { env, ask };
-
-	return each_row(ctx, cache, env_id, service, enforce_row, &a);
+	return enforce(ctx, cache, env_id, env, service, ask);
 }
 
 static int cap_row(capstan_ctx *ctx, const capstan_store_policy *row, void *arg)
@@ -380,36 +421,20 @@ int capstan_policy_constraints_value(capstan_ctx *ctx, const char *const *dns, s
 	return 0;
 }
 
+static int gather_row(capstan_ctx *ctx, const capstan_store_policy *row, void *arg)
+{
+	return gather_constraints(ctx, row->service, row->body, arg);
+}
+
 int capstan_policy_name_constraints(capstan_ctx *ctx, int64_t env_id, char **out)
 {
-	capstan_store_policy *rows = NULL;
-	policy_list dns = { 0 }, ip = { 0 };
-	size_t n = 0;
-	int want = 0, rc;
+	constraints c = { 0 };
+	/* Rows come by level: the environment's lists replace the defaults'. */
+	int rc = each_row(ctx, NULL, env_id, "", gather_row, &c);
 
 	*out = NULL;
-	if ((rc = capstan_store_policy_list(ctx, env_id, "", &rows, &n)) < 0)
-		return rc;
-	/* Rows come by level: the environment's lists replace the defaults'. */
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		policy_list d, p;
-		int hd = body_list(rows[i].body, "dns", &d), hp = body_list(rows[i].body, "ip", &p);
-		want |= strstr(rows[i].body, "name_constraints=1\n") != NULL;
-		if (hd < 0 || hp < 0)
-			rc = capstan_error_oom(ctx);
-		if (hd > 0)
-			list_free(&dns), dns = d;
-		else
-			list_free(&d);
-		if (hp > 0)
-			list_free(&ip), ip = p;
-		else
-			list_free(&p);
-	}
-	if (rc == 0 && want)
-		rc = capstan_policy_constraints_value(ctx, dns.items, dns.count, ip.items, ip.count, out);
-	list_free(&dns);
-	list_free(&ip);
-	capstan_store_policy_free(rows, n);
+	if (rc == 0 && c.want)
+		rc = capstan_policy_constraints_value(ctx, c.dns.items, c.dns.count, c.ip.items, c.ip.count, out);
+	constraints_free(&c);
 	return rc;
 }

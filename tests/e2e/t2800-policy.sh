@@ -244,6 +244,24 @@ check "rotate the intermediate" cap rotate --env nc --intermediate
 cap export intermediate-ca-2 --env nc --format cert --out "$T/nc-inter2.pem" >/dev/null
 like "the new intermediate carries them too" "$(openssl x509 -in "$T/nc-inter2.pem" -noout -text | tr -d '\n ')" \
 	"NameConstraints:critical.*Permitted:DNS:nc.internalDNS:localhostIP:10.0.0.0/255.0.0.0"
+# name_constraints in defaults, the environment's own DNS list nearer: the
+# intermediate carries the environment's list, and a CN is checked against
+# that one, not the defaults' (which it may match and still fail verifiers).
+cat >"$T/split.yaml" <<'YAML'
+defaults:
+  policy: { dns: ["*.other.internal", "*.split.internal"], name_constraints: true }
+environments:
+  split:
+    policy: { dns: ["*.split.internal"] }
+YAML
+check "apply: name_constraints in defaults, a nearer list in the environment" cap apply --config "$T/split.yaml" --env split
+cap export intermediate-ca-1 --env split --format cert --out "$T/split-inter.pem" >/dev/null
+like "its intermediate carries the environment's list" "$(openssl x509 -in "$T/split-inter.pem" -noout -text | tr -d '\n ')" \
+	"NameConstraints:critical,?Permitted:DNS:split.internal[^D]*$"
+refuses "a client CN the defaults allow but the intermediate does not is refused" 1 \
+	"split policy: CN 'x\.other\.internal' matches none of \*\.split\.internal \(with no DNS name beside it" \
+	cap issue --env split --profile client --cn x.other.internal
+check "one inside it is issued" cap issue --env split --profile client --cn x.split.internal
 
 # --- max_days below the environment's default lifetime: a lifetime asked
 # for above it is refused, the default one (nobody asked) is cut to it.
