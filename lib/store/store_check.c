@@ -114,7 +114,7 @@ static void row_from_stmt(capstan_db_stmt *s, capstan_store_check_row *r)
  * before the joins, so that they look up its rows by key (as one query,
  * PostgreSQL joined whole tables for each page: migrate's check of 100,000
  * took 70 s instead of 38). */
-#define CHECK_PAGE 1000 /* the LIMIT below */
+#define CHECK_PAGE 1000
 
 int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *payload)
 {
@@ -134,7 +134,7 @@ int capstan_store_check_rows(capstan_ctx *ctx, capstan_store_check_fn fn, void *
 		     "   AND ((a.op = 'issue' AND a.detail = 'from CSR')"
 		     "    OR (a.op = 'import' AND a.detail LIKE '%without its key'))) THEN 1 ELSE 0 END,"
 		     " c.spki_sha256, k.uri"
-		     " FROM (SELECT * FROM certs WHERE id > ?1 ORDER BY id LIMIT 1000) c"
+		     " FROM (SELECT * FROM certs WHERE id > ?1 ORDER BY id LIMIT " CAPSTAN_STR(CHECK_PAGE) ") c"
 		     " JOIN envs e ON e.id = c.env_id LEFT JOIN keys k ON k.id = c.key_id ORDER BY c.id")) < 0)
 		return rc;
 	do {

@@ -6,6 +6,10 @@
 #include "db.h"
 #include "store.h"
 
+/* A number in SQL text, from the macro the C beside it uses. */
+#define CAPSTAN_STR_(x) #x
+#define CAPSTAN_STR(x) CAPSTAN_STR_(x)
+
 /* Prepared statements kept for reuse: compiling one costs more than running
  * most of them, and renew --due runs a dozen per certificate. */
 #define STMT_CACHE_SLOTS 48

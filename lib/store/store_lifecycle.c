@@ -8,9 +8,6 @@
 #include "base/base.h"
 #include "store_impl.h"
 
-#define CAPSTAN_STR_(x) #x
-#define CAPSTAN_STR(x) CAPSTAN_STR_(x)
-
 /*
  * When a row is due, in SQL. ?3 (--within) is taken as asked: a run told to
  * renew what ends within 400 days renews a 30-day certificate. Otherwise the
