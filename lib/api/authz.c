@@ -6,6 +6,7 @@
 #include <capstan/home.h>
 
 #include "api_internal.h"
+#include "deploy/deploy.h"
 
 static int listed(char *const *list, size_t count, const char *s)
 {
@@ -13,21 +14,6 @@ static int listed(char *const *list, size_t count, const char *s)
 		if (strcmp(list[i], s) == 0)
 			return 1;
 	return 0;
-}
-
-/* The word of `allow:` that grants an action, for the refusal to quote. */
-static const char *allow_word(unsigned action)
-{
-	switch (action) {
-	case CAPSTAN_API_BUNDLE:
-		return "bundle";
-	case CAPSTAN_API_SIGN:
-		return "sign";
-	case CAPSTAN_API_REVOKE:
-		return "revoke";
-	default:
-		return "list";
-	}
 }
 
 int api_allow(api_call *c, unsigned action, const char *action_name, const char *env)
@@ -38,7 +24,7 @@ int api_allow(api_call *c, unsigned action, const char *action_name, const char 
 	}
 	if (!(c->client->allow & action)) {
 		api_error(c, 403, "%s may not %s (its api.clients entry does not allow %s)", c->identity, action_name,
-			allow_word(action));
+			capstan_config_action_word(action));
 		return -1;
 	}
 	if (env && c->client->environment_count && !listed(c->client->environments, c->client->environment_count, env)) {

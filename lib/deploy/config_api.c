@@ -9,6 +9,7 @@
 
 #include "base/base.h"
 #include "config_model.h"
+#include "deploy.h"
 #include "config_walk.h"
 
 static int api_client_pair(walker *w, const char *key, yaml_node_t *v, const char *path, void *payload)
@@ -26,8 +27,7 @@ static int api_client_pair(walker *w, const char *key, yaml_node_t *v, const cha
 	if (strcmp(key, "allow") == 0) {
 		rc = walk_list(w, v, path, capstan_config_check_action, 0, "action", &acts, &n);
 		for (size_t i = 0; i < n; i++) {
-			c->allow |= acts[i][0] == 'b' ? CAPSTAN_API_BUNDLE : acts[i][0] == 's' ? CAPSTAN_API_SIGN :
-				acts[i][0] == 'r' ? CAPSTAN_API_REVOKE : CAPSTAN_API_LIST;
+			c->allow |= capstan_config_action_bit(acts[i]);
 			free(acts[i]);
 		}
 		free(acts);

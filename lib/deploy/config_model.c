@@ -10,6 +10,7 @@
 
 #include "base/base.h"
 #include "config_model.h"
+#include "deploy.h"
 
 /* A certificate's keys, by the library's names for the fields they fill. */
 static const struct {
@@ -171,13 +172,32 @@ capstan_config_defaults capstan_config_effective(const capstan_config *c, const 
 	return out;
 }
 
+/* The api: actions, by the word allow: takes. */
+static const struct { capstan_api_action bit; const char *word; } actions[] = {
+	{ CAPSTAN_API_BUNDLE, "bundle" }, { CAPSTAN_API_SIGN, "sign" },
+	{ CAPSTAN_API_REVOKE, "revoke" }, { CAPSTAN_API_LIST, "list" },
+};
+
+unsigned capstan_config_action_bit(const char *word)
+{
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(word, actions[i].word) == 0)
+			return actions[i].bit;
+	return 0;
+}
+
+const char *capstan_config_action_word(unsigned bit)
+{
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (actions[i].bit == bit)
+			return actions[i].word;
+	return "?";
+}
+
 int capstan_config_check_action(const char *s, const char **why)
 {
-	static const char *const actions[] = { "bundle", "sign", "revoke", "list", NULL };
-
-	for (size_t i = 0; actions[i]; i++)
-		if (strcmp(s, actions[i]) == 0)
-			return 0;
+	if (capstan_config_action_bit(s))
+		return 0;
 	*why = "unknown action (expected bundle, sign, revoke, list)";
 	return -1;
 }

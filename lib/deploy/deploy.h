@@ -35,4 +35,9 @@ int capstan_bundle_from_tar(capstan_bundle **out, capstan_ctx *ctx, const void *
 /* That MANIFEST check alone (also for a bundle in memory). */
 int capstan_bundle_check_manifest(capstan_ctx *ctx, const capstan_bundle *b);
 
+/* An api: action's capstan_api_action bit from its allow: word (0: none
+ * such), and back (config_model.c). */
+unsigned capstan_config_action_bit(const char *word);
+const char *capstan_config_action_word(unsigned bit);
+
 #endif
